@@ -1,0 +1,62 @@
+//! The command line as typed (clap). See the README for the contract.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "runner",
+    version,
+    about = "One TOML test plan → provisioned hosts, configured over SSH, previewed first"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Check a plan and report every problem at once.
+    Validate { plan: PathBuf },
+    /// Show what apply would change, and save it for `runner apply`.
+    Plan {
+        plan: PathBuf,
+        /// Where to save the plan (default `.runner/<name>.plan`).
+        #[arg(short = 'o', long = "out")]
+        out: Option<PathBuf>,
+        /// Exit 0 when there are no changes, 2 when there are, 1 on error.
+        #[arg(long)]
+        detailed_exitcode: bool,
+        /// Print the changes as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Apply a saved plan, or plan and apply a plan file.
+    Apply {
+        /// A saved plan (`.runner/<name>.plan`) or a plan file (`*.toml`); default: the newest saved plan.
+        plan: Option<PathBuf>,
+        /// Do not ask for confirmation.
+        #[arg(long, short = 'y')]
+        yes: bool,
+        /// How many nodes run at once.
+        #[arg(long, default_value_t = 10)]
+        parallelism: usize,
+    },
+    /// Remove every host the state knows.
+    Destroy {
+        plan: PathBuf,
+        #[arg(long, short = 'y')]
+        yes: bool,
+        #[arg(long, default_value_t = 10)]
+        parallelism: usize,
+    },
+    /// Print the plan's graph as Graphviz DOT.
+    Graph { plan: PathBuf },
+    /// Show the hosts and steps in the state.
+    Show {
+        plan: Option<PathBuf>,
+        #[arg(long)]
+        json: bool,
+    },
+}

@@ -1,0 +1,11 @@
+//! `runner graph PLAN`: the DAG as Graphviz DOT on stdout.
+
+use std::path::Path;
+
+use crate::error::Result;
+
+pub fn run(path: &Path) -> Result<i32> {
+    let graph = super::plan::compile(path)?.0;
+    print!("{}", graph.to_dot());
+    Ok(0)
+}

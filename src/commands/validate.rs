@@ -1,0 +1,18 @@
+//! `runner validate PLAN`: parse, validate and compile; change nothing.
+
+use std::path::Path;
+
+use crate::error::Result;
+
+pub fn run(path: &Path) -> Result<i32> {
+    let graph = super::plan::compile(path)?.0;
+    let p = &graph.plan;
+    println!(
+        "plan `{}` is valid: {} hosts, {} steps, {} nodes",
+        p.name,
+        p.hosts().count(),
+        p.steps.len(),
+        graph.dag.node_count()
+    );
+    Ok(0)
+}

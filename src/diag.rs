@@ -1,0 +1,146 @@
+//! Diagnostics: an error with a location in a source file, and the one
+//! renderer that prints them (`file:line:col: error: …`, the source line, a
+//! caret, and a `help:` that says what to do).
+
+use std::fmt::Write as _;
+use std::ops::Range;
+
+/// One problem found in a plan or a file the plan names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Diagnostic {
+    pub message: String,
+    /// Byte range in the source; `None` when the problem has no place.
+    pub span: Option<Range<usize>>,
+    pub help: Option<String>,
+}
+
+impl Diagnostic {
+    pub fn new(message: impl Into<String>, span: Option<Range<usize>>) -> Self {
+        Diagnostic {
+            message: message.into(),
+            span,
+            help: None,
+        }
+    }
+
+    pub fn at(message: impl Into<String>, span: Range<usize>) -> Self {
+        Self::new(message, Some(span))
+    }
+
+    pub fn help(mut self, help: impl Into<String>) -> Self {
+        self.help = Some(help.into());
+        self
+    }
+
+    /// Adds "did you mean `x`?" when a close candidate exists.
+    pub fn suggest<'a>(self, typed: &str, candidates: impl IntoIterator<Item = &'a str>) -> Self {
+        match suggest(typed, candidates) {
+            Some(best) => self.help(format!("did you mean `{best}`?")),
+            None => self,
+        }
+    }
+}
+
+/// Line and column (both 1-based, column in characters) of a byte offset.
+pub fn line_col(source: &str, offset: usize) -> (usize, usize) {
+    let offset = offset.min(source.len());
+    let before = &source[..offset];
+    let line = before.matches('\n').count() + 1;
+    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    let col = source[line_start..offset].chars().count() + 1;
+    (line, col)
+}
+
+/// Renders diagnostics for one file, followed by a closing summary line.
+pub fn render(file: &str, source: &str, diagnostics: &[Diagnostic], what_stopped: &str) -> String {
+    let mut out = String::new();
+    for d in diagnostics {
+        render_one(&mut out, file, source, d);
+    }
+    let n = diagnostics.len();
+    let noun = if n == 1 { "error" } else { "errors" };
+    let _ = writeln!(out, "error: {n} {noun} in {file}; {what_stopped}");
+    out
+}
+
+fn render_one(out: &mut String, file: &str, source: &str, d: &Diagnostic) {
+    let Some(span) = &d.span else {
+        let _ = writeln!(out, "{file}: error: {}", d.message);
+        if let Some(help) = &d.help {
+            let _ = writeln!(out, "   = help: {help}");
+        }
+        out.push('\n');
+        return;
+    };
+    let (line, col) = line_col(source, span.start);
+    let _ = writeln!(out, "{file}:{line}:{col}: error: {}", d.message);
+    let text = source.lines().nth(line - 1).unwrap_or("");
+    let gutter = line.to_string().len();
+    let pad = " ".repeat(gutter);
+    // The caret covers the span on its first line only.
+    let line_chars = text.chars().count();
+    let span_chars = source
+        .get(span.clone())
+        .map_or(1, |s| s.lines().next().unwrap_or("").chars().count().max(1));
+    let width = span_chars.min(line_chars.saturating_sub(col - 1).max(1));
+    let _ = writeln!(out, "{pad} |");
+    let _ = writeln!(out, "{line} | {text}");
+    let _ = writeln!(out, "{pad} | {}{}", " ".repeat(col - 1), "^".repeat(width));
+    if let Some(help) = &d.help {
+        let _ = writeln!(out, "{pad} = help: {help}");
+    }
+    out.push('\n');
+}
+
+/// The closest candidate within edit distance 2 (or a third of the length
+/// for long names), if any.
+pub fn suggest<'a>(typed: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    let limit = (typed.chars().count() / 3).max(2);
+    candidates
+        .into_iter()
+        .map(|c| (edit_distance(typed, c), c))
+        .filter(|(d, _)| *d <= limit && *d > 0)
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, c)| c)
+}
+
+/// Levenshtein distance over characters.
+pub fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    let mut cur = vec![0; b.len() + 1];
+    for (i, ca) in a.chars().enumerate() {
+        cur[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let sub = prev[j] + usize::from(ca != *cb);
+            cur[j + 1] = sub.min(prev[j + 1] + 1).min(cur[j] + 1);
+        }
+        std::mem::swap(&mut prev, &mut cur);
+    }
+    prev[b.len()]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn distance_and_suggestion() {
+        assert_eq!(edit_distance("rnu", "run"), 2);
+        assert_eq!(edit_distance("clinet", "client"), 2);
+        assert_eq!(suggest("rnu", ["run", "upload", "template"]), Some("run"));
+        assert_eq!(suggest("xyzzy", ["run", "upload"]), None);
+        assert_eq!(suggest("run", ["run"]), None);
+    }
+
+    #[test]
+    fn renders_location_and_caret() {
+        let src = "a = 1\nrnu = \"x\"\n";
+        let d = Diagnostic::at("unknown key `rnu`", 6..9).help("did you mean `run`?");
+        let out = render("p.toml", src, &[d], "nothing was planned");
+        assert_eq!(
+            out,
+            "p.toml:2:1: error: unknown key `rnu`\n  |\n2 | rnu = \"x\"\n  | ^^^\n  = help: did you mean `run`?\n\nerror: 1 error in p.toml; nothing was planned\n"
+        );
+    }
+}

@@ -1,0 +1,45 @@
+//! runner: one TOML test plan → hosts provisioned, configured over SSH,
+//! previewed with `runner plan`, carried out with `runner apply`.
+//!
+//! The pipeline: plan (parse + validate) → graph (compile) → diff (against
+//! the state) → exec (apply), each a module that knows nothing of the later ones.
+
+mod cli;
+mod commands;
+mod diag;
+mod diff;
+mod error;
+mod exec;
+mod graph;
+mod hash;
+mod plan;
+mod process;
+mod provider;
+mod report;
+mod ssh;
+mod state;
+mod template;
+
+use clap::Parser as _;
+
+pub use error::Error;
+
+fn main() {
+    let cli = match cli::Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            // Usage errors exit 1 (clap's default is 2, which means "changes").
+            let code = if e.use_stderr() { 1 } else { 0 };
+            std::process::exit(code);
+        }
+    };
+    let code = match commands::run(cli.command) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("{e}");
+            1
+        }
+    };
+    std::process::exit(code);
+}

@@ -1,0 +1,174 @@
+//! The validated plan: names checked, references resolved, resources read.
+//! Later stages take only this; nothing here can be malformed.
+
+use std::ops::Range;
+use std::path::PathBuf;
+use std::time::Duration;
+
+pub type Vars = serde_json::Map<String, serde_json::Value>;
+
+#[derive(Debug, Clone)]
+pub struct Plan {
+    pub name: String,
+    /// The plan file as given on the command line.
+    pub file: PathBuf,
+    /// sha256 of the plan file's bytes.
+    pub file_hash: String,
+    pub provider: Provider,
+    pub vars: Vars,
+    pub groups: Vec<Group>,
+    pub steps: Vec<Step>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Provider {
+    Local,
+    Static,
+}
+
+impl Provider {
+    pub fn name(&self) -> &'static str {
+        match self {
+            Provider::Local => "local",
+            Provider::Static => "static",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Group {
+    pub name: String,
+    pub vars: Vars,
+    pub hosts: Vec<HostSpec>,
+}
+
+/// One host the plan asks for. For `static` it carries the connection facts;
+/// for `local` the provider supplies them when it creates the host.
+#[derive(Debug, Clone)]
+pub struct HostSpec {
+    /// `group[index]`
+    pub name: String,
+    pub group: String,
+    pub index: usize,
+    pub fixed: Option<FixedHost>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct FixedHost {
+    pub address: String,
+    pub port: u16,
+    pub user: String,
+    pub identity: PathBuf,
+    /// `ssh-ed25519 AAAA…`, as in a `.pub` file.
+    pub host_key: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct Step {
+    pub name: String,
+    /// Hosts, by name, in group order.
+    pub hosts: Vec<String>,
+    pub action: Action,
+    pub after: Vec<String>,
+    pub timeout: Duration,
+    /// Where the step is written, for diagnostics from later stages.
+    pub span: Range<usize>,
+    pub action_span: Range<usize>,
+    pub after_spans: Vec<Range<usize>>,
+}
+
+#[derive(Debug, Clone)]
+pub enum Action {
+    Run {
+        command: String,
+    },
+    Upload {
+        source: PathBuf,
+        bytes: Vec<u8>,
+        dest: String,
+    },
+    Template {
+        source: PathBuf,
+        text: String,
+        dest: String,
+    },
+}
+
+impl Action {
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Action::Run { .. } => "run",
+            Action::Upload { .. } => "upload",
+            Action::Template { .. } => "template",
+        }
+    }
+}
+
+impl Plan {
+    pub fn hosts(&self) -> impl Iterator<Item = &HostSpec> {
+        self.groups.iter().flat_map(|g| g.hosts.iter())
+    }
+
+    /// The resource files the plan reads, for staleness checks.
+    pub fn resource_files(&self) -> Vec<PathBuf> {
+        self.steps
+            .iter()
+            .filter_map(|s| match &s.action {
+                Action::Upload { source, .. } | Action::Template { source, .. } => {
+                    Some(source.clone())
+                }
+                Action::Run { .. } => None,
+            })
+            .collect()
+    }
+}
+
+/// Parses `90s`, `5m`, `1h30m`, `500ms`; a bare number is seconds.
+pub fn parse_duration(text: &str) -> Option<Duration> {
+    let text = text.trim();
+    if let Ok(secs) = text.parse::<u64>() {
+        return Some(Duration::from_secs(secs));
+    }
+    let mut total = Duration::ZERO;
+    let mut rest = text;
+    if rest.is_empty() {
+        return None;
+    }
+    while !rest.is_empty() {
+        let digits = rest.find(|c: char| !c.is_ascii_digit())?;
+        if digits == 0 {
+            return None;
+        }
+        let n: u64 = rest[..digits].parse().ok()?;
+        rest = &rest[digits..];
+        let unit_len = rest
+            .find(|c: char| c.is_ascii_digit())
+            .unwrap_or(rest.len());
+        let unit = &rest[..unit_len];
+        rest = &rest[unit_len..];
+        total += match unit {
+            "ms" => Duration::from_millis(n),
+            "s" => Duration::from_secs(n),
+            "m" => Duration::from_secs(n * 60),
+            "h" => Duration::from_secs(n * 3600),
+            _ => return None,
+        };
+    }
+    Some(total)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("90"), Some(Duration::from_secs(90)));
+        assert_eq!(parse_duration("1m30s"), Some(Duration::from_secs(90)));
+        assert_eq!(parse_duration("500ms"), Some(Duration::from_millis(500)));
+        assert_eq!(parse_duration("2h"), Some(Duration::from_secs(7200)));
+        assert_eq!(parse_duration("1x"), None);
+        assert_eq!(parse_duration(""), None);
+        assert_eq!(parse_duration("m"), None);
+    }
+}

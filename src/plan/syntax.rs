@@ -1,0 +1,372 @@
+//! Plan text → `RawPlan`: the plan as typed, every value with its byte span.
+//!
+//! A hand-written walker over `toml::de::DeTable` rather than serde derive, so
+//! that *every* structural problem (unknown key, wrong type, missing key) is
+//! reported in one pass, each at its own location, with "did you mean".
+
+use std::ops::Range;
+
+use toml::Spanned;
+use toml::de::{DeTable, DeValue};
+
+use crate::diag::Diagnostic;
+
+/// A value and where it was written.
+#[derive(Debug, Clone)]
+pub struct Sp<T> {
+    pub value: T,
+    pub span: Range<usize>,
+}
+
+impl<T> Sp<T> {
+    fn new(value: T, span: Range<usize>) -> Self {
+        Sp { value, span }
+    }
+}
+
+#[derive(Debug, Default)]
+pub struct RawPlan {
+    pub name: Option<Sp<String>>,
+    pub provider: RawProvider,
+    pub vars: serde_json::Map<String, serde_json::Value>,
+    pub groups: Vec<RawGroup>,
+    pub steps: Vec<RawStep>,
+}
+
+#[derive(Debug, Default)]
+pub struct RawProvider {
+    pub kind: Option<Sp<String>>,
+    pub user: Option<Sp<String>>,
+    pub identity: Option<Sp<String>>,
+}
+
+#[derive(Debug)]
+pub struct RawGroup {
+    pub name: Sp<String>,
+    pub count: Option<Sp<i64>>,
+    pub vars: serde_json::Map<String, serde_json::Value>,
+    pub hosts: Option<Sp<Vec<RawHost>>>,
+}
+
+#[derive(Debug)]
+pub struct RawHost {
+    pub span: Range<usize>,
+    pub address: Option<Sp<String>>,
+    pub port: Option<Sp<i64>>,
+    pub user: Option<Sp<String>>,
+    pub identity: Option<Sp<String>>,
+    pub host_key: Option<Sp<String>>,
+}
+
+#[derive(Debug)]
+pub struct RawStep {
+    pub span: Range<usize>,
+    pub name: Option<Sp<String>>,
+    pub on: Option<Sp<Vec<Sp<String>>>>,
+    pub run: Option<Sp<String>>,
+    pub upload: Option<Sp<String>>,
+    pub template: Option<Sp<String>>,
+    pub dest: Option<Sp<String>>,
+    pub after: Vec<Sp<String>>,
+    pub timeout: Option<Sp<String>>,
+}
+
+const TOP_KEYS: &[&str] = &["name", "provider", "vars", "groups", "step"];
+/// Sections of the plan language that later versions of runner carry out.
+const LATER_KEYS: &[&str] = &["monitor", "test", "collect", "analyze"];
+const PROVIDER_KEYS: &[&str] = &["kind", "user", "identity"];
+const GROUP_KEYS: &[&str] = &["count", "vars", "hosts"];
+const HOST_KEYS: &[&str] = &["address", "port", "user", "identity", "host_key"];
+const STEP_KEYS: &[&str] = &[
+    "name", "on", "run", "upload", "template", "dest", "after", "timeout",
+];
+
+/// Parses the plan text. TOML syntax errors stop at the first one (the
+/// document has no shape after it); everything after parsing is collected.
+pub fn parse(source: &str) -> Result<RawPlan, Vec<Diagnostic>> {
+    let doc = DeTable::parse(source).map_err(|e| {
+        let msg = e.message().trim_end().to_string();
+        vec![Diagnostic::new(format!("invalid TOML: {msg}"), e.span())]
+    })?;
+    let mut diags = Vec::new();
+    let mut plan = RawPlan::default();
+    let top = doc.get_ref();
+    check_keys(top, TOP_KEYS, "the plan", &mut diags, |key, span| {
+        LATER_KEYS.contains(&key).then(|| {
+            Diagnostic::at(
+                format!("`[[{key}]]` sections are not supported by this version of runner"),
+                span,
+            )
+            .help("remove the section; this version provisions hosts and runs `[[step]]`s")
+        })
+    });
+    plan.name = get_string(top, "name", "the plan", &mut diags);
+    if let Some(t) = get_table(top, "provider", "the plan", &mut diags) {
+        let ctx = "`[provider]`";
+        check_keys(t, PROVIDER_KEYS, ctx, &mut diags, |_, _| None);
+        plan.provider.kind = get_string(t, "kind", ctx, &mut diags);
+        plan.provider.user = get_string(t, "user", ctx, &mut diags);
+        plan.provider.identity = get_string(t, "identity", ctx, &mut diags);
+    }
+    if let Some(t) = get_table(top, "vars", "the plan", &mut diags) {
+        plan.vars = to_json_map(t);
+    }
+    if let Some(groups) = get_table(top, "groups", "the plan", &mut diags) {
+        for (name, value) in groups {
+            let name = Sp::new(name.get_ref().to_string(), name.span());
+            let ctx = format!("group `{}`", name.value);
+            let Some(t) = expect_table(value, &ctx, &mut diags) else {
+                continue;
+            };
+            check_keys(t, GROUP_KEYS, &ctx, &mut diags, |_, _| None);
+            let count = get_int(t, "count", &ctx, &mut diags);
+            let vars =
+                get_table(t, "vars", &ctx, &mut diags).map_or_else(Default::default, to_json_map);
+            let hosts = get_array(t, "hosts", &ctx, &mut diags).map(|(items, span)| {
+                let hosts = items
+                    .iter()
+                    .enumerate()
+                    .filter_map(|(i, v)| {
+                        let ctx = format!("{ctx}, host {i}");
+                        let t = expect_table(v, &ctx, &mut diags)?;
+                        check_keys(t, HOST_KEYS, &ctx, &mut diags, |_, _| None);
+                        Some(RawHost {
+                            span: v.span(),
+                            address: get_string(t, "address", &ctx, &mut diags),
+                            port: get_int(t, "port", &ctx, &mut diags),
+                            user: get_string(t, "user", &ctx, &mut diags),
+                            identity: get_string(t, "identity", &ctx, &mut diags),
+                            host_key: get_string(t, "host_key", &ctx, &mut diags),
+                        })
+                    })
+                    .collect();
+                Sp::new(hosts, span)
+            });
+            plan.groups.push(RawGroup {
+                name,
+                count,
+                vars,
+                hosts,
+            });
+        }
+    }
+    if let Some((items, _)) = get_array(top, "step", "the plan", &mut diags) {
+        for (i, v) in items.iter().enumerate() {
+            let ctx_n = format!("step {}", i + 1);
+            let Some(t) = expect_table(v, &ctx_n, &mut diags) else {
+                continue;
+            };
+            let name = get_string(t, "name", &ctx_n, &mut diags);
+            let ctx = name
+                .as_ref()
+                .map_or(ctx_n, |n| format!("step `{}`", n.value));
+            check_keys(t, STEP_KEYS, &ctx, &mut diags, |_, _| None);
+            plan.steps.push(RawStep {
+                span: v.span(),
+                name,
+                on: get_string_list(t, "on", &ctx, &mut diags),
+                run: get_string(t, "run", &ctx, &mut diags),
+                upload: get_string(t, "upload", &ctx, &mut diags),
+                template: get_string(t, "template", &ctx, &mut diags),
+                dest: get_string(t, "dest", &ctx, &mut diags),
+                after: get_string_list(t, "after", &ctx, &mut diags)
+                    .map_or_else(Vec::new, |l| l.value),
+                timeout: get_string(t, "timeout", &ctx, &mut diags),
+            });
+        }
+    }
+    if diags.is_empty() {
+        Ok(plan)
+    } else {
+        Err(diags)
+    }
+}
+
+/// Reports keys not in `allowed`; `special` may give a better message for a key.
+fn check_keys(
+    table: &DeTable<'_>,
+    allowed: &[&str],
+    ctx: &str,
+    diags: &mut Vec<Diagnostic>,
+    special: impl Fn(&str, Range<usize>) -> Option<Diagnostic>,
+) {
+    for key in table.keys() {
+        let k: &str = key.get_ref();
+        if allowed.contains(&k) {
+            continue;
+        }
+        let d = special(k, key.span()).unwrap_or_else(|| {
+            Diagnostic::at(format!("unknown key `{k}` in {ctx}"), key.span())
+                .suggest(k, allowed.iter().copied())
+        });
+        let d = if d.help.is_none() {
+            d.help(format!("expected one of {}", backticked(allowed)))
+        } else {
+            d
+        };
+        diags.push(d);
+    }
+}
+
+fn backticked(names: &[&str]) -> String {
+    names
+        .iter()
+        .map(|n| format!("`{n}`"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn lookup<'a, 'i>(table: &'a DeTable<'i>, key: &str) -> Option<&'a Spanned<DeValue<'i>>> {
+    table
+        .iter()
+        .find(|(k, _)| AsRef::<str>::as_ref(k.get_ref()) == key)
+        .map(|(_, v)| v)
+}
+
+fn type_error(key: &str, ctx: &str, want: &str, v: &Spanned<DeValue<'_>>) -> Diagnostic {
+    Diagnostic::at(
+        format!(
+            "`{key}` in {ctx} must be {want}, found {}",
+            v.get_ref().type_str()
+        ),
+        v.span(),
+    )
+}
+
+fn get_string(
+    table: &DeTable<'_>,
+    key: &str,
+    ctx: &str,
+    diags: &mut Vec<Diagnostic>,
+) -> Option<Sp<String>> {
+    let v = lookup(table, key)?;
+    match v.get_ref() {
+        DeValue::String(s) => Some(Sp::new(s.to_string(), v.span())),
+        _ => {
+            diags.push(type_error(key, ctx, "a string", v));
+            None
+        }
+    }
+}
+
+fn get_int(
+    table: &DeTable<'_>,
+    key: &str,
+    ctx: &str,
+    diags: &mut Vec<Diagnostic>,
+) -> Option<Sp<i64>> {
+    let v = lookup(table, key)?;
+    let parsed = match v.get_ref() {
+        DeValue::Integer(i) => i64::from_str_radix(i.as_str(), i.radix()).ok(),
+        _ => None,
+    };
+    match parsed {
+        Some(n) => Some(Sp::new(n, v.span())),
+        None => {
+            diags.push(type_error(key, ctx, "an integer", v));
+            None
+        }
+    }
+}
+
+fn get_table<'a, 'i>(
+    table: &'a DeTable<'i>,
+    key: &str,
+    ctx: &str,
+    diags: &mut Vec<Diagnostic>,
+) -> Option<&'a DeTable<'i>> {
+    let v = lookup(table, key)?;
+    match v.get_ref() {
+        DeValue::Table(t) => Some(t),
+        _ => {
+            diags.push(type_error(key, ctx, "a table", v));
+            None
+        }
+    }
+}
+
+fn expect_table<'a, 'i>(
+    v: &'a Spanned<DeValue<'i>>,
+    ctx: &str,
+    diags: &mut Vec<Diagnostic>,
+) -> Option<&'a DeTable<'i>> {
+    match v.get_ref() {
+        DeValue::Table(t) => Some(t),
+        other => {
+            diags.push(Diagnostic::at(
+                format!("{ctx} must be a table, found {}", other.type_str()),
+                v.span(),
+            ));
+            None
+        }
+    }
+}
+
+fn get_array<'a, 'i>(
+    table: &'a DeTable<'i>,
+    key: &str,
+    ctx: &str,
+    diags: &mut Vec<Diagnostic>,
+) -> Option<(&'a [Spanned<DeValue<'i>>], Range<usize>)> {
+    let v = lookup(table, key)?;
+    match v.get_ref() {
+        DeValue::Array(a) => Some((&a[..], v.span())),
+        _ => {
+            diags.push(type_error(key, ctx, "an array", v));
+            None
+        }
+    }
+}
+
+/// A string or an array of strings.
+fn get_string_list(
+    table: &DeTable<'_>,
+    key: &str,
+    ctx: &str,
+    diags: &mut Vec<Diagnostic>,
+) -> Option<Sp<Vec<Sp<String>>>> {
+    let v = lookup(table, key)?;
+    match v.get_ref() {
+        DeValue::String(s) => Some(Sp::new(vec![Sp::new(s.to_string(), v.span())], v.span())),
+        DeValue::Array(items) => {
+            let mut out = Vec::new();
+            for item in items {
+                match item.get_ref() {
+                    DeValue::String(s) => out.push(Sp::new(s.to_string(), item.span())),
+                    _ => diags.push(type_error(key, ctx, "a list of strings", item)),
+                }
+            }
+            Some(Sp::new(out, v.span()))
+        }
+        _ => {
+            diags.push(type_error(key, ctx, "a string or a list of strings", v));
+            None
+        }
+    }
+}
+
+fn to_json_map(table: &DeTable<'_>) -> serde_json::Map<String, serde_json::Value> {
+    table
+        .iter()
+        .map(|(k, v)| (k.get_ref().to_string(), to_json(v.get_ref())))
+        .collect()
+}
+
+fn to_json(v: &DeValue<'_>) -> serde_json::Value {
+    use serde_json::Value;
+    match v {
+        DeValue::String(s) => Value::String(s.to_string()),
+        DeValue::Integer(i) => i64::from_str_radix(i.as_str(), i.radix())
+            .map_or_else(|_| Value::String(i.as_str().to_string()), Value::from),
+        DeValue::Float(f) => f
+            .as_str()
+            .parse::<f64>()
+            .ok()
+            .and_then(serde_json::Number::from_f64)
+            .map_or_else(|| Value::String(f.as_str().to_string()), Value::Number),
+        DeValue::Boolean(b) => Value::Bool(*b),
+        DeValue::Datetime(d) => Value::String(d.to_string()),
+        DeValue::Array(a) => Value::Array(a.iter().map(|v| to_json(v.get_ref())).collect()),
+        DeValue::Table(t) => Value::Object(to_json_map(t)),
+    }
+}

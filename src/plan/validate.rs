@@ -1,0 +1,548 @@
+//! `RawPlan` → `Plan`: names, references, resource files, provider facts.
+//! Every problem becomes a `Diagnostic`; all of them are returned together.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use super::model::{Action, FixedHost, Group, HostSpec, Plan, Provider, Step, parse_duration};
+use super::syntax::{RawPlan, RawStep, Sp};
+use crate::diag::Diagnostic;
+
+/// Steps run at most this long unless they say otherwise.
+pub const DEFAULT_STEP_TIMEOUT: Duration = Duration::from_secs(600);
+
+pub struct Context<'a> {
+    pub file: &'a Path,
+    pub file_hash: String,
+    /// Resource paths are relative to this directory (the working directory).
+    pub base: &'a Path,
+}
+
+pub fn validate(raw: RawPlan, cx: Context<'_>) -> Result<Plan, Vec<Diagnostic>> {
+    let mut diags = Vec::new();
+    let name = match &raw.name {
+        None => {
+            diags.push(
+                Diagnostic::new("the plan has no `name`", Some(0..0))
+                    .help("add `name = \"my-test\"` at the top (lowercase letters, digits, `-`)"),
+            );
+            String::new()
+        }
+        Some(n) => {
+            check_name(n, "plan name", &mut diags);
+            n.value.clone()
+        }
+    };
+    let provider = match &raw.provider.kind {
+        None => Provider::Local,
+        Some(k) => match k.value.as_str() {
+            "local" => Provider::Local,
+            "static" => Provider::Static,
+            "ec2" => {
+                diags.push(
+                    Diagnostic::at(
+                        "provider `ec2` is not supported by this version of runner",
+                        k.span.clone(),
+                    )
+                    .help("use `local` or `static`"),
+                );
+                Provider::Local
+            }
+            other => {
+                diags.push(
+                    Diagnostic::at(format!("unknown provider `{other}`"), k.span.clone())
+                        .suggest(other, ["local", "static", "ec2"])
+                        .help("expected `local`, `static` or `ec2`"),
+                );
+                Provider::Local
+            }
+        },
+    };
+    let groups = validate_groups(&raw, &provider, &mut diags);
+    if raw.groups.is_empty() {
+        diags.push(
+            Diagnostic::new("the plan defines no groups", Some(0..0))
+                .help("add a group, for example `[groups.server]` with `count = 1`"),
+        );
+    }
+    let mut steps = Vec::new();
+    for (i, s) in raw.steps.iter().enumerate() {
+        if let Some(step) =
+            validate_step(s, &raw.steps[..i], &raw.steps, &groups, cx.base, &mut diags)
+        {
+            steps.push(step);
+        }
+    }
+    if !diags.is_empty() {
+        return Err(diags);
+    }
+    Ok(Plan {
+        name,
+        file: cx.file.to_path_buf(),
+        file_hash: cx.file_hash,
+        provider,
+        vars: raw.vars,
+        groups,
+        steps,
+    })
+}
+
+fn check_name(n: &Sp<String>, what: &str, diags: &mut Vec<Diagnostic>) -> bool {
+    let ok = !n.value.is_empty()
+        && n.value
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_');
+    if !ok {
+        diags.push(
+            Diagnostic::at(format!("invalid {what} `{}`", n.value), n.span.clone())
+                .help("use lowercase letters, digits, `-` and `_`"),
+        );
+    }
+    ok
+}
+
+fn validate_groups(raw: &RawPlan, provider: &Provider, diags: &mut Vec<Diagnostic>) -> Vec<Group> {
+    let mut groups = Vec::new();
+    for g in &raw.groups {
+        check_name(&g.name, "group name", diags);
+        let mut hosts = Vec::new();
+        match provider {
+            Provider::Local => {
+                if let Some(h) = &g.hosts {
+                    diags.push(
+                        Diagnostic::at(
+                            format!(
+                                "group `{}` lists `hosts`, which only the `static` provider uses",
+                                g.name.value
+                            ),
+                            h.span.clone(),
+                        )
+                        .help("use `count = N` with the `local` provider"),
+                    );
+                }
+                match &g.count {
+                    None => diags.push(
+                        Diagnostic::at(
+                            format!("group `{}` has no `count`", g.name.value),
+                            g.name.span.clone(),
+                        )
+                        .help("add `count = 1` (or more) to the group"),
+                    ),
+                    Some(c) if c.value < 1 => diags.push(
+                        Diagnostic::at(
+                            format!("group `{}` is empty (`count = {}`)", g.name.value, c.value),
+                            c.span.clone(),
+                        )
+                        .help(
+                            "a group needs at least one host; remove the group or set `count = 1`",
+                        ),
+                    ),
+                    Some(c) if c.value > 10_000 => diags.push(Diagnostic::at(
+                        format!(
+                            "group `{}` asks for {} hosts; the limit is 10000",
+                            g.name.value, c.value
+                        ),
+                        c.span.clone(),
+                    )),
+                    Some(c) => {
+                        for index in 0..c.value as usize {
+                            hosts.push(HostSpec {
+                                name: format!("{}[{index}]", g.name.value),
+                                group: g.name.value.clone(),
+                                index,
+                                fixed: None,
+                            });
+                        }
+                    }
+                }
+            }
+            Provider::Static => {
+                let Some(list) = &g.hosts else {
+                    diags.push(
+                        Diagnostic::at(format!("group `{}` lists no `hosts`", g.name.value), g.name.span.clone())
+                            .help("the `static` provider needs `hosts = [{ address = \"…\", host_key = \"ssh-ed25519 …\" }]`"),
+                    );
+                    groups.push(Group {
+                        name: g.name.value.clone(),
+                        vars: g.vars.clone(),
+                        hosts,
+                    });
+                    continue;
+                };
+                if list.value.is_empty() {
+                    diags.push(Diagnostic::at(
+                        format!("group `{}` is empty (`hosts = []`)", g.name.value),
+                        list.span.clone(),
+                    ));
+                }
+                if let Some(c) = &g.count
+                    && c.value != list.value.len() as i64
+                {
+                    diags.push(
+                        Diagnostic::at(
+                            format!(
+                                "group `{}` has `count = {}` but lists {} hosts",
+                                g.name.value,
+                                c.value,
+                                list.value.len()
+                            ),
+                            c.span.clone(),
+                        )
+                        .help("remove `count`; a static group has as many hosts as it lists"),
+                    );
+                }
+                for (index, h) in list.value.iter().enumerate() {
+                    let name = format!("{}[{index}]", g.name.value);
+                    let fixed = validate_fixed_host(h, &name, raw, diags);
+                    hosts.push(HostSpec {
+                        name,
+                        group: g.name.value.clone(),
+                        index,
+                        fixed,
+                    });
+                }
+            }
+        }
+        groups.push(Group {
+            name: g.name.value.clone(),
+            vars: g.vars.clone(),
+            hosts,
+        });
+    }
+    groups
+}
+
+fn validate_fixed_host(
+    h: &super::syntax::RawHost,
+    name: &str,
+    raw: &RawPlan,
+    diags: &mut Vec<Diagnostic>,
+) -> Option<FixedHost> {
+    let missing = |key: &str, example: &str| {
+        Diagnostic::at(format!("host `{name}` has no `{key}`"), h.span.clone())
+            .help(format!("add `{key} = {example}`"))
+    };
+    let Some(address) = &h.address else {
+        diags.push(missing("address", "\"10.0.0.5\""));
+        return None;
+    };
+    let port = match &h.port {
+        None => 22,
+        Some(p) if (1..=65535).contains(&p.value) => p.value as u16,
+        Some(p) => {
+            diags.push(Diagnostic::at(
+                format!("port {} of host `{name}` is out of range", p.value),
+                p.span.clone(),
+            ));
+            return None;
+        }
+    };
+    let user = h
+        .user
+        .as_ref()
+        .or(raw.provider.user.as_ref())
+        .map(|u| u.value.clone())
+        .unwrap_or_else(crate::provider::current_user);
+    let Some(identity) = h.identity.as_ref().or(raw.provider.identity.as_ref()) else {
+        diags.push(
+            missing("identity", "\"~/.ssh/id_ed25519\"")
+                .help("name the private key to log in with, on the host or in `[provider]`"),
+        );
+        return None;
+    };
+    let identity_path = expand_home(&identity.value);
+    if !identity_path.is_file() {
+        diags.push(
+            Diagnostic::at(
+                format!("identity file `{}` does not exist", identity_path.display()),
+                identity.span.clone(),
+            )
+            .help("give the path of an existing private key"),
+        );
+    }
+    let Some(key) = &h.host_key else {
+        diags.push(missing("host_key", "\"ssh-ed25519 AAAA…\"").help(
+            "host keys are always pinned: copy the line from the host's /etc/ssh/ssh_host_ed25519_key.pub",
+        ));
+        return None;
+    };
+    if russh::keys::PublicKey::from_openssh(key.value.trim()).is_err() {
+        diags.push(
+            Diagnostic::at(
+                format!("`host_key` of host `{name}` is not an OpenSSH public key"),
+                key.span.clone(),
+            )
+            .help("expected `ssh-ed25519 AAAA…` as in a `.pub` file"),
+        );
+        return None;
+    }
+    Some(FixedHost {
+        address: address.value.clone(),
+        port,
+        user,
+        identity: identity_path,
+        host_key: key.value.trim().to_string(),
+    })
+}
+
+pub fn expand_home(path: &str) -> PathBuf {
+    match path.strip_prefix("~/") {
+        Some(rest) => std::env::var_os("HOME")
+            .map_or_else(|| PathBuf::from(path), |h| PathBuf::from(h).join(rest)),
+        None => PathBuf::from(path),
+    }
+}
+
+fn validate_step(
+    s: &RawStep,
+    earlier: &[RawStep],
+    all: &[RawStep],
+    groups: &[Group],
+    base: &Path,
+    diags: &mut Vec<Diagnostic>,
+) -> Option<Step> {
+    let head = s.span.start..s.span.start;
+    let Some(name) = &s.name else {
+        diags.push(
+            Diagnostic::at("a `[[step]]` has no `name`", head)
+                .help("add `name = \"…\"` to the step"),
+        );
+        return None;
+    };
+    check_name(name, "step name", diags);
+    if earlier
+        .iter()
+        .any(|e| e.name.as_ref().is_some_and(|n| n.value == name.value))
+    {
+        diags.push(
+            Diagnostic::at(
+                format!("step `{}` is defined twice", name.value),
+                name.span.clone(),
+            )
+            .help("give each step its own name"),
+        );
+    }
+    let hosts = resolve_on(s, &name.value, groups, diags);
+    let actions: Vec<(&str, &Sp<String>)> = [
+        ("run", &s.run),
+        ("upload", &s.upload),
+        ("template", &s.template),
+    ]
+    .into_iter()
+    .filter_map(|(k, v)| v.as_ref().map(|v| (k, v)))
+    .collect();
+    let (kind, value) = match actions.as_slice() {
+        [one] => *one,
+        [] => {
+            diags.push(
+                Diagnostic::at(format!("step `{}` has nothing to do", name.value), name.span.clone())
+                    .help("add one of `run = \"…\"`, `upload = \"resources/…\"` or `template = \"resources/…\"`"),
+            );
+            return None;
+        }
+        [_, (second, v), ..] => {
+            diags.push(
+                Diagnostic::at(
+                    format!(
+                        "step `{}` has more than one of `run`, `upload`, `template`",
+                        name.value
+                    ),
+                    v.span.clone(),
+                )
+                .help(format!("split it into two steps; remove `{second}` here")),
+            );
+            return None;
+        }
+    };
+    let action = match kind {
+        "run" => {
+            if let Some(d) = &s.dest {
+                diags.push(Diagnostic::at(
+                    format!("step `{}` runs a command and takes no `dest`", name.value),
+                    d.span.clone(),
+                ));
+            }
+            Action::Run {
+                command: value.value.clone(),
+            }
+        }
+        _ => {
+            let source = base.join(&value.value);
+            let dest = match &s.dest {
+                Some(d) if !d.value.is_empty() => d.value.clone(),
+                _ => {
+                    diags.push(
+                        Diagnostic::at(format!("step `{}` has no `dest`", name.value), value.span.clone())
+                            .help("add `dest = \"path/on/host\"` (relative to the host's working directory)"),
+                    );
+                    return None;
+                }
+            };
+            let bytes = match fs_err::read(&source) {
+                Ok(b) => b,
+                Err(_) => {
+                    diags.push(
+                        Diagnostic::at(
+                            format!("resource file `{}` does not exist", value.value),
+                            value.span.clone(),
+                        )
+                        .help(format!(
+                            "paths are relative to the working directory {}",
+                            base.display()
+                        )),
+                    );
+                    return None;
+                }
+            };
+            if kind == "upload" {
+                Action::Upload {
+                    source,
+                    bytes,
+                    dest,
+                }
+            } else {
+                match String::from_utf8(bytes) {
+                    Ok(text) => Action::Template { source, text, dest },
+                    Err(_) => {
+                        diags.push(Diagnostic::at(
+                            format!("template `{}` is not UTF-8 text", value.value),
+                            value.span.clone(),
+                        ));
+                        return None;
+                    }
+                }
+            }
+        }
+    };
+    let mut after = Vec::new();
+    let mut after_spans = Vec::new();
+    for a in &s.after {
+        if a.value == name.value {
+            diags.push(Diagnostic::at(
+                format!("step `{}` cannot run after itself", name.value),
+                a.span.clone(),
+            ));
+        } else if all
+            .iter()
+            .any(|o| o.name.as_ref().is_some_and(|n| n.value == a.value))
+        {
+            after.push(a.value.clone());
+            after_spans.push(a.span.clone());
+        } else {
+            diags.push(
+                Diagnostic::at(
+                    format!(
+                        "step `{}` runs after `{}`, which is not defined",
+                        name.value, a.value
+                    ),
+                    a.span.clone(),
+                )
+                .suggest(
+                    &a.value,
+                    all.iter()
+                        .filter_map(|o| o.name.as_ref().map(|n| n.value.as_str())),
+                ),
+            );
+        }
+    }
+    let timeout = match &s.timeout {
+        None => DEFAULT_STEP_TIMEOUT,
+        Some(t) => match parse_duration(&t.value) {
+            Some(d) if !d.is_zero() => d,
+            _ => {
+                diags.push(
+                    Diagnostic::at(format!("invalid timeout `{}`", t.value), t.span.clone())
+                        .help("write a duration such as `30s`, `5m` or `1h30m`"),
+                );
+                DEFAULT_STEP_TIMEOUT
+            }
+        },
+    };
+    Some(Step {
+        name: name.value.clone(),
+        hosts,
+        action,
+        after,
+        timeout,
+        span: s.span.clone(),
+        action_span: value.span.clone(),
+        after_spans,
+    })
+}
+
+/// `on = ["client", "server[0]"]` → host names, in the order written, no duplicates.
+fn resolve_on(
+    s: &RawStep,
+    step: &str,
+    groups: &[Group],
+    diags: &mut Vec<Diagnostic>,
+) -> Vec<String> {
+    let Some(on) = &s.on else {
+        let at = s.name.as_ref().map_or(s.span.clone(), |n| n.span.clone());
+        diags.push(
+            Diagnostic::at(format!("step `{step}` has no `on`"), at)
+                .help("say where it runs: `on = [\"group\"]`"),
+        );
+        return Vec::new();
+    };
+    let names = || groups.iter().map(|g| g.name.as_str());
+    let mut hosts: Vec<String> = Vec::new();
+    for target in &on.value {
+        let (group_name, index) = match target.value.split_once('[') {
+            Some((g, rest)) => match rest.strip_suffix(']').and_then(|i| i.parse::<usize>().ok()) {
+                Some(i) => (g, Some(i)),
+                None => {
+                    diags.push(
+                        Diagnostic::at(
+                            format!("`{}` is not a group or a host", target.value),
+                            target.span.clone(),
+                        )
+                        .help("write a group name (`client`) or one host (`client[0]`)"),
+                    );
+                    continue;
+                }
+            },
+            None => (target.value.as_str(), None),
+        };
+        let Some(group) = groups.iter().find(|g| g.name == group_name) else {
+            diags.push(
+                Diagnostic::at(
+                    format!("group `{group_name}` is not defined"),
+                    target.span.clone(),
+                )
+                .suggest(group_name, names()),
+            );
+            continue;
+        };
+        let picked: Vec<&HostSpec> = match index {
+            None => group.hosts.iter().collect(),
+            Some(i) => match group.hosts.get(i) {
+                Some(h) => vec![h],
+                None => {
+                    diags.push(
+                        Diagnostic::at(
+                            format!(
+                                "host `{}` does not exist: group `{}` has {} hosts",
+                                target.value,
+                                group.name,
+                                group.hosts.len()
+                            ),
+                            target.span.clone(),
+                        )
+                        .help(format!(
+                            "hosts are numbered from 0 to {}",
+                            group.hosts.len().saturating_sub(1)
+                        )),
+                    );
+                    continue;
+                }
+            },
+        };
+        for h in picked {
+            if !hosts.contains(&h.name) {
+                hosts.push(h.name.clone());
+            }
+        }
+    }
+    hosts
+}

@@ -1,0 +1,95 @@
+//! Processes by PID: liveness, command lines, descendants, and stopping them.
+//! Only PIDs runner itself recorded are ever signalled.
+
+#![allow(unsafe_code)]
+
+use std::time::{Duration, Instant};
+
+pub fn is_alive(pid: u32) -> bool {
+    // A zombie still "exists" for kill(0); treat it as dead.
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(stat) => stat_field(&stat, 0).is_none_or(|s| s != "Z"),
+        Err(_) => false,
+    }
+}
+
+/// Field `n` after the `(comm)` of a /proc stat line: 0 = state, 1 = ppid.
+fn stat_field(stat: &str, n: usize) -> Option<&str> {
+    let after = &stat[stat.rfind(')')? + 1..];
+    after.split_whitespace().nth(n)
+}
+
+pub fn cmdline(pid: u32) -> Option<String> {
+    let raw = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
+    Some(
+        String::from_utf8_lossy(&raw)
+            .replace('\0', " ")
+            .trim()
+            .to_string(),
+    )
+}
+
+/// All descendants of `pid`, found by walking /proc's parent links.
+pub fn descendants(pid: u32) -> Vec<u32> {
+    let mut parents: Vec<(u32, u32)> = Vec::new();
+    if let Ok(dir) = std::fs::read_dir("/proc") {
+        for e in dir.flatten() {
+            let Some(p) = e.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) else {
+                continue;
+            };
+            if let Ok(stat) = std::fs::read_to_string(format!("/proc/{p}/stat"))
+                && let Some(pp) = stat_field(&stat, 1).and_then(|s| s.parse().ok())
+            {
+                parents.push((p, pp));
+            }
+        }
+    }
+    let mut out = Vec::new();
+    let mut frontier = vec![pid];
+    while let Some(cur) = frontier.pop() {
+        for &(child, parent) in &parents {
+            if parent == cur && !out.contains(&child) {
+                out.push(child);
+                frontier.push(child);
+            }
+        }
+    }
+    out
+}
+
+fn signal(pid: u32, sig: i32) {
+    // SAFETY: kill(2) has no memory effects; pid is one runner recorded.
+    unsafe {
+        libc::kill(pid as libc::pid_t, sig);
+    }
+}
+
+/// SIGTERM to `pids`, then SIGKILL to what is left after `grace`.
+pub fn terminate(pids: &[u32], grace: Duration) {
+    for &p in pids {
+        signal(p, libc::SIGTERM);
+    }
+    let deadline = Instant::now() + grace;
+    while Instant::now() < deadline {
+        if pids.iter().all(|&p| !is_alive(p)) {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    for &p in pids {
+        if is_alive(p) {
+            signal(p, libc::SIGKILL);
+        }
+    }
+}
+
+pub fn is_root() -> bool {
+    // SAFETY: geteuid has no preconditions.
+    unsafe { libc::geteuid() == 0 }
+}
+
+/// Whether stdin is a terminal (a prompt can be answered).
+pub fn stdin_is_terminal() -> bool {
+    use std::io::IsTerminal as _;
+    std::io::stdin().is_terminal()
+}

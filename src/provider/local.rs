@@ -1,0 +1,305 @@
+//! `local`: each host is a real OpenSSH `sshd` on 127.0.0.1 with its own
+//! port, host key, authorized key and working directory, all under
+//! `.runner/<plan>/hosts/<host>/`. sshd gets its config path on its command
+//! line; nothing outside the plan's folder is touched.
+//!
+//! bash started by sshd sources `~/.bashrc` for every command. Where that
+//! file does real work (a version manager's init) it costs more than the SSH
+//! exchange, so as root each sshd runs in a private mount namespace in which
+//! `~/.bashrc` reads as empty. Nothing outside those sshds sees the change.
+
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use super::Provider;
+use crate::plan::HostSpec;
+use crate::state::{HostState, HostStatus, Paths, host_file_name};
+
+pub struct Local {
+    paths: Paths,
+}
+
+const START_TIMEOUT: Duration = Duration::from_secs(20);
+
+pub fn sshd_path() -> PathBuf {
+    std::env::var_os("RUNNER_SSHD").map_or_else(|| PathBuf::from("/usr/sbin/sshd"), PathBuf::from)
+}
+
+/// The plan's client key, generated once per plan.
+pub fn client_key(paths: &Paths) -> PathBuf {
+    paths.dir().join("id_ed25519")
+}
+
+impl Local {
+    pub fn new(paths: &Paths) -> Self {
+        Local {
+            paths: paths.clone(),
+        }
+    }
+
+    fn host_dir(&self, host: &str) -> PathBuf {
+        self.paths.hosts_dir().join(host_file_name(host))
+    }
+}
+
+fn run(cmd: &mut Command, what: &str) -> Result<(), String> {
+    let out = cmd
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|e| format!("{what}: cannot run {:?}: {e}", cmd.get_program()))?;
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(format!(
+            "{what} failed ({}): {}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr).trim()
+        ))
+    }
+}
+
+fn keygen(path: &Path, comment: &str) -> Result<(), String> {
+    run(
+        Command::new("ssh-keygen")
+            .args(["-q", "-t", "ed25519", "-N", "", "-C", comment, "-f"])
+            .arg(path),
+        "ssh-keygen",
+    )
+}
+
+fn set_mode(path: &Path, mode: u32) -> Result<(), String> {
+    use std::os::unix::fs::PermissionsExt as _;
+    fs_err::set_permissions(path, std::fs::Permissions::from_mode(mode)).map_err(|e| e.to_string())
+}
+
+fn free_port() -> Result<u16, String> {
+    let l =
+        TcpListener::bind("127.0.0.1:0").map_err(|e| format!("cannot find a free port: {e}"))?;
+    l.local_addr().map(|a| a.port()).map_err(|e| e.to_string())
+}
+
+/// The pid in `dir/sshd.pid` if it is our sshd (its command line names our config).
+fn our_sshd(dir: &Path, pid: Option<u32>) -> Option<u32> {
+    let pid = pid.or_else(|| {
+        fs_err::read_to_string(dir.join("sshd.pid"))
+            .ok()?
+            .trim()
+            .parse()
+            .ok()
+    })?;
+    let config = dir.join("sshd_config");
+    let cmd = crate::process::cmdline(pid)?;
+    (crate::process::is_alive(pid) && cmd.contains(config.to_str()?)).then_some(pid)
+}
+
+/// Stops an sshd and every session it started.
+fn stop_sshd(pid: u32) {
+    let mut all = vec![pid];
+    all.extend(crate::process::descendants(pid));
+    crate::process::terminate(&all, Duration::from_secs(5));
+}
+
+/// `~/.bashrc` when it has content worth hiding from sshd's shells.
+fn rc_to_hide() -> Option<PathBuf> {
+    if !crate::process::is_root() || std::env::var_os("RUNNER_KEEP_BASHRC").is_some() {
+        return None;
+    }
+    let home = std::env::var_os("HOME")?;
+    let rc = PathBuf::from(home).join(".bashrc");
+    (fs_err::metadata(&rc).ok()?.len() > 0).then_some(rc)
+}
+
+impl Provider for Local {
+    fn prepare(&self) -> Result<(), String> {
+        let sshd = sshd_path();
+        if !sshd.exists() {
+            return Err(format!(
+                "sshd not found at {}: the local provider runs one OpenSSH sshd per host; install openssh-server (apt-get install openssh-server) or set RUNNER_SSHD",
+                sshd.display()
+            ));
+        }
+        fs_err::create_dir_all(self.paths.hosts_dir()).map_err(|e| e.to_string())?;
+        set_mode(&self.paths.dir(), 0o700)?;
+        let key = client_key(&self.paths);
+        if !key.exists() {
+            keygen(&key, &format!("runner-{}", self.paths.name))?;
+        }
+        set_mode(&key, 0o600)?;
+        if crate::process::is_root() && !Path::new("/run/sshd").exists() {
+            // sshd's privilege separation directory.
+            fs_err::create_dir_all("/run/sshd").map_err(|e| e.to_string())?;
+        }
+        Ok(())
+    }
+
+    fn create(&self, host: &HostSpec, instance: &str) -> Result<HostState, String> {
+        let dir = self.host_dir(&host.name);
+        if dir.exists() {
+            // Left by an interrupted apply: never leave a second sshd behind.
+            if let Some(pid) = our_sshd(&dir, None) {
+                stop_sshd(pid);
+            }
+            fs_err::remove_dir_all(&dir).map_err(|e| e.to_string())?;
+        }
+        let work = dir.join("work");
+        fs_err::create_dir_all(&work).map_err(|e| e.to_string())?;
+        let host_key = dir.join("host_ed25519_key");
+        keygen(&host_key, &host.name)?;
+        let public =
+            fs_err::read_to_string(dir.join("host_ed25519_key.pub")).map_err(|e| e.to_string())?;
+        let public = public
+            .split_whitespace()
+            .take(2)
+            .collect::<Vec<_>>()
+            .join(" ");
+        let client_pub = fs_err::read_to_string(client_key(&self.paths).with_extension("pub"))
+            .map_err(|e| e.to_string())?;
+        let authorized = dir.join("authorized_keys");
+        fs_err::write(&authorized, client_pub).map_err(|e| e.to_string())?;
+        set_mode(&authorized, 0o600)?;
+        let user = super::current_user();
+        let mut last_error = String::new();
+        for _attempt in 0..5 {
+            let port = free_port()?;
+            let config = dir.join("sshd_config");
+            fs_err::write(&config, sshd_config(&host.name, &dir, &work, port, &user))
+                .map_err(|e| e.to_string())?;
+            match start_sshd(&dir, port) {
+                Ok(pid) => {
+                    return Ok(HostState {
+                        hash: String::new(),
+                        status: HostStatus::Ready,
+                        instance: instance.to_string(),
+                        address: "127.0.0.1".into(),
+                        port,
+                        user,
+                        identity: client_key(&self.paths),
+                        host_key: public,
+                        workdir: work.display().to_string(),
+                        dir: Some(dir),
+                        pid: Some(pid),
+                    });
+                }
+                // Most likely another process took the port between our probe and sshd's bind.
+                Err(e) => last_error = e,
+            }
+        }
+        Err(last_error)
+    }
+
+    fn destroy(&self, _host: &str, state: &HostState) -> Result<(), String> {
+        let Some(dir) = &state.dir else { return Ok(()) };
+        if let Some(pid) = our_sshd(dir, state.pid).or_else(|| our_sshd(dir, None)) {
+            stop_sshd(pid);
+        }
+        match fs_err::remove_dir_all(dir) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(e.to_string()),
+        }
+    }
+
+    fn refresh(&self, _host: &str, state: &HostState) -> Option<String> {
+        let dir = state.dir.as_ref()?;
+        match our_sshd(dir, state.pid) {
+            Some(_) => None,
+            None => Some(format!(
+                "its sshd (pid {}) is not running",
+                state.pid.map_or("?".into(), |p| p.to_string())
+            )),
+        }
+    }
+}
+
+fn sshd_config(host: &str, dir: &Path, work: &Path, port: u16, user: &str) -> String {
+    let d = dir.display();
+    format!(
+        "# runner local host {host}
+Port {port}
+ListenAddress 127.0.0.1
+AddressFamily inet
+HostKey {d}/host_ed25519_key
+PidFile {d}/sshd.pid
+AuthorizedKeysFile {d}/authorized_keys
+PubkeyAuthentication yes
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+PermitRootLogin prohibit-password
+AllowUsers {user}
+UsePAM no
+StrictModes no
+UseDNS no
+MaxStartups 100:30:200
+MaxSessions 64
+PrintMotd no
+PrintLastLog no
+X11Forwarding no
+AllowTcpForwarding no
+PermitUserEnvironment no
+SetEnv RUNNER_HOST={host} RUNNER_HOST_DIR={w}
+Subsystem sftp internal-sftp
+LogLevel ERROR
+",
+        w = work.display()
+    )
+}
+
+/// Starts sshd (it daemonizes after binding) and waits for its pid file and port.
+fn start_sshd(dir: &Path, port: u16) -> Result<u32, String> {
+    let config = dir.join("sshd_config");
+    let log = dir.join("sshd.log");
+    let sshd = sshd_path();
+    let mut cmd = match rc_to_hide() {
+        Some(rc) => {
+            let mut c = Command::new("unshare");
+            c.args(["--mount", "--propagation", "private", "--", "sh", "-c"])
+                .arg(r#"mount --bind /dev/null "$0" && exec "$1" -f "$2" -E "$3""#)
+                .arg(rc)
+                .arg(&sshd)
+                .arg(&config)
+                .arg(&log);
+            c
+        }
+        None => {
+            let mut c = Command::new(&sshd);
+            c.arg("-f").arg(&config).arg("-E").arg(&log);
+            c
+        }
+    };
+    let out = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .output()
+        .map_err(|e| format!("cannot start {}: {e}", sshd.display()))?;
+    if !out.status.success() {
+        let log_text = fs_err::read_to_string(&log).unwrap_or_default();
+        return Err(format!(
+            "sshd exited with {} on port {port}: {}{}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr).trim(),
+            log_text.trim()
+        ));
+    }
+    let deadline = Instant::now() + START_TIMEOUT;
+    loop {
+        if let Some(pid) = our_sshd(dir, None)
+            && TcpStream::connect_timeout(
+                &([127, 0, 0, 1], port).into(),
+                Duration::from_millis(200),
+            )
+            .is_ok()
+        {
+            return Ok(pid);
+        }
+        if Instant::now() > deadline {
+            return Err(format!(
+                "sshd did not start listening on port {port} within {START_TIMEOUT:?}; see {}",
+                log.display()
+            ));
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}

@@ -1,0 +1,88 @@
+//! The only terminal writer during apply: one line per finished node on
+//! stderr, never remote output (that goes to per-host, per-step log files).
+
+use std::io::Write as _;
+use std::time::Duration;
+
+use crate::diff::{Action, Change};
+use crate::exec::{Failure, Report};
+
+#[derive(Default)]
+pub struct Reporter;
+
+impl Reporter {
+    pub fn line(&self, text: String) {
+        let mut err = std::io::stderr().lock();
+        let _ = writeln!(err, "{text}");
+    }
+
+    pub fn node_done(&self, change: &Change, elapsed: Duration) {
+        let verb = match change.action {
+            Action::Create => "created",
+            Action::Update => "updated",
+            Action::Replace => "replaced",
+            Action::Destroy => "destroyed",
+        };
+        self.line(format!(
+            "{:>3} {}: {verb} ({:.2}s)",
+            change.action.symbol(),
+            change.id,
+            elapsed.as_secs_f64()
+        ));
+    }
+
+    pub fn node_failed(&self, change: &Change, failure: &Failure, elapsed: Duration) {
+        self.line(format!(
+            "{:>3} {}: FAILED: {} ({:.2}s)",
+            change.action.symbol(),
+            change.id,
+            failure.message,
+            elapsed.as_secs_f64()
+        ));
+    }
+
+    /// The closing summary; names every failure with its host, step, status and log.
+    pub fn summary(&self, verb: &str, report: &Report) {
+        let count = |a: Action| report.succeeded.iter().filter(|&&x| x == a).count();
+        let counts = format!(
+            "{} added, {} changed, {} replaced, {} destroyed",
+            count(Action::Create),
+            count(Action::Update),
+            count(Action::Replace),
+            count(Action::Destroy)
+        );
+        if report.failures.is_empty() && !report.interrupted && report.not_started == 0 {
+            self.line(format!("\n{verb} complete: {counts}."));
+            return;
+        }
+        let mut text = format!("\n{verb} incomplete: {counts}");
+        if !report.failures.is_empty() {
+            text.push_str(&format!("; {} failed", report.failures.len()));
+        }
+        if report.skipped > 0 {
+            text.push_str(&format!(
+                "; {} skipped because something they depend on failed",
+                report.skipped
+            ));
+        }
+        if report.not_started > 0 {
+            text.push_str(&format!("; {} not started", report.not_started));
+        }
+        text.push('.');
+        for f in &report.failures {
+            text.push_str(&format!(
+                "\n  failed: {} on `{}`: {}",
+                f.what, f.host, f.message
+            ));
+            if let Some(log) = &f.log {
+                text.push_str(&format!("\n          log: {}", log.display()));
+            }
+        }
+        if report.interrupted {
+            text.push_str(
+                "\n  interrupted: the state is saved; run `runner apply PLAN` again to finish",
+            );
+        }
+        self.line(text);
+    }
+}

@@ -1,0 +1,259 @@
+//! SSH over russh: one connection per host, host keys pinned, no PTY and
+//! stdin closed (a command that prompts reads EOF and fails at once), connect
+//! and command timeouts, retries on connection failures.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use russh::ChannelMsg;
+use russh::client::{self, Handle};
+use russh::keys::{HashAlg, PrivateKeyWithHashAlg, PublicKey, PublicKeyOrCertificate};
+use tokio::io::AsyncWriteExt as _;
+
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+const CONNECT_ATTEMPTS: u32 = 4;
+
+/// Everything needed to reach one host.
+#[derive(Debug, Clone)]
+pub struct Target {
+    pub host: String,
+    pub address: String,
+    pub port: u16,
+    pub user: String,
+    pub identity: std::path::PathBuf,
+    pub host_key: String,
+    /// Commands run here; created on first use.
+    pub workdir: String,
+}
+
+struct Client {
+    expected: PublicKey,
+    /// The fingerprint the server showed, when it was not the pinned one.
+    mismatch: Arc<Mutex<Option<String>>>,
+}
+
+impl client::Handler for Client {
+    type Error = russh::Error;
+
+    async fn check_server_key(
+        &mut self,
+        key: &PublicKeyOrCertificate,
+    ) -> Result<bool, Self::Error> {
+        let shown = match key {
+            PublicKeyOrCertificate::PublicKey { key, .. } => key,
+            PublicKeyOrCertificate::Certificate(_) => {
+                *self.mismatch.lock().expect("lock") = Some("a certificate".into());
+                return Ok(false);
+            }
+        };
+        // `PublicKey ==` also compares comments: compare the key material.
+        if shown.key_data() == self.expected.key_data() {
+            return Ok(true);
+        }
+        *self.mismatch.lock().expect("lock") = Some(shown.fingerprint(HashAlg::Sha256).to_string());
+        Ok(false)
+    }
+}
+
+pub struct Session {
+    handle: Handle<Client>,
+    pub target: Target,
+}
+
+/// How a remote command ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    Exit(u32),
+    Signal(String),
+    TimedOut(Duration),
+    /// The connection closed without an exit status.
+    Lost,
+}
+
+impl Outcome {
+    pub fn success(&self) -> bool {
+        *self == Outcome::Exit(0)
+    }
+}
+
+impl std::fmt::Display for Outcome {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Outcome::Exit(c) => write!(f, "exit status {c}"),
+            Outcome::Signal(s) => write!(f, "killed by signal {s}"),
+            Outcome::TimedOut(d) => write!(
+                f,
+                "timed out after {}s (the step's `timeout`)",
+                d.as_secs_f64()
+            ),
+            Outcome::Lost => write!(f, "connection lost before the command finished"),
+        }
+    }
+}
+
+fn quote(s: &str) -> String {
+    format!("'{}'", s.replace('\'', r"'\''"))
+}
+
+pub async fn connect(target: Target) -> Result<Session, String> {
+    let expected = PublicKey::from_openssh(&target.host_key)
+        .map_err(|e| format!("host key of `{}` cannot be read: {e}", target.host))?;
+    let key = russh::keys::load_secret_key(&target.identity, None)
+        .map_err(|e| format!("cannot read identity {}: {e}", target.identity.display()))?;
+    let key = Arc::new(key);
+    let config = Arc::new(client::Config {
+        nodelay: true,
+        inactivity_timeout: None,
+        keepalive_interval: Some(Duration::from_secs(15)),
+        ..Default::default()
+    });
+    let mut delay = Duration::from_millis(100);
+    let mut last = String::new();
+    for attempt in 1..=CONNECT_ATTEMPTS {
+        let mismatch = Arc::new(Mutex::new(None));
+        let client = Client {
+            expected: expected.clone(),
+            mismatch: mismatch.clone(),
+        };
+        let addr = (target.address.as_str(), target.port);
+        match tokio::time::timeout(
+            CONNECT_TIMEOUT,
+            client::connect(config.clone(), addr, client),
+        )
+        .await
+        {
+            Ok(Ok(mut handle)) => {
+                let auth = handle
+                    .authenticate_publickey(
+                        &target.user,
+                        PrivateKeyWithHashAlg::new(key.clone(), None),
+                    )
+                    .await
+                    .map_err(|e| format!("authentication as `{}` failed: {e}", target.user))?;
+                if !auth.success() {
+                    return Err(format!(
+                        "{}@{}:{} refused the key {}",
+                        target.user,
+                        target.address,
+                        target.port,
+                        target.identity.display()
+                    ));
+                }
+                return Ok(Session { handle, target });
+            }
+            Ok(Err(e)) => {
+                if let Some(shown) = mismatch.lock().expect("lock").take() {
+                    let pinned = expected.fingerprint(HashAlg::Sha256);
+                    return Err(format!(
+                        "host key of `{}` ({}:{}) changed: pinned {pinned}, the server showed {shown}; refusing to connect (if the host was rebuilt on purpose, update its `host_key`)",
+                        target.host, target.address, target.port
+                    ));
+                }
+                last = e.to_string();
+            }
+            Err(_) => last = format!("no answer within {CONNECT_TIMEOUT:?}"),
+        }
+        if attempt < CONNECT_ATTEMPTS {
+            tokio::time::sleep(delay).await;
+            delay *= 2;
+        }
+    }
+    Err(format!(
+        "cannot connect to {}@{}:{} after {CONNECT_ATTEMPTS} attempts: {last}",
+        target.user, target.address, target.port
+    ))
+}
+
+impl Session {
+    /// Runs `command` in the host's working directory; stdout and stderr
+    /// go to the given writers. stdin is closed at once.
+    pub async fn exec<W: tokio::io::AsyncWrite + Unpin>(
+        &self,
+        command: &str,
+        input: Option<&[u8]>,
+        timeout: Duration,
+        stdout: &mut W,
+        stderr: &mut W,
+    ) -> Result<Outcome, String> {
+        let w = quote(&self.target.workdir);
+        let full = format!("mkdir -p {w} && cd {w} || exit 97\n{command}");
+        let mut channel = self.open_channel().await?;
+        let run = async {
+            channel
+                .exec(true, full.as_bytes())
+                .await
+                .map_err(|e| e.to_string())?;
+            if let Some(bytes) = input {
+                channel.data(bytes).await.map_err(|e| e.to_string())?;
+            }
+            channel.eof().await.map_err(|e| e.to_string())?;
+            let mut outcome = Outcome::Lost;
+            while let Some(msg) = channel.wait().await {
+                match msg {
+                    ChannelMsg::Data { data } => {
+                        stdout.write_all(&data).await.map_err(|e| e.to_string())?
+                    }
+                    ChannelMsg::ExtendedData { data, ext: 1 } => {
+                        stderr.write_all(&data).await.map_err(|e| e.to_string())?
+                    }
+                    ChannelMsg::ExitStatus { exit_status } => outcome = Outcome::Exit(exit_status),
+                    ChannelMsg::ExitSignal { signal_name, .. } => {
+                        outcome = Outcome::Signal(format!("{signal_name:?}"))
+                    }
+                    _ => {}
+                }
+            }
+            Ok::<_, String>(outcome)
+        };
+        let result = tokio::time::timeout(timeout, run).await;
+        let _ = stdout.flush().await;
+        let _ = stderr.flush().await;
+        match result {
+            Ok(r) => r,
+            Err(_) => {
+                let _ = channel.close().await;
+                Ok(Outcome::TimedOut(timeout))
+            }
+        }
+    }
+
+    /// Writes `bytes` to `dest` (relative to the working directory).
+    pub async fn upload<W: tokio::io::AsyncWrite + Unpin>(
+        &self,
+        bytes: &[u8],
+        dest: &str,
+        timeout: Duration,
+        stdout: &mut W,
+        stderr: &mut W,
+    ) -> Result<Outcome, String> {
+        let d = quote(dest);
+        // Write beside the destination, then rename: a reader never sees half a file.
+        let cmd = format!(
+            "mkdir -p \"$(dirname {d})\" && cat > {d}.runner-tmp && mv -f {d}.runner-tmp {d}"
+        );
+        self.exec(&cmd, Some(bytes), timeout, stdout, stderr).await
+    }
+
+    /// sshd allows a limited number of sessions per connection: retry briefly.
+    async fn open_channel(&self) -> Result<russh::Channel<client::Msg>, String> {
+        let mut delay = Duration::from_millis(50);
+        for _ in 0..5 {
+            match self.handle.channel_open_session().await {
+                Ok(ch) => return Ok(ch),
+                Err(russh::Error::ChannelOpenFailure(_)) => {
+                    tokio::time::sleep(delay).await;
+                    delay *= 2;
+                }
+                Err(e) => return Err(format!("cannot open a session: {e}")),
+            }
+        }
+        Err("cannot open a session: the server refused 5 times".into())
+    }
+
+    pub async fn close(&self) {
+        let _ = self
+            .handle
+            .disconnect(russh::Disconnect::ByApplication, "", "en")
+            .await;
+    }
+}
