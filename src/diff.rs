@@ -136,7 +136,7 @@ pub fn diff(graph: &Graph, state: &State, gone: &Gone) -> Changes {
     }
     let in_graph: std::collections::HashSet<&str> =
         graph.dag.node_weights().map(|n| n.id.as_str()).collect();
-    for (name, _) in &state.hosts {
+    for name in state.hosts.keys() {
         let id = crate::graph::host_id(name);
         if !in_graph.contains(id.as_str()) {
             out.changes.push(Change {

@@ -278,7 +278,11 @@ fn prepare_task(graph: &Graph, change: &Change, state: &State, shared: &Arc<Shar
     let host = change.host.clone();
     let fail = {
         let host = host.clone();
-        let what = change.id.clone();
+        let what = match change.node.map(|n| &graph.dag[n].kind) {
+            Some(NodeKind::Step { step }) => format!("step `{}`", graph.plan.steps[*step].name),
+            Some(NodeKind::Host) => "provisioning".to_string(),
+            None => change.id.clone(),
+        };
         move |message: String, log: Option<PathBuf>| Failure {
             host: host.clone(),
             what: what.clone(),

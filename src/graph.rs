@@ -83,6 +83,9 @@ pub fn compile(plan: Plan) -> Result<Graph, Vec<Diagnostic>> {
             if let Some(f) = &h.fixed {
                 hasher = hasher.part("fixed", &serde_json::to_vec(f).unwrap_or_default());
             }
+            if let Some(w) = &plan.workdir {
+                hasher = hasher.part("workdir", w.as_bytes());
+            }
             let idx = dag.add_node(Node {
                 id: host_id(&h.name),
                 host: h.name.clone(),
@@ -125,7 +128,9 @@ pub fn compile(plan: Plan) -> Result<Graph, Vec<Diagnostic>> {
                     },
                     shared_hash.clone(),
                 ),
-                Action::Template { source, text, dest } => {
+                Action::Template {
+                    name, text, dest, ..
+                } => {
                     let Some(spec) = plan.hosts().find(|h| &h.name == host_name) else {
                         continue;
                     };
@@ -135,7 +140,7 @@ pub fn compile(plan: Plan) -> Result<Graph, Vec<Diagnostic>> {
                         vars.extend(g.vars.clone());
                     }
                     let ctx = serde_json::json!({"host": host_json(spec), "groups": groups_json, "vars": vars});
-                    match crate::template::render(&source.display().to_string(), text, &ctx) {
+                    match crate::template::render(name, text, &ctx) {
                         Ok(out) => {
                             let hash = Hasher::default()
                                 .part("template", out.as_bytes())

@@ -75,7 +75,9 @@ impl Reporter {
                 f.what, f.host, f.message
             ));
             if let Some(log) = &f.log {
-                text.push_str(&format!("\n          log: {}", log.display()));
+                let cwd = std::env::current_dir().unwrap_or_default();
+                let shown = log.strip_prefix(&cwd).unwrap_or(log);
+                text.push_str(&format!("\n          log: {}", shown.display()));
             }
         }
         if report.interrupted {

@@ -22,6 +22,7 @@ pub fn run(path: &Path, yes: bool, parallelism: usize) -> Result<i32> {
         file: path.to_path_buf(),
         file_hash: String::new(),
         provider: crate::plan::Provider::Local,
+        workdir: None,
         vars: Default::default(),
         groups: Vec::new(),
         steps: Vec::new(),

@@ -15,6 +15,8 @@ pub struct Plan {
     /// sha256 of the plan file's bytes.
     pub file_hash: String,
     pub provider: Provider,
+    /// `[provider] workdir`: where commands run on static hosts.
+    pub workdir: Option<String>,
     pub vars: Vars,
     pub groups: Vec<Group>,
     pub steps: Vec<Step>,
@@ -88,6 +90,8 @@ pub enum Action {
         dest: String,
     },
     Template {
+        /// The path as written in the plan, for messages.
+        name: String,
         source: PathBuf,
         text: String,
         dest: String,

@@ -38,6 +38,7 @@ pub struct RawProvider {
     pub kind: Option<Sp<String>>,
     pub user: Option<Sp<String>>,
     pub identity: Option<Sp<String>>,
+    pub workdir: Option<Sp<String>>,
 }
 
 #[derive(Debug)]
@@ -74,7 +75,7 @@ pub struct RawStep {
 const TOP_KEYS: &[&str] = &["name", "provider", "vars", "groups", "step"];
 /// Sections of the plan language that later versions of runner carry out.
 const LATER_KEYS: &[&str] = &["monitor", "test", "collect", "analyze"];
-const PROVIDER_KEYS: &[&str] = &["kind", "user", "identity"];
+const PROVIDER_KEYS: &[&str] = &["kind", "user", "identity", "workdir"];
 const GROUP_KEYS: &[&str] = &["count", "vars", "hosts"];
 const HOST_KEYS: &[&str] = &["address", "port", "user", "identity", "host_key"];
 const STEP_KEYS: &[&str] = &[
@@ -107,6 +108,7 @@ pub fn parse(source: &str) -> Result<RawPlan, Vec<Diagnostic>> {
         plan.provider.kind = get_string(t, "kind", ctx, &mut diags);
         plan.provider.user = get_string(t, "user", ctx, &mut diags);
         plan.provider.identity = get_string(t, "identity", ctx, &mut diags);
+        plan.provider.workdir = get_string(t, "workdir", ctx, &mut diags);
     }
     if let Some(t) = get_table(top, "vars", "the plan", &mut diags) {
         plan.vars = to_json_map(t);

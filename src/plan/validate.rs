@@ -49,11 +49,9 @@ pub fn validate(raw: RawPlan, cx: Context<'_>) -> Result<Plan, Vec<Diagnostic>> 
                 Provider::Local
             }
             other => {
-                diags.push(
-                    Diagnostic::at(format!("unknown provider `{other}`"), k.span.clone())
-                        .suggest(other, ["local", "static", "ec2"])
-                        .help("expected `local`, `static` or `ec2`"),
-                );
+                let d = Diagnostic::at(format!("unknown provider `{other}`"), k.span.clone())
+                    .help("expected `local`, `static` or `ec2`");
+                diags.push(d.suggest(other, ["local", "static", "ec2"]));
                 Provider::Local
             }
         },
@@ -81,6 +79,7 @@ pub fn validate(raw: RawPlan, cx: Context<'_>) -> Result<Plan, Vec<Diagnostic>> 
         file: cx.file.to_path_buf(),
         file_hash: cx.file_hash,
         provider,
+        workdir: raw.provider.workdir.as_ref().map(|w| w.value.clone()),
         vars: raw.vars,
         groups,
         steps,
@@ -402,7 +401,12 @@ fn validate_step(
                 }
             } else {
                 match String::from_utf8(bytes) {
-                    Ok(text) => Action::Template { source, text, dest },
+                    Ok(text) => Action::Template {
+                        name: value.value.clone(),
+                        source,
+                        text,
+                        dest,
+                    },
                     Err(_) => {
                         diags.push(Diagnostic::at(
                             format!("template `{}` is not UTF-8 text", value.value),

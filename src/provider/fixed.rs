@@ -10,10 +10,10 @@ pub struct Fixed {
 }
 
 impl Fixed {
-    pub fn new(plan_name: &str) -> Self {
-        // Relative to the login directory on the host.
+    /// `workdir` defaults to `runner/<plan>`, relative to the login directory.
+    pub fn new(plan_name: &str, workdir: Option<&str>) -> Self {
         Fixed {
-            workdir: format!("runner/{plan_name}"),
+            workdir: workdir.map_or_else(|| format!("runner/{plan_name}"), str::to_string),
         }
     }
 }

@@ -22,7 +22,9 @@ pub trait Provider: Send + Sync {
 pub fn for_plan(plan: &Plan, paths: &Paths) -> Box<dyn Provider> {
     match plan.provider {
         crate::plan::Provider::Local => Box::new(local::Local::new(paths)),
-        crate::plan::Provider::Static => Box::new(fixed::Fixed::new(&plan.name)),
+        crate::plan::Provider::Static => {
+            Box::new(fixed::Fixed::new(&plan.name, plan.workdir.as_deref()))
+        }
     }
 }
 
@@ -31,7 +33,7 @@ pub fn for_state(state: &HostState, paths: &Paths, plan_name: &str) -> Box<dyn P
     if state.dir.is_some() {
         Box::new(local::Local::new(paths))
     } else {
-        Box::new(fixed::Fixed::new(plan_name))
+        Box::new(fixed::Fixed::new(plan_name, None))
     }
 }
 

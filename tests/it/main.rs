@@ -1,1 +1,8 @@
+//! Integration tests: the built `runner` binary on temp dirs, against real
+//! OpenSSH sshd processes on 127.0.0.1. One test binary, one link step.
 
+mod common;
+mod local;
+mod malformed;
+mod saved_plan;
+mod static_hosts;

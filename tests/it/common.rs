@@ -1,0 +1,255 @@
+//! A temp project dir, a way to run the binary with a time bound, and a drop
+//! guard that stops every sshd started under the dir (by PID, from their pid
+//! files and /proc), even when the test fails.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_runner");
+
+pub struct Project {
+    pub dir: tempfile::TempDir,
+}
+
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    pub fn ok(&self) -> &Self {
+        assert_eq!(
+            self.code, 0,
+            "expected success\nstdout:\n{}\nstderr:\n{}",
+            self.stdout, self.stderr
+        );
+        self
+    }
+}
+
+impl std::fmt::Debug for Run {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "exit {}\n--- stdout\n{}--- stderr\n{}",
+            self.code, self.stdout, self.stderr
+        )
+    }
+}
+
+impl Project {
+    pub fn new() -> Self {
+        Project {
+            dir: tempfile::Builder::new()
+                .prefix("runner-it-")
+                .tempdir()
+                .expect("tempdir"),
+        }
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn write(&self, rel: &str, text: &str) -> &Self {
+        let p = self.path().join(rel);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, text).unwrap();
+        self
+    }
+
+    pub fn read(&self, rel: &str) -> String {
+        std::fs::read_to_string(self.path().join(rel)).unwrap_or_else(|e| panic!("{rel}: {e}"))
+    }
+
+    pub fn command(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(BIN);
+        c.args(args)
+            .current_dir(self.path())
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        c
+    }
+
+    /// Runs runner with stdin closed, killing it after 120 s.
+    pub fn run(&self, args: &[&str]) -> Run {
+        let child = self.command(args).spawn().expect("spawn runner");
+        wait_bounded(child, Duration::from_secs(120))
+    }
+
+    /// Local hosts' sshd pids under this project (from their pid files, alive only).
+    pub fn sshd_pids(&self) -> Vec<u32> {
+        let mut pids = Vec::new();
+        for entry in glob_pid_files(self.path()) {
+            if let Ok(text) = std::fs::read_to_string(&entry)
+                && let Ok(pid) = text.trim().parse::<u32>()
+                && alive(pid)
+            {
+                pids.push(pid);
+            }
+        }
+        pids
+    }
+
+    /// Every live sshd whose command line names a config under this project.
+    pub fn sshd_processes(&self) -> Vec<u32> {
+        let needle = self.path().to_string_lossy().to_string();
+        let mut out = Vec::new();
+        for e in std::fs::read_dir("/proc").unwrap().flatten() {
+            let Some(pid) = e.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) else {
+                continue;
+            };
+            if let Ok(cmd) = std::fs::read(format!("/proc/{pid}/cmdline")) {
+                let cmd = String::from_utf8_lossy(&cmd).replace('\0', " ");
+                if cmd.contains("sshd") && cmd.contains(&needle) && alive(pid) {
+                    out.push(pid);
+                }
+            }
+        }
+        out
+    }
+}
+
+fn glob_pid_files(root: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let runner = root.join(".runner");
+    let Ok(plans) = std::fs::read_dir(&runner) else {
+        return out;
+    };
+    for plan in plans.flatten() {
+        let Ok(hosts) = std::fs::read_dir(plan.path().join("hosts")) else {
+            continue;
+        };
+        for h in hosts.flatten() {
+            out.push(h.path().join("sshd.pid"));
+        }
+    }
+    out
+}
+
+pub fn alive(pid: u32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(stat) => {
+            stat.rsplit(')')
+                .next()
+                .and_then(|s| s.split_whitespace().next())
+                != Some("Z")
+        }
+        Err(_) => false,
+    }
+}
+
+pub fn kill(pid: u32, signal: &str) {
+    let _ = Command::new("kill")
+        .arg(format!("-{signal}"))
+        .arg(pid.to_string())
+        .status();
+}
+
+impl Drop for Project {
+    fn drop(&mut self) {
+        // Stop what runner started here, whatever state the test left.
+        let mut pids = self.sshd_processes();
+        pids.extend(self.sshd_pids());
+        for p in &pids {
+            kill(*p, "TERM");
+        }
+        let deadline = Instant::now() + Duration::from_secs(3);
+        while pids.iter().any(|p| alive(*p)) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        for p in pids.iter().filter(|p| alive(**p)) {
+            kill(*p, "KILL");
+        }
+    }
+}
+
+pub fn wait_bounded(mut child: std::process::Child, limit: Duration) -> Run {
+    let deadline = Instant::now() + limit;
+    // Drain pipes in threads so a chatty child cannot block on a full pipe.
+    let mut so = child.stdout.take().unwrap();
+    let mut se = child.stderr.take().unwrap();
+    let t1 = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = std::io::Read::read_to_string(&mut so, &mut s);
+        s
+    });
+    let t2 = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = std::io::Read::read_to_string(&mut se, &mut s);
+        s
+    });
+    let status = loop {
+        if let Some(st) = child.try_wait().unwrap() {
+            break st;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let st = child.wait().unwrap();
+            panic!("runner did not finish within {limit:?} ({st})");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    Run {
+        code: status.code().unwrap_or(-1),
+        stdout: t1.join().unwrap(),
+        stderr: t2.join().unwrap(),
+    }
+}
+
+pub fn output_of(o: Output) -> Run {
+    Run {
+        code: o.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&o.stdout).into(),
+        stderr: String::from_utf8_lossy(&o.stderr).into(),
+    }
+}
+
+/// The example plan's shape, small: a server and `n` clients.
+pub fn two_group_plan(name: &str, clients: usize) -> String {
+    format!(
+        r#"name = "{name}"
+
+[vars]
+port = 5201
+
+[groups.server]
+count = 1
+
+[groups.client]
+count = {clients}
+vars = {{ streams = 2 }}
+
+[[step]]
+name = "hello"
+on = ["server", "client"]
+run = "echo hello from $RUNNER_HOST"
+
+[[step]]
+name = "conf"
+on = ["client"]
+template = "resources/client.env.j2"
+dest = "client.env"
+
+[[step]]
+name = "check"
+on = ["client"]
+run = "grep -q STREAMS=2 client.env"
+"#
+    )
+}
+
+pub const CLIENT_TEMPLATE: &str = "SERVER={{ groups.server[0].address }}\nPORT={{ vars.port }}\nSTREAMS={{ vars.streams }}\nHOST={{ host.name }}\n";
+
+/// A project holding `two_group_plan` and its template.
+pub fn example_project(name: &str, clients: usize) -> Project {
+    let p = Project::new();
+    p.write("plan.toml", &two_group_plan(name, clients));
+    p.write("resources/client.env.j2", CLIENT_TEMPLATE);
+    p
+}
