@@ -53,6 +53,32 @@ pub enum Command {
     },
     /// Print the plan's graph as Graphviz DOT.
     Graph { plan: PathBuf },
+    /// Result tables from collected files: `runner analyze --parser hdr FILE…`.
+    Analyze {
+        /// hdr | iperf3 | iperf2 | dstat | csv
+        #[arg(long)]
+        parser: Option<String>,
+        /// `file`: one row per file instead of all files merged into one.
+        #[arg(long)]
+        by: Option<String>,
+        /// csv | markdown | mediawiki | trac
+        #[arg(long, default_value = "markdown")]
+        format: String,
+        /// hdr: the unit the values were recorded in (a log does not say).
+        #[arg(long, default_value = "ns")]
+        unit: String,
+        /// hdr: `each` (a row per tag), `all`, `untagged`, or a tag name.
+        #[arg(long, default_value = "each")]
+        tag: String,
+        /// dstat/csv: columns to summarise, comma-separated (`total cpu usage.usr,net/total.recv`).
+        #[arg(long, value_delimiter = ',')]
+        columns: Vec<String>,
+        /// dstat: a JSON file of test windows; one row per window.
+        #[arg(long)]
+        windows: Option<PathBuf>,
+        /// With --parser: the files. Without: PLAN [TRIAL].
+        args: Vec<PathBuf>,
+    },
     /// Show the hosts and steps in the state.
     Show {
         plan: Option<PathBuf>,

@@ -4,6 +4,7 @@
 //! The pipeline: plan (parse + validate) → graph (compile) → diff (against
 //! the state) → exec (apply), each a module that knows nothing of the later ones.
 
+mod analyze;
 mod cli;
 mod commands;
 mod diag;
@@ -15,9 +16,11 @@ mod hash;
 mod plan;
 mod process;
 mod provider;
+mod render;
 mod report;
 mod ssh;
 mod state;
+mod table;
 mod template;
 
 use clap::Parser as _;

@@ -1,5 +1,6 @@
 //! One file per subcommand; each returns the process exit code.
 
+mod analyze;
 mod apply;
 mod destroy;
 mod graph;
@@ -32,6 +33,25 @@ pub fn run(command: Command) -> Result<i32> {
         } => destroy::run(&plan, yes, parallelism),
         Command::Graph { plan } => graph::run(&plan),
         Command::Show { plan, json } => show::run(plan.as_deref(), json),
+        Command::Analyze {
+            parser,
+            by,
+            format,
+            unit,
+            tag,
+            columns,
+            windows,
+            args,
+        } => analyze::run(analyze::Args {
+            parser,
+            by,
+            format,
+            unit,
+            tag,
+            columns,
+            windows,
+            args,
+        }),
     }
 }
 

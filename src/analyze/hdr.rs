@@ -1,0 +1,360 @@
+//! HdrHistogram interval logs (`.hlog`, V2 compressed payloads) → merged
+//! histograms, one per tag (or one for the lines a filter selects).
+//!
+//! Histograms are merged exactly (`Histogram::add`, as Java's
+//! `HistogramLogProcessor` does); percentiles are read from the merged
+//! histogram only, never averaged. Figures follow Java HdrHistogram 2.1.11's
+//! definitions (see `percentile`). Files are decoded on all cores; merging is
+//! associative, so the result does not depend on the split.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use base64::Engine as _;
+use hdrhistogram::Histogram;
+use hdrhistogram::serialization::Deserializer;
+
+use super::{FileError, Label};
+use crate::table::{Cell, Column, Table};
+
+/// Which lines of a log are merged.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TagFilter {
+    /// One row per tag (untagged lines are their own row).
+    EachTag,
+    /// Every histogram line, whatever its tag.
+    All,
+    /// Lines without `Tag=` only (what HistogramLogProcessor reports by default).
+    Untagged,
+    /// Lines of one tag.
+    Only(String),
+}
+
+impl TagFilter {
+    pub fn parse(text: &str) -> TagFilter {
+        match text {
+            "each" => TagFilter::EachTag,
+            "*" | "all" => TagFilter::All,
+            "untagged" | "" => TagFilter::Untagged,
+            t => TagFilter::Only(t.to_string()),
+        }
+    }
+
+    /// The group a line falls into, or `None` when it is not selected.
+    fn key(&self, tag: Option<&str>) -> Option<Option<String>> {
+        match self {
+            TagFilter::EachTag => Some(tag.map(str::to_string)),
+            TagFilter::All => Some(None),
+            TagFilter::Untagged => tag.is_none().then_some(None),
+            TagFilter::Only(t) => (tag == Some(t.as_str())).then(|| Some(t.clone())),
+        }
+    }
+}
+
+/// Merged histogram and how many interval lines went into it.
+#[derive(Debug, Clone)]
+pub struct Merged {
+    pub hist: Histogram<u64>,
+    pub intervals: usize,
+}
+
+impl Merged {
+    fn add(&mut self, other: &Merged) -> Result<(), String> {
+        self.hist.add(&other.hist).map_err(|e| format!("{e:?}"))?;
+        self.intervals += other.intervals;
+        Ok(())
+    }
+}
+
+/// An accumulator configured like `first` (as HistogramLogProcessor makes it), growing as needed.
+fn accumulator_like(first: &Histogram<u64>) -> Histogram<u64> {
+    let mut acc = Histogram::new_with_bounds(
+        first.low(),
+        first.high().max(2 * first.low()),
+        first.sigfig(),
+    )
+    .unwrap_or_else(|_| Histogram::new(3).expect("3 significant digits is valid"));
+    acc.auto(true);
+    acc
+}
+
+/// Header facts of one log.
+#[derive(Debug, Clone, Default)]
+pub struct Header {
+    pub start_time: Option<f64>,
+    pub base_time: Option<f64>,
+}
+
+/// One file, merged per key (tag).
+#[derive(Debug)]
+pub struct FileMerge {
+    pub header: Header,
+    pub groups: BTreeMap<Option<String>, Merged>,
+}
+
+/// Reads and merges one log.
+pub fn read_file(path: &Path, filter: &TagFilter) -> Result<FileMerge, FileError> {
+    let bytes = fs_err::read(path).map_err(|e| FileError::whole(path, e.to_string()))?;
+    parse(&bytes, path, filter)
+}
+
+pub fn parse(bytes: &[u8], path: &Path, filter: &TagFilter) -> Result<FileMerge, FileError> {
+    let text = std::str::from_utf8(bytes).map_err(|_| {
+        FileError::whole(
+            path,
+            "not UTF-8 text; expected an HdrHistogram interval log".into(),
+        )
+    })?;
+    let mut header = Header::default();
+    let mut groups: BTreeMap<Option<String>, Merged> = BTreeMap::new();
+    let mut seen_lines = 0usize;
+    let mut decoder = Deserializer::new();
+    let mut raw = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        let lineno = i + 1;
+        let line = line.trim_end_matches('\r');
+        if line.is_empty() {
+            continue;
+        }
+        if let Some(rest) = line.strip_prefix("#[StartTime: ") {
+            header.start_time = rest.split_whitespace().next().and_then(|s| s.parse().ok());
+            continue;
+        }
+        if let Some(rest) = line.strip_prefix("#[BaseTime: ") {
+            header.base_time = rest.split_whitespace().next().and_then(|s| s.parse().ok());
+            continue;
+        }
+        if line.starts_with('#') || line.starts_with("\"StartTimestamp\"") {
+            continue;
+        }
+        let (tag, rest) = match line.strip_prefix("Tag=") {
+            Some(r) => match r.split_once(',') {
+                Some((t, rest)) => (Some(t), rest),
+                None => {
+                    return Err(FileError::at(
+                        path,
+                        lineno,
+                        "a `Tag=` with no histogram after it".into(),
+                    ));
+                }
+            },
+            None => (None, line),
+        };
+        let fields: Vec<&str> = rest.split(',').collect();
+        if fields.len() != 4 {
+            return Err(FileError::at(
+                path,
+                lineno,
+                format!(
+                    "expected `start,length,max,histogram` (4 fields), found {}",
+                    fields.len()
+                ),
+            ));
+        }
+        for (name, f) in ["start timestamp", "interval length", "interval max"]
+            .iter()
+            .zip(&fields[..3])
+        {
+            if f.trim().parse::<f64>().is_err() {
+                return Err(FileError::at(
+                    path,
+                    lineno,
+                    format!("the {name} `{f}` is not a number"),
+                ));
+            }
+        }
+        seen_lines += 1;
+        let Some(key) = filter.key(tag) else { continue };
+        raw.clear();
+        base64::engine::general_purpose::STANDARD
+            .decode_vec(fields[3].trim(), &mut raw)
+            .map_err(|e| {
+                FileError::at(
+                    path,
+                    lineno,
+                    format!("the histogram is not valid base64: {e}"),
+                )
+            })?;
+        let hist: Histogram<u64> = decoder.deserialize(&mut &raw[..]).map_err(|e| {
+            FileError::at(
+                path,
+                lineno,
+                format!("cannot decode the histogram ({e:?}); runner reads V2 compressed payloads (`HISTFAAA…`), as written by HdrHistogram 2.x"),
+            )
+        })?;
+        let entry = groups.entry(key).or_insert_with(|| Merged {
+            hist: accumulator_like(&hist),
+            intervals: 0,
+        });
+        entry.hist.add(&hist).map_err(|e| {
+            FileError::at(path, lineno, format!("cannot merge the histogram: {e:?}"))
+        })?;
+        entry.intervals += 1;
+    }
+    if seen_lines == 0 {
+        return Err(FileError::whole(
+            path,
+            "no histogram lines; expected an HdrHistogram interval log".into(),
+        ));
+    }
+    Ok(FileMerge { header, groups })
+}
+
+/// Reads `files` on all cores; results in the order given.
+pub fn read_all(files: &[PathBuf], filter: &TagFilter) -> Vec<Result<FileMerge, FileError>> {
+    let threads = std::thread::available_parallelism()
+        .map_or(2, |n| n.get())
+        .min(files.len().max(1));
+    let mut results: Vec<Option<Result<FileMerge, FileError>>> =
+        (0..files.len()).map(|_| None).collect();
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let slots = std::sync::Mutex::new(&mut results);
+    std::thread::scope(|s| {
+        for _ in 0..threads {
+            s.spawn(|| {
+                loop {
+                    let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    if i >= files.len() {
+                        break;
+                    }
+                    let r = read_file(&files[i], filter);
+                    slots.lock().expect("lock")[i] = Some(r);
+                }
+            });
+        }
+    });
+    results
+        .into_iter()
+        .map(|r| r.expect("every file was read"))
+        .collect()
+}
+
+/// Merges several files' groups into one set of groups.
+pub fn merge(parts: &[&FileMerge]) -> Result<BTreeMap<Option<String>, Merged>, String> {
+    let mut out: BTreeMap<Option<String>, Merged> = BTreeMap::new();
+    for part in parts {
+        for (k, m) in &part.groups {
+            match out.get_mut(k) {
+                Some(acc) => acc.add(m)?,
+                None => {
+                    let mut acc = Merged {
+                        hist: accumulator_like(&m.hist),
+                        intervals: 0,
+                    };
+                    acc.add(m)?;
+                    out.insert(k.clone(), acc);
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// `getValueAtPercentile` of Java HdrHistogram 2.1.11: the target count is
+/// `max(1, ceil(nextAfter(p, -inf) * total / 100))`; the answer is the
+/// highest equivalent value of the first bucket that reaches it.
+pub fn percentile(h: &Histogram<u64>, p: f64) -> u64 {
+    let total = h.len();
+    if total == 0 {
+        return 0;
+    }
+    let requested = if p > 0.0 {
+        f64::from_bits(p.to_bits() - 1)
+    } else {
+        0.0
+    }
+    .clamp(0.0, 100.0);
+    let target = (((requested * total as f64) / 100.0).ceil() as u64).max(1);
+    let mut cumulative = 0u64;
+    for v in h.iter_recorded() {
+        cumulative += v.count_at_value();
+        if cumulative >= target {
+            let value = v.value_iterated_to();
+            return if p == 0.0 {
+                h.lowest_equivalent(value)
+            } else {
+                h.highest_equivalent(value)
+            };
+        }
+    }
+    h.max()
+}
+
+/// The percentiles every HDR table shows.
+pub const PERCENTILES: [(f64, &str); 5] = [
+    (50.0, "p50"),
+    (90.0, "p90"),
+    (99.0, "p99"),
+    (99.9, "p99.9"),
+    (99.99, "p99.99"),
+];
+
+/// Summary figures of a merged histogram, Java's definitions.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Summary {
+    pub intervals: usize,
+    pub count: u64,
+    pub min: u64,
+    pub mean: f64,
+    pub stddev: f64,
+    pub percentiles: Vec<u64>,
+    pub max: u64,
+}
+
+pub fn summarize(m: &Merged) -> Summary {
+    let h = &m.hist;
+    let empty = h.is_empty();
+    Summary {
+        intervals: m.intervals,
+        count: h.len(),
+        min: if empty { 0 } else { h.min() },
+        mean: if empty { 0.0 } else { h.mean() },
+        stddev: if empty { 0.0 } else { h.stdev() },
+        percentiles: PERCENTILES.iter().map(|(p, _)| percentile(h, *p)).collect(),
+        max: if empty {
+            0
+        } else {
+            h.highest_equivalent(h.max())
+        },
+    }
+}
+
+/// The table: one row per (label, tag), label being a file or the merged set.
+pub fn table(rows: Vec<(Label, Option<String>, Summary)>, unit: &str) -> Table {
+    let mut columns = vec![
+        Column::text("source"),
+        Column::text("tag"),
+        Column::int("intervals", None),
+        Column::int("count", None),
+    ];
+    columns.push(Column::int("min", Some(unit)));
+    columns.push(Column::float("mean", Some(unit), 1));
+    columns.push(Column::float("stddev", Some(unit), 1));
+    for (_, name) in PERCENTILES {
+        columns.push(Column::int(name, Some(unit)));
+    }
+    columns.push(Column::int("max", Some(unit)));
+    let rows = rows
+        .into_iter()
+        .map(|(label, tag, s)| {
+            let mut r = vec![
+                Cell::Text(label.0),
+                Cell::Text(tag.unwrap_or_else(|| "(untagged)".to_string())),
+                Cell::Int(s.intervals as i128),
+                Cell::Int(s.count as i128),
+                Cell::Int(s.min as i128),
+                Cell::Float(s.mean),
+                Cell::Float(s.stddev),
+            ];
+            r.extend(s.percentiles.iter().map(|&v| Cell::Int(v as i128)));
+            r.push(Cell::Int(s.max as i128));
+            r
+        })
+        .collect();
+    Table {
+        title: "latency (HdrHistogram, merged)".into(),
+        columns,
+        rows,
+        notes: Vec::new(),
+    }
+}

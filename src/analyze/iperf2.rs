@@ -1,0 +1,202 @@
+//! iperf 2 `-y C` output (client or server side, TCP or UDP, `-P N`) →
+//! totals over streams from each stream's summary line.
+//!
+//! Streams are matched by address/port (ids differ between sides); a
+//! stream's summary is the line whose interval starts at 0.0 and is longer
+//! than its first interval. iperf 2.1.8 prints no SUM lines; older ones do
+//! (id -1) and they are skipped, never double counted. UDP client summaries
+//! carry `total = -1`: "not available", not a number.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use super::FileError;
+use crate::table::{Cell, Column, Table};
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Line {
+    pub line: usize,
+    pub stream: String,
+    pub start: f64,
+    pub end: f64,
+    pub bytes: u64,
+    pub bps: f64,
+    /// UDP: jitter ms, lost, total (None when the side cannot know).
+    pub udp: Option<(f64, u64, Option<u64>)>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Totals {
+    pub streams: usize,
+    pub udp: bool,
+    pub bytes: u64,
+    pub bps: f64,
+    pub lost: Option<u64>,
+    pub total_datagrams: Option<u64>,
+    pub lost_percent: Option<f64>,
+    pub mean_jitter_ms: Option<f64>,
+    pub summaries: Vec<Line>,
+}
+
+pub fn read_file(path: &Path) -> Result<Totals, FileError> {
+    let bytes = fs_err::read(path).map_err(|e| FileError::whole(path, e.to_string()))?;
+    parse(&bytes, path)
+}
+
+pub fn parse(bytes: &[u8], path: &Path) -> Result<Totals, FileError> {
+    let text = String::from_utf8_lossy(bytes);
+    let mut lines = Vec::new();
+    for (i, raw) in text.lines().enumerate() {
+        let lineno = i + 1;
+        if raw.trim().is_empty() {
+            continue;
+        }
+        let f: Vec<&str> = raw.trim_end_matches('\r').split(',').collect();
+        if f.len() != 9 && f.len() != 14 {
+            return Err(FileError::at(
+                path,
+                lineno,
+                format!(
+                    "expected 9 (TCP) or 14 (UDP) fields of iperf -y C, found {}",
+                    f.len()
+                ),
+            ));
+        }
+        let bad = |what: &str, v: &str| {
+            FileError::at(path, lineno, format!("the {what} `{v}` is not a number"))
+        };
+        if f[5].trim() == "-1" {
+            continue; // an aggregate SUM line of iperf 2.0.x
+        }
+        let (start, end) = f[6].split_once('-').ok_or_else(|| bad("interval", f[6]))?;
+        let start: f64 = start.parse().map_err(|_| bad("interval", f[6]))?;
+        let end: f64 = end.parse().map_err(|_| bad("interval", f[6]))?;
+        let bytes: u64 = f[7].parse().map_err(|_| bad("byte count", f[7]))?;
+        let bps: f64 = f[8].parse().map_err(|_| bad("bit rate", f[8]))?;
+        let udp = if f.len() == 14 {
+            let jitter: f64 = f[9].parse().map_err(|_| bad("jitter", f[9]))?;
+            let lost: u64 = f[10].parse().unwrap_or(0);
+            let total: i64 = f[11].parse().map_err(|_| bad("datagram count", f[11]))?;
+            Some((jitter, lost, (total >= 0).then_some(total as u64)))
+        } else {
+            None
+        };
+        lines.push(Line {
+            line: lineno,
+            stream: format!("{}:{}-{}:{}", f[1], f[2], f[3], f[4]),
+            start,
+            end,
+            bytes,
+            bps,
+            udp,
+        });
+    }
+    if lines.is_empty() {
+        return Err(FileError::whole(
+            path,
+            "no iperf -y C lines; the file is empty".into(),
+        ));
+    }
+    let mut first_len: BTreeMap<&str, f64> = BTreeMap::new();
+    for l in &lines {
+        first_len
+            .entry(l.stream.as_str())
+            .or_insert(l.end - l.start);
+    }
+    let mut summaries: BTreeMap<&str, &Line> = BTreeMap::new();
+    for l in &lines {
+        if l.start == 0.0 && l.end - l.start > first_len[l.stream.as_str()] + 1e-9 {
+            summaries.insert(l.stream.as_str(), l);
+        }
+    }
+    let summaries: Vec<Line> = summaries.into_values().cloned().collect();
+    let udp = summaries.iter().any(|s| s.udp.is_some());
+    let mut t = Totals {
+        streams: summaries.len(),
+        udp,
+        ..Totals::default()
+    };
+    t.bytes = summaries.iter().map(|s| s.bytes).sum();
+    t.bps = summaries.iter().map(|s| s.bps).sum();
+    if udp {
+        t.lost = Some(summaries.iter().filter_map(|s| s.udp.map(|u| u.1)).sum());
+        t.total_datagrams = summaries.iter().map(|s| s.udp.and_then(|u| u.2)).sum();
+        t.lost_percent = match (t.lost, t.total_datagrams) {
+            (Some(l), Some(n)) if n > 0 => Some(100.0 * l as f64 / n as f64),
+            _ => None,
+        };
+        let j: Vec<f64> = summaries
+            .iter()
+            .filter_map(|s| s.udp.map(|u| u.0))
+            .collect();
+        t.mean_jitter_ms = (!j.is_empty()).then(|| j.iter().sum::<f64>() / j.len() as f64);
+    }
+    t.summaries = summaries;
+    Ok(t)
+}
+
+pub fn table(rows: Vec<(String, Totals)>) -> Table {
+    let columns = vec![
+        Column::text("source"),
+        Column::text("protocol"),
+        Column::int("streams", None),
+        Column::int("transferred", Some("bytes")),
+        Column::float("rate", Some("bit/s"), 0),
+        Column::float("mean jitter", Some("ms"), 3),
+        Column::int("lost", Some("datagrams")),
+        Column::int("total", Some("datagrams")),
+        Column::float("lost", Some("%"), 3),
+    ];
+    let rows = rows
+        .into_iter()
+        .map(|(label, t)| {
+            vec![
+                Cell::Text(label),
+                Cell::Text(if t.udp { "UDP" } else { "TCP" }.into()),
+                Cell::Int(t.streams as i128),
+                Cell::Int(t.bytes as i128),
+                Cell::Float(t.bps),
+                t.mean_jitter_ms.map_or(Cell::Empty, Cell::Float),
+                t.lost.map_or(Cell::Empty, |v| Cell::Int(v as i128)),
+                t.total_datagrams
+                    .map_or(Cell::Empty, |v| Cell::Int(v as i128)),
+                t.lost_percent.map_or(Cell::Empty, Cell::Float),
+            ]
+        })
+        .collect();
+    Table {
+        title: "throughput (iperf 2)".into(),
+        columns,
+        rows,
+        notes: Vec::new(),
+    }
+}
+
+/// Totals of several files (hosts) as one.
+pub fn merge(parts: &[&Totals]) -> Totals {
+    let mut t = Totals {
+        udp: parts.iter().any(|p| p.udp),
+        ..Totals::default()
+    };
+    for p in parts {
+        t.streams += p.streams;
+        t.bytes += p.bytes;
+        t.bps += p.bps;
+        t.summaries.extend(p.summaries.iter().cloned());
+    }
+    if t.udp {
+        t.lost = parts.iter().map(|p| p.lost).sum();
+        t.total_datagrams = parts.iter().map(|p| p.total_datagrams).sum();
+        t.lost_percent = match (t.lost, t.total_datagrams) {
+            (Some(l), Some(n)) if n > 0 => Some(100.0 * l as f64 / n as f64),
+            _ => None,
+        };
+        let j: Vec<f64> = t
+            .summaries
+            .iter()
+            .filter_map(|s| s.udp.map(|u| u.0))
+            .collect();
+        t.mean_jitter_ms = (!j.is_empty()).then(|| j.iter().sum::<f64>() / j.len() as f64);
+    }
+    t
+}

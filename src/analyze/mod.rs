@@ -1,0 +1,353 @@
+//! Collected files → a `Table`. One parser per format, each its own module;
+//! this module picks files, merges them (one row, or one row per file) and
+//! records what the table was computed from. Files that cannot be read are
+//! returned as errors — never silently dropped.
+
+pub mod csvfile;
+pub mod dstat;
+pub mod hdr;
+pub mod iperf2;
+pub mod iperf3;
+
+use std::path::{Path, PathBuf};
+
+use crate::table::Table;
+
+/// A problem in one input file, with the line when there is one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileError {
+    pub file: PathBuf,
+    pub line: Option<usize>,
+    pub message: String,
+}
+
+impl FileError {
+    pub fn at(file: &Path, line: usize, message: String) -> Self {
+        FileError {
+            file: file.to_path_buf(),
+            line: (line > 0).then_some(line),
+            message,
+        }
+    }
+    pub fn whole(file: &Path, message: String) -> Self {
+        FileError {
+            file: file.to_path_buf(),
+            line: None,
+            message,
+        }
+    }
+}
+
+impl std::fmt::Display for FileError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.line {
+            Some(l) => write!(f, "{}:{l}: error: {}", self.file.display(), self.message),
+            None => write!(f, "{}: error: {}", self.file.display(), self.message),
+        }
+    }
+}
+
+/// A row's label: a file name, or the merged set.
+#[derive(Debug, Clone)]
+pub struct Label(pub String);
+
+/// A test's time window, seconds since the epoch: rows with `start <= t < end`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Window {
+    pub name: String,
+    pub start: f64,
+    pub end: f64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ParserKind {
+    Hdr,
+    Iperf3,
+    Iperf2,
+    Dstat,
+    Csv,
+}
+
+impl ParserKind {
+    pub fn parse(name: &str) -> Option<Self> {
+        Some(match name {
+            "hdr" => ParserKind::Hdr,
+            "iperf3" => ParserKind::Iperf3,
+            "iperf2" => ParserKind::Iperf2,
+            "dstat" | "dool" => ParserKind::Dstat,
+            "csv" => ParserKind::Csv,
+            _ => return None,
+        })
+    }
+    pub fn name(self) -> &'static str {
+        match self {
+            ParserKind::Hdr => "hdr",
+            ParserKind::Iperf3 => "iperf3",
+            ParserKind::Iperf2 => "iperf2",
+            ParserKind::Dstat => "dstat",
+            ParserKind::Csv => "csv",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// One row per file instead of all files merged.
+    pub by_file: bool,
+    /// HDR: which lines to merge.
+    pub tag: hdr::TagFilter,
+    /// HDR: the unit of the recorded values (a log does not say).
+    pub unit: String,
+    /// dstat/csv: the columns to summarise (empty: all numeric ones).
+    pub columns: Vec<String>,
+    /// dstat: test windows (empty: the whole recording).
+    pub windows: Vec<Window>,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            by_file: false,
+            tag: hdr::TagFilter::EachTag,
+            unit: "ns".into(),
+            columns: Vec::new(),
+            windows: Vec::new(),
+        }
+    }
+}
+
+/// The table (from the files that could be read) and the files that could not.
+pub struct Outcome {
+    pub table: Option<Table>,
+    pub errors: Vec<FileError>,
+}
+
+fn file_label(p: &Path) -> String {
+    p.display().to_string()
+}
+
+fn merged_label(n: usize) -> String {
+    if n == 1 {
+        "1 file".into()
+    } else {
+        format!("all {n} files")
+    }
+}
+
+/// Splits results into the good ones (with their path) and the errors.
+fn partition<T>(
+    files: &[PathBuf],
+    results: Vec<Result<T, FileError>>,
+) -> (Vec<(&PathBuf, T)>, Vec<FileError>) {
+    let mut ok = Vec::new();
+    let mut errors = Vec::new();
+    for (f, r) in files.iter().zip(results) {
+        match r {
+            Ok(v) => ok.push((f, v)),
+            Err(e) => errors.push(e),
+        }
+    }
+    (ok, errors)
+}
+
+pub fn analyze(kind: ParserKind, files: &[PathBuf], opts: &Options) -> Outcome {
+    let (mut table, errors) = match kind {
+        ParserKind::Hdr => analyze_hdr(files, opts),
+        ParserKind::Iperf3 => {
+            let (ok, errors) =
+                partition(files, files.iter().map(|f| iperf3::read_file(f)).collect());
+            let mut rows: Vec<(String, iperf3::Run)> = Vec::new();
+            if opts.by_file {
+                rows.extend(ok.iter().map(|(f, r)| (file_label(f), r.clone())));
+            } else if !ok.is_empty() {
+                let good: Vec<&iperf3::Run> = ok
+                    .iter()
+                    .map(|(_, r)| r)
+                    .filter(|r| r.error.is_none())
+                    .collect();
+                if !good.is_empty() {
+                    rows.push((merged_label(good.len()), iperf3::merge(&good)));
+                }
+                // A failed run is its own row, never folded into the totals.
+                rows.extend(
+                    ok.iter()
+                        .filter(|(_, r)| r.error.is_some())
+                        .map(|(f, r)| (file_label(f), r.clone())),
+                );
+            }
+            ((!ok.is_empty()).then(|| iperf3::table(rows)), errors)
+        }
+        ParserKind::Iperf2 => {
+            let (ok, errors) =
+                partition(files, files.iter().map(|f| iperf2::read_file(f)).collect());
+            let rows = if opts.by_file {
+                ok.iter().map(|(f, t)| (file_label(f), t.clone())).collect()
+            } else {
+                let parts: Vec<&iperf2::Totals> = ok.iter().map(|(_, t)| t).collect();
+                vec![(merged_label(parts.len()), iperf2::merge(&parts))]
+            };
+            ((!ok.is_empty()).then(|| iperf2::table(rows)), errors)
+        }
+        ParserKind::Dstat => analyze_dstat(files, opts),
+        ParserKind::Csv => {
+            let (ok, errors) =
+                partition(files, files.iter().map(|f| csvfile::read_file(f)).collect());
+            let mut rows = Vec::new();
+            for (f, s) in &ok {
+                for (col, st) in &s.numeric {
+                    if opts.columns.is_empty() || opts.columns.contains(col) {
+                        rows.push((file_label(f), col.clone(), *st));
+                    }
+                }
+            }
+            ((!ok.is_empty()).then(|| csvfile::table(rows)), errors)
+        }
+    };
+    if let Some(t) = &mut table {
+        let read: Vec<String> = files
+            .iter()
+            .filter(|f| !errors.iter().any(|e| &e.file == *f))
+            .map(|f| f.display().to_string())
+            .collect();
+        t.notes.insert(
+            0,
+            format!(
+                "Computed by runner {} with parser `{}` from {}: {}",
+                env!("CARGO_PKG_VERSION"),
+                kind.name(),
+                plural(read.len(), "file"),
+                read.join(", ")
+            ),
+        );
+        for e in &errors {
+            t.notes.push(format!("Not included (unreadable): {e}"));
+        }
+    }
+    Outcome { table, errors }
+}
+
+fn plural(n: usize, noun: &str) -> String {
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
+    }
+}
+
+fn analyze_hdr(files: &[PathBuf], opts: &Options) -> (Option<Table>, Vec<FileError>) {
+    let (ok, errors) = partition(files, hdr::read_all(files, &opts.tag));
+    if ok.is_empty() {
+        return (None, errors);
+    }
+    let mut rows = Vec::new();
+    let mut errors = errors;
+    let groups: Vec<(String, Vec<&hdr::FileMerge>)> = if opts.by_file {
+        ok.iter().map(|(f, m)| (file_label(f), vec![m])).collect()
+    } else {
+        vec![(merged_label(ok.len()), ok.iter().map(|(_, m)| m).collect())]
+    };
+    for (label, parts) in groups {
+        match hdr::merge(&parts) {
+            Ok(merged) => {
+                for (tag, m) in merged {
+                    rows.push((Label(label.clone()), tag, hdr::summarize(&m)));
+                }
+            }
+            Err(e) => errors.push(FileError::whole(
+                Path::new(&label),
+                format!("cannot merge: {e}"),
+            )),
+        }
+    }
+    let mut t = hdr::table(rows, &opts.unit);
+    t.notes.push(format!(
+        "Histograms merged exactly (HdrHistogram add); percentiles from the merged histograms, never averaged. Values in {} (the unit the logs were recorded in, as given by --unit). Lines merged: {}.",
+        opts.unit,
+        match &opts.tag {
+            hdr::TagFilter::EachTag => "each tag separately".to_string(),
+            hdr::TagFilter::All => "all lines, whatever their tag".to_string(),
+            hdr::TagFilter::Untagged => "untagged lines only".to_string(),
+            hdr::TagFilter::Only(t) => format!("tag `{t}` only"),
+        }
+    ));
+    (Some(t), errors)
+}
+
+fn analyze_dstat(files: &[PathBuf], opts: &Options) -> (Option<Table>, Vec<FileError>) {
+    let (ok, errors) = partition(files, files.iter().map(|f| dstat::read_file(f)).collect());
+    if ok.is_empty() {
+        return (None, errors);
+    }
+    let mut rows = Vec::new();
+    let mut errors = errors;
+    for (f, rec) in &ok {
+        let wanted: Vec<usize> = if opts.columns.is_empty() {
+            (0..rec.columns.len())
+                .filter(|&c| !rec.columns[c].ends_with(".time") && rec.columns[c] != "epoch.epoch")
+                .collect()
+        } else {
+            let mut idx = Vec::new();
+            for name in &opts.columns {
+                match rec.column_index(name) {
+                    Some(i) => idx.push(i),
+                    None => errors.push(FileError::whole(
+                        f,
+                        format!("no column `{name}`; columns are {}", rec.columns.join(", ")),
+                    )),
+                }
+            }
+            idx
+        };
+        let windows: Vec<(String, Vec<usize>)> = if opts.windows.is_empty() {
+            vec![("whole recording".to_string(), (0..rec.rows.len()).collect())]
+        } else {
+            opts.windows
+                .iter()
+                .map(|w| (w.name.clone(), rec.rows_in(w)))
+                .collect()
+        };
+        for (wname, idx) in &windows {
+            for &c in &wanted {
+                rows.push((
+                    file_label(f),
+                    wname.clone(),
+                    rec.columns[c].clone(),
+                    rec.unit_of(&rec.columns[c]),
+                    rec.column_stats(c, idx),
+                ));
+            }
+        }
+    }
+    let mut t = dstat::table(rows);
+    t.notes.push("Window rule: a row is in a test's window when start <= t < end, t being the row's own timestamp (UTC, year from the Date: line). dstat's first row (the average since boot) counts only if its time is inside.".into());
+    (Some(t), errors)
+}
+
+/// Reads test windows: a `windows.json` (`{"windows": [{"test", "start_epoch", "end_epoch"}]}`).
+pub fn read_windows(path: &Path) -> Result<Vec<Window>, FileError> {
+    let bytes = fs_err::read(path).map_err(|e| FileError::whole(path, e.to_string()))?;
+    let v: serde_json::Value =
+        serde_json::from_slice(&bytes).map_err(|e| FileError::at(path, e.line(), e.to_string()))?;
+    let list = v["windows"]
+        .as_array()
+        .ok_or_else(|| FileError::whole(path, "expected {\"windows\": [...]}".into()))?;
+    list.iter()
+        .enumerate()
+        .map(|(i, w)| {
+            let name = w["test"]
+                .as_str()
+                .or(w["name"].as_str())
+                .unwrap_or("?")
+                .to_string();
+            match (w["start_epoch"].as_f64(), w["end_epoch"].as_f64()) {
+                (Some(start), Some(end)) => Ok(Window { name, start, end }),
+                _ => Err(FileError::whole(
+                    path,
+                    format!(
+                        "window {i} needs `start_epoch` and `end_epoch` (seconds since the epoch)"
+                    ),
+                )),
+            }
+        })
+        .collect()
+}

@@ -1,0 +1,145 @@
+//! `Table` → bytes. CSV goes through the csv crate (RFC 4180, full
+//! precision); Markdown, Mediawiki and Trac are minijinja templates
+//! (`analysis/*.j2`, compiled in; a project's own `analysis/` overrides them).
+
+use std::path::Path;
+
+use minijinja::{Environment, UndefinedBehavior, context};
+
+use crate::table::Table;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Csv,
+    Markdown,
+    Mediawiki,
+    Trac,
+}
+
+impl Format {
+    pub fn parse(name: &str) -> Option<Format> {
+        match name {
+            "csv" => Some(Format::Csv),
+            "markdown" | "md" => Some(Format::Markdown),
+            "mediawiki" | "wiki" => Some(Format::Mediawiki),
+            "trac" => Some(Format::Trac),
+            _ => None,
+        }
+    }
+
+    pub fn extension(self) -> &'static str {
+        match self {
+            Format::Csv => "csv",
+            Format::Markdown => "md",
+            Format::Mediawiki => "wiki",
+            Format::Trac => "trac",
+        }
+    }
+
+    fn template(self) -> (&'static str, &'static str) {
+        match self {
+            Format::Csv => ("", ""),
+            Format::Markdown => ("markdown.md.j2", include_str!("../analysis/markdown.md.j2")),
+            Format::Mediawiki => (
+                "mediawiki.wiki.j2",
+                include_str!("../analysis/mediawiki.wiki.j2"),
+            ),
+            Format::Trac => ("trac.trac.j2", include_str!("../analysis/trac.trac.j2")),
+        }
+    }
+}
+
+pub fn render(table: &Table, format: Format, overrides: Option<&Path>) -> Result<String, String> {
+    if format == Format::Csv {
+        return csv(table);
+    }
+    let (name, builtin) = format.template();
+    let own = overrides.map(|d| d.join(name)).filter(|p| p.is_file());
+    let text = match &own {
+        Some(p) => fs_err::read_to_string(p).map_err(|e| e.to_string())?,
+        None => builtin.to_string(),
+    };
+    let mut env = Environment::new();
+    env.set_undefined_behavior(UndefinedBehavior::Strict);
+    env.set_syntax(
+        minijinja::syntax::SyntaxConfig::builder()
+            .keep_trailing_newline(true)
+            .build()
+            .map_err(|e| e.to_string())?,
+    );
+    // Markdown cells: a `|` would end the cell.
+    env.add_filter("cell", |s: String| s.replace('|', "\\|").replace('\n', " "));
+    env.add_template(name, &text)
+        .map_err(|e| format!("template {name}: {e}"))?;
+    let columns: Vec<_> = table
+        .columns
+        .iter()
+        .map(|c| context! { name => &c.name, unit => &c.unit, header => c.header(), numeric => c.numeric })
+        .collect();
+    let rows: Vec<Vec<String>> = table
+        .rows
+        .iter()
+        .map(|r| {
+            r.iter()
+                .enumerate()
+                .map(|(i, c)| table.shown(i, c))
+                .collect()
+        })
+        .collect();
+    let tmpl = env.get_template(name).map_err(|e| e.to_string())?;
+    tmpl.render(
+        context! { title => &table.title, columns => columns, rows => rows, notes => &table.notes },
+    )
+    .map_err(|e| format!("template {name}: {e}"))
+}
+
+fn csv(table: &Table) -> Result<String, String> {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    w.write_record(table.columns.iter().map(|c| c.header()))
+        .map_err(|e| e.to_string())?;
+    for row in &table.rows {
+        w.write_record(row.iter().map(Table::exact))
+            .map_err(|e| e.to_string())?;
+    }
+    let bytes = w.into_inner().map_err(|e| e.to_string())?;
+    String::from_utf8(bytes).map_err(|e| e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::table::{Cell, Column};
+
+    fn sample() -> Table {
+        Table {
+            title: "t".into(),
+            columns: vec![
+                Column::text("host"),
+                Column::float("rate", Some("bit/s"), 2),
+            ],
+            rows: vec![vec![Cell::Text("a|b, \"c\"".into()), Cell::Float(1.23456)]],
+            notes: vec!["computed from x".into()],
+        }
+    }
+
+    #[test]
+    fn every_format_from_one_table() {
+        let t = sample();
+        assert_eq!(
+            render(&t, Format::Csv, None).unwrap(),
+            "host,rate (bit/s)\n\"a|b, \"\"c\"\"\",1.23456\n"
+        );
+        assert_eq!(
+            render(&t, Format::Markdown, None).unwrap(),
+            "**t**\n\n| host | rate (bit/s) |\n|:--|--:|\n| a\\|b, \"c\" | 1.23 |\n\n\n_computed from x_\n"
+        );
+        assert_eq!(
+            render(&t, Format::Mediawiki, None).unwrap(),
+            "{| class=\"wikitable\"\n|+ t\n! host !! rate (bit/s)\n|-\n| a|b, \"c\" || style=\"text-align:right\" | 1.23\n|}\n\n''computed from x''\n"
+        );
+        assert_eq!(
+            render(&t, Format::Trac, None).unwrap(),
+            "'''t'''\n\n||= host =||= rate (bit/s) =||\n|| a|b, \"c\" || 1.23 ||\n\n\n''computed from x''\n"
+        );
+    }
+}
