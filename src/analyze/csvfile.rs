@@ -11,7 +11,6 @@ use crate::table::{Cell, Column, Table};
 #[derive(Debug, Clone)]
 pub struct Summary {
     pub delimiter: u8,
-    pub header: Vec<String>,
     pub rows: usize,
     /// Numeric columns in header order.
     pub numeric: Vec<(String, Stats)>,
@@ -71,7 +70,6 @@ pub fn parse(bytes: &[u8], path: &Path) -> Result<Summary, FileError> {
     }
     let mut out = Summary {
         delimiter,
-        header: header.clone(),
         rows,
         numeric: Vec::new(),
         non_numeric: Vec::new(),

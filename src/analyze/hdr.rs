@@ -78,17 +78,9 @@ fn accumulator_like(first: &Histogram<u64>) -> Histogram<u64> {
     acc
 }
 
-/// Header facts of one log.
-#[derive(Debug, Clone, Default)]
-pub struct Header {
-    pub start_time: Option<f64>,
-    pub base_time: Option<f64>,
-}
-
 /// One file, merged per key (tag).
 #[derive(Debug)]
 pub struct FileMerge {
-    pub header: Header,
     pub groups: BTreeMap<Option<String>, Merged>,
 }
 
@@ -105,7 +97,6 @@ pub fn parse(bytes: &[u8], path: &Path, filter: &TagFilter) -> Result<FileMerge,
             "not UTF-8 text; expected an HdrHistogram interval log".into(),
         )
     })?;
-    let mut header = Header::default();
     let mut groups: BTreeMap<Option<String>, Merged> = BTreeMap::new();
     let mut seen_lines = 0usize;
     let mut decoder = Deserializer::new();
@@ -114,14 +105,6 @@ pub fn parse(bytes: &[u8], path: &Path, filter: &TagFilter) -> Result<FileMerge,
         let lineno = i + 1;
         let line = line.trim_end_matches('\r');
         if line.is_empty() {
-            continue;
-        }
-        if let Some(rest) = line.strip_prefix("#[StartTime: ") {
-            header.start_time = rest.split_whitespace().next().and_then(|s| s.parse().ok());
-            continue;
-        }
-        if let Some(rest) = line.strip_prefix("#[BaseTime: ") {
-            header.base_time = rest.split_whitespace().next().and_then(|s| s.parse().ok());
             continue;
         }
         if line.starts_with('#') || line.starts_with("\"StartTimestamp\"") {
@@ -197,7 +180,7 @@ pub fn parse(bytes: &[u8], path: &Path, filter: &TagFilter) -> Result<FileMerge,
             "no histogram lines; expected an HdrHistogram interval log".into(),
         ));
     }
-    Ok(FileMerge { header, groups })
+    Ok(FileMerge { groups })
 }
 
 /// Reads `files` on all cores; results in the order given.

@@ -193,14 +193,31 @@ pub fn analyze(kind: ParserKind, files: &[PathBuf], opts: &Options) -> Outcome {
             let (ok, errors) =
                 partition(files, files.iter().map(|f| csvfile::read_file(f)).collect());
             let mut rows = Vec::new();
+            let mut notes = Vec::new();
             for (f, s) in &ok {
+                notes.push(format!(
+                    "{}: {} rows, delimiter `{}`; not numeric (left out): {}",
+                    f.display(),
+                    s.rows,
+                    s.delimiter as char,
+                    if s.non_numeric.is_empty() {
+                        "none".to_string()
+                    } else {
+                        s.non_numeric.join(", ")
+                    }
+                ));
                 for (col, st) in &s.numeric {
                     if opts.columns.is_empty() || opts.columns.contains(col) {
                         rows.push((file_label(f), col.clone(), *st));
                     }
                 }
             }
-            ((!ok.is_empty()).then(|| csvfile::table(rows)), errors)
+            let table = (!ok.is_empty()).then(|| {
+                let mut t = csvfile::table(rows);
+                t.notes = notes;
+                t
+            });
+            (table, errors)
         }
     };
     if let Some(t) = &mut table {
@@ -280,7 +297,20 @@ fn analyze_dstat(files: &[PathBuf], opts: &Options) -> (Option<Table>, Vec<FileE
     }
     let mut rows = Vec::new();
     let mut errors = errors;
+    let mut notes = Vec::new();
     for (f, rec) in &ok {
+        let p = &rec.preamble;
+        let get = |k: &str| p.get(k).map_or("?", String::as_str);
+        notes.push(format!(
+            "{}: {} ({}), recorded on {} from {}; {} rows; net/dsk columns in {}",
+            f.display(),
+            get("title"),
+            get("Cmdline"),
+            get("Host"),
+            get("Date"),
+            rec.rows.len(),
+            rec.byte_columns_unit
+        ));
         let wanted: Vec<usize> = if opts.columns.is_empty() {
             (0..rec.columns.len())
                 .filter(|&c| !rec.columns[c].ends_with(".time") && rec.columns[c] != "epoch.epoch")
@@ -319,6 +349,7 @@ fn analyze_dstat(files: &[PathBuf], opts: &Options) -> (Option<Table>, Vec<FileE
         }
     }
     let mut t = dstat::table(rows);
+    t.notes = notes;
     t.notes.push("Window rule: a row is in a test's window when start <= t < end, t being the row's own timestamp (UTC, year from the Date: line). dstat's first row (the average since boot) counts only if its time is inside.".into());
     (Some(t), errors)
 }

@@ -1,6 +1,7 @@
 //! Integration tests: the built `runner` binary on temp dirs, against real
 //! OpenSSH sshd processes on 127.0.0.1. One test binary, one link step.
 
+mod analysis;
 mod common;
 mod local;
 mod malformed;

@@ -1,0 +1,462 @@
+//! `runner analyze` on the real tool output in `tests/samples/` (a copy of
+//! shared/samples), checked against the reference figures in each folder's
+//! `expected.json`: integers exactly, floats to a relative 1e-9.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde_json::Value;
+
+use crate::common::{BIN, Run, output_of};
+
+fn samples() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/samples")
+}
+
+fn expected(dir: &str) -> Value {
+    let text = std::fs::read_to_string(samples().join(dir).join("expected.json")).unwrap();
+    serde_json::from_str(&text).unwrap()
+}
+
+fn analyze(args: &[&str]) -> Run {
+    output_of(
+        Command::new(BIN)
+            .arg("analyze")
+            .args(args)
+            .current_dir(samples())
+            .output()
+            .unwrap(),
+    )
+}
+
+/// The CSV table as rows of header → cell.
+fn csv_rows(r: &Run) -> Vec<HashMap<String, String>> {
+    assert_eq!(r.code, 0, "{r:?}");
+    let mut reader = csv::Reader::from_reader(r.stdout.as_bytes());
+    let headers: Vec<String> = reader
+        .headers()
+        .unwrap()
+        .iter()
+        .map(str::to_string)
+        .collect();
+    reader
+        .records()
+        .map(|rec| {
+            headers
+                .iter()
+                .cloned()
+                .zip(rec.unwrap().iter().map(str::to_string))
+                .collect()
+        })
+        .collect()
+}
+
+fn close(got: &str, want: f64, what: &str) {
+    let g: f64 = got
+        .parse()
+        .unwrap_or_else(|_| panic!("{what}: `{got}` is not a number"));
+    let tol = 1e-9 * want.abs().max(1e-12);
+    assert!((g - want).abs() <= tol, "{what}: got {g}, expected {want}");
+}
+
+fn exact(got: &str, want: &Value, what: &str) {
+    assert_eq!(
+        got,
+        want.as_i64()
+            .map_or_else(|| want.to_string(), |v| v.to_string()),
+        "{what}"
+    );
+}
+
+fn check_hdr_summary(row: &HashMap<String, String>, want: &Value, what: &str) {
+    for (col, key) in [
+        ("intervals", "intervals"),
+        ("count", "count"),
+        ("min (us)", "min"),
+        ("max (us)", "max"),
+        ("p50 (us)", "p50"),
+        ("p90 (us)", "p90"),
+        ("p99 (us)", "p99"),
+        ("p99.9 (us)", "p99_9"),
+        ("p99.99 (us)", "p99_99"),
+    ] {
+        exact(&row[col], &want[key], &format!("{what} {key}"));
+    }
+    close(
+        &row["mean (us)"],
+        want["mean"].as_f64().unwrap(),
+        &format!("{what} mean"),
+    );
+    close(
+        &row["stddev (us)"],
+        want["stddev"].as_f64().unwrap(),
+        &format!("{what} stddev"),
+    );
+}
+
+#[test]
+fn hdr_figures_equal_java_hdrhistogram() {
+    let e = expected("hdr");
+    for (file, f) in e["files"].as_object().unwrap() {
+        let path = format!("hdr/{file}");
+        let all = csv_rows(&analyze(&[
+            "--parser", "hdr", "--unit", "us", "--tag", "all", "--format", "csv", &path,
+        ]));
+        assert_eq!(all.len(), 1);
+        check_hdr_summary(&all[0], &f["all_intervals_merged"], &format!("{file} all"));
+        if f["has_untagged_lines"].as_bool().unwrap() {
+            let r = csv_rows(&analyze(&[
+                "--parser", "hdr", "--unit", "us", "--tag", "untagged", "--format", "csv", &path,
+            ]));
+            check_hdr_summary(
+                &r[0],
+                &f["untagged_only_merged"],
+                &format!("{file} untagged"),
+            );
+        }
+        for (tag, want) in f["by_tag_merged"].as_object().unwrap() {
+            let r = csv_rows(&analyze(&[
+                "--parser", "hdr", "--unit", "us", "--tag", tag, "--format", "csv", &path,
+            ]));
+            assert_eq!(r.len(), 1);
+            assert_eq!(r[0]["tag"], *tag);
+            check_hdr_summary(&r[0], want, &format!("{file} tag {tag}"));
+        }
+    }
+    for set in e["sets"].as_object().unwrap().values() {
+        let files: Vec<String> = set["files"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| format!("hdr/{}", f.as_str().unwrap()))
+            .collect();
+        let mut args = vec![
+            "--parser", "hdr", "--unit", "us", "--tag", "all", "--format", "csv",
+        ];
+        args.extend(files.iter().map(String::as_str));
+        let r = csv_rows(&analyze(&args));
+        check_hdr_summary(&r[0], &set["all_files_all_intervals_merged"], "set all");
+        // One row per tag across files: exact merges, never averages.
+        let mut args = vec!["--parser", "hdr", "--unit", "us", "--format", "csv"];
+        args.extend(files.iter().map(String::as_str));
+        let rows = csv_rows(&analyze(&args));
+        for (tag, want) in set["by_tag_merged"].as_object().unwrap() {
+            let row = rows
+                .iter()
+                .find(|r| r["tag"] == *tag)
+                .unwrap_or_else(|| panic!("no row for tag {tag}"));
+            check_hdr_summary(row, want, &format!("set tag {tag}"));
+        }
+        let wrong = &set["averaging_is_wrong"];
+        let merged_p99 = &r[0]["p99 (us)"];
+        exact(merged_p99, &wrong["merged_p99"], "merged p99");
+        assert_ne!(
+            merged_p99.parse::<f64>().unwrap(),
+            wrong["average_of_per_file_p99"].as_f64().unwrap()
+        );
+    }
+}
+
+#[test]
+fn iperf3_figures_match_and_errors_become_rows() {
+    let e = expected("iperf3");
+    for (file, f) in e["files"].as_object().unwrap() {
+        let rows = csv_rows(&analyze(&[
+            "--parser",
+            "iperf3",
+            "--by",
+            "file",
+            "--format",
+            "csv",
+            &format!("iperf3/{file}"),
+        ]));
+        let row = &rows[0];
+        if let Some(err) = f["error"].as_str() {
+            assert_eq!(row["error"], err, "{file}");
+            assert_eq!(
+                row["received (bytes)"], "",
+                "{file}: an error has no figures"
+            );
+            continue;
+        }
+        assert_eq!(row["protocol"], f["protocol"].as_str().unwrap(), "{file}");
+        exact(
+            &row["streams"],
+            &f["num_streams"],
+            &format!("{file} streams"),
+        );
+        assert_eq!(
+            row["reverse"],
+            if f["reverse"].as_bool().unwrap() {
+                "yes"
+            } else {
+                "no"
+            }
+        );
+        let end = &f["end"];
+        exact(
+            &row["sent (bytes)"],
+            &end["sum_sent"]["bytes"],
+            &format!("{file} sent bytes"),
+        );
+        exact(
+            &row["received (bytes)"],
+            &end["sum_received"]["bytes"],
+            &format!("{file} received bytes"),
+        );
+        close(
+            &row["sent (bit/s)"],
+            end["sum_sent"]["bits_per_second"].as_f64().unwrap(),
+            &format!("{file} sent bps"),
+        );
+        close(
+            &row["received (bit/s)"],
+            end["sum_received"]["bits_per_second"].as_f64().unwrap(),
+            &format!("{file} received bps"),
+        );
+        close(
+            &row["interval mean (bit/s)"],
+            f["intervals"]["mean_bits_per_second_non_omitted"]
+                .as_f64()
+                .unwrap(),
+            &format!("{file} interval mean"),
+        );
+        if f["protocol"] == "TCP" {
+            exact(
+                &row["retransmits"],
+                &f["intervals"]["sum_of_retransmits_non_omitted"],
+                &format!("{file} retransmits"),
+            );
+        } else {
+            let u = &f["udp"];
+            close(
+                &row["jitter (ms)"],
+                u["jitter_ms"].as_f64().unwrap(),
+                &format!("{file} jitter"),
+            );
+            exact(
+                &row["lost (packets)"],
+                &u["lost_packets"],
+                &format!("{file} lost"),
+            );
+            exact(&row["packets"], &u["packets"], &format!("{file} packets"));
+            close(
+                &row["lost (%)"],
+                u["lost_percent"].as_f64().unwrap(),
+                &format!("{file} lost %"),
+            );
+        }
+    }
+}
+
+#[test]
+fn iperf2_totals_over_streams() {
+    let e = expected("iperf2");
+    for (file, f) in e["files"].as_object().unwrap() {
+        let rows = csv_rows(&analyze(&[
+            "--parser",
+            "iperf2",
+            "--format",
+            "csv",
+            &format!("iperf2/{file}"),
+        ]));
+        let row = &rows[0];
+        let t = &f["total"];
+        exact(&row["streams"], &f["streams"], &format!("{file} streams"));
+        exact(
+            &row["transferred (bytes)"],
+            &t["bytes"],
+            &format!("{file} bytes"),
+        );
+        close(
+            &row["rate (bit/s)"],
+            t["bits_per_second"].as_f64().unwrap(),
+            &format!("{file} bps"),
+        );
+        if t.get("lost").is_some() {
+            match t["lost"].as_i64() {
+                Some(_) => {
+                    exact(
+                        &row["lost (datagrams)"],
+                        &t["lost"],
+                        &format!("{file} lost"),
+                    );
+                    exact(
+                        &row["total (datagrams)"],
+                        &t["total_datagrams"],
+                        &format!("{file} total"),
+                    );
+                    close(
+                        &row["lost (%)"],
+                        t["lost_percent"].as_f64().unwrap(),
+                        &format!("{file} lost %"),
+                    );
+                }
+                // Client side: -1 means "not available", never a number.
+                None => assert_eq!(row["total (datagrams)"], "", "{file}"),
+            }
+        }
+    }
+}
+
+fn stats_rows(r: &Run) -> HashMap<(String, String), HashMap<String, String>> {
+    csv_rows(r)
+        .into_iter()
+        .map(|row| ((row["window"].clone(), row["column"].clone()), row))
+        .collect()
+}
+
+fn check_stats(row: &HashMap<String, String>, want: &Value, what: &str) {
+    exact(&row["n"], &want["n"], &format!("{what} n"));
+    for k in ["mean", "min", "max"] {
+        close(&row[k], want[k].as_f64().unwrap(), &format!("{what} {k}"));
+    }
+}
+
+#[test]
+fn dstat_and_dool_cut_by_test_windows() {
+    let e = expected("dstat");
+    for (file, f) in e["files"].as_object().unwrap() {
+        let path = format!("dstat/{file}");
+        if f.get("whole_file").is_none() {
+            // The header-only file Debian 12's dstat leaves: an error, named.
+            let r = analyze(&["--parser", "dstat", "--format", "csv", &path]);
+            assert_eq!(r.code, 1, "{r:?}");
+            assert!(
+                r.stderr
+                    .contains(&format!("{path}:6: error: headers but no data rows")),
+                "{r:?}"
+            );
+            continue;
+        }
+        let whole = stats_rows(&analyze(&["--parser", "dstat", "--format", "csv", &path]));
+        for (col, want) in f["whole_file"].as_object().unwrap() {
+            check_stats(
+                &whole[&("whole recording".to_string(), col.clone())],
+                want,
+                &format!("{file} {col}"),
+            );
+        }
+        let unit = &whole[&("whole recording".to_string(), "net/lo.recv".to_string())]["unit"];
+        assert!(
+            f["byte_columns_unit"]
+                .as_str()
+                .unwrap()
+                .starts_with(unit.as_str()),
+            "{file}: unit {unit}"
+        );
+        let windows = stats_rows(&analyze(&[
+            "--parser",
+            "dstat",
+            "--windows",
+            "dstat/windows.json",
+            "--format",
+            "csv",
+            &path,
+        ]));
+        for w in f["windows"].as_array().unwrap() {
+            let name = w["test"].as_str().unwrap().to_string();
+            for (col, want) in w["columns"].as_object().unwrap() {
+                check_stats(
+                    &windows[&(name.clone(), col.clone())],
+                    want,
+                    &format!("{file} {name} {col}"),
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn generic_csv_numeric_columns() {
+    let e = expected("csv");
+    for (file, f) in e["files"].as_object().unwrap() {
+        let rows = csv_rows(&analyze(&[
+            "--parser",
+            "csv",
+            "--format",
+            "csv",
+            &format!("csv/{file}"),
+        ]));
+        let numeric = f["numeric_columns"].as_object().unwrap();
+        assert_eq!(rows.len(), numeric.len(), "{file}");
+        for (col, want) in numeric {
+            let row = rows
+                .iter()
+                .find(|r| r["column"] == *col)
+                .unwrap_or_else(|| panic!("{file}: no {col}"));
+            check_stats(row, want, &format!("{file} {col}"));
+        }
+    }
+}
+
+#[test]
+fn bad_input_names_file_and_line_and_exits_1() {
+    let p = crate::common::Project::new();
+    let hlog = std::fs::read_to_string(samples().join("hdr/loader1.hlog")).unwrap();
+    let mut lines: Vec<&str> = hlog.lines().collect();
+    lines[7] = "1.000,1.000,3.0,HISTFAAA!!!corrupt";
+    p.write("corrupt.hlog", &lines.join("\n"));
+    p.write("good.hlog", &hlog);
+    p.write(
+        "truncated.json",
+        &std::fs::read_to_string(samples().join("iperf3/tcp_single.json")).unwrap()[..500],
+    );
+    p.write("empty.csv", "");
+    p.write("ragged.csv", "a,b\n1,2\n3\n");
+    let run = |args: &[&str]| {
+        output_of(
+            Command::new(BIN)
+                .arg("analyze")
+                .args(args)
+                .current_dir(p.path())
+                .output()
+                .unwrap(),
+        )
+    };
+
+    let r = run(&["--parser", "hdr", "good.hlog", "corrupt.hlog"]);
+    assert_eq!(r.code, 1, "{r:?}");
+    assert!(
+        r.stderr
+            .contains("corrupt.hlog:8: error: the histogram is not valid base64"),
+        "{r:?}"
+    );
+    assert!(
+        r.stderr.contains("1 of 2 files could not be analysed"),
+        "{r:?}"
+    );
+    // The readable file is still tabulated, and the table says what it left out.
+    assert!(r.stdout.contains("| 1 file |"), "{r:?}");
+    assert!(
+        r.stdout
+            .contains("Not included (unreadable): corrupt.hlog:8"),
+        "{r:?}"
+    );
+
+    let r = run(&["--parser", "iperf3", "truncated.json"]);
+    assert_eq!(r.code, 1);
+    assert!(
+        r.stderr.contains("truncated.json:") && r.stderr.contains("not valid iperf3 JSON"),
+        "{r:?}"
+    );
+
+    let r = run(&["--parser", "csv", "empty.csv"]);
+    assert_eq!(r.code, 1);
+    assert!(
+        r.stderr.contains("empty.csv: error: the file is empty"),
+        "{r:?}"
+    );
+
+    let r = run(&["--parser", "csv", "ragged.csv"]);
+    assert_eq!(r.code, 1);
+    assert!(
+        r.stderr.contains("ragged.csv:3: error: expected 2 fields"),
+        "{r:?}"
+    );
+
+    let r = run(&["--parser", "hdr", "missing.hlog"]);
+    assert_eq!(r.code, 1);
+    assert!(r.stderr.contains("missing.hlog"), "{r:?}");
+}
