@@ -24,10 +24,13 @@ pub struct Recording {
     pub columns: Vec<String>,
     /// Row timestamps, seconds since the epoch (UTC).
     pub times: Vec<f64>,
-    /// `rows[i][c]`: the value of column `c` in row `i` (NaN when not a number).
-    pub rows: Vec<Vec<f64>>,
+    /// Row-major values: column `c` of row `i` is `values[i * columns.len() + c]`
+    /// (NaN when not a number).
+    pub values: Vec<f64>,
     /// Unit of net/dsk columns: `bytes/s` or `bits/s` (dool's default).
     pub byte_columns_unit: &'static str,
+    /// Whether `times` never decreases (no NaN, no clock step back).
+    pub times_sorted: bool,
 }
 
 const MONTHS: [&str; 12] = [
@@ -68,26 +71,27 @@ pub fn parse(bytes: &[u8], path: &Path) -> Result<Recording, FileError> {
         .has_headers(false)
         .flexible(true)
         .from_reader(bytes);
-    let mut records = Vec::new();
-    for r in reader.records() {
-        let r = r.map_err(|e| {
-            FileError::at(
+    // One record buffer, reused: a long recording is streamed, not held.
+    let mut record = csv::StringRecord::new();
+    let mut next = |record: &mut csv::StringRecord| -> Result<Option<usize>, FileError> {
+        match reader.read_record(record) {
+            Ok(true) => Ok(Some(record.position().map_or(0, |p| p.line() as usize))),
+            Ok(false) => Ok(None),
+            Err(e) => Err(FileError::at(
                 path,
                 e.position().map_or(0, |p| p.line() as usize),
                 e.to_string(),
-            )
-        })?;
-        let line = r.position().map_or(0, |p| p.line() as usize);
-        records.push((line, r));
-    }
-    let Some((_, title)) = records.first() else {
+            )),
+        }
+    };
+    if next(&mut record)?.is_none() {
         return Err(FileError::whole(
             path,
             "the file is empty; expected dstat/dool CSV output".into(),
         ));
-    };
-    let title = title.get(0).unwrap_or("").to_string();
-    if !(title.contains("CSV output")) {
+    }
+    let title = record.get(0).unwrap_or("").to_string();
+    if !title.contains("CSV output") {
         return Err(FileError::at(
             path,
             1,
@@ -98,13 +102,14 @@ pub fn parse(bytes: &[u8], path: &Path) -> Result<Recording, FileError> {
     }
     let mut preamble = BTreeMap::new();
     preamble.insert("title".to_string(), title.clone());
-    let mut i = 1;
-    while let Some((_, r)) = records.get(i) {
-        let first = r.get(0).unwrap_or("");
-        if !first.ends_with(':') {
+    // Preamble rows start with a `Label:` cell; the first row that does not is the group header.
+    let missing_header = || FileError::whole(path, "no header rows after the preamble".into());
+    loop {
+        next(&mut record)?.ok_or_else(missing_header)?;
+        if !record.get(0).unwrap_or("").ends_with(':') {
             break;
         }
-        let cells: Vec<&str> = r.iter().collect();
+        let cells: Vec<&str> = record.iter().collect();
         for (k, cell) in cells.iter().enumerate() {
             if let Some(label) = cell.strip_suffix(':')
                 && !label.is_empty()
@@ -116,32 +121,18 @@ pub fn parse(bytes: &[u8], path: &Path) -> Result<Recording, FileError> {
                 );
             }
         }
-        i += 1;
     }
-    let (Some((_, groups)), Some((header_line, names))) = (records.get(i), records.get(i + 1))
-    else {
-        return Err(FileError::whole(
-            path,
-            "no header rows after the preamble".into(),
-        ));
-    };
+    let groups: Vec<String> = record.iter().map(str::to_string).collect();
+    let header_line = next(&mut record)?.ok_or_else(missing_header)?;
     let mut columns = Vec::new();
     let mut group = String::new();
-    for (k, name) in names.iter().enumerate() {
-        let g = groups.get(k).unwrap_or("");
+    for (k, name) in record.iter().enumerate() {
+        let g = groups.get(k).map_or("", String::as_str);
         if !g.is_empty() {
             group = g.to_string();
         }
         let column = name.strip_prefix(&format!("{group}:")).unwrap_or(name);
         columns.push(format!("{group}.{column}"));
-    }
-    let data = &records[i + 2..];
-    if data.is_empty() {
-        return Err(FileError::at(
-            path,
-            *header_line,
-            "headers but no data rows (Debian 12's dstat 0.7.4 crashes on its first CSV row under Python 3; record with dool, or a dstat whose `showcsv` is fixed)".into(),
-        ));
     }
     let (year, date_month) = preamble
         .get("Date")
@@ -153,42 +144,55 @@ pub fn parse(bytes: &[u8], path: &Path) -> Result<Recording, FileError> {
     let time_col = columns
         .iter()
         .position(|c| c == "system.time" || c == "epoch.epoch" || c.ends_with(".time"));
-    let mut times = Vec::with_capacity(data.len());
-    let mut rows = Vec::with_capacity(data.len());
-    for (line, r) in data {
-        if r.len() != columns.len() {
+    let width = columns.len();
+    let mut times = Vec::new();
+    let mut values = Vec::new();
+    while let Some(line) = next(&mut record)? {
+        if record.len() != width {
             return Err(FileError::at(
                 path,
-                *line,
+                line,
                 format!(
-                    "expected {} fields as in the header, found {}",
-                    columns.len(),
-                    r.len()
+                    "expected {width} fields as in the header, found {}",
+                    record.len()
                 ),
             ));
         }
         let t = match time_col {
             Some(c) => {
-                let text = r.get(c).unwrap_or("");
+                let text = record.get(c).unwrap_or("");
                 parse_time(text, year, date_month).ok_or_else(|| {
-                    FileError::at(path, *line, format!("cannot read the time `{text}` (expected dd-mm HH:MM:SS, Mon-dd HH:MM:SS or epoch seconds)"))
+                    FileError::at(
+                        path,
+                        line,
+                        format!("cannot read the time `{text}` (expected dd-mm HH:MM:SS, Mon-dd HH:MM:SS or epoch seconds)"),
+                    )
                 })?
             }
             None => f64::NAN,
         };
         times.push(t);
-        rows.push(
-            r.iter()
-                .map(|v| v.trim().parse::<f64>().unwrap_or(f64::NAN))
-                .collect(),
+        values.extend(
+            record
+                .iter()
+                .map(|v| v.trim().parse::<f64>().unwrap_or(f64::NAN)),
         );
     }
+    if times.is_empty() {
+        return Err(FileError::at(
+            path,
+            header_line,
+            "headers but no data rows (Debian 12's dstat 0.7.4 crashes on its first CSV row under Python 3; record with dool, or a dstat whose `showcsv` is fixed)".into(),
+        ));
+    }
+    let times_sorted = !times.iter().any(|t| t.is_nan()) && times.windows(2).all(|w| w[0] <= w[1]);
     Ok(Recording {
         preamble,
         columns,
         times,
-        rows,
+        values,
         byte_columns_unit: if dool_bits { "bits/s" } else { "bytes/s" },
+        times_sorted,
     })
 }
 
@@ -233,8 +237,14 @@ pub fn stats(values: impl Iterator<Item = f64>) -> Option<Stats> {
 }
 
 impl Recording {
-    /// Indices of the rows inside `[start, end)`.
+    /// Indices of the rows inside `[start, end)`: a binary search when the
+    /// times are in order (as recorded), a scan otherwise.
     pub fn rows_in(&self, w: &Window) -> Vec<usize> {
+        if self.times_sorted {
+            let lo = self.times.partition_point(|&t| t < w.start);
+            let hi = self.times.partition_point(|&t| t < w.end);
+            return (lo..hi.max(lo)).collect();
+        }
         (0..self.times.len())
             .filter(|&i| w.start <= self.times[i] && self.times[i] < w.end)
             .collect()
@@ -245,7 +255,8 @@ impl Recording {
     }
 
     pub fn column_stats(&self, col: usize, rows: &[usize]) -> Option<Stats> {
-        stats(rows.iter().map(|&i| self.rows[i][col]))
+        let width = self.columns.len();
+        stats(rows.iter().map(|&i| self.values[i * width + col]))
     }
 
     pub fn unit_of(&self, column: &str) -> &'static str {
@@ -306,6 +317,32 @@ pub fn table(rows: Vec<(String, String, String, &'static str, Option<Stats>)>) -
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn windows_by_search_and_by_scan_agree() {
+        let mut rec = Recording {
+            preamble: BTreeMap::new(),
+            columns: vec!["a.b".into()],
+            times: vec![1.0, 2.0, 2.0, 3.0, 5.0],
+            values: vec![1.0; 5],
+            byte_columns_unit: "bytes/s",
+            times_sorted: true,
+        };
+        let w = Window {
+            name: "w".into(),
+            start: 2.0,
+            end: 5.0,
+        };
+        assert_eq!(rec.rows_in(&w), vec![1, 2, 3]);
+        rec.times_sorted = false;
+        assert_eq!(rec.rows_in(&w), vec![1, 2, 3]);
+        let backwards = Window {
+            name: "e".into(),
+            start: 9.0,
+            end: 4.0,
+        };
+        assert!(rec.rows_in(&backwards).is_empty());
+    }
 
     #[test]
     fn civil_dates() {

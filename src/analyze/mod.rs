@@ -308,7 +308,7 @@ fn analyze_dstat(files: &[PathBuf], opts: &Options) -> (Option<Table>, Vec<FileE
             get("Cmdline"),
             get("Host"),
             get("Date"),
-            rec.rows.len(),
+            rec.times.len(),
             rec.byte_columns_unit
         ));
         let wanted: Vec<usize> = if opts.columns.is_empty() {
@@ -329,7 +329,10 @@ fn analyze_dstat(files: &[PathBuf], opts: &Options) -> (Option<Table>, Vec<FileE
             idx
         };
         let windows: Vec<(String, Vec<usize>)> = if opts.windows.is_empty() {
-            vec![("whole recording".to_string(), (0..rec.rows.len()).collect())]
+            vec![(
+                "whole recording".to_string(),
+                (0..rec.times.len()).collect(),
+            )]
         } else {
             opts.windows
                 .iter()
