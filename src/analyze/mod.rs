@@ -92,8 +92,6 @@ impl ParserKind {
 
 #[derive(Debug, Clone)]
 pub struct Options {
-    /// One row per file instead of all files merged.
-    pub by_file: bool,
     /// HDR: which lines to merge.
     pub tag: hdr::TagFilter,
     /// HDR: the unit of the recorded values (a log does not say).
@@ -107,12 +105,39 @@ pub struct Options {
 impl Default for Options {
     fn default() -> Self {
         Options {
-            by_file: false,
             tag: hdr::TagFilter::EachTag,
             unit: "ns".into(),
             columns: Vec::new(),
             windows: Vec::new(),
         }
+    }
+}
+
+/// Files whose figures are merged into one row, under one label.
+#[derive(Debug, Clone)]
+pub struct Group {
+    pub label: String,
+    pub files: Vec<PathBuf>,
+}
+
+impl Group {
+    /// One group per file, labelled by its path.
+    pub fn each(files: &[PathBuf]) -> Vec<Group> {
+        files
+            .iter()
+            .map(|f| Group {
+                label: f.display().to_string(),
+                files: vec![f.clone()],
+            })
+            .collect()
+    }
+
+    /// All files in one group; the notes list which were read.
+    pub fn all(files: &[PathBuf]) -> Vec<Group> {
+        vec![Group {
+            label: "all files".to_string(),
+            files: files.to_vec(),
+        }]
     }
 }
 
@@ -122,110 +147,158 @@ pub struct Outcome {
     pub errors: Vec<FileError>,
 }
 
-fn file_label(p: &Path) -> String {
-    p.display().to_string()
+/// Reads every distinct file once; `None` for a file that failed (its error is collected).
+struct Parsed<T> {
+    files: Vec<PathBuf>,
+    results: Vec<Option<T>>,
 }
 
-fn merged_label(n: usize) -> String {
-    if n == 1 {
-        "1 file".into()
-    } else {
-        format!("all {n} files")
-    }
-}
-
-/// Splits results into the good ones (with their path) and the errors.
-fn partition<T>(
-    files: &[PathBuf],
-    results: Vec<Result<T, FileError>>,
-) -> (Vec<(&PathBuf, T)>, Vec<FileError>) {
-    let mut ok = Vec::new();
-    let mut errors = Vec::new();
-    for (f, r) in files.iter().zip(results) {
-        match r {
-            Ok(v) => ok.push((f, v)),
-            Err(e) => errors.push(e),
+impl<T> Parsed<T> {
+    fn new(
+        groups: &[Group],
+        read: impl Fn(&[PathBuf]) -> Vec<Result<T, FileError>>,
+        errors: &mut Vec<FileError>,
+    ) -> Self {
+        let mut files: Vec<PathBuf> = Vec::new();
+        for g in groups {
+            for f in &g.files {
+                if !files.contains(f) {
+                    files.push(f.clone());
+                }
+            }
         }
+        let results = read(&files)
+            .into_iter()
+            .map(|r| r.map_err(|e| errors.push(e)).ok())
+            .collect();
+        Parsed { files, results }
     }
-    (ok, errors)
+
+    /// The readable files of a group, with their parsed content.
+    fn of<'a>(&'a self, g: &'a Group) -> Vec<(&'a PathBuf, &'a T)> {
+        g.files
+            .iter()
+            .filter_map(|f| {
+                let i = self.files.iter().position(|x| x == f)?;
+                self.results[i].as_ref().map(|r| (f, r))
+            })
+            .collect()
+    }
+
+    fn any(&self) -> bool {
+        self.results.iter().any(Option::is_some)
+    }
+
+    fn read_files(&self) -> Vec<String> {
+        self.files
+            .iter()
+            .zip(&self.results)
+            .filter(|(_, r)| r.is_some())
+            .map(|(f, _)| f.display().to_string())
+            .collect()
+    }
 }
 
-pub fn analyze(kind: ParserKind, files: &[PathBuf], opts: &Options) -> Outcome {
-    let (mut table, errors) = match kind {
-        ParserKind::Hdr => analyze_hdr(files, opts),
+fn sequential<T>(
+    read: fn(&Path) -> Result<T, FileError>,
+) -> impl Fn(&[PathBuf]) -> Vec<Result<T, FileError>> {
+    move |files| files.iter().map(|f| read(f)).collect()
+}
+
+pub fn analyze(kind: ParserKind, groups: &[Group], opts: &Options) -> Outcome {
+    let mut errors = Vec::new();
+    let (table, read) = match kind {
+        ParserKind::Hdr => {
+            let parsed = Parsed::new(groups, |files| hdr::read_all(files, &opts.tag), &mut errors);
+            (
+                analyze_hdr(&parsed, groups, opts, &mut errors),
+                parsed.read_files(),
+            )
+        }
         ParserKind::Iperf3 => {
-            let (ok, errors) =
-                partition(files, files.iter().map(|f| iperf3::read_file(f)).collect());
+            let parsed = Parsed::new(groups, sequential(iperf3::read_file), &mut errors);
             let mut rows: Vec<(String, iperf3::Run)> = Vec::new();
-            if opts.by_file {
-                rows.extend(ok.iter().map(|(f, r)| (file_label(f), r.clone())));
-            } else if !ok.is_empty() {
-                let good: Vec<&iperf3::Run> = ok
+            for g in groups {
+                let runs = parsed.of(g);
+                let good: Vec<&iperf3::Run> = runs
                     .iter()
-                    .map(|(_, r)| r)
+                    .map(|(_, r)| *r)
                     .filter(|r| r.error.is_none())
                     .collect();
                 if !good.is_empty() {
-                    rows.push((merged_label(good.len()), iperf3::merge(&good)));
+                    rows.push((g.label.clone(), iperf3::merge(&good)));
                 }
                 // A failed run is its own row, never folded into the totals.
-                rows.extend(
-                    ok.iter()
-                        .filter(|(_, r)| r.error.is_some())
-                        .map(|(f, r)| (file_label(f), r.clone())),
-                );
+                for (f, r) in runs.iter().filter(|(_, r)| r.error.is_some()) {
+                    let label = if g.files.len() == 1 {
+                        g.label.clone()
+                    } else {
+                        format!("{}: {}", g.label, f.display())
+                    };
+                    rows.push((label, (*r).clone()));
+                }
             }
-            ((!ok.is_empty()).then(|| iperf3::table(rows)), errors)
+            (
+                parsed.any().then(|| iperf3::table(rows)),
+                parsed.read_files(),
+            )
         }
         ParserKind::Iperf2 => {
-            let (ok, errors) =
-                partition(files, files.iter().map(|f| iperf2::read_file(f)).collect());
-            let rows = if opts.by_file {
-                ok.iter().map(|(f, t)| (file_label(f), t.clone())).collect()
-            } else {
-                let parts: Vec<&iperf2::Totals> = ok.iter().map(|(_, t)| t).collect();
-                vec![(merged_label(parts.len()), iperf2::merge(&parts))]
-            };
-            ((!ok.is_empty()).then(|| iperf2::table(rows)), errors)
+            let parsed = Parsed::new(groups, sequential(iperf2::read_file), &mut errors);
+            let rows = groups
+                .iter()
+                .filter_map(|g| {
+                    let parts: Vec<&iperf2::Totals> =
+                        parsed.of(g).into_iter().map(|(_, t)| t).collect();
+                    (!parts.is_empty()).then(|| (g.label.clone(), iperf2::merge(&parts)))
+                })
+                .collect();
+            (
+                parsed.any().then(|| iperf2::table(rows)),
+                parsed.read_files(),
+            )
         }
-        ParserKind::Dstat => analyze_dstat(files, opts),
+        ParserKind::Dstat => {
+            let parsed = Parsed::new(groups, sequential(dstat::read_file), &mut errors);
+            (
+                analyze_dstat(&parsed, groups, opts, &mut errors),
+                parsed.read_files(),
+            )
+        }
         ParserKind::Csv => {
-            let (ok, errors) =
-                partition(files, files.iter().map(|f| csvfile::read_file(f)).collect());
+            let parsed = Parsed::new(groups, sequential(csvfile::read_file), &mut errors);
             let mut rows = Vec::new();
             let mut notes = Vec::new();
-            for (f, s) in &ok {
-                notes.push(format!(
-                    "{}: {} rows, delimiter `{}`; not numeric (left out): {}",
-                    f.display(),
-                    s.rows,
-                    s.delimiter as char,
-                    if s.non_numeric.is_empty() {
-                        "none".to_string()
-                    } else {
-                        s.non_numeric.join(", ")
-                    }
-                ));
-                for (col, st) in &s.numeric {
-                    if opts.columns.is_empty() || opts.columns.contains(col) {
-                        rows.push((file_label(f), col.clone(), *st));
+            for g in groups {
+                for (f, s) in parsed.of(g) {
+                    notes.push(format!(
+                        "{}: {} rows, delimiter `{}`; not numeric (left out): {}",
+                        f.display(),
+                        s.rows,
+                        s.delimiter as char,
+                        if s.non_numeric.is_empty() {
+                            "none".to_string()
+                        } else {
+                            s.non_numeric.join(", ")
+                        }
+                    ));
+                    for (col, st) in &s.numeric {
+                        if opts.columns.is_empty() || opts.columns.contains(col) {
+                            rows.push((g.label.clone(), col.clone(), *st));
+                        }
                     }
                 }
             }
-            let table = (!ok.is_empty()).then(|| {
+            let table = parsed.any().then(|| {
                 let mut t = csvfile::table(rows);
                 t.notes = notes;
                 t
             });
-            (table, errors)
+            (table, parsed.read_files())
         }
     };
+    let mut table = table;
     if let Some(t) = &mut table {
-        let read: Vec<String> = files
-            .iter()
-            .filter(|f| !errors.iter().any(|e| &e.file == *f))
-            .map(|f| f.display().to_string())
-            .collect();
         t.notes.insert(
             0,
             format!(
@@ -251,34 +324,36 @@ fn plural(n: usize, noun: &str) -> String {
     }
 }
 
-fn analyze_hdr(files: &[PathBuf], opts: &Options) -> (Option<Table>, Vec<FileError>) {
-    let (ok, errors) = partition(files, hdr::read_all(files, &opts.tag));
-    if ok.is_empty() {
-        return (None, errors);
+fn analyze_hdr(
+    parsed: &Parsed<hdr::FileMerge>,
+    groups: &[Group],
+    opts: &Options,
+    errors: &mut Vec<FileError>,
+) -> Option<Table> {
+    if !parsed.any() {
+        return None;
     }
     let mut rows = Vec::new();
-    let mut errors = errors;
-    let groups: Vec<(String, Vec<&hdr::FileMerge>)> = if opts.by_file {
-        ok.iter().map(|(f, m)| (file_label(f), vec![m])).collect()
-    } else {
-        vec![(merged_label(ok.len()), ok.iter().map(|(_, m)| m).collect())]
-    };
-    for (label, parts) in groups {
+    for g in groups {
+        let parts: Vec<&hdr::FileMerge> = parsed.of(g).into_iter().map(|(_, m)| m).collect();
+        if parts.is_empty() {
+            continue;
+        }
         match hdr::merge(&parts) {
             Ok(merged) => {
                 for (tag, m) in merged {
-                    rows.push((Label(label.clone()), tag, hdr::summarize(&m)));
+                    rows.push((Label(g.label.clone()), tag, hdr::summarize(&m)));
                 }
             }
             Err(e) => errors.push(FileError::whole(
-                Path::new(&label),
+                Path::new(&g.label),
                 format!("cannot merge: {e}"),
             )),
         }
     }
     let mut t = hdr::table(rows, &opts.unit);
     t.notes.push(format!(
-        "Histograms merged exactly (HdrHistogram add); percentiles from the merged histograms, never averaged. Values in {} (the unit the logs were recorded in, as given by --unit). Lines merged: {}.",
+        "Histograms merged exactly (HdrHistogram add); percentiles from the merged histograms, never averaged. Values in {} (the unit the logs were recorded in, as given by `unit`). Lines merged: {}.",
         opts.unit,
         match &opts.tag {
             hdr::TagFilter::EachTag => "each tag separately".to_string(),
@@ -287,74 +362,81 @@ fn analyze_hdr(files: &[PathBuf], opts: &Options) -> (Option<Table>, Vec<FileErr
             hdr::TagFilter::Only(t) => format!("tag `{t}` only"),
         }
     ));
-    (Some(t), errors)
+    Some(t)
 }
 
-fn analyze_dstat(files: &[PathBuf], opts: &Options) -> (Option<Table>, Vec<FileError>) {
-    let (ok, errors) = partition(files, files.iter().map(|f| dstat::read_file(f)).collect());
-    if ok.is_empty() {
-        return (None, errors);
+fn analyze_dstat(
+    parsed: &Parsed<dstat::Recording>,
+    groups: &[Group],
+    opts: &Options,
+    errors: &mut Vec<FileError>,
+) -> Option<Table> {
+    if !parsed.any() {
+        return None;
     }
     let mut rows = Vec::new();
-    let mut errors = errors;
     let mut notes = Vec::new();
-    for (f, rec) in &ok {
-        let p = &rec.preamble;
-        let get = |k: &str| p.get(k).map_or("?", String::as_str);
-        notes.push(format!(
-            "{}: {} ({}), recorded on {} from {}; {} rows; net/dsk columns in {}",
-            f.display(),
-            get("title"),
-            get("Cmdline"),
-            get("Host"),
-            get("Date"),
-            rec.times.len(),
-            rec.byte_columns_unit
-        ));
-        let wanted: Vec<usize> = if opts.columns.is_empty() {
-            (0..rec.columns.len())
-                .filter(|&c| !rec.columns[c].ends_with(".time") && rec.columns[c] != "epoch.epoch")
-                .collect()
-        } else {
-            let mut idx = Vec::new();
-            for name in &opts.columns {
-                match rec.column_index(name) {
-                    Some(i) => idx.push(i),
-                    None => errors.push(FileError::whole(
-                        f,
-                        format!("no column `{name}`; columns are {}", rec.columns.join(", ")),
-                    )),
+    for g in groups {
+        for (f, rec) in parsed.of(g) {
+            let p = &rec.preamble;
+            let get = |k: &str| p.get(k).map_or("?", String::as_str);
+            notes.push(format!(
+                "{}: {} ({}), recorded on {} from {}; {} rows; net/dsk columns in {}",
+                f.display(),
+                get("title"),
+                get("Cmdline"),
+                get("Host"),
+                get("Date"),
+                rec.times.len(),
+                rec.byte_columns_unit
+            ));
+            let wanted: Vec<usize> = if opts.columns.is_empty() {
+                (0..rec.columns.len())
+                    .filter(|&c| {
+                        !rec.columns[c].ends_with(".time") && rec.columns[c] != "epoch.epoch"
+                    })
+                    .collect()
+            } else {
+                let mut idx = Vec::new();
+                for name in &opts.columns {
+                    match rec.column_index(name) {
+                        Some(i) => idx.push(i),
+                        None => errors.push(FileError::whole(
+                            f,
+                            format!("no column `{name}`; columns are {}", rec.columns.join(", ")),
+                        )),
+                    }
                 }
-            }
-            idx
-        };
-        let windows: Vec<(String, Vec<usize>)> = if opts.windows.is_empty() {
-            vec![(
-                "whole recording".to_string(),
-                (0..rec.times.len()).collect(),
-            )]
-        } else {
-            opts.windows
-                .iter()
-                .map(|w| (w.name.clone(), rec.rows_in(w)))
-                .collect()
-        };
-        for (wname, idx) in &windows {
-            for &c in &wanted {
-                rows.push((
-                    file_label(f),
-                    wname.clone(),
-                    rec.columns[c].clone(),
-                    rec.unit_of(&rec.columns[c]),
-                    rec.column_stats(c, idx),
-                ));
+                idx
+            };
+            let windows: Vec<(String, Vec<usize>)> = if opts.windows.is_empty() {
+                vec![(
+                    "whole recording".to_string(),
+                    (0..rec.times.len()).collect(),
+                )]
+            } else {
+                opts.windows
+                    .iter()
+                    .map(|w| (w.name.clone(), rec.rows_in(w)))
+                    .collect()
+            };
+            for (wname, idx) in &windows {
+                for &c in &wanted {
+                    rows.push((
+                        g.label.clone(),
+                        wname.clone(),
+                        rec.columns[c].clone(),
+                        rec.unit_of(&rec.columns[c]),
+                        rec.column_stats(c, idx),
+                    ));
+                }
             }
         }
     }
     let mut t = dstat::table(rows);
     t.notes = notes;
     t.notes.push("Window rule: a row is in a test's window when start <= t < end, t being the row's own timestamp (UTC, year from the Date: line). dstat's first row (the average since boot) counts only if its time is inside.".into());
-    (Some(t), errors)
+    Some(t)
 }
 
 /// Reads test windows: a `windows.json` (`{"windows": [{"test", "start_epoch", "end_epoch"}]}`).

@@ -4,7 +4,7 @@
 
 use std::path::PathBuf;
 
-use crate::analyze::{self, Options, ParserKind, hdr::TagFilter};
+use crate::analyze::{self, Group, Options, ParserKind, hdr::TagFilter};
 use crate::error::{Error, Result};
 use crate::render::{self, Format};
 
@@ -49,13 +49,17 @@ pub fn run(a: Args) -> Result<i32> {
         None => Vec::new(),
     };
     let opts = Options {
-        by_file,
         tag: TagFilter::parse(&a.tag),
         unit: a.unit,
         columns: a.columns,
         windows,
     };
-    let outcome = analyze::analyze(kind, &a.args, &opts);
+    let groups = if by_file {
+        Group::each(&a.args)
+    } else {
+        Group::all(&a.args)
+    };
+    let outcome = analyze::analyze(kind, &groups, &opts);
     for e in &outcome.errors {
         eprintln!("{e}");
     }

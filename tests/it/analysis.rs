@@ -428,7 +428,8 @@ fn bad_input_names_file_and_line_and_exits_1() {
         "{r:?}"
     );
     // The readable file is still tabulated, and the table says what it left out.
-    assert!(r.stdout.contains("| 1 file |"), "{r:?}");
+    assert!(r.stdout.contains("| all files |"), "{r:?}");
+    assert!(r.stdout.contains("from 1 file: good.hlog"), "{r:?}");
     assert!(
         r.stdout
             .contains("Not included (unreadable): corrupt.hlog:8"),
