@@ -22,6 +22,7 @@ mod ssh;
 mod state;
 mod table;
 mod template;
+mod trial;
 
 use clap::Parser as _;
 

@@ -27,6 +27,15 @@ impl Format {
         }
     }
 
+    pub fn extension(self) -> &'static str {
+        match self {
+            Format::Csv => "csv",
+            Format::Markdown => "md",
+            Format::Mediawiki => "wiki",
+            Format::Trac => "trac",
+        }
+    }
+
     fn template(self) -> (&'static str, &'static str) {
         match self {
             Format::Csv => ("", ""),

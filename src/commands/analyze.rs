@@ -1,6 +1,9 @@
+//! `runner analyze PLAN [TRIAL]`: the plan's `[[analyze]]` tables of a trial,
+//! written to `trials/<plan>/<trial>/analysis/`.
 //! `runner analyze --parser P [--by file] [--format F] FILE…`: one table
-//! from the given files on stdout. Unreadable files are listed on stderr and
-//! make the exit code 1; the table still shows what could be read.
+//! from the given files on stdout.
+//! Unreadable files are listed on stderr and make the exit code 1; the
+//! tables still show what could be read, and say what they left out.
 
 use std::path::PathBuf;
 
@@ -21,8 +24,7 @@ pub struct Args {
 
 pub fn run(a: Args) -> Result<i32> {
     let Some(parser) = a.parser else {
-        return Err(Error::msg("analysing a trial of a plan needs `[[test]]` and `[[collect]]`, which this version does not run yet")
-            .help("analyse files directly: `runner analyze --parser hdr|iperf3|iperf2|dstat|csv FILE…`"));
+        return run_plan(&a.args);
     };
     let kind = ParserKind::parse(&parser).ok_or_else(|| {
         Error::msg(format!("unknown parser `{parser}`"))
@@ -83,4 +85,134 @@ pub fn run(a: Args) -> Result<i32> {
         );
         Ok(1)
     }
+}
+
+/// `runner analyze PLAN [TRIAL]`.
+fn run_plan(args: &[PathBuf]) -> Result<i32> {
+    let (plan_path, trial_id) = match args {
+        [plan] => (plan, None),
+        [plan, trial] => (plan, Some(trial.to_string_lossy().to_string())),
+        _ => {
+            return Err(Error::msg(
+                "expected `runner analyze PLAN [TRIAL]` or `runner analyze --parser P FILE…`",
+            )
+            .help("to analyse files without a plan, give --parser"));
+        }
+    };
+    let base = std::env::current_dir()?;
+    let (plan, _) = crate::plan::load(plan_path, &base)?;
+    if plan.analyses.is_empty() {
+        return Err(Error::msg(format!("plan `{}` has no `[[analyze]]` sections", plan.name))
+            .help("add one, e.g. `[[analyze]] name = \"throughput\" parser = \"iperf3\" files = \"*/tcp/stdout\"`"));
+    }
+    let (dir, trial) = crate::trial::find(&plan.name, trial_id.as_deref())?;
+    let written = run_analyses(&plan, &dir, &trial)?;
+    Ok(if written { 0 } else { 1 })
+}
+
+/// Runs every `[[analyze]]` of `plan` on the trial in `dir`; false when any
+/// input could not be read (the tables are written all the same).
+pub fn run_analyses(
+    plan: &crate::plan::Plan,
+    dir: &std::path::Path,
+    trial: &crate::trial::Trial,
+) -> Result<bool> {
+    use crate::plan::model::By;
+    let out_dir = dir.join("analysis");
+    fs_err::create_dir_all(&out_dir)?;
+    let overrides = std::path::Path::new("analysis");
+    let mut all_ok = true;
+    for a in &plan.analyses {
+        let files = crate::trial::matching_files(dir, &a.files);
+        if files.is_empty() {
+            eprintln!(
+                "error: analysis `{}`: no file in {} matches {}",
+                a.name,
+                dir.display(),
+                a.files
+                    .iter()
+                    .map(|g| format!("`{g}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+            all_ok = false;
+            continue;
+        }
+        // Rows: one per distinct (by…) key, in the order the files sort.
+        let mut groups: Vec<Group> = Vec::new();
+        for rel in &files {
+            let parts: Vec<String> = rel
+                .iter()
+                .map(|c| c.to_string_lossy().to_string())
+                .collect();
+            let host = trial.host_of_dir(&parts[0]);
+            let test = if parts.len() > 2 {
+                parts[1].clone()
+            } else {
+                "-".to_string()
+            };
+            let mut key = Vec::new();
+            for b in &a.by {
+                match b {
+                    By::Host => key.push(host.clone()),
+                    // dstat covers every test: its rows are cut by the tests' windows instead.
+                    By::Test if a.parser == ParserKind::Dstat => {}
+                    By::Test => key.push(test.clone()),
+                    By::File => key.push(rel.display().to_string()),
+                }
+            }
+            let label = if key.is_empty() {
+                "all files".to_string()
+            } else {
+                key.join(" / ")
+            };
+            let path = dir.join(rel);
+            match groups.iter_mut().find(|g| g.label == label) {
+                Some(g) => g.files.push(path),
+                None => groups.push(Group {
+                    label,
+                    files: vec![path],
+                }),
+            }
+        }
+        let windows = if a.parser == ParserKind::Dstat && a.by.contains(&By::Test) {
+            trial.windows()
+        } else {
+            Vec::new()
+        };
+        let opts = Options {
+            tag: TagFilter::parse(&a.tag),
+            unit: a.unit.clone(),
+            columns: a.columns.clone(),
+            windows,
+        };
+        let outcome = analyze::analyze(a.parser, &groups, &opts);
+        for e in &outcome.errors {
+            eprintln!("{e}");
+        }
+        all_ok &= outcome.errors.is_empty();
+        let Some(mut table) = outcome.table else {
+            continue;
+        };
+        table.title = format!("{} — {}", a.name, table.title);
+        table.notes.insert(
+            0,
+            format!(
+                "Trial {} of plan `{}` ({}).",
+                trial.trial,
+                plan.name,
+                dir.display()
+            ),
+        );
+        for format in &a.formats {
+            let text = render::render(&table, *format, Some(overrides)).map_err(Error::msg)?;
+            let path = out_dir.join(format!("{}.{}", a.name, format.extension()));
+            crate::state::write_atomic(&path, text.as_bytes())?;
+            eprintln!("wrote {}", path.display());
+        }
+        // CSV stays plain RFC 4180; what it was computed from is written beside it.
+        let sources = out_dir.join(format!("{}.sources.txt", a.name));
+        crate::state::write_atomic(&sources, format!("{}\n", table.notes.join("\n")).as_bytes())?;
+    }
+    Ok(all_ok)
 }

@@ -26,6 +26,7 @@ pub fn run(path: &Path, yes: bool, parallelism: usize) -> Result<i32> {
         vars: Default::default(),
         groups: Vec::new(),
         steps: Vec::new(),
+        analyses: Vec::new(),
     };
     let graph = graph::compile(empty).map_err(|_| Error::msg("cannot build the destroy graph"))?;
     let changes = diff::diff(&graph, &state, &Default::default());

@@ -20,6 +20,29 @@ pub struct Plan {
     pub vars: Vars,
     pub groups: Vec<Group>,
     pub steps: Vec<Step>,
+    pub analyses: Vec<Analysis>,
+}
+
+/// An `[[analyze]]` section, validated.
+#[derive(Debug, Clone)]
+pub struct Analysis {
+    pub name: String,
+    pub parser: crate::analyze::ParserKind,
+    /// Globs relative to the trial directory (`*/tcp/stdout`).
+    pub files: Vec<String>,
+    pub by: Vec<By>,
+    pub formats: Vec<crate::render::Format>,
+    pub unit: String,
+    pub tag: String,
+    pub columns: Vec<String>,
+}
+
+/// What rows an analysis has: one per test, host and/or file; none = all merged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum By {
+    Test,
+    Host,
+    File,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

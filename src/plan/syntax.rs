@@ -31,6 +31,21 @@ pub struct RawPlan {
     pub vars: serde_json::Map<String, serde_json::Value>,
     pub groups: Vec<RawGroup>,
     pub steps: Vec<RawStep>,
+    pub analyses: Vec<RawAnalysis>,
+}
+
+/// An `[[analyze]]` section: a table made from a trial's collected files.
+#[derive(Debug)]
+pub struct RawAnalysis {
+    pub span: Range<usize>,
+    pub name: Option<Sp<String>>,
+    pub parser: Option<Sp<String>>,
+    pub files: Option<Sp<Vec<Sp<String>>>>,
+    pub by: Vec<Sp<String>>,
+    pub formats: Option<Sp<Vec<Sp<String>>>>,
+    pub unit: Option<Sp<String>>,
+    pub tag: Option<Sp<String>>,
+    pub columns: Vec<Sp<String>>,
 }
 
 #[derive(Debug, Default)]
@@ -72,12 +87,15 @@ pub struct RawStep {
     pub timeout: Option<Sp<String>>,
 }
 
-const TOP_KEYS: &[&str] = &["name", "provider", "vars", "groups", "step"];
+const TOP_KEYS: &[&str] = &["name", "provider", "vars", "groups", "step", "analyze"];
 /// Sections of the plan language that later versions of runner carry out.
-const LATER_KEYS: &[&str] = &["monitor", "test", "collect", "analyze"];
+const LATER_KEYS: &[&str] = &["monitor", "test", "collect"];
 const PROVIDER_KEYS: &[&str] = &["kind", "user", "identity", "workdir"];
 const GROUP_KEYS: &[&str] = &["count", "vars", "hosts"];
 const HOST_KEYS: &[&str] = &["address", "port", "user", "identity", "host_key"];
+const ANALYZE_KEYS: &[&str] = &[
+    "name", "parser", "files", "by", "formats", "unit", "tag", "columns",
+];
 const STEP_KEYS: &[&str] = &[
     "name", "on", "run", "upload", "template", "dest", "after", "timeout",
 ];
@@ -174,6 +192,31 @@ pub fn parse(source: &str) -> Result<RawPlan, Vec<Diagnostic>> {
                 after: get_string_list(t, "after", &ctx, &mut diags)
                     .map_or_else(Vec::new, |l| l.value),
                 timeout: get_string(t, "timeout", &ctx, &mut diags),
+            });
+        }
+    }
+    if let Some((items, _)) = get_array(top, "analyze", "the plan", &mut diags) {
+        for (i, v) in items.iter().enumerate() {
+            let ctx_n = format!("analysis {}", i + 1);
+            let Some(t) = expect_table(v, &ctx_n, &mut diags) else {
+                continue;
+            };
+            let name = get_string(t, "name", &ctx_n, &mut diags);
+            let ctx = name
+                .as_ref()
+                .map_or(ctx_n, |n| format!("analysis `{}`", n.value));
+            check_keys(t, ANALYZE_KEYS, &ctx, &mut diags, |_, _| None);
+            plan.analyses.push(RawAnalysis {
+                span: v.span(),
+                name,
+                parser: get_string(t, "parser", &ctx, &mut diags),
+                files: get_string_list(t, "files", &ctx, &mut diags),
+                by: get_string_list(t, "by", &ctx, &mut diags).map_or_else(Vec::new, |l| l.value),
+                formats: get_string_list(t, "formats", &ctx, &mut diags),
+                unit: get_string(t, "unit", &ctx, &mut diags),
+                tag: get_string(t, "tag", &ctx, &mut diags),
+                columns: get_string_list(t, "columns", &ctx, &mut diags)
+                    .map_or_else(Vec::new, |l| l.value),
             });
         }
     }

@@ -4,7 +4,9 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use super::model::{Action, FixedHost, Group, HostSpec, Plan, Provider, Step, parse_duration};
+use super::model::{
+    Action, Analysis, By, FixedHost, Group, HostSpec, Plan, Provider, Step, parse_duration,
+};
 use super::syntax::{RawPlan, RawStep, Sp};
 use crate::diag::Diagnostic;
 
@@ -71,6 +73,7 @@ pub fn validate(raw: RawPlan, cx: Context<'_>) -> Result<Plan, Vec<Diagnostic>> 
             steps.push(step);
         }
     }
+    let analyses = validate_analyses(&raw, &mut diags);
     if !diags.is_empty() {
         return Err(diags);
     }
@@ -83,7 +86,119 @@ pub fn validate(raw: RawPlan, cx: Context<'_>) -> Result<Plan, Vec<Diagnostic>> 
         vars: raw.vars,
         groups,
         steps,
+        analyses,
     })
+}
+
+fn validate_analyses(raw: &RawPlan, diags: &mut Vec<Diagnostic>) -> Vec<Analysis> {
+    use crate::analyze::ParserKind;
+    use crate::render::Format;
+    let mut out: Vec<Analysis> = Vec::new();
+    for a in &raw.analyses {
+        let head = a.span.start..a.span.start;
+        let Some(name) = &a.name else {
+            diags.push(Diagnostic::at("an `[[analyze]]` has no `name`", head).help(
+                "add `name = \"throughput\"`; the tables are written as analysis/<name>.<format>",
+            ));
+            continue;
+        };
+        check_name(name, "analysis name", diags);
+        if out.iter().any(|o| o.name == name.value) {
+            diags.push(Diagnostic::at(
+                format!("analysis `{}` is defined twice", name.value),
+                name.span.clone(),
+            ));
+        }
+        let parsers = ["hdr", "iperf3", "iperf2", "dstat", "csv"];
+        let parser = match &a.parser {
+            None => {
+                diags.push(
+                    Diagnostic::at(
+                        format!("analysis `{}` has no `parser`", name.value),
+                        name.span.clone(),
+                    )
+                    .help("add `parser = \"hdr\"` (or iperf3, iperf2, dstat, csv)"),
+                );
+                None
+            }
+            Some(p) => {
+                let kind = ParserKind::parse(&p.value);
+                if kind.is_none() {
+                    let d = Diagnostic::at(format!("unknown parser `{}`", p.value), p.span.clone())
+                        .help("expected one of `hdr`, `iperf3`, `iperf2`, `dstat`, `csv`");
+                    diags.push(d.suggest(&p.value, parsers));
+                }
+                kind
+            }
+        };
+        let files: Vec<String> = match &a.files {
+            Some(f) if !f.value.is_empty() => f.value.iter().map(|g| g.value.clone()).collect(),
+            Some(f) => {
+                diags.push(Diagnostic::at(
+                    format!("analysis `{}` names no files", name.value),
+                    f.span.clone(),
+                ));
+                Vec::new()
+            }
+            None => {
+                diags.push(Diagnostic::at(format!("analysis `{}` has no `files`", name.value), name.span.clone()).help("add `files = \"*/tcp/stdout\"` (globs relative to the trial directory: <host>/<test>/…)"));
+                Vec::new()
+            }
+        };
+        let mut by = Vec::new();
+        for b in &a.by {
+            match b.value.as_str() {
+                "test" => by.push(By::Test),
+                "host" => by.push(By::Host),
+                "file" => by.push(By::File),
+                other => {
+                    let d = Diagnostic::at(format!("unknown `by` value `{other}`"), b.span.clone())
+                        .help("expected `test`, `host` or `file`");
+                    diags.push(d.suggest(other, ["test", "host", "file"]));
+                }
+            }
+        }
+        let mut formats = Vec::new();
+        match &a.formats {
+            None => formats.extend([Format::Csv, Format::Markdown, Format::Mediawiki]),
+            Some(list) => {
+                for f in &list.value {
+                    match Format::parse(&f.value) {
+                        Some(x) => formats.push(x),
+                        None => {
+                            let d = Diagnostic::at(
+                                format!("unknown format `{}`", f.value),
+                                f.span.clone(),
+                            )
+                            .help("expected `csv`, `markdown`, `mediawiki` or `trac`");
+                            diags.push(
+                                d.suggest(&f.value, ["csv", "markdown", "mediawiki", "trac"]),
+                            );
+                        }
+                    }
+                }
+            }
+        }
+        if let Some(parser) = parser {
+            out.push(Analysis {
+                name: name.value.clone(),
+                parser,
+                files,
+                by,
+                formats,
+                unit: a
+                    .unit
+                    .as_ref()
+                    .map_or_else(|| "ns".to_string(), |u| u.value.clone()),
+                tag: a
+                    .tag
+                    .as_ref()
+                    .map_or_else(|| "each".to_string(), |t| t.value.clone()),
+                columns: a.columns.iter().map(|c| c.value.clone()).collect(),
+            });
+        }
+    }
+    out
 }
 
 fn check_name(n: &Sp<String>, what: &str, diags: &mut Vec<Diagnostic>) -> bool {

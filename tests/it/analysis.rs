@@ -461,3 +461,194 @@ fn bad_input_names_file_and_line_and_exits_1() {
     assert_eq!(r.code, 1);
     assert!(r.stderr.contains("missing.hlog"), "{r:?}");
 }
+
+/// A collected trial laid out as runner writes it, built from the samples:
+/// the dstat windows are the tests' actual start/end on two hosts.
+fn trial_project() -> crate::common::Project {
+    let p = crate::common::Project::new();
+    p.write(
+        "plan.toml",
+        r#"name = "lab"
+[groups.server]
+count = 1
+[groups.client]
+count = 2
+
+[[analyze]]
+name = "throughput"
+parser = "iperf3"
+files = "*/tcp/stdout"
+by = ["test", "host"]
+
+[[analyze]]
+name = "total"
+parser = "iperf3"
+files = ["*/tcp/stdout"]
+formats = ["csv", "trac"]
+
+[[analyze]]
+name = "latency"
+parser = "hdr"
+files = "*/load/*.hlog"
+unit = "us"
+tag = "all"
+
+[[analyze]]
+name = "cpu"
+parser = "dstat"
+files = "server-0/dstat/*.csv"
+by = ["test"]
+columns = ["total cpu usage.usr", "net/lo.recv"]
+"#,
+    );
+    let s = samples();
+    let trial = "trials/lab/20261123T084118Z";
+    let copy = |from: &str, to: &str| {
+        p.write(
+            &format!("{trial}/{to}"),
+            &std::fs::read_to_string(s.join(from)).unwrap(),
+        )
+    };
+    copy("iperf3/tcp_single.json", "client-0/tcp/stdout");
+    copy("iperf3/tcp_p4.json", "client-1/tcp/stdout");
+    copy("dstat/dstat_tcmndy.csv", "server-0/dstat/dstat.csv");
+    copy("hdr/loader1.hlog", "client-0/load/a.hlog");
+    copy("hdr/loader2.hlog", "client-1/load/b.hlog");
+    copy("hdr/loader3_tagged.hlog", "client-1/load/c.hlog");
+    let windows: Value =
+        serde_json::from_str(&std::fs::read_to_string(s.join("dstat/windows.json")).unwrap())
+            .unwrap();
+    let tests: Vec<Value> = windows["windows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| {
+            let (start, end) = (
+                w["start_epoch"].as_f64().unwrap(),
+                w["end_epoch"].as_f64().unwrap(),
+            );
+            serde_json::json!({"name": w["test"], "armed_at": start - 0.5, "hosts": {
+                "client[0]": {"start": start, "end": end - 1.0, "exit_code": 0},
+                "client[1]": {"start": start + 0.3, "end": end, "exit_code": 0}}})
+        })
+        .collect();
+    let meta = serde_json::json!({"plan": "lab", "trial": "20261123T084118Z",
+        "hosts": {"server[0]": {"dir": "server-0"}, "client[0]": {"dir": "client-0"}, "client[1]": {"dir": "client-1"}},
+        "tests": tests});
+    p.write(&format!("{trial}/trial.json"), &meta.to_string());
+    // An older trial that must not be picked by default.
+    p.write(
+        "trials/lab/20261122T000000Z/trial.json",
+        r#"{"plan": "lab", "trial": "20261122T000000Z"}"#,
+    );
+    p
+}
+
+#[test]
+fn plan_analyses_write_tables_for_the_latest_trial() {
+    let p = trial_project();
+    let r = p.run(&["analyze", "plan.toml"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    let out = "trials/lab/20261123T084118Z/analysis";
+    for f in [
+        "throughput.csv",
+        "throughput.md",
+        "throughput.wiki",
+        "total.csv",
+        "total.trac",
+        "latency.md",
+        "cpu.csv",
+        "cpu.sources.txt",
+    ] {
+        assert!(p.path().join(out).join(f).is_file(), "{f} missing: {r:?}");
+    }
+    assert!(
+        !p.path().join(out).join("total.md").exists(),
+        "only the formats asked for"
+    );
+
+    let read = |f: &str| Run {
+        code: 0,
+        stdout: p.read(&format!("{out}/{f}")),
+        stderr: String::new(),
+    };
+    let e = expected("iperf3");
+    let single = &e["files"]["tcp_single.json"]["end"]["sum_received"]["bytes"];
+    let p4 = &e["files"]["tcp_p4.json"]["end"]["sum_received"]["bytes"];
+    let rows = csv_rows(&read("throughput.csv"));
+    assert_eq!(
+        rows.iter()
+            .map(|r| r["source"].as_str())
+            .collect::<Vec<_>>(),
+        vec!["tcp / client[0]", "tcp / client[1]"]
+    );
+    exact(&rows[0]["received (bytes)"], single, "client[0]");
+    exact(&rows[1]["received (bytes)"], p4, "client[1]");
+    let total = csv_rows(&read("total.csv"));
+    assert_eq!(total.len(), 1);
+    let sum = single.as_i64().unwrap() + p4.as_i64().unwrap();
+    assert_eq!(total[0]["received (bytes)"], sum.to_string());
+
+    // The latency of all loaders is the merged histogram's, as Java computes it.
+    let hdr = expected("hdr");
+    let md = p.read(&format!("{out}/latency.md"));
+    let merged = &hdr["sets"]["loaders"]["all_files_all_intervals_merged"];
+    assert!(md.contains(&format!("| {} |", merged["p99"])), "{md}");
+    assert!(md.contains("Trial 20261123T084118Z of plan `lab`"), "{md}");
+
+    // dstat rows are cut by each test's window (earliest start to latest end).
+    let cpu = stats_rows(&read("cpu.csv"));
+    let dstat = expected("dstat");
+    for w in dstat["files"]["dstat_tcmndy.csv"]["windows"]
+        .as_array()
+        .unwrap()
+    {
+        let name = w["test"].as_str().unwrap().to_string();
+        for col in ["total cpu usage.usr", "net/lo.recv"] {
+            check_stats(
+                &cpu[&(name.clone(), col.to_string())],
+                &w["columns"][col],
+                &format!("{name} {col}"),
+            );
+        }
+    }
+    let sources = p.read(&format!("{out}/cpu.sources.txt"));
+    assert!(
+        sources.contains("server-0/dstat/dstat.csv") && sources.contains("Window rule"),
+        "{sources}"
+    );
+}
+
+#[test]
+fn plan_analyses_report_missing_inputs_and_trials() {
+    let p = trial_project();
+    let r = p.run(&["analyze", "plan.toml", "20261122T000000Z"]);
+    assert_eq!(r.code, 1, "{r:?}");
+    assert!(
+        r.stderr.contains(
+            "analysis `throughput`: no file in trials/lab/20261122T000000Z matches `*/tcp/stdout`"
+        ),
+        "{r:?}"
+    );
+    let r = p.run(&["analyze", "plan.toml", "nope"]);
+    assert_eq!(r.code, 1, "{r:?}");
+    assert!(r.stderr.contains("trials/lab/nope/trial.json"), "{r:?}");
+    // A corrupt input is named, the others are still tabulated.
+    p.write(
+        "trials/lab/20261123T084118Z/client-1/tcp/stdout",
+        "{\"start\": ",
+    );
+    let r = p.run(&["analyze", "plan.toml"]);
+    assert_eq!(r.code, 1, "{r:?}");
+    assert!(
+        r.stderr
+            .contains("client-1/tcp/stdout:1: error: not valid iperf3 JSON"),
+        "{r:?}"
+    );
+    let rows = csv_rows(&Run {
+        code: 0,
+        stdout: p.read("trials/lab/20261123T084118Z/analysis/throughput.csv"),
+        stderr: String::new(),
+    });
+    assert_eq!(rows.len(), 1);
+}

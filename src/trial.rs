@@ -1,0 +1,239 @@
+//! A trial on disk: `trials/<plan>/<trial-id>/` holding `trial.json` and the
+//! collected files as `<host>/<test>/…` (host as a file name, `client-0`).
+//! This module reads that layout: the trials of a plan, each test's window,
+//! and the files a glob names.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::analyze::Window;
+use crate::error::{Error, Result};
+
+/// `trial.json`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Trial {
+    pub plan: String,
+    pub trial: String,
+    #[serde(default)]
+    pub plan_hash: String,
+    /// By host name (`client[0]`).
+    #[serde(default)]
+    pub hosts: BTreeMap<String, TrialHost>,
+    #[serde(default)]
+    pub tests: Vec<TrialTest>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct TrialHost {
+    /// The host's folder in the trial (`client-0`).
+    pub dir: String,
+    #[serde(default)]
+    pub address: String,
+    /// Host clock minus runner's clock, measured before the trigger.
+    #[serde(default)]
+    pub clock_offset_ms: f64,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct TrialTest {
+    pub name: String,
+    /// The trigger epoch the test was armed for (seconds since the epoch).
+    #[serde(default)]
+    pub armed_at: f64,
+    /// Actual start and end per host (seconds since the epoch, UTC).
+    pub hosts: BTreeMap<String, TestRun>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct TestRun {
+    pub start: f64,
+    pub end: f64,
+    #[serde(default)]
+    pub exit_code: Option<i32>,
+}
+
+impl Trial {
+    /// Each test's window: earliest actual start to latest actual end across its hosts.
+    pub fn windows(&self) -> Vec<Window> {
+        self.tests
+            .iter()
+            .filter(|t| !t.hosts.is_empty())
+            .map(|t| Window {
+                name: t.name.clone(),
+                start: t
+                    .hosts
+                    .values()
+                    .map(|r| r.start)
+                    .fold(f64::INFINITY, f64::min),
+                end: t
+                    .hosts
+                    .values()
+                    .map(|r| r.end)
+                    .fold(f64::NEG_INFINITY, f64::max),
+            })
+            .collect()
+    }
+
+    /// The host whose folder is `dir`, else the folder name itself.
+    pub fn host_of_dir(&self, dir: &str) -> String {
+        self.hosts
+            .iter()
+            .find(|(_, h)| h.dir == dir)
+            .map_or_else(|| dir.to_string(), |(name, _)| name.clone())
+    }
+}
+
+pub fn plan_trials_dir(plan: &str) -> PathBuf {
+    Path::new("trials").join(plan)
+}
+
+/// The trial directory: the one named, or the latest (trial ids sort by time).
+pub fn find(plan: &str, id: Option<&str>) -> Result<(PathBuf, Trial)> {
+    let root = plan_trials_dir(plan);
+    let dir = match id {
+        Some(id) => root.join(id),
+        None => {
+            let mut ids: Vec<String> = fs_err::read_dir(&root)
+                .map_err(|_| {
+                    Error::msg(format!(
+                        "plan `{plan}` has no trials: {} does not exist",
+                        root.display()
+                    ))
+                    .help("a trial is made by `runner apply` of a plan with tests")
+                })?
+                .flatten()
+                .filter(|e| e.path().join("trial.json").is_file())
+                .filter_map(|e| e.file_name().to_str().map(str::to_string))
+                .collect();
+            ids.sort();
+            let latest = ids.pop().ok_or_else(|| {
+                Error::msg(format!("no trial with a trial.json in {}", root.display()))
+            })?;
+            root.join(latest)
+        }
+    };
+    let meta = dir.join("trial.json");
+    let bytes = fs_err::read(&meta).map_err(|e| {
+        Error::msg(e.to_string()).help("name a trial that exists: `runner analyze PLAN TRIAL`")
+    })?;
+    let trial: Trial = serde_json::from_slice(&bytes)
+        .map_err(|e| Error::msg(format!("{}:{}: error: {e}", meta.display(), e.line())))?;
+    Ok((dir, trial))
+}
+
+/// Files under `dir` whose path relative to it matches one of `globs`,
+/// sorted; `trial.json` and `analysis/` are never inputs.
+pub fn matching_files(dir: &Path, globs: &[String]) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let Ok(entries) = fs_err::read_dir(&d) else {
+            continue;
+        };
+        for e in entries.flatten() {
+            let path = e.path();
+            let Ok(rel) = path.strip_prefix(dir) else {
+                continue;
+            };
+            let rel_text = rel.to_string_lossy().to_string();
+            if rel_text == "trial.json" || rel_text == "analysis" {
+                continue;
+            }
+            // Symlinks are not followed: a trial never reads outside itself.
+            let Ok(kind) = e.file_type() else { continue };
+            if kind.is_dir() {
+                stack.push(path);
+            } else if kind.is_file() && globs.iter().any(|g| glob_match(g, &rel_text)) {
+                out.push(rel.to_path_buf());
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// `*` and `?` within one path component, `**` across components.
+pub fn glob_match(pattern: &str, path: &str) -> bool {
+    let p: Vec<&str> = pattern.split('/').collect();
+    let s: Vec<&str> = path.split('/').collect();
+    match_parts(&p, &s)
+}
+
+fn match_parts(p: &[&str], s: &[&str]) -> bool {
+    match (p.first(), s.first()) {
+        (None, None) => true,
+        (Some(&"**"), _) => match_parts(&p[1..], s) || (!s.is_empty() && match_parts(p, &s[1..])),
+        (Some(pp), Some(ss)) => {
+            match_component(pp.as_bytes(), ss.as_bytes()) && match_parts(&p[1..], &s[1..])
+        }
+        _ => false,
+    }
+}
+
+fn match_component(p: &[u8], s: &[u8]) -> bool {
+    match (p.first(), s.first()) {
+        (None, None) => true,
+        (Some(b'*'), _) => {
+            match_component(&p[1..], s) || (!s.is_empty() && match_component(p, &s[1..]))
+        }
+        (Some(b'?'), Some(_)) => match_component(&p[1..], &s[1..]),
+        (Some(a), Some(b)) if a == b => match_component(&p[1..], &s[1..]),
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn globs() {
+        assert!(glob_match("*/tcp/stdout", "client-0/tcp/stdout"));
+        assert!(!glob_match("*/tcp/stdout", "client-0/udp/stdout"));
+        assert!(!glob_match("*/tcp/stdout", "a/b/tcp/stdout"));
+        assert!(glob_match("**/*.hlog", "a/b/c.hlog"));
+        assert!(glob_match("**/*.hlog", "c.hlog"));
+        assert!(glob_match(
+            "server-?/dstat/*.csv",
+            "server-0/dstat/dstat.csv"
+        ));
+        assert!(!glob_match("*.csv", "x.csvx"));
+    }
+
+    #[test]
+    fn windows_span_all_hosts() {
+        let mut t = Trial::default();
+        let mut hosts = BTreeMap::new();
+        hosts.insert(
+            "a".into(),
+            TestRun {
+                start: 10.0,
+                end: 20.0,
+                exit_code: Some(0),
+            },
+        );
+        hosts.insert(
+            "b".into(),
+            TestRun {
+                start: 9.5,
+                end: 21.0,
+                exit_code: Some(0),
+            },
+        );
+        t.tests.push(TrialTest {
+            name: "tcp".into(),
+            armed_at: 9.0,
+            hosts,
+        });
+        assert_eq!(
+            t.windows(),
+            vec![Window {
+                name: "tcp".into(),
+                start: 9.5,
+                end: 21.0
+            }]
+        );
+    }
+}
