@@ -73,7 +73,7 @@ pub enum Command {
         /// dstat/csv: columns to summarise, comma-separated (`total cpu usage.usr,net/total.recv`).
         #[arg(long, value_delimiter = ',')]
         columns: Vec<String>,
-        /// dstat: a JSON file of test windows; one row per window.
+        /// dstat, iperf3, iperf2: a JSON file of test windows (`{"windows": [{"test", "start_epoch", "end_epoch"}]}`); rows per window.
         #[arg(long)]
         windows: Option<PathBuf>,
         /// With --parser: the files. Without: PLAN [TRIAL].

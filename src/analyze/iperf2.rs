@@ -16,6 +16,8 @@ use crate::table::{Cell, Column, Table};
 #[derive(Debug, Clone, PartialEq)]
 pub struct Line {
     pub line: usize,
+    /// The line's timestamp (`YYYYMMDDHHMMSS[.mmm]`, read as UTC), seconds since the epoch.
+    pub time: Option<f64>,
     pub stream: String,
     pub start: f64,
     pub end: f64,
@@ -83,6 +85,7 @@ pub fn parse(bytes: &[u8], path: &Path) -> Result<Totals, FileError> {
         };
         lines.push(Line {
             line: lineno,
+            time: parse_timestamp(f[0]),
             stream: format!("{}:{}-{}:{}", f[1], f[2], f[3], f[4]),
             start,
             end,
@@ -109,30 +112,56 @@ pub fn parse(bytes: &[u8], path: &Path) -> Result<Totals, FileError> {
             summaries.insert(l.stream.as_str(), l);
         }
     }
-    let summaries: Vec<Line> = summaries.into_values().cloned().collect();
-    let udp = summaries.iter().any(|s| s.udp.is_some());
-    let mut t = Totals {
-        streams: summaries.len(),
-        udp,
-        ..Totals::default()
-    };
-    t.bytes = summaries.iter().map(|s| s.bytes).sum();
-    t.bps = summaries.iter().map(|s| s.bps).sum();
-    if udp {
-        t.lost = Some(summaries.iter().filter_map(|s| s.udp.map(|u| u.1)).sum());
-        t.total_datagrams = summaries.iter().map(|s| s.udp.and_then(|u| u.2)).sum();
-        t.lost_percent = match (t.lost, t.total_datagrams) {
-            (Some(l), Some(n)) if n > 0 => Some(100.0 * l as f64 / n as f64),
-            _ => None,
-        };
-        let j: Vec<f64> = summaries
-            .iter()
-            .filter_map(|s| s.udp.map(|u| u.0))
-            .collect();
-        t.mean_jitter_ms = (!j.is_empty()).then(|| j.iter().sum::<f64>() / j.len() as f64);
+    Ok(Totals::from_summaries(
+        summaries.into_values().cloned().collect(),
+    ))
+}
+
+/// `20261123083712` or `20261123083712.345` (local time, no zone: read as UTC).
+fn parse_timestamp(text: &str) -> Option<f64> {
+    let (whole, frac) = text.split_once('.').unwrap_or((text, ""));
+    if whole.len() != 14 || !whole.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
     }
-    t.summaries = summaries;
-    Ok(t)
+    let n = |a: usize, b: usize| whole[a..b].parse::<i64>().ok();
+    let days = super::dstat::days_from_civil(n(0, 4)?, n(4, 6)?, n(6, 8)?);
+    let secs = days * 86_400 + n(8, 10)? * 3600 + n(10, 12)? * 60 + n(12, 14)?;
+    let frac: f64 = if frac.is_empty() {
+        0.0
+    } else {
+        format!("0.{frac}").parse().ok()?
+    };
+    Some(secs as f64 + frac)
+}
+
+impl Totals {
+    /// Totals over streams, from each stream's summary line.
+    pub fn from_summaries(summaries: Vec<Line>) -> Totals {
+        let udp = summaries.iter().any(|s| s.udp.is_some());
+        let mut t = Totals {
+            streams: summaries.len(),
+            udp,
+            ..Totals::default()
+        };
+        t.bytes = summaries.iter().map(|s| s.bytes).sum();
+        t.bps = summaries.iter().map(|s| s.bps).sum();
+        if udp {
+            t.lost = Some(summaries.iter().filter_map(|s| s.udp.map(|u| u.1)).sum());
+            // A client's `-1` (not available) on any stream makes the total unavailable.
+            t.total_datagrams = summaries.iter().map(|s| s.udp.and_then(|u| u.2)).sum();
+            t.lost_percent = match (t.lost, t.total_datagrams) {
+                (Some(l), Some(n)) if n > 0 => Some(100.0 * l as f64 / n as f64),
+                _ => None,
+            };
+            let j: Vec<f64> = summaries
+                .iter()
+                .filter_map(|s| s.udp.map(|u| u.0))
+                .collect();
+            t.mean_jitter_ms = (!j.is_empty()).then(|| j.iter().sum::<f64>() / j.len() as f64);
+        }
+        t.summaries = summaries;
+        t
+    }
 }
 
 pub fn table(rows: Vec<(String, Totals)>) -> Table {
@@ -170,33 +199,4 @@ pub fn table(rows: Vec<(String, Totals)>) -> Table {
         rows,
         notes: Vec::new(),
     }
-}
-
-/// Totals of several files (hosts) as one.
-pub fn merge(parts: &[&Totals]) -> Totals {
-    let mut t = Totals {
-        udp: parts.iter().any(|p| p.udp),
-        ..Totals::default()
-    };
-    for p in parts {
-        t.streams += p.streams;
-        t.bytes += p.bytes;
-        t.bps += p.bps;
-        t.summaries.extend(p.summaries.iter().cloned());
-    }
-    if t.udp {
-        t.lost = parts.iter().map(|p| p.lost).sum();
-        t.total_datagrams = parts.iter().map(|p| p.total_datagrams).sum();
-        t.lost_percent = match (t.lost, t.total_datagrams) {
-            (Some(l), Some(n)) if n > 0 => Some(100.0 * l as f64 / n as f64),
-            _ => None,
-        };
-        let j: Vec<f64> = t
-            .summaries
-            .iter()
-            .filter_map(|s| s.udp.map(|u| u.0))
-            .collect();
-        t.mean_jitter_ms = (!j.is_empty()).then(|| j.iter().sum::<f64>() / j.len() as f64);
-    }
-    t
 }

@@ -29,27 +29,39 @@ pub struct Run {
     /// Plain mean of the non-omitted intervals' `sum.bits_per_second`.
     pub interval_mean_bps: Option<f64>,
     pub intervals: usize,
+    /// `start.timestamp.timesecs`: when the test began.
+    pub start_epoch: Option<f64>,
 }
 
-pub fn read_file(path: &Path) -> Result<Run, FileError> {
+/// Every run in the file: a client's `-J` output is one JSON document; a
+/// server's (`iperf3 -s -J`) is one document per test, back to back.
+pub fn read_file(path: &Path) -> Result<Vec<Run>, FileError> {
     let bytes = fs_err::read(path).map_err(|e| FileError::whole(path, e.to_string()))?;
     parse(&bytes, path)
 }
 
-pub fn parse(bytes: &[u8], path: &Path) -> Result<Run, FileError> {
+pub fn parse(bytes: &[u8], path: &Path) -> Result<Vec<Run>, FileError> {
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Err(FileError::whole(
             path,
             "the file is empty; expected iperf3 -J output".into(),
         ));
     }
-    let v: Value = serde_json::from_slice(bytes).map_err(|e| {
-        FileError::at(
-            path,
-            e.line(),
-            format!("not valid iperf3 JSON ({e}); expected the output of `iperf3 -J`"),
-        )
-    })?;
+    let mut runs = Vec::new();
+    for doc in serde_json::Deserializer::from_slice(bytes).into_iter::<Value>() {
+        let v = doc.map_err(|e| {
+            FileError::at(
+                path,
+                e.line(),
+                format!("not valid iperf3 JSON ({e}); expected the output of `iperf3 -J`"),
+            )
+        })?;
+        runs.push(parse_run(&v, path)?);
+    }
+    Ok(runs)
+}
+
+fn parse_run(v: &Value, path: &Path) -> Result<Run, FileError> {
     let mut run = Run {
         error: v["error"].as_str().map(str::to_string),
         ..Run::default()
@@ -59,6 +71,7 @@ pub fn parse(bytes: &[u8], path: &Path) -> Result<Run, FileError> {
     run.streams = test["num_streams"].as_u64();
     run.reverse = test["reverse"].as_u64().map(|r| r != 0);
     run.duration_s = test["duration"].as_f64();
+    run.start_epoch = v["start"]["timestamp"]["timesecs"].as_f64();
     if run.error.is_some() {
         return Ok(run);
     }
@@ -144,6 +157,7 @@ pub fn merge(runs: &[&Run]) -> Run {
         },
         interval_mean_bps: sum_f(|r| r.interval_mean_bps),
         intervals: ok.iter().map(|r| r.intervals).max().unwrap_or(0),
+        start_epoch: ok.iter().filter_map(|r| r.start_epoch).reduce(f64::min),
     }
 }
 

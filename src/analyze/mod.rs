@@ -219,23 +219,31 @@ pub fn analyze(kind: ParserKind, groups: &[Group], opts: &Options) -> Outcome {
             let parsed = Parsed::new(groups, sequential(iperf3::read_file), &mut errors);
             let mut rows: Vec<(String, iperf3::Run)> = Vec::new();
             for g in groups {
-                let runs = parsed.of(g);
-                let good: Vec<&iperf3::Run> = runs
-                    .iter()
-                    .map(|(_, r)| *r)
-                    .filter(|r| r.error.is_none())
+                let runs: Vec<(&PathBuf, &iperf3::Run)> = parsed
+                    .of(g)
+                    .into_iter()
+                    .flat_map(|(f, rs)| rs.iter().map(move |r| (f, r)))
                     .collect();
-                if !good.is_empty() {
-                    rows.push((g.label.clone(), iperf3::merge(&good)));
-                }
-                // A failed run is its own row, never folded into the totals.
-                for (f, r) in runs.iter().filter(|(_, r)| r.error.is_some()) {
-                    let label = if g.files.len() == 1 {
-                        g.label.clone()
-                    } else {
-                        format!("{}: {}", g.label, f.display())
-                    };
-                    rows.push((label, (*r).clone()));
+                for (label, inside) in
+                    windowed(&g.label, &opts.windows, &runs, |(_, r)| r.start_epoch)
+                {
+                    let good: Vec<&iperf3::Run> = inside
+                        .iter()
+                        .map(|(_, r)| *r)
+                        .filter(|r| r.error.is_none())
+                        .collect();
+                    if !good.is_empty() {
+                        rows.push((label.clone(), iperf3::merge(&good)));
+                    }
+                    // A failed run is its own row, never folded into the totals.
+                    for (f, r) in inside.iter().filter(|(_, r)| r.error.is_some()) {
+                        let label = if g.files.len() == 1 {
+                            label.clone()
+                        } else {
+                            format!("{label}: {}", f.display())
+                        };
+                        rows.push((label, (*r).clone()));
+                    }
                 }
             }
             (
@@ -245,14 +253,22 @@ pub fn analyze(kind: ParserKind, groups: &[Group], opts: &Options) -> Outcome {
         }
         ParserKind::Iperf2 => {
             let parsed = Parsed::new(groups, sequential(iperf2::read_file), &mut errors);
-            let rows = groups
-                .iter()
-                .filter_map(|g| {
-                    let parts: Vec<&iperf2::Totals> =
-                        parsed.of(g).into_iter().map(|(_, t)| t).collect();
-                    (!parts.is_empty()).then(|| (g.label.clone(), iperf2::merge(&parts)))
-                })
-                .collect();
+            let mut rows = Vec::new();
+            for g in groups {
+                let parts: Vec<&iperf2::Totals> =
+                    parsed.of(g).into_iter().map(|(_, t)| t).collect();
+                if parts.is_empty() {
+                    continue;
+                }
+                let summaries: Vec<&iperf2::Line> =
+                    parts.iter().flat_map(|p| p.summaries.iter()).collect();
+                for (label, inside) in windowed(&g.label, &opts.windows, &summaries, |s| s.time) {
+                    rows.push((
+                        label,
+                        iperf2::Totals::from_summaries(inside.into_iter().cloned().collect()),
+                    ));
+                }
+            }
             (
                 parsed.any().then(|| iperf2::table(rows)),
                 parsed.read_files(),
@@ -314,6 +330,30 @@ pub fn analyze(kind: ParserKind, groups: &[Group], opts: &Options) -> Outcome {
         }
     }
     Outcome { table, errors }
+}
+
+/// Items split by test window (`start <= t < end` on each item's time);
+/// without windows, everything under the group's own label.
+fn windowed<T: Copy>(
+    label: &str,
+    windows: &[Window],
+    items: &[T],
+    time: impl Fn(&T) -> Option<f64>,
+) -> Vec<(String, Vec<T>)> {
+    if windows.is_empty() {
+        return vec![(label.to_string(), items.to_vec())];
+    }
+    windows
+        .iter()
+        .map(|w| {
+            let inside = items
+                .iter()
+                .filter(|i| time(i).is_some_and(|t| w.start <= t && t < w.end))
+                .copied()
+                .collect();
+            (format!("{label} / {}", w.name), inside)
+        })
+        .collect()
 }
 
 fn plural(n: usize, noun: &str) -> String {

@@ -138,6 +138,19 @@ pub fn run_analyses(
             all_ok = false;
             continue;
         }
+        // `by = ["test"]`: files under a test's folder (`<host>/<test>/…`) belong to
+        // that test; output that spans tests (a monitor's dstat, an iperf server's
+        // log) is cut by the tests' windows instead.
+        let is_test = |rel: &std::path::Path| {
+            let parts: Vec<_> = rel.iter().collect();
+            parts.len() > 2
+                && trial
+                    .tests
+                    .iter()
+                    .any(|t| parts[1].to_string_lossy() == t.name)
+        };
+        let cut_by_windows = a.by.contains(&By::Test)
+            && (a.parser == ParserKind::Dstat || !files.iter().any(|f| is_test(f)));
         // Rows: one per distinct (by…) key, in the order the files sort.
         let mut groups: Vec<Group> = Vec::new();
         for rel in &files {
@@ -155,8 +168,7 @@ pub fn run_analyses(
             for b in &a.by {
                 match b {
                     By::Host => key.push(host.clone()),
-                    // dstat covers every test: its rows are cut by the tests' windows instead.
-                    By::Test if a.parser == ParserKind::Dstat => {}
+                    By::Test if cut_by_windows => {}
                     By::Test => key.push(test.clone()),
                     By::File => key.push(rel.display().to_string()),
                 }
@@ -175,7 +187,7 @@ pub fn run_analyses(
                 }),
             }
         }
-        let windows = if a.parser == ParserKind::Dstat && a.by.contains(&By::Test) {
+        let windows = if cut_by_windows {
             trial.windows()
         } else {
             Vec::new()

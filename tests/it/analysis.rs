@@ -518,7 +518,7 @@ columns = ["total cpu usage.usr", "net/lo.recv"]
     let windows: Value =
         serde_json::from_str(&std::fs::read_to_string(s.join("dstat/windows.json")).unwrap())
             .unwrap();
-    let tests: Vec<Value> = windows["windows"]
+    let mut tests: Vec<Value> = windows["windows"]
         .as_array()
         .unwrap()
         .iter()
@@ -532,6 +532,12 @@ columns = ["total cpu usage.usr", "net/lo.recv"]
                 "client[1]": {"start": start + 0.3, "end": end, "exit_code": 0}}})
         })
         .collect();
+    // The iperf3 clients' test, whose output sits in each client's `tcp/` folder.
+    tests.push(
+        serde_json::json!({"name": "tcp", "armed_at": 1795422930.0, "hosts": {
+        "client[0]": {"start": 1795422932.0, "end": 1795422938.0, "exit_code": 0},
+        "client[1]": {"start": 1795422937.5, "end": 1795422943.0, "exit_code": 0}}}),
+    );
     let meta = serde_json::json!({"plan": "lab", "trial": "20261123T084118Z",
         "hosts": {"server[0]": {"dir": "server-0"}, "client[0]": {"dir": "client-0"}, "client[1]": {"dir": "client-1"}},
         "tests": tests});
@@ -651,4 +657,86 @@ fn plan_analyses_report_missing_inputs_and_trials() {
         stderr: String::new(),
     });
     assert_eq!(rows.len(), 1);
+}
+
+#[test]
+fn iperf_output_spanning_tests_is_cut_by_windows() {
+    let p = crate::common::Project::new();
+    let s = samples();
+    let read = |f: &str| std::fs::read_to_string(s.join(f)).unwrap();
+    // What `iperf3 -s -J` leaves: one JSON document per test, back to back.
+    p.write(
+        "server.json",
+        &format!(
+            "{}\n{}\n{}",
+            read("iperf3/tcp_single.json"),
+            read("iperf3/tcp_p4.json"),
+            read("iperf3/udp_200m.json")
+        ),
+    );
+    p.write(
+        "windows.json",
+        r#"{"windows": [
+            {"test": "one", "start_epoch": 1795422932.5, "end_epoch": 1795422937.0},
+            {"test": "four", "start_epoch": 1795422937.0, "end_epoch": 1795422942.0},
+            {"test": "udp", "start_epoch": 1795422942.0, "end_epoch": 1795422950.0},
+            {"test": "idle", "start_epoch": 1795423100.0, "end_epoch": 1795423110.0}]}"#,
+    );
+    let run = |args: &[&str]| {
+        output_of(
+            Command::new(BIN)
+                .arg("analyze")
+                .args(args)
+                .current_dir(p.path())
+                .output()
+                .unwrap(),
+        )
+    };
+    let rows = csv_rows(&run(&[
+        "--parser",
+        "iperf3",
+        "--windows",
+        "windows.json",
+        "--format",
+        "csv",
+        "server.json",
+    ]));
+    let e = expected("iperf3");
+    let labels: Vec<&str> = rows.iter().map(|r| r["source"].as_str()).collect();
+    assert_eq!(
+        labels,
+        vec!["all files / one", "all files / four", "all files / udp"],
+        "an empty window has no row"
+    );
+    for (row, file) in rows
+        .iter()
+        .zip(["tcp_single.json", "tcp_p4.json", "udp_200m.json"])
+    {
+        exact(
+            &row["received (bytes)"],
+            &e["files"][file]["end"]["sum_received"]["bytes"],
+            file,
+        );
+    }
+
+    // iperf 2: each stream belongs to the window its summary line was written in.
+    p.write("iperf2.csv", &read("iperf2/tcp_p2_server.csv"));
+    p.write(
+        "w2.json",
+        r#"{"windows": [{"test": "in", "start_epoch": 1795423020.0, "end_epoch": 1795423030.0},
+                        {"test": "after", "start_epoch": 1795423030.0, "end_epoch": 1795423040.0}]}"#,
+    );
+    let rows = csv_rows(&run(&[
+        "--parser",
+        "iperf2",
+        "--windows",
+        "w2.json",
+        "--format",
+        "csv",
+        "iperf2.csv",
+    ]));
+    let total = &expected("iperf2")["files"]["tcp_p2_server.csv"]["total"];
+    assert_eq!(rows[0]["source"], "all files / in");
+    exact(&rows[0]["transferred (bytes)"], &total["bytes"], "in");
+    assert_eq!(rows[1]["streams"], "0");
 }
