@@ -176,7 +176,17 @@ impl Session {
         stderr: &mut W,
     ) -> Result<Outcome, String> {
         let w = quote(&self.target.workdir);
-        let full = format!("mkdir -p {w} && cd {w} || exit 97\n{command}");
+        // The command runs under the host's `timeout` when it has one, so an
+        // overrun is killed there (with its children), not just abandoned;
+        // the local timer below is the backstop. Exit 124 = timed out.
+        let secs = timeout.as_secs_f64().max(0.001);
+        let c = quote(command);
+        let full = format!(
+            "mkdir -p {w} && cd {w} || exit 97\n\
+             if command -v timeout >/dev/null 2>&1; then exec timeout -k 5 {secs:.3} \"${{SHELL:-/bin/sh}}\" -c {c}; fi\n\
+             exec \"${{SHELL:-/bin/sh}}\" -c {c}"
+        );
+        let backstop = timeout + Duration::from_secs(10);
         let mut channel = self.open_channel().await?;
         let run = async {
             channel
@@ -205,10 +215,11 @@ impl Session {
             }
             Ok::<_, String>(outcome)
         };
-        let result = tokio::time::timeout(timeout, run).await;
+        let result = tokio::time::timeout(backstop, run).await;
         let _ = stdout.flush().await;
         let _ = stderr.flush().await;
         match result {
+            Ok(Ok(Outcome::Exit(124))) => Ok(Outcome::TimedOut(timeout)),
             Ok(r) => r,
             Err(_) => {
                 let _ = channel.close().await;

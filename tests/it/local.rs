@@ -253,7 +253,7 @@ run = "read -r answer"
 name = "slow"
 on = ["h"]
 after = []
-run = "sleep 30"
+run = "echo started; sleep 31.25; echo never"
 timeout = "1s"
 "#,
     );
@@ -289,6 +289,13 @@ timeout = "1s"
         "took {:?}",
         start.elapsed()
     );
+    assert_eq!(p.read(".runner/hang/logs/h-0/slow.stdout"), "started\n");
+    // The overrun was killed on the host, not left running.
+    let sleeping = std::fs::read_dir("/proc").unwrap().flatten().any(|e| {
+        std::fs::read(e.path().join("cmdline"))
+            .is_ok_and(|c| String::from_utf8_lossy(&c).replace('\0', " ").trim() == "sleep 31.25")
+    });
+    assert!(!sleeping, "the timed-out command is still running");
 }
 
 const SLOW_PLAN: &str = r#"name = "slow"
@@ -332,6 +339,33 @@ fn sigint_stops_launching_saves_state_and_the_next_apply_finishes() {
     rest.ok();
     assert_eq!(p.run(&["plan", "plan.toml", "--detailed-exitcode"]).code, 0);
     assert_eq!(p.sshd_processes().len(), 4);
+}
+
+#[test]
+fn sigterm_is_an_interrupt_too() {
+    let p = Project::new();
+    p.write("plan.toml", SLOW_PLAN);
+    let child = p
+        .command(&["apply", "plan.toml", "--yes", "--parallelism", "1"])
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !p.path().join(".runner/slow/logs").exists() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    kill(child.id(), "TERM");
+    let r = wait_bounded(child, Duration::from_secs(60));
+    assert_eq!(r.code, 1, "{r:?}");
+    assert!(
+        r.stderr.contains("interrupted: the state is saved"),
+        "{r:?}"
+    );
+    assert!(
+        !p.path().join(".runner/slow.lock").exists(),
+        "lock not released"
+    );
+    p.run(&["destroy", "plan.toml", "--yes"]).ok();
+    assert!(p.sshd_processes().is_empty());
 }
 
 #[test]
