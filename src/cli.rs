@@ -53,36 +53,40 @@ pub enum Command {
     },
     /// Print the plan's graph as Graphviz DOT.
     Graph { plan: PathBuf },
-    /// Result tables from collected files: `runner analyze --parser hdr FILE…`.
-    Analyze {
-        /// hdr | iperf3 | iperf2 | dstat | csv
-        #[arg(long)]
-        parser: Option<String>,
-        /// `file`: one row per file instead of all files merged into one.
-        #[arg(long)]
-        by: Option<String>,
-        /// csv | markdown | mediawiki | trac
-        #[arg(long, default_value = "markdown")]
-        format: String,
-        /// hdr: the unit the values were recorded in (a log does not say).
-        #[arg(long, default_value = "ns")]
-        unit: String,
-        /// hdr: `each` (a row per tag), `all`, `untagged`, or a tag name.
-        #[arg(long, default_value = "each")]
-        tag: String,
-        /// dstat/csv: columns to summarise, comma-separated (`total cpu usage.usr,net/total.recv`).
-        #[arg(long, value_delimiter = ',')]
-        columns: Vec<String>,
-        /// dstat, iperf3, iperf2: a JSON file of test windows (`{"windows": [{"test", "start_epoch", "end_epoch"}]}`); rows per window.
-        #[arg(long)]
-        windows: Option<PathBuf>,
-        /// With --parser: the files. Without: PLAN [TRIAL].
-        args: Vec<PathBuf>,
-    },
+    /// Result tables from collected files: `runner analyze --parser hdr FILE…`,
+    /// or a plan's `[[analyze]]` sections on a trial: `runner analyze PLAN [TRIAL]`.
+    Analyze(AnalyzeArgs),
     /// Show the hosts and steps in the state.
     Show {
         plan: Option<PathBuf>,
         #[arg(long)]
         json: bool,
     },
+}
+
+#[derive(Debug, clap::Args)]
+pub struct AnalyzeArgs {
+    /// hdr | iperf3 | iperf2 | dstat | csv
+    #[arg(long)]
+    pub parser: Option<String>,
+    /// `file`: one row per file instead of all files merged into one.
+    #[arg(long)]
+    pub by: Option<String>,
+    /// csv | markdown | mediawiki | trac
+    #[arg(long, default_value = "markdown")]
+    pub format: String,
+    /// hdr: the unit the values were recorded in (a log does not say).
+    #[arg(long, default_value = "ns")]
+    pub unit: String,
+    /// hdr: `each` (a row per tag), `all`, `untagged`, or a tag name.
+    #[arg(long, default_value = "each")]
+    pub tag: String,
+    /// dstat/csv: columns to summarise, comma-separated (`total cpu usage.usr,net/total.recv`).
+    #[arg(long, value_delimiter = ',')]
+    pub columns: Vec<String>,
+    /// dstat, iperf3, iperf2: a JSON file of test windows (`{"windows": [{"test", "start_epoch", "end_epoch"}]}`); rows per window.
+    #[arg(long)]
+    pub windows: Option<PathBuf>,
+    /// With --parser: the files. Without: PLAN [TRIAL].
+    pub args: Vec<PathBuf>,
 }

@@ -8,21 +8,11 @@
 use std::path::PathBuf;
 
 use crate::analyze::{self, Group, Options, ParserKind, hdr::TagFilter};
+use crate::cli::AnalyzeArgs;
 use crate::error::{Error, Result};
 use crate::render::{self, Format};
 
-pub struct Args {
-    pub parser: Option<String>,
-    pub by: Option<String>,
-    pub format: String,
-    pub unit: String,
-    pub tag: String,
-    pub columns: Vec<String>,
-    pub windows: Option<PathBuf>,
-    pub args: Vec<PathBuf>,
-}
-
-pub fn run(a: Args) -> Result<i32> {
+pub fn run(a: AnalyzeArgs) -> Result<i32> {
     let Some(parser) = a.parser else {
         return run_plan(&a.args);
     };

@@ -33,25 +33,7 @@ pub fn run(command: Command) -> Result<i32> {
         } => destroy::run(&plan, yes, parallelism),
         Command::Graph { plan } => graph::run(&plan),
         Command::Show { plan, json } => show::run(plan.as_deref(), json),
-        Command::Analyze {
-            parser,
-            by,
-            format,
-            unit,
-            tag,
-            columns,
-            windows,
-            args,
-        } => analyze::run(analyze::Args {
-            parser,
-            by,
-            format,
-            unit,
-            tag,
-            columns,
-            windows,
-            args,
-        }),
+        Command::Analyze(args) => analyze::run(args),
     }
 }
 

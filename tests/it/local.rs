@@ -307,22 +307,26 @@ on = ["w"]
 run = "sleep 1; echo rested"
 "#;
 
-#[test]
-fn sigint_stops_launching_saves_state_and_the_next_apply_finishes() {
-    let p = Project::new();
+/// Starts `runner apply` on SLOW_PLAN, waits until its first step runs, and
+/// sends `signal`; returns the finished run.
+fn interrupted_apply(p: &Project, signal: &str, parallelism: &str) -> Run {
     p.write("plan.toml", SLOW_PLAN);
     let child = p
-        .command(&["apply", "plan.toml", "--yes", "--parallelism", "1"])
+        .command(&["apply", "plan.toml", "--yes", "--parallelism", parallelism])
         .spawn()
         .unwrap();
-    let pid = child.id();
-    // Wait until the first step is running, then interrupt.
     let deadline = Instant::now() + Duration::from_secs(30);
     while !p.path().join(".runner/slow/logs").exists() && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(10));
     }
-    kill(pid, "INT");
-    let r = wait_bounded(child, Duration::from_secs(60));
+    kill(child.id(), signal);
+    wait_bounded(child, Duration::from_secs(60))
+}
+
+#[test]
+fn sigint_stops_launching_saves_state_and_the_next_apply_finishes() {
+    let p = Project::new();
+    let r = interrupted_apply(&p, "INT", "1");
     assert_eq!(r.code, 1, "{r:?}");
     assert!(r.stderr.contains("interrupted"), "{r:?}");
     assert!(r.stderr.contains("not started"), "{r:?}");
@@ -344,17 +348,7 @@ fn sigint_stops_launching_saves_state_and_the_next_apply_finishes() {
 #[test]
 fn sigterm_is_an_interrupt_too() {
     let p = Project::new();
-    p.write("plan.toml", SLOW_PLAN);
-    let child = p
-        .command(&["apply", "plan.toml", "--yes", "--parallelism", "1"])
-        .spawn()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !p.path().join(".runner/slow/logs").exists() && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    kill(child.id(), "TERM");
-    let r = wait_bounded(child, Duration::from_secs(60));
+    let r = interrupted_apply(&p, "TERM", "1");
     assert_eq!(r.code, 1, "{r:?}");
     assert!(
         r.stderr.contains("interrupted: the state is saved"),
@@ -371,18 +365,7 @@ fn sigterm_is_an_interrupt_too() {
 #[test]
 fn kill_9_during_apply_then_apply_continues_without_duplicate_hosts() {
     let p = Project::new();
-    p.write("plan.toml", SLOW_PLAN);
-    let child = p
-        .command(&["apply", "plan.toml", "--yes", "--parallelism", "2"])
-        .spawn()
-        .unwrap();
-    let pid = child.id();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !p.path().join(".runner/slow/logs").exists() && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    kill(pid, "KILL");
-    let _ = wait_bounded(child, Duration::from_secs(30));
+    interrupted_apply(&p, "KILL", "2");
     // The dead owner's lock is taken over, the rest completes, and each host has one sshd.
     let r = p.run(&["apply", "plan.toml", "--yes"]);
     r.ok();
