@@ -341,3 +341,89 @@ pub fn table(rows: Vec<(Label, Option<String>, Summary)>, unit: &str) -> Table {
         notes: Vec::new(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hdrhistogram::serialization::{Serializer as _, V2DeflateSerializer};
+
+    fn line(h: &Histogram<u64>, start: f64, tag: Option<&str>) -> String {
+        let mut bytes = Vec::new();
+        V2DeflateSerializer::new().serialize(h, &mut bytes).unwrap();
+        let payload = base64::engine::general_purpose::STANDARD.encode(bytes);
+        let tag = tag.map_or(String::new(), |t| format!("Tag={t},"));
+        format!("{tag}{start:.3},1.000,0.000,{payload}\n")
+    }
+
+    fn hist(values: &[u64]) -> Histogram<u64> {
+        let mut h = Histogram::new_with_bounds(1, 3_600_000_000, 3).unwrap();
+        for &v in values {
+            h.record(v).unwrap();
+        }
+        h
+    }
+
+    #[test]
+    fn empty_intervals_do_not_pull_min_to_zero() {
+        let log = format!(
+            "#[StartTime: 1.000 (seconds since epoch)]\n{}{}{}",
+            line(&hist(&[]), 0.0, None),
+            line(&hist(&[150, 250, 900]), 1.0, None),
+            line(&hist(&[]), 2.0, None)
+        );
+        let m = parse(log.as_bytes(), Path::new("x.hlog"), &TagFilter::All).unwrap();
+        let s = summarize(&m.groups[&None]);
+        assert_eq!((s.intervals, s.count, s.min), (3, 3, 150));
+        assert_eq!(s.max, 900);
+    }
+
+    #[test]
+    fn merging_files_equals_merging_their_lines() {
+        let a = hist(&[10, 20, 30, 4000]);
+        let b = hist(&[15, 25, 9000, 9001]);
+        let both = format!("{}{}", line(&a, 0.0, Some("r")), line(&b, 1.0, Some("r")));
+        let one = parse(both.as_bytes(), Path::new("ab"), &TagFilter::EachTag).unwrap();
+        let fa = parse(
+            line(&a, 0.0, Some("r")).as_bytes(),
+            Path::new("a"),
+            &TagFilter::EachTag,
+        )
+        .unwrap();
+        let fb = parse(
+            line(&b, 1.0, Some("r")).as_bytes(),
+            Path::new("b"),
+            &TagFilter::EachTag,
+        )
+        .unwrap();
+        let merged = merge(&[&fa, &fb]).unwrap();
+        let key = Some("r".to_string());
+        assert_eq!(summarize(&one.groups[&key]), summarize(&merged[&key]));
+        // A percentile of the merge is not the mean of the parts' percentiles.
+        let p99 = summarize(&merged[&key]).percentiles[2];
+        let mean_of_p99 = (summarize(&fa.groups[&key]).percentiles[2]
+            + summarize(&fb.groups[&key]).percentiles[2])
+            / 2;
+        assert_ne!(p99, mean_of_p99);
+    }
+
+    #[test]
+    fn an_undecodable_payload_names_file_and_line() {
+        // A V1-era cookie: valid base64, not a V2 compressed histogram.
+        let mut raw = vec![0x1c, 0x84, 0x93, 0x01];
+        raw.extend([0u8; 40]);
+        let payload = base64::engine::general_purpose::STANDARD.encode(raw);
+        let log = format!(
+            "#[StartTime: 1.000 (seconds since epoch)]\n{}0.000,1.000,1.0,{payload}\n",
+            line(&hist(&[5]), 0.0, None)
+        );
+        let e = parse(log.as_bytes(), Path::new("old.hlog"), &TagFilter::All).unwrap_err();
+        assert_eq!(e.line, Some(3));
+        assert!(
+            e.message.contains("cannot decode the histogram"),
+            "{}",
+            e.message
+        );
+        let e = parse(b"#[StartTime: 1.0]\n", Path::new("e.hlog"), &TagFilter::All).unwrap_err();
+        assert!(e.message.contains("no histogram lines"), "{}", e.message);
+    }
+}

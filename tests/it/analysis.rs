@@ -740,3 +740,42 @@ fn iperf_output_spanning_tests_is_cut_by_windows() {
     exact(&rows[0]["transferred (bytes)"], &total["bytes"], "in");
     assert_eq!(rows[1]["streams"], "0");
 }
+
+#[test]
+fn a_projects_own_templates_override_the_defaults() {
+    let p = crate::common::Project::new();
+    p.write(
+        "a.hlog",
+        &std::fs::read_to_string(samples().join("hdr/loader1.hlog")).unwrap(),
+    );
+    p.write("analysis/markdown.md.j2", "{{ title }}: {% for row in rows %}{{ row[9] }}{% endfor %} (p99 in {{ columns[9].unit }})\n");
+    let r = output_of(
+        Command::new(BIN)
+            .args(["analyze", "--parser", "hdr", "--unit", "us", "a.hlog"])
+            .current_dir(p.path())
+            .output()
+            .unwrap(),
+    );
+    assert_eq!(
+        r.stdout, "latency (HdrHistogram, merged): 2433 (p99 in us)\n",
+        "{r:?}"
+    );
+    // Other formats keep the built-in template.
+    let r = output_of(
+        Command::new(BIN)
+            .args([
+                "analyze",
+                "--parser",
+                "hdr",
+                "--unit",
+                "us",
+                "--format",
+                "mediawiki",
+                "a.hlog",
+            ])
+            .current_dir(p.path())
+            .output()
+            .unwrap(),
+    );
+    assert!(r.stdout.starts_with("{| class=\"wikitable\""), "{r:?}");
+}
