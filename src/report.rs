@@ -75,9 +75,7 @@ impl Reporter {
                 f.what, f.host, f.message
             ));
             if let Some(log) = &f.log {
-                let cwd = std::env::current_dir().unwrap_or_default();
-                let shown = log.strip_prefix(&cwd).unwrap_or(log);
-                text.push_str(&format!("\n          log: {}", shown.display()));
+                text.push_str(&format!("\n          log: {}", crate::state::shown(log)));
             }
         }
         if report.interrupted {

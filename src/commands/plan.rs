@@ -94,11 +94,8 @@ pub fn run(path: &Path, out: Option<&Path>, detailed_exitcode: bool, json: bool)
     let out = out.map_or_else(|| planned.paths.saved_plan(), Path::to_path_buf);
     saved.write(&out)?;
     if !planned.changes.is_empty() && !json {
-        eprintln!(
-            "\nSaved this plan to {}; carry it out with `runner apply {}`.",
-            out.display(),
-            out.display()
-        );
+        let shown = crate::state::shown(&out);
+        eprintln!("\nSaved this plan to {shown}; carry it out with `runner apply {shown}`.");
     }
     Ok(if detailed_exitcode && !planned.changes.is_empty() {
         2

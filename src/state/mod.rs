@@ -97,6 +97,15 @@ impl Paths {
     }
 }
 
+/// A path as shown to the user: relative to the working directory when under it.
+pub fn shown(path: &Path) -> String {
+    let cwd = std::env::current_dir().unwrap_or_default();
+    path.strip_prefix(&cwd)
+        .unwrap_or(path)
+        .display()
+        .to_string()
+}
+
 /// A host name as a file name: `client[0]` → `client-0`.
 pub fn host_file_name(host: &str) -> String {
     host.replace('[', "-").replace(']', "")
