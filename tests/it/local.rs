@@ -8,6 +8,12 @@ use crate::common::*;
 #[test]
 fn apply_then_plan_shows_no_changes_and_destroy_leaves_nothing() {
     let p = example_project("e2e", 2);
+    let v = p.run(&["validate", "plan.toml"]);
+    v.ok();
+    assert_eq!(
+        v.stdout,
+        "plan `e2e` is valid: 3 hosts, 3 steps, 10 nodes\n"
+    );
     let r = p.run(&["apply", "plan.toml", "--yes"]);
     r.ok();
     assert!(r.stderr.contains("Apply complete: 10 added"), "{r:?}");
@@ -32,6 +38,13 @@ fn apply_then_plan_shows_no_changes_and_destroy_leaves_nothing() {
     };
     assert_eq!(mode(".runner/e2e/id_ed25519"), 0o600);
     assert_eq!(mode(".runner/e2e/hosts/server-0/authorized_keys"), 0o600);
+
+    let show = p.run(&["show", "--json"]);
+    show.ok();
+    let state: serde_json::Value = serde_json::from_str(&show.stdout).unwrap();
+    assert_eq!(state["hosts"].as_object().unwrap().len(), 3);
+    assert_eq!(state["hosts"]["client[0]"]["status"], "Ready");
+    assert_eq!(state["steps"].as_object().unwrap().len(), 7);
 
     let again = p.run(&["plan", "plan.toml", "--detailed-exitcode"]);
     assert_eq!(again.code, 0, "{again:?}");
