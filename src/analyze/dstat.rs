@@ -250,6 +250,21 @@ impl Recording {
             .collect()
     }
 
+    /// The `Date:` zone when row times are wall-clock text in a zone other
+    /// than UTC/GMT (epoch columns are unaffected).
+    pub fn non_utc_zone(&self) -> Option<String> {
+        if self.columns.iter().any(|c| c == "epoch.epoch") {
+            return None;
+        }
+        let zone = self
+            .preamble
+            .get("Date")?
+            .split_whitespace()
+            .nth(4)?
+            .to_string();
+        (!matches!(zone.as_str(), "UTC" | "GMT" | "Z" | "+0000")).then_some(zone)
+    }
+
     pub fn column_index(&self, name: &str) -> Option<usize> {
         self.columns.iter().position(|c| c == name)
     }
@@ -342,6 +357,20 @@ mod tests {
             end: 4.0,
         };
         assert!(rec.rows_in(&backwards).is_empty());
+    }
+
+    #[test]
+    fn a_non_utc_recording_is_flagged() {
+        let text = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/samples/dstat/dstat_tcmndy.csv"
+        ))
+        .unwrap();
+        let rec = parse(text.as_bytes(), Path::new("a")).unwrap();
+        assert_eq!(rec.non_utc_zone(), None);
+        let cet = text.replace("08:41:18 UTC", "09:41:18 CET");
+        let rec = parse(cet.as_bytes(), Path::new("b")).unwrap();
+        assert_eq!(rec.non_utc_zone().as_deref(), Some("CET"));
     }
 
     #[test]

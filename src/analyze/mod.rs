@@ -430,6 +430,17 @@ fn analyze_dstat(
                 rec.times.len(),
                 rec.byte_columns_unit
             ));
+            if let Some(zone) = rec.non_utc_zone() {
+                // dstat -t/dool -t write local wall-clock times; only UTC/GMT can be placed exactly.
+                notes.push(format!(
+                    "WARNING {}: recorded in time zone {zone}; its times were read as UTC, so test windows may be shifted (record monitors with TZ=UTC, or dool -T)",
+                    f.display()
+                ));
+                eprintln!(
+                    "warning: {}: recorded in time zone {zone}; its times are read as UTC",
+                    f.display()
+                );
+            }
             let wanted: Vec<usize> = if opts.columns.is_empty() {
                 (0..rec.columns.len())
                     .filter(|&c| {
