@@ -101,9 +101,27 @@ fn stop_sshd(pid: u32) {
     crate::process::terminate(&all, Duration::from_secs(5));
 }
 
-/// `~/.bashrc` when it has content worth hiding from sshd's shells.
+/// Whether this process may make a private mount namespace (root, and not
+/// a container that forbids it). Probed once.
+fn can_unshare_mounts() -> bool {
+    static CAN: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *CAN.get_or_init(|| {
+        Command::new("unshare")
+            .args(["--mount", "--propagation", "private", "--", "true"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+    })
+}
+
+/// `~/.bashrc` when it has content worth hiding from sshd's shells, and we can.
 fn rc_to_hide() -> Option<PathBuf> {
-    if !crate::process::is_root() || std::env::var_os("RUNNER_KEEP_BASHRC").is_some() {
+    if !crate::process::is_root()
+        || std::env::var_os("RUNNER_KEEP_BASHRC").is_some()
+        || !can_unshare_mounts()
+    {
         return None;
     }
     let home = std::env::var_os("HOME")?;
