@@ -56,6 +56,24 @@ pub enum Command {
     /// Result tables from collected files: `runner analyze --parser hdr FILE…`,
     /// or a plan's `[[analyze]]` sections on a trial: `runner analyze PLAN [TRIAL]`.
     Analyze(AnalyzeArgs),
+    /// A table of the hosts: reachable, round trip, clock offset.
+    Ping { plan: PathBuf },
+    /// Log in to a host (OpenSSH, pinned host key), or run a command there.
+    Ssh {
+        plan: PathBuf,
+        /// `client[0]` or `client-0`
+        host: String,
+        /// A command to run instead of a login shell.
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        command: Vec<String>,
+    },
+    /// The hosts as an Ansible inventory or an OpenSSH config (pinned host keys).
+    Inventory {
+        plan: PathBuf,
+        /// ansible | ssh-config
+        #[arg(long, default_value = "ssh-config")]
+        format: String,
+    },
     /// Show the hosts and steps in the state.
     Show {
         plan: Option<PathBuf>,

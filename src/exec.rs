@@ -393,15 +393,7 @@ async fn connection(shared: &Shared, host: &str, h: &HostState) -> Result<Arc<Se
         .entry(host.to_string())
         .or_default()
         .clone();
-    let target = ssh::Target {
-        host: host.to_string(),
-        address: h.address.clone(),
-        port: h.port,
-        user: h.user.clone(),
-        identity: h.identity.clone(),
-        host_key: h.host_key.clone(),
-        workdir: h.workdir.clone(),
-    };
+    let target = ssh::Target::of(host, h);
     cell.get_or_init(|| async move { ssh::connect(target).await.map(Arc::new) })
         .await
         .clone()

@@ -26,6 +26,21 @@ pub struct Target {
     pub workdir: String,
 }
 
+impl Target {
+    /// How to reach a host the state records.
+    pub fn of(host: &str, h: &crate::state::HostState) -> Target {
+        Target {
+            host: host.to_string(),
+            address: h.address.clone(),
+            port: h.port,
+            user: h.user.clone(),
+            identity: h.identity.clone(),
+            host_key: h.host_key.clone(),
+            workdir: h.workdir.clone(),
+        }
+    }
+}
+
 struct Client {
     expected: PublicKey,
     /// The fingerprint the server showed, when it was not the pinned one.
@@ -259,6 +274,52 @@ impl Session {
             }
         }
         Err("cannot open a session: the server refused 5 times".into())
+    }
+
+    /// NTP-style clock samples over one channel: (local send, host clock,
+    /// local receive), seconds since the epoch. The host answers each line
+    /// with its clock from an already running shell (bash's `EPOCHREALTIME`,
+    /// no fork; else `date`), so a sample costs one round trip.
+    pub async fn clock_samples(
+        &self,
+        n: usize,
+        timeout: Duration,
+    ) -> Result<Vec<(f64, f64, f64)>, String> {
+        let now = || {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0.0, |d| d.as_secs_f64())
+        };
+        let mut ch = self.open_channel().await?;
+        let cmd = "if command -v bash >/dev/null 2>&1; then exec bash -c 'while read -r _; do echo \"$EPOCHREALTIME\"; done'; fi\n\
+                   while read -r _; do date +%s.%N; done";
+        ch.exec(true, cmd).await.map_err(|e| e.to_string())?;
+        let mut buf: Vec<u8> = Vec::new();
+        let mut samples = Vec::with_capacity(n);
+        for _ in 0..n {
+            let t0 = now();
+            ch.data(&b"x\n"[..]).await.map_err(|e| e.to_string())?;
+            let line = loop {
+                if let Some(pos) = buf.iter().position(|b| *b == b'\n') {
+                    let line: Vec<u8> = buf.drain(..=pos).collect();
+                    break String::from_utf8_lossy(&line).trim().replace(',', ".");
+                }
+                match tokio::time::timeout(timeout, ch.wait()).await {
+                    Ok(Some(ChannelMsg::Data { data })) => buf.extend_from_slice(&data),
+                    Ok(Some(_)) => {}
+                    Ok(None) => return Err("the host closed the clock channel".into()),
+                    Err(_) => return Err(format!("no clock reading within {timeout:?}")),
+                }
+            };
+            let t1 = now();
+            let remote: f64 = line
+                .parse()
+                .map_err(|_| format!("unexpected clock reading `{line}`"))?;
+            samples.push((t0, remote, t1));
+        }
+        let _ = ch.eof().await;
+        let _ = ch.close().await;
+        Ok(samples)
     }
 
     pub async fn close(&self) {

@@ -12,7 +12,7 @@ use crate::state::lock::Lock;
 use crate::state::{Paths, State};
 
 pub fn run(path: &Path, yes: bool, parallelism: usize) -> Result<i32> {
-    let name = plan_name(path)?;
+    let name = super::plan_name(path)?;
     let paths = Paths::new(Path::new("."), &name);
     let reporter = Reporter;
     let _lock = Lock::acquire(&paths.lock(), &mut |m| reporter.line(m))?;
@@ -60,29 +60,5 @@ pub fn run(path: &Path, yes: bool, parallelism: usize) -> Result<i32> {
         Ok(0)
     } else {
         Ok(1)
-    }
-}
-
-/// Only the name is needed: destroy works even when the plan no longer validates.
-fn plan_name(path: &Path) -> Result<String> {
-    let text = fs_err::read_to_string(path)?;
-    let raw = crate::plan::syntax::parse(&text).map_err(|d| {
-        let src = crate::plan::Source {
-            path: path.to_path_buf(),
-            text: text.clone(),
-        };
-        Error::Diagnostics(src.render(&d, "nothing was destroyed"))
-    });
-    match raw.ok().and_then(|r| r.name) {
-        Some(n) => Ok(n.value),
-        None => {
-            // Fall back to a plain read of `name = "…"`.
-            let v: toml::Table = toml::from_str(&text)
-                .map_err(|e| Error::msg(format!("{}: {e}", path.display())))?;
-            v.get("name")
-                .and_then(|n| n.as_str())
-                .map(str::to_string)
-                .ok_or_else(|| Error::msg(format!("{}: the plan has no `name`", path.display())))
-        }
     }
 }

@@ -4,13 +4,16 @@ mod analyze;
 mod apply;
 mod destroy;
 mod graph;
+mod hosts;
 mod plan;
 mod saved;
 mod show;
 mod validate;
 
 use crate::cli::Command;
-use crate::error::Result;
+use std::path::Path;
+
+use crate::error::{Error, Result};
 
 pub fn run(command: Command) -> Result<i32> {
     match command {
@@ -34,6 +37,13 @@ pub fn run(command: Command) -> Result<i32> {
         Command::Graph { plan } => graph::run(&plan),
         Command::Show { plan, json } => show::run(plan.as_deref(), json),
         Command::Analyze(args) => analyze::run(args),
+        Command::Ping { plan } => hosts::ping(&plan),
+        Command::Ssh {
+            plan,
+            host,
+            command,
+        } => hosts::ssh(&plan, &host, &command),
+        Command::Inventory { plan, format } => hosts::inventory(&plan, &format),
     }
 }
 
@@ -60,4 +70,30 @@ fn confirm(question: &str, yes: bool) -> Result<bool> {
     let mut answer = String::new();
     std::io::stdin().read_line(&mut answer)?;
     Ok(answer.trim() == "yes")
+}
+
+/// The plan's name from its file. Only the name is needed: commands that
+/// work from the state (destroy, ping, ssh, inventory) work even when the
+/// plan no longer validates.
+fn plan_name(path: &Path) -> Result<String> {
+    let text = fs_err::read_to_string(path)?;
+    let raw = crate::plan::syntax::parse(&text).map_err(|d| {
+        let src = crate::plan::Source {
+            path: path.to_path_buf(),
+            text: text.clone(),
+        };
+        Error::Diagnostics(src.render(&d, "nothing was destroyed"))
+    });
+    match raw.ok().and_then(|r| r.name) {
+        Some(n) => Ok(n.value),
+        None => {
+            // Fall back to a plain read of `name = "…"`.
+            let v: toml::Table = toml::from_str(&text)
+                .map_err(|e| Error::msg(format!("{}: {e}", path.display())))?;
+            v.get("name")
+                .and_then(|n| n.as_str())
+                .map(str::to_string)
+                .ok_or_else(|| Error::msg(format!("{}: the plan has no `name`", path.display())))
+        }
+    }
 }

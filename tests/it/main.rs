@@ -3,6 +3,7 @@
 
 mod analysis;
 mod common;
+mod hosts;
 mod local;
 mod malformed;
 mod saved_plan;

@@ -1,0 +1,215 @@
+//! Commands on the hosts the state records: `runner ping` (reachable, round
+//! trip, clock offset), `runner ssh` (OpenSSH with the pinned host key) and
+//! `runner inventory` (Ansible inventory or OpenSSH config).
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use crate::error::{Error, Result};
+use crate::state::{HostState, HostStatus, Paths, State, host_file_name};
+
+/// The state's ready hosts, in name order.
+fn hosts(plan: &Path) -> Result<(Paths, Vec<(String, HostState)>)> {
+    let name = super::plan_name(plan)?;
+    let paths = Paths::new(Path::new("."), &name);
+    let state = State::load(&paths.state(), &name)?;
+    let hosts: Vec<(String, HostState)> = state
+        .hosts
+        .into_iter()
+        .filter(|(_, h)| h.status == HostStatus::Ready)
+        .collect();
+    if hosts.is_empty() {
+        return Err(Error::msg(format!("plan `{name}` has no hosts yet"))
+            .help(format!("run `runner apply {} --yes` first", plan.display())));
+    }
+    Ok((paths, hosts))
+}
+
+/// `known_hosts` with every host's pinned key, written beside the state.
+fn write_known_hosts(paths: &Paths, hosts: &[(String, HostState)]) -> Result<PathBuf> {
+    let mut text = String::new();
+    for (_, h) in hosts {
+        let addr = if h.port == 22 {
+            h.address.clone()
+        } else {
+            format!("[{}]:{}", h.address, h.port)
+        };
+        let _ = writeln!(text, "{addr} {}", h.host_key);
+    }
+    let path = paths.dir().join("known_hosts");
+    crate::state::write_atomic(&path, text.as_bytes())?;
+    Ok(path)
+}
+
+fn ssh_config(paths: &Paths, hosts: &[(String, HostState)]) -> Result<String> {
+    let known = write_known_hosts(paths, hosts)?;
+    let mut text = String::new();
+    for (name, h) in hosts {
+        let _ = writeln!(text, "Host {} {name}", host_file_name(name));
+        let _ = writeln!(
+            text,
+            "  HostName {}\n  Port {}\n  User {}",
+            h.address, h.port, h.user
+        );
+        let _ = writeln!(
+            text,
+            "  IdentityFile {}\n  IdentitiesOnly yes",
+            h.identity.display()
+        );
+        let _ = writeln!(
+            text,
+            "  UserKnownHostsFile {}\n  GlobalKnownHostsFile /dev/null",
+            known.display()
+        );
+        let _ = writeln!(
+            text,
+            "  StrictHostKeyChecking yes\n  UpdateHostKeys no\n  CheckHostIP no\n  LogLevel ERROR\n"
+        );
+    }
+    Ok(text)
+}
+
+fn ansible(paths: &Paths, hosts: &[(String, HostState)]) -> Result<String> {
+    let known = write_known_hosts(paths, hosts)?;
+    let mut groups: Vec<(String, Vec<&(String, HostState)>)> = Vec::new();
+    for entry in hosts {
+        let group = entry.0.split('[').next().unwrap_or(&entry.0).to_string();
+        match groups.iter_mut().find(|(g, _)| *g == group) {
+            Some((_, list)) => list.push(entry),
+            None => groups.push((group, vec![entry])),
+        }
+    }
+    let mut text = String::new();
+    for (group, list) in groups {
+        let _ = writeln!(text, "[{group}]");
+        for (name, h) in list {
+            let _ = writeln!(
+                text,
+                "{} ansible_host={} ansible_port={} ansible_user={} ansible_ssh_private_key_file={} ansible_ssh_common_args='-o UserKnownHostsFile={} -o StrictHostKeyChecking=yes' runner_host='{name}'",
+                host_file_name(name),
+                h.address,
+                h.port,
+                h.user,
+                h.identity.display(),
+                known.display()
+            );
+        }
+        text.push('\n');
+    }
+    Ok(text)
+}
+
+pub fn inventory(plan: &Path, format: &str) -> Result<i32> {
+    let (paths, hosts) = hosts(plan)?;
+    let text = match format {
+        "ssh-config" => ssh_config(&paths, &hosts)?,
+        "ansible" => ansible(&paths, &hosts)?,
+        other => {
+            return Err(Error::msg(format!("unknown inventory format `{other}`"))
+                .help("use `ansible` or `ssh-config`"));
+        }
+    };
+    print!("{text}");
+    Ok(0)
+}
+
+pub fn ssh(plan: &Path, host: &str, command: &[String]) -> Result<i32> {
+    use std::os::unix::process::CommandExt as _;
+    let (paths, hosts) = hosts(plan)?;
+    let Some((name, h)) = hosts
+        .iter()
+        .find(|(n, _)| n == host || host_file_name(n) == host)
+    else {
+        let names: Vec<&str> = hosts.iter().map(|(n, _)| n.as_str()).collect();
+        let e = Error::msg(format!("no host `{host}` in the state"));
+        return Err(match crate::diag::suggest(host, names.iter().copied()) {
+            Some(best) => e.help(format!("did you mean `{best}`?")),
+            None => e.help(format!("hosts: {}", names.join(", "))),
+        });
+    };
+    let config = paths.dir().join("ssh_config");
+    crate::state::write_atomic(&config, ssh_config(&paths, &hosts)?.as_bytes())?;
+    let mut cmd = std::process::Command::new("ssh");
+    cmd.arg("-F").arg(&config).arg(host_file_name(name));
+    if !command.is_empty() {
+        // Like every step: in the host's working directory.
+        cmd.arg(format!(
+            "cd '{}' 2>/dev/null; {}",
+            h.workdir.replace('\'', r"'\''"),
+            command.join(" ")
+        ));
+    }
+    let err = cmd.exec();
+    Err(Error::msg(format!("cannot run ssh: {err}")).help("install openssh-client"))
+}
+
+struct Probe {
+    rtt_ms: f64,
+    offset_ms: f64,
+}
+
+pub fn ping(plan: &Path) -> Result<i32> {
+    let (_, hosts) = hosts(plan)?;
+    let rt = super::runtime()?;
+    let results: Vec<(String, String, std::result::Result<Probe, String>)> = rt.block_on(async {
+        let mut tasks = tokio::task::JoinSet::new();
+        for (i, (name, h)) in hosts.iter().enumerate() {
+            let target = crate::ssh::Target::of(name, h);
+            tasks.spawn(async move {
+                let probe = async {
+                    let session = crate::ssh::connect(target).await?;
+                    let samples = session.clock_samples(5, Duration::from_secs(5)).await;
+                    session.close().await;
+                    // The sample with the shortest round trip bounds the offset best.
+                    let (t0, remote, t1) = samples?
+                        .into_iter()
+                        .min_by(|a, b| (a.2 - a.0).total_cmp(&(b.2 - b.0)))
+                        .ok_or("no clock sample")?;
+                    Ok::<_, String>(Probe {
+                        rtt_ms: (t1 - t0) * 1e3,
+                        offset_ms: (remote - (t0 + t1) / 2.0) * 1e3,
+                    })
+                };
+                (i, probe.await)
+            });
+        }
+        let mut out: Vec<Option<std::result::Result<Probe, String>>> =
+            (0..hosts.len()).map(|_| None).collect();
+        while let Some(Ok((i, r))) = tasks.join_next().await {
+            out[i] = Some(r);
+        }
+        hosts
+            .iter()
+            .zip(out)
+            .map(|((n, h), r)| {
+                (
+                    n.clone(),
+                    format!("{}:{}", h.address, h.port),
+                    r.unwrap_or_else(|| Err("probe failed".into())),
+                )
+            })
+            .collect()
+    });
+    println!(
+        "{:<16} {:<22} {:<10} {:>12} {:>14}",
+        "host", "address", "reachable", "round trip", "clock offset"
+    );
+    let mut down = 0;
+    for (name, addr, r) in &results {
+        match r {
+            Ok(p) => println!(
+                "{name:<16} {addr:<22} {:<10} {:>9.2} ms {:>+11.2} ms",
+                "yes", p.rtt_ms, p.offset_ms
+            ),
+            Err(e) => {
+                down += 1;
+                println!(
+                    "{name:<16} {addr:<22} {:<10} {:>12} {:>14}  {e}",
+                    "no", "-", "-"
+                );
+            }
+        }
+    }
+    Ok(if down == 0 { 0 } else { 1 })
+}

@@ -1,0 +1,84 @@
+//! `runner ping`, `runner ssh` and `runner inventory` on local hosts.
+
+use std::process::Command;
+
+use crate::common::*;
+
+#[test]
+fn ping_ssh_and_inventory_reach_the_hosts_with_pinned_keys() {
+    let p = example_project("reach", 1);
+    p.run(&["apply", "plan.toml", "--yes"]).ok();
+
+    let ping = p.run(&["ping", "plan.toml"]);
+    ping.ok();
+    let rows: Vec<&str> = ping.stdout.lines().skip(1).collect();
+    assert_eq!(rows.len(), 2, "{ping:?}");
+    for row in &rows {
+        let cols: Vec<&str> = row.split_whitespace().collect();
+        assert_eq!(cols[2], "yes", "{ping:?}");
+        // Same machine, same clock: the offset is within a few milliseconds.
+        let offset: f64 = cols[5].parse().unwrap();
+        assert!(offset.abs() < 20.0, "offset {offset} ms: {ping:?}");
+    }
+
+    // OpenSSH with the generated config: pinned host keys, the plan's key.
+    let cfg = p.run(&["inventory", "plan.toml", "--format", "ssh-config"]);
+    cfg.ok();
+    p.write("ssh_config", &cfg.stdout);
+    let out = output_of(
+        Command::new("ssh")
+            .args(["-F", "ssh_config", "client-0", "echo $RUNNER_HOST"])
+            .current_dir(p.path())
+            .output()
+            .unwrap(),
+    );
+    assert_eq!(
+        (out.code, out.stdout.as_str()),
+        (0, "client[0]\n"),
+        "{out:?}"
+    );
+    let ansible = p.run(&["inventory", "plan.toml", "--format", "ansible"]);
+    ansible.ok();
+    assert!(
+        ansible
+            .stdout
+            .starts_with("[client]\nclient-0 ansible_host=127.0.0.1 ansible_port="),
+        "{ansible:?}"
+    );
+    assert!(
+        ansible.stdout.contains("\n[server]\nserver-0 "),
+        "{ansible:?}"
+    );
+    assert!(
+        ansible.stdout.contains("StrictHostKeyChecking=yes"),
+        "{ansible:?}"
+    );
+
+    let r = p.run(&["ssh", "plan.toml", "server[0]", "cat", "/dev/null;", "pwd"]);
+    r.ok();
+    assert!(
+        r.stdout
+            .trim_end()
+            .ends_with(".runner/reach/hosts/server-0/work"),
+        "{r:?}"
+    );
+    let r = p.run(&["ssh", "plan.toml", "clinet[0]", "true"]);
+    assert_eq!(r.code, 1);
+    assert!(r.stderr.contains("did you mean `client[0]`?"), "{r:?}");
+
+    // A host whose sshd is gone: reported, and the exit code says so.
+    let pid: u32 = p
+        .read(".runner/reach/hosts/client-0/sshd.pid")
+        .trim()
+        .parse()
+        .unwrap();
+    kill(pid, "KILL");
+    let ping = p.run(&["ping", "plan.toml"]);
+    assert_eq!(ping.code, 1, "{ping:?}");
+    assert!(
+        ping.stdout
+            .lines()
+            .any(|l| l.starts_with("client[0]") && l.contains(" no ")),
+        "{ping:?}"
+    );
+}
