@@ -38,6 +38,8 @@ impl Action {
 pub struct Change {
     pub id: String,
     pub host: String,
+    /// Whether the change is to a host (provision) or to a step.
+    pub is_host: bool,
     pub action: Action,
     pub reason: String,
     /// The graph node, absent for destroys.
@@ -142,6 +144,7 @@ pub fn diff(graph: &Graph, state: &State, gone: &Gone) -> Changes {
             out.changes.push(Change {
                 id,
                 host: name.clone(),
+                is_host: true,
                 action: Action::Destroy,
                 reason: "no longer in the plan".to_string(),
                 node: None,
@@ -153,6 +156,7 @@ pub fn diff(graph: &Graph, state: &State, gone: &Gone) -> Changes {
             out.changes.push(Change {
                 id: id.clone(),
                 host: s.host.clone(),
+                is_host: false,
                 action: Action::Destroy,
                 reason: "no longer in the plan".to_string(),
                 node: None,
@@ -172,6 +176,7 @@ fn push(
         Some((action, reason)) => out.changes.push(Change {
             id: node.id.clone(),
             host: node.host.clone(),
+            is_host: node.kind == NodeKind::Host,
             action,
             reason,
             node: Some(idx),

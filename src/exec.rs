@@ -79,9 +79,10 @@ pub async fn execute(
         paths,
         connections: Mutex::new(HashMap::new()),
     });
-    let needs_hosts = changes.changes.iter().any(|c| {
-        c.action != Action::Destroy && c.node.is_some_and(|n| graph.dag[n].kind == NodeKind::Host)
-    });
+    let needs_hosts = changes
+        .changes
+        .iter()
+        .any(|c| c.action != Action::Destroy && c.is_host);
     if needs_hosts && let Err(e) = shared.provider.prepare() {
         report.failures.push(Failure {
             host: "-".into(),
@@ -128,11 +129,7 @@ pub async fn execute(
             // Record a host as being created before it exists: a crash now
             // leaves a trace the next plan replaces, never a duplicate.
             let task = prepare_task(graph, change, state, &shared);
-            if change
-                .node
-                .is_some_and(|n| graph.dag[n].kind == NodeKind::Host)
-                && change.action != Action::Destroy
-            {
+            if change.is_host && change.action != Action::Destroy {
                 let dir = (graph.plan.provider == crate::plan::Provider::Local)
                     .then(|| shared.paths.hosts_dir().join(host_file_name(&change.host)));
                 let entry = state
@@ -292,7 +289,7 @@ fn prepare_task(graph: &Graph, change: &Change, state: &State, shared: &Arc<Shar
     };
     let old = state.hosts.get(&host).cloned();
     match (change.node, change.action) {
-        (None, _) if change.id.starts_with("host ") => Box::pin(async move {
+        (None, _) if change.is_host => Box::pin(async move {
             let Some(old) = old else {
                 return Ok(Done::HostDestroyed);
             };
