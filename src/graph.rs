@@ -36,8 +36,14 @@ pub struct Node {
 #[derive(Debug, Clone)]
 pub enum Payload {
     None,
-    Run { command: String },
-    Write { bytes: Vec<u8>, dest: String },
+    Run {
+        command: String,
+    },
+    /// Upload bytes are shared by every host's node, not copied.
+    Write {
+        bytes: std::sync::Arc<Vec<u8>>,
+        dest: String,
+    },
 }
 
 #[derive(Debug)]
@@ -96,6 +102,8 @@ pub fn compile(plan: Plan) -> Result<Graph, Vec<Diagnostic>> {
             host_nodes.insert(h.name.as_str(), idx);
         }
     }
+    let specs: HashMap<&str, &crate::plan::HostSpec> =
+        plan.hosts().map(|h| (h.name.as_str(), h)).collect();
     let mut step_nodes: Vec<Vec<NodeIndex>> = Vec::with_capacity(plan.steps.len());
     let mut last_on_host: HashMap<&str, NodeIndex> = HashMap::new();
     for (si, step) in plan.steps.iter().enumerate() {
@@ -131,7 +139,7 @@ pub fn compile(plan: Plan) -> Result<Graph, Vec<Diagnostic>> {
                 Action::Template {
                     name, text, dest, ..
                 } => {
-                    let Some(spec) = plan.hosts().find(|h| &h.name == host_name) else {
+                    let Some(spec) = specs.get(host_name.as_str()) else {
                         continue;
                     };
                     let group = plan.groups.iter().find(|g| g.name == spec.group);
@@ -148,7 +156,7 @@ pub fn compile(plan: Plan) -> Result<Graph, Vec<Diagnostic>> {
                                 .finish();
                             (
                                 Payload::Write {
-                                    bytes: out.into_bytes(),
+                                    bytes: std::sync::Arc::new(out.into_bytes()),
                                     dest: dest.clone(),
                                 },
                                 Some(hash),

@@ -109,7 +109,7 @@ pub enum Action {
     },
     Upload {
         source: PathBuf,
-        bytes: Vec<u8>,
+        bytes: std::sync::Arc<Vec<u8>>,
         dest: String,
     },
     Template {

@@ -511,7 +511,7 @@ fn validate_step(
             if kind == "upload" {
                 Action::Upload {
                     source,
-                    bytes,
+                    bytes: std::sync::Arc::new(bytes),
                     dest,
                 }
             } else {
