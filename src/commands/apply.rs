@@ -45,9 +45,9 @@ pub fn run(arg: Option<&Path>, yes: bool, parallelism: usize) -> Result<i32> {
                     "pass --yes, or run `runner plan` and then `runner apply` on the saved plan",
                 ));
             }
-            let planned = plan::make(&path)?;
-            let _lock = Lock::acquire(&planned.paths.lock(), &mut |m| reporter.line(m))?;
-            // Re-plan under the lock, so that the state cannot move underneath.
+            // Plan under the lock, so that the state cannot move underneath.
+            let paths = crate::state::Paths::new(Path::new("."), &super::plan_name(&path)?);
+            let _lock = Lock::acquire(&paths.lock(), &mut |m| reporter.line(m))?;
             let planned = plan::make(&path)?;
             plan::print_changes(&planned, false);
             if planned.changes.is_empty() {
