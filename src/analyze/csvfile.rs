@@ -5,7 +5,7 @@
 use std::path::Path;
 
 use super::FileError;
-use super::dstat::{Stats, stats};
+use super::stats::{self, Stats};
 use crate::table::{Cell, Column, Table};
 
 #[derive(Debug, Clone)]
@@ -75,7 +75,7 @@ pub fn parse(bytes: &[u8], path: &Path) -> Result<Summary, FileError> {
         non_numeric: Vec::new(),
     };
     for (c, name) in header.into_iter().enumerate() {
-        match (numeric[c], stats(columns[c].iter().copied())) {
+        match (numeric[c], stats::of(columns[c].iter().copied())) {
             (true, Some(s)) => out.numeric.push((name, s)),
             _ => out.non_numeric.push(name),
         }
@@ -84,25 +84,16 @@ pub fn parse(bytes: &[u8], path: &Path) -> Result<Summary, FileError> {
 }
 
 pub fn table(rows: Vec<(String, String, Stats)>) -> Table {
-    let columns = vec![
-        Column::text("source"),
-        Column::text("column"),
-        Column::int("n", None),
-        Column::float("mean", None, 3),
-        Column::float("min", None, 3),
-        Column::float("max", None, 3),
-    ];
+    let columns: Vec<Column> = [Column::text("source"), Column::text("column")]
+        .into_iter()
+        .chain(stats::columns())
+        .collect();
     let rows = rows
         .into_iter()
         .map(|(source, col, s)| {
-            vec![
-                Cell::Text(source),
-                Cell::Text(col),
-                Cell::Int(s.n as i128),
-                Cell::Float(s.mean),
-                Cell::Float(s.min),
-                Cell::Float(s.max),
-            ]
+            let mut r = vec![Cell::Text(source), Cell::Text(col)];
+            r.extend(stats::cells(Some(&s)));
+            r
         })
         .collect();
     Table {

@@ -15,6 +15,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
+use super::stats::{self, Stats};
 use super::{FileError, Window};
 use crate::table::{Cell, Column, Table};
 
@@ -211,31 +212,6 @@ fn parse_time(text: &str, year: i64, date_month: i64) -> Option<f64> {
     Some((days_from_civil(year, month, day) * 86_400 + hms(clock)?) as f64)
 }
 
-/// n, mean, min, max of one column over the rows selected.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Stats {
-    pub n: usize,
-    pub mean: f64,
-    pub min: f64,
-    pub max: f64,
-}
-
-pub fn stats(values: impl Iterator<Item = f64>) -> Option<Stats> {
-    let (mut n, mut sum, mut min, mut max) = (0usize, 0.0, f64::INFINITY, f64::NEG_INFINITY);
-    for v in values.filter(|v| !v.is_nan()) {
-        n += 1;
-        sum += v;
-        min = min.min(v);
-        max = max.max(v);
-    }
-    (n > 0).then(|| Stats {
-        n,
-        mean: sum / n as f64,
-        min,
-        max,
-    })
-}
-
 impl Recording {
     /// Indices of the rows inside `[start, end)`: a binary search when the
     /// times are in order (as recorded), a scan otherwise.
@@ -271,7 +247,7 @@ impl Recording {
 
     pub fn column_stats(&self, col: usize, rows: &[usize]) -> Option<Stats> {
         let width = self.columns.len();
-        stats(rows.iter().map(|&i| self.values[i * width + col]))
+        stats::of(rows.iter().map(|&i| self.values[i * width + col]))
     }
 
     pub fn unit_of(&self, column: &str) -> &'static str {
@@ -290,16 +266,15 @@ impl Recording {
 
 /// Long format: one row per (source, window, column).
 pub fn table(rows: Vec<(String, String, String, &'static str, Option<Stats>)>) -> Table {
-    let columns = vec![
+    let columns: Vec<Column> = [
         Column::text("source"),
         Column::text("window"),
         Column::text("column"),
         Column::text("unit"),
-        Column::int("n", None),
-        Column::float("mean", None, 3),
-        Column::float("min", None, 3),
-        Column::float("max", None, 3),
-    ];
+    ]
+    .into_iter()
+    .chain(stats::columns())
+    .collect();
     let rows = rows
         .into_iter()
         .map(|(source, window, column, unit, s)| {
@@ -309,15 +284,7 @@ pub fn table(rows: Vec<(String, String, String, &'static str, Option<Stats>)>) -
                 Cell::Text(column),
                 Cell::Text(unit.to_string()),
             ];
-            match s {
-                Some(s) => r.extend([
-                    Cell::Int(s.n as i128),
-                    Cell::Float(s.mean),
-                    Cell::Float(s.min),
-                    Cell::Float(s.max),
-                ]),
-                None => r.extend([Cell::Int(0), Cell::Empty, Cell::Empty, Cell::Empty]),
-            }
+            r.extend(stats::cells(s.as_ref()));
             r
         })
         .collect();

@@ -8,6 +8,7 @@ pub mod dstat;
 pub mod hdr;
 pub mod iperf2;
 pub mod iperf3;
+pub mod stats;
 
 use std::path::{Path, PathBuf};
 
