@@ -14,7 +14,7 @@ use base64::Engine as _;
 use hdrhistogram::Histogram;
 use hdrhistogram::serialization::Deserializer;
 
-use super::{FileError, Label};
+use super::FileError;
 use crate::table::{Cell, Column, Table};
 
 /// Which lines of a log are merged.
@@ -303,7 +303,7 @@ pub fn summarize(m: &Merged) -> Summary {
 }
 
 /// The table: one row per (label, tag), label being a file or the merged set.
-pub fn table(rows: Vec<(Label, Option<String>, Summary)>, unit: &str) -> Table {
+pub fn table(rows: Vec<(String, Option<String>, Summary)>, unit: &str) -> Table {
     let mut columns = vec![
         Column::text("source"),
         Column::text("tag"),
@@ -321,7 +321,7 @@ pub fn table(rows: Vec<(Label, Option<String>, Summary)>, unit: &str) -> Table {
         .into_iter()
         .map(|(label, tag, s)| {
             let mut r = vec![
-                Cell::Text(label.0),
+                Cell::Text(label),
                 Cell::Text(tag.unwrap_or_else(|| "(untagged)".to_string())),
                 Cell::Int(s.intervals as i128),
                 Cell::Int(s.count as i128),

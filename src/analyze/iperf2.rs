@@ -15,7 +15,6 @@ use crate::table::{Cell, Column, Table};
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Line {
-    pub line: usize,
     /// The line's timestamp (`YYYYMMDDHHMMSS[.mmm]`, read as UTC), seconds since the epoch.
     pub time: Option<f64>,
     pub stream: String,
@@ -84,7 +83,6 @@ pub fn parse(bytes: &[u8], path: &Path) -> Result<Totals, FileError> {
             None
         };
         lines.push(Line {
-            line: lineno,
             time: parse_timestamp(f[0]),
             stream: format!("{}:{}-{}:{}", f[1], f[2], f[3], f[4]),
             start,

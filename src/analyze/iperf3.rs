@@ -28,7 +28,6 @@ pub struct Run {
     pub lost_percent: Option<f64>,
     /// Plain mean of the non-omitted intervals' `sum.bits_per_second`.
     pub interval_mean_bps: Option<f64>,
-    pub intervals: usize,
     /// `start.timestamp.timesecs`: when the test began.
     pub start_epoch: Option<f64>,
 }
@@ -108,7 +107,6 @@ fn parse_run(v: &Value, path: &Path) -> Result<Run, FileError> {
                 .collect()
         })
         .unwrap_or_default();
-    run.intervals = intervals.len();
     if !intervals.is_empty() {
         let total: f64 = intervals
             .iter()
@@ -156,7 +154,6 @@ pub fn merge(runs: &[&Run]) -> Run {
             _ => None,
         },
         interval_mean_bps: sum_f(|r| r.interval_mean_bps),
-        intervals: ok.iter().map(|r| r.intervals).max().unwrap_or(0),
         start_epoch: ok.iter().filter_map(|r| r.start_epoch).reduce(f64::min),
     }
 }

@@ -48,10 +48,6 @@ impl std::fmt::Display for FileError {
     }
 }
 
-/// A row's label: a file name, or the merged set.
-#[derive(Debug, Clone)]
-pub struct Label(pub String);
-
 /// A test's time window, seconds since the epoch: rows with `start <= t < end`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Window {
@@ -383,7 +379,7 @@ fn analyze_hdr(
         match hdr::merge(&parts) {
             Ok(merged) => {
                 for (tag, m) in merged {
-                    rows.push((Label(g.label.clone()), tag, hdr::summarize(&m)));
+                    rows.push((g.label.clone(), tag, hdr::summarize(&m)));
                 }
             }
             Err(e) => errors.push(FileError::whole(
