@@ -31,6 +31,10 @@ pub enum Command {
         /// Print the changes as JSON.
         #[arg(long)]
         json: bool,
+        /// Plan from an empty state although the state file is missing and
+        /// the plan's backup or host directories exist.
+        #[arg(long)]
+        force_new: bool,
     },
     /// Apply a saved plan, or plan and apply a plan file.
     Apply {
@@ -42,6 +46,10 @@ pub enum Command {
         /// How many nodes run at once.
         #[arg(long, default_value_t = 10)]
         parallelism: usize,
+        /// Start from an empty state although the state file is missing and
+        /// the plan's backup or host directories exist (they are replaced).
+        #[arg(long)]
+        force_new: bool,
     },
     /// Remove every host the state knows.
     Destroy {

@@ -14,7 +14,7 @@ use serde::Serialize;
 use crate::graph::{Graph, NodeKind};
 use crate::state::{HostStatus, State};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Action {
     Create,

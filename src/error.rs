@@ -37,12 +37,22 @@ impl fmt::Display for Error {
         match self {
             Error::Diagnostics(text) => f.write_str(text.trim_end()),
             Error::Message { message, help } => {
-                write!(f, "error: {message}")?;
+                write!(f, "{message}")?;
                 if let Some(help) = help {
                     write!(f, "\n  help: {help}")?;
                 }
                 Ok(())
             }
+        }
+    }
+}
+
+impl Error {
+    /// The error as the command ends with it: one `error:` prefix.
+    pub fn render(&self) -> String {
+        match self {
+            Error::Diagnostics(_) => self.to_string(),
+            Error::Message { .. } => format!("error: {self}"),
         }
     }
 }

@@ -1,8 +1,8 @@
 //! `Plan` → `Graph`: one node per host (provision) and per (step, host), each
 //! with a content hash. Edges: a host before its steps; a host's steps in file
-//! order; `after = ["x"]` makes a step wait for `x` on every host.
-//! Templates are rendered here, per host, so that their output is what the
-//! hash covers. No I/O.
+//! order; `after = ["x"]` makes a step wait for `x` on every host, through one
+//! barrier node. Templates (and templated `run` commands) are rendered here,
+//! per host, so that their output is what the hash covers. No I/O.
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
@@ -20,6 +20,9 @@ pub enum NodeKind {
     Host,
     /// Run step number `step` (index into `plan.steps`) on one host.
     Step { step: usize },
+    /// Done when step number `step` is done on every host (`after`); not
+    /// a change, never in the state.
+    Barrier { step: usize },
 }
 
 #[derive(Debug, Clone)]
@@ -104,52 +107,89 @@ pub fn compile(plan: Plan) -> Result<Graph, Vec<Diagnostic>> {
     }
     let specs: HashMap<&str, &crate::plan::HostSpec> =
         plan.hosts().map(|h| (h.name.as_str(), h)).collect();
+    // Template contexts: `groups` and each group's `vars` built once, shared.
+    let groups_value = crate::template::value(&&groups_json);
+    let vars_by_group: HashMap<&str, minijinja::Value> = plan
+        .groups
+        .iter()
+        .map(|g| {
+            let mut vars = plan.vars.clone();
+            vars.extend(g.vars.clone());
+            (g.name.as_str(), crate::template::value(&&vars))
+        })
+        .collect();
+    let context = |spec: &crate::plan::HostSpec| {
+        minijinja::context! {
+            host => crate::template::value(&host_json(spec)),
+            groups => groups_value.clone(),
+            vars => vars_by_group.get(spec.group.as_str()).cloned().unwrap_or_default(),
+        }
+    };
     let mut step_nodes: Vec<Vec<NodeIndex>> = Vec::with_capacity(plan.steps.len());
     let mut last_on_host: HashMap<&str, NodeIndex> = HashMap::new();
     for (si, step) in plan.steps.iter().enumerate() {
         let mut nodes = Vec::with_capacity(step.hosts.len());
-        // Uploads and commands are the same on every host: hash them once.
-        let shared_hash = match &step.action {
-            Action::Run { command } => {
-                Some(Hasher::default().part("run", command.as_bytes()).finish())
+        // What the step sends on each host: the same bytes everywhere
+        // (hashed once), or a template rendered per host.
+        let (template, dest, kind) = match &step.action {
+            Action::Run { command } if crate::template::is_template(command) => (
+                Some(crate::template::Template::new(
+                    &format!("run of step `{}`", step.name),
+                    command,
+                )),
+                None,
+                "run",
+            ),
+            Action::Template {
+                name, text, dest, ..
+            } => (
+                Some(crate::template::Template::new(name, text)),
+                Some(dest.clone()),
+                "template",
+            ),
+            _ => (None, None, ""),
+        };
+        let template = match template {
+            Some(Ok(t)) => Some(t),
+            Some(Err(e)) => {
+                diags.push(template_error(step, &e, None));
+                continue;
             }
-            Action::Upload { bytes, dest, .. } => Some(
+            None => None,
+        };
+        let shared = match &step.action {
+            Action::Run { command } if template.is_none() => Some((
+                Payload::Run {
+                    command: command.clone(),
+                },
+                Hasher::default().part("run", command.as_bytes()).finish(),
+            )),
+            Action::Upload { bytes, dest, .. } => Some((
+                Payload::Write {
+                    bytes: bytes.clone(),
+                    dest: dest.clone(),
+                },
                 Hasher::default()
                     .part("upload", bytes)
                     .part("dest", dest.as_bytes())
                     .finish(),
-            ),
-            Action::Template { .. } => None,
+            )),
+            _ => None,
         };
         for host_name in &step.hosts {
-            let (payload, hash) = match &step.action {
-                Action::Run { command } => (
-                    Payload::Run {
-                        command: command.clone(),
-                    },
-                    shared_hash.clone(),
-                ),
-                Action::Upload { bytes, dest, .. } => (
-                    Payload::Write {
-                        bytes: bytes.clone(),
-                        dest: dest.clone(),
-                    },
-                    shared_hash.clone(),
-                ),
-                Action::Template {
-                    name, text, dest, ..
-                } => {
+            let (payload, hash) = match (&shared, &template) {
+                (Some((payload, hash)), _) => (payload.clone(), hash.clone()),
+                (None, Some(t)) => {
                     let Some(spec) = specs.get(host_name.as_str()) else {
                         continue;
                     };
-                    let group = plan.groups.iter().find(|g| g.name == spec.group);
-                    let mut vars = plan.vars.clone();
-                    if let Some(g) = group {
-                        vars.extend(g.vars.clone());
-                    }
-                    let ctx = serde_json::json!({"host": host_json(spec), "groups": groups_json, "vars": vars});
-                    match crate::template::render(name, text, &ctx) {
+                    match t.render(&context(spec)) {
+                        Ok(out) if kind == "run" => {
+                            let hash = Hasher::default().part("run", out.as_bytes()).finish();
+                            (Payload::Run { command: out }, hash)
+                        }
                         Ok(out) => {
+                            let dest = dest.clone().unwrap_or_default();
                             let hash = Hasher::default()
                                 .part("template", out.as_bytes())
                                 .part("dest", dest.as_bytes())
@@ -157,26 +197,24 @@ pub fn compile(plan: Plan) -> Result<Graph, Vec<Diagnostic>> {
                             (
                                 Payload::Write {
                                     bytes: std::sync::Arc::new(out.into_bytes()),
-                                    dest: dest.clone(),
+                                    dest,
                                 },
-                                Some(hash),
+                                hash,
                             )
                         }
                         Err(e) => {
-                            diags.push(
-                                Diagnostic::at(format!("template of step `{}` fails for host `{host_name}`: {e}", step.name), step.action_span.clone())
-                                    .help("template variables are `host`, `groups` and `vars`; names that are not defined are errors"),
-                            );
+                            diags.push(template_error(step, &e, Some(host_name)));
                             break;
                         }
                     }
                 }
+                (None, None) => continue,
             };
             let idx = dag.add_node(Node {
                 id: step_id(&step.name, host_name),
                 host: host_name.clone(),
                 kind: NodeKind::Step { step: si },
-                hash: hash.unwrap_or_default(),
+                hash,
                 payload,
             });
             if let Some(&h) = host_nodes.get(host_name.as_str()) {
@@ -189,14 +227,32 @@ pub fn compile(plan: Plan) -> Result<Graph, Vec<Diagnostic>> {
         }
         step_nodes.push(nodes);
     }
+    // `after = ["x"]`: every node of `x` → one barrier → every node of the
+    // step (N + M edges, not N × M).
+    let mut barriers: HashMap<usize, NodeIndex> = HashMap::new();
     for (si, step) in plan.steps.iter().enumerate() {
         for dep in &step.after {
-            if let Some(di) = plan.steps.iter().position(|s| &s.name == dep) {
+            let Some(di) = plan.steps.iter().position(|s| &s.name == dep) else {
+                continue;
+            };
+            if di >= step_nodes.len() || si >= step_nodes.len() {
+                continue;
+            }
+            let barrier = *barriers.entry(di).or_insert_with(|| {
+                let b = dag.add_node(Node {
+                    id: format!("after {dep}"),
+                    host: String::new(),
+                    kind: NodeKind::Barrier { step: di },
+                    hash: String::new(),
+                    payload: Payload::None,
+                });
                 for &from in &step_nodes[di] {
-                    for &to in &step_nodes[si] {
-                        dag.update_edge(from, to, ());
-                    }
+                    dag.add_edge(from, b, ());
                 }
+                b
+            });
+            for &to in &step_nodes[si] {
+                dag.update_edge(barrier, to, ());
             }
         }
     }
@@ -204,6 +260,22 @@ pub fn compile(plan: Plan) -> Result<Graph, Vec<Diagnostic>> {
         return Err(diags);
     }
     Ok(Graph { plan, dag })
+}
+
+fn template_error(step: &crate::plan::Step, e: &str, host: Option<&String>) -> Diagnostic {
+    let what = if step.action.kind() == "run" {
+        "`run` of step"
+    } else {
+        "template of step"
+    };
+    let on = host.map_or(String::new(), |h| format!(" for host `{h}`"));
+    Diagnostic::at(
+        format!("{what} `{}` fails{on}: {e}", step.name),
+        step.action_span.clone(),
+    )
+    .help(
+        "template variables are `host` (name, group, index, address), `groups` and `vars`; a name that is not defined is an error; a literal `{{`, `{%` or `{#` (as in shell's `${#x}`) is written `{{ \"{{\" }}`, `{{ \"{%\" }}`, `{{ \"{#\" }}`",
+    )
 }
 
 /// Cycles among steps (file order on a shared host plus `after`), each named.
@@ -254,10 +326,10 @@ impl Graph {
         let mut out = format!("digraph \"{}\" {{\n  rankdir=LR;\n", self.plan.name);
         for i in self.dag.node_indices() {
             let n = &self.dag[i];
-            let shape = if n.kind == NodeKind::Host {
-                "box"
-            } else {
-                "ellipse"
+            let shape = match n.kind {
+                NodeKind::Host => "box",
+                NodeKind::Step { .. } => "ellipse",
+                NodeKind::Barrier { .. } => "point",
             };
             let _ = writeln!(out, "  n{} [label=\"{}\", shape={shape}];", i.index(), n.id);
         }

@@ -13,6 +13,8 @@ mod error;
 mod exec;
 mod graph;
 mod hash;
+#[macro_use]
+mod out;
 mod plan;
 mod process;
 mod provider;
@@ -41,7 +43,7 @@ fn main() {
     let code = match commands::run(cli.command) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("{e}");
+            eprintln!("{}", e.render());
             1
         }
     };

@@ -51,7 +51,7 @@ impl Reporter {
             count(Action::Replace),
             count(Action::Destroy)
         );
-        if report.failures.is_empty() && !report.interrupted && report.not_started == 0 {
+        if report.complete() {
             self.line(format!("\n{verb} complete: {counts}."));
             return;
         }
@@ -65,10 +65,21 @@ impl Reporter {
                 report.skipped
             ));
         }
+        if report.abandoned > 0 {
+            text.push_str(&format!(
+                "; {} abandoned (their commands were stopped on the hosts)",
+                report.abandoned
+            ));
+        }
         if report.not_started > 0 {
             text.push_str(&format!("; {} not started", report.not_started));
         }
         text.push('.');
+        if let Some(e) = &report.state_error {
+            text.push_str(&format!(
+                "\n  error: {e}\n  the apply stopped: free the space or fix the permissions, then run `runner apply PLAN` again"
+            ));
+        }
         for f in &report.failures {
             text.push_str(&format!(
                 "\n  failed: {} on `{}`: {}",

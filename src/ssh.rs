@@ -187,10 +187,12 @@ impl Session {
         command: &str,
         input: Option<&[u8]>,
         timeout: Duration,
+        tag: &str,
         stdout: &mut W,
         stderr: &mut W,
     ) -> Result<Outcome, String> {
         let w = quote(&self.target.workdir);
+        let t = quote(tag);
         // The command runs under the host's `timeout` when it has one, so an
         // overrun is killed there (with its children), not just abandoned;
         // the local timer below is the backstop. Exit 124 = timed out.
@@ -198,6 +200,7 @@ impl Session {
         let c = quote(command);
         let full = format!(
             "mkdir -p {w} && cd {w} || exit 97\n\
+             RUNNER_NODE={t}; export RUNNER_NODE\n\
              if command -v timeout >/dev/null 2>&1; then exec timeout -k 5 {secs:.3} \"${{SHELL:-/bin/sh}}\" -c {c}; fi\n\
              exec \"${{SHELL:-/bin/sh}}\" -c {c}"
         );
@@ -215,12 +218,14 @@ impl Session {
             let mut outcome = Outcome::Lost;
             while let Some(msg) = channel.wait().await {
                 match msg {
-                    ChannelMsg::Data { data } => {
-                        stdout.write_all(&data).await.map_err(|e| e.to_string())?
-                    }
-                    ChannelMsg::ExtendedData { data, ext: 1 } => {
-                        stderr.write_all(&data).await.map_err(|e| e.to_string())?
-                    }
+                    ChannelMsg::Data { data } => stdout
+                        .write_all(&data)
+                        .await
+                        .map_err(|e| format!("cannot write the step's log: {e}"))?,
+                    ChannelMsg::ExtendedData { data, ext: 1 } => stderr
+                        .write_all(&data)
+                        .await
+                        .map_err(|e| format!("cannot write the step's log: {e}"))?,
                     ChannelMsg::ExitStatus { exit_status } => outcome = Outcome::Exit(exit_status),
                     ChannelMsg::ExitSignal { signal_name, .. } => {
                         outcome = Outcome::Signal(format!("{signal_name:?}"))
@@ -231,8 +236,16 @@ impl Session {
             Ok::<_, String>(outcome)
         };
         let result = tokio::time::timeout(backstop, run).await;
-        let _ = stdout.flush().await;
-        let _ = stderr.flush().await;
+        // A log that could not be written whole (a full disk) fails the step.
+        let flushed = match (stdout.flush().await, stderr.flush().await) {
+            (Err(e), _) | (_, Err(e)) => Err(format!("cannot write the step's log: {e}")),
+            _ => Ok(()),
+        };
+        let result = match (result, flushed) {
+            (Ok(Err(e)), _) => Ok(Err(e)),
+            (r, Ok(())) => r,
+            (_, Err(e)) => Ok(Err(e)),
+        };
         match result {
             Ok(Ok(Outcome::Exit(124))) => Ok(Outcome::TimedOut(timeout)),
             Ok(r) => r,
@@ -249,15 +262,39 @@ impl Session {
         bytes: &[u8],
         dest: &str,
         timeout: Duration,
+        tag: &str,
         stdout: &mut W,
         stderr: &mut W,
     ) -> Result<Outcome, String> {
         let d = quote(dest);
-        // Write beside the destination, then rename: a reader never sees half a file.
+        // Write beside the destination under a name of this node's own, then
+        // rename: a reader never sees half a file, and hosts that share a
+        // file system (one machine listed twice, an NFS home) never write
+        // into each other's temp file.
+        let tmp = quote(&format!("{dest}.runner-{tag}.tmp"));
         let cmd = format!(
-            "mkdir -p \"$(dirname {d})\" && cat > {d}.runner-tmp && mv -f {d}.runner-tmp {d}"
+            "mkdir -p \"$(dirname {d})\" && {{ cat > {tmp} && mv -f {tmp} {d}; }} || {{ rc=$?; rm -f {tmp}; exit $rc; }}"
         );
-        self.exec(&cmd, Some(bytes), timeout, stdout, stderr).await
+        self.exec(&cmd, Some(bytes), timeout, tag, stdout, stderr)
+            .await
+    }
+
+    /// Stops every process on the host that carries `tag` (the commands of
+    /// an abandoned node and their children): TERM, then KILL after 2 s.
+    pub async fn stop_tagged(&self, tag: &str) -> Result<(), String> {
+        let t = quote(&format!("RUNNER_NODE={tag}"));
+        let script = format!(
+            "pids() {{ grep -lxzF {t} /proc/[0-9]*/environ 2>/dev/null | sed 's,^/proc/,,;s,/environ$,,' | grep -vx \"$$\"; }}\n\
+             p=$(pids); [ -z \"$p\" ] && exit 0\n\
+             kill -TERM $p 2>/dev/null; sleep 2; p=$(pids); [ -n \"$p\" ] && kill -KILL $p 2>/dev/null; exit 0"
+        );
+        let mut ch = self.open_channel().await?;
+        ch.exec(true, script.as_bytes())
+            .await
+            .map_err(|e| e.to_string())?;
+        ch.eof().await.map_err(|e| e.to_string())?;
+        while ch.wait().await.is_some() {}
+        Ok(())
     }
 
     /// sshd allows a limited number of sessions per connection: retry briefly.

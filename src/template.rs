@@ -1,22 +1,55 @@
 //! minijinja rendering with undefined names as errors, never empty strings.
+//! A template is parsed once and rendered per host with a context whose
+//! shared parts (`groups`, `vars`) are reference-counted, not copied.
 
 use minijinja::{Environment, UndefinedBehavior, Value, syntax::SyntaxConfig};
 
-/// Renders `text` (named `name` in errors) with `context`. The error names the
-/// template, the line, and what was undefined or malformed.
+pub struct Template {
+    env: Environment<'static>,
+    name: String,
+}
+
+impl Template {
+    /// Parses `text`, named `name` in errors.
+    pub fn new(name: &str, text: &str) -> Result<Self, String> {
+        let mut env = Environment::new();
+        env.set_undefined_behavior(UndefinedBehavior::Strict);
+        let syntax = SyntaxConfig::builder()
+            .keep_trailing_newline(true)
+            .build()
+            .map_err(|e| e.to_string())?;
+        env.set_syntax(syntax);
+        env.add_template_owned(name.to_string(), text.to_string())
+            .map_err(|e| describe(name, &e))?;
+        Ok(Template {
+            env,
+            name: name.to_string(),
+        })
+    }
+
+    pub fn render(&self, context: &Value) -> Result<String, String> {
+        let tmpl = self
+            .env
+            .get_template(&self.name)
+            .map_err(|e| describe(&self.name, &e))?;
+        tmpl.render(context).map_err(|e| describe(&self.name, &e))
+    }
+}
+
+/// A template value from anything serde serializes.
+pub fn value<T: serde::Serialize>(x: &T) -> Value {
+    Value::from(minijinja::value::Serde(x))
+}
+
+/// Whether `text` has template syntax at all (plain text renders to itself).
+pub fn is_template(text: &str) -> bool {
+    text.contains("{{") || text.contains("{%") || text.contains("{#")
+}
+
+/// Renders `text` once with a JSON context.
+#[cfg(test)]
 pub fn render(name: &str, text: &str, context: &serde_json::Value) -> Result<String, String> {
-    let mut env = Environment::new();
-    env.set_undefined_behavior(UndefinedBehavior::Strict);
-    let syntax = SyntaxConfig::builder()
-        .keep_trailing_newline(true)
-        .build()
-        .map_err(|e| e.to_string())?;
-    env.set_syntax(syntax);
-    env.add_template(name, text)
-        .map_err(|e| describe(name, &e))?;
-    let tmpl = env.get_template(name).map_err(|e| describe(name, &e))?;
-    tmpl.render(Value::from(minijinja::value::Serde(context)))
-        .map_err(|e| describe(name, &e))
+    Template::new(name, text)?.render(&value(context))
 }
 
 fn describe(name: &str, e: &minijinja::Error) -> String {
@@ -41,5 +74,6 @@ mod tests {
         let err = render("t.j2", "ok\n{{ hots.name }}\n", &ctx).unwrap_err();
         assert!(err.starts_with("t.j2:2: "), "{err}");
         assert!(err.contains("hots"), "{err}");
+        assert_eq!(render("t", r#"{{ "{{" }} x"#, &ctx).unwrap(), "{{ x");
     }
 }

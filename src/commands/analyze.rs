@@ -58,7 +58,7 @@ pub fn run(a: AnalyzeArgs) -> Result<i32> {
     if let Some(table) = &outcome.table {
         let overrides = std::path::Path::new("analysis");
         let text = render::render(table, format, Some(overrides)).map_err(Error::msg)?;
-        print!("{text}");
+        crate::out::out!("{text}");
         if format == Format::Csv {
             for n in &table.notes {
                 eprintln!("# {n}");

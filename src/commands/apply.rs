@@ -1,6 +1,7 @@
-//! `runner apply [SAVED_PLAN | PLAN]`: carry out a saved plan (refused when
-//! stale), or plan and apply a plan file in one go (confirmation on a
-//! terminal, `--yes` otherwise).
+//! `runner apply [SAVED_PLAN | PLAN]`: carry out exactly the changes of a
+//! saved plan (refused when stale), or plan and apply a plan file in one go
+//! (confirmation on a terminal, `--yes` otherwise). Both hold the plan's
+//! lock from planning to the end.
 
 use std::path::{Path, PathBuf};
 
@@ -10,8 +11,9 @@ use crate::error::{Error, Result};
 use crate::exec::{self, Options};
 use crate::report::Reporter;
 use crate::state::lock::Lock;
+use crate::state::{Paths, Store, shown};
 
-pub fn run(arg: Option<&Path>, yes: bool, parallelism: usize) -> Result<i32> {
+pub fn run(arg: Option<&Path>, yes: bool, parallelism: usize, force_new: bool) -> Result<i32> {
     let path = match arg {
         Some(p) => p.to_path_buf(),
         None => newest_saved_plan()?,
@@ -19,20 +21,26 @@ pub fn run(arg: Option<&Path>, yes: bool, parallelism: usize) -> Result<i32> {
     let reporter = Reporter;
     match SavedPlan::read(&path)? {
         Some(saved) => {
-            let paths = crate::state::Paths::new(Path::new("."), &saved.plan_name);
-            let _lock = Lock::acquire(&paths.lock(), &mut |m| reporter.line(m))?;
-            if let Some(why) = saved.staleness(&paths.state()) {
-                return Err(Error::msg(format!(
-                    "stale plan {}: {why} since it was made",
-                    path.display()
+            let paths = Paths::new(Path::new("."), &saved.plan_name);
+            let _lock = Lock::acquire(&paths.lock(), "applied")?;
+            let store = Store::open(&paths)?;
+            let stale = |why: String| {
+                Error::msg(format!("stale plan {}: {why}", shown(&path))).help(format!(
+                    "nothing was applied; run `runner plan {}` again and review the changes",
+                    shown(&saved.plan_file)
                 ))
-                .help(format!(
-                    "run `runner plan {}` again",
-                    saved.plan_file.display()
+            };
+            if let Some(why) = saved.staleness(&store.state) {
+                return Err(stale(format!("{why} since it was made")));
+            }
+            let (graph, _) = plan::compile(&saved.plan_file)?;
+            let planned = plan::make_with(graph, paths, store.state.clone())?;
+            if let Some(diff) = saved.differences(&planned.changes.changes) {
+                return Err(stale(format!(
+                    "the hosts are not as they were when it was made:\n{diff}"
                 )));
             }
-            let planned = plan::make(&saved.plan_file)?;
-            apply(planned, parallelism, &reporter)
+            apply(planned, store, parallelism, &reporter)
         }
         None => {
             // A plan file: plan, show, confirm, apply. Without a terminal and
@@ -45,10 +53,13 @@ pub fn run(arg: Option<&Path>, yes: bool, parallelism: usize) -> Result<i32> {
                     "pass --yes, or run `runner plan` and then `runner apply` on the saved plan",
                 ));
             }
+            let (graph, _) = plan::compile(&path)?;
             // Plan under the lock, so that the state cannot move underneath.
-            let paths = crate::state::Paths::new(Path::new("."), &super::plan_name(&path)?);
-            let _lock = Lock::acquire(&paths.lock(), &mut |m| reporter.line(m))?;
-            let planned = plan::make(&path)?;
+            let paths = Paths::new(Path::new("."), &graph.plan.name);
+            let _lock = Lock::acquire(&paths.lock(), "applied")?;
+            plan::check_leftovers(&paths, force_new)?;
+            let store = Store::open(&paths)?;
+            let planned = plan::make_with(graph, paths, store.state.clone())?;
             plan::print_changes(&planned, false);
             if planned.changes.is_empty() {
                 return Ok(0);
@@ -57,14 +68,21 @@ pub fn run(arg: Option<&Path>, yes: bool, parallelism: usize) -> Result<i32> {
                 eprintln!("Apply cancelled.");
                 return Ok(1);
             }
-            apply(planned, parallelism, &reporter)
+            apply(planned, store, parallelism, &reporter)
         }
     }
 }
 
-fn apply(mut planned: Planned, parallelism: usize, reporter: &Reporter) -> Result<i32> {
+fn apply(
+    planned: Planned,
+    mut store: Store,
+    parallelism: usize,
+    reporter: &Reporter,
+) -> Result<i32> {
+    // The saved plan is spent, whatever happens next.
+    let _ = fs_err::remove_file(planned.paths.saved_plan());
     if planned.changes.is_empty() {
-        println!(
+        crate::out::outln!(
             "No changes. {} nodes are up to date.",
             planned.changes.unchanged
         );
@@ -75,20 +93,12 @@ fn apply(mut planned: Planned, parallelism: usize, reporter: &Reporter) -> Resul
     let report = rt.block_on(exec::execute(
         &planned.graph,
         &planned.changes,
-        &mut planned.state,
+        &mut store,
         &opts,
         reporter,
     ));
     reporter.summary("Apply", &report);
-    // The saved plan is spent: applying it again would be stale anyway.
-    let _ = fs_err::remove_file(planned.paths.saved_plan());
-    Ok(
-        if report.failures.is_empty() && !report.interrupted && report.not_started == 0 {
-            0
-        } else {
-            1
-        },
-    )
+    Ok(if report.complete() { 0 } else { 1 })
 }
 
 fn newest_saved_plan() -> Result<PathBuf> {

@@ -1,5 +1,8 @@
 //! `runner destroy PLAN`: remove every host and step the state knows.
 //! Destroying is the diff against an empty plan, executed like any other.
+//! Local hosts found under `.runner/<plan>/hosts/` that the state does not
+//! record (the state was lost, or a crash came between creating and
+//! recording) are stopped too.
 
 use std::path::Path;
 
@@ -7,16 +10,17 @@ use crate::diff;
 use crate::error::{Error, Result};
 use crate::exec::{self, Options};
 use crate::graph;
+use crate::provider::local;
 use crate::report::Reporter;
 use crate::state::lock::Lock;
-use crate::state::{Paths, State};
+use crate::state::{Paths, Store};
 
 pub fn run(path: &Path, yes: bool, parallelism: usize) -> Result<i32> {
     let name = super::plan_name(path)?;
     let paths = Paths::new(Path::new("."), &name);
     let reporter = Reporter;
-    let _lock = Lock::acquire(&paths.lock(), &mut |m| reporter.line(m))?;
-    let mut state = State::load(&paths.state(), &name)?;
+    let _lock = Lock::acquire(&paths.lock(), "destroyed")?;
+    let mut store = Store::open(&paths)?;
     let empty = crate::plan::Plan {
         name: name.clone(),
         file: path.to_path_buf(),
@@ -29,32 +33,74 @@ pub fn run(path: &Path, yes: bool, parallelism: usize) -> Result<i32> {
         analyses: Vec::new(),
     };
     let graph = graph::compile(empty).map_err(|_| Error::msg("cannot build the destroy graph"))?;
-    let changes = diff::diff(&graph, &state, &Default::default());
-    if changes.is_empty() {
-        println!("Nothing to destroy: the state of `{name}` records no hosts.");
+    let changes = diff::diff(&graph, &store.state, &Default::default());
+    let orphans: Vec<String> = local::host_dirs(&paths)
+        .into_iter()
+        .filter(|dir| {
+            !store
+                .state
+                .hosts
+                .values()
+                .any(|h| h.dir.as_deref() == Some(dir.as_path()))
+        })
+        .map(|d| {
+            d.file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default()
+        })
+        .collect();
+    if changes.is_empty() && orphans.is_empty() {
+        crate::out::outln!("Nothing to destroy: the state of `{name}` records no hosts.");
         let _ = fs_err::remove_file(paths.saved_plan());
         return Ok(0);
     }
-    let n_hosts = state.hosts.len();
-    println!(
-        "runner will destroy {n_hosts} hosts and forget {} steps of plan `{name}`.",
-        state.steps.len()
+    let mut text = format!(
+        "runner will destroy {} hosts and forget {} steps of plan `{name}`",
+        store.state.hosts.len(),
+        store.state.steps.len()
     );
+    if !orphans.is_empty() {
+        text.push_str(&format!(
+            ", and stop {} local hosts the state does not record ({})",
+            orphans.len(),
+            orphans.join(", ")
+        ));
+    }
+    crate::out::outln!("{text}.");
     if !super::confirm("Destroy them?", yes)? {
         eprintln!("Destroy cancelled.");
         return Ok(1);
     }
+    let _ = fs_err::remove_file(paths.saved_plan());
     let rt = super::runtime()?;
-    let report = rt.block_on(exec::execute(
+    let mut report = rt.block_on(exec::execute(
         &graph,
         &changes,
-        &mut state,
+        &mut store,
         &Options { parallelism },
         &reporter,
     ));
+    for orphan in &orphans {
+        let dir = paths.hosts_dir().join(orphan);
+        match local::destroy_dir(&dir) {
+            Ok(stopped) => reporter.line(format!(
+                "  - {orphan} (not in the state): {}",
+                if stopped {
+                    "sshd stopped, removed"
+                } else {
+                    "removed"
+                }
+            )),
+            Err(e) => report.failures.push(exec::Failure {
+                host: orphan.clone(),
+                what: "destroying a host the state does not record".into(),
+                message: e,
+                log: None,
+            }),
+        }
+    }
     reporter.summary("Destroy", &report);
-    let _ = fs_err::remove_file(paths.saved_plan());
-    if report.failures.is_empty() && !report.interrupted {
+    if report.complete() {
         // Empty folders of the plan go too; keys and logs stay.
         let _ = fs_err::remove_dir(paths.hosts_dir());
         Ok(0)

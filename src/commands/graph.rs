@@ -6,6 +6,6 @@ use crate::error::Result;
 
 pub fn run(path: &Path) -> Result<i32> {
     let graph = super::plan::compile(path)?.0;
-    print!("{}", graph.to_dot());
+    crate::out::out!("{}", graph.to_dot());
     Ok(0)
 }

@@ -13,7 +13,7 @@ use crate::state::{HostState, HostStatus, Paths, State, host_file_name};
 fn hosts(plan: &Path) -> Result<(Paths, Vec<(String, HostState)>)> {
     let name = super::plan_name(plan)?;
     let paths = Paths::new(Path::new("."), &name);
-    let state = State::load(&paths.state(), &name)?;
+    let state = State::load(&paths)?;
     let hosts: Vec<(String, HostState)> = state
         .hosts
         .into_iter()
@@ -110,7 +110,7 @@ pub fn inventory(plan: &Path, format: &str) -> Result<i32> {
                 .help("use `ansible` or `ssh-config`"));
         }
     };
-    print!("{text}");
+    crate::out::out!("{text}");
     Ok(0)
 }
 
@@ -191,22 +191,30 @@ pub fn ping(plan: &Path) -> Result<i32> {
             })
             .collect()
     });
-    println!(
+    crate::out::outln!(
         "{:<16} {:<22} {:<10} {:>12} {:>14}",
-        "host", "address", "reachable", "round trip", "clock offset"
+        "host",
+        "address",
+        "reachable",
+        "round trip",
+        "clock offset"
     );
     let mut down = 0;
     for (name, addr, r) in &results {
         match r {
-            Ok(p) => println!(
+            Ok(p) => crate::out::outln!(
                 "{name:<16} {addr:<22} {:<10} {:>9.2} ms {:>+11.2} ms",
-                "yes", p.rtt_ms, p.offset_ms
+                "yes",
+                p.rtt_ms,
+                p.offset_ms
             ),
             Err(e) => {
                 down += 1;
-                println!(
+                crate::out::outln!(
                     "{name:<16} {addr:<22} {:<10} {:>12} {:>14}  {e}",
-                    "no", "-", "-"
+                    "no",
+                    "-",
+                    "-"
                 );
             }
         }

@@ -23,12 +23,14 @@ pub fn run(command: Command) -> Result<i32> {
             out,
             detailed_exitcode,
             json,
-        } => plan::run(&plan, out.as_deref(), detailed_exitcode, json),
+            force_new,
+        } => plan::run(&plan, out.as_deref(), detailed_exitcode, json, force_new),
         Command::Apply {
             plan,
             yes,
             parallelism,
-        } => apply::run(plan.as_deref(), yes, parallelism),
+            force_new,
+        } => apply::run(plan.as_deref(), yes, parallelism, force_new),
         Command::Destroy {
             plan,
             yes,

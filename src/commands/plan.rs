@@ -1,12 +1,14 @@
 //! `runner plan PLAN`: compile, refresh the state's hosts, diff, print the
 //! changes and save them for `runner apply`.
 
+use std::fmt::Write as _;
 use std::path::Path;
 
 use crate::diff::{self, Changes, Gone};
 use crate::error::{Error, Result};
 use crate::graph::{self, Graph};
 use crate::plan::Source;
+use crate::state::lock::Lock;
 use crate::state::{Paths, State};
 
 /// Everything `apply` needs, as `plan` computed it.
@@ -38,10 +40,22 @@ pub fn refresh(state: &State, paths: &Paths) -> Gone {
         .collect()
 }
 
-pub fn make(path: &Path) -> Result<Planned> {
-    let (graph, _) = compile(path)?;
-    let paths = Paths::new(Path::new("."), &graph.plan.name);
-    let state = State::load(&paths.state(), &graph.plan.name)?;
+/// Refuses a fresh start over what an earlier apply left, unless asked.
+pub fn check_leftovers(paths: &Paths, force_new: bool) -> Result<()> {
+    match State::leftovers(paths) {
+        Some(found) if !force_new => Err(Error::msg(format!(
+            "{found}: planning from an empty state would replace hosts that may be running"
+        ))
+        .help(format!(
+            "restore the state (cp {0}.bak {0}), or pass --force-new to start over (existing local hosts are stopped and replaced)",
+            crate::state::shown(&paths.state())
+        ))),
+        _ => Ok(()),
+    }
+}
+
+/// Plans `graph` against `state` (the caller loaded it, under the lock if it writes).
+pub fn make_with(graph: Graph, paths: Paths, state: State) -> Result<Planned> {
     let gone = refresh(&state, &paths);
     let changes = diff::diff(&graph, &state, &gone);
     Ok(Planned {
@@ -62,33 +76,48 @@ pub fn print_changes(planned: &Planned, json: bool) {
             "unchanged": changes.unchanged,
             "summary": summary,
         });
-        println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
+        crate::out::outln!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
         return;
     }
     if changes.is_empty() {
-        println!("No changes. {} nodes are up to date.", changes.unchanged);
+        crate::out::outln!("No changes. {} nodes are up to date.", changes.unchanged);
         return;
     }
-    println!(
-        "runner will make these changes to plan `{}`:\n",
+    // One write: a plan of 100k changes is not 100k locks and flushes.
+    let mut text = format!(
+        "runner will make these changes to plan `{}`:\n\n",
         planned.graph.plan.name
     );
     for c in &changes.changes {
         if c.reason.is_empty() {
-            println!("{:>5} {}", c.action.symbol(), c.id);
+            let _ = writeln!(text, "{:>5} {}", c.action.symbol(), c.id);
         } else {
-            println!("{:>5} {}  ({})", c.action.symbol(), c.id, c.reason);
+            let _ = writeln!(text, "{:>5} {}  ({})", c.action.symbol(), c.id, c.reason);
         }
     }
-    println!("\n{} nodes unchanged.", changes.unchanged);
-    println!(
+    let _ = writeln!(text, "\n{} nodes unchanged.", changes.unchanged);
+    let _ = writeln!(
+        text,
         "Plan: {} to add, {} to change, {} to replace, {} to destroy.",
         summary.add, summary.change, summary.replace, summary.destroy
     );
+    crate::out::out!("{text}");
 }
 
-pub fn run(path: &Path, out: Option<&Path>, detailed_exitcode: bool, json: bool) -> Result<i32> {
-    let planned = make(path)?;
+pub fn run(
+    path: &Path,
+    out: Option<&Path>,
+    detailed_exitcode: bool,
+    json: bool,
+    force_new: bool,
+) -> Result<i32> {
+    let (graph, _) = compile(path)?;
+    let paths = Paths::new(Path::new("."), &graph.plan.name);
+    // Saving the plan writes: one writer at a time.
+    let _lock = Lock::acquire(&paths.lock(), "planned")?;
+    check_leftovers(&paths, force_new)?;
+    let state = State::load(&paths)?;
+    let planned = make_with(graph, paths, state)?;
     print_changes(&planned, json);
     let saved = super::saved::SavedPlan::of(&planned)?;
     let out = out.map_or_else(|| planned.paths.saved_plan(), Path::to_path_buf);

@@ -11,15 +11,15 @@ pub fn run(plan: Option<&Path>, json: bool) -> Result<i32> {
         None => only_state()?,
     };
     let paths = Paths::new(Path::new("."), &name);
-    let state = State::load(&paths.state(), &name)?;
+    let state = State::load(&paths)?;
     if json {
-        println!(
+        crate::out::outln!(
             "{}",
             serde_json::to_string_pretty(&state).unwrap_or_default()
         );
         return Ok(0);
     }
-    println!(
+    crate::out::outln!(
         "plan `{name}`: {} hosts, {} steps applied (state serial {})",
         state.hosts.len(),
         state.steps.len(),
@@ -28,9 +28,12 @@ pub fn run(plan: Option<&Path>, json: bool) -> Result<i32> {
     for (host, h) in &state.hosts {
         let steps = state.steps.values().filter(|s| &s.host == host).count();
         let pid = h.pid.map_or(String::new(), |p| format!(" pid {p}"));
-        println!(
+        crate::out::outln!(
             "  {host:<16} {}@{}:{}{pid}  {:?}, {steps} steps",
-            h.user, h.address, h.port, h.status
+            h.user,
+            h.address,
+            h.port,
+            h.status
         );
     }
     Ok(0)

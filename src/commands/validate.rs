@@ -7,7 +7,7 @@ use crate::error::Result;
 pub fn run(path: &Path) -> Result<i32> {
     let graph = super::plan::compile(path)?.0;
     let p = &graph.plan;
-    println!(
+    crate::out::outln!(
         "plan `{}` is valid: {} hosts, {} steps, {} nodes",
         p.name,
         p.hosts().count(),

@@ -7,7 +7,7 @@ pub mod validate;
 use std::path::{Path, PathBuf};
 
 use crate::diag::{self, Diagnostic};
-pub use model::{Action, HostSpec, Plan, Provider};
+pub use model::{Action, HostSpec, Plan, Provider, Step};
 
 /// The plan file's text, kept for rendering diagnostics from any stage.
 #[derive(Debug, Clone)]

@@ -80,18 +80,36 @@ fn free_port() -> Result<u16, String> {
     l.local_addr().map(|a| a.port()).map_err(|e| e.to_string())
 }
 
-/// The pid in `dir/sshd.pid` if it is our sshd (its command line names our config).
+/// The pid in `dir/sshd.pid` (or `pid`) if it is our sshd: alive, and
+/// either its command line names our config or it listens on the port our
+/// config gives it. The port test survives sshd rewriting its command line
+/// (it escapes non-ASCII characters there).
 fn our_sshd(dir: &Path, pid: Option<u32>) -> Option<u32> {
-    let pid = pid.or_else(|| {
-        fs_err::read_to_string(dir.join("sshd.pid"))
-            .ok()?
-            .trim()
-            .parse()
-            .ok()
-    })?;
+    let pid = pid.or_else(|| read_pid(dir))?;
+    if !crate::process::is_alive(pid) {
+        return None;
+    }
     let config = dir.join("sshd_config");
-    let cmd = crate::process::cmdline(pid)?;
-    (crate::process::is_alive(pid) && cmd.contains(config.to_str()?)).then_some(pid)
+    let named = crate::process::cmdline(pid)
+        .is_some_and(|cmd| config.to_str().is_some_and(|c| cmd.contains(c)));
+    (named || config_port(dir).is_some_and(|port| crate::process::listens_on(pid, port)))
+        .then_some(pid)
+}
+
+fn read_pid(dir: &Path) -> Option<u32> {
+    fs_err::read_to_string(dir.join("sshd.pid"))
+        .ok()?
+        .trim()
+        .parse()
+        .ok()
+}
+
+/// The `Port` our sshd_config in `dir` gives.
+fn config_port(dir: &Path) -> Option<u16> {
+    let text = fs_err::read_to_string(dir.join("sshd_config")).ok()?;
+    text.lines()
+        .find_map(|l| l.strip_prefix("Port "))
+        .and_then(|p| p.trim().parse().ok())
 }
 
 /// Stops an sshd and every session it started.
@@ -99,6 +117,37 @@ fn stop_sshd(pid: u32) {
     let mut all = vec![pid];
     all.extend(crate::process::descendants(pid));
     crate::process::terminate(&all, Duration::from_secs(5));
+}
+
+/// The host directories of a plan's local hosts, whatever the state says.
+pub fn host_dirs(paths: &Paths) -> Vec<PathBuf> {
+    let mut dirs: Vec<PathBuf> = fs_err::read_dir(paths.hosts_dir())
+        .map(|d| {
+            d.flatten()
+                .map(|e| e.path())
+                .filter(|p| p.join("sshd_config").exists() || p.is_dir())
+                .collect()
+        })
+        .unwrap_or_default();
+    dirs.sort();
+    dirs
+}
+
+/// Stops the sshd of a host directory (if it is ours and running) and
+/// removes the directory. `Ok(true)` when an sshd was stopped.
+pub fn destroy_dir(dir: &Path) -> Result<bool, String> {
+    let stopped = match our_sshd(dir, None) {
+        Some(pid) => {
+            stop_sshd(pid);
+            true
+        }
+        None => false,
+    };
+    match fs_err::remove_dir_all(dir) {
+        Ok(()) => Ok(stopped),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(stopped),
+        Err(e) => Err(e.to_string()),
+    }
 }
 
 /// Whether this process may make a private mount namespace (root, and not
@@ -138,6 +187,17 @@ impl Provider for Local {
                 sshd.display()
             ));
         }
+        if self
+            .paths
+            .hosts_dir()
+            .to_string_lossy()
+            .contains(['"', '\n'])
+        {
+            return Err(format!(
+                "the local provider cannot use the directory {}: sshd_config has no way to write a path with a double quote or a newline; run runner from a directory without them",
+                self.paths.hosts_dir().display()
+            ));
+        }
         fs_err::create_dir_all(self.paths.hosts_dir()).map_err(|e| e.to_string())?;
         set_mode(&self.paths.dir(), 0o700)?;
         let key = client_key(&self.paths);
@@ -156,10 +216,7 @@ impl Provider for Local {
         let dir = self.host_dir(&host.name);
         if dir.exists() {
             // Left by an interrupted apply: never leave a second sshd behind.
-            if let Some(pid) = our_sshd(&dir, None) {
-                stop_sshd(pid);
-            }
-            fs_err::remove_dir_all(&dir).map_err(|e| e.to_string())?;
+            destroy_dir(&dir)?;
         }
         let work = dir.join("work");
         fs_err::create_dir_all(&work).map_err(|e| e.to_string())?;
@@ -209,14 +266,10 @@ impl Provider for Local {
 
     fn destroy(&self, _host: &str, state: &HostState) -> Result<(), String> {
         let Some(dir) = &state.dir else { return Ok(()) };
-        if let Some(pid) = our_sshd(dir, state.pid).or_else(|| our_sshd(dir, None)) {
+        if let Some(pid) = state.pid.and_then(|p| our_sshd(dir, Some(p))) {
             stop_sshd(pid);
         }
-        match fs_err::remove_dir_all(dir) {
-            Ok(()) => Ok(()),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-            Err(e) => Err(e.to_string()),
-        }
+        destroy_dir(dir).map(|_| ())
     }
 
     fn refresh(&self, _host: &str, state: &HostState) -> Option<String> {
@@ -231,16 +284,18 @@ impl Provider for Local {
     }
 }
 
+/// sshd_config takes a path with spaces in double quotes; it has no escape
+/// for a double quote itself, which `prepare` rejects.
 fn sshd_config(host: &str, dir: &Path, work: &Path, port: u16, user: &str) -> String {
     let d = dir.display();
     format!(
-        "# runner local host {host}
+        r#"# runner local host {host}
 Port {port}
 ListenAddress 127.0.0.1
 AddressFamily inet
-HostKey {d}/host_ed25519_key
-PidFile {d}/sshd.pid
-AuthorizedKeysFile {d}/authorized_keys
+HostKey "{d}/host_ed25519_key"
+PidFile "{d}/sshd.pid"
+AuthorizedKeysFile "{d}/authorized_keys"
 PubkeyAuthentication yes
 PasswordAuthentication no
 KbdInteractiveAuthentication no
@@ -256,10 +311,10 @@ PrintLastLog no
 X11Forwarding no
 AllowTcpForwarding no
 PermitUserEnvironment no
-SetEnv RUNNER_HOST={host} RUNNER_HOST_DIR={w}
+SetEnv "RUNNER_HOST={host}" "RUNNER_HOST_DIR={w}"
 Subsystem sftp internal-sftp
 LogLevel ERROR
-",
+"#,
         w = work.display()
     )
 }
@@ -313,6 +368,14 @@ fn start_sshd(dir: &Path, port: u16) -> Result<u32, String> {
             return Ok(pid);
         }
         if Instant::now() > deadline {
+            // It may be running without our being able to confirm it: it
+            // is ours (its pid file is in our directory), so stop it.
+            if let Some(pid) = read_pid(dir).filter(|&p| {
+                crate::process::is_alive(p)
+                    && crate::process::comm(p).is_some_and(|c| c.contains("sshd"))
+            }) {
+                stop_sshd(pid);
+            }
             return Err(format!(
                 "sshd did not start listening on port {port} within {START_TIMEOUT:?}; see {}",
                 log.display()

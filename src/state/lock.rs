@@ -1,68 +1,68 @@
-//! One apply or destroy at a time per plan: `.runner/<plan>.lock` holds the
-//! owner's pid. A lock whose owner is dead is taken over, and we say so.
+//! One writer at a time per plan: `.runner/<plan>.lock` is held with a
+//! kernel lock (flock) for the whole command. The kernel releases it when
+//! its owner exits, even on kill -9, so there is no staleness to guess. The
+//! file's text (pid, start time, command line) is only for the message to
+//! whoever finds it held.
 
-use std::io::Write as _;
-use std::path::{Path, PathBuf};
+use std::fs::{File, TryLockError};
+use std::io::{Read as _, Seek as _, Write as _};
+use std::path::Path;
 
 use crate::error::{Error, Result};
 
+/// Held until dropped (or the process ends).
 #[derive(Debug)]
 pub struct Lock {
-    path: PathBuf,
+    _file: File,
 }
 
 impl Lock {
-    /// Takes the lock, or explains who holds it. `note` receives the
-    /// message about a stale lock taken over.
-    pub fn acquire(path: &Path, note: &mut dyn FnMut(String)) -> Result<Lock> {
+    /// Takes the lock for `doing` (e.g. "applying"), or explains who holds it.
+    pub fn acquire(path: &Path, doing: &str) -> Result<Lock> {
         if let Some(parent) = path.parent() {
             fs_err::create_dir_all(parent)?;
         }
-        for _ in 0..2 {
-            match std::fs::OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .open(path)
-            {
-                Ok(mut f) => {
-                    writeln!(f, "{}", std::process::id())?;
-                    return Ok(Lock {
-                        path: path.to_path_buf(),
-                    });
-                }
-                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-                    let text = fs_err::read_to_string(path).unwrap_or_default();
-                    let owner: Option<u32> = text.trim().parse().ok();
-                    match owner {
-                        Some(pid) if crate::process::is_alive(pid) => {
-                            return Err(Error::msg(format!(
-                                "another runner (pid {pid}) is applying this plan: {} is held",
-                                path.display()
-                            ))
-                            .help("wait for it to finish; if that process is not runner, remove the lock file"));
-                        }
-                        _ => {
-                            note(format!(
-                                "note: taking over lock {} left by pid {} which is no longer running",
-                                path.display(),
-                                owner.map_or("?".to_string(), |p| p.to_string())
-                            ));
-                            let _ = fs_err::remove_file(path);
-                        }
-                    }
-                }
-                Err(e) => return Err(Error::msg(format!("{}: {e}", path.display()))),
+        let mut file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(path)
+            .map_err(|e| {
+                Error::msg(format!(
+                    "{}: cannot open the lock file: {e}",
+                    path.display()
+                ))
+            })?;
+        match file.try_lock() {
+            Ok(()) => {}
+            Err(TryLockError::WouldBlock) => {
+                let mut owner = String::new();
+                let _ = file.read_to_string(&mut owner);
+                let owner = owner.trim();
+                let who = if owner.is_empty() {
+                    "another runner".to_string()
+                } else {
+                    format!("another runner ({owner})")
+                };
+                return Err(Error::msg(format!(
+                    "{who} is using this plan; {} is locked, so nothing was {doing}",
+                    path.display()
+                ))
+                .help("wait for it to finish, or stop it (Ctrl-C) and run this command again"));
+            }
+            Err(TryLockError::Error(e)) => {
+                return Err(Error::msg(format!("{}: cannot lock: {e}", path.display())));
             }
         }
-        Err(Error::msg(format!(
-            "could not take lock {}",
-            path.display()
-        )))
-    }
-}
-
-impl Drop for Lock {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.path);
+        // Who holds it, for the message above; a failed write costs only that.
+        let started = humantime::format_rfc3339_seconds(std::time::SystemTime::now());
+        let cmdline = std::env::args().collect::<Vec<_>>().join(" ");
+        let text = format!("pid {}, started {started}: {cmdline}\n", std::process::id());
+        let _ = file
+            .set_len(0)
+            .and_then(|()| file.rewind())
+            .and_then(|()| file.write_all(text.as_bytes()));
+        Ok(Lock { _file: file })
     }
 }

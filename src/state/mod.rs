@@ -1,9 +1,17 @@
 //! What `apply` has done, saved in `.runner/<plan>.state.json`: each host as
-//! provisioned, and each step with the hash it ran with. Written atomically
-//! (temp file + rename) after every node, so a crash loses at most the nodes
-//! that were running.
+//! provisioned, and each step with the hash it ran with.
+//!
+//! During a command every change is appended to `.runner/<plan>.journal` as
+//! it happens (written at once, so it survives kill -9; fsynced in batches),
+//! and the journal is compacted into the state file (atomic write) at the
+//! end and by the next writer. Writing is linear in the number of nodes.
 
+pub mod atomic;
+pub mod journal;
 pub mod lock;
+
+pub use atomic::write_atomic;
+pub use journal::Store;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -79,6 +87,12 @@ impl Paths {
     pub fn state(&self) -> PathBuf {
         self.root.join(format!("{}.state.json", self.name))
     }
+    pub fn journal(&self) -> PathBuf {
+        self.root.join(format!("{}.journal", self.name))
+    }
+    pub fn backup(&self) -> PathBuf {
+        self.root.join(format!("{}.state.json.bak", self.name))
+    }
     pub fn saved_plan(&self) -> PathBuf {
         self.root.join(format!("{}.plan", self.name))
     }
@@ -121,46 +135,98 @@ impl State {
         }
     }
 
-    /// Loads the state, or an empty one if there is none yet.
-    pub fn load(path: &Path, plan: &str) -> Result<Self> {
-        match fs_err::read(path) {
+    /// The saved state: the state file with its journal replayed, or an
+    /// empty state if there is neither. Read-only: writers use [`Store`].
+    pub fn load(paths: &Paths) -> Result<Self> {
+        let mut state = match fs_err::read(paths.state()) {
             Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| {
                 Error::msg(format!(
                     "{}: the state file is corrupt: {e}",
-                    path.display()
+                    paths.state().display()
                 ))
-                .help("restore it from a backup (`.bak` beside it holds the previous version)")
-            }),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(State::empty(plan)),
-            Err(e) => Err(e.into()),
+                .help(format!(
+                    "restore it from its backup: cp {0}.bak {0}",
+                    shown(&paths.state())
+                ))
+            })?,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => State::empty(&paths.name),
+            Err(e) => return Err(e.into()),
+        };
+        journal::replay(&paths.journal(), &mut state)?;
+        Ok(state)
+    }
+
+    /// Applies one recorded change.
+    pub fn apply(&mut self, op: &Op) {
+        match op {
+            Op::Host { name, host } => {
+                self.hosts.insert(name.clone(), host.clone());
+            }
+            Op::HostGone { name } => {
+                self.hosts.remove(name);
+                self.steps.retain(|_, s| &s.host != name);
+            }
+            Op::Step { id, step } => {
+                self.steps.insert(id.clone(), step.clone());
+            }
+            Op::StepGone { id } => {
+                self.steps.remove(id);
+            }
         }
     }
 
-    /// Writes atomically: a temp file in the same directory, fsync, rename.
-    /// The previous version is kept as `.bak`.
-    pub fn save(&mut self, path: &Path) -> Result<()> {
-        self.serial += 1;
-        let bytes = serde_json::to_vec_pretty(self).map_err(|e| Error::msg(e.to_string()))?;
-        if path.exists() {
-            let _ = fs_err::copy(path, path.with_extension("json.bak"));
+    /// What the state says, independent of how often it was compacted:
+    /// a saved plan is stale when this changed.
+    pub fn fingerprint(&self) -> String {
+        let mut copy = self.clone();
+        copy.serial = 0;
+        crate::hash::sha256_hex(&serde_json::to_vec(&copy).unwrap_or_default())
+    }
+
+    /// What of this plan exists on disk although the state file does not:
+    /// a backup, or host directories. `None` when a fresh start is safe.
+    pub fn leftovers(paths: &Paths) -> Option<String> {
+        if paths.state().exists() || paths.journal().exists() {
+            return None;
         }
-        write_atomic(path, &bytes)
+        let mut found = Vec::new();
+        let bak = paths.backup();
+        if bak.exists() {
+            found.push(format!("its backup {}", shown(&bak)));
+        }
+        let hosts: Vec<String> = fs_err::read_dir(paths.hosts_dir())
+            .map(|d| {
+                d.flatten()
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .collect()
+            })
+            .unwrap_or_default();
+        if !hosts.is_empty() {
+            found.push(format!(
+                "{} host directories under {}",
+                hosts.len(),
+                shown(&paths.hosts_dir())
+            ));
+        }
+        (!found.is_empty()).then(|| {
+            format!(
+                "the state file {} is missing, but {} exist",
+                shown(&paths.state()),
+                found.join(" and ")
+            )
+        })
     }
 }
 
-/// Writes `bytes` to `path` so that readers see the old or the new content, never a mix.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    use std::io::Write as _;
-    if let Some(parent) = path.parent() {
-        fs_err::create_dir_all(parent)?;
-    }
-    let tmp = path.with_extension(format!("tmp.{}", std::process::id()));
-    let mut f = fs_err::File::create(&tmp)?;
-    f.write_all(bytes)?;
-    f.sync_all()?;
-    drop(f);
-    fs_err::rename(&tmp, path)?;
-    Ok(())
+/// One change to the state, as the journal records it. Replaying a change
+/// twice has the effect of replaying it once.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case")]
+pub enum Op {
+    Host { name: String, host: HostState },
+    HostGone { name: String },
+    Step { id: String, step: StepState },
+    StepGone { id: String },
 }
 
 /// sha256 of a file's bytes, or `absent`.

@@ -253,3 +253,15 @@ pub fn example_project(name: &str, clients: usize) -> Project {
     p.write("resources/client.env.j2", CLIENT_TEMPLATE);
     p
 }
+
+/// Whether some process holds the plan's kernel lock.
+pub fn lock_is_held(p: &Project, plan: &str) -> bool {
+    let Ok(f) = std::fs::File::open(p.path().join(format!(".runner/{plan}.lock"))) else {
+        return false;
+    };
+    match f.try_lock() {
+        Ok(()) => false,
+        Err(std::fs::TryLockError::WouldBlock) => true,
+        Err(e) => panic!("lock: {e}"),
+    }
+}

@@ -1,0 +1,428 @@
+//! `Changes` → `State`: runs the changed nodes of the graph with at most
+//! `parallelism` at once, each as soon as what it depends on is done.
+//!
+//! The dispatcher is the only owner of the state: tasks return what they
+//! changed and the dispatcher records it in the journal (`state::Store`)
+//! at once, fsyncing in batches and always before a host is created. A
+//! failed node stops only its dependents; a state that cannot be written
+//! stops everything (no new node starts). On SIGINT/SIGTERM no new node is
+//! started; running ones get a bounded grace period, after which their
+//! remote commands are stopped on the hosts.
+
+mod conn;
+mod tasks;
+
+use std::collections::{HashMap, VecDeque};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use petgraph::Direction;
+use petgraph::graph::NodeIndex;
+use tokio::task::JoinSet;
+
+use crate::diff::{Action, Changes};
+use crate::graph::{Graph, NodeKind};
+use crate::provider::{self, Provider};
+use crate::report::Reporter;
+use crate::state::{Op, Paths, Store, host_file_name};
+use tasks::Done;
+
+/// How long running nodes may finish after an interrupt.
+const INTERRUPT_GRACE: Duration = Duration::from_secs(30);
+/// How long stopping abandoned remote commands may take, all hosts together.
+const STOP_REMOTE_TIMEOUT: Duration = Duration::from_secs(10);
+/// Journal records are written at once (they survive kill -9 of runner);
+/// fsync, which only a machine crash needs, is batched to this interval.
+const SYNC_INTERVAL: Duration = Duration::from_millis(200);
+
+pub struct Options {
+    pub parallelism: usize,
+}
+
+/// What an apply ended with.
+#[derive(Debug, Default)]
+pub struct Report {
+    pub succeeded: Vec<Action>,
+    pub failures: Vec<Failure>,
+    pub skipped: usize,
+    pub not_started: usize,
+    /// Running when the grace period ran out; their remote commands were stopped.
+    pub abandoned: usize,
+    pub interrupted: bool,
+    /// The state could not be written: the apply stopped.
+    pub state_error: Option<String>,
+}
+
+impl Report {
+    pub fn complete(&self) -> bool {
+        self.failures.is_empty()
+            && !self.interrupted
+            && self.not_started == 0
+            && self.abandoned == 0
+            && self.state_error.is_none()
+    }
+}
+
+#[derive(Debug)]
+pub struct Failure {
+    pub host: String,
+    pub what: String,
+    pub message: String,
+    pub log: Option<PathBuf>,
+}
+
+pub(crate) struct Shared {
+    paths: Paths,
+    provider: Box<dyn Provider>,
+    pool: conn::Pool,
+}
+
+/// One unit of the dispatcher: a change, or a barrier (`after`) that is
+/// done as soon as everything before it is.
+#[derive(Clone, Copy)]
+enum Item {
+    Change(usize),
+    Barrier,
+}
+
+pub async fn execute(
+    graph: &Graph,
+    changes: &Changes,
+    store: &mut Store,
+    opts: &Options,
+    reporter: &Reporter,
+) -> Report {
+    let paths = Paths::new(Path::new("."), &graph.plan.name);
+    let mut report = Report::default();
+    let shared = Arc::new(Shared {
+        provider: provider::for_plan(&graph.plan, &paths),
+        paths,
+        pool: conn::Pool::default(),
+    });
+    let n_changes = changes.changes.len();
+    let needs_hosts = changes
+        .changes
+        .iter()
+        .any(|c| c.action != Action::Destroy && c.is_host);
+    if needs_hosts && let Err(e) = shared.provider.prepare() {
+        report.failures.push(Failure {
+            host: "-".into(),
+            what: "provider".into(),
+            message: e,
+            log: None,
+        });
+        report.not_started = n_changes;
+        return report;
+    }
+
+    // Items: the changes, then the barriers. Unchanged nodes count as done.
+    let mut items: Vec<Item> = (0..n_changes).map(Item::Change).collect();
+    let mut by_node: HashMap<NodeIndex, usize> = changes
+        .changes
+        .iter()
+        .enumerate()
+        .filter_map(|(i, c)| c.node.map(|n| (n, i)))
+        .collect();
+    for idx in graph.dag.node_indices() {
+        if matches!(graph.dag[idx].kind, NodeKind::Barrier { .. }) {
+            by_node.insert(idx, items.len());
+            items.push(Item::Barrier);
+        }
+    }
+    let n = items.len();
+    let mut waiting_on = vec![0usize; n];
+    let mut dependents: Vec<Vec<usize>> = vec![Vec::new(); n];
+    for (&node, &i) in &by_node {
+        for dep in graph.dag.neighbors_directed(node, Direction::Incoming) {
+            if let Some(&j) = by_node.get(&dep) {
+                waiting_on[i] += 1;
+                dependents[j].push(i);
+            }
+        }
+    }
+    let mut ready: VecDeque<usize> = (0..n).filter(|&i| waiting_on[i] == 0).collect();
+    let mut blocked = vec![false; n];
+    let mut running: JoinSet<(usize, Result<Done, Failure>, Duration)> = JoinSet::new();
+    // Remote processes of running steps, by item: (host, tag).
+    let mut remote: HashMap<usize, (String, String)> = HashMap::new();
+    let run_id = provider::new_instance();
+    let mut finished = 0usize;
+    let mut last_sync = Instant::now();
+
+    let mut interrupts = Interrupts::new();
+    let mut grace_deadline: Option<tokio::time::Instant> = None;
+    let mut stopping = false;
+
+    loop {
+        // Start what is ready: record hosts as being created (durably)
+        // before they exist, so a crash leaves a trace, never a duplicate.
+        let mut starting: Vec<(usize, tasks::Task)> = Vec::new();
+        while !stopping && running.len() + starting.len() < opts.parallelism.max(1) {
+            let Some(i) = ready.pop_front() else { break };
+            let Item::Change(c) = items[i] else {
+                // A barrier is done at once.
+                release(i, &dependents, &mut waiting_on, &blocked, &mut ready);
+                continue;
+            };
+            let change = &changes.changes[c];
+            let tag = format!("{run_id}-{i}");
+            let task = tasks::prepare(graph, change, &store.state, &shared, tag.clone());
+            if change.is_host && change.action != Action::Destroy {
+                let dir = (graph.plan.provider == crate::plan::Provider::Local)
+                    .then(|| shared.paths.hosts_dir().join(host_file_name(&change.host)));
+                let host = tasks::creating(store.state.hosts.get(&change.host), dir);
+                if let Err(e) = store.record(Op::Host {
+                    name: change.host.clone(),
+                    host,
+                }) {
+                    state_failed(&mut report, &mut stopping, e, reporter);
+                    ready.push_front(i);
+                    break;
+                }
+                shared.pool.forget(&change.host).await;
+            } else if !change.is_host && change.node.is_some() {
+                remote.insert(i, (change.host.clone(), tag));
+            }
+            starting.push((i, task));
+        }
+        if starting
+            .iter()
+            .any(|&(i, _)| is_host_create(&items, changes, i))
+            && let Err(e) = store.sync()
+        {
+            state_failed(&mut report, &mut stopping, e, reporter);
+            for (i, _) in starting.drain(..).rev() {
+                remote.remove(&i);
+                ready.push_front(i);
+            }
+        }
+        for (i, task) in starting {
+            running.spawn(async move {
+                let start = Instant::now();
+                let result = task.await;
+                (i, result, start.elapsed())
+            });
+        }
+        if running.is_empty() {
+            break;
+        }
+        if stopping && grace_deadline.is_none() {
+            grace_deadline = Some(tokio::time::Instant::now() + INTERRUPT_GRACE);
+        }
+        let first = tokio::select! {
+            j = running.join_next() => j,
+            _ = interrupts.next() => {
+                if report.interrupted {
+                    reporter.line("second interrupt: abandoning running nodes".to_string());
+                    abandon(&mut running, &mut remote, &shared, &mut report).await;
+                } else {
+                    report.interrupted = true;
+                    stopping = true;
+                    reporter.line(format!(
+                        "interrupted: starting no new nodes; waiting up to {}s for {} running",
+                        INTERRUPT_GRACE.as_secs(), running.len()
+                    ));
+                }
+                continue;
+            }
+            _ = sleep_until(grace_deadline) => {
+                reporter.line("grace period over: abandoning running nodes".to_string());
+                abandon(&mut running, &mut remote, &shared, &mut report).await;
+                continue;
+            }
+        };
+        // Everything that finished by now, recorded as one batch.
+        let mut batch = Vec::new();
+        batch.extend(first);
+        while let Some(j) = running.try_join_next() {
+            batch.push(j);
+        }
+        for joined in batch {
+            let Ok((i, result, elapsed)) = joined else {
+                continue;
+            };
+            finished += 1;
+            remote.remove(&i);
+            let Item::Change(c) = items[i] else { continue };
+            let change = &changes.changes[c];
+            match result {
+                Ok(done) => {
+                    let op = match done {
+                        Done::HostCreated(mut h) => {
+                            if let Some(node) = change.node {
+                                h.hash = graph.dag[node].hash.clone();
+                            }
+                            Op::Host {
+                                name: change.host.clone(),
+                                host: h,
+                            }
+                        }
+                        Done::Recorded(op) => op,
+                    };
+                    if let Err(e) = store.record(op.clone()) {
+                        state_failed(&mut report, &mut stopping, e, reporter);
+                        if let Op::Host { name, host } = op {
+                            // It exists but is not recorded: it must not be left behind.
+                            unrecorded_host(&shared, name, host, reporter).await;
+                        }
+                        report.failures.push(Failure {
+                            host: change.host.clone(),
+                            what: change.id.clone(),
+                            message: "done, but the state could not record it".into(),
+                            log: None,
+                        });
+                        block(i, &dependents, &mut blocked);
+                        continue;
+                    }
+                    reporter.node_done(change, elapsed);
+                    report.succeeded.push(change.action);
+                    release(i, &dependents, &mut waiting_on, &blocked, &mut ready);
+                }
+                Err(failure) => {
+                    reporter.node_failed(change, &failure, elapsed);
+                    report.failures.push(failure);
+                    block(i, &dependents, &mut blocked);
+                }
+            }
+        }
+        if last_sync.elapsed() >= SYNC_INTERVAL {
+            if let Err(e) = store.sync() {
+                state_failed(&mut report, &mut stopping, e, reporter);
+            }
+            last_sync = Instant::now();
+        }
+    }
+    // Barriers are bookkeeping, not nodes the user counts.
+    report.skipped = (0..n_changes).filter(|&i| blocked[i]).count();
+    report.not_started = n_changes.saturating_sub(finished + report.skipped + report.abandoned);
+    if let Err(e) = store.finish()
+        && report.state_error.is_none()
+    {
+        report.state_error = Some(e.to_string());
+    }
+    shared.pool.close_all().await;
+    report
+}
+
+fn is_host_create(items: &[Item], changes: &Changes, i: usize) -> bool {
+    matches!(items[i], Item::Change(c) if changes.changes[c].is_host && changes.changes[c].action != Action::Destroy)
+}
+
+fn release(
+    i: usize,
+    dependents: &[Vec<usize>],
+    waiting_on: &mut [usize],
+    blocked: &[bool],
+    ready: &mut VecDeque<usize>,
+) {
+    for &d in &dependents[i] {
+        waiting_on[d] -= 1;
+        if waiting_on[d] == 0 && !blocked[d] {
+            ready.push_back(d);
+        }
+    }
+}
+
+/// Everything downstream of a failure is skipped.
+fn block(i: usize, dependents: &[Vec<usize>], blocked: &mut [bool]) {
+    let mut stack = dependents[i].clone();
+    while let Some(d) = stack.pop() {
+        if !blocked[d] {
+            blocked[d] = true;
+            stack.extend(dependents[d].iter().copied());
+        }
+    }
+}
+
+fn state_failed(report: &mut Report, stopping: &mut bool, e: crate::Error, reporter: &Reporter) {
+    if report.state_error.is_none() {
+        reporter.line(format!("error: {e}; starting no new nodes"));
+        report.state_error = Some(e.to_string());
+    }
+    *stopping = true;
+}
+
+/// A host that was created but could not be recorded is destroyed again.
+async fn unrecorded_host(
+    shared: &Arc<Shared>,
+    name: String,
+    host: crate::state::HostState,
+    reporter: &Reporter,
+) {
+    let s = shared.clone();
+    let n = name.clone();
+    let result = tokio::task::spawn_blocking(move || s.provider.destroy(&n, &host)).await;
+    match result {
+        Ok(Ok(())) => reporter.line(format!(
+            "host `{name}` was created but could not be recorded: it was destroyed again"
+        )),
+        Ok(Err(e)) => reporter.line(format!(
+            "error: host `{name}` was created but could not be recorded, and destroying it failed: {e}"
+        )),
+        Err(e) => reporter.line(format!("error: destroying unrecorded host `{name}`: {e}")),
+    }
+}
+
+/// Aborts the running tasks and stops their remote commands on the hosts
+/// (every process carrying the node's tag), bounded in time.
+async fn abandon(
+    running: &mut JoinSet<(usize, Result<Done, Failure>, Duration)>,
+    remote: &mut HashMap<usize, (String, String)>,
+    shared: &Arc<Shared>,
+    report: &mut Report,
+) {
+    report.abandoned += running.len();
+    running.abort_all();
+    while running.join_next().await.is_some() {}
+    let mut stops = JoinSet::new();
+    for (_, (host, tag)) in remote.drain() {
+        let Some(session) = shared.pool.open(&host).await else {
+            continue;
+        };
+        stops.spawn(async move { session.stop_tagged(&tag).await });
+    }
+    let _ = tokio::time::timeout(STOP_REMOTE_TIMEOUT, async {
+        while stops.join_next().await.is_some() {}
+    })
+    .await;
+}
+
+async fn sleep_until(deadline: Option<tokio::time::Instant>) {
+    match deadline {
+        Some(d) => tokio::time::sleep_until(d).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// SIGINT and SIGTERM as one stream.
+struct Interrupts {
+    int: Option<tokio::signal::unix::Signal>,
+    term: Option<tokio::signal::unix::Signal>,
+}
+
+impl Interrupts {
+    fn new() -> Self {
+        use tokio::signal::unix::{SignalKind, signal};
+        Interrupts {
+            int: signal(SignalKind::interrupt()).ok(),
+            term: signal(SignalKind::terminate()).ok(),
+        }
+    }
+
+    async fn next(&mut self) {
+        let int = async {
+            match &mut self.int {
+                Some(s) => s.recv().await,
+                None => std::future::pending().await,
+            }
+        };
+        let term = async {
+            match &mut self.term {
+                Some(s) => s.recv().await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! { _ = int => {}, _ = term => {} }
+    }
+}

@@ -1,0 +1,186 @@
+//! What each kind of node does when the dispatcher starts it: create or
+//! destroy a host (blocking provider calls on blocking threads), run a step
+//! over the host's shared connection. A task returns the state changes it
+//! made; only the dispatcher records them.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use super::{Failure, Shared};
+use crate::diff::{Action, Change};
+use crate::graph::{Graph, NodeKind, Payload};
+use crate::provider;
+use crate::ssh::Outcome;
+use crate::state::{HostState, HostStatus, Op, State, StepState, host_file_name};
+
+pub type Task = std::pin::Pin<Box<dyn std::future::Future<Output = Result<Done, Failure>> + Send>>;
+
+/// What a finished task changed.
+pub enum Done {
+    /// A host exists now (it must be recorded, or destroyed again).
+    HostCreated(HostState),
+    Recorded(Op),
+}
+
+/// Builds the future for one change with everything it needs copied in.
+/// `tag` marks the remote processes of a step, so that they can be found
+/// and stopped if the step is abandoned.
+pub fn prepare(
+    graph: &Graph,
+    change: &Change,
+    state: &State,
+    shared: &Arc<Shared>,
+    tag: String,
+) -> Task {
+    let shared = shared.clone();
+    let host = change.host.clone();
+    let what = match change.node.map(|n| &graph.dag[n].kind) {
+        Some(NodeKind::Step { step }) => format!("step `{}`", graph.plan.steps[*step].name),
+        Some(_) => "provisioning".to_string(),
+        None if change.is_host => "destroying".to_string(),
+        None => change.id.clone(),
+    };
+    let fail = {
+        let host = host.clone();
+        move |message: String, log: Option<PathBuf>| Failure {
+            host: host.clone(),
+            what: what.clone(),
+            message,
+            log,
+        }
+    };
+    let old = state.hosts.get(&host).cloned();
+    match (change.node, change.action) {
+        (None, _) if change.is_host => Box::pin(async move {
+            let gone = Op::HostGone { name: host.clone() };
+            let Some(old) = old else {
+                return Ok(Done::Recorded(gone));
+            };
+            let paths = shared.paths.clone();
+            tokio::task::spawn_blocking(move || {
+                provider::for_state(&old, &paths, &paths.name).destroy(&host, &old)
+            })
+            .await
+            .map_err(|e| fail(e.to_string(), None))?
+            .map_err(|e| fail(e, None))?;
+            Ok(Done::Recorded(gone))
+        }),
+        (None, _) => {
+            let id = change.id.clone();
+            Box::pin(async move { Ok(Done::Recorded(Op::StepGone { id })) })
+        }
+        (Some(node), _) => {
+            let node = graph.dag[node].clone();
+            match node.kind {
+                NodeKind::Host => {
+                    let spec = graph.plan.hosts().find(|h| h.name == host).cloned();
+                    let replace = change.action == Action::Replace;
+                    Box::pin(async move {
+                        let spec =
+                            spec.ok_or_else(|| fail("host is not in the plan".into(), None))?;
+                        let result = tokio::task::spawn_blocking(move || {
+                            // A replaced host's old instance goes first (the provider also cleans its directory).
+                            if let Some(old) =
+                                old.filter(|o| replace && o.status == HostStatus::Ready)
+                            {
+                                shared.provider.destroy(&spec.name, &old)?;
+                            }
+                            shared.provider.create(&spec, &provider::new_instance())
+                        })
+                        .await
+                        .map_err(|e| fail(e.to_string(), None))?;
+                        result.map(Done::HostCreated).map_err(|e| fail(e, None))
+                    })
+                }
+                NodeKind::Step { step } => {
+                    let step = graph.plan.steps[step].clone();
+                    let id = change.id.clone();
+                    Box::pin(async move {
+                        let h = old
+                            .filter(|h| h.status == HostStatus::Ready)
+                            .ok_or_else(|| fail("its host is not provisioned".into(), None))?;
+                        let session = shared
+                            .pool
+                            .get(&host, &h)
+                            .await
+                            .map_err(|e| fail(e, None))?;
+                        let dir = shared.paths.logs_dir().join(host_file_name(&host));
+                        let out_path = dir.join(format!("{}.stdout", step.name));
+                        let err_path = dir.join(format!("{}.stderr", step.name));
+                        let log = Some(dir.join(format!("{}.{{stdout,stderr}}", step.name)));
+                        let open = |p: &Path| -> Result<tokio::fs::File, String> {
+                            let f = fs_err::File::create(p).map_err(|e| e.to_string())?;
+                            Ok(tokio::fs::File::from_std(f.into()))
+                        };
+                        fs_err::create_dir_all(&dir).map_err(|e| fail(e.to_string(), None))?;
+                        let mut out = open(&out_path).map_err(|e| fail(e, None))?;
+                        let mut err = open(&err_path).map_err(|e| fail(e, None))?;
+                        let outcome = match &node.payload {
+                            Payload::Run { command } => {
+                                session
+                                    .exec(command, None, step.timeout, &tag, &mut out, &mut err)
+                                    .await
+                            }
+                            Payload::Write { bytes, dest } => {
+                                session
+                                    .upload(bytes, dest, step.timeout, &tag, &mut out, &mut err)
+                                    .await
+                            }
+                            Payload::None => Ok(Outcome::Exit(0)),
+                        }
+                        .map_err(|e| fail(e, log.clone()))?;
+                        if outcome.success() {
+                            Ok(Done::Recorded(Op::Step {
+                                id,
+                                step: StepState {
+                                    hash: node.hash.clone(),
+                                    host: host.clone(),
+                                    instance: h.instance,
+                                },
+                            }))
+                        } else {
+                            let mut message = outcome.to_string();
+                            if outcome == Outcome::Exit(97) {
+                                message.push_str(&format!(
+                                    " (cannot enter the working directory {})",
+                                    h.workdir
+                                ));
+                            }
+                            Err(fail(message, log))
+                        }
+                    })
+                }
+                NodeKind::Barrier { .. } => Box::pin(async {
+                    Err(Failure {
+                        host: "-".into(),
+                        what: "barrier".into(),
+                        message: "a barrier is not a change".into(),
+                        log: None,
+                    })
+                }),
+            }
+        }
+    }
+}
+
+/// A host about to be created, as the state records it first.
+pub fn creating(old: Option<&HostState>, dir: Option<PathBuf>) -> HostState {
+    let mut h = old.cloned().unwrap_or(HostState {
+        hash: String::new(),
+        status: HostStatus::Creating,
+        instance: String::new(),
+        address: String::new(),
+        port: 0,
+        user: String::new(),
+        identity: PathBuf::new(),
+        host_key: String::new(),
+        workdir: String::new(),
+        dir: None,
+        pid: None,
+    });
+    h.status = HostStatus::Creating;
+    if h.dir.is_none() {
+        h.dir = dir;
+    }
+    h
+}

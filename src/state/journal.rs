@@ -1,0 +1,217 @@
+//! The writer's side of the state: every change goes to the journal at
+//! once (one `write`, so it survives kill -9 of runner), is fsynced in
+//! batches (`sync`, and always before a host is created), and is compacted
+//! into the state file by `finish` and by the next writer's `open`.
+//!
+//! A write that fails is returned to the caller, which must stop: the error
+//! names the file and the OS error.
+
+use std::io::Write as _;
+use std::path::Path;
+
+use super::{Op, Paths, State, atomic};
+use crate::error::{Error, Result};
+
+/// Replays the journal at `path` onto `state`. A torn last line (a write cut
+/// by a crash) is ignored; any other bad line is an error naming it.
+pub fn replay(path: &Path, state: &mut State) -> Result<()> {
+    let text = match fs_err::read(path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(e.into()),
+    };
+    let complete = text.ends_with(b"\n");
+    let lines: Vec<&[u8]> = text
+        .split(|b| *b == b'\n')
+        .filter(|l| !l.is_empty())
+        .collect();
+    for (i, line) in lines.iter().enumerate() {
+        match serde_json::from_slice::<Op>(line) {
+            Ok(op) => state.apply(&op),
+            Err(_) if i + 1 == lines.len() && !complete => {}
+            Err(e) => {
+                return Err(Error::msg(format!(
+                    "{}:{}: the state journal is corrupt: {e}",
+                    path.display(),
+                    i + 1
+                ))
+                .help("move the journal aside and run `runner plan` to see what the state file alone records"));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The state of a plan held by a writer (under the plan's lock).
+pub struct Store {
+    paths: Paths,
+    journal: Option<std::fs::File>,
+    /// Journal lines written but not yet fsynced.
+    unsynced: bool,
+    pub state: State,
+}
+
+impl Store {
+    /// Loads the state, compacts a journal left by an earlier run and
+    /// removes temp files a killed writer left. Call with the lock held.
+    pub fn open(paths: &Paths) -> Result<Store> {
+        atomic::clean_temps(&paths.state());
+        atomic::clean_temps(&paths.saved_plan());
+        let state = State::load(paths)?;
+        let mut store = Store {
+            paths: paths.clone(),
+            journal: None,
+            unsynced: false,
+            state,
+        };
+        if paths.journal().exists() {
+            store.compact()?;
+        }
+        Ok(store)
+    }
+
+    /// Applies `op` to the state and appends it to the journal.
+    pub fn record(&mut self, op: Op) -> Result<()> {
+        self.state.apply(&op);
+        let mut line = serde_json::to_vec(&op).map_err(|e| Error::msg(e.to_string()))?;
+        line.push(b'\n');
+        let path = self.paths.journal();
+        let fail = |e: std::io::Error| {
+            Error::msg(format!(
+                "cannot write the state journal {}: {e}",
+                path.display()
+            ))
+        };
+        if self.journal.is_none() {
+            fs_err::create_dir_all(&self.paths.root)?;
+            let f = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(&path)
+                .map_err(fail)?;
+            atomic::sync_dir(&self.paths.root).map_err(fail)?;
+            self.journal = Some(f);
+        }
+        let f = self.journal.as_mut().expect("opened above");
+        f.write_all(&line).map_err(fail)?;
+        self.unsynced = true;
+        Ok(())
+    }
+
+    /// Makes what was recorded durable (fsync), if anything is pending.
+    pub fn sync(&mut self) -> Result<()> {
+        if !self.unsynced {
+            return Ok(());
+        }
+        if let Some(f) = &self.journal {
+            f.sync_data().map_err(|e| {
+                Error::msg(format!(
+                    "cannot write the state journal {}: {e}",
+                    self.paths.journal().display()
+                ))
+            })?;
+        }
+        self.unsynced = false;
+        Ok(())
+    }
+
+    /// Writes the state file (the previous one kept as `.bak`) and empties
+    /// the journal. A crash at any point leaves state + journal consistent:
+    /// replaying a change already in the state file changes nothing.
+    pub fn finish(&mut self) -> Result<()> {
+        if self.journal.is_none() && !self.paths.journal().exists() {
+            return Ok(());
+        }
+        self.compact()
+    }
+
+    fn compact(&mut self) -> Result<()> {
+        self.sync()?;
+        self.state.serial += 1;
+        let bytes =
+            serde_json::to_vec_pretty(&self.state).map_err(|e| Error::msg(e.to_string()))?;
+        let state_path = self.paths.state();
+        if state_path.exists() {
+            // A failed backup is not worth stopping for; the state itself is.
+            let _ = std::fs::copy(&state_path, self.paths.backup());
+        }
+        atomic::write_atomic(&state_path, &bytes)
+            .map_err(|e| Error::msg(format!("cannot write the state: {e}")))?;
+        self.journal = None;
+        match std::fs::remove_file(self.paths.journal()) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => {
+                return Err(Error::msg(format!(
+                    "cannot remove the compacted journal {}: {e}",
+                    self.paths.journal().display()
+                )));
+            }
+        }
+        let _ = atomic::sync_dir(&self.paths.root);
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::state::StepState;
+
+    fn step(id: &str) -> Op {
+        Op::Step {
+            id: id.into(),
+            step: StepState {
+                hash: "h".into(),
+                host: "a[0]".into(),
+                instance: "i".into(),
+            },
+        }
+    }
+
+    #[test]
+    fn journal_survives_without_finish_and_compacts_on_open() {
+        let dir = tempfile::tempdir().unwrap();
+        let paths = Paths::new(dir.path(), "p");
+        let mut s = Store::open(&paths).unwrap();
+        s.record(step("step x a[0]")).unwrap();
+        s.record(step("step y a[0]")).unwrap();
+        s.record(Op::StepGone {
+            id: "step x a[0]".into(),
+        })
+        .unwrap();
+        drop(s); // as if killed: no finish
+        let loaded = State::load(&paths).unwrap();
+        assert_eq!(loaded.steps.keys().collect::<Vec<_>>(), ["step y a[0]"]);
+        // A torn last line is ignored.
+        let mut f = std::fs::OpenOptions::new()
+            .append(true)
+            .open(paths.journal())
+            .unwrap();
+        f.write_all(b"{\"op\":\"step\",\"id\":").unwrap();
+        let s = Store::open(&paths).unwrap();
+        assert_eq!(s.state.steps.len(), 1);
+        assert!(!paths.journal().exists(), "open compacts the journal");
+        assert_eq!(
+            State::load(&paths).unwrap().fingerprint(),
+            s.state.fingerprint()
+        );
+    }
+
+    #[test]
+    fn a_bad_line_in_the_middle_is_an_error_naming_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let paths = Paths::new(dir.path(), "p");
+        std::fs::create_dir_all(&paths.root).unwrap();
+        std::fs::write(
+            paths.journal(),
+            "garbage\n{\"op\":\"step_gone\",\"id\":\"x\"}\n",
+        )
+        .unwrap();
+        let e = State::load(&paths).unwrap_err().to_string();
+        assert!(
+            e.contains("p.journal:1: the state journal is corrupt"),
+            "{e}"
+        );
+    }
+}
