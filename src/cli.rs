@@ -78,9 +78,8 @@ pub enum Command {
     /// The hosts as an Ansible inventory or an OpenSSH config (pinned host keys).
     Inventory {
         plan: PathBuf,
-        /// ansible | ssh-config
-        #[arg(long, default_value = "ssh-config")]
-        format: String,
+        #[arg(long, value_enum, default_value_t = InventoryFormat::SshConfig)]
+        format: InventoryFormat,
     },
     /// Show the hosts and steps in the state.
     Show {
@@ -92,15 +91,15 @@ pub enum Command {
 
 #[derive(Debug, clap::Args)]
 pub struct AnalyzeArgs {
-    /// hdr | iperf3 | iperf2 | dstat | csv
-    #[arg(long)]
-    pub parser: Option<String>,
+    /// The files' format.
+    #[arg(long, value_enum)]
+    pub parser: Option<crate::analyze::ParserKind>,
     /// `file`: one row per file instead of all files merged into one.
-    #[arg(long)]
-    pub by: Option<String>,
-    /// csv | markdown | mediawiki | trac
-    #[arg(long, default_value = "markdown")]
-    pub format: String,
+    #[arg(long, value_enum)]
+    pub by: Option<By>,
+    /// The table's format.
+    #[arg(long, value_enum, default_value_t = crate::render::Format::Markdown)]
+    pub format: crate::render::Format,
     /// hdr: the unit the values were recorded in (a log does not say).
     #[arg(long, default_value = "ns")]
     pub unit: String,
@@ -115,4 +114,18 @@ pub struct AnalyzeArgs {
     pub windows: Option<PathBuf>,
     /// With --parser: the files. Without: PLAN [TRIAL].
     pub args: Vec<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum InventoryFormat {
+    /// An OpenSSH client config (`ssh -F`), host keys pinned.
+    SshConfig,
+    /// An Ansible inventory (YAML), groups from the plan.
+    Ansible,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum By {
+    /// One row per file.
+    File,
 }

@@ -8,10 +8,12 @@ use minijinja::{Environment, UndefinedBehavior, context};
 
 use crate::table::Table;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Format {
     Csv,
+    #[value(alias = "md")]
     Markdown,
+    #[value(alias = "wiki")]
     Mediawiki,
     Trac,
 }

@@ -124,8 +124,10 @@ pub fn find(plan: &str, id: Option<&str>) -> Result<(PathBuf, Trial)> {
 }
 
 /// Files under `dir` whose path relative to it matches one of `globs`,
-/// sorted; `trial.json` and `analysis/` are never inputs.
-pub fn matching_files(dir: &Path, globs: &[String]) -> Vec<PathBuf> {
+/// sorted; `trial.json` and `analysis/` are never inputs. A glob that does
+/// not parse is an error naming it.
+pub fn matching_files(dir: &Path, globs: &[String]) -> Result<Vec<PathBuf>> {
+    let set = glob_set(globs)?;
     let mut out = Vec::new();
     let mut stack = vec![dir.to_path_buf()];
     while let Some(d) = stack.pop() {
@@ -137,56 +139,43 @@ pub fn matching_files(dir: &Path, globs: &[String]) -> Vec<PathBuf> {
             let Ok(rel) = path.strip_prefix(dir) else {
                 continue;
             };
-            let rel_text = rel.to_string_lossy().to_string();
-            if rel_text == "trial.json" || rel_text == "analysis" {
+            if rel == Path::new("trial.json") || rel == Path::new("analysis") {
                 continue;
             }
             // Symlinks are not followed: a trial never reads outside itself.
             let Ok(kind) = e.file_type() else { continue };
             if kind.is_dir() {
                 stack.push(path);
-            } else if kind.is_file() && globs.iter().any(|g| glob_match(g, &rel_text)) {
+            } else if kind.is_file() && set.is_match(rel) {
                 out.push(rel.to_path_buf());
             }
         }
     }
     out.sort();
-    out
+    Ok(out)
 }
 
-/// `*` and `?` within one path component, `**` across components.
-pub fn glob_match(pattern: &str, path: &str) -> bool {
-    let p: Vec<&str> = pattern.split('/').collect();
-    let s: Vec<&str> = path.split('/').collect();
-    match_parts(&p, &s)
-}
-
-fn match_parts(p: &[&str], s: &[&str]) -> bool {
-    match (p.first(), s.first()) {
-        (None, None) => true,
-        (Some(&"**"), _) => match_parts(&p[1..], s) || (!s.is_empty() && match_parts(p, &s[1..])),
-        (Some(pp), Some(ss)) => {
-            match_component(pp.as_bytes(), ss.as_bytes()) && match_parts(&p[1..], &s[1..])
-        }
-        _ => false,
+/// `*`, `?` and `[…]` within one path component, `**` across components.
+pub fn glob_set(globs: &[String]) -> Result<globset::GlobSet> {
+    let mut b = globset::GlobSetBuilder::new();
+    for g in globs {
+        let glob = globset::GlobBuilder::new(g)
+            .literal_separator(true)
+            .backslash_escape(true)
+            .build()
+            .map_err(|e| Error::msg(format!("the glob `{g}` is not valid: {}", e.kind())))?;
+        b.add(glob);
     }
-}
-
-fn match_component(p: &[u8], s: &[u8]) -> bool {
-    match (p.first(), s.first()) {
-        (None, None) => true,
-        (Some(b'*'), _) => {
-            match_component(&p[1..], s) || (!s.is_empty() && match_component(p, &s[1..]))
-        }
-        (Some(b'?'), Some(_)) => match_component(&p[1..], &s[1..]),
-        (Some(a), Some(b)) if a == b => match_component(&p[1..], &s[1..]),
-        _ => false,
-    }
+    b.build().map_err(|e| Error::msg(e.to_string()))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn glob_match(pattern: &str, path: &str) -> bool {
+        glob_set(&[pattern.to_string()]).unwrap().is_match(path)
+    }
 
     #[test]
     fn globs() {
@@ -200,6 +189,12 @@ mod tests {
             "server-0/dstat/dstat.csv"
         ));
         assert!(!glob_match("*.csv", "x.csvx"));
+        assert!(glob_match("client-[01]/*.csv", "client-1/a.csv"));
+        assert!(!glob_match("client-[01]/*.csv", "client-2/a.csv"));
+        // Linear, not exponential, on patterns with many stars.
+        let long = format!("{}b", "a".repeat(60));
+        assert!(!glob_match("*a*a*a*a*a*a*a*a*a*a*a*a*c", &long));
+        assert!(glob_set(&["a[".to_string()]).is_err());
     }
 
     #[test]

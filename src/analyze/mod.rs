@@ -57,10 +57,12 @@ pub struct Window {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(clap::ValueEnum)]
 pub enum ParserKind {
     Hdr,
     Iperf3,
     Iperf2,
+    #[value(alias = "dool")]
     Dstat,
     Csv,
 }

@@ -13,25 +13,11 @@ use crate::error::{Error, Result};
 use crate::render::{self, Format};
 
 pub fn run(a: AnalyzeArgs) -> Result<i32> {
-    let Some(parser) = a.parser else {
+    let Some(kind) = a.parser else {
         return run_plan(&a.args);
     };
-    let kind = ParserKind::parse(&parser).ok_or_else(|| {
-        Error::msg(format!("unknown parser `{parser}`"))
-            .help("use one of hdr, iperf3, iperf2, dstat, csv")
-    })?;
-    let format = Format::parse(&a.format).ok_or_else(|| {
-        Error::msg(format!("unknown format `{}`", a.format))
-            .help("use one of csv, markdown, mediawiki, trac")
-    })?;
-    let by_file = match a.by.as_deref() {
-        None => false,
-        Some("file") => true,
-        Some(other) => {
-            return Err(Error::msg(format!("unknown --by `{other}`"))
-                .help("use `--by file` for one row per file"));
-        }
-    };
+    let format = a.format;
+    let by_file = a.by == Some(crate::cli::By::File);
     if a.args.is_empty() {
         return Err(Error::msg("no files to analyse")
             .help("name the files: `runner analyze --parser hdr a.hlog b.hlog`"));
@@ -113,7 +99,7 @@ pub fn run_analyses(
     let overrides = std::path::Path::new("analysis");
     let mut all_ok = true;
     for a in &plan.analyses {
-        let files = crate::trial::matching_files(dir, &a.files);
+        let files = crate::trial::matching_files(dir, &a.files)?;
         if files.is_empty() {
             eprintln!(
                 "error: analysis `{}`: no file in {} matches {}",

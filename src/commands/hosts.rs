@@ -100,15 +100,11 @@ fn ansible(paths: &Paths, hosts: &[(String, HostState)]) -> Result<String> {
     Ok(text)
 }
 
-pub fn inventory(plan: &Path, format: &str) -> Result<i32> {
+pub fn inventory(plan: &Path, format: crate::cli::InventoryFormat) -> Result<i32> {
     let (paths, hosts) = hosts(plan)?;
     let text = match format {
-        "ssh-config" => ssh_config(&paths, &hosts)?,
-        "ansible" => ansible(&paths, &hosts)?,
-        other => {
-            return Err(Error::msg(format!("unknown inventory format `{other}`"))
-                .help("use `ansible` or `ssh-config`"));
-        }
+        crate::cli::InventoryFormat::SshConfig => ssh_config(&paths, &hosts)?,
+        crate::cli::InventoryFormat::Ansible => ansible(&paths, &hosts)?,
     };
     crate::out::out!("{text}");
     Ok(0)

@@ -45,7 +45,7 @@ pub fn run(command: Command) -> Result<i32> {
             host,
             command,
         } => hosts::ssh(&plan, &host, &command),
-        Command::Inventory { plan, format } => hosts::inventory(&plan, &format),
+        Command::Inventory { plan, format } => hosts::inventory(&plan, format),
     }
 }
 

@@ -150,38 +150,14 @@ impl Plan {
     }
 }
 
-/// Parses `90s`, `5m`, `1h30m`, `500ms`; a bare number is seconds.
+/// Parses `90s`, `5m`, `1h30m`, `500ms` (humantime); a bare number is
+/// seconds. Out of range (overflow) is `None`, never a panic.
 pub fn parse_duration(text: &str) -> Option<Duration> {
     let text = text.trim();
     if let Ok(secs) = text.parse::<u64>() {
         return Some(Duration::from_secs(secs));
     }
-    let mut total = Duration::ZERO;
-    let mut rest = text;
-    if rest.is_empty() {
-        return None;
-    }
-    while !rest.is_empty() {
-        let digits = rest.find(|c: char| !c.is_ascii_digit())?;
-        if digits == 0 {
-            return None;
-        }
-        let n: u64 = rest[..digits].parse().ok()?;
-        rest = &rest[digits..];
-        let unit_len = rest
-            .find(|c: char| c.is_ascii_digit())
-            .unwrap_or(rest.len());
-        let unit = &rest[..unit_len];
-        rest = &rest[unit_len..];
-        total += match unit {
-            "ms" => Duration::from_millis(n),
-            "s" => Duration::from_secs(n),
-            "m" => Duration::from_secs(n * 60),
-            "h" => Duration::from_secs(n * 3600),
-            _ => return None,
-        };
-    }
-    Some(total)
+    humantime::parse_duration(text).ok()
 }
 
 #[cfg(test)]
@@ -197,5 +173,7 @@ mod tests {
         assert_eq!(parse_duration("1x"), None);
         assert_eq!(parse_duration(""), None);
         assert_eq!(parse_duration("m"), None);
+        assert_eq!(parse_duration("99999999999999999999h"), None);
+        assert_eq!(parse_duration("5124095576030432h"), None);
     }
 }

@@ -132,7 +132,16 @@ fn validate_analyses(raw: &RawPlan, diags: &mut Vec<Diagnostic>) -> Vec<Analysis
             }
         };
         let files: Vec<String> = match &a.files {
-            Some(f) if !f.value.is_empty() => f.value.iter().map(|g| g.value.clone()).collect(),
+            Some(f) if !f.value.is_empty() => {
+                for g in &f.value {
+                    if let Err(e) = crate::trial::glob_set(std::slice::from_ref(&g.value)) {
+                        diags.push(Diagnostic::at(e.to_string(), g.span.clone()).help(
+                            "globs take `*`, `?`, `[abc]` within a path component and `**` across them",
+                        ));
+                    }
+                }
+                f.value.iter().map(|g| g.value.clone()).collect()
+            }
             Some(f) => {
                 diags.push(Diagnostic::at(
                     format!("analysis `{}` names no files", name.value),

@@ -39,6 +39,12 @@ impl Lock {
             Err(TryLockError::WouldBlock) => {
                 let mut owner = String::new();
                 let _ = file.read_to_string(&mut owner);
+                if owner.is_empty() {
+                    // The owner took it a moment ago and is writing who it is.
+                    std::thread::sleep(std::time::Duration::from_millis(50));
+                    let _ = file.rewind();
+                    let _ = file.read_to_string(&mut owner);
+                }
                 let owner = owner.trim();
                 let who = if owner.is_empty() {
                     "another runner".to_string()
