@@ -44,7 +44,8 @@ impl TagFilter {
     fn key(&self, tag: Option<&str>) -> Option<Option<String>> {
         match self {
             TagFilter::EachTag => Some(tag.map(str::to_string)),
-            TagFilter::All => Some(None),
+            // One row of everything, labelled as such (not "(untagged)").
+            TagFilter::All => Some(Some("(all)".to_string())),
             TagFilter::Untagged => tag.is_none().then_some(None),
             TagFilter::Only(t) => (tag == Some(t.as_str())).then(|| Some(t.clone())),
         }
@@ -372,7 +373,7 @@ mod tests {
             line(&hist(&[]), 2.0, None)
         );
         let m = parse(log.as_bytes(), Path::new("x.hlog"), &TagFilter::All).unwrap();
-        let s = summarize(&m.groups[&None]);
+        let s = summarize(&m.groups[&Some("(all)".to_string())]);
         assert_eq!((s.intervals, s.count, s.min), (3, 3, 150));
         assert_eq!(s.max, 900);
     }

@@ -22,14 +22,18 @@ pub struct Line {
     pub end: f64,
     pub bytes: u64,
     pub bps: f64,
-    /// UDP: jitter ms, lost, total (None when the side cannot know).
-    pub udp: Option<(f64, u64, Option<u64>)>,
+    /// UDP: jitter ms, lost, total (None when the side cannot know: a
+    /// client writes -1 for both).
+    pub udp: Option<(f64, Option<u64>, Option<u64>)>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Totals {
     pub streams: usize,
+    /// Some UDP streams (all when `tcp` is false too).
     pub udp: bool,
+    /// Some TCP streams.
+    pub tcp: bool,
     pub bytes: u64,
     pub bps: f64,
     pub lost: Option<u64>,
@@ -76,9 +80,16 @@ pub fn parse(bytes: &[u8], path: &Path) -> Result<Totals, FileError> {
         let bps: f64 = f[8].parse().map_err(|_| bad("bit rate", f[8]))?;
         let udp = if f.len() == 14 {
             let jitter: f64 = f[9].parse().map_err(|_| bad("jitter", f[9]))?;
-            let lost: u64 = f[10].parse().unwrap_or(0);
+            let lost: i64 = f[10].parse().map_err(|_| bad("lost count", f[10]))?;
             let total: i64 = f[11].parse().map_err(|_| bad("datagram count", f[11]))?;
-            Some((jitter, lost, (total >= 0).then_some(total as u64)))
+            // A client has no receiver statistics: it writes total -1 (and
+            // lost 0 or -1); its lost count means nothing then.
+            let known = lost >= 0 && total >= 0;
+            Some((
+                jitter,
+                known.then_some(lost as u64),
+                known.then_some(total as u64),
+            ))
         } else {
             None
         };
@@ -136,25 +147,27 @@ impl Totals {
     /// Totals over streams, from each stream's summary line.
     pub fn from_summaries(summaries: Vec<Line>) -> Totals {
         let udp = summaries.iter().any(|s| s.udp.is_some());
+        let tcp = summaries.iter().any(|s| s.udp.is_none());
         let mut t = Totals {
             streams: summaries.len(),
             udp,
+            tcp,
             ..Totals::default()
         };
         t.bytes = summaries.iter().map(|s| s.bytes).sum();
-        t.bps = summaries.iter().map(|s| s.bps).sum();
+        // Folded from +0.0: an empty f64 sum is -0.0.
+        t.bps = summaries.iter().map(|s| s.bps).fold(0.0, |a, b| a + b);
         if udp {
-            t.lost = Some(summaries.iter().filter_map(|s| s.udp.map(|u| u.1)).sum());
-            // A client's `-1` (not available) on any stream makes the total unavailable.
-            t.total_datagrams = summaries.iter().map(|s| s.udp.and_then(|u| u.2)).sum();
+            // Over the UDP streams only; a client's `-1` (not available) on
+            // any of them makes the figure unavailable.
+            let udp_lines = || summaries.iter().filter_map(|s| s.udp);
+            t.lost = udp_lines().map(|u| u.1).sum();
+            t.total_datagrams = udp_lines().map(|u| u.2).sum();
             t.lost_percent = match (t.lost, t.total_datagrams) {
                 (Some(l), Some(n)) if n > 0 => Some(100.0 * l as f64 / n as f64),
                 _ => None,
             };
-            let j: Vec<f64> = summaries
-                .iter()
-                .filter_map(|s| s.udp.map(|u| u.0))
-                .collect();
+            let j: Vec<f64> = udp_lines().map(|u| u.0).collect();
             t.mean_jitter_ms = (!j.is_empty()).then(|| j.iter().sum::<f64>() / j.len() as f64);
         }
         t.summaries = summaries;
@@ -179,7 +192,14 @@ pub fn table(rows: Vec<(String, Totals)>) -> Table {
         .map(|(label, t)| {
             vec![
                 Cell::Text(label),
-                Cell::Text(if t.udp { "UDP" } else { "TCP" }.into()),
+                Cell::Text(
+                    match (t.tcp, t.udp) {
+                        (true, true) => "mixed",
+                        (false, true) => "UDP",
+                        _ => "TCP",
+                    }
+                    .into(),
+                ),
                 Cell::Int(t.streams as i128),
                 Cell::Int(t.bytes as i128),
                 Cell::Float(t.bps),

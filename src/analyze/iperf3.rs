@@ -15,7 +15,8 @@ pub struct Run {
     pub error: Option<String>,
     pub protocol: Option<String>,
     pub streams: Option<u64>,
-    pub reverse: Option<bool>,
+    /// `yes` or `no`; `mixed` in a merge of both.
+    pub reverse: Option<String>,
     pub duration_s: Option<f64>,
     pub sent_bytes: Option<u64>,
     pub sent_bps: Option<f64>,
@@ -68,7 +69,9 @@ fn parse_run(v: &Value, path: &Path) -> Result<Run, FileError> {
     let test = &v["start"]["test_start"];
     run.protocol = test["protocol"].as_str().map(str::to_string);
     run.streams = test["num_streams"].as_u64();
-    run.reverse = test["reverse"].as_u64().map(|r| r != 0);
+    run.reverse = test["reverse"]
+        .as_u64()
+        .map(|r| if r != 0 { "yes" } else { "no" }.to_string());
     run.duration_s = test["duration"].as_f64();
     run.start_epoch = v["start"]["timestamp"]["timesecs"].as_f64();
     if run.error.is_some() {
@@ -122,6 +125,18 @@ fn parse_run(v: &Value, path: &Path) -> Result<Run, FileError> {
 pub fn merge(runs: &[&Run]) -> Run {
     let ok: Vec<&&Run> = runs.iter().filter(|r| r.error.is_none()).collect();
     let sum_u = |f: fn(&Run) -> Option<u64>| -> Option<u64> { ok.iter().map(|r| f(r)).sum() };
+    // A protocol's own figures (TCP retransmits, UDP loss) add up over the
+    // runs of that protocol, so a TCP + UDP merge keeps both.
+    let of = |proto: &str, f: fn(&Run) -> Option<u64>| -> Option<u64> {
+        let runs: Vec<&&&Run> = ok
+            .iter()
+            .filter(|r| r.protocol.as_deref() == Some(proto))
+            .collect();
+        if runs.is_empty() {
+            return None;
+        }
+        runs.iter().map(|r| f(r)).sum()
+    };
     let sum_f = |f: fn(&Run) -> Option<f64>| -> Option<f64> { ok.iter().map(|r| f(r)).sum() };
     let same = |f: fn(&Run) -> Option<String>| {
         let vals: Vec<Option<String>> = ok.iter().map(|r| f(r)).collect();
@@ -131,20 +146,20 @@ pub fn merge(runs: &[&Run]) -> Run {
             Some("mixed".into())
         }
     };
-    let lost = sum_u(|r| r.lost_packets);
-    let packets = sum_u(|r| r.packets);
+    let lost = of("UDP", |r| r.lost_packets);
+    let packets = of("UDP", |r| r.packets);
     let jitters: Vec<f64> = ok.iter().filter_map(|r| r.jitter_ms).collect();
     Run {
         error: None,
         protocol: same(|r| r.protocol.clone()),
         streams: sum_u(|r| r.streams),
-        reverse: ok.first().and_then(|r| r.reverse),
+        reverse: same(|r| r.reverse.clone()),
         duration_s: ok.iter().filter_map(|r| r.duration_s).reduce(f64::max),
         sent_bytes: sum_u(|r| r.sent_bytes),
         sent_bps: sum_f(|r| r.sent_bps),
         received_bytes: sum_u(|r| r.received_bytes),
         received_bps: sum_f(|r| r.received_bps),
-        retransmits: sum_u(|r| r.retransmits),
+        retransmits: of("TCP", |r| r.retransmits),
         jitter_ms: (!jitters.is_empty())
             .then(|| jitters.iter().sum::<f64>() / jitters.len() as f64),
         lost_packets: lost,
@@ -186,9 +201,7 @@ pub fn table(rows: Vec<(String, Run)>) -> Table {
                 Cell::Text(label),
                 r.protocol.map_or(Cell::Empty, Cell::Text),
                 u(r.streams),
-                r.reverse.map_or(Cell::Empty, |b| {
-                    Cell::Text(if b { "yes" } else { "no" }.into())
-                }),
+                r.reverse.map_or(Cell::Empty, Cell::Text),
                 f(r.duration_s),
                 u(r.sent_bytes),
                 f(r.sent_bps),

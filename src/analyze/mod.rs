@@ -41,11 +41,26 @@ impl FileError {
 
 impl std::fmt::Display for FileError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Messages may quote a log's bytes: never send raw control bytes to a terminal.
+        let message = escape_controls(&self.message);
         match self.line {
-            Some(l) => write!(f, "{}:{l}: error: {}", self.file.display(), self.message),
-            None => write!(f, "{}: error: {}", self.file.display(), self.message),
+            Some(l) => write!(f, "{}:{l}: error: {message}", self.file.display()),
+            None => write!(f, "{}: error: {message}", self.file.display()),
         }
     }
+}
+
+/// Control characters (ESC, BEL, CR, …) as `\x1b`-style escapes; tabs stay.
+pub fn escape_controls(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if c.is_control() && c != '\t' && c != '\n' {
+            out.push_str(&format!("\\x{:02x}", c as u32));
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 /// A test's time window, seconds since the epoch: rows with `start <= t < end`.
@@ -56,8 +71,7 @@ pub struct Window {
     pub end: f64,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[derive(clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum ParserKind {
     Hdr,
     Iperf3,
@@ -144,6 +158,29 @@ impl Group {
 pub struct Outcome {
     pub table: Option<Table>,
     pub errors: Vec<FileError>,
+    /// Problems with the request itself (a column no file has): exit 1.
+    pub problems: Vec<String>,
+    /// What the table leaves out and why (also in its notes).
+    pub warnings: Vec<String>,
+}
+
+impl Outcome {
+    pub fn ok(&self) -> bool {
+        self.errors.is_empty() && self.problems.is_empty()
+    }
+
+    /// Writes errors, problems and warnings to stderr.
+    pub fn print(&self) {
+        for e in &self.errors {
+            eprintln!("{e}");
+        }
+        for p in &self.problems {
+            eprintln!("error: {}", escape_controls(p));
+        }
+        for w in &self.warnings {
+            eprintln!("warning: {}", escape_controls(w));
+        }
+    }
 }
 
 /// Reads every distinct file once; `None` for a file that failed (its error is collected).
@@ -206,6 +243,8 @@ fn sequential<T>(
 
 pub fn analyze(kind: ParserKind, groups: &[Group], opts: &Options) -> Outcome {
     let mut errors = Vec::new();
+    let mut problems: Vec<String> = Vec::new();
+    let mut warnings: Vec<String> = Vec::new();
     let (table, read) = match kind {
         ParserKind::Hdr => {
             let parsed = Parsed::new(groups, |files| hdr::read_all(files, &opts.tag), &mut errors);
@@ -223,9 +262,20 @@ pub fn analyze(kind: ParserKind, groups: &[Group], opts: &Options) -> Outcome {
                     .into_iter()
                     .flat_map(|(f, rs)| rs.iter().map(move |r| (f, r)))
                     .collect();
-                for (label, inside) in
-                    windowed(&g.label, &opts.windows, &runs, |(_, r)| r.start_epoch)
-                {
+                let (windows, outside) =
+                    windowed(&g.label, &opts.windows, &runs, |(_, r)| r.start_epoch);
+                if outside > 0 {
+                    warnings.push(format!(
+                        "{}: {} outside every test window (left out)",
+                        g.label,
+                        plural(outside, "iperf3 run")
+                    ));
+                }
+                for (label, inside) in windows {
+                    if inside.is_empty() {
+                        warnings.push(format!("{label}: no iperf3 run in this test's window"));
+                        continue;
+                    }
                     let good: Vec<&iperf3::Run> = inside
                         .iter()
                         .map(|(_, r)| *r)
@@ -261,7 +311,19 @@ pub fn analyze(kind: ParserKind, groups: &[Group], opts: &Options) -> Outcome {
                 }
                 let summaries: Vec<&iperf2::Line> =
                     parts.iter().flat_map(|p| p.summaries.iter()).collect();
-                for (label, inside) in windowed(&g.label, &opts.windows, &summaries, |s| s.time) {
+                let (windows, outside) = windowed(&g.label, &opts.windows, &summaries, |s| s.time);
+                if outside > 0 {
+                    warnings.push(format!(
+                        "{}: {} outside every test window (left out)",
+                        g.label,
+                        plural(outside, "iperf stream summary")
+                    ));
+                }
+                for (label, inside) in windows {
+                    if inside.is_empty() {
+                        warnings.push(format!("{label}: no iperf stream in this test's window"));
+                        continue;
+                    }
                     rows.push((
                         label,
                         iperf2::Totals::from_summaries(inside.into_iter().cloned().collect()),
@@ -276,7 +338,7 @@ pub fn analyze(kind: ParserKind, groups: &[Group], opts: &Options) -> Outcome {
         ParserKind::Dstat => {
             let parsed = Parsed::new(groups, sequential(dstat::read_file), &mut errors);
             (
-                analyze_dstat(&parsed, groups, opts, &mut errors),
+                analyze_dstat(&parsed, groups, opts, &mut problems, &mut warnings),
                 parsed.read_files(),
             )
         }
@@ -304,6 +366,18 @@ pub fn analyze(kind: ParserKind, groups: &[Group], opts: &Options) -> Outcome {
                     }
                 }
             }
+            for name in &opts.columns {
+                let found = groups.iter().any(|g| {
+                    parsed.of(g).iter().any(|(_, s)| {
+                        s.numeric.iter().any(|(c, _)| c == name) || s.non_numeric.contains(name)
+                    })
+                });
+                if parsed.any() && !found {
+                    problems.push(format!(
+                        "no file has a column `{name}` (--columns / `columns`)"
+                    ));
+                }
+            }
             let table = parsed.any().then(|| {
                 let mut t = csvfile::table(rows);
                 t.notes = notes;
@@ -327,32 +401,43 @@ pub fn analyze(kind: ParserKind, groups: &[Group], opts: &Options) -> Outcome {
         for e in &errors {
             t.notes.push(format!("Not included (unreadable): {e}"));
         }
+        for w in &warnings {
+            t.notes.push(format!("Left out: {w}"));
+        }
     }
-    Outcome { table, errors }
+    Outcome {
+        table,
+        errors,
+        problems,
+        warnings,
+    }
 }
 
-/// Items split by test window (`start <= t < end` on each item's time);
-/// without windows, everything under the group's own label.
+/// Items split by test window (`start <= t < end` on each item's time),
+/// and how many items fall in no window; without windows, everything
+/// under the group's own label.
 fn windowed<T: Copy>(
     label: &str,
     windows: &[Window],
     items: &[T],
     time: impl Fn(&T) -> Option<f64>,
-) -> Vec<(String, Vec<T>)> {
+) -> (Vec<(String, Vec<T>)>, usize) {
     if windows.is_empty() {
-        return vec![(label.to_string(), items.to_vec())];
+        return (vec![(label.to_string(), items.to_vec())], 0);
     }
-    windows
+    let inside = |i: &T, w: &Window| time(i).is_some_and(|t| w.start <= t && t < w.end);
+    let outside = items
+        .iter()
+        .filter(|i| !windows.iter().any(|w| inside(i, w)))
+        .count();
+    let split = windows
         .iter()
         .map(|w| {
-            let inside = items
-                .iter()
-                .filter(|i| time(i).is_some_and(|t| w.start <= t && t < w.end))
-                .copied()
-                .collect();
-            (format!("{label} / {}", w.name), inside)
+            let items = items.iter().filter(|i| inside(i, w)).copied().collect();
+            (format!("{label} / {}", w.name), items)
         })
-        .collect()
+        .collect();
+    (split, outside)
 }
 
 fn plural(n: usize, noun: &str) -> String {
@@ -408,7 +493,8 @@ fn analyze_dstat(
     parsed: &Parsed<dstat::Recording>,
     groups: &[Group],
     opts: &Options,
-    errors: &mut Vec<FileError>,
+    problems: &mut Vec<String>,
+    warnings: &mut Vec<String>,
 ) -> Option<Table> {
     if !parsed.any() {
         return None;
@@ -451,9 +537,10 @@ fn analyze_dstat(
                 for name in &opts.columns {
                     match rec.column_index(name) {
                         Some(i) => idx.push(i),
-                        None => errors.push(FileError::whole(
-                            f,
-                            format!("no column `{name}`; columns are {}", rec.columns.join(", ")),
+                        // The file's other columns are in the table: a note, not "unreadable".
+                        None => warnings.push(format!(
+                            "{} has no column `{name}` (its other columns are in the table)",
+                            f.display()
                         )),
                     }
                 }
@@ -481,6 +568,26 @@ fn analyze_dstat(
                     ));
                 }
             }
+        }
+    }
+    for name in &opts.columns {
+        let anywhere = groups.iter().any(|g| {
+            parsed
+                .of(g)
+                .iter()
+                .any(|(_, rec)| rec.column_index(name).is_some())
+        });
+        if !anywhere {
+            let some = groups
+                .iter()
+                .flat_map(|g| parsed.of(g))
+                .next()
+                .map(|(_, rec)| rec.columns.join(", "))
+                .unwrap_or_default();
+            problems.push(format!(
+                "no file has a column `{name}` (--columns / `columns`); columns are {some}"
+            ));
+            warnings.retain(|w| !w.contains(&format!("has no column `{name}`")));
         }
     }
     let mut t = dstat::table(rows);

@@ -38,9 +38,7 @@ pub fn run(a: AnalyzeArgs) -> Result<i32> {
         Group::all(&a.args)
     };
     let outcome = analyze::analyze(kind, &groups, &opts);
-    for e in &outcome.errors {
-        eprintln!("{e}");
-    }
+    outcome.print();
     if let Some(table) = &outcome.table {
         let overrides = std::path::Path::new("analysis");
         let text = render::render(table, format, Some(overrides)).map_err(Error::msg)?;
@@ -52,7 +50,7 @@ pub fn run(a: AnalyzeArgs) -> Result<i32> {
         }
     }
     if outcome.errors.is_empty() {
-        Ok(0)
+        Ok(if outcome.ok() { 0 } else { 1 })
     } else {
         eprintln!(
             "error: {} of {} files could not be analysed (listed above); the table leaves them out",
@@ -175,10 +173,8 @@ pub fn run_analyses(
             windows,
         };
         let outcome = analyze::analyze(a.parser, &groups, &opts);
-        for e in &outcome.errors {
-            eprintln!("{e}");
-        }
-        all_ok &= outcome.errors.is_empty();
+        outcome.print();
+        all_ok &= outcome.ok();
         let Some(mut table) = outcome.table else {
             continue;
         };

@@ -692,7 +692,7 @@ fn iperf_output_spanning_tests_is_cut_by_windows() {
                 .unwrap(),
         )
     };
-    let rows = csv_rows(&run(&[
+    let out = run(&[
         "--parser",
         "iperf3",
         "--windows",
@@ -700,7 +700,35 @@ fn iperf_output_spanning_tests_is_cut_by_windows() {
         "--format",
         "csv",
         "server.json",
-    ]));
+    ]);
+    let rows = csv_rows(&out);
+    assert!(
+        out.stderr
+            .contains("warning: all files / idle: no iperf3 run in this test's window"),
+        "{out:?}"
+    );
+    // A run outside every window is said, not dropped without a word.
+    p.write(
+        "narrow.json",
+        r#"{"windows": [{"test": "four", "start_epoch": 1795422937.0, "end_epoch": 1795422942.0}]}"#,
+    );
+    let narrow = run(&[
+        "--parser",
+        "iperf3",
+        "--windows",
+        "narrow.json",
+        "server.json",
+    ]);
+    assert!(
+        narrow
+            .stderr
+            .contains("warning: all files: 2 iperf3 runs outside every test window (left out)"),
+        "{narrow:?}"
+    );
+    assert!(
+        narrow.stdout.contains("Left out: all files: 2 iperf3 runs"),
+        "{narrow:?}"
+    );
     let e = expected("iperf3");
     let labels: Vec<&str> = rows.iter().map(|r| r["source"].as_str()).collect();
     assert_eq!(
@@ -726,7 +754,7 @@ fn iperf_output_spanning_tests_is_cut_by_windows() {
         r#"{"windows": [{"test": "in", "start_epoch": 1795423020.0, "end_epoch": 1795423030.0},
                         {"test": "after", "start_epoch": 1795423030.0, "end_epoch": 1795423040.0}]}"#,
     );
-    let rows = csv_rows(&run(&[
+    let out = run(&[
         "--parser",
         "iperf2",
         "--windows",
@@ -734,11 +762,18 @@ fn iperf_output_spanning_tests_is_cut_by_windows() {
         "--format",
         "csv",
         "iperf2.csv",
-    ]));
+    ]);
+    let rows = csv_rows(&out);
     let total = &expected("iperf2")["files"]["tcp_p2_server.csv"]["total"];
     assert_eq!(rows[0]["source"], "all files / in");
     exact(&rows[0]["transferred (bytes)"], &total["bytes"], "in");
-    assert_eq!(rows[1]["streams"], "0");
+    // A window with no stream is said, not printed as a row of -0 "TCP".
+    assert_eq!(rows.len(), 1, "{out:?}");
+    assert!(
+        out.stderr
+            .contains("warning: all files / after: no iperf stream in this test's window"),
+        "{out:?}"
+    );
 }
 
 #[test]
@@ -778,4 +813,120 @@ fn a_projects_own_templates_override_the_defaults() {
             .unwrap(),
     );
     assert!(r.stdout.starts_with("{| class=\"wikitable\""), "{r:?}");
+}
+
+/// The edges found on held-out logs: client-side UDP loss, columns no file
+/// has, merged protocols, control bytes in errors, `--tag all`.
+#[test]
+fn analysis_edges_say_what_they_cannot_know() {
+    // iperf 2 UDP client: no receiver statistics, so lost is "not available", not 0.
+    let rows = csv_rows(&analyze(&[
+        "--parser",
+        "iperf2",
+        "--format",
+        "csv",
+        "iperf2/udp_p2_client.csv",
+    ]));
+    assert_eq!(rows[0]["lost (datagrams)"], "", "{rows:?}");
+    assert_eq!(rows[0]["total (datagrams)"], "");
+    // TCP + UDP merged: "mixed", and each protocol keeps its own figures.
+    let rows = csv_rows(&analyze(&[
+        "--parser",
+        "iperf2",
+        "--format",
+        "csv",
+        "iperf2/udp_p2_server.csv",
+        "iperf2/tcp_p2_client.csv",
+    ]));
+    assert_eq!(rows[0]["protocol"], "mixed");
+    assert_ne!(rows[0]["total (datagrams)"], "");
+    let server = &expected("iperf2")["files"]["udp_p2_server.csv"]["total"];
+    exact(
+        &rows[0]["lost (datagrams)"],
+        &server["lost"],
+        "udp server lost",
+    );
+
+    let mixed = |order: &[&str]| {
+        let mut args = vec!["--parser", "iperf3", "--format", "csv"];
+        args.extend_from_slice(order);
+        csv_rows(&analyze(&args)).remove(0)
+    };
+    let a = mixed(&[
+        "iperf3/tcp_p4.json",
+        "iperf3/udp_200m.json",
+        "iperf3/tcp_reverse.json",
+    ]);
+    let b = mixed(&[
+        "iperf3/tcp_reverse.json",
+        "iperf3/udp_200m.json",
+        "iperf3/tcp_p4.json",
+    ]);
+    assert_eq!(a["reverse"], "mixed", "{a:?}");
+    assert_eq!(a, b, "a merge must not depend on file order");
+    assert_eq!(a["protocol"], "mixed");
+    assert_ne!(
+        a["retransmits"], "",
+        "TCP retransmits kept in a TCP+UDP merge"
+    );
+    assert_ne!(a["packets"], "", "UDP packets kept in a TCP+UDP merge");
+
+    // A column no file has is an error naming it; for csv as for dstat.
+    for (parser, file) in [
+        ("dstat", "dstat/dool_Tcmndy.csv"),
+        ("csv", "csv/sar_cpu.csv"),
+    ] {
+        let r = analyze(&["--parser", parser, "--columns", "no such column", file]);
+        assert_eq!(r.code, 1, "{parser}: {r:?}");
+        assert!(
+            r.stderr
+                .contains("error: no file has a column `no such column`"),
+            "{parser}: {r:?}"
+        );
+    }
+    // A column one dstat file lacks is a note, not "unreadable" for the whole file.
+    let r = analyze(&[
+        "--parser",
+        "dstat",
+        "--columns",
+        "total cpu usage.usr,net/lo.recv",
+        "--format",
+        "csv",
+        "dstat/dool_Tcmndy.csv",
+        "dstat/dstat_tcmndy.csv",
+    ]);
+    assert!(!r.stderr.contains("Not included (unreadable)"), "{r:?}");
+
+    // `--tag all` is one row labelled as such.
+    let rows = csv_rows(&analyze(&[
+        "--parser",
+        "hdr",
+        "--tag",
+        "all",
+        "--format",
+        "csv",
+        "hdr/loader3_tagged.hlog",
+    ]));
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0]["tag"], "(all)");
+
+    // Bytes of a log quoted in an error never reach the terminal raw.
+    let p = crate::common::Project::new();
+    p.write(
+        "evil.csv",
+        "20261123083712,127.0.0.1,1,127.0.0.1,2,1,\u{1b}[2J\u{7},10,80\n",
+    );
+    let r = output_of(
+        Command::new(BIN)
+            .args(["analyze", "--parser", "iperf2", "evil.csv"])
+            .current_dir(p.path())
+            .output()
+            .unwrap(),
+    );
+    assert_eq!(r.code, 1, "{r:?}");
+    assert!(
+        !r.stderr.contains('\u{1b}') && !r.stderr.contains('\u{7}'),
+        "{r:?}"
+    );
+    assert!(r.stderr.contains("\\x1b[2J\\x07"), "{r:?}");
 }
