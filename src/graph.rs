@@ -133,10 +133,7 @@ pub fn compile(plan: Plan) -> Result<Graph, Vec<Diagnostic>> {
         // (hashed once), or a template rendered per host.
         let (template, dest, kind) = match &step.action {
             Action::Run { command } if crate::template::is_template(command) => (
-                Some(crate::template::Template::new(
-                    &format!("run of step `{}`", step.name),
-                    command,
-                )),
+                Some(crate::template::Template::new("run", command)),
                 None,
                 "run",
             ),

@@ -265,3 +265,82 @@ pub fn lock_is_held(p: &Project, plan: &str) -> bool {
         Err(e) => panic!("lock: {e}"),
     }
 }
+
+/// A private sshd, stopped by PID when dropped.
+pub struct TestSshd {
+    pub dir: PathBuf,
+    pub port: u16,
+    pub pid: u32,
+}
+
+impl TestSshd {
+    pub fn start(dir: &Path) -> TestSshd {
+        std::fs::create_dir_all(dir).unwrap();
+        let keygen = |path: &Path| {
+            let ok = Command::new("ssh-keygen")
+                .args(["-q", "-t", "ed25519", "-N", "", "-f"])
+                .arg(path)
+                .status()
+                .unwrap();
+            assert!(ok.success());
+        };
+        keygen(&dir.join("host_key"));
+        keygen(&dir.join("client_key"));
+        std::fs::copy(dir.join("client_key.pub"), dir.join("authorized_keys")).unwrap();
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let d = dir.display();
+        let user = std::env::var("USER").unwrap_or_else(|_| "root".into());
+        std::fs::write(
+            dir.join("sshd_config"),
+            format!(
+                "Port {port}\nListenAddress 127.0.0.1\nHostKey {d}/host_key\nPidFile {d}/sshd.pid\nAuthorizedKeysFile {d}/authorized_keys\nUsePAM no\nStrictModes no\nPasswordAuthentication no\nPermitRootLogin prohibit-password\nAllowUsers {user}\nLogLevel ERROR\n"
+            ),
+        )
+        .unwrap();
+        if !Path::new("/run/sshd").exists() {
+            let _ = std::fs::create_dir_all("/run/sshd");
+        }
+        let st = Command::new("/usr/sbin/sshd")
+            .arg("-f")
+            .arg(dir.join("sshd_config"))
+            .arg("-E")
+            .arg(dir.join("sshd.log"))
+            .status()
+            .unwrap();
+        assert!(st.success(), "sshd failed to start");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            if let Ok(t) = std::fs::read_to_string(dir.join("sshd.pid"))
+                && let Ok(pid) = t.trim().parse()
+                && std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+            {
+                return TestSshd {
+                    dir: dir.to_path_buf(),
+                    port,
+                    pid,
+                };
+            }
+            assert!(Instant::now() < deadline, "sshd did not come up");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    pub fn host_key(&self) -> String {
+        std::fs::read_to_string(self.dir.join("host_key.pub"))
+            .unwrap()
+            .split_whitespace()
+            .take(2)
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+}
+
+impl Drop for TestSshd {
+    fn drop(&mut self) {
+        kill(self.pid, "TERM");
+    }
+}

@@ -3,6 +3,7 @@
 
 mod analysis;
 mod common;
+mod faults;
 mod hosts;
 mod local;
 mod malformed;

@@ -1,90 +1,10 @@
 //! The static provider against an sshd this test starts itself, and host
 //! key pinning: a changed key is an error, never accepted.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
-use std::time::{Duration, Instant};
 
 use crate::common::*;
-
-/// A private sshd, stopped by PID when dropped.
-struct TestSshd {
-    dir: PathBuf,
-    port: u16,
-    pid: u32,
-}
-
-impl TestSshd {
-    fn start(dir: &Path) -> TestSshd {
-        std::fs::create_dir_all(dir).unwrap();
-        let keygen = |path: &Path| {
-            let ok = Command::new("ssh-keygen")
-                .args(["-q", "-t", "ed25519", "-N", "", "-f"])
-                .arg(path)
-                .status()
-                .unwrap();
-            assert!(ok.success());
-        };
-        keygen(&dir.join("host_key"));
-        keygen(&dir.join("client_key"));
-        std::fs::copy(dir.join("client_key.pub"), dir.join("authorized_keys")).unwrap();
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let d = dir.display();
-        let user = std::env::var("USER").unwrap_or_else(|_| "root".into());
-        std::fs::write(
-            dir.join("sshd_config"),
-            format!(
-                "Port {port}\nListenAddress 127.0.0.1\nHostKey {d}/host_key\nPidFile {d}/sshd.pid\nAuthorizedKeysFile {d}/authorized_keys\nUsePAM no\nStrictModes no\nPasswordAuthentication no\nPermitRootLogin prohibit-password\nAllowUsers {user}\nLogLevel ERROR\n"
-            ),
-        )
-        .unwrap();
-        if !Path::new("/run/sshd").exists() {
-            let _ = std::fs::create_dir_all("/run/sshd");
-        }
-        let st = Command::new("/usr/sbin/sshd")
-            .arg("-f")
-            .arg(dir.join("sshd_config"))
-            .arg("-E")
-            .arg(dir.join("sshd.log"))
-            .status()
-            .unwrap();
-        assert!(st.success(), "sshd failed to start");
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            if let Ok(t) = std::fs::read_to_string(dir.join("sshd.pid"))
-                && let Ok(pid) = t.trim().parse()
-                && std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
-            {
-                return TestSshd {
-                    dir: dir.to_path_buf(),
-                    port,
-                    pid,
-                };
-            }
-            assert!(Instant::now() < deadline, "sshd did not come up");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-
-    fn host_key(&self) -> String {
-        std::fs::read_to_string(self.dir.join("host_key.pub"))
-            .unwrap()
-            .split_whitespace()
-            .take(2)
-            .collect::<Vec<_>>()
-            .join(" ")
-    }
-}
-
-impl Drop for TestSshd {
-    fn drop(&mut self) {
-        kill(self.pid, "TERM");
-    }
-}
 
 fn static_plan(sshd: &TestSshd, host_key: &str, workdir: &Path) -> String {
     format!(
@@ -149,4 +69,57 @@ fn static_hosts_are_configured_and_host_keys_are_pinned() {
     // Destroy forgets static hosts and leaves them running.
     p.run(&["destroy", "plan.toml", "--yes"]).ok();
     assert!(alive(sshd.pid));
+}
+
+/// One machine listed several times (or an NFS home): every host's upload
+/// lands whole, none fails on another's temp file.
+#[test]
+fn static_hosts_sharing_a_login_do_not_collide() {
+    let p = Project::new();
+    let sshd = TestSshd::start(&p.path().join("sshd"));
+    let work = p.path().join("shared-home");
+    let host = format!(
+        "{{ address = \"127.0.0.1\", port = {}, host_key = \"{}\" }}",
+        sshd.port,
+        sshd.host_key()
+    );
+    p.write("resources/big.j2", &"{{ host.name }} ".repeat(20_000));
+    p.write(
+        "plan.toml",
+        &format!(
+            r#"name = "shared"
+[provider]
+kind = "static"
+identity = "{}"
+workdir = "{}"
+
+[groups.box]
+hosts = [{host}, {host}, {host}, {host}]
+
+[[step]]
+name = "conf"
+on = ["box"]
+template = "resources/big.j2"
+dest = "conf.txt"
+"#,
+            sshd.dir.join("client_key").display(),
+            work.display()
+        ),
+    );
+    for _ in 0..3 {
+        let r = p.run(&["apply", "plan.toml", "--yes"]);
+        assert_eq!(r.code, 0, "{r:?}");
+        assert!(r.stderr.contains("8 added"), "{r:?}");
+        // Whole: exactly one host's rendering, never a mix.
+        let text = std::fs::read_to_string(work.join("conf.txt")).unwrap();
+        let first = text.split(' ').next().unwrap().to_string();
+        assert_eq!(text, format!("{first} ").repeat(20_000));
+        let left: Vec<_> = std::fs::read_dir(&work)
+            .unwrap()
+            .flatten()
+            .filter(|e| e.file_name().to_string_lossy().ends_with(".tmp"))
+            .collect();
+        assert!(left.is_empty(), "{left:?}");
+        p.run(&["destroy", "plan.toml", "--yes"]).ok();
+    }
 }
