@@ -35,6 +35,9 @@ pub enum Command {
         /// the plan's backup or host directories exist.
         #[arg(long)]
         force_new: bool,
+        /// Run a new trial even if the last one ran exactly this (a repetition).
+        #[arg(long)]
+        new_trial: bool,
     },
     /// Apply a saved plan, or plan and apply a plan file.
     Apply {
@@ -50,6 +53,9 @@ pub enum Command {
         /// the plan's backup or host directories exist (they are replaced).
         #[arg(long)]
         force_new: bool,
+        /// Run a new trial even if the last one ran exactly this (a repetition).
+        #[arg(long)]
+        new_trial: bool,
     },
     /// Remove every host the state knows.
     Destroy {

@@ -83,7 +83,7 @@ impl Changes {
 /// Hosts that refresh found missing, with why (e.g. "sshd is not running").
 pub type Gone = BTreeMap<String, String>;
 
-pub fn diff(graph: &Graph, state: &State, gone: &Gone) -> Changes {
+pub fn diff(graph: &Graph, state: &State, gone: &Gone, new_trial: bool) -> Changes {
     let mut out = Changes::default();
     let mut host_action: HashMap<&str, Action> = HashMap::new();
     for idx in graph.dag.node_indices() {
@@ -136,6 +136,7 @@ pub fn diff(graph: &Graph, state: &State, gone: &Gone) -> Changes {
         };
         push(&mut out, idx, node, verdict);
     }
+    trial_changes(graph, state, new_trial, &mut out);
     let in_graph: std::collections::HashSet<&str> =
         graph.dag.node_weights().map(|n| n.id.as_str()).collect();
     for name in state.hosts.keys() {
@@ -163,7 +164,127 @@ pub fn diff(graph: &Graph, state: &State, gone: &Gone) -> Changes {
             });
         }
     }
+    for id in state.nodes.keys() {
+        if !in_graph.contains(id.as_str()) {
+            out.changes.push(Change {
+                id: id.clone(),
+                host: String::new(),
+                is_host: false,
+                action: Action::Destroy,
+                reason: "no longer in the plan (its outputs stay in the trial)".to_string(),
+                node: None,
+            });
+        }
+    }
     out
+}
+
+/// The trial runs (all its tests, into a new trial folder) when what it
+/// runs changed since the last finished trial, or on `--new-trial`; an
+/// armed trial that did not finish is reattached to. A collect runs again
+/// into the latest trial when it changed; an analysis when it or what it
+/// reads changed.
+fn trial_changes(graph: &Graph, state: &State, new_trial: bool, out: &mut Changes) {
+    use crate::state::TrialStatus;
+    let Some(trial_idx) = graph
+        .dag
+        .node_indices()
+        .find(|&i| graph.dag[i].kind == NodeKind::Trial)
+    else {
+        return;
+    };
+    let node = &graph.dag[trial_idx];
+    let plan = &graph.plan.name;
+    let trial = match &state.trial {
+        Some(t) if t.status == TrialStatus::Armed => Some((
+            Action::Update,
+            format!("reattach to armed trial {} → trials/{plan}/{}", t.id, t.id),
+        )),
+        _ if new_trial => Some((
+            Action::Create,
+            format!("{}; --new-trial → trials/{plan}/<new id>", node.host),
+        )),
+        None => Some((
+            Action::Create,
+            format!("{} → trials/{plan}/<new id>", node.host),
+        )),
+        Some(t) if t.hash != node.hash => Some((
+            Action::Create,
+            format!(
+                "{}; changed since trial {} → trials/{plan}/<new id>",
+                node.host, t.id
+            ),
+        )),
+        Some(_) => None,
+    };
+    let latest = state.trial.as_ref().map(|t| t.id.as_str()).unwrap_or("");
+    let mut push = |idx: NodeIndex, verdict: Option<(Action, String)>| {
+        let n = &graph.dag[idx];
+        match verdict {
+            Some((action, reason)) => out.changes.push(Change {
+                id: n.id.clone(),
+                host: String::new(),
+                is_host: false,
+                action,
+                reason,
+                node: Some(idx),
+            }),
+            None => out.unchanged += 1,
+        }
+    };
+    let trial_runs = trial.is_some();
+    let trial_action = trial.as_ref().map(|(a, _)| *a);
+    push(trial_idx, trial);
+    let mut collect_changed = false;
+    let nodes: Vec<NodeIndex> = graph.dag.node_indices().collect();
+    for &idx in &nodes {
+        let n = &graph.dag[idx];
+        let previous = state.nodes.get(&n.id);
+        let verdict = match n.kind {
+            NodeKind::Test { .. } => trial_action.map(|a| (a, n.host.clone())),
+            NodeKind::Collect { .. } => {
+                if let Some(a) = trial_action {
+                    Some((a, n.host.clone()))
+                } else {
+                    match previous {
+                        Some(p) if p.hash == n.hash && p.trial == latest => None,
+                        _ => Some((
+                            Action::Update,
+                            format!("{}; re-collect into trial {latest}", n.host),
+                        )),
+                    }
+                }
+            }
+            _ => continue,
+        };
+        collect_changed |= matches!(n.kind, NodeKind::Collect { .. }) && verdict.is_some();
+        push(idx, verdict);
+    }
+    for &idx in &nodes {
+        let n = &graph.dag[idx];
+        let NodeKind::Analyze { .. } = n.kind else {
+            continue;
+        };
+        let previous = state.nodes.get(&n.id);
+        let verdict = if let Some(a) = trial_action {
+            Some((a, n.host.clone()))
+        } else if collect_changed {
+            Some((
+                Action::Update,
+                format!("{}; its files were re-collected", n.host),
+            ))
+        } else {
+            match previous {
+                Some(p) if p.hash == n.hash && p.trial == latest => None,
+                _ => Some((
+                    Action::Update,
+                    format!("{}; re-render from trial {latest}", n.host),
+                )),
+            }
+        };
+        push(idx, verdict);
+    }
+    let _ = trial_runs;
 }
 
 fn push(

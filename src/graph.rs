@@ -23,7 +23,53 @@ pub enum NodeKind {
     /// Done when step number `step` is done on every host (`after`); not
     /// a change, never in the state.
     Barrier { step: usize },
+    /// A trial: monitors started, tests armed, waited for, outputs fetched.
+    Trial,
+    /// Test number `test`: its results in the trial (done by the trial).
+    Test { test: usize },
+    /// `[[collect]]` number `collect`, into the latest trial.
+    Collect { collect: usize },
+    /// `[[analyze]]` number `analysis`, on the latest trial.
+    Analyze { analysis: usize },
 }
+
+/// What a trial runs, rendered per host. `out` and `trial` in commands are
+/// [`TRIAL_ID`] placeholders until the trial has an id (see [`fill`]).
+#[derive(Debug, Clone, Default)]
+pub struct TrialSpec {
+    pub monitors: Vec<Armed>,
+    pub tests: Vec<Armed>,
+    /// Every host a monitor or test runs on, in plan order.
+    pub hosts: Vec<String>,
+}
+
+/// One monitor or test on one host.
+#[derive(Debug, Clone)]
+pub struct Armed {
+    pub name: String,
+    pub host: String,
+    pub command: String,
+    /// Tests: when to start. Monitors: `None`.
+    pub at: Option<crate::plan::model::At>,
+    /// Tests: how long they may run. Monitors: grace between TERM and KILL.
+    pub timeout: std::time::Duration,
+}
+
+/// Stands for the trial id in rendered commands until the trial has one.
+pub const TRIAL_ID: &str = "@@runner-trial-id@@";
+
+/// The folder (relative to the host's working directory) where a test or
+/// monitor writes its output: `{{ out }}`.
+pub fn out_dir(trial: &str, name: &str) -> String {
+    format!("runner-trials/{trial}/{name}")
+}
+
+/// A rendered command with the trial id filled in.
+pub fn fill(command: &str, trial: &str) -> String {
+    command.replace(TRIAL_ID, trial)
+}
+
+pub const TRIAL_NODE: &str = "trial";
 
 #[derive(Debug, Clone)]
 pub struct Node {
@@ -47,6 +93,7 @@ pub enum Payload {
         bytes: std::sync::Arc<Vec<u8>>,
         dest: String,
     },
+    Trial(std::sync::Arc<TrialSpec>),
 }
 
 #[derive(Debug)]
@@ -253,10 +300,239 @@ pub fn compile(plan: Plan) -> Result<Graph, Vec<Diagnostic>> {
             }
         }
     }
+    if !plan.tests.is_empty() || !plan.monitors.is_empty() {
+        let trial = trial_spec(&plan, &specs, &context, &mut diags);
+        add_trial_nodes(&plan, &mut dag, trial);
+    }
     if !diags.is_empty() {
         return Err(diags);
     }
     Ok(Graph { plan, dag })
+}
+
+/// Renders every monitor and test per host (`out`, `trial` as placeholders).
+fn trial_spec(
+    plan: &Plan,
+    specs: &HashMap<&str, &crate::plan::HostSpec>,
+    context: &dyn Fn(&crate::plan::HostSpec) -> minijinja::Value,
+    diags: &mut Vec<Diagnostic>,
+) -> TrialSpec {
+    let mut spec = TrialSpec::default();
+    let sections = plan
+        .monitors
+        .iter()
+        .map(|m| {
+            (
+                "monitor",
+                &m.name,
+                &m.hosts,
+                &m.run,
+                &m.run_span,
+                None,
+                m.stop_timeout,
+            )
+        })
+        .chain(plan.tests.iter().map(|t| {
+            (
+                "test",
+                &t.name,
+                &t.hosts,
+                &t.run,
+                &t.run_span,
+                Some(t.at),
+                t.timeout,
+            )
+        }));
+    for (kind, name, hosts, run, span, at, timeout) in sections {
+        let t = match crate::template::Template::new("run", run) {
+            Ok(t) => t,
+            Err(e) => {
+                diags.push(run_error(kind, name, None, &e, span));
+                continue;
+            }
+        };
+        for host in hosts {
+            let Some(h) = specs.get(host.as_str()) else {
+                continue;
+            };
+            let ctx = minijinja::context! {
+                out => out_dir(TRIAL_ID, name),
+                trial => TRIAL_ID,
+                ..context(h)
+            };
+            match t.render(&ctx) {
+                Ok(command) => {
+                    let armed = Armed {
+                        name: name.clone(),
+                        host: host.clone(),
+                        command,
+                        at,
+                        timeout,
+                    };
+                    if kind == "test" {
+                        spec.tests.push(armed);
+                    } else {
+                        spec.monitors.push(armed);
+                    }
+                    if !spec.hosts.contains(host) {
+                        spec.hosts.push(host.clone());
+                    }
+                }
+                Err(e) => {
+                    diags.push(run_error(kind, name, Some(host), &e, span));
+                    break;
+                }
+            }
+        }
+    }
+    spec
+}
+
+fn run_error(
+    kind: &str,
+    name: &str,
+    host: Option<&String>,
+    e: &str,
+    span: &std::ops::Range<usize>,
+) -> Diagnostic {
+    let on = host.map_or(String::new(), |h| format!(" for host `{h}`"));
+    Diagnostic::at(format!("`run` of {kind} `{name}` fails{on}: {e}"), span.clone()).help(
+        "template variables are `host`, `groups`, `vars`, `out` (this one's output folder) and `trial`; a name that is not defined is an error; a literal `{{` is written `{{ \"{{\" }}`",
+    )
+}
+
+/// The trial node (after every host and step), a node per test, collect
+/// and analysis. The trial's hash covers what it runs and the
+/// configuration of the hosts it runs on.
+fn add_trial_nodes(plan: &Plan, dag: &mut DiGraph<Node, ()>, spec: TrialSpec) {
+    let mut hasher = Hasher::default();
+    for a in spec.monitors.iter().chain(&spec.tests) {
+        hasher = hasher
+            .part("name", a.name.as_bytes())
+            .part("host", a.host.as_bytes())
+            .part("command", a.command.as_bytes())
+            .part("at", a.at.map(|t| t.show()).unwrap_or_default().as_bytes())
+            .part("timeout", &a.timeout.as_millis().to_le_bytes());
+    }
+    let config: Vec<NodeIndex> = dag
+        .node_indices()
+        .filter(|&i| matches!(dag[i].kind, NodeKind::Host | NodeKind::Step { .. }))
+        .collect();
+    for &i in &config {
+        if spec.hosts.contains(&dag[i].host) {
+            hasher = hasher
+                .part("config", dag[i].id.as_bytes())
+                .part("hash", dag[i].hash.as_bytes());
+        }
+    }
+    let summary = {
+        let tests: Vec<&str> = plan.tests.iter().map(|t| t.name.as_str()).collect();
+        let monitors: Vec<&str> = plan.monitors.iter().map(|m| m.name.as_str()).collect();
+        let mut text = format!("tests {} on {} hosts", tests.join(", "), spec.hosts.len());
+        if !monitors.is_empty() {
+            text.push_str(&format!("; monitors {}", monitors.join(", ")));
+        }
+        text
+    };
+    let trial = dag.add_node(Node {
+        id: TRIAL_NODE.to_string(),
+        host: summary,
+        kind: NodeKind::Trial,
+        hash: hasher.finish(),
+        payload: Payload::Trial(std::sync::Arc::new(spec)),
+    });
+    for i in config {
+        dag.add_edge(i, trial, ());
+    }
+    for (i, t) in plan.tests.iter().enumerate() {
+        let hash = Hasher::default().part("test", t.name.as_bytes()).finish();
+        let n = dag.add_node(Node {
+            id: format!("test {}", t.name),
+            host: format!("{} at {}", hosts_summary(&t.hosts), t.at.show()),
+            kind: NodeKind::Test { test: i },
+            hash,
+            payload: Payload::None,
+        });
+        dag.add_edge(trial, n, ());
+    }
+    let mut collects = Vec::new();
+    for (i, c) in plan.collects.iter().enumerate() {
+        let mut h = Hasher::default().part("collect", c.name.as_bytes());
+        for f in &c.files {
+            h = h.part("file", f.as_bytes());
+        }
+        for host in &c.hosts {
+            h = h.part("host", host.as_bytes());
+        }
+        let n = dag.add_node(Node {
+            id: format!("collect {}", c.name),
+            host: hosts_summary(&c.hosts),
+            kind: NodeKind::Collect { collect: i },
+            hash: h.finish(),
+            payload: Payload::None,
+        });
+        dag.add_edge(trial, n, ());
+        collects.push(n);
+    }
+    for (i, a) in plan.analyses.iter().enumerate() {
+        let n = dag.add_node(Node {
+            id: format!("analyze {}", a.name),
+            host: a.parser.name().to_string(),
+            kind: NodeKind::Analyze { analysis: i },
+            hash: analysis_hash(a),
+            payload: Payload::None,
+        });
+        dag.add_edge(trial, n, ());
+        for &c in &collects {
+            dag.add_edge(c, n, ());
+        }
+    }
+}
+
+fn analysis_hash(a: &crate::plan::model::Analysis) -> String {
+    let mut h = Hasher::default()
+        .part("name", a.name.as_bytes())
+        .part("parser", a.parser.name().as_bytes())
+        .part("unit", a.unit.as_bytes())
+        .part("tag", a.tag.as_bytes());
+    for f in &a.files {
+        h = h.part("file", f.as_bytes());
+    }
+    for b in &a.by {
+        h = h.part("by", format!("{b:?}").as_bytes());
+    }
+    for f in &a.formats {
+        h = h.part("format", f.extension().as_bytes());
+    }
+    for c in &a.columns {
+        h = h.part("column", c.as_bytes());
+    }
+    h.finish()
+}
+
+/// `client[0..2], server[0]`: hosts of a group with consecutive indices as a range.
+pub fn hosts_summary(hosts: &[String]) -> String {
+    let mut parts: Vec<(String, usize, usize)> = Vec::new();
+    for h in hosts {
+        let parsed = h
+            .strip_suffix(']')
+            .and_then(|x| x.split_once('['))
+            .and_then(|(g, i)| i.parse::<usize>().ok().map(|i| (g.to_string(), i)));
+        match (parsed, parts.last_mut()) {
+            (Some((g, i)), Some((lg, _, hi))) if *lg == g && *hi + 1 == i => *hi = i,
+            (Some((g, i)), _) => parts.push((g, i, i)),
+            (None, _) => parts.push((h.clone(), usize::MAX, usize::MAX)),
+        }
+    }
+    parts
+        .into_iter()
+        .map(|(g, lo, hi)| match (lo, hi) {
+            (usize::MAX, _) => g,
+            (lo, hi) if lo == hi => format!("{g}[{lo}]"),
+            (lo, hi) => format!("{g}[{lo}..{hi}]"),
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn template_error(step: &crate::plan::Step, e: &str, host: Option<&String>) -> Diagnostic {
@@ -327,6 +603,10 @@ impl Graph {
                 NodeKind::Host => "box",
                 NodeKind::Step { .. } => "ellipse",
                 NodeKind::Barrier { .. } => "point",
+                NodeKind::Trial => "doubleoctagon",
+                NodeKind::Test { .. } | NodeKind::Collect { .. } | NodeKind::Analyze { .. } => {
+                    "note"
+                }
             };
             let _ = writeln!(out, "  n{} [label=\"{}\", shape={shape}];", i.index(), n.id);
         }

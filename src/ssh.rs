@@ -182,15 +182,19 @@ pub async fn connect(target: Target) -> Result<Session, String> {
 impl Session {
     /// Runs `command` in the host's working directory; stdout and stderr
     /// go to the given writers. stdin is closed at once.
-    pub async fn exec<W: tokio::io::AsyncWrite + Unpin>(
+    pub async fn exec<O, E>(
         &self,
         command: &str,
         input: Option<&[u8]>,
         timeout: Duration,
         tag: &str,
-        stdout: &mut W,
-        stderr: &mut W,
-    ) -> Result<Outcome, String> {
+        stdout: &mut O,
+        stderr: &mut E,
+    ) -> Result<Outcome, String>
+    where
+        O: tokio::io::AsyncWrite + Unpin,
+        E: tokio::io::AsyncWrite + Unpin,
+    {
         let w = quote(&self.target.workdir);
         let t = quote(tag);
         // The command runs under the host's `timeout` when it has one, so an

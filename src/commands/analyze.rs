@@ -7,7 +7,7 @@
 
 use std::path::PathBuf;
 
-use crate::analyze::{self, Group, Options, ParserKind, hdr::TagFilter};
+use crate::analyze::{self, Group, Options, hdr::TagFilter};
 use crate::cli::AnalyzeArgs;
 use crate::error::{Error, Result};
 use crate::render::{self, Format};
@@ -79,124 +79,10 @@ fn run_plan(args: &[PathBuf]) -> Result<i32> {
         return Err(Error::msg(format!("plan `{}` has no `[[analyze]]` sections", plan.name))
             .help("add one, e.g. `[[analyze]] name = \"throughput\" parser = \"iperf3\" files = \"*/tcp/stdout\"`"));
     }
+    // Writing tables into a trial: one writer at a time, as for apply.
+    let paths = crate::state::Paths::new(std::path::Path::new("."), &plan.name);
+    let _lock = crate::state::lock::Lock::acquire(&paths.lock(), "analysed")?;
     let (dir, trial) = crate::trial::find(&plan.name, trial_id.as_deref())?;
-    let written = run_analyses(&plan, &dir, &trial)?;
+    let written = crate::trial::analysis::run_all(&plan, &dir, &trial)?.ok;
     Ok(if written { 0 } else { 1 })
-}
-
-/// Runs every `[[analyze]]` of `plan` on the trial in `dir`; false when any
-/// input could not be read (the tables are written all the same).
-pub fn run_analyses(
-    plan: &crate::plan::Plan,
-    dir: &std::path::Path,
-    trial: &crate::trial::Trial,
-) -> Result<bool> {
-    use crate::plan::model::By;
-    let out_dir = dir.join("analysis");
-    fs_err::create_dir_all(&out_dir)?;
-    let overrides = std::path::Path::new("analysis");
-    let mut all_ok = true;
-    for a in &plan.analyses {
-        let files = crate::trial::matching_files(dir, &a.files)?;
-        if files.is_empty() {
-            eprintln!(
-                "error: analysis `{}`: no file in {} matches {}",
-                a.name,
-                dir.display(),
-                a.files
-                    .iter()
-                    .map(|g| format!("`{g}`"))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            );
-            all_ok = false;
-            continue;
-        }
-        // `by = ["test"]`: files under a test's folder (`<host>/<test>/…`) belong to
-        // that test; output that spans tests (a monitor's dstat, an iperf server's
-        // log) is cut by the tests' windows instead.
-        let is_test = |rel: &std::path::Path| {
-            let parts: Vec<_> = rel.iter().collect();
-            parts.len() > 2
-                && trial
-                    .tests
-                    .iter()
-                    .any(|t| parts[1].to_string_lossy() == t.name)
-        };
-        let cut_by_windows = a.by.contains(&By::Test)
-            && (a.parser == ParserKind::Dstat || !files.iter().any(|f| is_test(f)));
-        // Rows: one per distinct (by…) key, in the order the files sort.
-        let mut groups: Vec<Group> = Vec::new();
-        for rel in &files {
-            let parts: Vec<String> = rel
-                .iter()
-                .map(|c| c.to_string_lossy().to_string())
-                .collect();
-            let host = trial.host_of_dir(&parts[0]);
-            let test = if parts.len() > 2 {
-                parts[1].clone()
-            } else {
-                "-".to_string()
-            };
-            let mut key = Vec::new();
-            for b in &a.by {
-                match b {
-                    By::Host => key.push(host.clone()),
-                    By::Test if cut_by_windows => {}
-                    By::Test => key.push(test.clone()),
-                    By::File => key.push(rel.display().to_string()),
-                }
-            }
-            let label = if key.is_empty() {
-                "all files".to_string()
-            } else {
-                key.join(" / ")
-            };
-            let path = dir.join(rel);
-            match groups.iter_mut().find(|g| g.label == label) {
-                Some(g) => g.files.push(path),
-                None => groups.push(Group {
-                    label,
-                    files: vec![path],
-                }),
-            }
-        }
-        let windows = if cut_by_windows {
-            trial.windows()
-        } else {
-            Vec::new()
-        };
-        let opts = Options {
-            tag: TagFilter::parse(&a.tag),
-            unit: a.unit.clone(),
-            columns: a.columns.clone(),
-            windows,
-        };
-        let outcome = analyze::analyze(a.parser, &groups, &opts);
-        outcome.print();
-        all_ok &= outcome.ok();
-        let Some(mut table) = outcome.table else {
-            continue;
-        };
-        table.title = format!("{} — {}", a.name, table.title);
-        table.notes.insert(
-            0,
-            format!(
-                "Trial {} of plan `{}` ({}).",
-                trial.trial,
-                plan.name,
-                dir.display()
-            ),
-        );
-        for format in &a.formats {
-            let text = render::render(&table, *format, Some(overrides)).map_err(Error::msg)?;
-            let path = out_dir.join(format!("{}.{}", a.name, format.extension()));
-            crate::state::write_atomic(&path, text.as_bytes())?;
-            eprintln!("wrote {}", path.display());
-        }
-        // CSV stays plain RFC 4180; what it was computed from is written beside it.
-        let sources = out_dir.join(format!("{}.sources.txt", a.name));
-        crate::state::write_atomic(&sources, format!("{}\n", table.notes.join("\n")).as_bytes())?;
-    }
-    Ok(all_ok)
 }

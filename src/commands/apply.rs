@@ -13,7 +13,7 @@ use crate::report::Reporter;
 use crate::state::lock::Lock;
 use crate::state::{Paths, Store, shown};
 
-pub fn run(arg: Option<&Path>, yes: bool, parallelism: usize, force_new: bool) -> Result<i32> {
+pub fn run(arg: Option<&Path>, yes: bool, parallelism: usize, flags: plan::Flags) -> Result<i32> {
     let path = match arg {
         Some(p) => p.to_path_buf(),
         None => newest_saved_plan()?,
@@ -34,7 +34,7 @@ pub fn run(arg: Option<&Path>, yes: bool, parallelism: usize, force_new: bool) -
                 return Err(stale(format!("{why} since it was made")));
             }
             let (graph, _) = plan::compile(&saved.plan_file)?;
-            let planned = plan::make_with(graph, paths, store.state.clone())?;
+            let planned = plan::make_with(graph, paths, store.state.clone(), saved.new_trial)?;
             if let Some(diff) = saved.differences(&planned.changes.changes) {
                 return Err(stale(format!(
                     "the hosts are not as they were when it was made:\n{diff}"
@@ -57,9 +57,9 @@ pub fn run(arg: Option<&Path>, yes: bool, parallelism: usize, force_new: bool) -
             // Plan under the lock, so that the state cannot move underneath.
             let paths = Paths::new(Path::new("."), &graph.plan.name);
             let _lock = Lock::acquire(&paths.lock(), "applied")?;
-            plan::check_leftovers(&paths, force_new)?;
+            plan::check_leftovers(&paths, flags.force_new)?;
             let store = Store::open(&paths)?;
-            let planned = plan::make_with(graph, paths, store.state.clone())?;
+            let planned = plan::make_with(graph, paths, store.state.clone(), flags.new_trial)?;
             plan::print_changes(&planned, false);
             if planned.changes.is_empty() {
                 return Ok(0);

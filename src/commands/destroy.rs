@@ -30,10 +30,13 @@ pub fn run(path: &Path, yes: bool, parallelism: usize) -> Result<i32> {
         vars: Default::default(),
         groups: Vec::new(),
         steps: Vec::new(),
+        monitors: Vec::new(),
+        tests: Vec::new(),
+        collects: Vec::new(),
         analyses: Vec::new(),
     };
     let graph = graph::compile(empty).map_err(|_| Error::msg("cannot build the destroy graph"))?;
-    let changes = diff::diff(&graph, &store.state, &Default::default());
+    let changes = diff::diff(&graph, &store.state, &Default::default(), false);
     let orphans: Vec<String> = local::host_dirs(&paths)
         .into_iter()
         .filter(|dir| {

@@ -24,13 +24,32 @@ pub fn run(command: Command) -> Result<i32> {
             detailed_exitcode,
             json,
             force_new,
-        } => plan::run(&plan, out.as_deref(), detailed_exitcode, json, force_new),
+            new_trial,
+        } => plan::run(
+            &plan,
+            out.as_deref(),
+            detailed_exitcode,
+            json,
+            plan::Flags {
+                force_new,
+                new_trial,
+            },
+        ),
         Command::Apply {
             plan,
             yes,
             parallelism,
             force_new,
-        } => apply::run(plan.as_deref(), yes, parallelism, force_new),
+            new_trial,
+        } => apply::run(
+            plan.as_deref(),
+            yes,
+            parallelism,
+            plan::Flags {
+                force_new,
+                new_trial,
+            },
+        ),
         Command::Destroy {
             plan,
             yes,

@@ -54,10 +54,17 @@ pub fn check_leftovers(paths: &Paths, force_new: bool) -> Result<()> {
     }
 }
 
+/// What a plan is asked for beyond the plan file.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Flags {
+    pub force_new: bool,
+    pub new_trial: bool,
+}
+
 /// Plans `graph` against `state` (the caller loaded it, under the lock if it writes).
-pub fn make_with(graph: Graph, paths: Paths, state: State) -> Result<Planned> {
+pub fn make_with(graph: Graph, paths: Paths, state: State, new_trial: bool) -> Result<Planned> {
     let gone = refresh(&state, &paths);
-    let changes = diff::diff(&graph, &state, &gone);
+    let changes = diff::diff(&graph, &state, &gone, new_trial);
     Ok(Planned {
         graph,
         paths,
@@ -109,17 +116,17 @@ pub fn run(
     out: Option<&Path>,
     detailed_exitcode: bool,
     json: bool,
-    force_new: bool,
+    flags: Flags,
 ) -> Result<i32> {
     let (graph, _) = compile(path)?;
     let paths = Paths::new(Path::new("."), &graph.plan.name);
     // Saving the plan writes: one writer at a time.
     let _lock = Lock::acquire(&paths.lock(), "planned")?;
-    check_leftovers(&paths, force_new)?;
+    check_leftovers(&paths, flags.force_new)?;
     let state = State::load(&paths)?;
-    let planned = make_with(graph, paths, state)?;
+    let planned = make_with(graph, paths, state, flags.new_trial)?;
     print_changes(&planned, json);
-    let saved = super::saved::SavedPlan::of(&planned)?;
+    let saved = super::saved::SavedPlan::of(&planned, flags.new_trial)?;
     let out = out.map_or_else(|| planned.paths.saved_plan(), Path::to_path_buf);
     saved.write(&out)?;
     if !planned.changes.is_empty() && !json {

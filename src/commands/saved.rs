@@ -21,6 +21,9 @@ pub struct SavedPlan {
     pub plan_hash: String,
     pub resources: BTreeMap<PathBuf, String>,
     pub state_fingerprint: String,
+    /// `runner plan --new-trial`.
+    #[serde(default)]
+    pub new_trial: bool,
     pub changes: Vec<SavedChange>,
 }
 
@@ -44,7 +47,7 @@ impl SavedChange {
 }
 
 impl SavedPlan {
-    pub fn of(planned: &Planned) -> Result<Self> {
+    pub fn of(planned: &Planned, new_trial: bool) -> Result<Self> {
         let plan = &planned.graph.plan;
         let plan_file = std::path::absolute(&plan.file)?;
         Ok(SavedPlan {
@@ -61,6 +64,7 @@ impl SavedPlan {
                 })
                 .collect(),
             state_fingerprint: planned.state.fingerprint(),
+            new_trial,
             changes: planned
                 .changes
                 .changes

@@ -11,6 +11,7 @@
 
 mod conn;
 mod tasks;
+mod trial;
 
 use std::collections::{HashMap, VecDeque};
 use std::path::{Path, PathBuf};
@@ -76,6 +77,17 @@ pub(crate) struct Shared {
     paths: Paths,
     provider: Box<dyn Provider>,
     pool: conn::Pool,
+    /// Tasks' messages to the dispatcher: progress lines, and state changes
+    /// that must be durable before the task goes on (a trial armed).
+    msgs: tokio::sync::mpsc::UnboundedSender<Msg>,
+    plan: Arc<crate::plan::Plan>,
+}
+
+/// What a running task tells the dispatcher.
+pub(crate) enum Msg {
+    Line(String),
+    /// Record this now (journal written and fsynced), then answer.
+    Record(Box<Op>, tokio::sync::oneshot::Sender<Result<(), String>>),
 }
 
 /// One unit of the dispatcher: a change, or a barrier (`after`) that is
@@ -95,10 +107,13 @@ pub async fn execute(
 ) -> Report {
     let paths = Paths::new(Path::new("."), &graph.plan.name);
     let mut report = Report::default();
+    let (msgs, mut inbox) = tokio::sync::mpsc::unbounded_channel();
     let shared = Arc::new(Shared {
         provider: provider::for_plan(&graph.plan, &paths),
         paths,
         pool: conn::Pool::default(),
+        msgs,
+        plan: Arc::new(graph.plan.clone()),
     });
     let n_changes = changes.changes.len();
     let needs_hosts = changes
@@ -212,6 +227,19 @@ pub async fn execute(
         }
         let first = tokio::select! {
             j = running.join_next() => j,
+            Some(msg) = inbox.recv() => {
+                match msg {
+                    Msg::Line(text) => reporter.line(text),
+                    Msg::Record(op, answer) => {
+                        let r = store.record(*op).and_then(|()| store.sync());
+                        if let Err(e) = &r {
+                            state_failed(&mut report, &mut stopping, crate::Error::msg(e.to_string()), reporter);
+                        }
+                        let _ = answer.send(r.map_err(|e| e.to_string()));
+                    }
+                }
+                continue;
+            }
             _ = interrupts.next() => {
                 if report.interrupted {
                     reporter.line("second interrupt: abandoning running nodes".to_string());
@@ -259,6 +287,19 @@ pub async fn execute(
                             }
                         }
                         Done::Recorded(op) => op,
+                        Done::Partly(op, failures) => {
+                            for f in failures {
+                                reporter.node_failed(change, &f, elapsed);
+                                report.failures.push(f);
+                            }
+                            op
+                        }
+                        Done::Lines(op, lines) => {
+                            for l in lines {
+                                reporter.line(l);
+                            }
+                            op
+                        }
                     };
                     if let Err(e) = store.record(op.clone()) {
                         state_failed(&mut report, &mut stopping, e, reporter);

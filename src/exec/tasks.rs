@@ -20,6 +20,11 @@ pub enum Done {
     /// A host exists now (it must be recorded, or destroyed again).
     HostCreated(HostState),
     Recorded(Op),
+    /// Done and recorded, but with failures to report (a test that failed
+    /// on some hosts): they fail the apply without stopping what follows.
+    Partly(Op, Vec<Failure>),
+    /// Done; these lines summarise it.
+    Lines(Op, Vec<String>),
 }
 
 /// Builds the future for one change with everything it needs copied in.
@@ -36,7 +41,8 @@ pub fn prepare(
     let host = change.host.clone();
     let what = match change.node.map(|n| &graph.dag[n].kind) {
         Some(NodeKind::Step { step }) => format!("step `{}`", graph.plan.steps[*step].name),
-        Some(_) => "provisioning".to_string(),
+        Some(NodeKind::Host) => "provisioning".to_string(),
+        Some(_) => change.id.clone(),
         None if change.is_host => "destroying".to_string(),
         None => change.id.clone(),
     };
@@ -126,7 +132,7 @@ pub fn prepare(
                                     .upload(bytes, dest, step.timeout, &tag, &mut out, &mut err)
                                     .await
                             }
-                            Payload::None => Ok(Outcome::Exit(0)),
+                            Payload::None | Payload::Trial(_) => Ok(Outcome::Exit(0)),
                         }
                         .map_err(|e| fail(e, log.clone()))?;
                         if outcome.success() {
@@ -148,6 +154,57 @@ pub fn prepare(
                             }
                             Err(fail(message, log))
                         }
+                    })
+                }
+                NodeKind::Trial => {
+                    let Payload::Trial(spec) = node.payload.clone() else {
+                        return Box::pin(async move { Err(fail("no trial to run".into(), None)) });
+                    };
+                    let hosts = state.hosts.clone();
+                    let armed = state
+                        .trial
+                        .clone()
+                        .filter(|t| t.status == crate::state::TrialStatus::Armed);
+                    let hash = node.hash.clone();
+                    Box::pin(async move {
+                        super::trial::run(shared, spec, hosts, armed, hash)
+                            .await
+                            .map_err(|e| fail(e, None))
+                    })
+                }
+                NodeKind::Test { test } => {
+                    let name = graph.plan.tests[test].name.clone();
+                    let trial = state.trial.clone();
+                    let hash = node.hash.clone();
+                    let id = change.id.clone();
+                    Box::pin(
+                        async move { super::trial::test_results(&shared, &name, trial, id, hash) },
+                    )
+                }
+                NodeKind::Collect { collect } => {
+                    let spec = graph.plan.collects[collect].clone();
+                    let hosts = state.hosts.clone();
+                    let trial = state.trial.clone();
+                    let hash = node.hash.clone();
+                    let id = change.id.clone();
+                    Box::pin(async move {
+                        super::trial::collect(shared, spec, hosts, trial, id, hash)
+                            .await
+                            .map_err(|e| fail(e, None))
+                    })
+                }
+                NodeKind::Analyze { analysis } => {
+                    let trial = state.trial.clone();
+                    let hash = node.hash.clone();
+                    let id = change.id.clone();
+                    Box::pin(async move {
+                        let s = shared.clone();
+                        tokio::task::spawn_blocking(move || {
+                            super::trial::analyze(&s, analysis, trial, id, hash)
+                        })
+                        .await
+                        .map_err(|e| fail(e.to_string(), None))?
+                        .map_err(|e| fail(e, None))
                     })
                 }
                 NodeKind::Barrier { .. } => Box::pin(async {

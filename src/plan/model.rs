@@ -20,7 +20,64 @@ pub struct Plan {
     pub vars: Vars,
     pub groups: Vec<Group>,
     pub steps: Vec<Step>,
+    pub monitors: Vec<Monitor>,
+    pub tests: Vec<Test>,
+    pub collects: Vec<Collect>,
     pub analyses: Vec<Analysis>,
+}
+
+/// A `[[monitor]]`: started on its hosts before the first test of a trial,
+/// stopped (TERM, then KILL after `stop_timeout`) after the last one.
+#[derive(Debug, Clone)]
+pub struct Monitor {
+    pub name: String,
+    pub hosts: Vec<String>,
+    /// The `run` template as written.
+    pub run: String,
+    pub run_span: Range<usize>,
+    pub stop_timeout: Duration,
+}
+
+/// A `[[test]]`: armed on each of its hosts to start at `at`.
+#[derive(Debug, Clone)]
+pub struct Test {
+    pub name: String,
+    pub hosts: Vec<String>,
+    pub run: String,
+    pub run_span: Range<usize>,
+    pub at: At,
+    pub timeout: Duration,
+}
+
+/// When a test starts.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum At {
+    /// After the trial's trigger epoch.
+    Offset(Duration),
+    /// A fixed time, seconds since the epoch (UTC).
+    Epoch(f64),
+}
+
+impl At {
+    /// As written for people: `+10s`, or the RFC 3339 time.
+    pub fn show(&self) -> String {
+        match self {
+            At::Offset(d) => format!("+{}", humantime::format_duration(*d)),
+            At::Epoch(e) => humantime::format_rfc3339_millis(
+                std::time::UNIX_EPOCH + Duration::from_secs_f64(*e),
+            )
+            .to_string(),
+        }
+    }
+}
+
+/// A `[[collect]]`: files (globs relative to each host's working directory)
+/// fetched into the trial as `<host>/<name>/<path>`.
+#[derive(Debug, Clone)]
+pub struct Collect {
+    pub name: String,
+    pub hosts: Vec<String>,
+    pub files: Vec<String>,
 }
 
 /// An `[[analyze]]` section, validated.

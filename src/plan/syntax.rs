@@ -31,7 +31,40 @@ pub struct RawPlan {
     pub vars: serde_json::Map<String, serde_json::Value>,
     pub groups: Vec<RawGroup>,
     pub steps: Vec<RawStep>,
+    pub monitors: Vec<RawMonitor>,
+    pub tests: Vec<RawTest>,
+    pub collects: Vec<RawCollect>,
     pub analyses: Vec<RawAnalysis>,
+}
+
+/// A `[[monitor]]`: a long-running command around a trial's tests.
+#[derive(Debug)]
+pub struct RawMonitor {
+    pub span: Range<usize>,
+    pub name: Option<Sp<String>>,
+    pub on: Option<Sp<Vec<Sp<String>>>>,
+    pub run: Option<Sp<String>>,
+    pub stop_timeout: Option<Sp<String>>,
+}
+
+/// A `[[test]]`: a command armed to start at a set time on every host.
+#[derive(Debug)]
+pub struct RawTest {
+    pub span: Range<usize>,
+    pub name: Option<Sp<String>>,
+    pub on: Option<Sp<Vec<Sp<String>>>>,
+    pub run: Option<Sp<String>>,
+    pub at: Option<Sp<String>>,
+    pub timeout: Option<Sp<String>>,
+}
+
+/// A `[[collect]]`: files fetched from hosts into the trial.
+#[derive(Debug)]
+pub struct RawCollect {
+    pub span: Range<usize>,
+    pub name: Option<Sp<String>>,
+    pub on: Option<Sp<Vec<Sp<String>>>>,
+    pub files: Option<Sp<Vec<Sp<String>>>>,
 }
 
 /// An `[[analyze]]` section: a table made from a trial's collected files.
@@ -87,9 +120,12 @@ pub struct RawStep {
     pub timeout: Option<Sp<String>>,
 }
 
-const TOP_KEYS: &[&str] = &["name", "provider", "vars", "groups", "step", "analyze"];
-/// Sections of the plan language that later versions of runner carry out.
-const LATER_KEYS: &[&str] = &["monitor", "test", "collect"];
+const TOP_KEYS: &[&str] = &[
+    "name", "provider", "vars", "groups", "step", "monitor", "test", "collect", "analyze",
+];
+const MONITOR_KEYS: &[&str] = &["name", "on", "run", "stop_timeout"];
+const TEST_KEYS: &[&str] = &["name", "on", "run", "at", "timeout"];
+const COLLECT_KEYS: &[&str] = &["name", "on", "files"];
 const PROVIDER_KEYS: &[&str] = &["kind", "user", "identity", "workdir"];
 const GROUP_KEYS: &[&str] = &["count", "vars", "hosts"];
 const HOST_KEYS: &[&str] = &["address", "port", "user", "identity", "host_key"];
@@ -110,15 +146,7 @@ pub fn parse(source: &str) -> Result<RawPlan, Vec<Diagnostic>> {
     let mut diags = Vec::new();
     let mut plan = RawPlan::default();
     let top = doc.get_ref();
-    check_keys(top, TOP_KEYS, "the plan", &mut diags, |key, span| {
-        LATER_KEYS.contains(&key).then(|| {
-            Diagnostic::at(
-                format!("`[[{key}]]` sections are not supported by this version of runner"),
-                span,
-            )
-            .help("remove the section; this version provisions hosts and runs `[[step]]`s")
-        })
-    });
+    check_keys(top, TOP_KEYS, "the plan", &mut diags, |_, _| None);
     plan.name = get_string(top, "name", "the plan", &mut diags);
     if let Some(t) = get_table(top, "provider", "the plan", &mut diags) {
         let ctx = "`[provider]`";
@@ -195,6 +223,33 @@ pub fn parse(source: &str) -> Result<RawPlan, Vec<Diagnostic>> {
             });
         }
     }
+    for (_, t, v, ctx) in sections(top, "monitor", MONITOR_KEYS, &mut diags) {
+        plan.monitors.push(RawMonitor {
+            span: v,
+            name: get_string(t, "name", &ctx, &mut diags),
+            on: get_string_list(t, "on", &ctx, &mut diags),
+            run: get_string(t, "run", &ctx, &mut diags),
+            stop_timeout: get_string(t, "stop_timeout", &ctx, &mut diags),
+        });
+    }
+    for (_, t, v, ctx) in sections(top, "test", TEST_KEYS, &mut diags) {
+        plan.tests.push(RawTest {
+            span: v,
+            name: get_string(t, "name", &ctx, &mut diags),
+            on: get_string_list(t, "on", &ctx, &mut diags),
+            run: get_string(t, "run", &ctx, &mut diags),
+            at: get_string(t, "at", &ctx, &mut diags),
+            timeout: get_string(t, "timeout", &ctx, &mut diags),
+        });
+    }
+    for (_, t, v, ctx) in sections(top, "collect", COLLECT_KEYS, &mut diags) {
+        plan.collects.push(RawCollect {
+            span: v,
+            name: get_string(t, "name", &ctx, &mut diags),
+            on: get_string_list(t, "on", &ctx, &mut diags),
+            files: get_string_list(t, "files", &ctx, &mut diags),
+        });
+    }
     if let Some((items, _)) = get_array(top, "analyze", "the plan", &mut diags) {
         for (i, v) in items.iter().enumerate() {
             let ctx_n = format!("analysis {}", i + 1);
@@ -225,6 +280,34 @@ pub fn parse(source: &str) -> Result<RawPlan, Vec<Diagnostic>> {
     } else {
         Err(diags)
     }
+}
+
+/// The tables of an array of tables (`[[key]]`), each with its index, span
+/// and a context for messages (`test `tcp``, or `test 2` without a name);
+/// unknown keys are reported.
+fn sections<'a, 'i>(
+    top: &'a DeTable<'i>,
+    key: &str,
+    allowed: &[&str],
+    diags: &mut Vec<Diagnostic>,
+) -> Vec<(usize, &'a DeTable<'i>, Range<usize>, String)> {
+    let mut out = Vec::new();
+    let Some((items, _)) = get_array(top, key, "the plan", diags) else {
+        return out;
+    };
+    for (i, v) in items.iter().enumerate() {
+        let ctx_n = format!("{key} {}", i + 1);
+        let Some(t) = expect_table(v, &ctx_n, diags) else {
+            continue;
+        };
+        let ctx = match lookup(t, "name").map(|n| n.get_ref()) {
+            Some(DeValue::String(n)) => format!("{key} `{n}`"),
+            _ => ctx_n,
+        };
+        check_keys(t, allowed, &ctx, diags, |_, _| None);
+        out.push((i, t, v.span(), ctx));
+    }
+    out
 }
 
 /// Reports keys not in `allowed`; `special` may give a better message for a key.

@@ -5,7 +5,8 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use super::model::{
-    Action, Analysis, By, FixedHost, Group, HostSpec, Plan, Provider, Step, parse_duration,
+    Action, Analysis, At, By, Collect, FixedHost, Group, HostSpec, Monitor, Plan, Provider, Step,
+    Test, parse_duration,
 };
 use super::syntax::{RawPlan, RawStep, Sp};
 use crate::diag::Diagnostic;
@@ -74,6 +75,9 @@ pub fn validate(raw: RawPlan, cx: Context<'_>) -> Result<Plan, Vec<Diagnostic>> 
         }
     }
     let analyses = validate_analyses(&raw, &mut diags);
+    let monitors = validate_monitors(&raw, &groups, &mut diags);
+    let tests = validate_tests(&raw, &groups, &mut diags);
+    let collects = validate_collects(&raw, &groups, &mut diags);
     if !diags.is_empty() {
         return Err(diags);
     }
@@ -86,8 +90,237 @@ pub fn validate(raw: RawPlan, cx: Context<'_>) -> Result<Plan, Vec<Diagnostic>> 
         vars: raw.vars,
         groups,
         steps,
+        monitors,
+        tests,
+        collects,
         analyses,
     })
+}
+
+/// How long a monitor gets between TERM and KILL unless it says otherwise.
+pub const DEFAULT_STOP_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a test may run unless it says otherwise.
+pub const DEFAULT_TEST_TIMEOUT: Duration = Duration::from_secs(600);
+
+/// A section's `name`: present, well-formed and not used twice in `seen`.
+fn section_name(
+    name: Option<&Sp<String>>,
+    kind: &str,
+    span: &std::ops::Range<usize>,
+    seen: &mut Vec<String>,
+    diags: &mut Vec<Diagnostic>,
+) -> Option<String> {
+    let Some(name) = name else {
+        diags.push(
+            Diagnostic::at(
+                format!("a `[[{kind}]]` has no `name`"),
+                span.start..span.start,
+            )
+            .help(format!(
+                "add `name = \"…\"`: it names the {kind}'s output folder and its node"
+            )),
+        );
+        return None;
+    };
+    check_name(name, &format!("{kind} name"), diags);
+    if seen.contains(&name.value) {
+        diags.push(Diagnostic::at(
+            format!("{kind} `{}` is defined twice", name.value),
+            name.span.clone(),
+        ));
+    }
+    seen.push(name.value.clone());
+    Some(name.value.clone())
+}
+
+fn duration_of(
+    value: Option<&Sp<String>>,
+    key: &str,
+    default: Duration,
+    diags: &mut Vec<Diagnostic>,
+) -> Duration {
+    match value {
+        None => default,
+        Some(t) => match parse_duration(&t.value) {
+            Some(d) if !d.is_zero() => d,
+            _ => {
+                diags.push(
+                    Diagnostic::at(format!("invalid {key} `{}`", t.value), t.span.clone())
+                        .help("write a duration such as `30s`, `5m` or `1h30m`"),
+                );
+                default
+            }
+        },
+    }
+}
+
+fn required_run<'a>(
+    run: Option<&'a Sp<String>>,
+    what: &str,
+    at: std::ops::Range<usize>,
+    diags: &mut Vec<Diagnostic>,
+) -> Option<&'a Sp<String>> {
+    if run.is_none() {
+        diags.push(Diagnostic::at(format!("{what} has no `run`"), at).help(
+            "give the command: `run = \"…\"` (a template: `{{ out }}` is its output folder)",
+        ));
+    }
+    run
+}
+
+fn validate_monitors(raw: &RawPlan, groups: &[Group], diags: &mut Vec<Diagnostic>) -> Vec<Monitor> {
+    let mut seen = Vec::new();
+    let mut out = Vec::new();
+    for m in &raw.monitors {
+        let Some(name) = section_name(m.name.as_ref(), "monitor", &m.span, &mut seen, diags) else {
+            continue;
+        };
+        let what = format!("monitor `{name}`");
+        let at = m.name.as_ref().map_or(m.span.clone(), |n| n.span.clone());
+        let hosts = resolve_on(m.on.as_ref(), &what, at.clone(), groups, diags);
+        let stop_timeout = duration_of(
+            m.stop_timeout.as_ref(),
+            "stop_timeout",
+            DEFAULT_STOP_TIMEOUT,
+            diags,
+        );
+        if let Some(run) = required_run(m.run.as_ref(), &what, at, diags) {
+            out.push(Monitor {
+                name,
+                hosts,
+                run: run.value.clone(),
+                run_span: run.span.clone(),
+                stop_timeout,
+            });
+        }
+    }
+    out
+}
+
+fn validate_tests(raw: &RawPlan, groups: &[Group], diags: &mut Vec<Diagnostic>) -> Vec<Test> {
+    let mut seen: Vec<String> = raw
+        .monitors
+        .iter()
+        .filter_map(|m| m.name.as_ref().map(|n| n.value.clone()))
+        .collect();
+    let monitors = seen.len();
+    let mut out = Vec::new();
+    for t in &raw.tests {
+        let name_clash = t
+            .name
+            .as_ref()
+            .filter(|n| seen[..monitors].contains(&n.value));
+        if let Some(n) = name_clash {
+            diags.push(
+                Diagnostic::at(
+                    format!("test `{}` has the name of a monitor", n.value),
+                    n.span.clone(),
+                )
+                .help("tests and monitors share the trial's folders: give them different names"),
+            );
+            continue;
+        }
+        let Some(name) = section_name(t.name.as_ref(), "test", &t.span, &mut seen, diags) else {
+            continue;
+        };
+        let what = format!("test `{name}`");
+        let head = t.name.as_ref().map_or(t.span.clone(), |n| n.span.clone());
+        let hosts = resolve_on(t.on.as_ref(), &what, head.clone(), groups, diags);
+        let timeout = duration_of(t.timeout.as_ref(), "timeout", DEFAULT_TEST_TIMEOUT, diags);
+        let at = match &t.at {
+            None => At::Offset(Duration::ZERO),
+            Some(a) => parse_at(a, diags),
+        };
+        if let Some(run) = required_run(t.run.as_ref(), &what, head, diags) {
+            out.push(Test {
+                name,
+                hosts,
+                run: run.value.clone(),
+                run_span: run.span.clone(),
+                at,
+                timeout,
+            });
+        }
+    }
+    out
+}
+
+/// `+30s` (after the trigger) or an RFC 3339 UTC time.
+fn parse_at(a: &Sp<String>, diags: &mut Vec<Diagnostic>) -> At {
+    let text = a.value.trim();
+    if let Some(rest) = text.strip_prefix('+') {
+        if let Some(d) = parse_duration(rest) {
+            return At::Offset(d);
+        }
+    } else if let Ok(t) = humantime::parse_rfc3339(text)
+        && let Ok(d) = t.duration_since(std::time::UNIX_EPOCH)
+    {
+        return At::Epoch(d.as_secs_f64());
+    }
+    diags.push(
+        Diagnostic::at(format!("invalid `at` time `{}`", a.value), a.span.clone()).help(
+            "write `+30s` (after the trial's trigger) or a UTC time such as `2026-11-23T18:00:00Z`",
+        ),
+    );
+    At::Offset(Duration::ZERO)
+}
+
+fn validate_collects(raw: &RawPlan, groups: &[Group], diags: &mut Vec<Diagnostic>) -> Vec<Collect> {
+    let mut seen = Vec::new();
+    let mut out = Vec::new();
+    for (i, c) in raw.collects.iter().enumerate() {
+        let name = match &c.name {
+            Some(_) => section_name(c.name.as_ref(), "collect", &c.span, &mut seen, diags),
+            None => {
+                // Unnamed: `files`, `files-2`, …
+                let n = if i == 0 {
+                    "files".to_string()
+                } else {
+                    format!("files-{}", i + 1)
+                };
+                seen.push(n.clone());
+                Some(n)
+            }
+        };
+        let Some(name) = name else { continue };
+        let what = format!("collect `{name}`");
+        let head = c
+            .name
+            .as_ref()
+            .map_or(c.span.start..c.span.start, |n| n.span.clone());
+        let hosts = resolve_on(c.on.as_ref(), &what, head.clone(), groups, diags);
+        let Some(files) = &c.files else {
+            diags.push(Diagnostic::at(format!("{what} has no `files`"), head).help(
+                "add `files = [\"*.csv\"]` (globs relative to each host's working directory)",
+            ));
+            continue;
+        };
+        for g in &files.value {
+            let escapes = g.value.starts_with('/')
+                || std::path::Path::new(&g.value)
+                    .components()
+                    .any(|c| matches!(c, std::path::Component::ParentDir));
+            if escapes {
+                diags.push(
+                    Diagnostic::at(
+                        format!("{what}: `{}` leaves the host's working directory", g.value),
+                        g.span.clone(),
+                    )
+                    .help("collect globs are relative to the host's working directory; `..` and absolute paths are refused"),
+                );
+            } else if let Err(e) = crate::trial::glob_set(std::slice::from_ref(&g.value)) {
+                diags.push(Diagnostic::at(e.to_string(), g.span.clone()).help(
+                    "globs take `*`, `?`, `[abc]` within a path component and `**` across them",
+                ));
+            }
+        }
+        out.push(Collect {
+            name,
+            hosts,
+            files: files.value.iter().map(|g| g.value.clone()).collect(),
+        });
+    }
+    out
 }
 
 fn validate_analyses(raw: &RawPlan, diags: &mut Vec<Diagnostic>) -> Vec<Analysis> {
@@ -445,7 +678,13 @@ fn validate_step(
             .help("give each step its own name"),
         );
     }
-    let hosts = resolve_on(s, &name.value, groups, diags);
+    let hosts = resolve_on(
+        s.on.as_ref(),
+        &format!("step `{}`", name.value),
+        s.name.as_ref().map_or(s.span.clone(), |n| n.span.clone()),
+        groups,
+        diags,
+    );
     let actions: Vec<(&str, &Sp<String>)> = [
         ("run", &s.run),
         ("upload", &s.upload),
@@ -600,21 +839,24 @@ fn validate_step(
 
 /// `on = ["client", "server[0]"]` → host names, in the order written, no duplicates.
 fn resolve_on(
-    s: &RawStep,
-    step: &str,
+    on: Option<&Sp<Vec<Sp<String>>>>,
+    what: &str,
+    at: std::ops::Range<usize>,
     groups: &[Group],
     diags: &mut Vec<Diagnostic>,
 ) -> Vec<String> {
-    let Some(on) = &s.on else {
-        let at = s.name.as_ref().map_or(s.span.clone(), |n| n.span.clone());
+    let Some(on) = on else {
         diags.push(
-            Diagnostic::at(format!("step `{step}` has no `on`"), at)
+            Diagnostic::at(format!("{what} has no `on`"), at)
                 .help("say where it runs: `on = [\"group\"]`"),
         );
         return Vec::new();
     };
     let names = || groups.iter().map(|g| g.name.as_str());
+    let by_name: std::collections::HashMap<&str, &Group> =
+        groups.iter().map(|g| (g.name.as_str(), g)).collect();
     let mut hosts: Vec<String> = Vec::new();
+    let mut seen: std::collections::HashSet<String> = std::collections::HashSet::new();
     for target in &on.value {
         let (group_name, index) = match target.value.split_once('[') {
             Some((g, rest)) => match rest.strip_suffix(']').and_then(|i| i.parse::<usize>().ok()) {
@@ -632,7 +874,7 @@ fn resolve_on(
             },
             None => (target.value.as_str(), None),
         };
-        let Some(group) = groups.iter().find(|g| g.name == group_name) else {
+        let Some(group) = by_name.get(group_name) else {
             diags.push(
                 Diagnostic::at(
                     format!("group `{group_name}` is not defined"),
@@ -667,7 +909,7 @@ fn resolve_on(
             },
         };
         for h in picked {
-            if !hosts.contains(&h.name) {
+            if seen.insert(h.name.clone()) {
                 hosts.push(h.name.clone());
             }
         }

@@ -29,6 +29,37 @@ pub struct State {
     pub hosts: BTreeMap<String, HostState>,
     /// Step nodes by id (`step NAME HOST`).
     pub steps: BTreeMap<String, StepState>,
+    /// The latest trial: armed (running on the hosts) or finished.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trial: Option<TrialRecord>,
+    /// Test, collect and analyze nodes by id (`collect files`), each with
+    /// the trial it was done for.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub nodes: BTreeMap<String, NodeRecord>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum TrialStatus {
+    /// Written before the first test is armed: an apply that dies after
+    /// this reattaches to the trial instead of starting the tests again.
+    Armed,
+    Finished,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TrialRecord {
+    /// `20261123T084118Z`: sortable by time; the folder under `trials/<plan>/`.
+    pub id: String,
+    /// What the trial ran (monitors, tests, their hosts' configuration).
+    pub hash: String,
+    pub status: TrialStatus,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct NodeRecord {
+    pub hash: String,
+    /// The trial the node was done for.
+    pub trial: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -172,6 +203,13 @@ impl State {
             Op::StepGone { id } => {
                 self.steps.remove(id);
             }
+            Op::Trial { trial } => self.trial = Some(trial.clone()),
+            Op::Node { id, node } => {
+                self.nodes.insert(id.clone(), node.clone());
+            }
+            Op::NodeGone { id } => {
+                self.nodes.remove(id);
+            }
         }
     }
 
@@ -227,6 +265,9 @@ pub enum Op {
     HostGone { name: String },
     Step { id: String, step: StepState },
     StepGone { id: String },
+    Trial { trial: TrialRecord },
+    Node { id: String, node: NodeRecord },
+    NodeGone { id: String },
 }
 
 /// sha256 of a file's bytes, or `absent`.

@@ -1,7 +1,14 @@
-//! A trial on disk: `trials/<plan>/<trial-id>/` holding `trial.json` and the
-//! collected files as `<host>/<test>/…` (host as a file name, `client-0`).
-//! This module reads that layout: the trials of a plan, each test's window,
-//! and the files a glob names.
+//! A trial: `trials/<plan>/<trial-id>/` holding `trial.json`, a `manifest`
+//! (sha256 of every collected file) and the collected files as
+//! `<host>/<test>/…` and `<host>/<collect>/…` (host as a file name,
+//! `client-0`). `run` carries a trial out on the hosts (monitors, armed
+//! tests, waiting, stopping); `remote` holds the scripts it sends; `collect`
+//! fetches files; `analysis` writes the tables.
+
+pub mod analysis;
+pub mod collect;
+pub mod remote;
+pub mod run;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -18,6 +25,20 @@ pub struct Trial {
     pub trial: String,
     #[serde(default)]
     pub plan_hash: String,
+    /// What the trial ran (its node's hash).
+    #[serde(default)]
+    pub trial_hash: String,
+    #[serde(default)]
+    pub runner_version: String,
+    /// `armed` while it runs, then `complete` or `partial` (a test failed,
+    /// timed out or left no result on some host).
+    #[serde(default)]
+    pub status: String,
+    /// Tests start `at` after this (seconds since the epoch, runner's clock).
+    #[serde(default)]
+    pub trigger_epoch: f64,
+    #[serde(default)]
+    pub monitors: Vec<TrialMonitor>,
     /// By host name (`client[0]`).
     #[serde(default)]
     pub hosts: BTreeMap<String, TrialHost>,
@@ -34,16 +55,48 @@ pub struct TrialHost {
     /// Host clock minus runner's clock, measured before the trigger.
     #[serde(default)]
     pub clock_offset_ms: f64,
+    /// Round trip of the best clock sample.
+    #[serde(default)]
+    pub rtt_ms: f64,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct TrialMonitor {
+    pub name: String,
+    /// By host: started/stopped (host clock, seconds since the epoch).
+    pub hosts: BTreeMap<String, MonitorRun>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct MonitorRun {
+    #[serde(default)]
+    pub started: f64,
+    #[serde(default)]
+    pub stopped: f64,
+    /// Still running `stop_timeout` after TERM: killed.
+    #[serde(default)]
+    pub killed: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct TrialTest {
     pub name: String,
-    /// The trigger epoch the test was armed for (seconds since the epoch).
+    /// The time the test was armed to start (seconds since the epoch).
     #[serde(default)]
     pub armed_at: f64,
-    /// Actual start and end per host (seconds since the epoch, UTC).
+    /// `at` as written (`+10s`).
+    #[serde(default)]
+    pub at: String,
+    #[serde(default)]
+    pub timeout_s: f64,
+    /// Actual start and end per host (seconds since the epoch, by the
+    /// host's own clock; subtract its `clock_offset_ms` for runner's).
     pub hosts: BTreeMap<String, TestRun>,
+    /// Max − min of the actual starts, offsets accounted for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub skew_ms: Option<f64>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -52,6 +105,18 @@ pub struct TestRun {
     pub end: f64,
     #[serde(default)]
     pub exit_code: Option<i32>,
+    /// Killed by its `timeout`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub timed_out: bool,
+    /// Why there is no result (not armed, lost).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+impl TestRun {
+    pub fn succeeded(&self) -> bool {
+        self.error.is_none() && self.exit_code == Some(0)
+    }
 }
 
 impl Trial {
@@ -59,21 +124,28 @@ impl Trial {
     pub fn windows(&self) -> Vec<Window> {
         self.tests
             .iter()
-            .filter(|t| !t.hosts.is_empty())
-            .map(|t| Window {
-                name: t.name.clone(),
-                start: t
-                    .hosts
-                    .values()
-                    .map(|r| r.start)
-                    .fold(f64::INFINITY, f64::min),
-                end: t
-                    .hosts
-                    .values()
-                    .map(|r| r.end)
-                    .fold(f64::NEG_INFINITY, f64::max),
+            .filter(|t| t.hosts.values().any(|r| r.start > 0.0))
+            .map(|t| {
+                let ran = || t.hosts.values().filter(|r| r.start > 0.0);
+                Window {
+                    name: t.name.clone(),
+                    start: ran().map(|r| r.start).fold(f64::INFINITY, f64::min),
+                    end: ran().map(|r| r.end).fold(f64::NEG_INFINITY, f64::max),
+                }
             })
             .collect()
+    }
+
+    pub fn write(&self, dir: &Path) -> Result<()> {
+        let bytes = serde_json::to_vec_pretty(self).map_err(|e| Error::msg(e.to_string()))?;
+        crate::state::write_atomic(&dir.join("trial.json"), &bytes)
+    }
+
+    pub fn read(dir: &Path) -> Result<Trial> {
+        let meta = dir.join("trial.json");
+        let bytes = fs_err::read(&meta)?;
+        serde_json::from_slice(&bytes)
+            .map_err(|e| Error::msg(format!("{}:{}: {e}", meta.display(), e.line())))
     }
 
     /// The host whose folder is `dir`, else the folder name itself.
@@ -87,6 +159,21 @@ impl Trial {
 
 pub fn plan_trials_dir(plan: &str) -> PathBuf {
     Path::new("trials").join(plan)
+}
+
+/// A new trial id: the UTC time, `20261123T084118Z`, sortable; `-2`, `-3`…
+/// when a trial of that second exists.
+pub fn new_id(plan: &str) -> String {
+    let now = humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string();
+    let base: String = now.chars().filter(|c| *c != '-' && *c != ':').collect();
+    let root = plan_trials_dir(plan);
+    let mut id = base.clone();
+    let mut n = 1;
+    while root.join(&id).exists() {
+        n += 1;
+        id = format!("{base}-{n}");
+    }
+    id
 }
 
 /// The trial directory: the one named, or the latest (trial ids sort by time).
@@ -207,6 +294,7 @@ mod tests {
                 start: 10.0,
                 end: 20.0,
                 exit_code: Some(0),
+                ..TestRun::default()
             },
         );
         hosts.insert(
@@ -215,12 +303,14 @@ mod tests {
                 start: 9.5,
                 end: 21.0,
                 exit_code: Some(0),
+                ..TestRun::default()
             },
         );
         t.tests.push(TrialTest {
             name: "tcp".into(),
             armed_at: 9.0,
             hosts,
+            ..TrialTest::default()
         });
         assert_eq!(
             t.windows(),

@@ -1,0 +1,373 @@
+//! The trial's nodes as tasks: the trial itself (arm, wait, stop, fetch),
+//! each test's results, each `[[collect]]`, each `[[analyze]]`.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use super::tasks::Done;
+use super::{Failure, Msg, Shared};
+use crate::graph::TrialSpec;
+use crate::state::{
+    HostState, HostStatus, NodeRecord, Op, TrialRecord, TrialStatus, host_file_name,
+};
+use crate::trial::{self, Trial, run as phases};
+
+fn say(shared: &Shared, text: String) {
+    let _ = shared.msgs.send(Msg::Line(text));
+}
+
+/// Records `op` durably before going on.
+async fn record_now(shared: &Shared, op: Op) -> Result<(), String> {
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    shared
+        .msgs
+        .send(Msg::Record(Box::new(op), tx))
+        .map_err(|_| "the dispatcher is gone".to_string())?;
+    rx.await
+        .map_err(|_| "the dispatcher is gone".to_string())?
+        .map_err(|e| format!("the trial cannot be recorded as armed, so nothing was started: {e}"))
+}
+
+fn trial_dir(shared: &Shared, id: &str) -> PathBuf {
+    trial::plan_trials_dir(&shared.paths.name).join(id)
+}
+
+/// Connections to `wanted`, all at once, from the pool the steps use.
+async fn sessions(
+    shared: &Arc<Shared>,
+    wanted: &[String],
+    hosts: &BTreeMap<String, HostState>,
+) -> Result<phases::Sessions, String> {
+    let mut set = tokio::task::JoinSet::new();
+    for host in wanted {
+        let h = hosts
+            .get(host)
+            .filter(|h| h.status == HostStatus::Ready)
+            .cloned()
+            .ok_or_else(|| format!("host `{host}` is not provisioned"))?;
+        let (host, shared) = (host.clone(), shared.clone());
+        set.spawn(async move {
+            let r = shared.pool.get(&host, &h).await;
+            (host, r)
+        });
+    }
+    let mut out = BTreeMap::new();
+    let mut errors = Vec::new();
+    while let Some(Ok((host, r))) = set.join_next().await {
+        match r {
+            Ok(s) => {
+                out.insert(host, s);
+            }
+            Err(e) => errors.push(format!("{host}: {e}")),
+        }
+    }
+    if errors.is_empty() {
+        Ok(out)
+    } else {
+        Err(errors.join("; "))
+    }
+}
+
+/// The trial node: a new trial, or the armed one reattached to.
+pub async fn run(
+    shared: Arc<Shared>,
+    spec: Arc<TrialSpec>,
+    hosts: BTreeMap<String, HostState>,
+    armed: Option<TrialRecord>,
+    hash: String,
+) -> Result<Done, String> {
+    let sessions = sessions(&shared, &spec.hosts, &hosts).await?;
+    let (mut trial, dir) = match armed {
+        Some(record) => {
+            let dir = trial_dir(&shared, &record.id);
+            let trial = Trial::read(&dir)
+                .map_err(|e| format!("the armed trial {} cannot be read back: {e}", record.id))?;
+            say(
+                &shared,
+                format!(
+                    "trial {}: reattaching (armed by an earlier apply)",
+                    record.id
+                ),
+            );
+            (trial, dir)
+        }
+        None => {
+            phases::check_times(&spec)?;
+            let id = trial::new_id(&shared.paths.name);
+            let dir = trial_dir(&shared, &id);
+            fs_err::create_dir_all(&dir).map_err(|e| e.to_string())?;
+            let addresses = hosts
+                .iter()
+                .map(|(n, h)| (n.clone(), h.address.clone()))
+                .collect();
+            let mut trial = phases::skeleton(
+                &shared.paths.name,
+                &id,
+                &shared.plan.file_hash,
+                &hash,
+                &spec,
+                &addresses,
+            );
+            for e in phases::clocks(&sessions, &mut trial).await {
+                say(&shared, format!("warning: {e}"));
+            }
+            trial.write(&dir).map_err(|e| e.to_string())?;
+            // Durable before anything starts on a host: a crash from here on
+            // reattaches to this trial instead of starting it again.
+            record_now(
+                &shared,
+                Op::Trial {
+                    trial: TrialRecord {
+                        id: id.clone(),
+                        hash: hash.clone(),
+                        status: TrialStatus::Armed,
+                    },
+                },
+            )
+            .await?;
+            let failed = phases::start_monitors(&sessions, &spec, &mut trial).await;
+            if !failed.is_empty() {
+                // Stop what did start; the trial ends here.
+                phases::stop_monitors(&sessions, &spec, &mut trial).await;
+                trial.status = "failed".into();
+                let _ = trial.write(&dir);
+                let _ = phases::fetch_outputs(&sessions, &spec, &trial, &dir).await;
+                return Err(format!("monitors did not start: {}", failed.join("; ")));
+            }
+            let lead = 1.0 + 0.02 * spec.hosts.len() as f64;
+            let trigger = phases::now() + lead.min(30.0);
+            let errors = phases::arm(&sessions, &spec, &mut trial, trigger).await;
+            trial.status = "armed".into();
+            trial.write(&dir).map_err(|e| e.to_string())?;
+            for e in &errors {
+                say(&shared, format!("error: {e}"));
+            }
+            let last = trial
+                .tests
+                .iter()
+                .map(|t| t.armed_at + t.timeout_s)
+                .fold(trigger, f64::max);
+            say(
+                &shared,
+                format!(
+                    "trial {id}: {} tests armed on {} hosts; trigger in {:.1} s; results by {} at the latest",
+                    trial.tests.len(),
+                    spec.hosts.len(),
+                    trigger - phases::now(),
+                    humantime::format_rfc3339_seconds(
+                        std::time::UNIX_EPOCH + std::time::Duration::from_secs_f64(last)
+                    )
+                ),
+            );
+            (trial, dir)
+        }
+    };
+    if trial.trigger_epoch > 0.0 {
+        phases::wait(&sessions, &spec, &mut trial).await;
+    } else {
+        for t in &mut trial.tests {
+            for a in spec.tests.iter().filter(|a| a.name == t.name) {
+                t.hosts
+                    .entry(a.host.clone())
+                    .or_insert_with(|| crate::trial::TestRun {
+                        error: Some("never armed: runner stopped before arming it".into()),
+                        ..Default::default()
+                    });
+            }
+        }
+    }
+    let mut problems = phases::stop_monitors(&sessions, &spec, &mut trial).await;
+    problems.extend(phases::fetch_outputs(&sessions, &spec, &trial, &dir).await);
+    phases::conclude(&mut trial);
+    trial.write(&dir).map_err(|e| e.to_string())?;
+    crate::trial::collect::write_manifest(&dir).map_err(|e| e.to_string())?;
+    let op = Op::Trial {
+        trial: TrialRecord {
+            id: trial.trial.clone(),
+            hash,
+            status: TrialStatus::Finished,
+        },
+    };
+    let mut lines = vec![format!(
+        "trial {} {} → {}",
+        trial.trial,
+        trial.status,
+        crate::state::shown(&dir)
+    )];
+    for p in problems {
+        lines.push(format!("  warning: {p}"));
+    }
+    Ok(Done::Lines(op, lines))
+}
+
+/// A test node: its results in the trial just run (or reattached to).
+pub fn test_results(
+    shared: &Shared,
+    name: &str,
+    record: Option<TrialRecord>,
+    id: String,
+    hash: String,
+) -> Result<Done, Failure> {
+    let fail = |message: String| Failure {
+        host: "-".into(),
+        what: format!("test `{name}`"),
+        message,
+        log: None,
+    };
+    let record = record.ok_or_else(|| fail("no trial ran".into()))?;
+    let dir = trial_dir(shared, &record.id);
+    let trial = Trial::read(&dir).map_err(|e| fail(e.to_string()))?;
+    let t = trial
+        .tests
+        .iter()
+        .find(|t| t.name == name)
+        .ok_or_else(|| fail(format!("trial {} has no test `{name}`", record.id)))?;
+    let ok = t.hosts.values().filter(|r| r.succeeded()).count();
+    let skew = t.skew_ms.map_or("-".to_string(), |s| format!("{s:.1} ms"));
+    let op = Op::Node {
+        id,
+        node: NodeRecord {
+            hash,
+            trial: record.id.clone(),
+        },
+    };
+    let line = format!(
+        "test {name}: {} hosts, {ok} succeeded, start skew {skew}",
+        t.hosts.len()
+    );
+    let failures: Vec<Failure> = t
+        .hosts
+        .iter()
+        .filter(|(_, r)| !r.succeeded())
+        .map(|(host, r)| {
+            let folder = dir.join(host_file_name(host)).join(name);
+            let message = match (&r.error, r.timed_out, r.exit_code) {
+                (Some(e), _, _) => e.clone(),
+                (None, true, _) => format!("timed out after {} s (its `timeout`)", t.timeout_s),
+                (None, false, Some(c)) => format!("exit status {c}"),
+                (None, false, None) => "no exit status".into(),
+            };
+            Failure {
+                host: host.clone(),
+                what: format!("test `{name}`"),
+                message,
+                log: Some(folder.join("stderr")),
+            }
+        })
+        .collect();
+    let _ = shared.msgs.send(Msg::Line(line));
+    if failures.is_empty() {
+        Ok(Done::Recorded(op))
+    } else {
+        Ok(Done::Partly(op, failures))
+    }
+}
+
+/// A `[[collect]]` node: its files from each of its hosts into the latest trial.
+pub async fn collect(
+    shared: Arc<Shared>,
+    spec: crate::plan::model::Collect,
+    hosts: BTreeMap<String, HostState>,
+    record: Option<TrialRecord>,
+    id: String,
+    hash: String,
+) -> Result<Done, String> {
+    let record = record.ok_or("no trial to collect into")?;
+    let dir = trial_dir(&shared, &record.id);
+    let sessions = sessions(&shared, &spec.hosts, &hosts).await?;
+    let globs = crate::trial::glob_set(&spec.files).map_err(|e| e.to_string())?;
+    let mut set = tokio::task::JoinSet::new();
+    for (host, s) in sessions {
+        let dest = dir.join(host_file_name(&host)).join(&spec.name);
+        let globs = globs.clone();
+        let workdir = s.target.workdir.clone();
+        set.spawn(async move {
+            let f = crate::trial::collect::fetch(
+                &s,
+                &host,
+                &workdir,
+                true,
+                &|rel| globs.is_match(rel),
+                &dest,
+            )
+            .await;
+            (host, f)
+        });
+    }
+    let mut errors = Vec::new();
+    let mut files = 0;
+    let mut bytes = 0;
+    while let Some(joined) = set.join_next().await {
+        match joined {
+            Ok((_, f)) => {
+                files += f.files.len();
+                bytes += f.bytes;
+                errors.extend(f.errors);
+            }
+            Err(e) => errors.push(e.to_string()),
+        }
+    }
+    crate::trial::collect::write_manifest(&dir).map_err(|e| e.to_string())?;
+    if !errors.is_empty() {
+        return Err(errors.join("; "));
+    }
+    let op = Op::Node {
+        id,
+        node: NodeRecord {
+            hash,
+            trial: record.id.clone(),
+        },
+    };
+    Ok(Done::Lines(
+        op,
+        vec![format!(
+            "collect {}: {files} files, {bytes} bytes into {}",
+            spec.name,
+            crate::state::shown(&dir)
+        )],
+    ))
+}
+
+/// An `[[analyze]]` node: its tables from the latest trial.
+pub fn analyze(
+    shared: &Shared,
+    index: usize,
+    record: Option<TrialRecord>,
+    id: String,
+    hash: String,
+) -> Result<Done, String> {
+    let record = record.ok_or("no trial to analyse")?;
+    let dir = trial_dir(shared, &record.id);
+    let trial = Trial::read(&dir).map_err(|e| e.to_string())?;
+    let a = &shared.plan.analyses[index];
+    let written = crate::trial::analysis::run_one(&shared.plan, a, &dir, &trial)
+        .map_err(|e| e.to_string())?;
+    let op = Op::Node {
+        id,
+        node: NodeRecord {
+            hash,
+            trial: record.id,
+        },
+    };
+    let tables: Vec<String> = written
+        .tables
+        .iter()
+        .map(|p| crate::state::shown(p))
+        .collect();
+    let mut lines = vec![format!("analyze {}: {}", a.name, tables.join(", "))];
+    if written.ok {
+        Ok(Done::Lines(op, lines))
+    } else {
+        lines.extend(written.problems.iter().map(|p| format!("  {p}")));
+        Ok(Done::Partly(
+            op,
+            vec![Failure {
+                host: "-".into(),
+                what: format!("analyze `{}`", a.name),
+                message: written.problems.join("; "),
+                log: None,
+            }],
+        ))
+    }
+}

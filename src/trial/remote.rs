@@ -1,0 +1,198 @@
+//! The shell scripts a trial sends to a host, each run over the host's one
+//! SSH connection in its working directory. A test's or monitor's folder is
+//! `runner-trials/<trial>/<name>/` there (`{{ out }}`), holding `command`,
+//! `stdout`, `stderr` and, for tests, `status.json`; for monitors, `pid`,
+//! `started` and `stopped`.
+//!
+//! Tests are armed as detached processes (`setsid -f`): no SSH session is
+//! held open while they wait or run, so a lost connection or a killed
+//! runner does not stop them. Each sleeps until its start time by the
+//! host's own clock (bash's `EPOCHREALTIME`, microseconds, no fork for the
+//! last stretch), runs the command under `timeout`, and writes its actual
+//! start, end and exit status.
+
+use std::time::Duration;
+
+use crate::graph::out_dir;
+
+/// A heredoc delimiter that does not occur in `body`.
+fn delimiter(body: &str) -> String {
+    let mut n = 0u32;
+    loop {
+        let d = format!("RUNNER_EOF_{n}");
+        if !body.lines().any(|l| l.trim() == d) {
+            return d;
+        }
+        n += 1;
+    }
+}
+
+/// `cat > path <<'EOF' … EOF`: writes `body` verbatim (ending with a newline).
+fn write_file(path: &str, body: &str) -> String {
+    let d = delimiter(body);
+    let nl = if body.ends_with('\n') { "" } else { "\n" };
+    format!("cat > {path} <<'{d}'\n{body}{nl}{d}\n")
+}
+
+pub fn quote(s: &str) -> String {
+    format!("'{}'", s.replace('\'', r"'\''"))
+}
+
+/// Starts monitors `(name, command)` detached, each its own session (so
+/// its process group can be stopped whole), and waits up to 5 s for each
+/// to write its pid. Prints `started NAME` per monitor.
+pub fn start_monitors(trial: &str, monitors: &[(&str, &str)]) -> String {
+    let mut s = String::from("unset RUNNER_NODE\nset -e\n");
+    s.push_str(&format!(
+        "RUNNER_TRIAL={}; export RUNNER_TRIAL\n",
+        quote(trial)
+    ));
+    for (name, command) in monitors {
+        let d = quote(&out_dir(trial, name));
+        s.push_str(&format!("mkdir -p {d}\n"));
+        s.push_str(&write_file(&format!("{d}/command"), command));
+        s.push_str(&format!(
+            "setsid -f sh -c 'echo $$ > \"$1/pid\"; date +%s.%N > \"$1/started\"; exec \"${{SHELL:-/bin/sh}}\" \"$1/command\" > \"$1/stdout\" 2> \"$1/stderr\" < /dev/null' sh {d} < /dev/null > /dev/null 2>&1\n"
+        ));
+    }
+    s.push_str("set +e\n");
+    for (name, _) in monitors {
+        let d = quote(&out_dir(trial, name));
+        s.push_str(&format!(
+            "i=0; while [ ! -s {d}/pid ] && [ $i -lt 100 ]; do sleep 0.05; i=$((i+1)); done\n\
+             if [ -s {d}/pid ]; then echo \"started {name} $(cat {d}/started)\"; else echo \"failed {name}\"; fi\n"
+        ));
+    }
+    s
+}
+
+/// Arms tests `(name, command, start epoch in µs, timeout)`. Prints
+/// `armed NAME` per test.
+pub fn arm_tests(trial: &str, tests: &[(&str, &str, u64, Duration)]) -> String {
+    let mut s = String::from("unset RUNNER_NODE\nset -e\n");
+    s.push_str(&format!(
+        "RUNNER_TRIAL={}; export RUNNER_TRIAL\n",
+        quote(trial)
+    ));
+    s.push_str(
+        "command -v bash >/dev/null || { echo 'bash is needed to arm tests' >&2; exit 3; }\n",
+    );
+    for (name, command, start_us, timeout) in tests {
+        let d = quote(&out_dir(trial, name));
+        s.push_str(&format!("mkdir -p {d}\nrm -f {d}/status.json\n"));
+        s.push_str(&write_file(&format!("{d}/command"), command));
+        s.push_str(&write_file(
+            &format!("{d}/run.sh"),
+            &run_script(*start_us, *timeout),
+        ));
+        s.push_str(&format!(
+            "setsid -f bash {d}/run.sh {d} < /dev/null > /dev/null 2>&1\necho armed {name}\n"
+        ));
+    }
+    s
+}
+
+/// The detached script of one test: sleep to 3 ms before the start, spin
+/// the rest on the clock, run, record.
+fn run_script(start_us: u64, timeout: Duration) -> String {
+    let secs = timeout.as_secs_f64().max(0.001);
+    format!(
+        r#"export LC_ALL=C
+o=$1
+target={start_us}
+now=${{EPOCHREALTIME/./}}
+echo "$now" > "$o/armed"
+lead=$(( target - now - 3000 ))
+if (( lead > 0 )); then sleep "$(( lead / 1000000 )).$(printf '%06d' $(( lead % 1000000 )))"; fi
+while (( ${{EPOCHREALTIME/./}} < target )); do :; done
+start=$EPOCHREALTIME
+timeout -k 5 {secs:.3} "${{SHELL:-/bin/sh}}" "$o/command" > "$o/stdout" 2> "$o/stderr" < /dev/null
+rc=$?
+end=$EPOCHREALTIME
+printf '{{"start": %s, "end": %s, "exit_code": %d}}\n' "$start" "$end" "$rc" > "$o/status.tmp"
+mv -f "$o/status.tmp" "$o/status.json"
+"#
+    )
+}
+
+/// Waits (polling every 0.2 s on the host, up to `limit`) until every named
+/// test has a `status.json`; prints `NAME<TAB>{json}` per test, `{}` for
+/// none.
+pub fn wait_tests(trial: &str, names: &[&str], limit: Duration) -> String {
+    let dirs: Vec<String> = names.iter().map(|n| quote(&out_dir(trial, n))).collect();
+    let mut s = format!(
+        "end=$(( $(date +%s) + {} ))\nwhile :; do\n  all=1\n",
+        limit.as_secs().max(1)
+    );
+    for d in &dirs {
+        s.push_str(&format!("  [ -e {d}/status.json ] || all=0\n"));
+    }
+    s.push_str("  [ $all = 1 ] && break\n  [ $(date +%s) -ge $end ] && break\n  sleep 0.2\ndone\n");
+    for (n, d) in names.iter().zip(&dirs) {
+        s.push_str(&format!(
+            "printf '%s\\t' {n}; if [ -e {d}/status.json ]; then tr -d '\\n' < {d}/status.json; echo; else echo '{{}}'; fi\n",
+            n = quote(n)
+        ));
+    }
+    s
+}
+
+/// Stops monitors `(name, stop_timeout)`: TERM to each one's process group,
+/// KILL to what is left after its timeout. Prints `stopped NAME EPOCH` or
+/// `killed NAME EPOCH`.
+pub fn stop_monitors(trial: &str, monitors: &[(&str, Duration)]) -> String {
+    let mut s = String::new();
+    for (name, _) in monitors {
+        let d = quote(&out_dir(trial, name));
+        s.push_str(&format!(
+            "p=$(cat {d}/pid 2>/dev/null) && kill -TERM -- -\"$p\" 2>/dev/null\n"
+        ));
+    }
+    for (name, timeout) in monitors {
+        let d = quote(&out_dir(trial, name));
+        let tenths = (timeout.as_millis() / 100).max(1);
+        s.push_str(&format!(
+            "how=stopped; p=$(cat {d}/pid 2>/dev/null)\n\
+             if [ -n \"$p\" ]; then\n  i=0\n  while kill -0 -- -\"$p\" 2>/dev/null && [ $i -lt {tenths} ]; do sleep 0.1; i=$((i+1)); done\n  \
+             if kill -0 -- -\"$p\" 2>/dev/null; then kill -KILL -- -\"$p\" 2>/dev/null; how=killed; fi\nfi\n\
+             date +%s.%N > {d}/stopped; echo \"$how {name} $(cat {d}/stopped)\"\n"
+        ));
+    }
+    s
+}
+
+/// Lists files under `base` (relative to the working directory) for
+/// collection: `F<TAB>path` for files, `L<TAB>path<TAB>resolved` for
+/// symlinks; the first line is `B<TAB>` and `base`'s physical path. With
+/// `skip_trials`, `runner-trials/` (tests' and monitors' own output) is left out.
+pub fn list_files(base: &str, skip_trials: bool) -> String {
+    let prune = if skip_trials {
+        "-path ./runner-trials -prune -o "
+    } else {
+        ""
+    };
+    format!(
+        "cd {b} 2>/dev/null || exit 0\nprintf 'B\\t%s\\n' \"$(pwd -P)\"\n\
+         find . -mindepth 1 {prune}\\( -type f -o -type l \\) -print | while IFS= read -r f; do\n  \
+         if [ -L \"$f\" ]; then printf 'L\\t%s\\t%s\\n' \"$f\" \"$(readlink -f -- \"$f\")\"; else printf 'F\\t%s\\n' \"$f\"; fi\ndone\n",
+        b = quote(base)
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn heredocs_survive_any_command() {
+        let body = "echo 'RUNNER_EOF_0'\nRUNNER_EOF_0\n$HOME `x` \\n\n";
+        let script = write_file("f", body);
+        assert!(script.starts_with("cat > f <<'RUNNER_EOF_1'\n"), "{script}");
+        let out = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(format!("cd \"$(mktemp -d)\" && {script} cat f"))
+            .output()
+            .unwrap();
+        assert_eq!(String::from_utf8_lossy(&out.stdout), body);
+    }
+}
