@@ -81,10 +81,14 @@ impl Reporter {
             ));
         }
         for f in &report.failures {
-            text.push_str(&format!(
-                "\n  failed: {} on `{}`: {}",
-                f.what, f.host, f.message
-            ));
+            if f.host.is_empty() || f.host == "-" {
+                text.push_str(&format!("\n  failed: {}: {}", f.what, f.message));
+            } else {
+                text.push_str(&format!(
+                    "\n  failed: {} on `{}`: {}",
+                    f.what, f.host, f.message
+                ));
+            }
             if let Some(log) = &f.log {
                 text.push_str(&format!("\n          log: {}", crate::state::shown(log)));
             }

@@ -100,10 +100,13 @@ pub async fn fetch(
                 && Path::new(target).starts_with(&physical_base)
                 && Path::new(target) != Path::new(&physical_base);
             if !inside {
+                let shown = if Path::new(base).is_absolute() {
+                    rel.display().to_string()
+                } else {
+                    format!("{base}/{}", rel.display())
+                };
                 out.errors.push(format!(
-                    "{host}: `{}/{}` is a symlink to {target}, outside {}: not collected",
-                    base,
-                    rel.display(),
+                    "{host}: `{shown}` is a symlink to {target}, outside {}: not collected",
                     if physical_base.is_empty() {
                         base
                     } else {

@@ -9,3 +9,4 @@ mod local;
 mod malformed;
 mod saved_plan;
 mod static_hosts;
+mod trials;

@@ -1,0 +1,474 @@
+//! Trials end to end on local hosts: monitors, tests armed to one start
+//! time, collection, analysis; partial trials, passed start times, reattach
+//! after kill -9, collection that refuses to leave the trial.
+
+use std::io::{BufRead as _, BufReader};
+use std::time::{Duration, Instant};
+
+use crate::common::*;
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn trials(p: &Project, plan: &str) -> Vec<String> {
+    let mut ids: Vec<String> = std::fs::read_dir(p.path().join("trials").join(plan))
+        .map(|d| {
+            d.flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    ids.sort();
+    ids
+}
+
+fn trial_json(p: &Project, plan: &str, id: &str) -> serde_json::Value {
+    serde_json::from_str(&p.read(&format!("trials/{plan}/{id}/trial.json"))).unwrap()
+}
+
+fn running(cmdline: &str) -> bool {
+    std::fs::read_dir("/proc").unwrap().flatten().any(|e| {
+        std::fs::read(e.path().join("cmdline"))
+            .is_ok_and(|c| String::from_utf8_lossy(&c).replace('\0', " ").trim() == cmdline)
+    })
+}
+
+fn iperf_plan(name: &str, base: u16) -> String {
+    format!(
+        r#"name = "{name}"
+[vars]
+base = {base}
+[groups.server]
+count = 1
+[groups.client]
+count = 2
+
+[[step]]
+name = "logs"
+on = ["server"]
+run = "mkdir -p logs && echo configured > logs/setup.txt"
+
+[[monitor]]
+name = "iperf-server"
+on = ["server"]
+run = "for i in 0 1; do iperf3 -s -p $(( {{{{ vars.base }}}} + i )) -J > {{{{ out }}}}/server-$i.json & done; wait"
+stop_timeout = "3s"
+
+[[monitor]]
+name = "ticks"
+on = ["server"]
+run = "while :; do date +%s.%N; sleep 0.1; done"
+
+[[test]]
+name = "tcp"
+on = ["client"]
+at = "+1s"
+run = "iperf3 -c {{{{ groups.server[0].address }}}} -p {{{{ vars.base + host.index }}}} -t 1 -J"
+timeout = "30s"
+
+[[collect]]
+name = "logs"
+on = ["server"]
+files = ["logs/*.txt"]
+
+[[analyze]]
+name = "throughput"
+parser = "iperf3"
+files = "*/tcp/stdout"
+by = ["host"]
+formats = ["csv", "markdown"]
+"#
+    )
+}
+
+#[test]
+fn a_trial_arms_tests_on_one_clock_then_collects_and_analyses() {
+    let p = Project::new();
+    let base = free_port();
+    p.write("plan.toml", &iperf_plan("tri", base));
+    let shown = p.run(&["plan", "plan.toml"]);
+    shown.ok();
+    for line in [
+        "+ trial  (tests tcp on 3 hosts; monitors iperf-server, ticks → trials/tri/<new id>)",
+        "+ test tcp  (client[0..1] at +1s)",
+        "+ collect logs  (server[0])",
+        "+ analyze throughput  (iperf3)",
+    ] {
+        assert!(shown.stdout.contains(line), "{line}\n{shown:?}");
+    }
+    let r = p.run(&["apply", "plan.toml", "--yes"]);
+    r.ok();
+    assert!(
+        r.stderr
+            .contains("test tcp: 2 hosts, 2 succeeded, start skew"),
+        "{r:?}"
+    );
+    let ids = trials(&p, "tri");
+    assert_eq!(ids.len(), 1, "{ids:?}");
+    let id = &ids[0];
+    let t = trial_json(&p, "tri", id);
+    assert_eq!(t["status"], "complete", "{t}");
+    let test = &t["tests"][0];
+    let armed = test["armed_at"].as_f64().unwrap();
+    for host in ["client[0]", "client[1]"] {
+        let run = &test["hosts"][host];
+        assert_eq!(run["exit_code"], 0, "{t}");
+        let start = run["start"].as_f64().unwrap();
+        // Started at its armed time by the host's clock, not before, not much after.
+        assert!(
+            start >= armed - 0.001 && start < armed + 0.5,
+            "{start} vs {armed}"
+        );
+        assert!(t["hosts"][host]["rtt_ms"].as_f64().unwrap() > 0.0);
+    }
+    let skew = test["skew_ms"].as_f64().unwrap();
+    assert!(skew < 100.0, "skew {skew} ms");
+    // Monitors were stopped (no iperf3 server left) and their output collected.
+    assert!(
+        !running(&format!("iperf3 -s -p {base} -J")),
+        "a monitor is still running"
+    );
+    let ticks = p.read(&format!("trials/tri/{id}/server-0/ticks/stdout"));
+    assert!(ticks.lines().count() >= 10, "{ticks}");
+    assert!(
+        p.path()
+            .join(format!("trials/tri/{id}/server-0/iperf-server/stopped"))
+            .exists()
+    );
+    assert!(
+        p.read(&format!(
+            "trials/tri/{id}/server-0/iperf-server/server-0.json"
+        ))
+        .contains("\"end\"")
+    );
+    assert_eq!(
+        p.read(&format!("trials/tri/{id}/server-0/logs/logs/setup.txt")),
+        "configured\n"
+    );
+    // The manifest holds every collected file with its sha256.
+    let manifest = p.read(&format!("trials/tri/{id}/manifest"));
+    let line = manifest
+        .lines()
+        .find(|l| l.ends_with("  client-0/tcp/stdout"))
+        .unwrap_or_else(|| panic!("{manifest}"));
+    let out = std::process::Command::new("sha256sum")
+        .arg(
+            p.path()
+                .join(format!("trials/tri/{id}/client-0/tcp/stdout")),
+        )
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&out.stdout).starts_with(&line[..64]));
+    // The table: one row per client, with real figures.
+    let table = p.read(&format!("trials/tri/{id}/analysis/throughput.csv"));
+    assert_eq!(table.lines().count(), 3, "{table}");
+    assert!(table.contains("client[1],TCP"), "{table}");
+
+    // Nothing changed: no new trial.
+    let again = p.run(&["plan", "plan.toml", "--detailed-exitcode"]);
+    assert_eq!(again.code, 0, "{again:?}");
+    assert!(again.stdout.contains("No changes."), "{again:?}");
+
+    // Only the analysis changed: re-rendered from the same trial, no test run.
+    p.write(
+        "plan.toml",
+        &iperf_plan("tri", base).replace("by = [\"host\"]", "by = []"),
+    );
+    let plan = p.run(&["plan", "plan.toml"]);
+    assert!(
+        plan.stdout.contains(&format!(
+            "~ analyze throughput  (iperf3; re-render from trial {id})"
+        )),
+        "{plan:?}"
+    );
+    assert!(
+        plan.stdout.contains("Plan: 0 to add, 1 to change"),
+        "{plan:?}"
+    );
+    p.run(&["apply", "plan.toml", "--yes"]).ok();
+    assert_eq!(trials(&p, "tri").len(), 1);
+    let table = p.read(&format!("trials/tri/{id}/analysis/throughput.csv"));
+    assert_eq!(table.lines().count(), 2, "merged into one row: {table}");
+
+    // Only a collect changed: re-collected into the same trial.
+    p.write(
+        "plan.toml",
+        &iperf_plan("tri", base)
+            .replace("by = [\"host\"]", "by = []")
+            .replace(
+                "files = [\"logs/*.txt\"]",
+                "files = [\"logs/*.txt\", \"logs/*.csv\"]",
+            ),
+    );
+    let plan = p.run(&["plan", "plan.toml"]);
+    assert!(plan.stdout.contains("~ collect logs"), "{plan:?}");
+    assert!(!plan.stdout.contains("trial  ("), "{plan:?}");
+    p.run(&["apply", "plan.toml", "--yes"]).ok();
+    assert_eq!(trials(&p, "tri").len(), 1);
+
+    // A repetition on purpose.
+    let r = p.run(&["apply", "plan.toml", "--yes", "--new-trial"]);
+    r.ok();
+    assert_eq!(trials(&p, "tri").len(), 2);
+    p.run(&["destroy", "plan.toml", "--yes"]).ok();
+}
+
+#[test]
+fn a_failing_host_makes_a_partial_trial_that_is_still_collected() {
+    let p = Project::new();
+    p.write(
+        "plan.toml",
+        r#"name = "part"
+[groups.client]
+count = 3
+[[test]]
+name = "work"
+on = ["client"]
+at = "+1s"
+run = "echo result-{{ host.index }} > {{ out }}/result.txt; if [ {{ host.index }} = 1 ]; then echo boom >&2; exit 3; fi"
+[[test]]
+name = "slow"
+on = ["client[2]"]
+at = "+1s"
+run = "sleep 30"
+timeout = "1s"
+[[analyze]]
+name = "results"
+parser = "csv"
+files = "*/work/result.txt"
+"#,
+    );
+    let r = p.run(&["apply", "plan.toml", "--yes"]);
+    assert_eq!(r.code, 1, "{r:?}");
+    assert!(
+        r.stderr.contains("test work: 3 hosts, 2 succeeded"),
+        "{r:?}"
+    );
+    assert!(
+        r.stderr
+            .contains("failed: test `work` on `client[1]`: exit status 3"),
+        "{r:?}"
+    );
+    assert!(r.stderr.contains("client-1/work/stderr"), "{r:?}");
+    assert!(
+        r.stderr
+            .contains("failed: test `slow` on `client[2]`: timed out after 1 s"),
+        "{r:?}"
+    );
+    let id = trials(&p, "part").pop().unwrap();
+    let t = trial_json(&p, "part", &id);
+    assert_eq!(t["status"], "partial");
+    // Everything produced was still collected, the failing host's too.
+    for h in 0..3 {
+        assert_eq!(
+            p.read(&format!("trials/part/{id}/client-{h}/work/result.txt")),
+            format!("result-{h}\n")
+        );
+    }
+    assert_eq!(
+        p.read(&format!("trials/part/{id}/client-1/work/stderr")),
+        "boom\n"
+    );
+    // A partial trial is a finished one: no new trial unless asked.
+    let again = p.run(&["plan", "plan.toml", "--detailed-exitcode"]);
+    assert_eq!(again.code, 0, "{again:?}");
+    p.run(&["destroy", "plan.toml", "--yes"]).ok();
+}
+
+#[test]
+fn a_start_time_that_has_passed_is_an_error_before_anything_starts() {
+    let p = Project::new();
+    p.write(
+        "plan.toml",
+        r#"name = "late"
+[groups.server]
+count = 1
+[[monitor]]
+name = "mark"
+on = ["server"]
+run = "touch ../../monitor-started; sleep 60"
+[[test]]
+name = "t"
+on = ["server"]
+at = "2020-01-01T00:00:00Z"
+run = "touch ../../test-ran"
+"#,
+    );
+    let r = p.run(&["apply", "plan.toml", "--yes"]);
+    assert_eq!(r.code, 1, "{r:?}");
+    assert!(
+        r.stderr.contains("test `t` is set to start at 2020-01-01T00:00:00.000Z, which has passed; nothing was started"),
+        "{r:?}"
+    );
+    let work = p.path().join(".runner/late/hosts/server-0/work");
+    assert!(!work.join("../../monitor-started").exists());
+    assert!(!work.join("../../test-ran").exists());
+    assert!(trials(&p, "late").is_empty());
+    // Still to do: the plan shows the trial.
+    assert!(p.run(&["plan", "plan.toml"]).stdout.contains("+ trial"));
+    p.run(&["destroy", "plan.toml", "--yes"]).ok();
+}
+
+const REATTACH_PLAN: &str = r#"name = "re"
+[groups.client]
+count = 2
+[[monitor]]
+name = "beat"
+on = ["client"]
+run = "while :; do date +%s.%N; sleep 0.2; done"
+[[test]]
+name = "count"
+on = ["client"]
+at = "+2s"
+run = "echo ran >> runs.txt; sleep 1; echo done > {{ out }}/done.txt"
+timeout = "20s"
+"#;
+
+/// Starts an apply of REATTACH_PLAN and kills it (-9) once its tests are armed.
+fn kill_once_armed(p: &Project) {
+    let mut child = p.command(&["apply", "plan.toml", "--yes"]).spawn().unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    for line in BufReader::new(stderr).lines() {
+        let line = line.unwrap();
+        if line.contains("tests armed") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "never armed");
+    }
+    kill(child.id(), "KILL");
+    let _ = child.wait();
+}
+
+#[test]
+fn kill_9_while_armed_reattaches_and_no_test_runs_twice() {
+    let p = Project::new();
+    p.write("plan.toml", REATTACH_PLAN);
+    kill_once_armed(&p);
+    let ids = trials(&p, "re");
+    assert_eq!(ids.len(), 1);
+    let shown = p.run(&["plan", "plan.toml"]);
+    assert!(
+        shown
+            .stdout
+            .contains(&format!("~ trial  (reattach to armed trial {}", ids[0])),
+        "{shown:?}"
+    );
+    // The armed tests run without runner; the next apply waits for them.
+    let r = p.run(&["apply", "plan.toml", "--yes"]);
+    r.ok();
+    assert!(
+        r.stderr.contains(&format!("trial {}: reattaching", ids[0])),
+        "{r:?}"
+    );
+    assert_eq!(trials(&p, "re"), ids, "a new trial was started");
+    for h in ["client-0", "client-1"] {
+        let runs = p.read(&format!(".runner/re/hosts/{h}/work/runs.txt"));
+        assert_eq!(
+            runs,
+            "ran\n",
+            "{h} ran the test {} times",
+            runs.lines().count()
+        );
+        assert_eq!(
+            p.read(&format!("trials/re/{}/{h}/count/done.txt", ids[0])),
+            "done\n"
+        );
+    }
+    assert_eq!(trial_json(&p, "re", &ids[0])["status"], "complete");
+    assert!(
+        !running("while :; do date +%s.%N; sleep 0.2; done"),
+        "monitor left running"
+    );
+    assert_eq!(p.run(&["plan", "plan.toml", "--detailed-exitcode"]).code, 0);
+
+    // Killed again, and back only after the tests' window has passed: still collected.
+    let r = p.run(&["plan", "plan.toml", "--new-trial", "-o", "again.plan"]);
+    r.ok();
+    let mut child = p.command(&["apply", "again.plan"]).spawn().unwrap();
+    let stderr = child.stderr.take().unwrap();
+    for line in BufReader::new(stderr).lines() {
+        if line.unwrap().contains("tests armed") {
+            break;
+        }
+    }
+    kill(child.id(), "KILL");
+    let _ = child.wait();
+    std::thread::sleep(Duration::from_secs(5));
+    p.run(&["apply", "plan.toml", "--yes"]).ok();
+    let ids = trials(&p, "re");
+    assert_eq!(ids.len(), 2);
+    assert_eq!(trial_json(&p, "re", &ids[1])["status"], "complete");
+    for h in ["client-0", "client-1"] {
+        assert_eq!(
+            p.read(&format!(".runner/re/hosts/{h}/work/runs.txt")),
+            "ran\nran\n"
+        );
+    }
+    p.run(&["destroy", "plan.toml", "--yes"]).ok();
+}
+
+#[test]
+fn collection_refuses_what_would_leave_the_trial_and_streams_big_files() {
+    let p = Project::new();
+    p.write(
+        "plan.toml",
+        r#"name = "col"
+[groups.server]
+count = 1
+[[step]]
+name = "files"
+on = ["server"]
+run = "mkdir -p logs/deep && echo ok > logs/ok.txt && echo deep > logs/deep/d.txt && ln -sf /etc/hostname logs/evil.txt && ln -sf ok.txt logs/inner.txt && head -c 50000000 /dev/urandom > logs/big.bin"
+[[test]]
+name = "t"
+on = ["server"]
+run = "ln -s /etc/passwd {{ out }}/passwd"
+[[collect]]
+name = "logs"
+on = ["server"]
+files = ["logs/**"]
+"#,
+    );
+    let r = p.run(&["apply", "plan.toml", "--yes"]);
+    assert_eq!(r.code, 1, "{r:?}");
+    assert!(
+        r.stderr
+            .contains("`logs/evil.txt` is a symlink to /etc/hostname, outside"),
+        "{r:?}"
+    );
+    assert!(
+        r.stderr
+            .contains("passwd` is a symlink to /etc/passwd, outside"),
+        "{r:?}"
+    );
+    let id = trials(&p, "col").pop().unwrap();
+    let dir = p.path().join(format!("trials/col/{id}/server-0"));
+    assert_eq!(
+        p.read(&format!("trials/col/{id}/server-0/logs/logs/ok.txt")),
+        "ok\n"
+    );
+    assert_eq!(
+        p.read(&format!("trials/col/{id}/server-0/logs/logs/inner.txt")),
+        "ok\n"
+    );
+    assert_eq!(
+        p.read(&format!("trials/col/{id}/server-0/logs/logs/deep/d.txt")),
+        "deep\n"
+    );
+    assert!(!dir.join("logs/logs/evil.txt").exists());
+    assert!(!dir.join("t/passwd").exists());
+    let remote = std::fs::read(
+        p.path()
+            .join(".runner/col/hosts/server-0/work/logs/big.bin"),
+    )
+    .unwrap();
+    let local = std::fs::read(dir.join("logs/logs/big.bin")).unwrap();
+    assert!(remote == local, "the big file differs");
+    p.run(&["destroy", "plan.toml", "--yes"]).ok();
+}
