@@ -136,7 +136,7 @@ pub fn diff(graph: &Graph, state: &State, gone: &Gone, new_trial: bool) -> Chang
         };
         push(&mut out, idx, node, verdict);
     }
-    trial_changes(graph, state, new_trial, &mut out);
+    trial_changes(graph, state, new_trial, &host_action, &mut out);
     let in_graph: std::collections::HashSet<&str> =
         graph.dag.node_weights().map(|n| n.id.as_str()).collect();
     for name in state.hosts.keys() {
@@ -184,7 +184,13 @@ pub fn diff(graph: &Graph, state: &State, gone: &Gone, new_trial: bool) -> Chang
 /// armed trial that did not finish is reattached to. A collect runs again
 /// into the latest trial when it changed; an analysis when it or what it
 /// reads changed.
-fn trial_changes(graph: &Graph, state: &State, new_trial: bool, out: &mut Changes) {
+fn trial_changes(
+    graph: &Graph,
+    state: &State,
+    new_trial: bool,
+    host_action: &HashMap<&str, Action>,
+    out: &mut Changes,
+) {
     use crate::state::TrialStatus;
     let Some(trial_idx) = graph
         .dag
@@ -195,6 +201,15 @@ fn trial_changes(graph: &Graph, state: &State, new_trial: bool, out: &mut Change
     };
     let node = &graph.dag[trial_idx];
     let plan = &graph.plan.name;
+    let crate::graph::Payload::Trial(spec) = &node.payload else {
+        return;
+    };
+    let recreated: Vec<&str> = spec
+        .hosts
+        .iter()
+        .filter(|h| host_action.contains_key(h.as_str()))
+        .map(String::as_str)
+        .collect();
     let trial = match &state.trial {
         Some(t) if t.status == TrialStatus::Armed => Some((
             Action::Update,
@@ -213,6 +228,16 @@ fn trial_changes(graph: &Graph, state: &State, new_trial: bool, out: &mut Change
             format!(
                 "{}; changed since trial {} → trials/{plan}/<new id>",
                 node.host, t.id
+            ),
+        )),
+        Some(_) if !recreated.is_empty() => Some((
+            Action::Create,
+            format!(
+                "{}; its hosts are (re)created ({}) → trials/{plan}/<new id>",
+                node.host,
+                crate::graph::hosts_summary(
+                    &recreated.iter().map(|h| h.to_string()).collect::<Vec<_>>()
+                )
             ),
         )),
         Some(_) => None,

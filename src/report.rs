@@ -51,8 +51,9 @@ impl Reporter {
             count(Action::Replace),
             count(Action::Destroy)
         );
+        let notes: String = report.notes.iter().map(|n| format!("\n  {n}")).collect();
         if report.complete() {
-            self.line(format!("\n{verb} complete: {counts}."));
+            self.line(format!("\n{verb} complete: {counts}.{notes}"));
             return;
         }
         let mut text = format!("\n{verb} incomplete: {counts}");
@@ -75,6 +76,7 @@ impl Reporter {
             text.push_str(&format!("; {} not started", report.not_started));
         }
         text.push('.');
+        text.push_str(&notes);
         if let Some(e) = &report.state_error {
             text.push_str(&format!(
                 "\n  error: {e}\n  the apply stopped: free the space or fix the permissions, then run `runner apply PLAN` again"

@@ -53,6 +53,8 @@ pub struct Report {
     pub interrupted: bool,
     /// The state could not be written: the apply stopped.
     pub state_error: Option<String>,
+    /// What the trial came to: per test, hosts, succeeded, skew; tables written.
+    pub notes: Vec<String>,
 }
 
 impl Report {
@@ -287,17 +289,16 @@ pub async fn execute(
                             }
                         }
                         Done::Recorded(op) => op,
-                        Done::Partly(op, failures) => {
+                        Done::Summary {
+                            op,
+                            lines,
+                            failures,
+                        } => {
                             for f in failures {
                                 reporter.node_failed(change, &f, elapsed);
                                 report.failures.push(f);
                             }
-                            op
-                        }
-                        Done::Lines(op, lines) => {
-                            for l in lines {
-                                reporter.line(l);
-                            }
+                            report.notes.extend(lines);
                             op
                         }
                     };

@@ -20,11 +20,14 @@ pub enum Done {
     /// A host exists now (it must be recorded, or destroyed again).
     HostCreated(HostState),
     Recorded(Op),
-    /// Done and recorded, but with failures to report (a test that failed
-    /// on some hosts): they fail the apply without stopping what follows.
-    Partly(Op, Vec<Failure>),
-    /// Done; these lines summarise it.
-    Lines(Op, Vec<String>),
+    /// Done and recorded; `lines` go to the closing summary; `failures`
+    /// (a test that failed on some hosts) fail the apply without stopping
+    /// what follows.
+    Summary {
+        op: Op,
+        lines: Vec<String>,
+        failures: Vec<Failure>,
+    },
 }
 
 /// Builds the future for one change with everything it needs copied in.

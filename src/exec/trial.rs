@@ -198,7 +198,11 @@ pub async fn run(
     for p in problems {
         lines.push(format!("  warning: {p}"));
     }
-    Ok(Done::Lines(op, lines))
+    Ok(Done::Summary {
+        op,
+        lines,
+        failures: Vec::new(),
+    })
 }
 
 /// A test node: its results in the trial just run (or reattached to).
@@ -256,12 +260,11 @@ pub fn test_results(
             }
         })
         .collect();
-    let _ = shared.msgs.send(Msg::Line(line));
-    if failures.is_empty() {
-        Ok(Done::Recorded(op))
-    } else {
-        Ok(Done::Partly(op, failures))
-    }
+    Ok(Done::Summary {
+        op,
+        lines: vec![line],
+        failures,
+    })
 }
 
 /// A `[[collect]]` node: its files from each of its hosts into the latest trial.
@@ -319,14 +322,15 @@ pub async fn collect(
             trial: record.id.clone(),
         },
     };
-    Ok(Done::Lines(
+    Ok(Done::Summary {
         op,
-        vec![format!(
+        lines: vec![format!(
             "collect {}: {files} files, {bytes} bytes into {}",
             spec.name,
             crate::state::shown(&dir)
         )],
-    ))
+        failures: Vec::new(),
+    })
 }
 
 /// An `[[analyze]]` node: its tables from the latest trial.
@@ -356,18 +360,19 @@ pub fn analyze(
         .map(|p| crate::state::shown(p))
         .collect();
     let mut lines = vec![format!("analyze {}: {}", a.name, tables.join(", "))];
-    if written.ok {
-        Ok(Done::Lines(op, lines))
-    } else {
+    let mut failures = Vec::new();
+    if !written.ok {
         lines.extend(written.problems.iter().map(|p| format!("  {p}")));
-        Ok(Done::Partly(
-            op,
-            vec![Failure {
-                host: "-".into(),
-                what: format!("analyze `{}`", a.name),
-                message: written.problems.join("; "),
-                log: None,
-            }],
-        ))
+        failures.push(Failure {
+            host: "-".into(),
+            what: format!("analyze `{}`", a.name),
+            message: written.problems.join("; "),
+            log: None,
+        });
     }
+    Ok(Done::Summary {
+        op,
+        lines,
+        failures,
+    })
 }
