@@ -26,7 +26,7 @@ use crate::diff::{Action, Changes};
 use crate::graph::{Graph, NodeKind};
 use crate::provider::{self, Provider};
 use crate::report::Reporter;
-use crate::state::{Op, Paths, Store, host_file_name};
+use crate::state::{Op, Paths, Store};
 use tasks::Done;
 
 /// How long running nodes may finish after an interrupt.
@@ -186,8 +186,7 @@ pub async fn execute(
             let tag = format!("{run_id}-{i}");
             let task = tasks::prepare(graph, change, &store.state, &shared, tag.clone());
             if change.is_host && change.action != Action::Destroy {
-                let dir = (graph.plan.provider == crate::plan::Provider::Local)
-                    .then(|| shared.paths.hosts_dir().join(host_file_name(&change.host)));
+                let dir = shared.provider.host_dir(&change.host);
                 let host = tasks::creating(store.state.hosts.get(&change.host), dir);
                 if let Err(e) = store.record(Op::Host {
                     name: change.host.clone(),

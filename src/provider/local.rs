@@ -39,7 +39,7 @@ impl Local {
         }
     }
 
-    fn host_dir(&self, host: &str) -> PathBuf {
+    fn dir_of(&self, host: &str) -> PathBuf {
         self.paths.hosts_dir().join(host_file_name(host))
     }
 }
@@ -213,7 +213,7 @@ impl Provider for Local {
     }
 
     fn create(&self, host: &HostSpec, instance: &str) -> Result<HostState, String> {
-        let dir = self.host_dir(&host.name);
+        let dir = self.dir_of(&host.name);
         if dir.exists() {
             // Left by an interrupted apply: never leave a second sshd behind.
             destroy_dir(&dir)?;
@@ -270,6 +270,10 @@ impl Provider for Local {
             stop_sshd(pid);
         }
         destroy_dir(dir).map(|_| ())
+    }
+
+    fn host_dir(&self, host: &str) -> Option<PathBuf> {
+        Some(self.dir_of(host))
     }
 
     fn refresh(&self, _host: &str, state: &HostState) -> Option<String> {

@@ -17,6 +17,11 @@ pub trait Provider: Send + Sync {
     fn destroy(&self, host: &str, state: &HostState) -> Result<(), String>;
     /// `Some(reason)` when the host recorded in the state no longer exists.
     fn refresh(&self, host: &str, state: &HostState) -> Option<String>;
+    /// Where the provider keeps a host's files on this machine, if anywhere
+    /// (recorded before the host is created, so that a crash leaves a trace).
+    fn host_dir(&self, _host: &str) -> Option<std::path::PathBuf> {
+        None
+    }
 }
 
 pub fn for_plan(plan: &Plan, paths: &Paths) -> Box<dyn Provider> {
