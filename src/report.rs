@@ -5,10 +5,24 @@ use std::io::Write as _;
 use std::time::Duration;
 
 use crate::diff::{Action, Change};
-use crate::exec::{Failure, Report};
+use crate::exec::{Event, Events, Failure, Report};
 
 #[derive(Default)]
 pub struct Reporter;
+
+impl Events for Reporter {
+    fn event(&self, e: Event<'_>) {
+        match e {
+            Event::Line(text) => Reporter::line(self, text),
+            Event::Done { change, elapsed } => Reporter::node_done(self, change, elapsed),
+            Event::Failed {
+                change,
+                failure,
+                elapsed,
+            } => Reporter::node_failed(self, change, failure, elapsed),
+        }
+    }
+}
 
 impl Reporter {
     pub fn line(&self, text: String) {

@@ -22,10 +22,9 @@ use petgraph::Direction;
 use petgraph::graph::NodeIndex;
 use tokio::task::JoinSet;
 
-use crate::diff::{Action, Changes};
+use crate::diff::{Action, Change, Changes};
 use crate::graph::{Graph, NodeKind};
 use crate::provider::{self, Provider};
-use crate::report::Reporter;
 use crate::state::{Op, Paths, Store};
 use tasks::Done;
 
@@ -39,6 +38,39 @@ const SYNC_INTERVAL: Duration = Duration::from_millis(200);
 
 pub struct Options {
     pub parallelism: usize,
+}
+
+/// What the executor tells whoever shows progress (`report` on a terminal).
+pub enum Event<'a> {
+    Line(String),
+    Done {
+        change: &'a Change,
+        elapsed: Duration,
+    },
+    Failed {
+        change: &'a Change,
+        failure: &'a Failure,
+        elapsed: Duration,
+    },
+}
+
+/// A consumer of the executor's events; the executor knows nothing else of it.
+pub trait Events {
+    fn event(&self, e: Event<'_>);
+
+    fn line(&self, text: String) {
+        self.event(Event::Line(text));
+    }
+    fn node_done(&self, change: &Change, elapsed: Duration) {
+        self.event(Event::Done { change, elapsed });
+    }
+    fn node_failed(&self, change: &Change, failure: &Failure, elapsed: Duration) {
+        self.event(Event::Failed {
+            change,
+            failure,
+            elapsed,
+        });
+    }
 }
 
 /// What an apply ended with.
@@ -105,7 +137,7 @@ pub async fn execute(
     changes: &Changes,
     store: &mut Store,
     opts: &Options,
-    reporter: &Reporter,
+    reporter: &dyn Events,
 ) -> Report {
     let paths = Paths::new(Path::new("."), &graph.plan.name);
     let mut report = Report::default();
@@ -376,7 +408,7 @@ fn block(i: usize, dependents: &[Vec<usize>], blocked: &mut [bool]) {
     }
 }
 
-fn state_failed(report: &mut Report, stopping: &mut bool, e: crate::Error, reporter: &Reporter) {
+fn state_failed(report: &mut Report, stopping: &mut bool, e: crate::Error, reporter: &dyn Events) {
     if report.state_error.is_none() {
         reporter.line(format!("error: {e}; starting no new nodes"));
         report.state_error = Some(e.to_string());
@@ -389,7 +421,7 @@ async fn unrecorded_host(
     shared: &Arc<Shared>,
     name: String,
     host: crate::state::HostState,
-    reporter: &Reporter,
+    reporter: &dyn Events,
 ) {
     let s = shared.clone();
     let n = name.clone();
