@@ -472,3 +472,34 @@ files = ["logs/**"]
     assert!(remote == local, "the big file differs");
     p.run(&["destroy", "plan.toml", "--yes"]).ok();
 }
+
+#[test]
+fn an_iperf3_error_row_fails_the_apply() {
+    let p = Project::new();
+    // iperf3 -J exits 0 on some errors; the "error" in its JSON is the only sign.
+    p.write(
+        "plan.toml",
+        r#"name = "err"
+[groups.client]
+count = 1
+[[test]]
+name = "tcp"
+on = ["client"]
+run = "echo '{\"start\": {\"test_start\": {\"protocol\": \"TCP\"}}, \"error\": \"unable to connect to server: Connection refused\"}'"
+[[analyze]]
+name = "throughput"
+parser = "iperf3"
+files = "*/tcp/stdout"
+"#,
+    );
+    let r = p.run(&["apply", "plan.toml", "--yes"]);
+    assert_eq!(r.code, 1, "{r:?}");
+    assert!(r.stderr.contains("test tcp: 1 hosts, 1 succeeded"), "{r:?}");
+    assert!(
+        r.stderr.contains("failed: analyze `throughput`: analysis `throughput`: all files: unable to connect to server"),
+        "{r:?}"
+    );
+    let id = trials(&p, "err").pop().unwrap();
+    assert!(p.read(&format!("trials/err/{id}/analysis/throughput.csv")).contains("Connection refused"));
+    p.run(&["destroy", "plan.toml", "--yes"]).ok();
+}
