@@ -126,7 +126,7 @@ pub struct AnalyzeArgs {
 pub enum InventoryFormat {
     /// An OpenSSH client config (`ssh -F`), host keys pinned.
     SshConfig,
-    /// An Ansible inventory (YAML), groups from the plan.
+    /// An Ansible inventory (INI), groups from the plan.
     Ansible,
 }
 

@@ -45,6 +45,10 @@ pub struct Change {
     /// The graph node, absent for destroys.
     #[serde(skip)]
     pub node: Option<NodeIndex>,
+    /// Finish the trial of this id, armed by an apply that was interrupted:
+    /// done before every other change, whatever the plan says now.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub armed_trial: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, Serialize)]
@@ -149,6 +153,7 @@ pub fn diff(graph: &Graph, state: &State, gone: &Gone, new_trial: bool) -> Chang
                 action: Action::Destroy,
                 reason: "no longer in the plan".to_string(),
                 node: None,
+                armed_trial: None,
             });
         }
     }
@@ -161,6 +166,7 @@ pub fn diff(graph: &Graph, state: &State, gone: &Gone, new_trial: bool) -> Chang
                 action: Action::Destroy,
                 reason: "no longer in the plan".to_string(),
                 node: None,
+                armed_trial: None,
             });
         }
     }
@@ -173,9 +179,12 @@ pub fn diff(graph: &Graph, state: &State, gone: &Gone, new_trial: bool) -> Chang
                 action: Action::Destroy,
                 reason: "no longer in the plan (its outputs stay in the trial)".to_string(),
                 node: None,
+                armed_trial: None,
             });
         }
     }
+    // Listed in the order it is done: an armed trial is finished first.
+    out.changes.sort_by_key(|c| c.armed_trial.is_none());
     out
 }
 
@@ -210,11 +219,28 @@ fn trial_changes(
         .filter(|h| host_action.contains_key(h.as_str()))
         .map(String::as_str)
         .collect();
+    // An armed trial is finished first (its tests are running on the hosts
+    // whatever the plan says now); the plan is then weighed against it as
+    // against any finished trial.
+    if let Some(t) = state
+        .trial
+        .as_ref()
+        .filter(|t| t.status == TrialStatus::Armed)
+    {
+        out.changes.push(Change {
+            id: format!("trial {}", t.id),
+            host: String::new(),
+            is_host: false,
+            action: Action::Update,
+            reason: format!(
+                "finish the trial armed by an interrupted apply: wait for its tests, stop its monitors, collect → trials/{plan}/{}",
+                t.id
+            ),
+            node: None,
+            armed_trial: Some(t.id.clone()),
+        });
+    }
     let trial = match &state.trial {
-        Some(t) if t.status == TrialStatus::Armed => Some((
-            Action::Update,
-            format!("reattach to armed trial {} → trials/{plan}/{}", t.id, t.id),
-        )),
         _ if new_trial => Some((
             Action::Create,
             format!("{}; --new-trial → trials/{plan}/<new id>", node.host),
@@ -253,6 +279,7 @@ fn trial_changes(
                 action,
                 reason,
                 node: Some(idx),
+                armed_trial: None,
             }),
             None => out.unchanged += 1,
         }
@@ -326,6 +353,7 @@ fn push(
             action,
             reason,
             node: Some(idx),
+            armed_trial: None,
         }),
         None => out.unchanged += 1,
     }

@@ -426,11 +426,34 @@ fn add_trial_nodes(plan: &Plan, dag: &mut DiGraph<Node, ()>, spec: TrialSpec) {
         }
     }
     let summary = {
+        let count = |items: &[Armed]| {
+            let mut hosts: Vec<&str> = items.iter().map(|a| a.host.as_str()).collect();
+            hosts.sort_unstable();
+            hosts.dedup();
+            match hosts.len() {
+                1 => "1 host".to_string(),
+                n => format!("{n} hosts"),
+            }
+        };
         let tests: Vec<&str> = plan.tests.iter().map(|t| t.name.as_str()).collect();
         let monitors: Vec<&str> = plan.monitors.iter().map(|m| m.name.as_str()).collect();
-        let mut text = format!("tests {} on {} hosts", tests.join(", "), spec.hosts.len());
+        let mut text = String::new();
+        if !tests.is_empty() {
+            text.push_str(&format!(
+                "tests {} on {}",
+                tests.join(", "),
+                count(&spec.tests)
+            ));
+        }
         if !monitors.is_empty() {
-            text.push_str(&format!("; monitors {}", monitors.join(", ")));
+            if !text.is_empty() {
+                text.push_str("; ");
+            }
+            text.push_str(&format!(
+                "monitors {} on {}",
+                monitors.join(", "),
+                count(&spec.monitors)
+            ));
         }
         text
     };

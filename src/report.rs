@@ -81,10 +81,14 @@ impl Reporter {
             ));
         }
         if report.abandoned > 0 {
-            text.push_str(&format!(
-                "; {} abandoned (their commands were stopped on the hosts)",
-                report.abandoned
-            ));
+            text.push_str(&format!("; {} abandoned", report.abandoned));
+            if report.stopped_remote > 0 {
+                text.push_str(&format!(
+                    " (their commands stopped on the hosts: {} step{})",
+                    report.stopped_remote,
+                    if report.stopped_remote == 1 { "" } else { "s" }
+                ));
+            }
         }
         if report.not_started > 0 {
             text.push_str(&format!("; {} not started", report.not_started));

@@ -225,11 +225,11 @@ impl Session {
                     ChannelMsg::Data { data } => stdout
                         .write_all(&data)
                         .await
-                        .map_err(|e| format!("cannot write the step's log: {e}"))?,
+                        .map_err(|e| format!("cannot write the output locally: {e}"))?,
                     ChannelMsg::ExtendedData { data, ext: 1 } => stderr
                         .write_all(&data)
                         .await
-                        .map_err(|e| format!("cannot write the step's log: {e}"))?,
+                        .map_err(|e| format!("cannot write the output locally: {e}"))?,
                     ChannelMsg::ExitStatus { exit_status } => outcome = Outcome::Exit(exit_status),
                     ChannelMsg::ExitSignal { signal_name, .. } => {
                         outcome = Outcome::Signal(format!("{signal_name:?}"))
@@ -242,7 +242,7 @@ impl Session {
         let result = tokio::time::timeout(backstop, run).await;
         // A log that could not be written whole (a full disk) fails the step.
         let flushed = match (stdout.flush().await, stderr.flush().await) {
-            (Err(e), _) | (_, Err(e)) => Err(format!("cannot write the step's log: {e}")),
+            (Err(e), _) | (_, Err(e)) => Err(format!("cannot write the output locally: {e}")),
             _ => Ok(()),
         };
         let result = match (result, flushed) {

@@ -49,8 +49,20 @@ pub fn run(a: AnalyzeArgs) -> Result<i32> {
             }
         }
     }
+    let error_rows = outcome
+        .table
+        .as_ref()
+        .map(crate::trial::analysis::error_rows)
+        .unwrap_or_default();
+    for e in &error_rows {
+        eprintln!("error: {}", crate::analyze::escape_controls(e));
+    }
     if outcome.errors.is_empty() {
-        Ok(if outcome.ok() { 0 } else { 1 })
+        Ok(if outcome.ok() && error_rows.is_empty() {
+            0
+        } else {
+            1
+        })
     } else {
         eprintln!(
             "error: {} of {} files could not be analysed (listed above); the table leaves them out",
@@ -83,6 +95,12 @@ fn run_plan(args: &[PathBuf]) -> Result<i32> {
     let paths = crate::state::Paths::new(std::path::Path::new("."), &plan.name);
     let _lock = crate::state::lock::Lock::acquire(&paths.lock(), "analysed")?;
     let (dir, trial) = crate::trial::find(&plan.name, trial_id.as_deref())?;
-    let written = crate::trial::analysis::run_all(&plan, &dir, &trial)?.ok;
-    Ok(if written { 0 } else { 1 })
+    let written = crate::trial::analysis::run_all(&plan, &dir, &trial)?;
+    for t in &written.tables {
+        eprintln!("wrote {}", crate::state::shown(t));
+    }
+    for p in &written.problems {
+        eprintln!("error: {}", crate::analyze::escape_controls(p));
+    }
+    Ok(if written.ok { 0 } else { 1 })
 }

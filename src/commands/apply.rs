@@ -88,7 +88,10 @@ fn apply(
         );
         return Ok(0);
     }
-    let opts = Options { parallelism };
+    let opts = Options {
+        parallelism,
+        keep_going_without_state: false,
+    };
     let rt = super::runtime()?;
     let report = rt.block_on(exec::execute(
         &planned.graph,

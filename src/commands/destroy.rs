@@ -20,7 +20,13 @@ pub fn run(path: &Path, yes: bool, parallelism: usize) -> Result<i32> {
     let paths = Paths::new(Path::new("."), &name);
     let reporter = Reporter;
     let _lock = Lock::acquire(&paths.lock(), "destroyed")?;
-    let mut store = Store::open(&paths)?;
+    // A state that cannot be written (a full disk) does not stop a destroy.
+    let mut store = Store::open(&paths).or_else(|e| {
+        reporter.line(format!(
+            "error: {e}; destroying all the same from the state as read"
+        ));
+        Store::read_only(&paths)
+    })?;
     let empty = crate::plan::Plan {
         name: name.clone(),
         file: path.to_path_buf(),
@@ -80,7 +86,10 @@ pub fn run(path: &Path, yes: bool, parallelism: usize) -> Result<i32> {
         &graph,
         &changes,
         &mut store,
-        &Options { parallelism },
+        &Options {
+            parallelism,
+            keep_going_without_state: true,
+        },
         &reporter,
     ));
     for orphan in &orphans {

@@ -54,12 +54,12 @@ fn ssh_config(paths: &Paths, hosts: &[(String, HostState)]) -> Result<String> {
         );
         let _ = writeln!(
             text,
-            "  IdentityFile {}\n  IdentitiesOnly yes",
+            "  IdentityFile \"{}\"\n  IdentitiesOnly yes",
             h.identity.display()
         );
         let _ = writeln!(
             text,
-            "  UserKnownHostsFile {}\n  GlobalKnownHostsFile /dev/null",
+            "  UserKnownHostsFile \"{}\"\n  GlobalKnownHostsFile /dev/null",
             known.display()
         );
         let _ = writeln!(
@@ -86,7 +86,7 @@ fn ansible(paths: &Paths, hosts: &[(String, HostState)]) -> Result<String> {
         for (name, h) in list {
             let _ = writeln!(
                 text,
-                "{} ansible_host={} ansible_port={} ansible_user={} ansible_ssh_private_key_file={} ansible_ssh_common_args='-o UserKnownHostsFile={} -o StrictHostKeyChecking=yes' runner_host='{name}'",
+                "{} ansible_host={} ansible_port={} ansible_user={} ansible_ssh_private_key_file=\"{}\" ansible_ssh_common_args='-o UserKnownHostsFile=\"{}\" -o StrictHostKeyChecking=yes' runner_host='{name}'",
                 host_file_name(name),
                 h.address,
                 h.port,

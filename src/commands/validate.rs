@@ -12,7 +12,11 @@ pub fn run(path: &Path) -> Result<i32> {
         p.name,
         p.hosts().count(),
         p.steps.len(),
-        graph.dag.node_count()
+        graph
+            .dag
+            .node_weights()
+            .filter(|n| !matches!(n.kind, crate::graph::NodeKind::Barrier { .. }))
+            .count()
     );
     Ok(0)
 }

@@ -38,6 +38,9 @@ const SYNC_INTERVAL: Duration = Duration::from_millis(200);
 
 pub struct Options {
     pub parallelism: usize,
+    /// Destroy goes on when the state cannot be written (a full disk):
+    /// removing hosts is safe to repeat, leaving them running is not.
+    pub keep_going_without_state: bool,
 }
 
 /// What the executor tells whoever shows progress (`report` on a terminal).
@@ -80,13 +83,16 @@ pub struct Report {
     pub failures: Vec<Failure>,
     pub skipped: usize,
     pub not_started: usize,
-    /// Running when the grace period ran out; their remote commands were stopped.
+    /// Running when the grace period ran out.
     pub abandoned: usize,
+    /// Abandoned steps whose commands were stopped on their hosts.
+    pub stopped_remote: usize,
     pub interrupted: bool,
     /// The state could not be written: the apply stopped.
     pub state_error: Option<String>,
     /// What the trial came to: per test, hosts, succeeded, skew; tables written.
     pub notes: Vec<String>,
+    keep_going: bool,
 }
 
 impl Report {
@@ -140,7 +146,10 @@ pub async fn execute(
     reporter: &dyn Events,
 ) -> Report {
     let paths = Paths::new(Path::new("."), &graph.plan.name);
-    let mut report = Report::default();
+    let mut report = Report {
+        keep_going: opts.keep_going_without_state,
+        ..Report::default()
+    };
     let (msgs, mut inbox) = tokio::sync::mpsc::unbounded_channel();
     let shared = Arc::new(Shared {
         provider: provider::for_plan(&graph.plan, &paths),
@@ -190,6 +199,14 @@ pub async fn execute(
             }
         }
     }
+    // A trial armed by an interrupted apply is finished before anything
+    // else changes on its hosts.
+    if let Some(f) = changes.changes.iter().position(|c| c.armed_trial.is_some()) {
+        for i in (0..n).filter(|&i| i != f) {
+            waiting_on[i] += 1;
+            dependents[f].push(i);
+        }
+    }
     let mut ready: VecDeque<usize> = (0..n).filter(|&i| waiting_on[i] == 0).collect();
     let mut blocked = vec![false; n];
     let mut running: JoinSet<(usize, Result<Done, Failure>, Duration)> = JoinSet::new();
@@ -229,7 +246,9 @@ pub async fn execute(
                     break;
                 }
                 shared.pool.forget(&change.host).await;
-            } else if !change.is_host && change.node.is_some() {
+            } else if let Some(node) = change.node
+                && matches!(graph.dag[node].kind, NodeKind::Step { .. })
+            {
                 remote.insert(i, (change.host.clone(), tag));
             }
             starting.push((i, task));
@@ -309,6 +328,8 @@ pub async fn execute(
             let change = &changes.changes[c];
             match result {
                 Ok(done) => {
+                    // Recorded, but with failures of its own (a test that failed on a host).
+                    let mut partly = false;
                     let op = match done {
                         Done::HostCreated(mut h) => {
                             if let Some(node) = change.node {
@@ -325,6 +346,7 @@ pub async fn execute(
                             lines,
                             failures,
                         } => {
+                            partly = !failures.is_empty();
                             for f in failures {
                                 reporter.node_failed(change, &f, elapsed);
                                 report.failures.push(f);
@@ -348,8 +370,10 @@ pub async fn execute(
                         block(i, &dependents, &mut blocked);
                         continue;
                     }
-                    reporter.node_done(change, elapsed);
-                    report.succeeded.push(change.action);
+                    if !partly {
+                        reporter.node_done(change, elapsed);
+                        report.succeeded.push(change.action);
+                    }
                     release(i, &dependents, &mut waiting_on, &blocked, &mut ready);
                 }
                 Err(failure) => {
@@ -410,10 +434,16 @@ fn block(i: usize, dependents: &[Vec<usize>], blocked: &mut [bool]) {
 
 fn state_failed(report: &mut Report, stopping: &mut bool, e: crate::Error, reporter: &dyn Events) {
     if report.state_error.is_none() {
-        reporter.line(format!("error: {e}; starting no new nodes"));
+        if report.keep_going {
+            reporter.line(format!(
+                "error: {e}; going on (destroying is safe to repeat)"
+            ));
+        } else {
+            reporter.line(format!("error: {e}; starting no new nodes"));
+        }
         report.state_error = Some(e.to_string());
     }
-    *stopping = true;
+    *stopping |= !report.keep_going;
 }
 
 /// A host that was created but could not be recorded is destroyed again.
@@ -446,6 +476,14 @@ async fn abandon(
     report: &mut Report,
 ) {
     report.abandoned += running.len();
+    report.stopped_remote += remote.len();
+    if running.len() > remote.len() {
+        // A trial (or a collect, an analysis) was running: an armed trial's
+        // tests and monitors go on without runner by design.
+        report.notes.push(
+            "a trial was running: its armed tests and monitors go on on the hosts; `runner apply` finishes it (waits, stops the monitors, collects) without running a test twice".into(),
+        );
+    }
     running.abort_all();
     while running.join_next().await.is_some() {}
     let mut stops = JoinSet::new();

@@ -74,6 +74,24 @@ pub fn prepare(
             .map_err(|e| fail(e, None))?;
             Ok(Done::Recorded(gone))
         }),
+        (None, _) if change.armed_trial.is_some() => {
+            let id = change.armed_trial.clone().unwrap_or_default();
+            let hosts = state.hosts.clone();
+            let hash = state
+                .trial
+                .as_ref()
+                .map(|t| t.hash.clone())
+                .unwrap_or_default();
+            Box::pin(async move {
+                super::trial::finish_armed(shared, hosts, id, hash)
+                    .await
+                    .map_err(|e| fail(e, None))
+            })
+        }
+        (None, _) if state.nodes.contains_key(&change.id) => {
+            let id = change.id.clone();
+            Box::pin(async move { Ok(Done::Recorded(Op::NodeGone { id })) })
+        }
         (None, _) => {
             let id = change.id.clone();
             Box::pin(async move { Ok(Done::Recorded(Op::StepGone { id })) })
@@ -164,13 +182,9 @@ pub fn prepare(
                         return Box::pin(async move { Err(fail("no trial to run".into(), None)) });
                     };
                     let hosts = state.hosts.clone();
-                    let armed = state
-                        .trial
-                        .clone()
-                        .filter(|t| t.status == crate::state::TrialStatus::Armed);
                     let hash = node.hash.clone();
                     Box::pin(async move {
-                        super::trial::run(shared, spec, hosts, armed, hash)
+                        super::trial::run(shared, spec, hosts, hash)
                             .await
                             .map_err(|e| fail(e, None))
                     })

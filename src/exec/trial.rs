@@ -69,143 +69,223 @@ async fn sessions(
     }
 }
 
-/// The trial node: a new trial, or the armed one reattached to.
+/// The trial node: a new trial, from arming to its outputs fetched.
 pub async fn run(
     shared: Arc<Shared>,
     spec: Arc<TrialSpec>,
     hosts: BTreeMap<String, HostState>,
-    armed: Option<TrialRecord>,
     hash: String,
 ) -> Result<Done, String> {
+    phases::check_times(&spec)?;
     let sessions = sessions(&shared, &spec.hosts, &hosts).await?;
-    let (mut trial, dir) = match armed {
-        Some(record) => {
-            let dir = trial_dir(&shared, &record.id);
-            let trial = Trial::read(&dir)
-                .map_err(|e| format!("the armed trial {} cannot be read back: {e}", record.id))?;
-            say(
-                &shared,
-                format!(
-                    "trial {}: reattaching (armed by an earlier apply)",
-                    record.id
-                ),
-            );
-            (trial, dir)
-        }
-        None => {
-            phases::check_times(&spec)?;
-            let id = trial::new_id(&shared.paths.name);
-            let dir = trial_dir(&shared, &id);
-            fs_err::create_dir_all(&dir).map_err(|e| e.to_string())?;
-            let addresses = hosts
-                .iter()
-                .map(|(n, h)| (n.clone(), h.address.clone()))
-                .collect();
-            let mut trial = phases::skeleton(
-                &shared.paths.name,
-                &id,
-                &shared.plan.file_hash,
-                &hash,
-                &spec,
-                &addresses,
-            );
-            for e in phases::clocks(&sessions, &mut trial).await {
-                say(&shared, format!("warning: {e}"));
-            }
-            trial.write(&dir).map_err(|e| e.to_string())?;
-            // Durable before anything starts on a host: a crash from here on
-            // reattaches to this trial instead of starting it again.
-            record_now(
-                &shared,
-                Op::Trial {
-                    trial: TrialRecord {
-                        id: id.clone(),
-                        hash: hash.clone(),
-                        status: TrialStatus::Armed,
-                    },
-                },
-            )
-            .await?;
-            let failed = phases::start_monitors(&sessions, &spec, &mut trial).await;
-            if !failed.is_empty() {
-                // Stop what did start; the trial ends here.
-                phases::stop_monitors(&sessions, &spec, &mut trial).await;
-                trial.status = "failed".into();
-                let _ = trial.write(&dir);
-                let _ = phases::fetch_outputs(&sessions, &spec, &trial, &dir).await;
-                return Err(format!("monitors did not start: {}", failed.join("; ")));
-            }
-            let lead = 1.0 + 0.02 * spec.hosts.len() as f64;
-            let trigger = phases::now() + lead.min(30.0);
-            let errors = phases::arm(&sessions, &spec, &mut trial, trigger).await;
-            trial.status = "armed".into();
-            trial.write(&dir).map_err(|e| e.to_string())?;
-            for e in &errors {
-                say(&shared, format!("error: {e}"));
-            }
-            let last = trial
-                .tests
-                .iter()
-                .map(|t| t.armed_at + t.timeout_s)
-                .fold(trigger, f64::max);
-            say(
-                &shared,
-                format!(
-                    "trial {id}: {} tests armed on {} hosts; trigger in {:.1} s; results by {} at the latest",
-                    trial.tests.len(),
-                    spec.hosts.len(),
-                    trigger - phases::now(),
-                    humantime::format_rfc3339_seconds(
-                        std::time::UNIX_EPOCH + std::time::Duration::from_secs_f64(last)
-                    )
-                ),
-            );
-            (trial, dir)
-        }
-    };
-    if trial.trigger_epoch > 0.0 {
-        phases::wait(&sessions, &spec, &mut trial).await;
-    } else {
-        for t in &mut trial.tests {
-            for a in spec.tests.iter().filter(|a| a.name == t.name) {
-                t.hosts
-                    .entry(a.host.clone())
-                    .or_insert_with(|| crate::trial::TestRun {
-                        error: Some("never armed: runner stopped before arming it".into()),
-                        ..Default::default()
-                    });
-            }
-        }
+    let id = trial::new_id(&shared.paths.name);
+    let dir = trial_dir(&shared, &id);
+    fs_err::create_dir_all(&dir).map_err(|e| e.to_string())?;
+    let addresses = hosts
+        .iter()
+        .map(|(n, h)| (n.clone(), h.address.clone()))
+        .collect();
+    let mut trial = phases::skeleton(
+        &shared.paths.name,
+        &id,
+        &shared.plan.file_hash,
+        &hash,
+        &spec,
+        &addresses,
+    );
+    for e in phases::clocks(&sessions, &mut trial).await {
+        say(&shared, format!("warning: {e}"));
     }
-    let mut problems = phases::stop_monitors(&sessions, &spec, &mut trial).await;
-    problems.extend(phases::fetch_outputs(&sessions, &spec, &trial, &dir).await);
-    phases::conclude(&mut trial);
     trial.write(&dir).map_err(|e| e.to_string())?;
-    crate::trial::collect::write_manifest(&dir).map_err(|e| e.to_string())?;
-    let op = Op::Trial {
+    // Durable before anything starts on a host: a crash from here on
+    // finishes this trial instead of starting it again.
+    record_now(
+        &shared,
+        Op::Trial {
+            trial: TrialRecord {
+                id: id.clone(),
+                hash: hash.clone(),
+                status: TrialStatus::Armed,
+            },
+        },
+    )
+    .await?;
+    let failed = phases::start_monitors(&sessions, &spec, &mut trial).await;
+    if !failed.is_empty() {
+        // Stop what did start; the trial ends here, recorded as finished.
+        phases::stop_monitors(&sessions, &spec, &mut trial).await;
+        trial.status = "failed".into();
+        let _ = trial.write(&dir);
+        let _ = phases::fetch_outputs(&sessions, &spec, &trial, &dir).await;
+        let _ = record_now(&shared, finished(&trial, &hash)).await;
+        return Err(format!("monitors did not start: {}", failed.join("; ")));
+    }
+    let lead = 1.0 + 0.02 * spec.hosts.len() as f64;
+    let trigger = phases::now() + lead.min(30.0);
+    let errors = phases::arm(&sessions, &spec, &mut trial, trigger).await;
+    trial.status = "armed".into();
+    trial.write(&dir).map_err(|e| e.to_string())?;
+    for e in &errors {
+        say(&shared, format!("error: {e}"));
+    }
+    let last = trial
+        .tests
+        .iter()
+        .map(|t| t.armed_at + t.timeout_s)
+        .fold(trigger, f64::max);
+    say(
+        &shared,
+        format!(
+            "trial {id}: {} armed on {}; trigger in {:.1} s; results by {} at the latest",
+            plural(trial.tests.len(), "test"),
+            plural(spec.hosts.len(), "host"),
+            trigger - phases::now(),
+            humantime::format_rfc3339_seconds(
+                std::time::UNIX_EPOCH + std::time::Duration::from_secs_f64(last)
+            )
+        ),
+    );
+    finish(&spec, &sessions, trial, &dir, &hash).await
+}
+
+/// A trial armed by an apply that was interrupted: waited for, monitors
+/// stopped, outputs fetched — driven by its `trial.json`, whatever the
+/// plan says now.
+pub async fn finish_armed(
+    shared: Arc<Shared>,
+    hosts: BTreeMap<String, HostState>,
+    id: String,
+    hash: String,
+) -> Result<Done, String> {
+    let dir = trial_dir(&shared, &id);
+    let trial =
+        Trial::read(&dir).map_err(|e| format!("the armed trial {id} cannot be read back: {e}"))?;
+    let spec = phases::spec_of(&trial);
+    say(
+        &shared,
+        format!("trial {id}: finishing it (armed by an earlier apply)"),
+    );
+    let sessions = sessions(&shared, &spec.hosts, &hosts).await?;
+    finish(&spec, &sessions, trial, &dir, &hash).await
+}
+
+fn finished(trial: &Trial, hash: &str) -> Op {
+    Op::Trial {
         trial: TrialRecord {
             id: trial.trial.clone(),
-            hash,
+            hash: hash.to_string(),
             status: TrialStatus::Finished,
         },
-    };
+    }
+}
+
+/// Wait, stop, fetch, conclude: the end of every trial.
+async fn finish(
+    spec: &TrialSpec,
+    sessions: &phases::Sessions,
+    mut trial: Trial,
+    dir: &std::path::Path,
+    hash: &str,
+) -> Result<Done, String> {
+    if trial.trigger_epoch > 0.0 {
+        phases::wait(sessions, spec, &mut trial).await;
+    }
+    for t in &mut trial.tests {
+        for host in &t.on {
+            t.hosts
+                .entry(host.clone())
+                .or_insert_with(|| crate::trial::TestRun {
+                    error: Some("never armed: runner stopped before arming it".into()),
+                    ..Default::default()
+                });
+        }
+    }
+    let mut problems = phases::stop_monitors(sessions, spec, &mut trial).await;
+    problems.extend(phases::fetch_outputs(sessions, spec, &trial, dir).await);
+    phases::conclude(&mut trial);
+    trial.write(dir).map_err(|e| e.to_string())?;
+    crate::trial::collect::write_manifest(dir).map_err(|e| e.to_string())?;
     let mut lines = vec![format!(
         "trial {} {} → {}",
         trial.trial,
         trial.status,
-        crate::state::shown(&dir)
+        crate::state::shown(dir)
     )];
+    let mut failures = Vec::new();
+    for m in &trial.monitors {
+        for (host, run) in &m.hosts {
+            if let Some(code) = run.exited {
+                failures.push(Failure {
+                    host: host.clone(),
+                    what: format!("monitor `{}`", m.name),
+                    message: format!(
+                        "it ended on its own with exit status {code} before the tests were over"
+                    ),
+                    log: Some(dir.join(host_file_name(host)).join(&m.name).join("stderr")),
+                });
+            }
+        }
+    }
+    // A trial finished by its own node reports its tests through the test
+    // nodes; a trial finished after an interruption reports them here.
+    if spec.tests.iter().all(|t| t.command.is_empty()) {
+        for t in &trial.tests {
+            let (line, f) = test_summary(t, dir);
+            lines.push(line);
+            failures.extend(f);
+        }
+    }
     for p in problems {
         lines.push(format!("  warning: {p}"));
     }
     Ok(Done::Summary {
-        op,
+        op: finished(&trial, hash),
         lines,
-        failures: Vec::new(),
+        failures,
     })
 }
 
-/// A test node: its results in the trial just run (or reattached to).
+fn plural(n: usize, noun: &str) -> String {
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
+    }
+}
+
+/// A test's summary line and its failures, one per host that did not succeed.
+fn test_summary(t: &crate::trial::TrialTest, dir: &std::path::Path) -> (String, Vec<Failure>) {
+    let name = &t.name;
+    let ok = t.hosts.values().filter(|r| r.succeeded()).count();
+    let skew = t.skew_ms.map_or("-".to_string(), |s| format!("{s:.1} ms"));
+    let line = format!(
+        "test {name}: {}, {ok} succeeded, start skew {skew}",
+        plural(t.hosts.len(), "host"),
+    );
+    let failures = t
+        .hosts
+        .iter()
+        .filter(|(_, r)| !r.succeeded())
+        .map(|(host, r)| {
+            let folder = dir.join(host_file_name(host)).join(name);
+            let message = match (&r.error, r.timed_out, r.exit_code) {
+                (Some(e), _, _) => e.clone(),
+                (None, true, _) => format!("timed out after {} s (its `timeout`)", t.timeout_s),
+                (None, false, Some(c)) => format!("exit status {c}"),
+                (None, false, None) => "no exit status".into(),
+            };
+            Failure {
+                host: host.clone(),
+                what: format!("test `{name}`"),
+                message,
+                log: Some(folder.join("stderr")),
+            }
+        })
+        .collect();
+    (line, failures)
+}
+
+/// A test node: its results in the trial just run.
 pub fn test_results(
     shared: &Shared,
     name: &str,
@@ -227,8 +307,7 @@ pub fn test_results(
         .iter()
         .find(|t| t.name == name)
         .ok_or_else(|| fail(format!("trial {} has no test `{name}`", record.id)))?;
-    let ok = t.hosts.values().filter(|r| r.succeeded()).count();
-    let skew = t.skew_ms.map_or("-".to_string(), |s| format!("{s:.1} ms"));
+    let (line, failures) = test_summary(t, &dir);
     let op = Op::Node {
         id,
         node: NodeRecord {
@@ -236,30 +315,6 @@ pub fn test_results(
             trial: record.id.clone(),
         },
     };
-    let line = format!(
-        "test {name}: {} hosts, {ok} succeeded, start skew {skew}",
-        t.hosts.len()
-    );
-    let failures: Vec<Failure> = t
-        .hosts
-        .iter()
-        .filter(|(_, r)| !r.succeeded())
-        .map(|(host, r)| {
-            let folder = dir.join(host_file_name(host)).join(name);
-            let message = match (&r.error, r.timed_out, r.exit_code) {
-                (Some(e), _, _) => e.clone(),
-                (None, true, _) => format!("timed out after {} s (its `timeout`)", t.timeout_s),
-                (None, false, Some(c)) => format!("exit status {c}"),
-                (None, false, None) => "no exit status".into(),
-            };
-            Failure {
-                host: host.clone(),
-                what: format!("test `{name}`"),
-                message,
-                log: Some(folder.join("stderr")),
-            }
-        })
-        .collect();
     Ok(Done::Summary {
         op,
         lines: vec![line],
@@ -301,9 +356,13 @@ pub async fn collect(
     let mut errors = Vec::new();
     let mut files = 0;
     let mut bytes = 0;
+    let mut empty = Vec::new();
     while let Some(joined) = set.join_next().await {
         match joined {
-            Ok((_, f)) => {
+            Ok((host, f)) => {
+                if f.files.is_empty() && f.errors.is_empty() {
+                    empty.push(host);
+                }
                 files += f.files.len();
                 bytes += f.bytes;
                 errors.extend(f.errors);
@@ -322,13 +381,22 @@ pub async fn collect(
             trial: record.id.clone(),
         },
     };
+    let mut lines = vec![format!(
+        "collect {}: {files} files, {bytes} bytes into {}",
+        spec.name,
+        crate::state::shown(&dir)
+    )];
+    if !empty.is_empty() {
+        empty.sort();
+        lines.push(format!(
+            "  warning: nothing matched {} on {} (a glob does not follow symlinked folders)",
+            spec.files.join(", "),
+            crate::graph::hosts_summary(&empty)
+        ));
+    }
     Ok(Done::Summary {
         op,
-        lines: vec![format!(
-            "collect {}: {files} files, {bytes} bytes into {}",
-            spec.name,
-            crate::state::shown(&dir)
-        )],
+        lines,
         failures: Vec::new(),
     })
 }
@@ -359,20 +427,17 @@ pub fn analyze(
         .iter()
         .map(|p| crate::state::shown(p))
         .collect();
-    let mut lines = vec![format!("analyze {}: {}", a.name, tables.join(", "))];
-    let mut failures = Vec::new();
     if !written.ok {
-        lines.extend(written.problems.iter().map(|p| format!("  {p}")));
-        failures.push(Failure {
-            host: "-".into(),
-            what: format!("analyze `{}`", a.name),
-            message: written.problems.join("; "),
-            log: None,
-        });
+        // Not recorded: the plan shows it again until its inputs are good.
+        return Err(format!(
+            "{}; tables written all the same: {}",
+            written.problems.join("; "),
+            tables.join(", ")
+        ));
     }
     Ok(Done::Summary {
         op,
-        lines,
-        failures,
+        lines: vec![format!("analyze {}: {}", a.name, tables.join(", "))],
+        failures: Vec::new(),
     })
 }

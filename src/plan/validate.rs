@@ -231,6 +231,23 @@ fn validate_tests(raw: &RawPlan, groups: &[Group], diags: &mut Vec<Diagnostic>) 
             None => At::Offset(Duration::ZERO),
             Some(a) => parse_at(a, diags),
         };
+        if let (At::Epoch(e), Some(a)) = (at, &t.at) {
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0.0, |d| d.as_secs_f64());
+            if e <= now {
+                diags.push(
+                    Diagnostic::at(
+                        format!(
+                            "test `{name}` is set to start at {}, which has passed",
+                            a.value
+                        ),
+                        a.span.clone(),
+                    )
+                    .help("give a later UTC time, or a time after the trigger such as `+30s`"),
+                );
+            }
+        }
         if let Some(run) = required_run(t.run.as_ref(), &what, head, diags) {
             out.push(Test {
                 name,
@@ -296,6 +313,16 @@ fn validate_collects(raw: &RawPlan, groups: &[Group], diags: &mut Vec<Diagnostic
             continue;
         };
         for g in &files.value {
+            if g.value.trim().is_empty() || g.value.trim() == "." {
+                diags.push(
+                    Diagnostic::at(
+                        format!("{what}: `{}` names no file", g.value),
+                        g.span.clone(),
+                    )
+                    .help("give globs such as `logs/*.csv` or `**/*.hlog`"),
+                );
+                continue;
+            }
             let escapes = g.value.starts_with('/')
                 || std::path::Path::new(&g.value)
                     .components()

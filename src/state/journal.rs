@@ -70,6 +70,17 @@ impl Store {
         Ok(store)
     }
 
+    /// The state as it is on disk, without compacting (which failed):
+    /// records are still attempted, and fail if the disk does.
+    pub fn read_only(paths: &Paths) -> Result<Store> {
+        Ok(Store {
+            paths: paths.clone(),
+            journal: None,
+            unsynced: false,
+            state: State::load(paths)?,
+        })
+    }
+
     /// Applies `op` to the state and appends it to the journal.
     pub fn record(&mut self, op: Op) -> Result<()> {
         self.state.apply(&op);
@@ -119,9 +130,12 @@ impl Store {
     /// the journal. A crash at any point leaves state + journal consistent:
     /// replaying a change already in the state file changes nothing.
     pub fn finish(&mut self) -> Result<()> {
-        if self.journal.is_none() && !self.paths.journal().exists() {
+        let nothing_new = self.journal.is_none() && !self.paths.journal().exists();
+        if nothing_new && self.paths.state().exists() {
             return Ok(());
         }
+        // Also when there is no state file yet: after a writer command there
+        // is one (an empty state after `destroy` is a state, not a loss).
         self.compact()
     }
 

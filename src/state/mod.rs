@@ -248,7 +248,7 @@ impl State {
         }
         (!found.is_empty()).then(|| {
             format!(
-                "the state file {} is missing, but {} exist",
+                "the state file {} is missing, but runner found {}",
                 shown(&paths.state()),
                 found.join(" and ")
             )

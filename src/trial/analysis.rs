@@ -140,19 +140,14 @@ pub fn run_one(plan: &Plan, a: &Analysis, dir: &Path, trial: &Trial) -> Result<W
             return Ok(written);
         };
         // A row that reports an error (iperf3's `error`) fails the trial's analysis.
-        if let Some(col) = table.columns.iter().position(|c| c.name == "error") {
-            for row in &table.rows {
-                if let Some(crate::table::Cell::Text(e)) = row.get(col) {
-                    let source = match row.first() {
-                        Some(crate::table::Cell::Text(s)) => s.clone(),
-                        _ => String::new(),
-                    };
-                    written.ok = false;
-                    written
-                        .problems
-                        .push(format!("analysis `{}`: {source}: {e}", a.name));
-                }
-            }
+        let errors = error_rows(&table);
+        if !errors.is_empty() {
+            written.ok = false;
+            written.problems.extend(
+                errors
+                    .into_iter()
+                    .map(|e| format!("analysis `{}`: {e}", a.name)),
+            );
         }
         table.title = format!("{} — {}", a.name, table.title);
         table.notes.insert(
@@ -175,4 +170,21 @@ pub fn run_one(plan: &Plan, a: &Analysis, dir: &Path, trial: &Trial) -> Result<W
         crate::state::write_atomic(&sources, format!("{}\n", table.notes.join("\n")).as_bytes())?;
     }
     Ok(written)
+}
+
+/// Rows that report an error (iperf3's `error` column), as `source: error`.
+pub fn error_rows(table: &crate::table::Table) -> Vec<String> {
+    let Some(col) = table.columns.iter().position(|c| c.name == "error") else {
+        return Vec::new();
+    };
+    table
+        .rows
+        .iter()
+        .filter_map(|row| match (row.first(), row.get(col)) {
+            (Some(crate::table::Cell::Text(source)), Some(crate::table::Cell::Text(e))) => {
+                Some(format!("{source}: {e}"))
+            }
+            _ => None,
+        })
+        .collect()
 }

@@ -38,6 +38,7 @@ pub async fn fetch(
     dest: &Path,
 ) -> Fetched {
     let mut out = Fetched::default();
+    remove_temps(dest);
     let mut listing: Vec<u8> = Vec::new();
     let mut err: Vec<u8> = Vec::new();
     let script = remote::list_files(base, skip_trials);
@@ -106,7 +107,7 @@ pub async fn fetch(
                     format!("{base}/{}", rel.display())
                 };
                 out.errors.push(format!(
-                    "{host}: `{shown}` is a symlink to {target}, outside {}: not collected",
+                    "{host}: `{shown}` is a symlink to {target}, outside {} (or that folder itself): not collected",
                     if physical_base.is_empty() {
                         base
                     } else {
@@ -130,6 +131,26 @@ pub async fn fetch(
     out
 }
 
+/// Temp files of a fetch that was cut short (runner killed): never part of
+/// the trial.
+const TEMP_PREFIX: &str = ".collect.";
+
+fn remove_temps(dir: &Path) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let p = e.path();
+        match e.file_type() {
+            Ok(t) if t.is_dir() => remove_temps(&p),
+            Ok(_) if e.file_name().to_string_lossy().starts_with(TEMP_PREFIX) => {
+                let _ = std::fs::remove_file(&p);
+            }
+            _ => {}
+        }
+    }
+}
+
 /// Only normal components: no `..`, no root, no `.` tricks.
 fn is_plain_relative(p: &Path) -> bool {
     p.components().count() > 0 && p.components().all(|c| matches!(c, Component::Normal(_)))
@@ -142,7 +163,7 @@ async fn fetch_file(session: &Session, remote_path: &str, to: &Path) -> Result<u
         .await
         .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
     let tmp = tempfile::Builder::new()
-        .prefix(".collect.")
+        .prefix(TEMP_PREFIX)
         .tempfile_in(dir)
         .map_err(|e| format!("cannot write in {}: {e}", dir.display()))?;
     let file = tokio::fs::File::from_std(tmp.reopen().map_err(|e| e.to_string())?);
@@ -151,7 +172,8 @@ async fn fetch_file(session: &Session, remote_path: &str, to: &Path) -> Result<u
     let cmd = format!("cat -- {}", remote::quote(remote_path));
     let outcome = session
         .exec(&cmd, None, FETCH_TIMEOUT, "collect", &mut sink, &mut err)
-        .await?;
+        .await
+        .map_err(|e| format!("into {}: {e}", to.display()))?;
     if outcome != Outcome::Exit(0) {
         return Err(format!(
             "{outcome}: {}",
@@ -203,6 +225,7 @@ pub fn write_manifest(dir: &Path) -> crate::error::Result<usize> {
             }
             match e.file_type() {
                 Ok(t) if t.is_dir() => stack.push(p),
+                Ok(_) if e.file_name().to_string_lossy().starts_with(TEMP_PREFIX) => {}
                 Ok(t) if t.is_file() => files.push(rel),
                 _ => {}
             }

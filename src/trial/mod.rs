@@ -63,6 +63,11 @@ pub struct TrialHost {
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct TrialMonitor {
     pub name: String,
+    /// The hosts it runs on.
+    #[serde(default)]
+    pub on: Vec<String>,
+    #[serde(default)]
+    pub stop_timeout_s: f64,
     /// By host: started/stopped (host clock, seconds since the epoch).
     pub hosts: BTreeMap<String, MonitorRun>,
 }
@@ -76,6 +81,10 @@ pub struct MonitorRun {
     /// Still running `stop_timeout` after TERM: killed.
     #[serde(default)]
     pub killed: bool,
+    /// It ended on its own before the tests were over (a crash, a bad
+    /// command): its exit status.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exited: Option<i32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
 }
@@ -91,6 +100,9 @@ pub struct TrialTest {
     pub at: String,
     #[serde(default)]
     pub timeout_s: f64,
+    /// The hosts it was armed on.
+    #[serde(default)]
+    pub on: Vec<String>,
     /// Actual start and end per host (seconds since the epoch, by the
     /// host's own clock; subtract its `clock_offset_ms` for runner's).
     pub hosts: BTreeMap<String, TestRun>,

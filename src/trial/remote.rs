@@ -51,8 +51,11 @@ pub fn start_monitors(trial: &str, monitors: &[(&str, &str)]) -> String {
         let d = quote(&out_dir(trial, name));
         s.push_str(&format!("mkdir -p {d}\n"));
         s.push_str(&write_file(&format!("{d}/command"), command));
+        // `started` before `pid`: whoever sees the pid can read the start.
+        // The command runs as a child (not exec'd), so that a monitor that
+        // ends on its own leaves its exit status in `exit`.
         s.push_str(&format!(
-            "setsid -f sh -c 'echo $$ > \"$1/pid\"; date +%s.%N > \"$1/started\"; exec \"${{SHELL:-/bin/sh}}\" \"$1/command\" > \"$1/stdout\" 2> \"$1/stderr\" < /dev/null' sh {d} < /dev/null > /dev/null 2>&1\n"
+            "setsid -f sh -c 'date +%s.%N > \"$1/started\"; echo $$ > \"$1/pid\"; \"${{SHELL:-/bin/sh}}\" \"$1/command\" > \"$1/stdout\" 2> \"$1/stderr\" < /dev/null; echo $? > \"$1/exit\"' sh {d} < /dev/null > /dev/null 2>&1\n"
         ));
     }
     s.push_str("set +e\n");
@@ -144,14 +147,16 @@ pub fn wait_tests(trial: &str, names: &[&str], limit: Duration) -> String {
 }
 
 /// Stops monitors `(name, stop_timeout)`: TERM to each one's process group,
-/// KILL to what is left after its timeout. Prints `stopped NAME EPOCH` or
-/// `killed NAME EPOCH`.
+/// KILL to what is left after its timeout. Prints `exited NAME CODE` for one
+/// that had ended on its own, then `stopped NAME EPOCH` or `killed NAME EPOCH`.
 pub fn stop_monitors(trial: &str, monitors: &[(&str, Duration)]) -> String {
     let mut s = String::new();
     for (name, _) in monitors {
         let d = quote(&out_dir(trial, name));
+        // One that already ended on its own is said first (`exited NAME CODE`).
         s.push_str(&format!(
-            "p=$(cat {d}/pid 2>/dev/null) && kill -TERM -- -\"$p\" 2>/dev/null\n"
+            "[ -s {d}/exit ] && echo \"exited {name} $(cat {d}/exit)\"\n\
+             p=$(cat {d}/pid 2>/dev/null) && kill -TERM -- -\"$p\" 2>/dev/null\n"
         ));
     }
     for (name, timeout) in monitors {

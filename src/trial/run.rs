@@ -82,24 +82,59 @@ pub fn skeleton(
         );
     }
     for m in &spec.monitors {
-        if !trial.monitors.iter().any(|x| x.name == m.name) {
-            trial.monitors.push(TrialMonitor {
+        match trial.monitors.iter_mut().find(|x| x.name == m.name) {
+            Some(x) => x.on.push(m.host.clone()),
+            None => trial.monitors.push(TrialMonitor {
                 name: m.name.clone(),
+                on: vec![m.host.clone()],
+                stop_timeout_s: m.timeout.as_secs_f64(),
                 ..TrialMonitor::default()
-            });
+            }),
         }
     }
     for t in &spec.tests {
-        if !trial.tests.iter().any(|x| x.name == t.name) {
-            trial.tests.push(TrialTest {
+        match trial.tests.iter_mut().find(|x| x.name == t.name) {
+            Some(x) => x.on.push(t.host.clone()),
+            None => trial.tests.push(TrialTest {
                 name: t.name.clone(),
                 at: t.at.map(|a| a.show()).unwrap_or_default(),
                 timeout_s: t.timeout.as_secs_f64(),
+                on: vec![t.host.clone()],
                 ..TrialTest::default()
-            });
+            }),
         }
     }
     trial
+}
+
+/// What an armed trial runs, read back from its `trial.json` (for finishing
+/// it; the commands are not needed any more).
+pub fn spec_of(trial: &Trial) -> TrialSpec {
+    let mut spec = TrialSpec::default();
+    for m in &trial.monitors {
+        for host in &m.on {
+            spec.monitors.push(Armed {
+                name: m.name.clone(),
+                host: host.clone(),
+                command: String::new(),
+                at: None,
+                timeout: Duration::from_secs_f64(m.stop_timeout_s.max(0.0)),
+            });
+        }
+    }
+    for t in &trial.tests {
+        for host in &t.on {
+            spec.tests.push(Armed {
+                name: t.name.clone(),
+                host: host.clone(),
+                command: String::new(),
+                at: Some(At::Epoch(t.armed_at)),
+                timeout: Duration::from_secs_f64(t.timeout_s.max(0.0)),
+            });
+        }
+    }
+    spec.hosts = trial.hosts.keys().cloned().collect();
+    spec
 }
 
 /// Each host's clock offset and round trip, best of 5 samples (NTP-style:
@@ -392,8 +427,14 @@ pub async fn stop_monitors(
                     };
                     if let Some(m) = trial.monitors.iter_mut().find(|m| m.name == name) {
                         let run = m.hosts.entry(host.clone()).or_default();
-                        run.stopped = f.get(2).and_then(|t| t.parse().ok()).unwrap_or(0.0);
-                        run.killed = how == "killed";
+                        let value = f.get(2).copied().unwrap_or("");
+                        match how {
+                            "exited" => run.exited = value.parse().ok(),
+                            _ => {
+                                run.stopped = value.parse().unwrap_or(0.0);
+                                run.killed = how == "killed";
+                            }
+                        }
                     }
                 }
             }
@@ -452,5 +493,10 @@ pub fn conclude(trial: &mut Trial) {
         });
         complete &= t.hosts.values().all(TestRun::succeeded);
     }
+    complete &= trial.monitors.iter().all(|m| {
+        m.hosts
+            .values()
+            .all(|r| r.exited.is_none() && r.error.is_none())
+    });
     trial.status = if complete { "complete" } else { "partial" }.to_string();
 }

@@ -201,7 +201,8 @@ rm -f .runner/full/hosts/a-0/work/fill
     assert!(!apply.contains("error: error:"), "{apply}");
     // A step whose log could not be written failed; it did not pass with an empty log.
     assert!(
-        apply.contains("cannot write the step's log") || apply.contains("cannot write the state"),
+        apply.contains("cannot write the output locally")
+            || apply.contains("cannot write the state"),
         "{apply}"
     );
     let destroy = p.read("destroy.out");
@@ -226,9 +227,9 @@ fn a_lost_state_is_not_a_fresh_start() {
         assert_eq!(r.code, 1, "{r:?}");
         assert!(
             r.stderr
-                .contains("the state file .runner/lost.state.json is missing, but")
+                .contains("the state file .runner/lost.state.json is missing, but runner found")
                 && r.stderr
-                    .contains("2 host directories under .runner/lost/hosts exist"),
+                    .contains("2 host directories under .runner/lost/hosts"),
             "{r:?}"
         );
         assert!(r.stderr.contains("--force-new"), "{r:?}");
@@ -400,7 +401,7 @@ fn abandoned_commands_are_stopped_on_the_host() {
     assert_eq!(r.code, 1, "{r:?}");
     assert!(
         r.stderr
-            .contains("1 abandoned (their commands were stopped on the hosts)"),
+            .contains("1 abandoned (their commands stopped on the hosts: 1 step)"),
         "{r:?}"
     );
     assert!(!r.stderr.contains("not started"), "{r:?}");

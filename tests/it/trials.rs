@@ -94,7 +94,7 @@ fn a_trial_arms_tests_on_one_clock_then_collects_and_analyses() {
     let shown = p.run(&["plan", "plan.toml"]);
     shown.ok();
     for line in [
-        "+ trial  (tests tcp on 3 hosts; monitors iperf-server, ticks → trials/tri/<new id>)",
+        "+ trial  (tests tcp on 2 hosts; monitors iperf-server, ticks on 1 host → trials/tri/<new id>)",
         "+ test tcp  (client[0..1] at +1s)",
         "+ collect logs  (server[0])",
         "+ analyze throughput  (iperf3)",
@@ -230,7 +230,15 @@ count = 3
 name = "work"
 on = ["client"]
 at = "+1s"
-run = "echo result-{{ host.index }} > {{ out }}/result.txt; if [ {{ host.index }} = 1 ]; then echo boom >&2; exit 3; fi"
+run = "printf 'host,value\\n{{ host.index }},1\\n' > {{ out }}/result.csv; if [ {{ host.index }} = 1 ]; then echo boom >&2; exit 3; fi"
+[[monitor]]
+name = "dies"
+on = ["client[0]"]
+run = "echo cannot start >&2; exit 3"
+[[monitor]]
+name = "lives"
+on = ["client"]
+run = "sleep 600"
 [[test]]
 name = "slow"
 on = ["client[2]"]
@@ -240,7 +248,7 @@ timeout = "1s"
 [[analyze]]
 name = "results"
 parser = "csv"
-files = "*/work/result.txt"
+files = "*/work/result.csv"
 "#,
     );
     let r = p.run(&["apply", "plan.toml", "--yes"]);
@@ -266,8 +274,8 @@ files = "*/work/result.txt"
     // Everything produced was still collected, the failing host's too.
     for h in 0..3 {
         assert_eq!(
-            p.read(&format!("trials/part/{id}/client-{h}/work/result.txt")),
-            format!("result-{h}\n")
+            p.read(&format!("trials/part/{id}/client-{h}/work/result.csv")),
+            format!("host,value\n{h},1\n")
         );
     }
     assert_eq!(
@@ -283,9 +291,9 @@ files = "*/work/result.txt"
 #[test]
 fn a_start_time_that_has_passed_is_an_error_before_anything_starts() {
     let p = Project::new();
-    p.write(
-        "plan.toml",
-        r#"name = "late"
+    let plan = |at: &str| {
+        format!(
+            r#"name = "late"
 [groups.server]
 count = 1
 [[monitor]]
@@ -295,23 +303,47 @@ run = "touch ../../monitor-started; sleep 60"
 [[test]]
 name = "t"
 on = ["server"]
-at = "2020-01-01T00:00:00Z"
+at = "{at}"
 run = "touch ../../test-ran"
-"#,
-    );
+"#
+        )
+    };
+    p.write("plan.toml", &plan("2020-01-01T00:00:00Z"));
     let r = p.run(&["apply", "plan.toml", "--yes"]);
     assert_eq!(r.code, 1, "{r:?}");
     assert!(
-        r.stderr.contains("test `t` is set to start at 2020-01-01T00:00:00.000Z, which has passed; nothing was started"),
+        r.stderr.contains("plan.toml:11:6: error: test `t` is set to start at 2020-01-01T00:00:00Z, which has passed"),
         "{r:?}"
     );
+    assert!(p.sshd_pids().is_empty(), "hosts were created");
+    // A time that passes between `plan` and `apply`: still refused before anything starts.
+    let soon = std::time::SystemTime::now() + Duration::from_secs(3);
+    let soon = humantime_rfc3339(soon);
+    p.write("plan.toml", &plan(&soon));
+    p.run(&["plan", "plan.toml", "-o", "s.plan"]).ok();
+    std::thread::sleep(Duration::from_secs(4));
+    let r = p.run(&["apply", "s.plan"]);
+    assert_eq!(r.code, 1, "{r:?}");
+    assert!(r.stderr.contains("which has passed"), "{r:?}");
     let work = p.path().join(".runner/late/hosts/server-0/work");
     assert!(!work.join("../../monitor-started").exists());
     assert!(!work.join("../../test-ran").exists());
     assert!(trials(&p, "late").is_empty());
-    // Still to do: the plan shows the trial.
-    assert!(p.run(&["plan", "plan.toml"]).stdout.contains("+ trial"));
     p.run(&["destroy", "plan.toml", "--yes"]).ok();
+}
+
+/// `2026-11-23T18:00:00Z`, from the system clock.
+fn humantime_rfc3339(t: std::time::SystemTime) -> String {
+    let out = std::process::Command::new("date")
+        .args(["-u", "-d"])
+        .arg(format!(
+            "@{}",
+            t.duration_since(std::time::UNIX_EPOCH).unwrap().as_secs()
+        ))
+        .arg("+%Y-%m-%dT%H:%M:%SZ")
+        .output()
+        .unwrap();
+    String::from_utf8(out.stdout).unwrap().trim().to_string()
 }
 
 const REATTACH_PLAN: &str = r#"name = "re"
@@ -336,7 +368,7 @@ fn kill_once_armed(p: &Project) {
     let deadline = Instant::now() + Duration::from_secs(60);
     for line in BufReader::new(stderr).lines() {
         let line = line.unwrap();
-        if line.contains("tests armed") {
+        if line.contains(" armed on ") {
             break;
         }
         assert!(Instant::now() < deadline, "never armed");
@@ -354,16 +386,22 @@ fn kill_9_while_armed_reattaches_and_no_test_runs_twice() {
     assert_eq!(ids.len(), 1);
     let shown = p.run(&["plan", "plan.toml"]);
     assert!(
-        shown
-            .stdout
-            .contains(&format!("~ trial  (reattach to armed trial {}", ids[0])),
+        shown.stdout.contains(&format!(
+            "~ trial {}  (finish the trial armed by an interrupted apply",
+            ids[0]
+        )),
         "{shown:?}"
     );
     // The armed tests run without runner; the next apply waits for them.
     let r = p.run(&["apply", "plan.toml", "--yes"]);
     r.ok();
     assert!(
-        r.stderr.contains(&format!("trial {}: reattaching", ids[0])),
+        r.stderr
+            .contains(&format!("trial {}: finishing it", ids[0])),
+        "{r:?}"
+    );
+    assert!(
+        r.stderr.contains("test count: 2 hosts, 2 succeeded"),
         "{r:?}"
     );
     assert_eq!(trials(&p, "re"), ids, "a new trial was started");
@@ -393,7 +431,7 @@ fn kill_9_while_armed_reattaches_and_no_test_runs_twice() {
     let mut child = p.command(&["apply", "again.plan"]).spawn().unwrap();
     let stderr = child.stderr.take().unwrap();
     for line in BufReader::new(stderr).lines() {
-        if line.unwrap().contains("tests armed") {
+        if line.unwrap().contains(" armed on ") {
             break;
         }
     }
@@ -494,12 +532,72 @@ files = "*/tcp/stdout"
     );
     let r = p.run(&["apply", "plan.toml", "--yes"]);
     assert_eq!(r.code, 1, "{r:?}");
-    assert!(r.stderr.contains("test tcp: 1 hosts, 1 succeeded"), "{r:?}");
+    assert!(r.stderr.contains("test tcp: 1 host, 1 succeeded"), "{r:?}");
     assert!(
-        r.stderr.contains("failed: analyze `throughput`: analysis `throughput`: all files: unable to connect to server"),
+        r.stderr.contains("failed: analyze throughput: analysis `throughput`: all files: unable to connect to server"),
         "{r:?}"
     );
     let id = trials(&p, "err").pop().unwrap();
-    assert!(p.read(&format!("trials/err/{id}/analysis/throughput.csv")).contains("Connection refused"));
+    assert!(
+        p.read(&format!("trials/err/{id}/analysis/throughput.csv"))
+            .contains("Connection refused")
+    );
+    p.run(&["destroy", "plan.toml", "--yes"]).ok();
+}
+
+#[test]
+fn an_armed_trial_is_finished_before_a_changed_plan_touches_its_hosts() {
+    let p = Project::new();
+    let plan = |v: &str| {
+        format!(
+            r#"name = "chg"
+[groups.h]
+count = 1
+[[step]]
+name = "setup"
+on = ["h"]
+run = "echo {v} > config"
+[[test]]
+name = "t"
+on = ["h"]
+at = "+3s"
+run = "echo VERSION-{v} $(cat config) > {{{{ out }}}}/v"
+"#
+        )
+    };
+    p.write("plan.toml", &plan("A"));
+    let mut child = p.command(&["apply", "plan.toml", "--yes"]).spawn().unwrap();
+    let stderr = child.stderr.take().unwrap();
+    for line in BufReader::new(stderr).lines() {
+        if line.unwrap().contains(" armed on ") {
+            break;
+        }
+    }
+    kill(child.id(), "KILL");
+    let _ = child.wait();
+    // The plan changes while the trial is armed on the host.
+    p.write("plan.toml", &plan("B"));
+    let shown = p.run(&["plan", "plan.toml"]);
+    let text = &shown.stdout;
+    let finish = text.find("(finish the trial armed").expect(text);
+    assert!(text.find("~ step setup").expect(text) > finish, "{text}");
+    assert!(
+        text.contains("+ trial  (tests t on 1 host; changed since trial"),
+        "{text}"
+    );
+    let r = p.run(&["apply", "plan.toml", "--yes"]);
+    r.ok();
+    let ids = trials(&p, "chg");
+    assert_eq!(ids.len(), 2, "{ids:?}");
+    // The armed trial ran as armed, before the step changed its host; then the new one.
+    assert_eq!(
+        p.read(&format!("trials/chg/{}/h-0/t/v", ids[0])),
+        "VERSION-A A\n"
+    );
+    assert_eq!(
+        p.read(&format!("trials/chg/{}/h-0/t/v", ids[1])),
+        "VERSION-B B\n"
+    );
+    assert_eq!(p.run(&["plan", "plan.toml", "--detailed-exitcode"]).code, 0);
     p.run(&["destroy", "plan.toml", "--yes"]).ok();
 }
