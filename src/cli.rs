@@ -17,6 +17,19 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Write a starter plan (local hosts, a monitor, a test, a collect, an
+    /// analysis) that `runner apply` runs as is.
+    ///
+    /// Example: `runner init my-test && cd my-test && runner apply plan.toml --yes`
+    Init {
+        /// Where to write it (created if missing; default: here).
+        #[arg(default_value = ".")]
+        dir: PathBuf,
+    },
+    /// Print a shell completion script.
+    ///
+    /// Example: `runner completions bash > /etc/bash_completion.d/runner`
+    Completions { shell: clap_complete::Shell },
     /// Check a plan and report every problem at once.
     Validate { plan: PathBuf },
     /// Show what apply would change, and save it for `runner apply`.
@@ -87,7 +100,7 @@ pub enum Command {
         #[arg(long, value_enum, default_value_t = InventoryFormat::SshConfig)]
         format: InventoryFormat,
     },
-    /// Show the hosts and steps in the state.
+    /// Show the hosts in the state and the last trial (`--json`: versioned, see the README).
     Show {
         plan: Option<PathBuf>,
         #[arg(long)]

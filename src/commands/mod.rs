@@ -5,6 +5,7 @@ mod apply;
 mod destroy;
 mod graph;
 mod hosts;
+mod init;
 mod plan;
 mod saved;
 mod show;
@@ -17,6 +18,14 @@ use crate::error::{Error, Result};
 
 pub fn run(command: Command) -> Result<i32> {
     match command {
+        Command::Init { dir } => init::run(&dir),
+        Command::Completions { shell } => {
+            use clap::CommandFactory as _;
+            let mut out = Vec::new();
+            clap_complete::generate(shell, &mut crate::cli::Cli::command(), "runner", &mut out);
+            crate::out::write(&String::from_utf8_lossy(&out));
+            Ok(0)
+        }
         Command::Validate { plan } => validate::run(&plan),
         Command::Plan {
             plan,

@@ -5,18 +5,27 @@ use std::path::Path;
 use crate::error::{Error, Result};
 use crate::state::{Paths, State};
 
+/// The version of `runner show --json`'s document; bumped on incompatible changes.
+const SHOW_VERSION: u32 = 1;
+
 pub fn run(plan: Option<&Path>, json: bool) -> Result<i32> {
     let name = match plan {
-        Some(p) => super::plan::compile(p)?.0.plan.name,
+        Some(p) => super::plan_name(p)?,
         None => only_state()?,
     };
     let paths = Paths::new(Path::new("."), &name);
     let state = State::load(&paths)?;
+    let trial = last_trial(&name, &state);
     if json {
-        crate::out::outln!(
-            "{}",
-            serde_json::to_string_pretty(&state).unwrap_or_default()
-        );
+        let doc = serde_json::json!({
+            "runner_show": SHOW_VERSION,
+            "plan": name,
+            "state_serial": state.serial,
+            "hosts": state.hosts,
+            "steps": state.steps,
+            "trial": trial,
+        });
+        crate::out::outln!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
         return Ok(0);
     }
     crate::out::outln!(
@@ -36,7 +45,68 @@ pub fn run(plan: Option<&Path>, json: bool) -> Result<i32> {
             h.status
         );
     }
+    if let Some(t) = &trial {
+        crate::out::outln!(
+            "last trial {} ({}) in {}",
+            t["id"].as_str().unwrap_or(""),
+            t["status"].as_str().unwrap_or(""),
+            t["dir"].as_str().unwrap_or("")
+        );
+        for test in t["tests"].as_array().into_iter().flatten() {
+            crate::out::outln!(
+                "  test {}: {} hosts, {} succeeded, start skew {}",
+                test["name"].as_str().unwrap_or(""),
+                test["hosts"],
+                test["succeeded"],
+                test["skew_ms"]
+                    .as_f64()
+                    .map_or("-".to_string(), |s| format!("{s:.1} ms"))
+            );
+        }
+        for table in t["tables"].as_array().into_iter().flatten() {
+            crate::out::outln!("  table {}", table.as_str().unwrap_or(""));
+        }
+    }
     Ok(0)
+}
+
+/// The last trial as `show` reports it: id, status, folder, per test hosts,
+/// succeeded and skew, and the tables written.
+fn last_trial(plan: &str, state: &State) -> Option<serde_json::Value> {
+    let record = state.trial.as_ref()?;
+    let dir = crate::trial::plan_trials_dir(plan).join(&record.id);
+    let trial = crate::trial::Trial::read(&dir).ok();
+    let tests: Vec<serde_json::Value> = trial
+        .iter()
+        .flat_map(|t| &t.tests)
+        .map(|t| {
+            serde_json::json!({
+                "name": t.name,
+                "hosts": t.hosts.len(),
+                "succeeded": t.hosts.values().filter(|r| r.succeeded()).count(),
+                "skew_ms": t.skew_ms,
+            })
+        })
+        .collect();
+    let mut tables: Vec<String> = fs_err::read_dir(dir.join("analysis"))
+        .map(|d| {
+            d.flatten()
+                .map(|e| crate::state::shown(&e.path()))
+                .filter(|p| !p.ends_with(".sources.txt"))
+                .collect()
+        })
+        .unwrap_or_default();
+    tables.sort();
+    Some(serde_json::json!({
+        "id": record.id,
+        "status": trial.as_ref().map_or_else(
+            || format!("{:?}", record.status).to_lowercase(),
+            |t| t.status.clone()
+        ),
+        "dir": crate::state::shown(&dir),
+        "tests": tests,
+        "tables": tables,
+    }))
 }
 
 fn only_state() -> Result<String> {

@@ -7,6 +7,7 @@ mod faults;
 mod hosts;
 mod local;
 mod malformed;
+mod operator;
 mod saved_plan;
 mod static_hosts;
 mod trials;

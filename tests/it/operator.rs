@@ -1,0 +1,89 @@
+//! Driving runner by hand: `init` gives a plan that runs as is, shell
+//! completions, `show` with the last trial.
+
+use crate::common::*;
+
+#[test]
+fn init_writes_a_plan_that_applies_as_is_and_show_reports_its_trial() {
+    let p = Project::new();
+    let r = p.run(&["init", "lab"]);
+    r.ok();
+    assert!(
+        r.stdout.contains("cd lab && runner plan plan.toml"),
+        "{r:?}"
+    );
+    // Nothing is overwritten.
+    let again = p.run(&["init", "lab"]);
+    assert_eq!(again.code, 1, "{again:?}");
+    assert!(again.stderr.contains("already exist"), "{again:?}");
+
+    let run = |args: &[&str]| {
+        let mut c = std::process::Command::new(BIN);
+        c.args(args)
+            .current_dir(p.path().join("lab"))
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+        wait_bounded(c.spawn().unwrap(), std::time::Duration::from_secs(120))
+    };
+    run(&["validate", "plan.toml"]).ok();
+    let r = run(&["apply", "plan.toml", "--yes"]);
+    r.ok();
+    assert!(
+        r.stderr.contains("test probe: 2 hosts, 2 succeeded"),
+        "{r:?}"
+    );
+    let show = run(&["show", "plan.toml", "--json"]);
+    show.ok();
+    let doc: serde_json::Value = serde_json::from_str(&show.stdout).unwrap();
+    assert_eq!(doc["runner_show"], 1);
+    assert_eq!(doc["plan"], "starter");
+    assert_eq!(doc["hosts"].as_object().unwrap().len(), 3);
+    let trial = &doc["trial"];
+    assert_eq!(trial["status"], "complete", "{doc}");
+    assert_eq!(trial["tests"][0]["name"], "probe");
+    assert_eq!(trial["tests"][0]["succeeded"], 2);
+    let tables: Vec<&str> = trial["tables"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t.as_str().unwrap())
+        .collect();
+    assert!(
+        tables.iter().any(|t| t.ends_with("analysis/timing.csv")),
+        "{tables:?}"
+    );
+    let csv = std::fs::read_to_string(
+        p.path()
+            .join("lab")
+            .join(tables.iter().find(|t| t.ends_with(".csv")).unwrap()),
+    )
+    .unwrap();
+    assert!(csv.contains("client[1]"), "{csv}");
+    let text = run(&["show", "plan.toml"]);
+    assert!(
+        text.stdout.contains("test probe: 2 hosts, 2 succeeded"),
+        "{text:?}"
+    );
+    run(&["destroy", "plan.toml", "--yes"]).ok();
+}
+
+#[test]
+fn completions_for_each_shell() {
+    let p = Project::new();
+    for (shell, marker) in [
+        ("bash", "complete -F"),
+        ("zsh", "#compdef runner"),
+        ("fish", "complete -c runner"),
+    ] {
+        let r = p.run(&["completions", shell]);
+        r.ok();
+        assert!(
+            r.stdout.contains(marker),
+            "{shell}: {}",
+            &r.stdout[..200.min(r.stdout.len())]
+        );
+        assert!(r.stdout.contains("destroy"), "{shell}");
+    }
+    assert_eq!(p.run(&["completions", "tcsh"]).code, 1);
+}
