@@ -74,10 +74,24 @@ fn set_mode(path: &Path, mode: u32) -> Result<(), String> {
     fs_err::set_permissions(path, std::fs::Permissions::from_mode(mode)).map_err(|e| e.to_string())
 }
 
+/// A port no other socket holds now and that no other host of this runner
+/// was given: hosts created at the same time must not race for one port.
 fn free_port() -> Result<u16, String> {
-    let l =
-        TcpListener::bind("127.0.0.1:0").map_err(|e| format!("cannot find a free port: {e}"))?;
-    l.local_addr().map(|a| a.port()).map_err(|e| e.to_string())
+    static GIVEN: std::sync::Mutex<Vec<u16>> = std::sync::Mutex::new(Vec::new());
+    for _ in 0..50 {
+        let l = TcpListener::bind("127.0.0.1:0")
+            .map_err(|e| format!("cannot find a free port: {e}"))?;
+        let port = l
+            .local_addr()
+            .map(|a| a.port())
+            .map_err(|e| e.to_string())?;
+        let mut given = GIVEN.lock().unwrap_or_else(|e| e.into_inner());
+        if !given.contains(&port) {
+            given.push(port);
+            return Ok(port);
+        }
+    }
+    Err("cannot find a free port that no other host was given".into())
 }
 
 /// The pid in `dir/sshd.pid` (or `pid`) if it is our sshd: alive, and
@@ -370,6 +384,16 @@ fn start_sshd(dir: &Path, port: u16) -> Result<u32, String> {
             .is_ok()
         {
             return Ok(pid);
+        }
+        // sshd daemonizes before it binds: a port taken meanwhile shows
+        // only in its log. Give up on this port at once (a new one is tried).
+        if read_pid(dir).is_none()
+            && fs_err::read_to_string(&log).is_ok_and(|l| l.contains("Cannot bind any address"))
+        {
+            return Err(format!(
+                "sshd could not bind port {port} (taken meanwhile); see {}",
+                log.display()
+            ));
         }
         if Instant::now() > deadline {
             // It may be running without our being able to confirm it: it
