@@ -13,6 +13,15 @@ use clap::{Parser, Subcommand};
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
+    /// No colour (also: the NO_COLOR environment variable, or output that is not a terminal).
+    #[arg(long, global = true)]
+    pub no_color: bool,
+    /// Print only errors and the closing summary.
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+    /// Print more per node (why it changes, its log).
+    #[arg(short, long, global = true)]
+    pub verbose: bool,
 }
 
 #[derive(Debug, Subcommand)]

@@ -22,6 +22,7 @@ mod render;
 mod report;
 mod ssh;
 mod state;
+mod style;
 mod table;
 mod template;
 mod trial;
@@ -40,6 +41,7 @@ fn main() {
             std::process::exit(code);
         }
     };
+    style::init(cli.no_color, cli.quiet, cli.verbose);
     let code = match commands::run(cli.command) {
         Ok(code) => code,
         Err(e) => {

@@ -12,8 +12,12 @@ pub struct Reporter;
 
 impl Events for Reporter {
     fn event(&self, e: Event<'_>) {
+        use crate::style::{Verbosity, verbosity};
         match e {
-            Event::Line(text) => Reporter::line(self, text),
+            // Progress: quiet leaves it out; errors always get through.
+            Event::Line(text) if verbosity() == Verbosity::Quiet && !text.starts_with("error") => {}
+            Event::Done { .. } if verbosity() == Verbosity::Quiet => {}
+            Event::Line(text) => Reporter::line(self, format!("{}{text}", crate::style::stamp())),
             Event::Done { change, elapsed } => Reporter::node_done(self, change, elapsed),
             Event::Failed {
                 change,
@@ -37,22 +41,36 @@ impl Reporter {
             Action::Replace => "replaced",
             Action::Destroy => "destroyed",
         };
-        self.line(format!(
-            "{:>3} {}: {verb} ({:.2}s)",
-            change.action.symbol(),
+        let symbol = change.action.symbol();
+        let mut text = format!(
+            "{}{} {}: {verb} ({:.2}s)",
+            crate::style::stamp(),
+            crate::style::err(&format!("{symbol:>3}"), crate::style::of_symbol(symbol)),
             change.id,
             elapsed.as_secs_f64()
-        ));
+        );
+        if crate::style::verbosity() == crate::style::Verbosity::Verbose
+            && !change.reason.is_empty()
+        {
+            text.push_str(&format!(" — {}", change.reason));
+        }
+        self.line(text);
     }
 
     pub fn node_failed(&self, change: &Change, failure: &Failure, elapsed: Duration) {
-        self.line(format!(
-            "{:>3} {}: FAILED: {} ({:.2}s)",
+        let mut text = format!(
+            "{}{:>3} {}: {}: {} ({:.2}s)",
+            crate::style::stamp(),
             change.action.symbol(),
             change.id,
+            crate::style::err("FAILED", crate::style::Color::Red),
             failure.message,
             elapsed.as_secs_f64()
-        ));
+        );
+        if let Some(log) = &failure.log {
+            text.push_str(&format!("\n      log: {}", crate::state::shown(log)));
+        }
+        self.line(text);
     }
 
     /// The closing summary; names every failure with its host, step, status and log.
@@ -67,10 +85,12 @@ impl Reporter {
         );
         let notes: String = report.notes.iter().map(|n| format!("\n  {n}")).collect();
         if report.complete() {
-            self.line(format!("\n{verb} complete: {counts}.{notes}"));
+            let head = crate::style::err(&format!("{verb} complete:"), crate::style::Color::Green);
+            self.line(format!("\n{head} {counts}.{notes}"));
             return;
         }
-        let mut text = format!("\n{verb} incomplete: {counts}");
+        let head = crate::style::err(&format!("{verb} incomplete:"), crate::style::Color::Red);
+        let mut text = format!("\n{head} {counts}");
         if !report.failures.is_empty() {
             text.push_str(&format!("; {} failed", report.failures.len()));
         }

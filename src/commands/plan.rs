@@ -96,10 +96,12 @@ pub fn print_changes(planned: &Planned, json: bool) {
         planned.graph.plan.name
     );
     for c in &changes.changes {
+        let symbol = c.action.symbol();
+        let shown = crate::style::out(&format!("{symbol:>5}"), crate::style::of_symbol(symbol));
         if c.reason.is_empty() {
-            let _ = writeln!(text, "{:>5} {}", c.action.symbol(), c.id);
+            let _ = writeln!(text, "{shown} {}", c.id);
         } else {
-            let _ = writeln!(text, "{:>5} {}  ({})", c.action.symbol(), c.id, c.reason);
+            let _ = writeln!(text, "{shown} {}  ({})", c.id, c.reason);
         }
     }
     let _ = writeln!(text, "\n{} nodes unchanged.", changes.unchanged);

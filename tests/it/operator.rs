@@ -87,3 +87,55 @@ fn completions_for_each_shell() {
     }
     assert_eq!(p.run(&["completions", "tcsh"]).code, 1);
 }
+
+/// Colour on a terminal (a pty from `script`), none with NO_COLOR or
+/// --no-color or when piped; -q keeps only errors and the summary;
+/// timestamps on progress lines when stderr is not a terminal.
+#[test]
+fn colour_quiet_and_timestamps() {
+    let p = example_project("look", 1);
+    let on_tty = |env: &[(&str, &str)], extra: &str| {
+        let mut c = std::process::Command::new("script");
+        c.args(["-qec", &format!("{BIN} plan plan.toml{extra}"), "/dev/null"])
+            .current_dir(p.path())
+            .stdin(std::process::Stdio::null());
+        for (k, v) in env {
+            c.env(k, v);
+        }
+        String::from_utf8_lossy(&c.output().unwrap().stdout).into_owned()
+    };
+    let colored = on_tty(&[], "");
+    assert!(
+        colored.contains("\x1b[32m    +\x1b[0m host client[0]"),
+        "{colored:?}"
+    );
+    assert!(!on_tty(&[("NO_COLOR", "1")], "").contains('\x1b'));
+    assert!(!on_tty(&[], " --no-color").contains('\x1b'));
+    assert!(!p.run(&["plan", "plan.toml"]).stdout.contains('\x1b'));
+
+    let r = p.run(&["apply", "plan.toml", "--yes"]);
+    r.ok();
+    // Piped stderr: each progress line starts with a UTC time.
+    let line = r
+        .stderr
+        .lines()
+        .find(|l| l.contains("host server[0]: created"))
+        .unwrap();
+    let stamp = &line[..13];
+    assert!(
+        stamp.as_bytes()[2] == b':' && stamp.as_bytes()[8] == b'.',
+        "{line}"
+    );
+    p.write(
+        "plan.toml",
+        &two_group_plan("look", 1).replace("echo hello from", "echo hi from"),
+    );
+    let q = p.run(&["apply", "plan.toml", "--yes", "-q"]);
+    q.ok();
+    assert!(!q.stderr.contains("updated ("), "{q:?}");
+    assert!(
+        q.stderr.contains("Apply complete: 0 added, 2 changed"),
+        "{q:?}"
+    );
+    p.run(&["destroy", "plan.toml", "--yes", "-q"]).ok();
+}
