@@ -40,8 +40,12 @@ pub enum Command {
     /// Example: `runner completions bash > /etc/bash_completion.d/runner`
     Completions { shell: clap_complete::Shell },
     /// Check a plan and report every problem at once.
+    ///
+    /// Example: `runner validate plans/quickstart.toml`
     Validate { plan: PathBuf },
     /// Show what apply would change, and save it for `runner apply`.
+    ///
+    /// Example: `runner plan plans/quickstart.toml` then `runner apply`
     Plan {
         plan: PathBuf,
         /// Where to save the plan (default `.runner/<name>.plan`).
@@ -62,13 +66,16 @@ pub enum Command {
         new_trial: bool,
     },
     /// Apply a saved plan, or plan and apply a plan file.
+    ///
+    /// Example: `runner apply plans/quickstart.toml --yes --new-trial`
     Apply {
         /// A saved plan (`.runner/<name>.plan`) or a plan file (`*.toml`); default: the newest saved plan.
         plan: Option<PathBuf>,
         /// Do not ask for confirmation.
         #[arg(long, short = 'y')]
         yes: bool,
-        /// How many nodes run at once.
+        /// How many nodes run at once (default 10; local hosts on one machine
+        /// are CPU-bound, hosts across a network gain from more).
         #[arg(long, default_value_t = 10)]
         parallelism: usize,
         /// Start from an empty state although the state file is missing and
@@ -79,7 +86,9 @@ pub enum Command {
         #[arg(long)]
         new_trial: bool,
     },
-    /// Remove every host the state knows.
+    /// Remove every host the state knows (and local hosts it lost track of).
+    ///
+    /// Example: `runner destroy plans/quickstart.toml --yes`
     Destroy {
         plan: PathBuf,
         #[arg(long, short = 'y')]
@@ -88,13 +97,21 @@ pub enum Command {
         parallelism: usize,
     },
     /// Print the plan's graph as Graphviz DOT.
+    ///
+    /// Example: `runner graph plan.toml | dot -Tsvg > graph.svg`
     Graph { plan: PathBuf },
     /// Result tables from collected files: `runner analyze --parser hdr FILE…`,
     /// or a plan's `[[analyze]]` sections on a trial: `runner analyze PLAN [TRIAL]`.
+    ///
+    /// Example: `runner analyze --parser hdr --unit us --format mediawiki */*.hlog`
     Analyze(AnalyzeArgs),
     /// A table of the hosts: reachable, round trip, clock offset.
+    ///
+    /// Example: `runner ping plans/quickstart.toml`
     Ping { plan: PathBuf },
     /// Log in to a host (OpenSSH, pinned host key), or run a command there.
+    ///
+    /// Example: `runner ssh plans/quickstart.toml 'client[0]' uptime`
     Ssh {
         plan: PathBuf,
         /// `client[0]` or `client-0`
@@ -104,12 +121,16 @@ pub enum Command {
         command: Vec<String>,
     },
     /// The hosts as an Ansible inventory or an OpenSSH config (pinned host keys).
+    ///
+    /// Example: `runner inventory plan.toml --format ansible > hosts.ini`
     Inventory {
         plan: PathBuf,
         #[arg(long, value_enum, default_value_t = InventoryFormat::SshConfig)]
         format: InventoryFormat,
     },
     /// Show the hosts in the state and the last trial (`--json`: versioned, see the README).
+    ///
+    /// Example: `runner show plans/quickstart.toml --json | jq .trial`
     Show {
         plan: Option<PathBuf>,
         #[arg(long)]

@@ -139,3 +139,16 @@ fn colour_quiet_and_timestamps() {
     );
     p.run(&["destroy", "plan.toml", "--yes", "-q"]).ok();
 }
+
+#[test]
+fn every_command_help_has_an_example() {
+    let p = Project::new();
+    for cmd in [
+        "init", "completions", "validate", "plan", "apply", "destroy", "graph", "analyze", "ping",
+        "ssh", "inventory", "show",
+    ] {
+        let r = p.run(&[cmd, "--help"]);
+        r.ok();
+        assert!(r.stdout.contains("Example: `runner "), "{cmd}: {}", r.stdout);
+    }
+}
