@@ -8,12 +8,117 @@ use crate::diff::{Action, Change};
 use crate::exec::{Event, Events, Failure, Report};
 
 #[derive(Default)]
-pub struct Reporter;
+pub struct Reporter {
+    bars: Option<Bars>,
+}
+
+/// Live progress on a terminal: a bar per phase, finished nodes and
+/// failures printed above them as they happen.
+struct Bars {
+    mp: indicatif::MultiProgress,
+    phases: Vec<(&'static str, indicatif::ProgressBar)>,
+}
+
+/// The phase a change belongs to, by its id.
+fn phase_of(id: &str) -> &'static str {
+    match id.split(' ').next().unwrap_or("") {
+        "host" => "hosts",
+        "step" => "configure",
+        "trial" | "test" => "trial",
+        "collect" => "collect",
+        "analyze" => "analyze",
+        _ => "other",
+    }
+}
+
+impl Reporter {
+    /// With live bars when stderr is a terminal and `-q` is not given.
+    pub fn for_changes(changes: &crate::diff::Changes) -> Reporter {
+        use std::io::IsTerminal as _;
+        if !std::io::stderr().is_terminal()
+            || crate::style::verbosity() == crate::style::Verbosity::Quiet
+        {
+            return Reporter::default();
+        }
+        let mp = indicatif::MultiProgress::new();
+        let style =
+            indicatif::ProgressStyle::with_template("{prefix:>10} [{bar:30}] {pos}/{len} {msg}")
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+                .progress_chars("=> ");
+        let mut phases = Vec::new();
+        for name in ["hosts", "configure", "trial", "collect", "analyze", "other"] {
+            let n = changes
+                .changes
+                .iter()
+                .filter(|c| phase_of(&c.id) == name)
+                .count();
+            if n == 0 {
+                continue;
+            }
+            let pb = mp.add(indicatif::ProgressBar::new(n as u64));
+            pb.set_style(style.clone());
+            pb.set_prefix(name);
+            phases.push((name, pb));
+        }
+        Reporter {
+            bars: Some(Bars { mp, phases }),
+        }
+    }
+
+    fn advance(&self, id: &str) {
+        if let Some(b) = &self.bars
+            && let Some((_, pb)) = b.phases.iter().find(|(n, _)| *n == phase_of(id))
+        {
+            pb.inc(1);
+        }
+    }
+
+    /// Counts down to the trigger, then to the last test's end.
+    fn trial_armed(&self, trigger: f64, end: f64) {
+        let Some(pb) = self
+            .bars
+            .as_ref()
+            .and_then(|b| b.phases.iter().find(|(n, _)| *n == "trial"))
+            .map(|(_, pb)| pb.clone())
+        else {
+            return;
+        };
+        std::thread::spawn(move || {
+            while !pb.is_finished() {
+                let now = crate::trial::run::now();
+                let msg = if now < trigger {
+                    format!("armed: tests start in {:.1} s", trigger - now)
+                } else if now < end {
+                    format!(
+                        "tests running; {:.0} s at most to go (their timeouts)",
+                        end - now
+                    )
+                } else {
+                    break;
+                };
+                pb.set_message(msg);
+                std::thread::sleep(Duration::from_millis(200));
+            }
+            pb.set_message(String::new());
+        });
+    }
+
+    /// Ends the bars before the summary.
+    fn finish_bars(&self) {
+        if let Some(b) = &self.bars {
+            for (_, pb) in &b.phases {
+                pb.finish_and_clear();
+            }
+            let _ = b.mp.clear();
+        }
+    }
+}
 
 impl Events for Reporter {
     fn event(&self, e: Event<'_>) {
         use crate::style::{Verbosity, verbosity};
         match e {
+            Event::TrialArmed { trigger, end } => self.trial_armed(trigger, end),
             // Progress: quiet leaves it out; errors always get through.
             Event::Line(text) if verbosity() == Verbosity::Quiet && !text.starts_with("error") => {}
             Event::Done { .. } if verbosity() == Verbosity::Quiet => {}
@@ -30,6 +135,10 @@ impl Events for Reporter {
 
 impl Reporter {
     pub fn line(&self, text: String) {
+        if let Some(b) = &self.bars {
+            let _ = b.mp.println(&text);
+            return;
+        }
         let mut err = std::io::stderr().lock();
         let _ = writeln!(err, "{text}");
     }
@@ -55,6 +164,7 @@ impl Reporter {
             text.push_str(&format!(" — {}", change.reason));
         }
         self.line(text);
+        self.advance(&change.id);
     }
 
     pub fn node_failed(&self, change: &Change, failure: &Failure, elapsed: Duration) {
@@ -71,10 +181,12 @@ impl Reporter {
             text.push_str(&format!("\n      log: {}", crate::state::shown(log)));
         }
         self.line(text);
+        self.advance(&change.id);
     }
 
     /// The closing summary; names every failure with its host, step, status and log.
     pub fn summary(&self, verb: &str, report: &Report) {
+        self.finish_bars();
         let count = |a: Action| report.succeeded.iter().filter(|&&x| x == a).count();
         let counts = format!(
             "{} added, {} changed, {} replaced, {} destroyed",

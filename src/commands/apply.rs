@@ -18,7 +18,6 @@ pub fn run(arg: Option<&Path>, yes: bool, parallelism: usize, flags: plan::Flags
         Some(p) => p.to_path_buf(),
         None => newest_saved_plan()?,
     };
-    let reporter = Reporter;
     match SavedPlan::read(&path)? {
         Some(saved) => {
             let paths = Paths::new(Path::new("."), &saved.plan_name);
@@ -40,7 +39,7 @@ pub fn run(arg: Option<&Path>, yes: bool, parallelism: usize, flags: plan::Flags
                     "the hosts are not as they were when it was made:\n{diff}"
                 )));
             }
-            apply(planned, store, parallelism, &reporter)
+            apply(planned, store, parallelism)
         }
         None => {
             // A plan file: plan, show, confirm, apply. Without a terminal and
@@ -68,17 +67,13 @@ pub fn run(arg: Option<&Path>, yes: bool, parallelism: usize, flags: plan::Flags
                 eprintln!("Apply cancelled.");
                 return Ok(1);
             }
-            apply(planned, store, parallelism, &reporter)
+            apply(planned, store, parallelism)
         }
     }
 }
 
-fn apply(
-    planned: Planned,
-    mut store: Store,
-    parallelism: usize,
-    reporter: &Reporter,
-) -> Result<i32> {
+fn apply(planned: Planned, mut store: Store, parallelism: usize) -> Result<i32> {
+    let reporter = &Reporter::for_changes(&planned.changes);
     // The saved plan is spent, whatever happens next.
     let _ = fs_err::remove_file(planned.paths.saved_plan());
     if planned.changes.is_empty() {

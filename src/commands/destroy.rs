@@ -18,7 +18,7 @@ use crate::state::{Paths, Store};
 pub fn run(path: &Path, yes: bool, parallelism: usize) -> Result<i32> {
     let name = super::plan_name(path)?;
     let paths = Paths::new(Path::new("."), &name);
-    let reporter = Reporter;
+    let reporter = Reporter::default();
     let _lock = Lock::acquire(&paths.lock(), "destroyed")?;
     // A state that cannot be written (a full disk) does not stop a destroy.
     let mut store = Store::open(&paths).or_else(|e| {

@@ -46,6 +46,12 @@ pub struct Options {
 /// What the executor tells whoever shows progress (`report` on a terminal).
 pub enum Event<'a> {
     Line(String),
+    /// A trial's tests are armed: they start at `trigger` (at the earliest)
+    /// and end by `end` (at the latest), seconds since the epoch.
+    TrialArmed {
+        trigger: f64,
+        end: f64,
+    },
     Done {
         change: &'a Change,
         elapsed: Duration,
@@ -126,6 +132,10 @@ pub(crate) struct Shared {
 /// What a running task tells the dispatcher.
 pub(crate) enum Msg {
     Line(String),
+    Armed {
+        trigger: f64,
+        end: f64,
+    },
     /// Record this now (journal written and fsynced), then answer.
     Record(Box<Op>, tokio::sync::oneshot::Sender<Result<(), String>>),
 }
@@ -282,6 +292,7 @@ pub async fn execute(
             Some(msg) = inbox.recv() => {
                 match msg {
                     Msg::Line(text) => reporter.line(text),
+                    Msg::Armed { trigger, end } => reporter.event(Event::TrialArmed { trigger, end }),
                     Msg::Record(op, answer) => {
                         let r = store.record(*op).and_then(|()| store.sync());
                         if let Err(e) = &r {

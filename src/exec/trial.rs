@@ -133,6 +133,15 @@ pub async fn run(
         .iter()
         .map(|t| t.armed_at + t.timeout_s)
         .fold(trigger, f64::max);
+    let first = trial
+        .tests
+        .iter()
+        .map(|t| t.armed_at)
+        .fold(f64::INFINITY, f64::min);
+    let _ = shared.msgs.send(Msg::Armed {
+        trigger: if first.is_finite() { first } else { trigger },
+        end: last,
+    });
     say(
         &shared,
         format!(

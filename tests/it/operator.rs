@@ -144,11 +144,47 @@ fn colour_quiet_and_timestamps() {
 fn every_command_help_has_an_example() {
     let p = Project::new();
     for cmd in [
-        "init", "completions", "validate", "plan", "apply", "destroy", "graph", "analyze", "ping",
-        "ssh", "inventory", "show",
+        "init",
+        "completions",
+        "validate",
+        "plan",
+        "apply",
+        "destroy",
+        "graph",
+        "analyze",
+        "ping",
+        "ssh",
+        "inventory",
+        "show",
     ] {
         let r = p.run(&[cmd, "--help"]);
         r.ok();
-        assert!(r.stdout.contains("Example: `runner "), "{cmd}: {}", r.stdout);
+        assert!(
+            r.stdout.contains("Example: `runner "),
+            "{cmd}: {}",
+            r.stdout
+        );
     }
+}
+
+/// On a terminal, apply draws a bar per phase; the closing summary is plain.
+#[test]
+fn progress_bars_on_a_terminal() {
+    let p = example_project("bars", 1);
+    let out = std::process::Command::new("script")
+        .args([
+            "-qec",
+            &format!("{BIN} apply plan.toml --yes --no-color"),
+            "/dev/null",
+        ])
+        .current_dir(p.path())
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("     hosts ["), "{text}");
+    assert!(text.contains(" configure ["), "{text}");
+    assert!(text.contains("Apply complete: 6 added"), "{text}");
+    p.run(&["destroy", "plan.toml", "--yes"]).ok();
 }
