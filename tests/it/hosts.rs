@@ -53,6 +53,52 @@ fn ping_ssh_and_inventory_reach_the_hosts_with_pinned_keys() {
         ansible.stdout.contains("StrictHostKeyChecking=yes"),
         "{ansible:?}"
     );
+    // The real tools accept it: ansible-inventory parses it, and ansible
+    // reaches every host over SSH with the pinned keys.
+    p.write("inventory.ini", &ansible.stdout);
+    let listed = output_of(
+        Command::new("ansible-inventory")
+            .args(["-i", "inventory.ini", "--list"])
+            .current_dir(p.path())
+            .output()
+            .expect("ansible-inventory (scripts/install-tools --tests installs it)"),
+    );
+    assert_eq!(listed.code, 0, "{listed:?}");
+    let inv: serde_json::Value = serde_json::from_str(&listed.stdout).unwrap();
+    assert_eq!(
+        inv["client"]["hosts"],
+        serde_json::json!(["client-0"]),
+        "{inv}"
+    );
+    assert_eq!(
+        inv["_meta"]["hostvars"]["server-0"]["ansible_host"],
+        "127.0.0.1"
+    );
+    assert_eq!(
+        inv["_meta"]["hostvars"]["server-0"]["runner_host"],
+        "server[0]"
+    );
+    let raw = output_of(
+        Command::new("ansible")
+            .args([
+                "-i",
+                "inventory.ini",
+                "all",
+                "-m",
+                "raw",
+                "-a",
+                "echo ok-$RUNNER_HOST",
+            ])
+            .current_dir(p.path())
+            .env("ANSIBLE_NOCOLOR", "1")
+            .output()
+            .unwrap(),
+    );
+    assert_eq!(raw.code, 0, "{raw:?}");
+    assert!(
+        raw.stdout.contains("ok-client[0]") && raw.stdout.contains("ok-server[0]"),
+        "{raw:?}"
+    );
 
     let r = p.run(&["ssh", "plan.toml", "server[0]", "cat", "/dev/null;", "pwd"]);
     r.ok();
