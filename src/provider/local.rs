@@ -337,25 +337,58 @@ LogLevel ERROR
     )
 }
 
-/// Starts sshd (it daemonizes after binding) and waits for its pid file and port.
+/// `-r` (no re-exec for each connection) where this sshd still has it: its
+/// re-exec costs ~8 ms of CPU per connection (see `BENCHMARKS.md`). OpenSSH
+/// 9.8 split sshd in two and dropped the option.
+fn no_reexec_flag() -> &'static str {
+    static FLAG: std::sync::OnceLock<&'static str> = std::sync::OnceLock::new();
+    FLAG.get_or_init(|| {
+        let out = Command::new(sshd_path())
+            .arg("-V")
+            .stdin(Stdio::null())
+            .output()
+            .ok();
+        let text = out
+            .map(|o| String::from_utf8_lossy(&o.stderr).into_owned())
+            .unwrap_or_default();
+        let version = text.split("OpenSSH_").nth(1).and_then(|v| {
+            let mut it = v.split(|c: char| !c.is_ascii_digit());
+            Some((
+                it.next()?.parse::<u32>().ok()?,
+                it.next()?.parse::<u32>().ok()?,
+            ))
+        });
+        match version {
+            Some(v) if v < (9, 8) => "-r",
+            _ => "",
+        }
+    })
+}
+
+/// Starts sshd (it daemonizes before binding) and waits for its pid file and port.
 fn start_sshd(dir: &Path, port: u16) -> Result<u32, String> {
     let config = dir.join("sshd_config");
     let log = dir.join("sshd.log");
     let sshd = sshd_path();
+    let flag = no_reexec_flag();
     let mut cmd = match rc_to_hide() {
         Some(rc) => {
             let mut c = Command::new("unshare");
             c.args(["--mount", "--propagation", "private", "--", "sh", "-c"])
-                .arg(r#"mount --bind /dev/null "$0" && exec "$1" -f "$2" -E "$3""#)
+                .arg(r#"mount --bind /dev/null "$0" && exec "$1" -f "$2" -E "$3" $4"#)
                 .arg(rc)
                 .arg(&sshd)
                 .arg(&config)
-                .arg(&log);
+                .arg(&log)
+                .arg(flag);
             c
         }
         None => {
             let mut c = Command::new(&sshd);
             c.arg("-f").arg(&config).arg("-E").arg(&log);
+            if !flag.is_empty() {
+                c.arg(flag);
+            }
             c
         }
     };

@@ -151,6 +151,11 @@ fn remove_temps(dir: &Path) {
     }
 }
 
+/// A tag of its own for each remote command (stopped by it if it overruns).
+fn tag() -> String {
+    format!("collect-{}", crate::provider::new_instance())
+}
+
 /// Only normal components: no `..`, no root, no `.` tricks.
 fn is_plain_relative(p: &Path) -> bool {
     p.components().count() > 0 && p.components().all(|c| matches!(c, Component::Normal(_)))
@@ -171,7 +176,7 @@ async fn fetch_file(session: &Session, remote_path: &str, to: &Path) -> Result<u
     let mut err: Vec<u8> = Vec::new();
     let cmd = format!("cat -- {}", remote::quote(remote_path));
     let outcome = session
-        .exec(&cmd, None, FETCH_TIMEOUT, "collect", &mut sink, &mut err)
+        .exec(&cmd, None, FETCH_TIMEOUT, &tag(), &mut sink, &mut err)
         .await
         .map_err(|e| format!("into {}: {e}", to.display()))?;
     if outcome != Outcome::Exit(0) {

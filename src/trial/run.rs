@@ -175,11 +175,12 @@ async fn on_hosts(
         let Some(s) = sessions.get(&host).cloned() else {
             continue;
         };
+        let tag = format!("trial-{}", crate::provider::new_instance());
         set.spawn(async move {
             let mut out: Vec<u8> = Vec::new();
             let mut err: Vec<u8> = Vec::new();
             let r = s
-                .exec(&script, None, timeout, "trial", &mut out, &mut err)
+                .exec(&script, None, timeout, &tag, &mut out, &mut err)
                 .await;
             let r = match r {
                 Ok(o) if o.success() => Ok(String::from_utf8_lossy(&out).into_owned()),

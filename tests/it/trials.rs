@@ -7,12 +7,22 @@ use std::time::{Duration, Instant};
 
 use crate::common::*;
 
+/// Two adjacent free ports below the ephemeral range (so that no outgoing
+/// connection of another test takes one between now and iperf3's bind).
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
+    let seed = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+        .subsec_nanos();
+    for i in 0..1000u32 {
+        let port = 20000 + ((seed / 7 + i * 97) % 10000) as u16;
+        let a = std::net::TcpListener::bind(("127.0.0.1", port));
+        let b = std::net::TcpListener::bind(("127.0.0.1", port + 1));
+        if a.is_ok() && b.is_ok() {
+            return port;
+        }
+    }
+    panic!("no two free ports in 20000..30000");
 }
 
 fn trials(p: &Project, plan: &str) -> Vec<String> {
