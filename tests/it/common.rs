@@ -98,21 +98,25 @@ impl Project {
 
     /// Every live sshd whose command line names a config under this project.
     pub fn sshd_processes(&self) -> Vec<u32> {
-        let needle = self.path().to_string_lossy().to_string();
-        let mut out = Vec::new();
-        for e in std::fs::read_dir("/proc").unwrap().flatten() {
-            let Some(pid) = e.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) else {
-                continue;
-            };
-            if let Ok(cmd) = std::fs::read(format!("/proc/{pid}/cmdline")) {
-                let cmd = String::from_utf8_lossy(&cmd).replace('\0', " ");
-                if cmd.contains("sshd") && cmd.contains(&needle) && alive(pid) {
-                    out.push(pid);
-                }
+        sshd_matching(&self.path().to_string_lossy())
+    }
+}
+
+/// Every live sshd whose command line contains `needle`.
+pub fn sshd_matching(needle: &str) -> Vec<u32> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Some(pid) = e.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) else {
+            continue;
+        };
+        if let Ok(cmd) = std::fs::read(format!("/proc/{pid}/cmdline")) {
+            let cmd = String::from_utf8_lossy(&cmd).replace('\0', " ");
+            if cmd.contains("sshd") && cmd.contains(needle) && alive(pid) {
+                out.push(pid);
             }
         }
-        out
     }
+    out
 }
 
 fn glob_pid_files(root: &Path) -> Vec<PathBuf> {

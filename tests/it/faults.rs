@@ -360,23 +360,12 @@ fn odd_working_directories_work_and_leak_nothing() {
     }
 }
 
-/// Live sshd processes whose command line (escaped or not) or cwd mentions `dir`.
+/// Live sshd processes whose command line mentions `dir` (up to its first
+/// non-ASCII character: sshd escapes the rest in its process title).
 fn sshd_under(dir: &std::path::Path) -> Vec<u32> {
     let plain = dir.to_string_lossy().to_string();
     let ascii: String = plain.chars().take_while(char::is_ascii).collect();
-    let mut out = Vec::new();
-    for e in std::fs::read_dir("/proc").unwrap().flatten() {
-        let Some(pid) = e.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) else {
-            continue;
-        };
-        if let Ok(cmd) = std::fs::read(format!("/proc/{pid}/cmdline")) {
-            let cmd = String::from_utf8_lossy(&cmd).replace('\0', " ");
-            if cmd.contains("sshd") && cmd.contains(&ascii) && alive(pid) {
-                out.push(pid);
-            }
-        }
-    }
-    out
+    sshd_matching(&ascii)
 }
 
 #[test]
