@@ -277,8 +277,16 @@ impl Session {
         // file system (one machine listed twice, an NFS home) never write
         // into each other's temp file.
         let tmp = quote(&format!("{dest}.runner-{tag}.tmp"));
+        // The folder is made only when missing (`[ -d ]` is a builtin): two
+        // processes per upload (cat, mv), not four.
+        let parent = std::path::Path::new(dest)
+            .parent()
+            .map(|p| p.to_string_lossy().into_owned())
+            .filter(|p| !p.is_empty())
+            .unwrap_or_else(|| ".".to_string());
+        let p = quote(&parent);
         let cmd = format!(
-            "mkdir -p \"$(dirname {d})\" && {{ cat > {tmp} && mv -f {tmp} {d}; }} || {{ rc=$?; rm -f {tmp}; exit $rc; }}"
+            "{{ [ -d {p} ] || mkdir -p {p}; }} && {{ cat > {tmp} && mv -f {tmp} {d}; }} || {{ rc=$?; rm -f {tmp}; exit $rc; }}"
         );
         self.exec(&cmd, Some(bytes), timeout, tag, stdout, stderr)
             .await
