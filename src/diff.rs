@@ -201,31 +201,16 @@ fn trial_changes(
     out: &mut Changes,
 ) {
     use crate::state::TrialStatus;
-    let Some(trial_idx) = graph
-        .dag
-        .node_indices()
-        .find(|&i| graph.dag[i].kind == NodeKind::Trial)
-    else {
-        return;
-    };
-    let node = &graph.dag[trial_idx];
     let plan = &graph.plan.name;
-    let crate::graph::Payload::Trial(spec) = &node.payload else {
-        return;
-    };
-    let recreated: Vec<&str> = spec
-        .hosts
-        .iter()
-        .filter(|h| host_action.contains_key(h.as_str()))
-        .map(String::as_str)
-        .collect();
     // An armed trial is finished first (its tests are running on the hosts
-    // whatever the plan says now); the plan is then weighed against it as
-    // against any finished trial.
-    if let Some(t) = state
-        .trial
-        .as_ref()
-        .filter(|t| t.status == TrialStatus::Armed)
+    // whatever the plan says now), also when the plan has no trial any more;
+    // the plan is then weighed against it as against any finished trial.
+    // (`destroy`, whose graph is empty, stops it instead.)
+    if graph.dag.node_count() > 0
+        && let Some(t) = state
+            .trial
+            .as_ref()
+            .filter(|t| t.status == TrialStatus::Armed)
     {
         out.changes.push(Change {
             id: format!("trial {}", t.id),
@@ -240,6 +225,23 @@ fn trial_changes(
             armed_trial: Some(t.id.clone()),
         });
     }
+    let Some(trial_idx) = graph
+        .dag
+        .node_indices()
+        .find(|&i| graph.dag[i].kind == NodeKind::Trial)
+    else {
+        return;
+    };
+    let node = &graph.dag[trial_idx];
+    let crate::graph::Payload::Trial(spec) = &node.payload else {
+        return;
+    };
+    let recreated: Vec<&str> = spec
+        .hosts
+        .iter()
+        .filter(|h| host_action.contains_key(h.as_str()))
+        .map(String::as_str)
+        .collect();
     let trial = match &state.trial {
         _ if new_trial => Some((
             Action::Create,
@@ -293,7 +295,15 @@ fn trial_changes(
         let n = &graph.dag[idx];
         let previous = state.nodes.get(&n.id);
         let verdict = match n.kind {
-            NodeKind::Test { .. } => trial_action.map(|a| (a, n.host.clone())),
+            NodeKind::Test { .. } => match (trial_action, previous) {
+                (Some(a), _) => Some((a, n.host.clone())),
+                // Its results were never reported (interrupted): report them.
+                (None, Some(p)) if p.trial == latest => None,
+                (None, _) => Some((
+                    Action::Update,
+                    format!("{}; report its results in trial {latest}", n.host),
+                )),
+            },
             NodeKind::Collect { .. } => {
                 if let Some(a) = trial_action {
                     Some((a, n.host.clone()))

@@ -58,10 +58,19 @@ pub struct Armed {
 /// Stands for the trial id in rendered commands until the trial has one.
 pub const TRIAL_ID: &str = "@@runner-trial-id@@";
 
-/// The folder (relative to the host's working directory) where a test or
-/// monitor writes its output: `{{ out }}`.
-pub fn out_dir(trial: &str, name: &str) -> String {
-    format!("runner-trials/{trial}/{name}")
+/// A host's folder of a trial (relative to its working directory); one per
+/// host, so that hosts sharing a working directory (one machine listed
+/// twice, an NFS home) never share a file.
+pub fn host_trial_dir(trial: &str, host: &str) -> String {
+    format!(
+        "runner-trials/{trial}/{}",
+        crate::state::host_file_name(host)
+    )
+}
+
+/// The folder where a test or monitor writes its output: `{{ out }}`.
+pub fn out_dir(trial: &str, host: &str, name: &str) -> String {
+    format!("{}/{name}", host_trial_dir(trial, host))
 }
 
 /// A rendered command with the trial id filled in.
@@ -356,7 +365,7 @@ fn trial_spec(
                 continue;
             };
             let ctx = minijinja::context! {
-                out => out_dir(TRIAL_ID, name),
+                out => out_dir(TRIAL_ID, host, name),
                 trial => TRIAL_ID,
                 ..context(h)
             };

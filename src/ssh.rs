@@ -295,7 +295,13 @@ impl Session {
     /// Stops every process on the host that carries `tag` (the commands of
     /// an abandoned node and their children): TERM, then KILL after 2 s.
     pub async fn stop_tagged(&self, tag: &str) -> Result<(), String> {
-        let t = quote(&format!("RUNNER_NODE={tag}"));
+        self.stop_env("RUNNER_NODE", tag).await
+    }
+
+    /// Stops every process on the host whose environment has `var=value`
+    /// (a trial's monitors and armed tests carry `RUNNER_TRIAL=<id>`).
+    pub async fn stop_env(&self, var: &str, value: &str) -> Result<(), String> {
+        let t = quote(&format!("{var}={value}"));
         let script = format!(
             "pids() {{ grep -lxzF {t} /proc/[0-9]*/environ 2>/dev/null | sed 's,^/proc/,,;s,/environ$,,' | grep -vx \"$$\"; }}\n\
              p=$(pids); [ -z \"$p\" ] && exit 0\n\

@@ -73,9 +73,23 @@ pub fn run(arg: Option<&Path>, yes: bool, parallelism: usize, flags: plan::Flags
 }
 
 fn apply(planned: Planned, mut store: Store, parallelism: usize) -> Result<i32> {
-    let reporter = &Reporter::for_changes(&planned.changes);
+    // A new trial whose fixed start time has passed: an error before
+    // anything starts (hosts included). Only then: an armed trial, a
+    // re-collect or a re-render of a plan with a past time are fine.
+    if let Some(node) = planned
+        .changes
+        .changes
+        .iter()
+        .filter(|c| c.action == crate::diff::Action::Create)
+        .filter_map(|c| c.node)
+        .find(|&n| planned.graph.dag[n].kind == crate::graph::NodeKind::Trial)
+        && let crate::graph::Payload::Trial(spec) = &planned.graph.dag[node].payload
+    {
+        crate::trial::run::check_times(spec).map_err(Error::msg)?;
+    }
     // The saved plan is spent, whatever happens next.
     let _ = fs_err::remove_file(planned.paths.saved_plan());
+    let reporter = &Reporter::for_changes(&planned.changes);
     if planned.changes.is_empty() {
         crate::out::outln!(
             "No changes. {} nodes are up to date.",

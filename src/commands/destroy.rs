@@ -82,6 +82,23 @@ pub fn run(path: &Path, yes: bool, parallelism: usize) -> Result<i32> {
     }
     let _ = fs_err::remove_file(paths.saved_plan());
     let rt = super::runtime()?;
+    // A trial armed by an interrupted apply is stopped, not waited for:
+    // its monitors and armed tests are detached from every session.
+    if let Some(t) = store
+        .state
+        .trial
+        .clone()
+        .filter(|t| t.status == crate::state::TrialStatus::Armed)
+    {
+        let stopped = rt.block_on(stop_trial(&store.state, &t.id));
+        reporter.line(format!(
+            "trial {}: armed by an interrupted apply; its processes were stopped on {stopped} hosts",
+            t.id
+        ));
+        let mut done = t.clone();
+        done.status = crate::state::TrialStatus::Finished;
+        store.record(crate::state::Op::Trial { trial: done })?;
+    }
     let mut report = rt.block_on(exec::execute(
         &graph,
         &changes,
@@ -119,4 +136,32 @@ pub fn run(path: &Path, yes: bool, parallelism: usize) -> Result<i32> {
     } else {
         Ok(1)
     }
+}
+
+/// Stops the processes of trial `id` (its `RUNNER_TRIAL` tag) on every host
+/// of the state that can be reached; how many were.
+async fn stop_trial(state: &crate::state::State, id: &str) -> usize {
+    let mut set = tokio::task::JoinSet::new();
+    for (name, h) in &state.hosts {
+        if h.status != crate::state::HostStatus::Ready {
+            continue;
+        }
+        let target = crate::ssh::Target::of(name, h);
+        let id = id.to_string();
+        set.spawn(async move {
+            let session = crate::ssh::connect(target).await.ok()?;
+            let r = tokio::time::timeout(
+                std::time::Duration::from_secs(15),
+                session.stop_env("RUNNER_TRIAL", &id),
+            )
+            .await;
+            session.close().await;
+            r.ok().and_then(Result::ok)
+        });
+    }
+    let mut n = 0;
+    while let Some(r) = set.join_next().await {
+        n += usize::from(matches!(r, Ok(Some(()))));
+    }
+    n
 }

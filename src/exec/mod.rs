@@ -201,12 +201,30 @@ pub async fn execute(
     let n = items.len();
     let mut waiting_on = vec![0usize; n];
     let mut dependents: Vec<Vec<usize>> = vec![Vec::new(); n];
+    // A change waits for the nearest changes upstream of it, through
+    // unchanged nodes too: step 3 still follows step 1 when step 2 is
+    // unchanged.
     for (&node, &i) in &by_node {
-        for dep in graph.dag.neighbors_directed(node, Direction::Incoming) {
-            if let Some(&j) = by_node.get(&dep) {
-                waiting_on[i] += 1;
-                dependents[j].push(i);
+        let mut seen: std::collections::HashSet<NodeIndex> = std::collections::HashSet::new();
+        let mut deps: std::collections::HashSet<usize> = std::collections::HashSet::new();
+        let mut stack: Vec<NodeIndex> = graph
+            .dag
+            .neighbors_directed(node, Direction::Incoming)
+            .collect();
+        while let Some(up) = stack.pop() {
+            if !seen.insert(up) {
+                continue;
             }
+            match by_node.get(&up) {
+                Some(&j) => {
+                    deps.insert(j);
+                }
+                None => stack.extend(graph.dag.neighbors_directed(up, Direction::Incoming)),
+            }
+        }
+        for j in deps {
+            waiting_on[i] += 1;
+            dependents[j].push(i);
         }
     }
     // A trial armed by an interrupted apply is finished before anything
@@ -287,6 +305,8 @@ pub async fn execute(
         if stopping && grace_deadline.is_none() {
             grace_deadline = Some(tokio::time::Instant::now() + INTERRUPT_GRACE);
         }
+        // What finished: one join, or what abandoning found already done.
+        let mut batch = Vec::new();
         let first = tokio::select! {
             j = running.join_next() => j,
             Some(msg) = inbox.recv() => {
@@ -306,7 +326,7 @@ pub async fn execute(
             _ = interrupts.next() => {
                 if report.interrupted {
                     reporter.line("second interrupt: abandoning running nodes".to_string());
-                    abandon(&mut running, &mut remote, &shared, &mut report).await;
+                    batch = abandon(&mut running, &mut remote, &shared, &mut report).await;
                 } else {
                     report.interrupted = true;
                     stopping = true;
@@ -314,17 +334,17 @@ pub async fn execute(
                         "interrupted: starting no new nodes; waiting up to {}s for {} running",
                         INTERRUPT_GRACE.as_secs(), running.len()
                     ));
+                    continue;
                 }
-                continue;
+                None
             }
             _ = sleep_until(grace_deadline) => {
                 reporter.line("grace period over: abandoning running nodes".to_string());
-                abandon(&mut running, &mut remote, &shared, &mut report).await;
-                continue;
+                batch = abandon(&mut running, &mut remote, &shared, &mut report).await;
+                None
             }
         };
         // Everything that finished by now, recorded as one batch.
-        let mut batch = Vec::new();
         batch.extend(first);
         while let Some(j) = running.try_join_next() {
             batch.push(j);
@@ -478,25 +498,41 @@ async fn unrecorded_host(
     }
 }
 
+/// A task's end as the `JoinSet` gives it.
+type Joined = Result<(usize, Result<Done, Failure>, Duration), tokio::task::JoinError>;
+
 /// Aborts the running tasks and stops their remote commands on the hosts
-/// (every process carrying the node's tag), bounded in time.
+/// (every process carrying the node's tag), bounded in time. Returns what
+/// had finished before it could be aborted: that is recorded like any
+/// finished node, not thrown away.
 async fn abandon(
     running: &mut JoinSet<(usize, Result<Done, Failure>, Duration)>,
     remote: &mut HashMap<usize, (String, String)>,
     shared: &Arc<Shared>,
     report: &mut Report,
-) {
-    report.abandoned += running.len();
+) -> Vec<Joined> {
+    let trial_running = running.len() > remote.len();
+    running.abort_all();
+    let mut done = Vec::new();
+    let mut aborted = 0;
+    while let Some(j) = running.join_next().await {
+        match &j {
+            Ok((i, ..)) => {
+                remote.remove(i);
+                done.push(j);
+            }
+            Err(_) => aborted += 1,
+        }
+    }
+    report.abandoned += aborted;
     report.stopped_remote += remote.len();
-    if running.len() > remote.len() {
+    if trial_running {
         // A trial (or a collect, an analysis) was running: an armed trial's
         // tests and monitors go on without runner by design.
         report.notes.push(
             "a trial was running: its armed tests and monitors go on on the hosts; `runner apply` finishes it (waits, stops the monitors, collects) without running a test twice".into(),
         );
     }
-    running.abort_all();
-    while running.join_next().await.is_some() {}
     let mut stops = JoinSet::new();
     for (_, (host, tag)) in remote.drain() {
         let Some(session) = shared.pool.open(&host).await else {
@@ -508,6 +544,7 @@ async fn abandon(
         while stops.join_next().await.is_some() {}
     })
     .await;
+    done
 }
 
 async fn sleep_until(deadline: Option<tokio::time::Instant>) {

@@ -117,11 +117,17 @@ pub async fn run(
         trial.status = "failed".into();
         let _ = trial.write(&dir);
         let _ = phases::fetch_outputs(&sessions, &spec, &trial, &dir).await;
-        let _ = record_now(&shared, finished(&trial, &hash)).await;
+        // Recorded as finished, with no hash: the next plan runs it again.
+        let _ = record_now(&shared, finished(&trial, "")).await;
         return Err(format!("monitors did not start: {}", failed.join("; ")));
     }
     let lead = 1.0 + 0.02 * spec.hosts.len() as f64;
     let trigger = phases::now() + lead.min(30.0);
+    // The start times are on disk before any host is armed: a crash while
+    // arming is finished by waiting for them, not taken for "never armed".
+    phases::set_times(&spec, &mut trial, trigger);
+    trial.status = "arming".into();
+    trial.write(&dir).map_err(|e| e.to_string())?;
     let errors = phases::arm(&sessions, &spec, &mut trial, trigger).await;
     trial.status = "armed".into();
     trial.write(&dir).map_err(|e| e.to_string())?;
@@ -160,22 +166,48 @@ pub async fn run(
 /// A trial armed by an apply that was interrupted: waited for, monitors
 /// stopped, outputs fetched — driven by its `trial.json`, whatever the
 /// plan says now.
+/// A trial that cannot be finished (its hosts are gone or unreachable) is
+/// recorded as finished all the same, and said to be abandoned: it must not
+/// hold up every later apply.
 pub async fn finish_armed(
     shared: Arc<Shared>,
     hosts: BTreeMap<String, HostState>,
     id: String,
     hash: String,
 ) -> Result<Done, String> {
-    let dir = trial_dir(&shared, &id);
-    let trial =
-        Trial::read(&dir).map_err(|e| format!("the armed trial {id} cannot be read back: {e}"))?;
-    let spec = phases::spec_of(&trial);
     say(
         &shared,
         format!("trial {id}: finishing it (armed by an earlier apply)"),
     );
-    let sessions = sessions(&shared, &spec.hosts, &hosts).await?;
-    finish(&spec, &sessions, trial, &dir, &hash).await
+    let dir = trial_dir(&shared, &id);
+    let attempt = async {
+        let trial = Trial::read(&dir)
+            .map_err(|e| format!("the armed trial {id} cannot be read back: {e}"))?;
+        let spec = phases::spec_of(&trial);
+        let sessions = sessions(&shared, &spec.hosts, &hosts).await?;
+        finish(&spec, &sessions, trial, &dir, &hash).await
+    };
+    match attempt.await {
+        Ok(done) => Ok(done),
+        Err(e) => Ok(Done::Summary {
+            op: Op::Trial {
+                trial: TrialRecord {
+                    id: id.clone(),
+                    hash,
+                    status: TrialStatus::Finished,
+                },
+            },
+            lines: vec![format!(
+                "trial {id} abandoned: it could not be finished; what it left on its hosts was not collected"
+            )],
+            failures: vec![Failure {
+                host: "-".into(),
+                what: format!("finishing trial {id}"),
+                message: e,
+                log: None,
+            }],
+        }),
+    }
 }
 
 fn finished(trial: &Trial, hash: &str) -> Op {
@@ -348,12 +380,12 @@ pub async fn collect(
     for (host, s) in sessions {
         let dest = dir.join(host_file_name(&host)).join(&spec.name);
         let globs = globs.clone();
-        let workdir = s.target.workdir.clone();
         set.spawn(async move {
+            // Commands run in the host's working directory already.
             let f = crate::trial::collect::fetch(
                 &s,
                 &host,
-                &workdir,
+                ".",
                 true,
                 &|rel| globs.is_match(rel),
                 &dest,

@@ -231,23 +231,6 @@ fn validate_tests(raw: &RawPlan, groups: &[Group], diags: &mut Vec<Diagnostic>) 
             None => At::Offset(Duration::ZERO),
             Some(a) => parse_at(a, diags),
         };
-        if let (At::Epoch(e), Some(a)) = (at, &t.at) {
-            let now = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(0.0, |d| d.as_secs_f64());
-            if e <= now {
-                diags.push(
-                    Diagnostic::at(
-                        format!(
-                            "test `{name}` is set to start at {}, which has passed",
-                            a.value
-                        ),
-                        a.span.clone(),
-                    )
-                    .help("give a later UTC time, or a time after the trigger such as `+30s`"),
-                );
-            }
-        }
         if let Some(run) = required_run(t.run.as_ref(), &what, head, diags) {
             out.push(Test {
                 name,

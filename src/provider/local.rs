@@ -251,6 +251,9 @@ impl Provider for Local {
         let user = super::current_user();
         let mut last_error = String::new();
         for _attempt in 0..5 {
+            // A failed attempt's sshd may still write these: start clean.
+            let _ = fs_err::remove_file(dir.join("sshd.pid"));
+            let _ = fs_err::write(dir.join("sshd.log"), b"");
             let port = free_port()?;
             let config = dir.join("sshd_config");
             fs_err::write(&config, sshd_config(&host.name, &dir, &work, port, &user))

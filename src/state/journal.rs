@@ -83,7 +83,6 @@ impl Store {
 
     /// Applies `op` to the state and appends it to the journal.
     pub fn record(&mut self, op: Op) -> Result<()> {
-        self.state.apply(&op);
         let mut line = serde_json::to_vec(&op).map_err(|e| Error::msg(e.to_string()))?;
         line.push(b'\n');
         let path = self.paths.journal();
@@ -104,7 +103,17 @@ impl Store {
             self.journal = Some(f);
         }
         let f = self.journal.as_mut().expect("opened above");
-        f.write_all(&line).map_err(fail)?;
+        let before = f.metadata().map(|m| m.len()).ok();
+        if let Err(e) = f.write_all(&line) {
+            // Cut a partial line back off, so that a later line (once there
+            // is room again) is not glued to it mid-journal.
+            if let Some(len) = before {
+                let _ = f.set_len(len);
+            }
+            return Err(fail(e));
+        }
+        // Only what is in the journal is in the state.
+        self.state.apply(&op);
         self.unsynced = true;
         Ok(())
     }

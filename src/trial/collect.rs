@@ -101,7 +101,7 @@ pub async fn fetch(
                 && Path::new(target).starts_with(&physical_base)
                 && Path::new(target) != Path::new(&physical_base);
             if !inside {
-                let shown = if Path::new(base).is_absolute() {
+                let shown = if base == "." || Path::new(base).is_absolute() {
                     rel.display().to_string()
                 } else {
                     format!("{base}/{}", rel.display())
@@ -118,7 +118,12 @@ pub async fn fetch(
             }
         }
         let to = dest.join(rel);
-        match fetch_file(session, &format!("{base}/{}", rel.display()), &to).await {
+        let from = if base == "." {
+            rel.display().to_string()
+        } else {
+            format!("{base}/{}", rel.display())
+        };
+        match fetch_file(session, &from, &to).await {
             Ok(n) => {
                 out.bytes += n;
                 out.files.push(to);
@@ -219,6 +224,10 @@ impl AsyncWrite for Counting {
 /// `manifest`: `sha256  path` (as `sha256sum` writes it) for every file of
 /// the trial folder but the manifest itself and `analysis/`, sorted.
 pub fn write_manifest(dir: &Path) -> crate::error::Result<usize> {
+    // Collects run in parallel: one scan-and-write at a time, so that the
+    // last manifest written is the one of the last scan.
+    static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _guard = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let mut files = Vec::new();
     let mut stack = vec![dir.to_path_buf()];
     while let Some(d) = stack.pop() {

@@ -1,6 +1,6 @@
 //! The shell scripts a trial sends to a host, each run over the host's one
 //! SSH connection in its working directory. A test's or monitor's folder is
-//! `runner-trials/<trial>/<name>/` there (`{{ out }}`), holding `command`,
+//! `runner-trials/<trial>/<host>/<name>/` there (`{{ out }}`), holding `command`,
 //! `stdout`, `stderr` and, for tests, `status.json`; for monitors, `pid`,
 //! `started` and `stopped`.
 //!
@@ -41,14 +41,14 @@ pub fn quote(s: &str) -> String {
 /// Starts monitors `(name, command)` detached, each its own session (so
 /// its process group can be stopped whole), and waits up to 5 s for each
 /// to write its pid. Prints `started NAME` per monitor.
-pub fn start_monitors(trial: &str, monitors: &[(&str, &str)]) -> String {
+pub fn start_monitors(trial: &str, host: &str, monitors: &[(&str, &str)]) -> String {
     let mut s = String::from("unset RUNNER_NODE\nset -e\n");
     s.push_str(&format!(
         "RUNNER_TRIAL={}; export RUNNER_TRIAL\n",
         quote(trial)
     ));
     for (name, command) in monitors {
-        let d = quote(&out_dir(trial, name));
+        let d = quote(&out_dir(trial, host, name));
         s.push_str(&format!("mkdir -p {d}\n"));
         s.push_str(&write_file(&format!("{d}/command"), command));
         // `started` before `pid`: whoever sees the pid can read the start.
@@ -60,7 +60,7 @@ pub fn start_monitors(trial: &str, monitors: &[(&str, &str)]) -> String {
     }
     s.push_str("set +e\n");
     for (name, _) in monitors {
-        let d = quote(&out_dir(trial, name));
+        let d = quote(&out_dir(trial, host, name));
         s.push_str(&format!(
             "i=0; while [ ! -s {d}/pid ] && [ $i -lt 100 ]; do sleep 0.05; i=$((i+1)); done\n\
              if [ -s {d}/pid ]; then echo \"started {name} $(cat {d}/started)\"; else echo \"failed {name}\"; fi\n"
@@ -71,7 +71,7 @@ pub fn start_monitors(trial: &str, monitors: &[(&str, &str)]) -> String {
 
 /// Arms tests `(name, command, start epoch in µs, timeout)`. Prints
 /// `armed NAME` per test.
-pub fn arm_tests(trial: &str, tests: &[(&str, &str, u64, Duration)]) -> String {
+pub fn arm_tests(trial: &str, host: &str, tests: &[(&str, &str, u64, Duration)]) -> String {
     let mut s = String::from("unset RUNNER_NODE\nset -e\n");
     s.push_str(&format!(
         "RUNNER_TRIAL={}; export RUNNER_TRIAL\n",
@@ -81,7 +81,7 @@ pub fn arm_tests(trial: &str, tests: &[(&str, &str, u64, Duration)]) -> String {
         "command -v bash >/dev/null || { echo 'bash is needed to arm tests' >&2; exit 3; }\n",
     );
     for (name, command, start_us, timeout) in tests {
-        let d = quote(&out_dir(trial, name));
+        let d = quote(&out_dir(trial, host, name));
         s.push_str(&format!("mkdir -p {d}\nrm -f {d}/status.json\n"));
         s.push_str(&write_file(&format!("{d}/command"), command));
         s.push_str(&write_file(
@@ -132,8 +132,11 @@ mv -f "$o/status.tmp" "$o/status.json"
 /// Waits (polling every 0.2 s on the host, up to `limit`) until every named
 /// test has a `status.json`; prints `NAME<TAB>{json}` per test, `{}` for
 /// none.
-pub fn wait_tests(trial: &str, names: &[&str], limit: Duration) -> String {
-    let dirs: Vec<String> = names.iter().map(|n| quote(&out_dir(trial, n))).collect();
+pub fn wait_tests(trial: &str, host: &str, names: &[&str], limit: Duration) -> String {
+    let dirs: Vec<String> = names
+        .iter()
+        .map(|n| quote(&out_dir(trial, host, n)))
+        .collect();
     let mut s = format!(
         "end=$(( $(date +%s) + {} ))\nwhile :; do\n  all=1\n",
         limit.as_secs().max(1)
@@ -154,18 +157,21 @@ pub fn wait_tests(trial: &str, names: &[&str], limit: Duration) -> String {
 /// Stops monitors `(name, stop_timeout)`: TERM to each one's process group,
 /// KILL to what is left after its timeout. Prints `exited NAME CODE` for one
 /// that had ended on its own, then `stopped NAME EPOCH` or `killed NAME EPOCH`.
-pub fn stop_monitors(trial: &str, monitors: &[(&str, Duration)]) -> String {
+pub fn stop_monitors(trial: &str, host: &str, monitors: &[(&str, Duration)]) -> String {
     let mut s = String::new();
     for (name, _) in monitors {
-        let d = quote(&out_dir(trial, name));
+        let d = quote(&out_dir(trial, host, name));
         // One that already ended on its own is said first (`exited NAME CODE`).
+        // Signalled only if that process group is still this trial's (after
+        // a reboot the pid may belong to anything).
         s.push_str(&format!(
             "[ -s {d}/exit ] && echo \"exited {name} $(cat {d}/exit)\"\n\
-             p=$(cat {d}/pid 2>/dev/null) && kill -TERM -- -\"$p\" 2>/dev/null\n"
+             p=$(cat {d}/pid 2>/dev/null) && grep -qzxF {tag} /proc/\"$p\"/environ 2>/dev/null && kill -TERM -- -\"$p\" 2>/dev/null\n",
+            tag = quote(&format!("RUNNER_TRIAL={trial}"))
         ));
     }
     for (name, timeout) in monitors {
-        let d = quote(&out_dir(trial, name));
+        let d = quote(&out_dir(trial, host, name));
         let tenths = (timeout.as_millis() / 100).max(1);
         s.push_str(&format!(
             "how=stopped; p=$(cat {d}/pid 2>/dev/null)\n\

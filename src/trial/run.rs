@@ -229,7 +229,7 @@ pub async fn start_monitors(
                 .iter()
                 .map(|(n, c)| (n.as_str(), c.as_str()))
                 .collect();
-            (host.clone(), remote::start_monitors(&id, &refs))
+            (host.clone(), remote::start_monitors(&id, host, &refs))
         })
         .collect();
     let mut errors = Vec::new();
@@ -261,6 +261,16 @@ pub async fn start_monitors(
     errors
 }
 
+/// The trigger and each test's start time, in `trial`.
+pub fn set_times(spec: &TrialSpec, trial: &mut Trial, trigger: f64) {
+    trial.trigger_epoch = trigger;
+    for t in &mut trial.tests {
+        if let Some(a) = spec.tests.iter().find(|a| a.name == t.name) {
+            t.armed_at = start_of(a, trigger);
+        }
+    }
+}
+
 /// When a test starts, runner's clock: the trigger plus `at`, or `at`.
 fn start_of(t: &Armed, trigger: f64) -> f64 {
     match t.at {
@@ -278,12 +288,7 @@ pub async fn arm(
     trigger: f64,
 ) -> Vec<String> {
     let id = trial.trial.clone();
-    trial.trigger_epoch = trigger;
-    for t in &mut trial.tests {
-        if let Some(a) = spec.tests.iter().find(|a| a.name == t.name) {
-            t.armed_at = start_of(a, trigger);
-        }
-    }
+    set_times(spec, trial, trigger);
     let groups = by_host(&spec.tests);
     let scripts = groups
         .iter()
@@ -299,7 +304,7 @@ pub async fn arm(
                 .iter()
                 .map(|(n, c, us, d)| (n.as_str(), c.as_str(), *us, *d))
                 .collect();
-            (host.clone(), remote::arm_tests(&id, &refs))
+            (host.clone(), remote::arm_tests(&id, host, &refs))
         })
         .collect();
     let mut errors = Vec::new();
@@ -354,7 +359,7 @@ pub async fn wait(sessions: &Sessions, spec: &TrialSpec, trial: &mut Trial) {
         let limit = Duration::from_secs_f64((until - now).max(0.0)) + RESULT_GRACE;
         longest = longest.max(limit);
         let names: Vec<&str> = pending.iter().map(|t| t.name.as_str()).collect();
-        scripts.insert(host.clone(), remote::wait_tests(&id, &names, limit));
+        scripts.insert(host.clone(), remote::wait_tests(&id, host, &names, limit));
     }
     let results = on_hosts(sessions, scripts, longest + Duration::from_secs(30)).await;
     for (host, ts) in &groups {
@@ -414,7 +419,7 @@ pub async fn stop_monitors(
             let list: Vec<(&str, Duration)> =
                 ms.iter().map(|m| (m.name.as_str(), m.timeout)).collect();
             longest = longest.max(ms.iter().map(|m| m.timeout).sum());
-            (host.clone(), remote::stop_monitors(&id, &list))
+            (host.clone(), remote::stop_monitors(&id, host, &list))
         })
         .collect();
     let mut errors = Vec::new();
@@ -452,13 +457,13 @@ pub async fn fetch_outputs(
     trial: &Trial,
     dir: &Path,
 ) -> Vec<String> {
-    let base = format!("runner-trials/{}", trial.trial);
     let mut set = tokio::task::JoinSet::new();
     for host in &spec.hosts {
         let Some(s) = sessions.get(host).cloned() else {
             continue;
         };
-        let (host, base) = (host.clone(), base.clone());
+        let base = crate::graph::host_trial_dir(&trial.trial, host);
+        let host = host.clone();
         let dest: PathBuf = dir.join(host_file_name(&host));
         set.spawn(async move { collect::fetch(&s, &host, &base, false, &|_| true, &dest).await });
     }

@@ -434,3 +434,27 @@ fn graph_prints_dot() {
     // host → each of its 4 step nodes, plus file order on client[0]: hello → conf → check.
     assert_eq!(r.stdout.matches(" -> ").count(), 4 + 2, "{}", r.stdout);
 }
+
+/// A change waits for the changes upstream of it even through unchanged
+/// nodes: step 3 is skipped when step 1 fails, though step 2 did not change.
+#[test]
+fn order_holds_through_unchanged_steps() {
+    let p = Project::new();
+    let plan = |a: &str, c: &str| {
+        format!(
+            "name = \"ord\"\n[groups.h]\ncount = 1\n[[step]]\nname = \"a\"\non = [\"h\"]\nrun = \"{a}\"\n[[step]]\nname = \"b\"\non = [\"h\"]\nrun = \"true\"\n[[step]]\nname = \"c\"\non = [\"h\"]\nrun = \"{c}\"\n"
+        )
+    };
+    p.write("plan.toml", &plan("true", "echo one >> c.txt"));
+    p.run(&["apply", "plan.toml", "--yes"]).ok();
+    p.write("plan.toml", &plan("exit 1", "echo two >> c.txt"));
+    let r = p.run(&["apply", "plan.toml", "--yes"]);
+    assert_eq!(r.code, 1, "{r:?}");
+    assert!(
+        r.stderr
+            .contains("1 skipped because something they depend on failed"),
+        "{r:?}"
+    );
+    assert_eq!(p.read(".runner/ord/hosts/h-0/work/c.txt"), "one\n");
+    p.run(&["destroy", "plan.toml", "--yes"]).ok();
+}

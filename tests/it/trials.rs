@@ -322,7 +322,7 @@ run = "touch ../../test-ran"
     let r = p.run(&["apply", "plan.toml", "--yes"]);
     assert_eq!(r.code, 1, "{r:?}");
     assert!(
-        r.stderr.contains("plan.toml:11:6: error: test `t` is set to start at 2020-01-01T00:00:00Z, which has passed"),
+        r.stderr.contains("error: test `t` is set to start at 2020-01-01T00:00:00.000Z, which has passed; nothing was started"),
         "{r:?}"
     );
     assert!(p.sshd_pids().is_empty(), "hosts were created");
@@ -373,18 +373,27 @@ timeout = "20s"
 
 /// Starts an apply of REATTACH_PLAN and kills it (-9) once its tests are armed.
 fn kill_once_armed(p: &Project) {
-    let mut child = p.command(&["apply", "plan.toml", "--yes"]).spawn().unwrap();
+    kill_once_armed_with(p, &[]);
+}
+
+fn kill_once_armed_with(p: &Project, extra: &[&str]) {
+    let mut args = vec!["apply", "plan.toml", "--yes"];
+    args.extend_from_slice(extra);
+    let mut child = p.command(&args).spawn().unwrap();
     let stderr = child.stderr.take().unwrap();
     let deadline = Instant::now() + Duration::from_secs(60);
+    let mut armed = false;
     for line in BufReader::new(stderr).lines() {
         let line = line.unwrap();
         if line.contains(" armed on ") {
+            armed = true;
             break;
         }
         assert!(Instant::now() < deadline, "never armed");
     }
     kill(child.id(), "KILL");
     let _ = child.wait();
+    assert!(armed, "the apply ended without arming a trial");
 }
 
 #[test]
@@ -608,6 +617,72 @@ run = "echo VERSION-{v} $(cat config) > {{{{ out }}}}/v"
         p.read(&format!("trials/chg/{}/h-0/t/v", ids[1])),
         "VERSION-B B\n"
     );
+    assert_eq!(p.run(&["plan", "plan.toml", "--detailed-exitcode"]).code, 0);
+    p.run(&["destroy", "plan.toml", "--yes"]).ok();
+}
+
+/// Processes of this machine whose environment carries `RUNNER_TRIAL=id`.
+fn trial_processes(id: &str) -> Vec<u32> {
+    let needle = format!("RUNNER_TRIAL={id}");
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            std::fs::read(format!("/proc/{pid}/environ"))
+                .is_ok_and(|env| env.split(|b| *b == 0).any(|v| v == needle.as_bytes()))
+                && alive(*pid)
+        })
+        .collect()
+}
+
+#[test]
+fn an_armed_trial_that_cannot_be_finished_does_not_block_and_destroy_stops_one() {
+    let p = Project::new();
+    p.write("plan.toml", REATTACH_PLAN);
+    kill_once_armed(&p);
+    let id = trials(&p, "re").pop().unwrap();
+    assert!(!trial_processes(&id).is_empty(), "nothing armed");
+    // destroy stops the armed trial's monitors and tests, not waiting for them.
+    let d = p.run(&["destroy", "plan.toml", "--yes"]);
+    d.ok();
+    assert!(
+        d.stderr.contains(&format!(
+            "trial {id}: armed by an interrupted apply; its processes were stopped on 2 hosts"
+        )),
+        "{d:?}"
+    );
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !trial_processes(&id).is_empty() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(
+        trial_processes(&id).is_empty(),
+        "left running after destroy"
+    );
+    // Fresh hosts, a fresh trial: nothing held up.
+    let r = p.run(&["apply", "plan.toml", "--yes"]);
+    r.ok();
+    assert_eq!(trials(&p, "re").len(), 2);
+
+    // Armed again, and this time the hosts vanish (a reboot): finishing
+    // fails, the trial is abandoned, and the apply goes on.
+    kill_once_armed_with(&p, &["--new-trial"]);
+    let id = trials(&p, "re").pop().unwrap();
+    for pid in p.sshd_pids() {
+        kill(pid, "KILL");
+    }
+    for pid in trial_processes(&id) {
+        kill(pid, "KILL");
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    let r = p.run(&["apply", "plan.toml", "--yes"]);
+    assert_eq!(r.code, 1, "{r:?}");
+    assert!(r.stderr.contains(&format!("trial {id} abandoned")), "{r:?}");
+    assert!(r.stderr.contains("-/+ host client[0]"), "{r:?}");
+    let ids = trials(&p, "re");
+    assert_eq!(ids.len(), 4, "{ids:?}");
+    assert_eq!(trial_json(&p, "re", &ids[3])["status"], "complete");
     assert_eq!(p.run(&["plan", "plan.toml", "--detailed-exitcode"]).code, 0);
     p.run(&["destroy", "plan.toml", "--yes"]).ok();
 }
