@@ -90,7 +90,9 @@ pub fn run(path: &Path, yes: bool, parallelism: usize) -> Result<i32> {
         .clone()
         .filter(|t| t.status == crate::state::TrialStatus::Armed)
     {
-        let stopped = rt.block_on(stop_trial(&store.state, &t.id));
+        let tag = crate::trial::Trial::read(&crate::trial::plan_trials_dir(&name).join(&t.id))
+            .map_or_else(|_| t.id.clone(), |tr| tr.process_tag());
+        let stopped = rt.block_on(stop_trial(&store.state, &tag));
         reporter.line(format!(
             "trial {}: armed by an interrupted apply; its processes were stopped on {stopped} hosts",
             t.id
@@ -138,7 +140,7 @@ pub fn run(path: &Path, yes: bool, parallelism: usize) -> Result<i32> {
     }
 }
 
-/// Stops the processes of trial `id` (its `RUNNER_TRIAL` tag) on every host
+/// Stops the processes of a trial (its `RUNNER_TRIAL` tag) on every host
 /// of the state that can be reached; how many were.
 async fn stop_trial(state: &crate::state::State, id: &str) -> usize {
     let mut set = tokio::task::JoinSet::new();

@@ -28,6 +28,11 @@ pub struct Trial {
     /// What the trial ran (its node's hash).
     #[serde(default)]
     pub trial_hash: String,
+    /// `RUNNER_TRIAL` of its monitors' and tests' processes on the hosts:
+    /// unique (plan, id, a nonce), so that stopping one trial never touches
+    /// another plan's trial of the same second on a shared machine.
+    #[serde(default)]
+    pub tag: String,
     #[serde(default)]
     pub runner_version: String,
     /// `armed` while it runs, then `complete` or `partial` (a test failed,
@@ -146,6 +151,15 @@ impl Trial {
                 }
             })
             .collect()
+    }
+
+    /// The `RUNNER_TRIAL` value of this trial's processes.
+    pub fn process_tag(&self) -> String {
+        if self.tag.is_empty() {
+            self.trial.clone()
+        } else {
+            self.tag.clone()
+        }
     }
 
     pub fn write(&self, dir: &Path) -> Result<()> {

@@ -41,11 +41,11 @@ pub fn quote(s: &str) -> String {
 /// Starts monitors `(name, command)` detached, each its own session (so
 /// its process group can be stopped whole), and waits up to 5 s for each
 /// to write its pid. Prints `started NAME` per monitor.
-pub fn start_monitors(trial: &str, host: &str, monitors: &[(&str, &str)]) -> String {
+pub fn start_monitors(trial: &str, tag: &str, host: &str, monitors: &[(&str, &str)]) -> String {
     let mut s = String::from("unset RUNNER_NODE\nset -e\n");
     s.push_str(&format!(
         "RUNNER_TRIAL={}; export RUNNER_TRIAL\n",
-        quote(trial)
+        quote(tag)
     ));
     for (name, command) in monitors {
         let d = quote(&out_dir(trial, host, name));
@@ -71,11 +71,16 @@ pub fn start_monitors(trial: &str, host: &str, monitors: &[(&str, &str)]) -> Str
 
 /// Arms tests `(name, command, start epoch in µs, timeout)`. Prints
 /// `armed NAME` per test.
-pub fn arm_tests(trial: &str, host: &str, tests: &[(&str, &str, u64, Duration)]) -> String {
+pub fn arm_tests(
+    trial: &str,
+    tag: &str,
+    host: &str,
+    tests: &[(&str, &str, u64, Duration)],
+) -> String {
     let mut s = String::from("unset RUNNER_NODE\nset -e\n");
     s.push_str(&format!(
         "RUNNER_TRIAL={}; export RUNNER_TRIAL\n",
-        quote(trial)
+        quote(tag)
     ));
     s.push_str(
         "command -v bash >/dev/null || { echo 'bash is needed to arm tests' >&2; exit 3; }\n",
@@ -115,7 +120,14 @@ chrt -R -f -p 1 $$ > /dev/null 2>&1 || true
 lead=$(( target - now - 200000 ))
 if (( lead > 0 )); then sleep "$(( lead / 1000000 )).$(printf '%06d' $(( lead % 1000000 )))"; fi
 left=$(( target - ${{EPOCHREALTIME/./}} ))
-if (( left > 0 )); then read -r -t "$(( left / 1000000 )).$(printf '%06d' $(( left % 1000000 )))" -u 9 _; fi
+# `read -t` with a timeout of a few microseconds can miss its own alarm
+# (bash) and block for good on the FIFO: short waits spin instead, and a
+# watchdog writes to the FIFO a second after the timeout, whatever happens.
+if (( left > 2000 )); then
+  ( sleep "$(( left / 1000000 + 1 ))"; exec 3<> "$o/tick"; echo >&3 ) & wd=$!
+  read -r -t "$(( left / 1000000 )).$(printf '%06d' $(( left % 1000000 )))" -u 9 _
+  kill "$wd" 2>/dev/null
+fi
 while (( ${{EPOCHREALTIME/./}} < target )); do :; done
 start=$EPOCHREALTIME
 exec 9<&-
@@ -157,7 +169,7 @@ pub fn wait_tests(trial: &str, host: &str, names: &[&str], limit: Duration) -> S
 /// Stops monitors `(name, stop_timeout)`: TERM to each one's process group,
 /// KILL to what is left after its timeout. Prints `exited NAME CODE` for one
 /// that had ended on its own, then `stopped NAME EPOCH` or `killed NAME EPOCH`.
-pub fn stop_monitors(trial: &str, host: &str, monitors: &[(&str, Duration)]) -> String {
+pub fn stop_monitors(trial: &str, tag: &str, host: &str, monitors: &[(&str, Duration)]) -> String {
     let mut s = String::new();
     for (name, _) in monitors {
         let d = quote(&out_dir(trial, host, name));
@@ -167,7 +179,7 @@ pub fn stop_monitors(trial: &str, host: &str, monitors: &[(&str, Duration)]) -> 
         s.push_str(&format!(
             "[ -s {d}/exit ] && echo \"exited {name} $(cat {d}/exit)\"\n\
              p=$(cat {d}/pid 2>/dev/null) && grep -qzxF {tag} /proc/\"$p\"/environ 2>/dev/null && kill -TERM -- -\"$p\" 2>/dev/null\n",
-            tag = quote(&format!("RUNNER_TRIAL={trial}"))
+            tag = quote(&format!("RUNNER_TRIAL={tag}"))
         ));
     }
     for (name, timeout) in monitors {

@@ -69,6 +69,7 @@ pub fn skeleton(
         trial_hash: trial_hash.to_string(),
         runner_version: env!("CARGO_PKG_VERSION").to_string(),
         status: "starting".to_string(),
+        tag: format!("{plan}-{id}-{}", crate::provider::new_instance()),
         ..Trial::default()
     };
     for h in &spec.hosts {
@@ -217,6 +218,7 @@ pub async fn start_monitors(
     trial: &mut Trial,
 ) -> Vec<String> {
     let id = trial.trial.clone();
+    let ptag = trial.process_tag();
     let groups = by_host(&spec.monitors);
     let scripts = groups
         .iter()
@@ -229,7 +231,10 @@ pub async fn start_monitors(
                 .iter()
                 .map(|(n, c)| (n.as_str(), c.as_str()))
                 .collect();
-            (host.clone(), remote::start_monitors(&id, host, &refs))
+            (
+                host.clone(),
+                remote::start_monitors(&id, &ptag, host, &refs),
+            )
         })
         .collect();
     let mut errors = Vec::new();
@@ -288,6 +293,7 @@ pub async fn arm(
     trigger: f64,
 ) -> Vec<String> {
     let id = trial.trial.clone();
+    let ptag = trial.process_tag();
     set_times(spec, trial, trigger);
     let groups = by_host(&spec.tests);
     let scripts = groups
@@ -304,7 +310,7 @@ pub async fn arm(
                 .iter()
                 .map(|(n, c, us, d)| (n.as_str(), c.as_str(), *us, *d))
                 .collect();
-            (host.clone(), remote::arm_tests(&id, host, &refs))
+            (host.clone(), remote::arm_tests(&id, &ptag, host, &refs))
         })
         .collect();
     let mut errors = Vec::new();
@@ -411,6 +417,7 @@ pub async fn stop_monitors(
     trial: &mut Trial,
 ) -> Vec<String> {
     let id = trial.trial.clone();
+    let ptag = trial.process_tag();
     let groups = by_host(&spec.monitors);
     let mut longest = Duration::ZERO;
     let scripts = groups
@@ -419,7 +426,7 @@ pub async fn stop_monitors(
             let list: Vec<(&str, Duration)> =
                 ms.iter().map(|m| (m.name.as_str(), m.timeout)).collect();
             longest = longest.max(ms.iter().map(|m| m.timeout).sum());
-            (host.clone(), remote::stop_monitors(&id, host, &list))
+            (host.clone(), remote::stop_monitors(&id, &ptag, host, &list))
         })
         .collect();
     let mut errors = Vec::new();

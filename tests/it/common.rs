@@ -195,7 +195,10 @@ pub fn wait_bounded(mut child: std::process::Child, limit: Duration) -> Run {
         if Instant::now() > deadline {
             let _ = child.kill();
             let st = child.wait().unwrap();
-            panic!("runner did not finish within {limit:?} ({st})");
+            let (out, err) = (t1.join().unwrap(), t2.join().unwrap());
+            panic!(
+                "runner did not finish within {limit:?} ({st})\n--- stdout\n{out}--- stderr\n{err}"
+            );
         }
         std::thread::sleep(Duration::from_millis(10));
     };

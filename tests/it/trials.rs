@@ -621,9 +621,14 @@ run = "echo VERSION-{v} $(cat config) > {{{{ out }}}}/v"
     p.run(&["destroy", "plan.toml", "--yes"]).ok();
 }
 
-/// Processes of this machine whose environment carries `RUNNER_TRIAL=id`.
-fn trial_processes(id: &str) -> Vec<u32> {
-    let needle = format!("RUNNER_TRIAL={id}");
+/// Processes of this machine whose environment carries the trial's
+/// `RUNNER_TRIAL` tag (from its trial.json).
+fn trial_processes(p: &Project, id: &str) -> Vec<u32> {
+    let t: serde_json::Value =
+        serde_json::from_str(&p.read(&format!("trials/re/{id}/trial.json"))).unwrap();
+    let tag = t["tag"].as_str().unwrap().to_string();
+    assert!(tag.starts_with(&format!("re-{id}-")), "{tag}");
+    let needle = format!("RUNNER_TRIAL={tag}");
     std::fs::read_dir("/proc")
         .unwrap()
         .flatten()
@@ -642,7 +647,7 @@ fn an_armed_trial_that_cannot_be_finished_does_not_block_and_destroy_stops_one()
     p.write("plan.toml", REATTACH_PLAN);
     kill_once_armed(&p);
     let id = trials(&p, "re").pop().unwrap();
-    assert!(!trial_processes(&id).is_empty(), "nothing armed");
+    assert!(!trial_processes(&p, &id).is_empty(), "nothing armed");
     // destroy stops the armed trial's monitors and tests, not waiting for them.
     let d = p.run(&["destroy", "plan.toml", "--yes"]);
     d.ok();
@@ -653,11 +658,11 @@ fn an_armed_trial_that_cannot_be_finished_does_not_block_and_destroy_stops_one()
         "{d:?}"
     );
     let deadline = Instant::now() + Duration::from_secs(5);
-    while !trial_processes(&id).is_empty() && Instant::now() < deadline {
+    while !trial_processes(&p, &id).is_empty() && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(50));
     }
     assert!(
-        trial_processes(&id).is_empty(),
+        trial_processes(&p, &id).is_empty(),
         "left running after destroy"
     );
     // Fresh hosts, a fresh trial: nothing held up.
@@ -672,7 +677,7 @@ fn an_armed_trial_that_cannot_be_finished_does_not_block_and_destroy_stops_one()
     for pid in p.sshd_pids() {
         kill(pid, "KILL");
     }
-    for pid in trial_processes(&id) {
+    for pid in trial_processes(&p, &id) {
         kill(pid, "KILL");
     }
     std::thread::sleep(Duration::from_millis(300));
