@@ -262,20 +262,15 @@ pub fn analyze(kind: ParserKind, groups: &[Group], opts: &Options) -> Outcome {
                     .into_iter()
                     .flat_map(|(f, rs)| rs.iter().map(move |r| (f, r)))
                     .collect();
-                let (windows, outside) =
-                    windowed(&g.label, &opts.windows, &runs, |(_, r)| r.start_epoch);
-                if outside > 0 {
-                    warnings.push(format!(
-                        "{}: {} outside every test window (left out)",
-                        g.label,
-                        plural(outside, "iperf3 run")
-                    ));
-                }
+                let windows = windowed(
+                    &g.label,
+                    &opts.windows,
+                    &runs,
+                    |(_, r)| r.start_epoch,
+                    ("iperf3 run", "iperf3 run"),
+                    &mut warnings,
+                );
                 for (label, inside) in windows {
-                    if inside.is_empty() {
-                        warnings.push(format!("{label}: no iperf3 run in this test's window"));
-                        continue;
-                    }
                     let good: Vec<&iperf3::Run> = inside
                         .iter()
                         .map(|(_, r)| *r)
@@ -311,19 +306,15 @@ pub fn analyze(kind: ParserKind, groups: &[Group], opts: &Options) -> Outcome {
                 }
                 let summaries: Vec<&iperf2::Line> =
                     parts.iter().flat_map(|p| p.summaries.iter()).collect();
-                let (windows, outside) = windowed(&g.label, &opts.windows, &summaries, |s| s.time);
-                if outside > 0 {
-                    warnings.push(format!(
-                        "{}: {} outside every test window (left out)",
-                        g.label,
-                        plural(outside, "iperf stream summary")
-                    ));
-                }
+                let windows = windowed(
+                    &g.label,
+                    &opts.windows,
+                    &summaries,
+                    |s| s.time,
+                    ("iperf stream summary", "iperf stream"),
+                    &mut warnings,
+                );
                 for (label, inside) in windows {
-                    if inside.is_empty() {
-                        warnings.push(format!("{label}: no iperf stream in this test's window"));
-                        continue;
-                    }
                     rows.push((
                         label,
                         iperf2::Totals::from_summaries(inside.into_iter().cloned().collect()),
@@ -413,34 +404,48 @@ pub fn analyze(kind: ParserKind, groups: &[Group], opts: &Options) -> Outcome {
     }
 }
 
-/// Items split by test window (`start <= t < end` on each item's time),
-/// and how many items fall in no window; without windows, everything
-/// under the group's own label.
+/// Items split by test window (`start <= t < end` on each item's time);
+/// without windows, everything under the group's own label. What no
+/// window holds, and windows that hold nothing (left out of the result),
+/// are said in `warnings`: `item` names one item ("iperf3 run"), `empty`
+/// what a window lacks ("iperf3 run").
 fn windowed<T: Copy>(
     label: &str,
     windows: &[Window],
     items: &[T],
     time: impl Fn(&T) -> Option<f64>,
-) -> (Vec<(String, Vec<T>)>, usize) {
+    (item, empty): (&str, &str),
+    warnings: &mut Vec<String>,
+) -> Vec<(String, Vec<T>)> {
     if windows.is_empty() {
-        return (vec![(label.to_string(), items.to_vec())], 0);
+        return vec![(label.to_string(), items.to_vec())];
     }
     let inside = |i: &T, w: &Window| time(i).is_some_and(|t| w.start <= t && t < w.end);
     let outside = items
         .iter()
         .filter(|i| !windows.iter().any(|w| inside(i, w)))
         .count();
-    let split = windows
+    if outside > 0 {
+        warnings.push(format!(
+            "{label}: {} outside every test window (left out)",
+            plural(outside, item)
+        ));
+    }
+    windows
         .iter()
-        .map(|w| {
-            let items = items.iter().filter(|i| inside(i, w)).copied().collect();
-            (format!("{label} / {}", w.name), items)
+        .filter_map(|w| {
+            let items: Vec<T> = items.iter().filter(|i| inside(i, w)).copied().collect();
+            let name = format!("{label} / {}", w.name);
+            if items.is_empty() {
+                warnings.push(format!("{name}: no {empty} in this test's window"));
+                return None;
+            }
+            Some((name, items))
         })
-        .collect();
-    (split, outside)
+        .collect()
 }
 
-fn plural(n: usize, noun: &str) -> String {
+pub(crate) fn plural(n: usize, noun: &str) -> String {
     if n == 1 {
         format!("1 {noun}")
     } else {

@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use super::tasks::Done;
 use super::{Failure, Msg, Shared};
+use crate::analyze::plural;
 use crate::graph::TrialSpec;
 use crate::state::{
     HostState, HostStatus, NodeRecord, Op, TrialRecord, TrialStatus, host_file_name,
@@ -284,14 +285,6 @@ async fn finish(
         lines,
         failures,
     })
-}
-
-fn plural(n: usize, noun: &str) -> String {
-    if n == 1 {
-        format!("1 {noun}")
-    } else {
-        format!("{n} {noun}s")
-    }
 }
 
 /// A test's summary line and its failures, one per host that did not succeed.

@@ -373,13 +373,12 @@ timeout = "20s"
 
 /// Starts an apply of REATTACH_PLAN and kills it (-9) once its tests are armed.
 fn kill_once_armed(p: &Project) {
-    kill_once_armed_with(p, &[]);
+    kill_once_armed_with(p, &["apply", "plan.toml", "--yes"]);
 }
 
-fn kill_once_armed_with(p: &Project, extra: &[&str]) {
-    let mut args = vec!["apply", "plan.toml", "--yes"];
-    args.extend_from_slice(extra);
-    let mut child = p.command(&args).spawn().unwrap();
+/// Runs `runner ARGS` and kills it (-9) once its tests are armed.
+fn kill_once_armed_with(p: &Project, args: &[&str]) {
+    let mut child = p.command(args).spawn().unwrap();
     let stderr = child.stderr.take().unwrap();
     let deadline = Instant::now() + Duration::from_secs(60);
     let mut armed = false;
@@ -447,15 +446,7 @@ fn kill_9_while_armed_reattaches_and_no_test_runs_twice() {
     // Killed again, and back only after the tests' window has passed: still collected.
     let r = p.run(&["plan", "plan.toml", "--new-trial", "-o", "again.plan"]);
     r.ok();
-    let mut child = p.command(&["apply", "again.plan"]).spawn().unwrap();
-    let stderr = child.stderr.take().unwrap();
-    for line in BufReader::new(stderr).lines() {
-        if line.unwrap().contains(" armed on ") {
-            break;
-        }
-    }
-    kill(child.id(), "KILL");
-    let _ = child.wait();
+    kill_once_armed_with(&p, &["apply", "again.plan"]);
     std::thread::sleep(Duration::from_secs(5));
     p.run(&["apply", "plan.toml", "--yes"]).ok();
     let ids = trials(&p, "re");
@@ -585,15 +576,7 @@ run = "echo VERSION-{v} $(cat config) > {{{{ out }}}}/v"
         )
     };
     p.write("plan.toml", &plan("A"));
-    let mut child = p.command(&["apply", "plan.toml", "--yes"]).spawn().unwrap();
-    let stderr = child.stderr.take().unwrap();
-    for line in BufReader::new(stderr).lines() {
-        if line.unwrap().contains(" armed on ") {
-            break;
-        }
-    }
-    kill(child.id(), "KILL");
-    let _ = child.wait();
+    kill_once_armed(&p);
     // The plan changes while the trial is armed on the host.
     p.write("plan.toml", &plan("B"));
     let shown = p.run(&["plan", "plan.toml"]);
@@ -672,7 +655,7 @@ fn an_armed_trial_that_cannot_be_finished_does_not_block_and_destroy_stops_one()
 
     // Armed again, and this time the hosts vanish (a reboot): finishing
     // fails, the trial is abandoned, and the apply goes on.
-    kill_once_armed_with(&p, &["--new-trial"]);
+    kill_once_armed_with(&p, &["apply", "plan.toml", "--yes", "--new-trial"]);
     let id = trials(&p, "re").pop().unwrap();
     for pid in p.sshd_pids() {
         kill(pid, "KILL");
