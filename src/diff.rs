@@ -6,7 +6,7 @@
 //! or its host is (re)created. Whatever the state has and the graph lacks is
 //! destroyed.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 
 use petgraph::graph::NodeIndex;
 use serde::Serialize;
@@ -49,12 +49,23 @@ pub struct Change {
     /// done before every other change, whatever the plan says now.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub armed_trial: Option<String>,
+    /// Host creates: take over this cloud instance, which an interrupted
+    /// apply launched for the host, instead of launching another.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub adopt: Option<String>,
+    /// Destroys: a cloud instance tagged with the plan that no state records.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub orphan: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Changes {
     pub changes: Vec<Change>,
     pub unchanged: usize,
+    /// What refresh and planning found worth saying (expired instances,
+    /// the key pair and security group an EC2 plan uses).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
@@ -84,12 +95,31 @@ impl Changes {
     }
 }
 
-/// Hosts that refresh found missing, with why (e.g. "sshd is not running").
-pub type Gone = BTreeMap<String, String>;
-
-pub fn diff(graph: &Graph, state: &State, gone: &Gone, new_trial: bool) -> Changes {
+pub fn diff(
+    graph: &Graph,
+    state: &State,
+    refresh: &crate::provider::Refresh,
+    new_trial: bool,
+) -> Changes {
+    let gone = &refresh.gone;
     let mut out = Changes::default();
     let mut host_action: HashMap<&str, Action> = HashMap::new();
+    // Cloud instances tagged with the plan that no host of the state
+    // records as its own: adopted by the host they were launched for when
+    // it is (re)created now, destroyed as orphans otherwise.
+    let recorded: std::collections::HashSet<&str> = state
+        .hosts
+        .values()
+        .filter(|h| h.status == HostStatus::Ready)
+        .filter_map(|h| h.ec2.as_ref()?.id.as_deref())
+        .collect();
+    let mut unclaimed: Vec<&crate::provider::ec2::Tagged> = refresh
+        .tagged
+        .iter()
+        .filter(|t| !recorded.contains(t.id.as_str()) && t.state != "shutting-down")
+        .collect();
+    let specs: HashMap<&str, &crate::plan::HostSpec> =
+        graph.plan.hosts().map(|h| (h.name.as_str(), h)).collect();
     for idx in graph.dag.node_indices() {
         let node = &graph.dag[idx];
         if node.kind != NodeKind::Host {
@@ -108,15 +138,70 @@ pub fn diff(graph: &Graph, state: &State, gone: &Gone, new_trial: bool) -> Chang
             }
             Some(_) => None,
         };
-        push(
-            &mut out,
-            idx,
-            node,
-            verdict.map(|(a, r)| {
-                host_action.insert(node.host.as_str(), a);
-                (a, r)
-            }),
-        );
+        let Some((action, mut reason)) = verdict else {
+            push(&mut out, idx, node, None);
+            continue;
+        };
+        host_action.insert(node.host.as_str(), action);
+        let mut adopt = None;
+        if let Some(e) = specs.get(node.host.as_str()).and_then(|s| s.ec2.as_ref()) {
+            reason.push_str(&format!(
+                "; {}, {}, {}",
+                e.instance_type,
+                if e.spot { "spot" } else { "on-demand" },
+                e.ami
+            ));
+            // The instance the state recorded while creating, else any
+            // launched for this host, if it was launched as the plan asks.
+            let own = state
+                .hosts
+                .get(&node.host)
+                .and_then(|h| h.ec2.as_ref()?.id.clone());
+            let hash = crate::provider::ec2::short_hash(&node.hash);
+            if let Some(k) = unclaimed
+                .iter()
+                .position(|t| own.as_deref() == Some(t.id.as_str()) && t.hash == hash)
+                .or_else(|| {
+                    unclaimed.iter().position(|t| {
+                        t.host.as_deref() == Some(node.host.as_str()) && t.hash == hash
+                    })
+                })
+            {
+                let t = unclaimed.remove(k);
+                reason.push_str(&format!(
+                    "; adopts {}, launched by an interrupted apply",
+                    t.id
+                ));
+                adopt = Some(t.id.clone());
+            }
+        }
+        out.changes.push(Change {
+            id: node.id.clone(),
+            host: node.host.clone(),
+            is_host: true,
+            action,
+            reason,
+            node: Some(idx),
+            armed_trial: None,
+            adopt,
+            orphan: None,
+        });
+    }
+    for t in unclaimed {
+        out.changes.push(Change {
+            id: format!("orphan {}", t.id),
+            host: t.host.clone().unwrap_or_else(|| "?".into()),
+            is_host: true,
+            action: Action::Destroy,
+            reason: format!(
+                "orphan: instance {} ({}, {}) is tagged with this plan but no state records it",
+                t.id, t.market, t.state
+            ),
+            node: None,
+            armed_trial: None,
+            adopt: None,
+            orphan: Some(t.id.clone()),
+        });
     }
     for idx in graph.dag.node_indices() {
         let node = &graph.dag[idx];
@@ -126,10 +211,34 @@ pub fn diff(graph: &Graph, state: &State, gone: &Gone, new_trial: bool) -> Chang
         let kind = graph.plan.steps[step].action.kind();
         let previous = state.steps.get(&node.id);
         let host_instance = state.hosts.get(&node.host).map(|h| h.instance.as_str());
+        // Addresses known only after apply: the step changes when a host
+        // it names is (re)created, or when the address it used changed.
+        let refs = crate::graph::deferred_refs(&node.payload);
+        let recreated_ref = refs.iter().find(|h| host_action.contains_key(h.as_str()));
+        let hash = if refs.is_empty() {
+            Some(node.hash.clone())
+        } else {
+            crate::graph::effective_hash(node, &state.hosts)
+        };
         let verdict = match (previous, host_action.get(node.host.as_str())) {
+            (None, _) if !refs.is_empty() => Some((
+                Action::Create,
+                format!(
+                    "uses the address of {}: {}",
+                    refs.join(", "),
+                    crate::graph::KNOWN_AFTER_APPLY
+                ),
+            )),
             (None, _) => Some((Action::Create, String::new())),
             (Some(_), Some(_)) => Some((Action::Update, "its host is (re)created".to_string())),
-            (Some(p), None) if p.hash != node.hash => {
+            (Some(_), None) if recreated_ref.is_some() => Some((
+                Action::Update,
+                format!(
+                    "`{}` is (re)created: its address is (known after apply)",
+                    recreated_ref.map_or("", |h| h.as_str())
+                ),
+            )),
+            (Some(p), None) if Some(&p.hash) != hash.as_ref() => {
                 Some((Action::Update, changed_reason(kind).to_string()))
             }
             (Some(p), None) if Some(p.instance.as_str()) != host_instance => Some((
@@ -154,6 +263,8 @@ pub fn diff(graph: &Graph, state: &State, gone: &Gone, new_trial: bool) -> Chang
                 reason: "no longer in the plan".to_string(),
                 node: None,
                 armed_trial: None,
+                adopt: None,
+                orphan: None,
             });
         }
     }
@@ -167,6 +278,8 @@ pub fn diff(graph: &Graph, state: &State, gone: &Gone, new_trial: bool) -> Chang
                 reason: "no longer in the plan".to_string(),
                 node: None,
                 armed_trial: None,
+                adopt: None,
+                orphan: None,
             });
         }
     }
@@ -180,6 +293,8 @@ pub fn diff(graph: &Graph, state: &State, gone: &Gone, new_trial: bool) -> Chang
                 reason: "no longer in the plan (its outputs stay in the trial)".to_string(),
                 node: None,
                 armed_trial: None,
+                adopt: None,
+                orphan: None,
             });
         }
     }
@@ -223,6 +338,8 @@ fn trial_changes(
             ),
             node: None,
             armed_trial: Some(t.id.clone()),
+            adopt: None,
+            orphan: None,
         });
     }
     let Some(trial_idx) = graph
@@ -236,12 +353,17 @@ fn trial_changes(
     let crate::graph::Payload::Trial(spec) = &node.payload else {
         return;
     };
-    let recreated: Vec<&str> = spec
+    // Its hosts, and the hosts whose addresses its commands use.
+    let refs = crate::graph::deferred_refs(&node.payload);
+    let mut recreated: Vec<&str> = spec
         .hosts
         .iter()
+        .chain(refs.iter())
         .filter(|h| host_action.contains_key(h.as_str()))
         .map(String::as_str)
         .collect();
+    recreated.sort_unstable();
+    recreated.dedup();
     let trial = match &state.trial {
         _ if new_trial => Some((
             Action::Create,
@@ -282,6 +404,8 @@ fn trial_changes(
                 reason,
                 node: Some(idx),
                 armed_trial: None,
+                adopt: None,
+                orphan: None,
             }),
             None => out.unchanged += 1,
         }
@@ -364,6 +488,8 @@ fn push(
             reason,
             node: Some(idx),
             armed_trial: None,
+            adopt: None,
+            orphan: None,
         }),
         None => out.unchanged += 1,
     }

@@ -119,13 +119,127 @@ pub fn step_id(step: &str, host: &str) -> String {
     format!("step {step} {host}")
 }
 
-/// The address a host is reached at, known before it is provisioned for
-/// the providers of this version.
-fn address_of(plan: &Plan, host: &crate::plan::HostSpec) -> String {
+/// The address a host is reached at: known before it is provisioned for
+/// local and static hosts; for EC2 a marker that stands for it until the
+/// host exists ("known after apply").
+fn address_of(plan: &Plan, host: &crate::plan::HostSpec, field: &str) -> String {
     match (&plan.provider, &host.fixed) {
         (Provider::Static, Some(f)) => f.address.clone(),
+        (Provider::Ec2, _) => deferred(field, &host.name),
         _ => "127.0.0.1".to_string(),
     }
+}
+
+const MARK_OPEN: char = '\u{E000}';
+const MARK_SEP: char = '\u{E002}';
+const MARK_CLOSE: char = '\u{E001}';
+/// How `runner plan` shows a value known only after apply.
+pub const KNOWN_AFTER_APPLY: &str = "(known after apply)";
+
+/// The marker for `field` (`address`, `private_address`) of `host`.
+pub fn deferred(field: &str, host: &str) -> String {
+    format!("{MARK_OPEN}{field}{MARK_SEP}{host}{MARK_CLOSE}")
+}
+
+/// The markers in `text`: (field, host), in order.
+fn markers(text: &str) -> Vec<(&str, &str)> {
+    let mut out = Vec::new();
+    let mut rest = text;
+    while let Some(start) = rest.find(MARK_OPEN) {
+        let after = &rest[start + MARK_OPEN.len_utf8()..];
+        let Some(end) = after.find(MARK_CLOSE) else {
+            break;
+        };
+        if let Some((field, host)) = after[..end].split_once(MARK_SEP) {
+            out.push((field, host));
+        }
+        rest = &after[end + MARK_CLOSE.len_utf8()..];
+    }
+    out
+}
+
+fn payload_texts(payload: &Payload) -> Vec<std::borrow::Cow<'_, str>> {
+    match payload {
+        Payload::None => Vec::new(),
+        Payload::Run { command } => vec![command.as_str().into()],
+        Payload::Write { bytes, .. } => vec![String::from_utf8_lossy(bytes)],
+        Payload::Trial(spec) => spec
+            .monitors
+            .iter()
+            .chain(&spec.tests)
+            .map(|a| a.command.as_str().into())
+            .collect(),
+    }
+}
+
+/// The hosts whose addresses a node's payload uses before they are known.
+pub fn deferred_refs(payload: &Payload) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for text in payload_texts(payload) {
+        if !text.contains(MARK_OPEN) {
+            continue;
+        }
+        for (_, host) in markers(&text) {
+            if !out.iter().any(|h| h == host) {
+                out.push(host.to_string());
+            }
+        }
+    }
+    out
+}
+
+fn field_of(h: &crate::state::HostState, field: &str) -> Option<String> {
+    if h.status != crate::state::HostStatus::Ready {
+        return None;
+    }
+    match field {
+        "private_address" => h.ec2.as_ref().map(|e| e.private_address.clone()),
+        _ => Some(h.address.clone()),
+    }
+}
+
+/// `text` with every marker replaced by the value the state records, or
+/// an error naming the host whose address is not known.
+pub fn resolve(
+    text: &str,
+    hosts: &std::collections::BTreeMap<String, crate::state::HostState>,
+) -> Result<String, String> {
+    if !text.contains(MARK_OPEN) {
+        return Ok(text.to_string());
+    }
+    let mut out = text.to_string();
+    for (field, host) in markers(text) {
+        let value = hosts
+            .get(host)
+            .and_then(|h| field_of(h, field))
+            .ok_or_else(|| {
+                format!("the {field} of `{host}` is not known: the host is not provisioned")
+            })?;
+        out = out.replace(&deferred(field, host), &value);
+    }
+    Ok(out)
+}
+
+/// The hash a node is recorded with: its own, plus the values its markers
+/// stand for. `None` while one of them is not known.
+pub fn effective_hash(
+    node: &Node,
+    hosts: &std::collections::BTreeMap<String, crate::state::HostState>,
+) -> Option<String> {
+    let mut hasher = Hasher::default().part("node", node.hash.as_bytes());
+    let mut any = false;
+    for text in payload_texts(&node.payload) {
+        for (field, host) in markers(&text) {
+            let value = hosts.get(host).and_then(|h| field_of(h, field))?;
+            hasher = hasher.part(field, value.as_bytes());
+            any = true;
+        }
+    }
+    Some(if any {
+        hasher.finish()
+    } else {
+        node.hash.clone()
+    })
 }
 
 pub fn compile(plan: Plan) -> Result<Graph, Vec<Diagnostic>> {
@@ -136,7 +250,13 @@ pub fn compile(plan: Plan) -> Result<Graph, Vec<Diagnostic>> {
     }
     let mut dag = DiGraph::new();
     let mut host_nodes: HashMap<&str, NodeIndex> = HashMap::new();
-    let host_json = |h: &crate::plan::HostSpec| serde_json::json!({"name": h.name, "group": h.group, "index": h.index, "address": address_of(&plan, h)});
+    let host_json = |h: &crate::plan::HostSpec| {
+        let mut v = serde_json::json!({"name": h.name, "group": h.group, "index": h.index, "address": address_of(&plan, h, "address")});
+        if plan.provider == Provider::Ec2 {
+            v["private_address"] = address_of(&plan, h, "private_address").into();
+        }
+        v
+    };
     let groups_json: serde_json::Map<String, serde_json::Value> = plan
         .groups
         .iter()
@@ -150,6 +270,18 @@ pub fn compile(plan: Plan) -> Result<Graph, Vec<Diagnostic>> {
             }
             if let Some(w) = &plan.workdir {
                 hasher = hasher.part("workdir", w.as_bytes());
+            }
+            if let (Some(e), Some(c)) = (&h.ec2, &plan.ec2) {
+                // What a launch asks for; not the expiry, which changes nothing.
+                let args = serde_json::json!([
+                    e,
+                    c.region,
+                    c.endpoint,
+                    c.key_name,
+                    c.subnet,
+                    c.security_group
+                ]);
+                hasher = hasher.part("ec2", args.to_string().as_bytes());
             }
             let idx = dag.add_node(Node {
                 id: host_id(&h.name),
@@ -272,6 +404,12 @@ pub fn compile(plan: Plan) -> Result<Graph, Vec<Diagnostic>> {
             });
             if let Some(&h) = host_nodes.get(host_name.as_str()) {
                 dag.add_edge(h, idx, ());
+            }
+            // A step that uses another host's address runs after that host exists.
+            for other in deferred_refs(&dag[idx].payload) {
+                if let Some(&h) = host_nodes.get(other.as_str()) {
+                    dag.update_edge(h, idx, ());
+                }
             }
             if let Some(prev) = last_on_host.insert(host_name.as_str(), idx) {
                 dag.add_edge(prev, idx, ());

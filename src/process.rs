@@ -129,3 +129,9 @@ pub fn stdin_is_terminal() -> bool {
     use std::io::IsTerminal as _;
     std::io::stdin().is_terminal()
 }
+
+/// SIGKILL to this process: a test's model of `kill -9` at an exact point.
+pub fn kill_self() -> ! {
+    signal(std::process::id(), libc::SIGKILL);
+    std::process::abort()
+}

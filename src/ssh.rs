@@ -110,7 +110,63 @@ fn quote(s: &str) -> String {
     format!("'{}'", s.replace('\'', r"'\''"))
 }
 
+/// Captures the host key a server shows, without logging in.
+struct KeyCatcher(Arc<Mutex<Option<String>>>);
+
+impl client::Handler for KeyCatcher {
+    type Error = russh::Error;
+
+    async fn check_server_key(
+        &mut self,
+        key: &PublicKeyOrCertificate,
+    ) -> Result<bool, Self::Error> {
+        if let PublicKeyOrCertificate::PublicKey { key, .. } = key {
+            let mut k = key.clone();
+            k.set_comment("");
+            *self.0.lock().expect("lock") = k.to_openssh().ok();
+        }
+        Ok(false)
+    }
+}
+
+/// The host key of the SSH server at `address:port` (`ssh-ed25519 AAAA…`),
+/// for hosts whose key is accepted on first connect and pinned after.
+pub async fn server_key(address: &str, port: u16) -> Result<String, String> {
+    let seen = Arc::new(Mutex::new(None));
+    let config = Arc::new(client::Config {
+        nodelay: true,
+        ..Default::default()
+    });
+    let r = tokio::time::timeout(
+        CONNECT_TIMEOUT,
+        client::connect(config, (address, port), KeyCatcher(seen.clone())),
+    )
+    .await;
+    if let Some(k) = seen.lock().expect("lock").take() {
+        return Ok(k);
+    }
+    match r {
+        Err(_) => Err(format!("no answer within {CONNECT_TIMEOUT:?}")),
+        Ok(Err(e)) => Err(e.to_string()),
+        Ok(Ok(_)) => Err("the server showed no public key".into()),
+    }
+}
+
+/// `SHA256:…` of an OpenSSH public key line.
+pub fn fingerprint(key: &str) -> String {
+    PublicKey::from_openssh(key).map_or_else(
+        |_| "(unreadable key)".into(),
+        |k| k.fingerprint(HashAlg::Sha256).to_string(),
+    )
+}
+
 pub async fn connect(target: Target) -> Result<Session, String> {
+    if target.host_key.is_empty() {
+        return Err(format!(
+            "the host key of `{}` is not known yet: runner pins it when it first runs something there (a step, a test); `runner ssh` accepts it on first connect",
+            target.host
+        ));
+    }
     let expected = PublicKey::from_openssh(&target.host_key)
         .map_err(|e| format!("host key of `{}` cannot be read: {e}", target.host))?;
     let key = russh::keys::load_secret_key(&target.identity, None)

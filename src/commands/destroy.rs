@@ -27,12 +27,22 @@ pub fn run(path: &Path, yes: bool, parallelism: usize) -> Result<i32> {
         ));
         Store::read_only(&paths)
     })?;
+    // EC2: where the plan's instances are (the plan's `[provider]` if it
+    // still validates, else what the state recorded).
+    let base = std::env::current_dir()?;
+    let full_plan = crate::plan::load(path, &base).ok().map(|(p, _)| p);
+    let ec2 = crate::provider::ec2_config(full_plan.as_ref(), &store.state);
     let empty = crate::plan::Plan {
         name: name.clone(),
         file: path.to_path_buf(),
         file_hash: String::new(),
-        provider: crate::plan::Provider::Local,
+        provider: if ec2.is_some() {
+            crate::plan::Provider::Ec2
+        } else {
+            crate::plan::Provider::Local
+        },
         workdir: None,
+        ec2: ec2.clone(),
         vars: Default::default(),
         groups: Vec::new(),
         steps: Vec::new(),
@@ -42,7 +52,25 @@ pub fn run(path: &Path, yes: bool, parallelism: usize) -> Result<i32> {
         analyses: Vec::new(),
     };
     let graph = graph::compile(empty).map_err(|_| Error::msg("cannot build the destroy graph"))?;
-    let changes = diff::diff(&graph, &store.state, &Default::default(), false);
+    // One tag query finds the instances no state records (the state was
+    // lost, or a crash came between launching and recording).
+    let refresh = match &ec2 {
+        Some(_) => {
+            crate::provider::refresh(&store.state, &paths, full_plan.as_ref()).map_err(|e| {
+                Error::msg(format!("finding the instances of `{name}`: {e}"))
+                    .help("nothing was destroyed; fix the cause and run destroy again")
+            })?
+        }
+        None => Default::default(),
+    };
+    let mut refresh = refresh;
+    refresh.gone.clear();
+    let changes = diff::diff(&graph, &store.state, &refresh, false);
+    let n_orphans = changes
+        .changes
+        .iter()
+        .filter(|c| c.orphan.is_some())
+        .count();
     let orphans: Vec<String> = local::host_dirs(&paths)
         .into_iter()
         .filter(|dir| {
@@ -58,7 +86,23 @@ pub fn run(path: &Path, yes: bool, parallelism: usize) -> Result<i32> {
                 .unwrap_or_default()
         })
         .collect();
-    if changes.is_empty() && orphans.is_empty() {
+    let rt = super::runtime()?;
+    // What runner made for an EC2 plan as a whole (a key pair, a security
+    // group), recorded or found by name when the state was lost.
+    let shared_left = match &ec2 {
+        Some(config) => rt
+            .block_on(crate::provider::ec2::delete_shared(
+                config,
+                &name,
+                &paths,
+                store.state.ec2.as_ref(),
+                true,
+            ))
+            .map_err(|e| Error::msg(format!("finding what runner made for `{name}`: {e}")))?,
+        None => Vec::new(),
+    };
+    let shared_left = !shared_left.is_empty();
+    if changes.is_empty() && orphans.is_empty() && !shared_left {
         crate::out::outln!("Nothing to destroy: the state of `{name}` records no hosts.");
         let _ = fs_err::remove_file(paths.saved_plan());
         return Ok(0);
@@ -68,6 +112,14 @@ pub fn run(path: &Path, yes: bool, parallelism: usize) -> Result<i32> {
         store.state.hosts.len(),
         store.state.steps.len()
     );
+    if n_orphans > 0 {
+        text.push_str(&format!(
+            ", and terminate {n_orphans} instances tagged with the plan that the state does not record"
+        ));
+    }
+    if shared_left {
+        text.push_str(", and delete the key pair and security group runner made for it");
+    }
     if !orphans.is_empty() {
         text.push_str(&format!(
             ", and stop {} local hosts the state does not record ({})",
@@ -81,7 +133,6 @@ pub fn run(path: &Path, yes: bool, parallelism: usize) -> Result<i32> {
         return Ok(1);
     }
     let _ = fs_err::remove_file(paths.saved_plan());
-    let rt = super::runtime()?;
     // A trial armed by an interrupted apply is stopped, not waited for:
     // its monitors and armed tests are detached from every session.
     if let Some(t) = store
@@ -125,6 +176,31 @@ pub fn run(path: &Path, yes: bool, parallelism: usize) -> Result<i32> {
             Err(e) => report.failures.push(exec::Failure {
                 host: orphan.clone(),
                 what: "destroying a host the state does not record".into(),
+                message: e,
+                log: None,
+            }),
+        }
+    }
+    if let Some(config) = ec2.as_ref().filter(|_| report.complete()) {
+        let deleted = rt.block_on(crate::provider::ec2::delete_shared(
+            config,
+            &name,
+            &paths,
+            store.state.ec2.as_ref(),
+            false,
+        ));
+        match deleted {
+            Ok(done) => {
+                for d in done {
+                    reporter.line(format!("  - {d}: deleted"));
+                }
+                if let Err(e) = store.record(crate::state::Op::Ec2 { ec2: None }) {
+                    reporter.line(format!("error: {e}"));
+                }
+            }
+            Err(e) => report.failures.push(exec::Failure {
+                host: "-".into(),
+                what: "deleting the key pair and security group".into(),
                 message: e,
                 log: None,
             }),

@@ -29,7 +29,7 @@ fn hosts(plan: &Path) -> Result<(Paths, Vec<(String, HostState)>)> {
 /// `known_hosts` with every host's pinned key, written beside the state.
 fn write_known_hosts(paths: &Paths, hosts: &[(String, HostState)]) -> Result<PathBuf> {
     let mut text = String::new();
-    for (_, h) in hosts {
+    for (_, h) in hosts.iter().filter(|(_, h)| !h.host_key.is_empty()) {
         let addr = if h.port == 22 {
             h.address.clone()
         } else {
@@ -62,9 +62,16 @@ fn ssh_config(paths: &Paths, hosts: &[(String, HostState)]) -> Result<String> {
             "  UserKnownHostsFile \"{}\"\n  GlobalKnownHostsFile /dev/null",
             known.display()
         );
+        // A cloud host nothing has logged into yet: its key is accepted on
+        // first connect and kept in the same file, pinned from then on.
+        let strict = if h.host_key.is_empty() {
+            "accept-new"
+        } else {
+            "yes"
+        };
         let _ = writeln!(
             text,
-            "  StrictHostKeyChecking yes\n  UpdateHostKeys no\n  CheckHostIP no\n  LogLevel ERROR\n"
+            "  StrictHostKeyChecking {strict}\n  UpdateHostKeys no\n  CheckHostIP no\n  LogLevel ERROR\n"
         );
     }
     Ok(text)

@@ -4,7 +4,7 @@
 use std::fmt::Write as _;
 use std::path::Path;
 
-use crate::diff::{self, Changes, Gone};
+use crate::diff::{self, Changes};
 use crate::error::{Error, Result};
 use crate::graph::{self, Graph};
 use crate::plan::Source;
@@ -25,19 +25,6 @@ pub fn compile(path: &Path) -> Result<(Graph, Source)> {
     let graph = graph::compile(plan)
         .map_err(|d| Error::Diagnostics(source.render(&d, "nothing was planned")))?;
     Ok((graph, source))
-}
-
-/// Asks each host's provider whether what the state records still exists.
-pub fn refresh(state: &State, paths: &Paths) -> Gone {
-    state
-        .hosts
-        .iter()
-        .filter(|(_, h)| h.status == crate::state::HostStatus::Ready)
-        .filter_map(|(name, h)| {
-            let provider = crate::provider::for_state(h, paths, &state.plan);
-            provider.refresh(name, h).map(|why| (name.clone(), why))
-        })
-        .collect()
 }
 
 /// Refuses a fresh start over what an earlier apply left, unless asked.
@@ -63,8 +50,55 @@ pub struct Flags {
 
 /// Plans `graph` against `state` (the caller loaded it, under the lock if it writes).
 pub fn make_with(graph: Graph, paths: Paths, state: State, new_trial: bool) -> Result<Planned> {
-    let gone = refresh(&state, &paths);
-    let changes = diff::diff(&graph, &state, &gone, new_trial);
+    let refresh = crate::provider::refresh(&state, &paths, Some(&graph.plan)).map_err(|e| {
+        Error::msg(format!("refreshing plan `{}`: {e}", graph.plan.name))
+            .help("nothing was changed; fix the cause and plan again")
+    })?;
+    let mut changes = diff::diff(&graph, &state, &refresh, new_trial);
+    changes.notes = refresh.notes;
+    if let Some(c) = &graph.plan.ec2
+        && changes
+            .changes
+            .iter()
+            .any(|c| c.is_host && c.action != diff::Action::Destroy)
+    {
+        let name = crate::provider::ec2::resource_name(&graph.plan.name);
+        let recorded = state.ec2.clone().unwrap_or_default();
+        match &c.key_name {
+            Some(k) => changes
+                .notes
+                .push(format!("instances use the key pair `{k}`")),
+            None => changes.notes.push(format!(
+                "key pair `{name}`: the public half of {} (made here if missing) is imported{}",
+                crate::state::shown(
+                    &c.identity
+                        .clone()
+                        .unwrap_or_else(|| crate::provider::ec2::generated_key(&paths))
+                ),
+                if recorded.key_pair.is_some() {
+                    " again"
+                } else {
+                    ""
+                }
+            )),
+        }
+        match (&c.security_group, &recorded.security_group) {
+            (Some(g), _) => changes
+                .notes
+                .push(format!("instances use the security group `{g}`")),
+            (None, Some(id)) => changes
+                .notes
+                .push(format!("instances use the security group {id} ({name})")),
+            (None, None) => changes.notes.push(format!(
+                "security group `{name}` is created: SSH (22/tcp) from {} only",
+                if c.ssh_from.is_empty() {
+                    "this machine's address".to_string()
+                } else {
+                    c.ssh_from.join(", ")
+                }
+            )),
+        }
+    }
     Ok(Planned {
         graph,
         paths,
@@ -82,9 +116,16 @@ pub fn print_changes(planned: &Planned, json: bool) {
             "changes": changes.changes,
             "unchanged": changes.unchanged,
             "summary": summary,
+            "notes": changes.notes,
         });
         crate::out::outln!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
         return;
+    }
+    for note in &changes.notes {
+        eprintln!(
+            "{} {note}",
+            crate::style::err("note:", crate::style::Color::Yellow)
+        );
     }
     if changes.is_empty() {
         crate::out::outln!("No changes. {} nodes are up to date.", changes.unchanged);

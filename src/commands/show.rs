@@ -16,6 +16,7 @@ pub fn run(plan: Option<&Path>, json: bool) -> Result<i32> {
     let paths = Paths::new(Path::new("."), &name);
     let state = State::load(&paths)?;
     let trial = last_trial(&name, &state);
+    let instances = instances(&state, &paths);
     if json {
         let doc = serde_json::json!({
             "runner_show": SHOW_VERSION,
@@ -23,6 +24,7 @@ pub fn run(plan: Option<&Path>, json: bool) -> Result<i32> {
             "state_serial": state.serial,
             "hosts": state.hosts,
             "steps": state.steps,
+            "instances": instances,
             "trial": trial,
         });
         crate::out::outln!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
@@ -43,6 +45,17 @@ pub fn run(plan: Option<&Path>, json: bool) -> Result<i32> {
             h.address,
             h.port,
             h.status
+        );
+    }
+    for i in &instances {
+        crate::out::outln!(
+            "  {:<16} {} {:<9} {:<13} {:<15} expires {}",
+            i["host"].as_str().unwrap_or(""),
+            i["id"].as_str().unwrap_or(""),
+            i["market"].as_str().unwrap_or(""),
+            i["state"].as_str().unwrap_or(""),
+            i["address"].as_str().unwrap_or(""),
+            i["expires"].as_str().unwrap_or(""),
         );
     }
     if let Some(t) = &trial {
@@ -68,6 +81,50 @@ pub fn run(plan: Option<&Path>, json: bool) -> Result<i32> {
         }
     }
     Ok(0)
+}
+
+/// The EC2 instances of the state, with their state now (one tag query;
+/// `unknown` when EC2 cannot be asked, `terminated` when it is gone).
+fn instances(state: &State, paths: &Paths) -> Vec<serde_json::Value> {
+    let ec2: Vec<(
+        &String,
+        &crate::state::HostState,
+        &crate::state::Ec2Instance,
+    )> = state
+        .hosts
+        .iter()
+        .filter_map(|(n, h)| Some((n, h, h.ec2.as_deref()?)))
+        .collect();
+    if ec2.is_empty() {
+        return Vec::new();
+    }
+    let live = crate::provider::refresh(state, paths, None);
+    if let Err(e) = &live {
+        eprintln!("warning: cannot ask EC2 for the instances' state: {e}");
+    }
+    ec2.into_iter()
+        .map(|(name, h, e)| {
+            let id = e.id.clone().unwrap_or_default();
+            let now = match &live {
+                Err(_) => "unknown".to_string(),
+                Ok(r) => r
+                    .tagged
+                    .iter()
+                    .find(|t| t.id == id)
+                    .map_or_else(|| "terminated".to_string(), |t| t.state.clone()),
+            };
+            serde_json::json!({
+                "host": name,
+                "id": id,
+                "address": h.address,
+                "private_address": e.private_address,
+                "instance_type": e.instance_type,
+                "market": e.market,
+                "state": now,
+                "expires": e.expires,
+            })
+        })
+        .collect()
 }
 
 /// The last trial as `show` reports it: id, status, folder, per test hosts,

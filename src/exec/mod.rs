@@ -173,15 +173,34 @@ pub async fn execute(
         .changes
         .iter()
         .any(|c| c.action != Action::Destroy && c.is_host);
-    if needs_hosts && let Err(e) = shared.provider.prepare() {
-        report.failures.push(Failure {
-            host: "-".into(),
-            what: "provider".into(),
-            message: e,
-            log: None,
-        });
-        report.not_started = n_changes;
-        return report;
+    if needs_hosts {
+        let creating: Vec<crate::plan::HostSpec> = changes
+            .changes
+            .iter()
+            .filter(|c| c.is_host && c.action != Action::Destroy)
+            .filter_map(|c| graph.plan.hosts().find(|h| h.name == c.host).cloned())
+            .collect();
+        let prepared = shared
+            .provider
+            .prepare(&creating)
+            .await
+            .and_then(|op| match op {
+                Some(op) => store
+                    .record(op)
+                    .and_then(|()| store.sync())
+                    .map_err(|e| e.to_string()),
+                None => Ok(()),
+            });
+        if let Err(e) = prepared {
+            report.failures.push(Failure {
+                host: "-".into(),
+                what: "provider".into(),
+                message: e,
+                log: None,
+            });
+            report.not_started = n_changes;
+            return report;
+        }
     }
 
     // Items: the changes, then the barriers. Unchanged nodes count as done.
@@ -244,6 +263,10 @@ pub async fn execute(
     let mut finished = 0usize;
     let mut last_sync = Instant::now();
 
+    // Batched host creations (EC2) do not take a slot: they are few API
+    // calls whatever their number, and mostly wait.
+    let batched = shared.provider.batches();
+    let mut free_items: std::collections::HashSet<usize> = std::collections::HashSet::new();
     let mut interrupts = Interrupts::new();
     let mut grace_deadline: Option<tokio::time::Instant> = None;
     let mut stopping = false;
@@ -252,8 +275,19 @@ pub async fn execute(
         // Start what is ready: record hosts as being created (durably)
         // before they exist, so a crash leaves a trace, never a duplicate.
         let mut starting: Vec<(usize, tasks::Task)> = Vec::new();
-        while !stopping && running.len() + starting.len() < opts.parallelism.max(1) {
-            let Some(i) = ready.pop_front() else { break };
+        // Batched host creations (EC2) do not take a slot: they are few
+        // API calls whatever their number, and mostly wait.
+        while !stopping {
+            let Some(&i) = ready.front() else { break };
+            let free = batched && is_host_create(&items, changes, i);
+            if !free && running.len() + starting.len() >= opts.parallelism.max(1) + free_items.len()
+            {
+                break;
+            }
+            ready.pop_front();
+            if free {
+                free_items.insert(i);
+            }
             let Item::Change(c) = items[i] else {
                 // A barrier is done at once.
                 release(i, &dependents, &mut waiting_on, &blocked, &mut ready);
@@ -264,7 +298,11 @@ pub async fn execute(
             let task = tasks::prepare(graph, change, &store.state, &shared, tag.clone());
             if change.is_host && change.action != Action::Destroy {
                 let dir = shared.provider.host_dir(&change.host);
-                let host = tasks::creating(store.state.hosts.get(&change.host), dir);
+                let host = tasks::creating(
+                    store.state.hosts.get(&change.host),
+                    dir,
+                    &graph.plan.provider,
+                );
                 if let Err(e) = store.record(Op::Host {
                     name: change.host.clone(),
                     host,
@@ -355,6 +393,7 @@ pub async fn execute(
             };
             finished += 1;
             remote.remove(&i);
+            free_items.remove(&i);
             let Item::Change(c) = items[i] else { continue };
             let change = &changes.changes[c];
             match result {
@@ -484,17 +523,13 @@ async fn unrecorded_host(
     host: crate::state::HostState,
     reporter: &dyn Events,
 ) {
-    let s = shared.clone();
-    let n = name.clone();
-    let result = tokio::task::spawn_blocking(move || s.provider.destroy(&n, &host)).await;
-    match result {
-        Ok(Ok(())) => reporter.line(format!(
+    match shared.provider.destroy(&name, &host).await {
+        Ok(()) => reporter.line(format!(
             "host `{name}` was created but could not be recorded: it was destroyed again"
         )),
-        Ok(Err(e)) => reporter.line(format!(
+        Err(e) => reporter.line(format!(
             "error: host `{name}` was created but could not be recorded, and destroying it failed: {e}"
         )),
-        Err(e) => reporter.line(format!("error: destroying unrecorded host `{name}`: {e}")),
     }
 }
 

@@ -60,18 +60,25 @@ pub fn prepare(
     };
     let old = state.hosts.get(&host).cloned();
     match (change.node, change.action) {
+        (None, _) if change.orphan.is_some() => {
+            let id = change.orphan.clone().unwrap_or_default();
+            Box::pin(async move {
+                shared
+                    .provider
+                    .destroy_orphan(&id)
+                    .await
+                    .map_err(|e| fail(e, None))?;
+                Ok(Done::Recorded(Op::Nothing))
+            })
+        }
         (None, _) if change.is_host => Box::pin(async move {
             let gone = Op::HostGone { name: host.clone() };
             let Some(old) = old else {
                 return Ok(Done::Recorded(gone));
             };
-            let paths = shared.paths.clone();
-            tokio::task::spawn_blocking(move || {
-                provider::for_state(&old, &paths, &paths.name).destroy(&host, &old)
-            })
-            .await
-            .map_err(|e| fail(e.to_string(), None))?
-            .map_err(|e| fail(e, None))?;
+            destroy_host(&shared, &host, &old)
+                .await
+                .map_err(|e| fail(e, None))?;
             Ok(Done::Recorded(gone))
         }),
         (None, _) if change.armed_trial.is_some() => {
@@ -102,26 +109,72 @@ pub fn prepare(
                 NodeKind::Host => {
                     let spec = graph.plan.hosts().find(|h| h.name == host).cloned();
                     let replace = change.action == Action::Replace;
+                    let adopt = change.adopt.clone();
+                    let ssh = graph.plan.uses_ssh(&host);
+                    let hash = node.hash.clone();
                     Box::pin(async move {
                         let spec =
                             spec.ok_or_else(|| fail("host is not in the plan".into(), None))?;
-                        let result = tokio::task::spawn_blocking(move || {
-                            // A replaced host's old instance goes first (the provider also cleans its directory).
-                            if let Some(old) =
-                                old.filter(|o| replace && o.status == HostStatus::Ready)
-                            {
-                                shared.provider.destroy(&spec.name, &old)?;
-                            }
-                            shared.provider.create(&spec, &provider::new_instance())
-                        })
-                        .await
-                        .map_err(|e| fail(e.to_string(), None))?;
-                        result.map(Done::HostCreated).map_err(|e| fail(e, None))
+                        // A replaced host's old instance goes first (the
+                        // provider also cleans its directory), unless it is
+                        // the one to adopt.
+                        if let Some(old) = old.filter(|o| {
+                            let id = o.ec2.as_ref().and_then(|e| e.id.as_deref());
+                            replace
+                                && (o.status == HostStatus::Ready || id.is_some())
+                                && id != adopt.as_deref()
+                        }) {
+                            destroy_host(&shared, &spec.name, &old)
+                                .await
+                                .map_err(|e| fail(e, None))?;
+                        }
+                        let msgs = shared.msgs.clone();
+                        let name = spec.name.clone();
+                        let record: provider::Recorder = Arc::new(move |h| {
+                            let msgs = msgs.clone();
+                            let name = name.clone();
+                            Box::pin(async move {
+                                let (tx, rx) = tokio::sync::oneshot::channel();
+                                msgs.send(super::Msg::Record(
+                                    Box::new(Op::Host { name, host: h }),
+                                    tx,
+                                ))
+                                .map_err(|_| "the apply is ending".to_string())?;
+                                rx.await.map_err(|_| "the apply is ending".to_string())?
+                            })
+                        });
+                        let lines = shared.msgs.clone();
+                        let say = Arc::new(move |line: String| {
+                            let _ = lines.send(super::Msg::Line(line));
+                        });
+                        let instance = provider::new_instance();
+                        shared
+                            .provider
+                            .create(provider::Create {
+                                host: &spec,
+                                instance: &instance,
+                                hash: &hash,
+                                ssh,
+                                adopt: adopt.as_deref(),
+                                record,
+                                say,
+                            })
+                            .await
+                            .map(Done::HostCreated)
+                            .map_err(|e| fail(e, None))
                     })
                 }
                 NodeKind::Step { step } => {
                     let step = graph.plan.steps[step].clone();
                     let id = change.id.clone();
+                    let has_refs = !crate::graph::deferred_refs(&node.payload).is_empty();
+                    let hosts = if has_refs {
+                        state.hosts.clone()
+                    } else {
+                        Default::default()
+                    };
+                    let recorded_hash = crate::graph::effective_hash(&node, &state.hosts)
+                        .unwrap_or_else(|| node.hash.clone());
                     Box::pin(async move {
                         let h = old
                             .filter(|h| h.status == HostStatus::Ready)
@@ -144,8 +197,25 @@ pub fn prepare(
                         let mut err = open(&err_path).map_err(|e| fail(e, None))?;
                         let outcome = match &node.payload {
                             Payload::Run { command } => {
+                                let command = crate::graph::resolve(command, &hosts)
+                                    .map_err(|e| fail(e, None))?;
                                 session
-                                    .exec(command, None, step.timeout, &tag, &mut out, &mut err)
+                                    .exec(&command, None, step.timeout, &tag, &mut out, &mut err)
+                                    .await
+                            }
+                            Payload::Write { bytes, dest } if has_refs => {
+                                let text =
+                                    crate::graph::resolve(&String::from_utf8_lossy(bytes), &hosts)
+                                        .map_err(|e| fail(e, None))?;
+                                session
+                                    .upload(
+                                        text.as_bytes(),
+                                        dest,
+                                        step.timeout,
+                                        &tag,
+                                        &mut out,
+                                        &mut err,
+                                    )
                                     .await
                             }
                             Payload::Write { bytes, dest } => {
@@ -160,7 +230,7 @@ pub fn prepare(
                             Ok(Done::Recorded(Op::Step {
                                 id,
                                 step: StepState {
-                                    hash: node.hash.clone(),
+                                    hash: recorded_hash,
                                     host: host.clone(),
                                     instance: h.instance,
                                 },
@@ -184,6 +254,7 @@ pub fn prepare(
                     let hosts = state.hosts.clone();
                     let hash = node.hash.clone();
                     Box::pin(async move {
+                        let spec = resolve_trial(&spec, &hosts).map_err(|e| fail(e, None))?;
                         super::trial::run(shared, spec, hosts, hash)
                             .await
                             .map_err(|e| fail(e, None))
@@ -237,8 +308,39 @@ pub fn prepare(
     }
 }
 
+/// Destroys a host with the apply's provider when it made it (EC2
+/// terminations batch there), else with the provider the state names.
+pub async fn destroy_host(shared: &Shared, name: &str, old: &HostState) -> Result<(), String> {
+    if old.provider() == shared.plan.provider {
+        shared.provider.destroy(name, old).await
+    } else {
+        provider::for_state(old, &shared.paths, &shared.paths.name)
+            .destroy(name, old)
+            .await
+    }
+}
+
+/// The trial's commands with the addresses they name filled in.
+fn resolve_trial(
+    spec: &Arc<crate::graph::TrialSpec>,
+    hosts: &std::collections::BTreeMap<String, HostState>,
+) -> Result<Arc<crate::graph::TrialSpec>, String> {
+    if crate::graph::deferred_refs(&Payload::Trial(spec.clone())).is_empty() {
+        return Ok(spec.clone());
+    }
+    let mut out = (**spec).clone();
+    for a in out.monitors.iter_mut().chain(out.tests.iter_mut()) {
+        a.command = crate::graph::resolve(&a.command, hosts)?;
+    }
+    Ok(Arc::new(out))
+}
+
 /// A host about to be created, as the state records it first.
-pub fn creating(old: Option<&HostState>, dir: Option<PathBuf>) -> HostState {
+pub fn creating(
+    old: Option<&HostState>,
+    dir: Option<PathBuf>,
+    provider: &crate::plan::Provider,
+) -> HostState {
     let mut h = old.cloned().unwrap_or(HostState {
         hash: String::new(),
         status: HostStatus::Creating,
@@ -249,10 +351,13 @@ pub fn creating(old: Option<&HostState>, dir: Option<PathBuf>) -> HostState {
         identity: PathBuf::new(),
         host_key: String::new(),
         workdir: String::new(),
+        made_by: None,
         dir: None,
         pid: None,
+        ec2: None,
     });
     h.status = HostStatus::Creating;
+    h.made_by = Some(provider.clone());
     if h.dir.is_none() {
         h.dir = dir;
     }

@@ -17,6 +17,8 @@ pub struct Plan {
     pub provider: Provider,
     /// `[provider] workdir`: where commands run on static hosts.
     pub workdir: Option<String>,
+    /// `[provider]` of `kind = "ec2"`.
+    pub ec2: Option<Ec2Config>,
     pub vars: Vars,
     pub groups: Vec<Group>,
     pub steps: Vec<Step>,
@@ -102,10 +104,12 @@ pub enum By {
     File,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Provider {
     Local,
     Static,
+    Ec2,
 }
 
 impl Provider {
@@ -113,8 +117,58 @@ impl Provider {
         match self {
             Provider::Local => "local",
             Provider::Static => "static",
+            Provider::Ec2 => "ec2",
         }
     }
+}
+
+/// `[provider] kind = "ec2"`, validated.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Ec2Config {
+    pub region: String,
+    /// `http://127.0.0.1:5000` (tests, other clouds); none = AWS's own.
+    pub endpoint: Option<String>,
+    /// An existing key pair (with `identity` its private key); none = runner
+    /// generates a key here and imports its public half as `runner-<plan>`.
+    pub key_name: Option<String>,
+    pub identity: Option<PathBuf>,
+    pub subnet: Option<String>,
+    /// An existing security group; none = runner creates `runner-<plan>`
+    /// allowing SSH from `ssh_from` only.
+    pub security_group: Option<String>,
+    pub ssh_from: Vec<String>,
+    pub user: String,
+    /// Where commands run on the instances (default `runner/<plan>` in the
+    /// login directory).
+    pub workdir: Option<String>,
+    pub max_instances: usize,
+    #[serde(with = "humantime_serde_secs")]
+    pub expire_after: Duration,
+    #[serde(with = "humantime_serde_secs")]
+    pub ssh_timeout: Duration,
+}
+
+mod humantime_serde_secs {
+    pub fn serialize<S: serde::Serializer>(
+        d: &std::time::Duration,
+        s: S,
+    ) -> Result<S::Ok, S::Error> {
+        s.serialize_u64(d.as_secs())
+    }
+    pub fn deserialize<'de, D: serde::Deserializer<'de>>(
+        d: D,
+    ) -> Result<std::time::Duration, D::Error> {
+        let secs: u64 = serde::Deserialize::deserialize(d)?;
+        Ok(std::time::Duration::from_secs(secs))
+    }
+}
+
+/// What an EC2 host is launched as (its group's overrides applied).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Ec2Host {
+    pub ami: String,
+    pub instance_type: String,
+    pub spot: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -133,6 +187,7 @@ pub struct HostSpec {
     pub group: String,
     pub index: usize,
     pub fixed: Option<FixedHost>,
+    pub ec2: Option<Ec2Host>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -191,6 +246,15 @@ impl Action {
 impl Plan {
     pub fn hosts(&self) -> impl Iterator<Item = &HostSpec> {
         self.groups.iter().flat_map(|g| g.hosts.iter())
+    }
+
+    /// Whether anything of the plan runs on `host` over SSH.
+    pub fn uses_ssh(&self, host: &str) -> bool {
+        let on = |hosts: &[String]| hosts.iter().any(|h| h == host);
+        self.steps.iter().any(|s| on(&s.hosts))
+            || self.monitors.iter().any(|m| on(&m.hosts))
+            || self.tests.iter().any(|t| on(&t.hosts))
+            || self.collects.iter().any(|c| on(&c.hosts))
     }
 
     /// The resource files the plan reads, for staleness checks.

@@ -87,6 +87,20 @@ pub struct RawProvider {
     pub user: Option<Sp<String>>,
     pub identity: Option<Sp<String>>,
     pub workdir: Option<Sp<String>>,
+    /// The table itself, for errors about a missing key.
+    pub span: Option<Range<usize>>,
+    // ec2
+    pub region: Option<Sp<String>>,
+    pub ami: Option<Sp<String>>,
+    pub instance_type: Option<Sp<String>>,
+    pub key_name: Option<Sp<String>>,
+    pub subnet: Option<Sp<String>>,
+    pub security_group: Option<Sp<String>>,
+    pub endpoint: Option<Sp<String>>,
+    pub max_instances: Option<Sp<i64>>,
+    pub expire_after: Option<Sp<String>>,
+    pub ssh_from: Option<Sp<Vec<Sp<String>>>>,
+    pub ssh_timeout: Option<Sp<String>>,
 }
 
 #[derive(Debug)]
@@ -95,6 +109,10 @@ pub struct RawGroup {
     pub count: Option<Sp<i64>>,
     pub vars: serde_json::Map<String, serde_json::Value>,
     pub hosts: Option<Sp<Vec<RawHost>>>,
+    // ec2 overrides
+    pub instance_type: Option<Sp<String>>,
+    pub ami: Option<Sp<String>>,
+    pub spot: Option<Sp<bool>>,
 }
 
 #[derive(Debug)]
@@ -126,8 +144,24 @@ const TOP_KEYS: &[&str] = &[
 const MONITOR_KEYS: &[&str] = &["name", "on", "run", "stop_timeout"];
 const TEST_KEYS: &[&str] = &["name", "on", "run", "at", "timeout"];
 const COLLECT_KEYS: &[&str] = &["name", "on", "files"];
-const PROVIDER_KEYS: &[&str] = &["kind", "user", "identity", "workdir"];
-const GROUP_KEYS: &[&str] = &["count", "vars", "hosts"];
+const PROVIDER_KEYS: &[&str] = &[
+    "kind",
+    "user",
+    "identity",
+    "workdir",
+    "region",
+    "ami",
+    "instance_type",
+    "key_name",
+    "subnet",
+    "security_group",
+    "endpoint",
+    "max_instances",
+    "expire_after",
+    "ssh_from",
+    "ssh_timeout",
+];
+const GROUP_KEYS: &[&str] = &["count", "vars", "hosts", "instance_type", "ami", "spot"];
 const HOST_KEYS: &[&str] = &["address", "port", "user", "identity", "host_key"];
 const ANALYZE_KEYS: &[&str] = &[
     "name", "parser", "files", "by", "formats", "unit", "tag", "columns",
@@ -155,6 +189,19 @@ pub fn parse(source: &str) -> Result<RawPlan, Vec<Diagnostic>> {
         plan.provider.user = get_string(t, "user", ctx, &mut diags);
         plan.provider.identity = get_string(t, "identity", ctx, &mut diags);
         plan.provider.workdir = get_string(t, "workdir", ctx, &mut diags);
+        plan.provider.span = lookup(top, "provider").map(|v| v.span());
+        let p = &mut plan.provider;
+        p.region = get_string(t, "region", ctx, &mut diags);
+        p.ami = get_string(t, "ami", ctx, &mut diags);
+        p.instance_type = get_string(t, "instance_type", ctx, &mut diags);
+        p.key_name = get_string(t, "key_name", ctx, &mut diags);
+        p.subnet = get_string(t, "subnet", ctx, &mut diags);
+        p.security_group = get_string(t, "security_group", ctx, &mut diags);
+        p.endpoint = get_string(t, "endpoint", ctx, &mut diags);
+        p.max_instances = get_int(t, "max_instances", ctx, &mut diags);
+        p.expire_after = get_string(t, "expire_after", ctx, &mut diags);
+        p.ssh_from = get_string_list(t, "ssh_from", ctx, &mut diags);
+        p.ssh_timeout = get_string(t, "ssh_timeout", ctx, &mut diags);
     }
     if let Some(t) = get_table(top, "vars", "the plan", &mut diags) {
         plan.vars = to_json_map(t);
@@ -190,11 +237,17 @@ pub fn parse(source: &str) -> Result<RawPlan, Vec<Diagnostic>> {
                     .collect();
                 Sp::new(hosts, span)
             });
+            let instance_type = get_string(t, "instance_type", &ctx, &mut diags);
+            let ami = get_string(t, "ami", &ctx, &mut diags);
+            let spot = get_bool(t, "spot", &ctx, &mut diags);
             plan.groups.push(RawGroup {
                 name,
                 count,
                 vars,
                 hosts,
+                instance_type,
+                ami,
+                spot,
             });
         }
     }
@@ -392,6 +445,22 @@ fn get_int(
         Some(n) => Some(Sp::new(n, v.span())),
         None => {
             diags.push(type_error(key, ctx, "an integer", v));
+            None
+        }
+    }
+}
+
+fn get_bool(
+    table: &DeTable<'_>,
+    key: &str,
+    ctx: &str,
+    diags: &mut Vec<Diagnostic>,
+) -> Option<Sp<bool>> {
+    let v = lookup(table, key)?;
+    match v.get_ref() {
+        DeValue::Boolean(b) => Some(Sp::new(*b, v.span())),
+        _ => {
+            diags.push(type_error(key, ctx, "`true` or `false`", v));
             None
         }
     }

@@ -41,16 +41,7 @@ pub fn validate(raw: RawPlan, cx: Context<'_>) -> Result<Plan, Vec<Diagnostic>> 
         Some(k) => match k.value.as_str() {
             "local" => Provider::Local,
             "static" => Provider::Static,
-            "ec2" => {
-                diags.push(
-                    Diagnostic::at(
-                        "provider `ec2` is not supported by this version of runner",
-                        k.span.clone(),
-                    )
-                    .help("use `local` or `static`"),
-                );
-                Provider::Local
-            }
+            "ec2" => Provider::Ec2,
             other => {
                 let d = Diagnostic::at(format!("unknown provider `{other}`"), k.span.clone())
                     .help("expected `local`, `static` or `ec2`");
@@ -59,7 +50,16 @@ pub fn validate(raw: RawPlan, cx: Context<'_>) -> Result<Plan, Vec<Diagnostic>> 
             }
         },
     };
+    let ec2 = (provider == Provider::Ec2)
+        .then(|| super::ec2::validate_config(&raw, &name, &mut diags))
+        .flatten();
+    if provider != Provider::Ec2 {
+        super::ec2::refuse_ec2_keys(&raw, &mut diags);
+    }
     let groups = validate_groups(&raw, &provider, &mut diags);
+    if let Some(config) = &ec2 {
+        super::ec2::check_groups(&raw, config, &groups, &mut diags);
+    }
     if raw.groups.is_empty() {
         diags.push(
             Diagnostic::new("the plan defines no groups", Some(0..0))
@@ -87,6 +87,7 @@ pub fn validate(raw: RawPlan, cx: Context<'_>) -> Result<Plan, Vec<Diagnostic>> 
         file_hash: cx.file_hash,
         provider,
         workdir: raw.provider.workdir.as_ref().map(|w| w.value.clone()),
+        ec2,
         vars: raw.vars,
         groups,
         steps,
@@ -473,7 +474,7 @@ fn validate_groups(raw: &RawPlan, provider: &Provider, diags: &mut Vec<Diagnosti
         check_name(&g.name, "group name", diags);
         let mut hosts = Vec::new();
         match provider {
-            Provider::Local => {
+            Provider::Local | Provider::Ec2 => {
                 if let Some(h) = &g.hosts {
                     diags.push(
                         Diagnostic::at(
@@ -483,7 +484,10 @@ fn validate_groups(raw: &RawPlan, provider: &Provider, diags: &mut Vec<Diagnosti
                             ),
                             h.span.clone(),
                         )
-                        .help("use `count = N` with the `local` provider"),
+                        .help(format!(
+                            "use `count = N` with the `{}` provider",
+                            provider.name()
+                        )),
                     );
                 }
                 match &g.count {
@@ -517,6 +521,8 @@ fn validate_groups(raw: &RawPlan, provider: &Provider, diags: &mut Vec<Diagnosti
                                 group: g.name.value.clone(),
                                 index,
                                 fixed: None,
+                                ec2: (*provider == Provider::Ec2)
+                                    .then(|| super::ec2::host_of(raw, g)),
                             });
                         }
                     }
@@ -565,6 +571,7 @@ fn validate_groups(raw: &RawPlan, provider: &Provider, diags: &mut Vec<Diagnosti
                         group: g.name.value.clone(),
                         index,
                         fixed,
+                        ec2: None,
                     });
                 }
             }

@@ -1,9 +1,9 @@
 //! `static`: hosts that already exist, by address, port, user, identity and
 //! pinned host key. Creating records them; destroying forgets them.
 
-use super::Provider;
+use super::{Create, Fut, Provider};
 use crate::plan::HostSpec;
-use crate::state::{HostState, HostStatus};
+use crate::state::{HostState, HostStatus, Op};
 
 pub struct Fixed {
     workdir: String,
@@ -19,11 +19,23 @@ impl Fixed {
 }
 
 impl Provider for Fixed {
-    fn prepare(&self) -> Result<(), String> {
-        Ok(())
+    fn prepare<'a>(&'a self, _creating: &'a [HostSpec]) -> Fut<'a, Result<Option<Op>, String>> {
+        Box::pin(async { Ok(None) })
     }
 
-    fn create(&self, host: &HostSpec, instance: &str) -> Result<HostState, String> {
+    fn create<'a>(&'a self, req: Create<'a>) -> Fut<'a, Result<HostState, String>> {
+        let r = self.create_now(req.host, req.instance);
+        Box::pin(async move { r })
+    }
+
+    fn destroy<'a>(&'a self, _host: &'a str, _state: &'a HostState) -> Fut<'a, Result<(), String>> {
+        // Forgetting is all: the host is not runner's.
+        Box::pin(async { Ok(()) })
+    }
+}
+
+impl Fixed {
+    fn create_now(&self, host: &HostSpec, instance: &str) -> Result<HostState, String> {
         let f = host
             .fixed
             .as_ref()
@@ -38,17 +50,10 @@ impl Provider for Fixed {
             identity: f.identity.clone(),
             host_key: f.host_key.clone(),
             workdir: self.workdir.clone(),
+            made_by: Some(crate::plan::Provider::Static),
             dir: None,
             pid: None,
+            ec2: None,
         })
-    }
-
-    fn destroy(&self, _host: &str, _state: &HostState) -> Result<(), String> {
-        Ok(())
-    }
-
-    fn refresh(&self, _host: &str, _state: &HostState) -> Option<String> {
-        // Static hosts are not probed at plan time: planning makes no connections.
-        None
     }
 }

@@ -13,10 +13,11 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use super::Provider;
+use super::{Create, Fut, Provider, blocking};
 use crate::plan::HostSpec;
-use crate::state::{HostState, HostStatus, Paths, host_file_name};
+use crate::state::{HostState, HostStatus, Op, Paths, host_file_name};
 
+#[derive(Clone)]
 pub struct Local {
     paths: Paths,
 }
@@ -60,7 +61,7 @@ fn run(cmd: &mut Command, what: &str) -> Result<(), String> {
     }
 }
 
-fn keygen(path: &Path, comment: &str) -> Result<(), String> {
+pub fn keygen(path: &Path, comment: &str) -> Result<(), String> {
     run(
         Command::new("ssh-keygen")
             .args(["-q", "-t", "ed25519", "-N", "", "-C", comment, "-f"])
@@ -193,7 +194,51 @@ fn rc_to_hide() -> Option<PathBuf> {
 }
 
 impl Provider for Local {
-    fn prepare(&self) -> Result<(), String> {
+    fn prepare<'a>(&'a self, _creating: &'a [HostSpec]) -> Fut<'a, Result<Option<Op>, String>> {
+        let me = self.clone();
+        Box::pin(async move { blocking(move || me.prepare_now().map(|()| None)).await })
+    }
+
+    fn create<'a>(&'a self, req: Create<'a>) -> Fut<'a, Result<HostState, String>> {
+        let me = self.clone();
+        let host = req.host.clone();
+        let instance = req.instance.to_string();
+        Box::pin(async move { blocking(move || me.create_now(&host, &instance)).await })
+    }
+
+    fn destroy<'a>(&'a self, _host: &'a str, state: &'a HostState) -> Fut<'a, Result<(), String>> {
+        let state = state.clone();
+        Box::pin(async move { blocking(move || destroy_host(&state)).await })
+    }
+
+    fn host_dir(&self, host: &str) -> Option<PathBuf> {
+        Some(self.dir_of(host))
+    }
+}
+
+/// Whether the sshd the state records still runs.
+pub fn refresh(state: &HostState) -> Option<String> {
+    let dir = state.dir.as_ref()?;
+    match our_sshd(dir, state.pid) {
+        Some(_) => None,
+        None => Some(format!(
+            "its sshd (pid {}) is not running",
+            state.pid.map_or("?".into(), |p| p.to_string())
+        )),
+    }
+}
+
+/// Stops a local host's sshd and removes its directory.
+pub fn destroy_host(state: &HostState) -> Result<(), String> {
+    let Some(dir) = &state.dir else { return Ok(()) };
+    if let Some(pid) = state.pid.and_then(|p| our_sshd(dir, Some(p))) {
+        stop_sshd(pid);
+    }
+    destroy_dir(dir).map(|_| ())
+}
+
+impl Local {
+    fn prepare_now(&self) -> Result<(), String> {
         let sshd = sshd_path();
         if !sshd.exists() {
             return Err(format!(
@@ -226,7 +271,7 @@ impl Provider for Local {
         Ok(())
     }
 
-    fn create(&self, host: &HostSpec, instance: &str) -> Result<HostState, String> {
+    fn create_now(&self, host: &HostSpec, instance: &str) -> Result<HostState, String> {
         let dir = self.dir_of(&host.name);
         if dir.exists() {
             // Left by an interrupted apply: never leave a second sshd behind.
@@ -270,8 +315,10 @@ impl Provider for Local {
                         identity: client_key(&self.paths),
                         host_key: public,
                         workdir: work.display().to_string(),
+                        made_by: Some(crate::plan::Provider::Local),
                         dir: Some(dir),
                         pid: Some(pid),
+                        ec2: None,
                     });
                 }
                 // Most likely another process took the port between our probe and sshd's bind.
@@ -279,29 +326,6 @@ impl Provider for Local {
             }
         }
         Err(last_error)
-    }
-
-    fn destroy(&self, _host: &str, state: &HostState) -> Result<(), String> {
-        let Some(dir) = &state.dir else { return Ok(()) };
-        if let Some(pid) = state.pid.and_then(|p| our_sshd(dir, Some(p))) {
-            stop_sshd(pid);
-        }
-        destroy_dir(dir).map(|_| ())
-    }
-
-    fn host_dir(&self, host: &str) -> Option<PathBuf> {
-        Some(self.dir_of(host))
-    }
-
-    fn refresh(&self, _host: &str, state: &HostState) -> Option<String> {
-        let dir = state.dir.as_ref()?;
-        match our_sshd(dir, state.pid) {
-            Some(_) => None,
-            None => Some(format!(
-                "its sshd (pid {}) is not running",
-                state.pid.map_or("?".into(), |p| p.to_string())
-            )),
-        }
     }
 }
 

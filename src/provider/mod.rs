@@ -1,45 +1,159 @@
 //! Providers make hosts exist: `local` (a private sshd per host on
-//! 127.0.0.1) and `static` (hosts that already exist). Each kind is one file.
-//! Calls are blocking; the executor runs them on blocking threads.
+//! 127.0.0.1), `static` (hosts that already exist) and `ec2` (EC2
+//! instances). Each kind is one module. Calls are async; blocking work
+//! (starting sshd) runs on blocking threads inside the provider.
 
+pub mod ec2;
 pub mod fixed;
 pub mod local;
 
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
 use crate::plan::{HostSpec, Plan};
-use crate::state::{HostState, Paths};
+use crate::state::{HostState, Op, Paths, State};
+
+pub type Fut<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// Makes a host's record durable (journal written and fsynced) while the
+/// provider is still creating it: an EC2 instance id as soon as it exists.
+pub type Recorder = Arc<dyn Fn(HostState) -> Fut<'static, Result<(), String>> + Send + Sync>;
+
+/// One host to create.
+pub struct Create<'a> {
+    pub host: &'a HostSpec,
+    /// A fresh identity for this incarnation of the host.
+    pub instance: &'a str,
+    /// The host node's hash (cloud instances are tagged with it).
+    pub hash: &'a str,
+    /// Whether anything runs on the host over SSH: then creating waits
+    /// until it answers and pins its host key.
+    pub ssh: bool,
+    /// An instance an interrupted apply launched for this host, to take
+    /// over instead of launching another.
+    pub adopt: Option<&'a str>,
+    pub record: Recorder,
+    /// A line for the operator (a host key accepted, an instance adopted).
+    pub say: Arc<dyn Fn(String) + Send + Sync>,
+}
 
 pub trait Provider: Send + Sync {
-    /// Once per apply, before any host is created (keys, directories).
-    fn prepare(&self) -> Result<(), String>;
+    /// Once per apply, before any host is created (keys, directories, the
+    /// security group); what it returns is recorded in the state.
+    fn prepare<'a>(&'a self, creating: &'a [HostSpec]) -> Fut<'a, Result<Option<Op>, String>>;
     /// Makes the host exist. Leftovers of an earlier attempt are cleaned first.
-    fn create(&self, host: &HostSpec, instance: &str) -> Result<HostState, String>;
+    fn create<'a>(&'a self, req: Create<'a>) -> Fut<'a, Result<HostState, String>>;
     /// Removes the host; harmless if it is already gone.
-    fn destroy(&self, host: &str, state: &HostState) -> Result<(), String>;
-    /// `Some(reason)` when the host recorded in the state no longer exists.
-    fn refresh(&self, host: &str, state: &HostState) -> Option<String>;
+    fn destroy<'a>(&'a self, host: &'a str, state: &'a HostState) -> Fut<'a, Result<(), String>>;
+    /// Removes a cloud instance that is tagged with the plan but recorded nowhere.
+    fn destroy_orphan<'a>(&'a self, id: &'a str) -> Fut<'a, Result<(), String>> {
+        Box::pin(async move { Err(format!("this provider has no instance {id} to destroy")) })
+    }
     /// Where the provider keeps a host's files on this machine, if anywhere
     /// (recorded before the host is created, so that a crash leaves a trace).
     fn host_dir(&self, _host: &str) -> Option<std::path::PathBuf> {
         None
     }
+    /// Whether host creations are batched into few API calls: then they are
+    /// all started at once, not `--parallelism` at a time.
+    fn batches(&self) -> bool {
+        false
+    }
+}
+
+/// Runs blocking provider work off the async threads.
+pub async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, String> + Send + 'static,
+) -> Result<T, String> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| e.to_string())?
 }
 
 pub fn for_plan(plan: &Plan, paths: &Paths) -> Box<dyn Provider> {
-    match plan.provider {
-        crate::plan::Provider::Local => Box::new(local::Local::new(paths)),
-        crate::plan::Provider::Static => {
+    match (&plan.provider, &plan.ec2) {
+        (crate::plan::Provider::Ec2, Some(config)) => {
+            Box::new(ec2::Ec2::new(config.clone(), &plan.name, paths))
+        }
+        (crate::plan::Provider::Static, _) => {
             Box::new(fixed::Fixed::new(&plan.name, plan.workdir.as_deref()))
         }
+        _ => Box::new(local::Local::new(paths)),
     }
 }
 
 /// The provider that destroys what a state recorded, whatever the plan says now.
 pub fn for_state(state: &HostState, paths: &Paths, plan_name: &str) -> Box<dyn Provider> {
-    if state.dir.is_some() {
-        Box::new(local::Local::new(paths))
-    } else {
-        Box::new(fixed::Fixed::new(plan_name, None))
+    match (state.provider(), &state.ec2) {
+        (crate::plan::Provider::Ec2, Some(e)) => {
+            Box::new(ec2::Ec2::from_state(e, plan_name, paths))
+        }
+        (crate::plan::Provider::Local, _) => Box::new(local::Local::new(paths)),
+        _ => Box::new(fixed::Fixed::new(plan_name, None)),
     }
+}
+
+/// What refresh found: hosts of the state that no longer exist (with why),
+/// cloud instances tagged with the plan, and warnings (expired instances).
+#[derive(Debug, Clone, Default)]
+pub struct Refresh {
+    pub gone: BTreeMap<String, String>,
+    pub tagged: Vec<ec2::Tagged>,
+    pub notes: Vec<String>,
+}
+
+/// Where the plan's EC2 instances live: the plan's `[provider]`, or what the
+/// state recorded when the plan says otherwise now.
+pub fn ec2_config(plan: Option<&Plan>, state: &State) -> Option<crate::plan::model::Ec2Config> {
+    if let Some(c) = plan.and_then(|p| p.ec2.clone()) {
+        return Some(c);
+    }
+    if let Some(s) = &state.ec2 {
+        return Some(ec2::config_for(&s.region, s.endpoint.clone()));
+    }
+    state
+        .hosts
+        .values()
+        .find_map(|h| h.ec2.as_ref())
+        .map(|e| ec2::config_for(&e.region, e.endpoint.clone()))
+}
+
+/// Asks each host's provider whether what the state records still exists;
+/// for EC2 that is one tag query, which also finds what no state records.
+/// Read-only.
+pub fn refresh(state: &State, paths: &Paths, plan: Option<&Plan>) -> Result<Refresh, String> {
+    let mut out = Refresh::default();
+    for (name, h) in &state.hosts {
+        if h.status == crate::state::HostStatus::Ready
+            && h.provider() == crate::plan::Provider::Local
+            && let Some(why) = local::refresh(h)
+        {
+            out.gone.insert(name.clone(), why);
+        }
+    }
+    if let Some(config) = ec2_config(plan, state) {
+        let name = state.plan.clone();
+        let p = paths.clone();
+        // Its own runtime on its own thread: callers may or may not be async.
+        let found = std::thread::scope(|s| {
+            s.spawn(|| {
+                tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .map_err(|e| e.to_string())?
+                    .block_on(ec2::tagged(&config, &name, &p))
+            })
+            .join()
+            .unwrap_or_else(|_| Err("refresh panicked".into()))
+        })?;
+        let (gone, notes) = ec2::compare(&state.hosts, &found, std::time::SystemTime::now());
+        out.gone.extend(gone);
+        out.notes = notes;
+        out.tagged = found;
+    }
+    Ok(out)
 }
 
 pub fn current_user() -> String {

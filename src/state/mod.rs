@@ -36,6 +36,24 @@ pub struct State {
     /// the trial it was done for.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub nodes: BTreeMap<String, NodeRecord>,
+    /// What the `ec2` provider made for the plan as a whole.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ec2: Option<Ec2Shared>,
+}
+
+/// The account, region and shared resources of an `ec2` plan: enough to
+/// destroy what it made whatever the plan file says now.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Ec2Shared {
+    pub region: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub endpoint: Option<String>,
+    /// A key pair runner imported (deleted by destroy).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_pair: Option<String>,
+    /// A security group runner created (its id; deleted by destroy).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub security_group: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -84,11 +102,52 @@ pub struct HostState {
     pub host_key: String,
     /// Working directory on the host; commands run there.
     pub workdir: String,
+    /// The provider that made the host. States written before providers
+    /// were recorded lack it: see [`HostState::provider`].
+    #[serde(default, rename = "provider", skip_serializing_if = "Option::is_none")]
+    pub made_by: Option<crate::plan::Provider>,
     /// Local provider: the host's directory and sshd pid.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dir: Option<PathBuf>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pid: Option<u32>,
+    /// Ec2 provider: the instance.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ec2: Option<Box<Ec2Instance>>,
+}
+
+impl HostState {
+    /// The provider that made the host (older states: local if it has a
+    /// directory here, static otherwise).
+    pub fn provider(&self) -> crate::plan::Provider {
+        match (&self.made_by, &self.ec2, &self.dir) {
+            (Some(p), _, _) => p.clone(),
+            (None, Some(_), _) => crate::plan::Provider::Ec2,
+            (None, None, Some(_)) => crate::plan::Provider::Local,
+            (None, None, None) => crate::plan::Provider::Static,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Ec2Instance {
+    /// Absent while the launch is under way (recorded as soon as known).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    pub region: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub endpoint: Option<String>,
+    pub instance_type: String,
+    /// `on-demand` or `spot`.
+    pub market: String,
+    /// When the instance is due to be destroyed (RFC 3339, its
+    /// `runner:expires` tag).
+    pub expires: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub private_address: String,
+    /// The launch that made it (its `runner:launch` tag).
+    #[serde(default)]
+    pub launch: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -210,6 +269,8 @@ impl State {
             Op::NodeGone { id } => {
                 self.nodes.remove(id);
             }
+            Op::Ec2 { ec2 } => self.ec2 = ec2.clone(),
+            Op::Nothing => {}
         }
     }
 
@@ -261,13 +322,35 @@ impl State {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(tag = "op", rename_all = "snake_case")]
 pub enum Op {
-    Host { name: String, host: HostState },
-    HostGone { name: String },
-    Step { id: String, step: StepState },
-    StepGone { id: String },
-    Trial { trial: TrialRecord },
-    Node { id: String, node: NodeRecord },
-    NodeGone { id: String },
+    Host {
+        name: String,
+        host: HostState,
+    },
+    HostGone {
+        name: String,
+    },
+    Step {
+        id: String,
+        step: StepState,
+    },
+    StepGone {
+        id: String,
+    },
+    Trial {
+        trial: TrialRecord,
+    },
+    Node {
+        id: String,
+        node: NodeRecord,
+    },
+    NodeGone {
+        id: String,
+    },
+    Ec2 {
+        ec2: Option<Ec2Shared>,
+    },
+    /// Done, and nothing to remember (an orphan destroyed).
+    Nothing,
 }
 
 /// sha256 of a file's bytes, or `absent`.

@@ -3,6 +3,7 @@
 
 mod analysis;
 mod common;
+mod ec2;
 mod faults;
 mod hosts;
 mod local;

@@ -1,0 +1,1004 @@
+//! `ec2`: hosts are EC2 instances (aws-sdk-ec2), on-demand or spot.
+//!
+//! Never a leaked instance: every instance is tagged at launch
+//! (`runner:plan`, `runner:group`, `runner:hosts` with the group indices in
+//! launch-index order, `runner:launch`, `runner:hash`, `runner:expires`),
+//! its id is written to the state as soon as RunInstances answers, and
+//! refresh finds by one tag query what a crash left (adopted by the next
+//! apply, or destroyed as an orphan). Launches and terminations are batched:
+//! the hosts of a group that are created together are one RunInstances; a
+//! destroy is one TerminateInstances; waiting is one DescribeInstances per
+//! poll for every instance waited on.
+
+pub mod api;
+mod batch;
+mod poll;
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
+
+use aws_sdk_ec2::types::{
+    Filter, InstanceInterruptionBehavior, InstanceMarketOptionsRequest, InstanceType, IpPermission,
+    IpRange, MarketType, ResourceType, SpotInstanceType, SpotMarketOptions, Tag, TagSpecification,
+};
+
+use super::{Create, Fut, Provider};
+use crate::plan::HostSpec;
+use crate::plan::model::{Ec2Config, Ec2Host};
+use crate::state::{Ec2Instance, Ec2Shared, HostState, HostStatus, Op, Paths};
+use api::env_ms;
+use batch::Batch;
+use poll::{Poller, Want};
+
+pub const TAG_PLAN: &str = "runner:plan";
+pub const TAG_HOST: &str = "runner:host";
+const TAG_GROUP: &str = "runner:group";
+const TAG_HOSTS: &str = "runner:hosts";
+const TAG_LAUNCH: &str = "runner:launch";
+const TAG_HASH: &str = "runner:hash";
+const TAG_EXPIRES: &str = "runner:expires";
+/// A tag value's limit in EC2.
+const TAG_VALUE_MAX: usize = 256;
+
+/// How long an instance may take to be running.
+fn start_timeout() -> Duration {
+    env_ms("RUNNER_EC2_START_TIMEOUT_MS", 600_000)
+}
+
+pub struct Ec2 {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    config: Ec2Config,
+    plan: String,
+    paths: Paths,
+    client: tokio::sync::OnceCell<aws_sdk_ec2::Client>,
+    /// Key pair name and security group id to launch with (set by prepare).
+    launch_with: Mutex<Option<(String, String)>>,
+    launches: Mutex<HashMap<String, Arc<LaunchBatch>>>,
+    terminations: Arc<Batch<String, Result<(), String>>>,
+    poller: Arc<Poller>,
+    /// SSH handshakes under way (waiting for instances to answer).
+    handshakes: tokio::sync::Semaphore,
+}
+
+/// Hosts of one group waiting for one RunInstances; each gets its instance id.
+type LaunchBatch = Batch<Pending, Result<String, String>>;
+
+/// A host waiting to be launched, with what its instance is tagged with.
+struct Pending {
+    host: HostSpec,
+    hash: String,
+}
+
+impl Ec2 {
+    pub fn new(config: Ec2Config, plan: &str, paths: &Paths) -> Self {
+        Ec2 {
+            inner: Arc::new(Inner {
+                config,
+                plan: plan.to_string(),
+                paths: paths.clone(),
+                client: tokio::sync::OnceCell::new(),
+                launch_with: Mutex::new(None),
+                launches: Mutex::new(HashMap::new()),
+                terminations: Batch::new(Duration::from_millis(100)),
+                poller: Poller::new(env_ms("RUNNER_EC2_POLL_MS", 2000)),
+                handshakes: tokio::sync::Semaphore::new(50),
+            }),
+        }
+    }
+
+    /// For a host the state records, whatever the plan says now.
+    pub fn from_state(e: &Ec2Instance, plan: &str, paths: &Paths) -> Self {
+        Self::new(config_for(&e.region, e.endpoint.clone()), plan, paths)
+    }
+}
+
+/// A configuration good for finding and destroying what a plan made
+/// (region and endpoint are all that matters then).
+pub fn config_for(region: &str, endpoint: Option<String>) -> Ec2Config {
+    Ec2Config {
+        region: region.to_string(),
+        endpoint,
+        key_name: None,
+        identity: None,
+        subnet: None,
+        security_group: None,
+        ssh_from: Vec::new(),
+        user: String::new(),
+        workdir: None,
+        max_instances: 0,
+        expire_after: Duration::from_secs(0),
+        ssh_timeout: Duration::from_secs(0),
+    }
+}
+
+/// The key runner generates for a plan that names no key pair.
+pub fn generated_key(paths: &Paths) -> PathBuf {
+    paths.dir().join("ec2_ed25519")
+}
+
+/// The key pair and security group runner makes for a plan.
+pub fn resource_name(plan: &str) -> String {
+    format!("runner-{plan}")
+}
+
+fn tag(k: &str, v: &str) -> Tag {
+    Tag::builder().key(k).value(v).build()
+}
+
+fn tags(resource: ResourceType, list: &[(&str, &str)]) -> TagSpecification {
+    let mut b = TagSpecification::builder().resource_type(resource);
+    for (k, v) in list {
+        b = b.tags(tag(k, v));
+    }
+    b.build()
+}
+
+fn rfc3339(t: SystemTime) -> String {
+    humantime::format_rfc3339_seconds(t).to_string()
+}
+
+/// `0-3,7,9-10`: group indices, in order, compact.
+pub fn encode_indices(indices: &[usize]) -> String {
+    let mut out: Vec<String> = Vec::new();
+    let mut i = 0;
+    while i < indices.len() {
+        let start = indices[i];
+        let mut end = start;
+        while i + 1 < indices.len() && indices[i + 1] == end + 1 {
+            end += 1;
+            i += 1;
+        }
+        out.push(if start == end {
+            start.to_string()
+        } else {
+            format!("{start}-{end}")
+        });
+        i += 1;
+    }
+    out.join(",")
+}
+
+pub fn decode_indices(text: &str) -> Option<Vec<usize>> {
+    let mut out = Vec::new();
+    for part in text.split(',').filter(|p| !p.is_empty()) {
+        match part.split_once('-') {
+            Some((a, b)) => {
+                let (a, b): (usize, usize) = (a.parse().ok()?, b.parse().ok()?);
+                if b < a || b - a > 10_000 {
+                    return None;
+                }
+                out.extend(a..=b);
+            }
+            None => out.push(part.parse().ok()?),
+        }
+    }
+    Some(out)
+}
+
+/// One instance tagged with a plan, as refresh sees it.
+#[derive(Debug, Clone)]
+pub struct Tagged {
+    pub id: String,
+    /// The host it was launched for (its `runner:host` tag, or its launch
+    /// index in `runner:hosts`).
+    pub host: Option<String>,
+    pub hash: String,
+    pub state: String,
+    pub expires: Option<String>,
+    pub market: String,
+}
+
+fn tag_value<'a>(i: &'a aws_sdk_ec2::types::Instance, key: &str) -> Option<&'a str> {
+    i.tags()
+        .iter()
+        .find(|t| t.key() == Some(key))
+        .and_then(|t| t.value())
+}
+
+fn to_tagged(i: &aws_sdk_ec2::types::Instance) -> Option<Tagged> {
+    let id = i.instance_id()?.to_string();
+    let host = tag_value(i, TAG_HOST).map(str::to_string).or_else(|| {
+        let group = tag_value(i, TAG_GROUP)?;
+        let indices = decode_indices(tag_value(i, TAG_HOSTS)?)?;
+        let index = indices.get(usize::try_from(i.ami_launch_index()?).ok()?)?;
+        Some(format!("{group}[{index}]"))
+    });
+    Some(Tagged {
+        id,
+        host,
+        hash: tag_value(i, TAG_HASH).unwrap_or_default().to_string(),
+        state: i
+            .state()
+            .and_then(|s| s.name())
+            .map_or_else(|| "unknown".into(), |n| n.as_str().to_string()),
+        expires: tag_value(i, TAG_EXPIRES).map(str::to_string),
+        market: if i.instance_lifecycle().is_some_and(|l| l.as_str() == "spot") {
+            "spot".into()
+        } else {
+            "on-demand".into()
+        },
+    })
+}
+
+/// The `runner:hash` tag: enough of the host node's hash to tell whether a
+/// found instance was launched as the plan now asks.
+pub fn short_hash(hash: &str) -> String {
+    hash.chars().take(16).collect()
+}
+
+impl Inner {
+    async fn client(&self) -> Result<&aws_sdk_ec2::Client, String> {
+        self.client
+            .get_or_try_init(|| api::client(&self.config.region, self.config.endpoint.as_deref()))
+            .await
+    }
+
+    /// Every instance tagged with the plan that is not terminated: one
+    /// DescribeInstances (paginated) whatever the number of hosts.
+    async fn tagged(&self) -> Result<Vec<Tagged>, String> {
+        let client = self.client().await?;
+        let mut pages = client
+            .describe_instances()
+            .filters(
+                Filter::builder()
+                    .name(format!("tag:{TAG_PLAN}"))
+                    .values(&self.plan)
+                    .build(),
+            )
+            .filters(
+                Filter::builder()
+                    .name("instance-state-name")
+                    .set_values(Some(
+                        ["pending", "running", "stopping", "stopped", "shutting-down"]
+                            .map(String::from)
+                            .to_vec(),
+                    ))
+                    .build(),
+            )
+            .into_paginator()
+            .send();
+        let mut out = Vec::new();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| api::error("DescribeInstances", &e))?;
+            for r in page.reservations() {
+                out.extend(r.instances().iter().filter_map(to_tagged));
+            }
+        }
+        Ok(out)
+    }
+
+    /// One RunInstances for hosts of one group (same AMI, type, market).
+    async fn launch(self: Arc<Self>, batch: Vec<Pending>) -> Vec<Result<String, String>> {
+        let n = batch.len();
+        let group = batch[0].host.group.clone();
+        let fail = |e: String| vec![Err(format!("group `{group}`: {e}")); n];
+        let client = match self.client().await {
+            Ok(c) => c,
+            Err(e) => return fail(e),
+        };
+        let Some((key_name, sg)) = self
+            .launch_with
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+        else {
+            return fail("the key pair and security group are not ready".into());
+        };
+        let spec: &Ec2Host = batch[0].host.ec2.as_ref().expect("ec2 host");
+        let indices: Vec<usize> = batch.iter().map(|p| p.host.index).collect();
+        let launch = super::new_instance();
+        let expires = rfc3339(SystemTime::now() + self.config.expire_after);
+        let hosts = encode_indices(&indices);
+        let hash = short_hash(&batch[0].hash);
+        let count = i32::try_from(n).unwrap_or(i32::MAX);
+        let mut req = client
+            .run_instances()
+            .image_id(&spec.ami)
+            .instance_type(InstanceType::from(spec.instance_type.as_str()))
+            .min_count(count)
+            .max_count(count)
+            .key_name(key_name)
+            .security_group_ids(sg)
+            .client_token(&launch)
+            .tag_specifications(tags(
+                ResourceType::Instance,
+                &[
+                    (TAG_PLAN, &self.plan),
+                    (TAG_GROUP, &group),
+                    (TAG_HOSTS, &hosts),
+                    (TAG_LAUNCH, &launch),
+                    (TAG_HASH, &hash),
+                    (TAG_EXPIRES, &expires),
+                ],
+            ));
+        if let Some(s) = &self.config.subnet {
+            req = req.subnet_id(s);
+        }
+        if spec.spot {
+            req = req.instance_market_options(
+                InstanceMarketOptionsRequest::builder()
+                    .market_type(MarketType::Spot)
+                    .spot_options(
+                        SpotMarketOptions::builder()
+                            .spot_instance_type(SpotInstanceType::OneTime)
+                            .instance_interruption_behavior(InstanceInterruptionBehavior::Terminate)
+                            .build(),
+                    )
+                    .build(),
+            );
+        }
+        let out = match req.send().await {
+            Ok(o) => o,
+            Err(e) => {
+                let mut msg = api::error("RunInstances", &e);
+                match api::code(&e).as_deref() {
+                    Some("InsufficientInstanceCapacity") if spec.spot => msg.push_str(
+                        " (spot capacity: try another instance type or zone, or remove `spot = true`)",
+                    ),
+                    Some("InsufficientInstanceCapacity") => {
+                        msg.push_str(" (try another instance type or subnet)")
+                    }
+                    Some(c) if c.starts_with("InvalidAMIID") => {
+                        msg.push_str(&format!(" (check `ami = \"{}\"` for region {})", spec.ami, self.config.region))
+                    }
+                    Some(c) if c.starts_with("InvalidKeyPair") => {
+                        msg.push_str(" (check `key_name` exists in this region)")
+                    }
+                    _ => {}
+                }
+                return fail(msg);
+            }
+        };
+        let mut instances: Vec<(i32, String)> = out
+            .instances()
+            .iter()
+            .enumerate()
+            .filter_map(|(k, i)| {
+                Some((
+                    i.ami_launch_index().unwrap_or(k as i32),
+                    i.instance_id()?.to_string(),
+                ))
+            })
+            .collect();
+        instances.sort();
+        if instances.len() != n {
+            // Whatever came up is tagged and will be found as orphans.
+            return fail(format!(
+                "RunInstances launched {} instances for {n} hosts (launch {launch}); the next plan lists them",
+                instances.len()
+            ));
+        }
+        instances.into_iter().map(|(_, id)| Ok(id)).collect()
+    }
+
+    async fn terminate(self: Arc<Self>, ids: Vec<String>) -> Vec<Result<(), String>> {
+        let n = ids.len();
+        let client = match self.client().await {
+            Ok(c) => c,
+            Err(e) => return vec![Err(e); n],
+        };
+        for chunk in ids.chunks(500) {
+            let r = client
+                .terminate_instances()
+                .set_instance_ids(Some(chunk.to_vec()))
+                .send()
+                .await;
+            if let Err(e) = r {
+                if api::code(&e).as_deref() == Some("InvalidInstanceID.NotFound")
+                    && chunk.len() == 1
+                {
+                    continue;
+                }
+                if api::code(&e).as_deref() == Some("InvalidInstanceID.NotFound") {
+                    // One of them is gone already: the others one by one.
+                    for id in chunk {
+                        if let Err(e) = client.terminate_instances().instance_ids(id).send().await
+                            && api::code(&e).as_deref() != Some("InvalidInstanceID.NotFound")
+                        {
+                            return vec![Err(api::error("TerminateInstances", &e)); n];
+                        }
+                    }
+                    continue;
+                }
+                return vec![Err(api::error("TerminateInstances", &e)); n];
+            }
+        }
+        vec![Ok(()); n]
+    }
+
+    async fn terminate_and_wait(self: &Arc<Self>, id: &str) -> Result<(), String> {
+        let me = self.clone();
+        self.terminations
+            .submit(
+                id.to_string(),
+                Box::new(move |ids| Box::pin(me.terminate(ids))),
+            )
+            .await
+            .unwrap_or_else(|| Err("terminating was abandoned".into()))?;
+        let client = self.client().await?.clone();
+        self.poller
+            .wait(&client, id, Want::Terminated, start_timeout())
+            .await
+            .map(|_| ())
+    }
+
+    /// The key pair to launch with: the plan's, or runner's own (a local
+    /// ed25519 key whose public half is imported as `runner-<plan>`).
+    async fn key_pair(&self) -> Result<(String, Option<String>), String> {
+        if let Some(k) = &self.config.key_name {
+            return Ok((k.clone(), None));
+        }
+        let client = self.client().await?;
+        // `identity` without `key_name`: its public half is imported.
+        let public = match &self.config.identity {
+            Some(identity) => {
+                let out = std::process::Command::new("ssh-keygen")
+                    .arg("-y")
+                    .arg("-f")
+                    .arg(identity)
+                    .stdin(std::process::Stdio::null())
+                    .output()
+                    .map_err(|e| format!("cannot run ssh-keygen: {e}"))?;
+                if !out.status.success() {
+                    return Err(format!(
+                        "cannot read the public key of identity {}: {}",
+                        identity.display(),
+                        String::from_utf8_lossy(&out.stderr).trim()
+                    ));
+                }
+                String::from_utf8_lossy(&out.stdout).into_owned()
+            }
+            None => {
+                let key = generated_key(&self.paths);
+                if !key.exists() {
+                    fs_err::create_dir_all(self.paths.dir()).map_err(|e| e.to_string())?;
+                    super::local::keygen(&key, &resource_name(&self.plan))?;
+                }
+                fs_err::read_to_string(key.with_extension("pub")).map_err(|e| e.to_string())?
+            }
+        };
+        let name = resource_name(&self.plan);
+        // Re-imported every time: the local key is the truth.
+        match client.delete_key_pair().key_name(&name).send().await {
+            Ok(_) => {}
+            Err(e) if api::code(&e).as_deref() == Some("InvalidKeyPair.NotFound") => {}
+            Err(e) => return Err(api::error("DeleteKeyPair", &e)),
+        }
+        client
+            .import_key_pair()
+            .key_name(&name)
+            .public_key_material(aws_smithy_types::Blob::new(public.trim().as_bytes()))
+            .tag_specifications(tags(ResourceType::KeyPair, &[(TAG_PLAN, &self.plan)]))
+            .send()
+            .await
+            .map_err(|e| api::error("ImportKeyPair", &e))?;
+        Ok((name.clone(), Some(name)))
+    }
+
+    /// The security group to launch in: the plan's, or `runner-<plan>`
+    /// allowing SSH from `ssh_from` only (created once, found by name after).
+    async fn security_group(&self) -> Result<(String, Option<String>), String> {
+        let client = self.client().await?;
+        if let Some(sg) = &self.config.security_group {
+            if sg.starts_with("sg-") {
+                return Ok((sg.clone(), None));
+            }
+            let found = client
+                .describe_security_groups()
+                .filters(Filter::builder().name("group-name").values(sg).build())
+                .send()
+                .await
+                .map_err(|e| api::error("DescribeSecurityGroups", &e))?;
+            return found
+                .security_groups()
+                .first()
+                .and_then(|g| g.group_id())
+                .map(|id| (id.to_string(), None))
+                .ok_or_else(|| {
+                    format!(
+                        "security group `{sg}` does not exist in {}",
+                        self.config.region
+                    )
+                });
+        }
+        let name = resource_name(&self.plan);
+        let vpc = match &self.config.subnet {
+            None => None,
+            Some(s) => client
+                .describe_subnets()
+                .subnet_ids(s)
+                .send()
+                .await
+                .map_err(|e| api::error("DescribeSubnets", &e))?
+                .subnets()
+                .first()
+                .and_then(|s| s.vpc_id())
+                .map(str::to_string),
+        };
+        let existing = self.find_group(&name, vpc.as_deref()).await?;
+        let id = match existing {
+            Some(id) => id,
+            None => {
+                let mut req = client
+                    .create_security_group()
+                    .group_name(&name)
+                    .description(format!(
+                        "runner plan {}: SSH from the runner only",
+                        self.plan
+                    ))
+                    .tag_specifications(tags(
+                        ResourceType::SecurityGroup,
+                        &[(TAG_PLAN, &self.plan)],
+                    ));
+                if let Some(v) = &vpc {
+                    req = req.vpc_id(v);
+                }
+                match req.send().await {
+                    Ok(out) => out.group_id().unwrap_or_default().to_string(),
+                    Err(e) if api::code(&e).as_deref() == Some("InvalidGroup.Duplicate") => self
+                        .find_group(&name, vpc.as_deref())
+                        .await?
+                        .ok_or_else(|| {
+                            format!("security group `{name}` exists but cannot be found")
+                        })?,
+                    Err(e) => return Err(api::error("CreateSecurityGroup", &e)),
+                }
+            }
+        };
+        let from = if self.config.ssh_from.is_empty() {
+            vec![format!("{}/32", self.own_address())]
+        } else {
+            self.config.ssh_from.clone()
+        };
+        let mut perm = IpPermission::builder()
+            .ip_protocol("tcp")
+            .from_port(22)
+            .to_port(22);
+        for cidr in &from {
+            perm = perm.ip_ranges(
+                IpRange::builder()
+                    .cidr_ip(cidr)
+                    .description("runner")
+                    .build(),
+            );
+        }
+        match client
+            .authorize_security_group_ingress()
+            .group_id(&id)
+            .ip_permissions(perm.build())
+            .send()
+            .await
+        {
+            Ok(_) => {}
+            Err(e) if api::code(&e).as_deref() == Some("InvalidPermission.Duplicate") => {}
+            Err(e) => return Err(api::error("AuthorizeSecurityGroupIngress", &e)),
+        }
+        Ok((id.clone(), Some(id)))
+    }
+
+    async fn find_group(&self, name: &str, vpc: Option<&str>) -> Result<Option<String>, String> {
+        let client = self.client().await?;
+        let mut req = client
+            .describe_security_groups()
+            .filters(Filter::builder().name("group-name").values(name).build());
+        if let Some(v) = vpc {
+            req = req.filters(Filter::builder().name("vpc-id").values(v).build());
+        }
+        let out = req
+            .send()
+            .await
+            .map_err(|e| api::error("DescribeSecurityGroups", &e))?;
+        Ok(out
+            .security_groups()
+            .first()
+            .and_then(|g| g.group_id())
+            .map(str::to_string))
+    }
+
+    /// This machine's address toward the EC2 endpoint (no packet is sent):
+    /// the default source of SSH. Behind NAT, set `ssh_from`.
+    fn own_address(&self) -> String {
+        let host = self
+            .config
+            .endpoint
+            .as_deref()
+            .and_then(|e| e.split("://").nth(1))
+            .map(|rest| rest.split(['/', ':']).next().unwrap_or(rest).to_string())
+            .unwrap_or_else(|| format!("ec2.{}.amazonaws.com", self.config.region));
+        std::net::UdpSocket::bind("0.0.0.0:0")
+            .and_then(|s| {
+                s.connect((host.as_str(), 443))?;
+                s.local_addr()
+            })
+            .map_or_else(|_| "127.0.0.1".into(), |a| a.ip().to_string())
+    }
+
+    async fn create(self: Arc<Self>, req: Create<'_>) -> Result<HostState, String> {
+        let spec = req.host.ec2.clone().ok_or("not an ec2 host")?;
+        let client = self.client().await?.clone();
+        let host = req.host.name.clone();
+        let mut state = HostState {
+            hash: String::new(),
+            status: HostStatus::Creating,
+            instance: req.instance.to_string(),
+            address: String::new(),
+            port: 22,
+            user: self.config.user.clone(),
+            identity: self
+                .config
+                .identity
+                .clone()
+                .unwrap_or_else(|| generated_key(&self.paths)),
+            host_key: String::new(),
+            workdir: String::new(),
+            made_by: Some(crate::plan::Provider::Ec2),
+            dir: None,
+            pid: None,
+            ec2: Some(Box::new(Ec2Instance {
+                id: None,
+                region: self.config.region.clone(),
+                endpoint: self.config.endpoint.clone(),
+                instance_type: spec.instance_type.clone(),
+                market: if spec.spot { "spot" } else { "on-demand" }.into(),
+                expires: rfc3339(SystemTime::now() + self.config.expire_after),
+                private_address: String::new(),
+                launch: String::new(),
+            })),
+        };
+        let adopted = req.adopt.map(str::to_string);
+        let id = match adopted {
+            Some(id) => {
+                (req.say)(format!(
+                    "host `{host}`: adopting instance {id}, launched by an interrupted apply"
+                ));
+                id
+            }
+            None => {
+                let key = format!(
+                    "{}|{}|{}|{}",
+                    req.host.group, spec.ami, spec.instance_type, spec.spot
+                );
+                let batch = self
+                    .launches
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .entry(key)
+                    .or_insert_with(|| Batch::new(Duration::from_millis(150)))
+                    .clone();
+                let me = self.clone();
+                let flush = Box::new(
+                    move |items: Vec<Pending>| -> Fut<'static, Vec<Result<String, String>>> {
+                        Box::pin(me.launch_all(items))
+                    },
+                );
+                batch
+                    .submit(
+                        Pending {
+                            host: req.host.clone(),
+                            hash: req.hash.to_string(),
+                        },
+                        flush,
+                    )
+                    .await
+                    .unwrap_or_else(|| Err("launching was abandoned".into()))?
+            }
+        };
+        // The id is durable before anything waits on the instance.
+        if let Some(e) = state.ec2.as_mut() {
+            e.id = Some(id.clone());
+        }
+        (req.record)(state.clone()).await?;
+        client
+            .create_tags()
+            .resources(&id)
+            .tags(tag(TAG_HOST, &host))
+            .tags(tag("Name", &format!("{}/{host}", self.plan)))
+            .send()
+            .await
+            .map_err(|e| api::error("CreateTags", &e))?;
+        let instance = self
+            .poller
+            .wait(&client, &id, Want::Running, start_timeout())
+            .await?;
+        state.address = instance
+            .public_ip_address()
+            .or(instance.private_ip_address())
+            .unwrap_or_default()
+            .to_string();
+        if let Some(e) = state.ec2.as_mut() {
+            e.private_address = instance
+                .private_ip_address()
+                .unwrap_or_default()
+                .to_string();
+            if let Some(x) = tag_value(&instance, TAG_EXPIRES) {
+                e.expires = x.to_string();
+            }
+            e.launch = tag_value(&instance, TAG_LAUNCH)
+                .unwrap_or_default()
+                .to_string();
+        }
+        state.workdir = self
+            .config
+            .workdir
+            .clone()
+            .unwrap_or_else(|| format!("runner/{}", self.plan));
+        if let Some((address, port)) = test_ssh_address(&host) {
+            state.address = address;
+            state.port = port;
+        }
+        if req.ssh {
+            let _permit = self.handshakes.acquire().await.map_err(|e| e.to_string())?;
+            let deadline = tokio::time::Instant::now() + self.config.ssh_timeout;
+            loop {
+                let last = match crate::ssh::server_key(&state.address, state.port).await {
+                    Ok(key) => {
+                        (req.say)(format!(
+                            "host `{host}` ({id}): host key {} accepted on first connect and pinned",
+                            crate::ssh::fingerprint(&key)
+                        ));
+                        state.host_key = key;
+                        break;
+                    }
+                    Err(e) => e,
+                };
+                if tokio::time::Instant::now() >= deadline {
+                    return Err(format!(
+                        "instance {id} is running but SSH at {}:{} did not answer within {} (`ssh_timeout`): {last}",
+                        state.address,
+                        state.port,
+                        humantime::format_duration(self.config.ssh_timeout)
+                    ));
+                }
+                tokio::time::sleep(Duration::from_secs(2)).await;
+            }
+        }
+        state.status = HostStatus::Ready;
+        Ok(state)
+    }
+
+    /// Launches in chunks whose `runner:hosts` tag fits EC2's tag limit.
+    async fn launch_all(self: Arc<Self>, items: Vec<Pending>) -> Vec<Result<String, String>> {
+        let mut out = Vec::with_capacity(items.len());
+        let mut chunk: Vec<Pending> = Vec::new();
+        for p in items {
+            let mut indices: Vec<usize> = chunk.iter().map(|c| c.host.index).collect();
+            indices.push(p.host.index);
+            if encode_indices(&indices).len() > TAG_VALUE_MAX || chunk.len() >= 500 {
+                out.extend(self.clone().launch(std::mem::take(&mut chunk)).await);
+            }
+            chunk.push(p);
+        }
+        if !chunk.is_empty() {
+            out.extend(self.clone().launch(chunk).await);
+        }
+        out
+    }
+}
+
+/// Test-only: `RUNNER_TEST_EC2_SSH="server[0]=127.0.0.1:2201;…"` reaches a
+/// host at a local sshd instead of its instance's (unreachable) address.
+fn test_ssh_address(host: &str) -> Option<(String, u16)> {
+    let map = std::env::var("RUNNER_TEST_EC2_SSH").ok()?;
+    map.split(';').find_map(|entry| {
+        let (h, addr) = entry.split_once('=')?;
+        if h != host {
+            return None;
+        }
+        let (a, p) = addr.rsplit_once(':')?;
+        Some((a.to_string(), p.parse().ok()?))
+    })
+}
+
+impl Provider for Ec2 {
+    fn prepare<'a>(&'a self, creating: &'a [HostSpec]) -> Fut<'a, Result<Option<Op>, String>> {
+        Box::pin(async move {
+            if creating.is_empty() {
+                return Ok(None);
+            }
+            let (key, own_key) = self.inner.key_pair().await?;
+            let (sg, own_sg) = self.inner.security_group().await?;
+            *self
+                .inner
+                .launch_with
+                .lock()
+                .unwrap_or_else(|e| e.into_inner()) = Some((key, sg));
+            Ok(Some(Op::Ec2 {
+                ec2: Some(Ec2Shared {
+                    region: self.inner.config.region.clone(),
+                    endpoint: self.inner.config.endpoint.clone(),
+                    key_pair: own_key,
+                    security_group: own_sg,
+                }),
+            }))
+        })
+    }
+
+    fn create<'a>(&'a self, req: Create<'a>) -> Fut<'a, Result<HostState, String>> {
+        Box::pin(self.inner.clone().create(req))
+    }
+
+    fn destroy<'a>(&'a self, _host: &'a str, state: &'a HostState) -> Fut<'a, Result<(), String>> {
+        Box::pin(async move {
+            match state.ec2.as_ref().and_then(|e| e.id.as_deref()) {
+                Some(id) => self.inner.terminate_and_wait(id).await,
+                None => Ok(()),
+            }
+        })
+    }
+
+    fn destroy_orphan<'a>(&'a self, id: &'a str) -> Fut<'a, Result<(), String>> {
+        Box::pin(self.inner.terminate_and_wait(id))
+    }
+
+    fn batches(&self) -> bool {
+        true
+    }
+}
+
+/// What refresh finds for an ec2 plan: the instances tagged with it.
+pub async fn tagged(config: &Ec2Config, plan: &str, paths: &Paths) -> Result<Vec<Tagged>, String> {
+    Ec2::new(config.clone(), plan, paths).inner.tagged().await
+}
+
+/// Deletes the key pair and security group runner made for the plan
+/// (recorded in the state, or found by name and tag when the state was
+/// lost); with `dry_run` only finds them. What was (or would be) deleted.
+pub async fn delete_shared(
+    config: &Ec2Config,
+    plan: &str,
+    paths: &Paths,
+    shared: Option<&Ec2Shared>,
+    dry_run: bool,
+) -> Result<Vec<String>, String> {
+    let ec2 = Ec2::new(config.clone(), plan, paths);
+    let client = ec2.inner.client().await?;
+    let name = resource_name(plan);
+    let mut done = Vec::new();
+    // A key pair the plan names is the user's: only runner's own goes.
+    let key = shared
+        .and_then(|s| s.key_pair.clone())
+        .unwrap_or(name.clone());
+    if config.key_name.as_deref() != Some(key.as_str()) {
+        let exists = client
+            .describe_key_pairs()
+            .filters(Filter::builder().name("key-name").values(&key).build())
+            .send()
+            .await
+            .map_err(|e| api::error("DescribeKeyPairs", &e))?
+            .key_pairs()
+            .iter()
+            .any(|k| k.key_name() == Some(key.as_str()));
+        if exists && dry_run {
+            done.push(format!("key pair {key}"));
+        } else if exists {
+            match client.delete_key_pair().key_name(&key).send().await {
+                Ok(_) => done.push(format!("key pair {key}")),
+                Err(e) if api::code(&e).as_deref() == Some("InvalidKeyPair.NotFound") => {}
+                Err(e) => return Err(api::error("DeleteKeyPair", &e)),
+            }
+        }
+    }
+    let mut groups: Vec<String> = shared
+        .and_then(|s| s.security_group.clone())
+        .into_iter()
+        .collect();
+    let found = client
+        .describe_security_groups()
+        .filters(
+            Filter::builder()
+                .name(format!("tag:{TAG_PLAN}"))
+                .values(plan)
+                .build(),
+        )
+        .send()
+        .await
+        .map_err(|e| api::error("DescribeSecurityGroups", &e))?;
+    for g in found.security_groups() {
+        if g.group_name() == Some(name.as_str())
+            && let Some(id) = g.group_id()
+            && !groups.iter().any(|x| x == id)
+        {
+            groups.push(id.to_string());
+        }
+    }
+    if dry_run {
+        done.extend(
+            groups
+                .iter()
+                .map(|id| format!("security group {id} ({name})")),
+        );
+        return Ok(done);
+    }
+    for id in groups {
+        // A group still in use by terminating instances: retry a while.
+        let mut tries = 0;
+        loop {
+            match client.delete_security_group().group_id(&id).send().await {
+                Ok(_) => {
+                    done.push(format!("security group {id} ({name})"));
+                    break;
+                }
+                Err(e) if api::code(&e).as_deref() == Some("InvalidGroup.NotFound") => break,
+                Err(e) if api::code(&e).as_deref() == Some("DependencyViolation") && tries < 30 => {
+                    tries += 1;
+                    tokio::time::sleep(Duration::from_secs(5)).await;
+                }
+                Err(e) => return Err(api::error("DeleteSecurityGroup", &e)),
+            }
+        }
+    }
+    Ok(done)
+}
+
+/// Hosts whose recorded instance is gone, instances that no state records,
+/// and expiry warnings, from one tag query.
+pub fn compare(
+    hosts: &BTreeMap<String, HostState>,
+    found: &[Tagged],
+    now: SystemTime,
+) -> (BTreeMap<String, String>, Vec<String>) {
+    let by_id: HashMap<&str, &Tagged> = found.iter().map(|t| (t.id.as_str(), t)).collect();
+    let mut gone = BTreeMap::new();
+    for (name, h) in hosts {
+        let Some(id) = h.ec2.as_ref().and_then(|e| e.id.as_deref()) else {
+            continue;
+        };
+        match by_id.get(id) {
+            None => {
+                gone.insert(
+                    name.clone(),
+                    format!("instance {id} is terminated (outside runner?)"),
+                );
+            }
+            Some(t)
+                if t.state == "shutting-down" || t.state == "stopping" || t.state == "stopped" =>
+            {
+                gone.insert(name.clone(), format!("instance {id} is {}", t.state));
+            }
+            Some(_) => {}
+        }
+    }
+    let mut notes = Vec::new();
+    for t in found {
+        if let Some(x) = &t.expires
+            && let Ok(when) = humantime::parse_rfc3339(x)
+            && when < now
+        {
+            notes.push(format!(
+                "instance {} ({}) expired at {x} (`expire_after`): `runner destroy` when done",
+                t.id,
+                t.host.as_deref().unwrap_or("?")
+            ));
+        }
+    }
+    (gone, notes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn indices_round_trip() {
+        for v in [
+            vec![],
+            vec![0],
+            vec![0, 1, 2, 3, 7, 9, 10],
+            vec![5, 3, 4],
+            vec![199],
+        ] {
+            assert_eq!(decode_indices(&encode_indices(&v)).unwrap(), v);
+        }
+        assert_eq!(encode_indices(&[0, 1, 2, 3, 7, 9, 10]), "0-3,7,9-10");
+        assert_eq!(decode_indices("3-1"), None);
+        assert_eq!(decode_indices("x"), None);
+        // 200 hosts of one group fit one tag.
+        let all: Vec<usize> = (0..200).collect();
+        assert_eq!(encode_indices(&all), "0-199");
+    }
+}

@@ -1,0 +1,180 @@
+//! Waiting for instances: one DescribeInstances per poll for every
+//! instance anyone waits on, not one per instance.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use aws_sdk_ec2::types::Instance;
+use tokio::sync::oneshot;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Want {
+    Running,
+    Terminated,
+}
+
+type Waiter = (Want, oneshot::Sender<Result<Instance, String>>);
+
+pub struct Poller {
+    interval: Duration,
+    waiting: Mutex<HashMap<String, Vec<Waiter>>>,
+    /// Whether a poll loop runs.
+    polling: Mutex<bool>,
+}
+
+impl Poller {
+    pub fn new(interval: Duration) -> Arc<Self> {
+        Arc::new(Poller {
+            interval,
+            waiting: Mutex::new(HashMap::new()),
+            polling: Mutex::new(false),
+        })
+    }
+
+    /// Until instance `id` is running (its description then) or terminated.
+    pub async fn wait(
+        self: &Arc<Self>,
+        client: &aws_sdk_ec2::Client,
+        id: &str,
+        want: Want,
+        timeout: Duration,
+    ) -> Result<Instance, String> {
+        let (tx, rx) = oneshot::channel();
+        self.waiting
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry(id.to_string())
+            .or_default()
+            .push((want, tx));
+        {
+            let mut polling = self.polling.lock().unwrap_or_else(|e| e.into_inner());
+            if !*polling {
+                *polling = true;
+                tokio::spawn(self.clone().run(client.clone()));
+            }
+        }
+        let what = match want {
+            Want::Running => "running",
+            Want::Terminated => "terminated",
+        };
+        match tokio::time::timeout(timeout, rx).await {
+            Ok(Ok(r)) => r,
+            Ok(Err(_)) => Err(format!("waiting for instance {id} was abandoned")),
+            Err(_) => Err(format!(
+                "instance {id} was not {what} within {}",
+                humantime::format_duration(timeout)
+            )),
+        }
+    }
+
+    async fn run(self: Arc<Self>, client: aws_sdk_ec2::Client) {
+        let mut failures = 0u32;
+        loop {
+            tokio::time::sleep(self.interval).await;
+            let ids: Vec<String> = {
+                let mut waiting = self.waiting.lock().unwrap_or_else(|e| e.into_inner());
+                waiting.retain(|_, w| {
+                    w.retain(|(_, tx)| !tx.is_closed());
+                    !w.is_empty()
+                });
+                if waiting.is_empty() {
+                    *self.polling.lock().unwrap_or_else(|e| e.into_inner()) = false;
+                    return;
+                }
+                waiting.keys().cloned().collect()
+            };
+            let mut seen: HashMap<String, Instance> = HashMap::new();
+            let mut error = None;
+            for chunk in ids.chunks(500) {
+                let mut pages = client
+                    .describe_instances()
+                    .set_instance_ids(Some(chunk.to_vec()))
+                    .into_paginator()
+                    .send();
+                while let Some(page) = pages.next().await {
+                    match page {
+                        Ok(p) => {
+                            for r in p.reservations() {
+                                for i in r.instances() {
+                                    if let Some(id) = i.instance_id() {
+                                        seen.insert(id.to_string(), i.clone());
+                                    }
+                                }
+                            }
+                        }
+                        Err(e) => {
+                            error = Some((
+                                super::api::code(&e),
+                                super::api::error("DescribeInstances", &e),
+                            ));
+                            break;
+                        }
+                    }
+                }
+            }
+            // An id AWS does not know (yet, or any more) fails the whole call.
+            let not_found =
+                matches!(&error, Some((Some(c), _)) if c == "InvalidInstanceID.NotFound");
+            if let Some((_, msg)) = &error
+                && !not_found
+            {
+                failures += 1;
+                if failures >= 5 {
+                    let mut waiting = self.waiting.lock().unwrap_or_else(|e| e.into_inner());
+                    for (_, w) in waiting.drain() {
+                        for (_, tx) in w {
+                            let _ = tx.send(Err(msg.clone()));
+                        }
+                    }
+                }
+                continue;
+            }
+            failures = 0;
+            let gone_ok = error.is_none() || ids.len() == 1;
+            let mut waiting = self.waiting.lock().unwrap_or_else(|e| e.into_inner());
+            for id in ids {
+                let state = seen
+                    .get(&id)
+                    .and_then(|i| i.state())
+                    .and_then(|s| s.name())
+                    .map(|n| n.as_str().to_string());
+                let Some(list) = waiting.remove(&id) else {
+                    continue;
+                };
+                let mut keep = Vec::new();
+                for (want, tx) in list {
+                    let done: Option<Result<Instance, String>> = match (want, state.as_deref()) {
+                        (Want::Running, Some("running")) => Some(Ok(seen[&id].clone())),
+                        (
+                            Want::Running,
+                            Some(s @ ("shutting-down" | "terminated" | "stopping" | "stopped")),
+                        ) => {
+                            let reason = seen[&id]
+                                .state_reason()
+                                .and_then(|r| r.message())
+                                .unwrap_or("no reason given");
+                            Some(Err(format!(
+                                "instance {id} is {s} instead of running: {reason}"
+                            )))
+                        }
+                        (Want::Terminated, Some("terminated")) => Some(Ok(seen[&id].clone())),
+                        (Want::Terminated, None) if gone_ok => {
+                            Some(Ok(Instance::builder().instance_id(&id).build()))
+                        }
+                        _ => None,
+                    };
+                    match done {
+                        Some(r) => {
+                            let _ = tx.send(r);
+                        }
+                        None => keep.push((want, tx)),
+                    }
+                }
+                if !keep.is_empty() {
+                    waiting.insert(id, keep);
+                }
+            }
+        }
+    }
+}
