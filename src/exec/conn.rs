@@ -14,9 +14,20 @@ type Cell = Arc<OnceCell<Result<Arc<Session>, String>>>;
 #[derive(Default)]
 pub struct Pool {
     cells: Mutex<HashMap<String, Cell>>,
+    /// Where a host key learnt on first connect is recorded (pinned).
+    pin: Option<tokio::sync::mpsc::UnboundedSender<super::Msg>>,
 }
 
 impl Pool {
+    /// A pool that pins the key of a host whose key is not known yet (a
+    /// cloud host nothing has logged into) on first connect, in the state.
+    pub fn pinning(msgs: tokio::sync::mpsc::UnboundedSender<super::Msg>) -> Self {
+        Pool {
+            cells: Mutex::default(),
+            pin: Some(msgs),
+        }
+    }
+
     pub async fn get(&self, host: &str, h: &HostState) -> Result<Arc<Session>, String> {
         let cell = self
             .cells
@@ -25,10 +36,40 @@ impl Pool {
             .entry(host.to_string())
             .or_default()
             .clone();
-        let target = ssh::Target::of(host, h);
-        cell.get_or_init(|| async move { ssh::connect(target).await.map(Arc::new) })
-            .await
-            .clone()
+        let mut target = ssh::Target::of(host, h);
+        let pin = self.pin.clone().filter(|_| h.host_key.is_empty());
+        let h = h.clone();
+        cell.get_or_init(|| async move {
+            if let Some(msgs) = pin {
+                let key = ssh::server_key(&target.address, target.port)
+                    .await
+                    .map_err(|e| {
+                        format!(
+                            "cannot reach {}:{} to learn its host key: {e}",
+                            target.address, target.port
+                        )
+                    })?;
+                let mut pinned = h;
+                pinned.host_key = key.clone();
+                let (tx, rx) = tokio::sync::oneshot::channel();
+                let op = crate::state::Op::Host {
+                    name: target.host.clone(),
+                    host: pinned,
+                };
+                msgs.send(super::Msg::Record(Box::new(op), tx))
+                    .map_err(|_| "the apply is ending".to_string())?;
+                rx.await.map_err(|_| "the apply is ending".to_string())??;
+                let _ = msgs.send(super::Msg::Line(format!(
+                    "host `{}`: host key {} accepted on first connect and pinned",
+                    target.host,
+                    ssh::fingerprint(&key)
+                )));
+                target.host_key = key;
+            }
+            ssh::connect(target).await.map(Arc::new)
+        })
+        .await
+        .clone()
     }
 
     /// The open connection to `host`, if one was made.

@@ -164,7 +164,7 @@ pub async fn execute(
     let shared = Arc::new(Shared {
         provider: provider::for_plan(&graph.plan, &paths),
         paths,
-        pool: conn::Pool::default(),
+        pool: conn::Pool::pinning(msgs.clone()),
         msgs,
         plan: Arc::new(graph.plan.clone()),
     });

@@ -360,3 +360,41 @@ pub fn file_fingerprint(path: &Path) -> String {
         Err(_) => "absent".to_string(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A state written before providers were recorded still loads, and
+    /// says which provider made each host.
+    #[test]
+    fn older_states_load_and_name_their_provider() {
+        let old = r#"{"version":1,"serial":3,"plan":"p","hosts":{
+            "a[0]":{"hash":"h","status":"Ready","instance":"i","address":"127.0.0.1","port":2222,
+                    "user":"root","identity":"/k","host_key":"ssh-ed25519 AAAA","workdir":"/w",
+                    "dir":"/d","pid":42},
+            "b[0]":{"hash":"h","status":"Ready","instance":"i","address":"10.0.0.5","port":22,
+                    "user":"u","identity":"/k","host_key":"ssh-ed25519 AAAA","workdir":"runner/p"}},
+            "steps":{}}"#;
+        let s: State = serde_json::from_str(old).unwrap();
+        assert_eq!(s.hosts["a[0]"].provider(), crate::plan::Provider::Local);
+        assert_eq!(s.hosts["b[0]"].provider(), crate::plan::Provider::Static);
+        assert!(s.ec2.is_none());
+        // Written back, an EC2 host keeps its part and its provider.
+        let mut h = s.hosts["b[0]"].clone();
+        h.made_by = Some(crate::plan::Provider::Ec2);
+        h.ec2 = Some(Box::new(Ec2Instance {
+            id: Some("i-1".into()),
+            region: "us-east-1".into(),
+            endpoint: None,
+            instance_type: "t3.micro".into(),
+            market: "spot".into(),
+            expires: "2026-11-24T01:00:00Z".into(),
+            private_address: "10.0.0.9".into(),
+            launch: "l".into(),
+        }));
+        let back: HostState = serde_json::from_str(&serde_json::to_string(&h).unwrap()).unwrap();
+        assert_eq!(back.provider(), crate::plan::Provider::Ec2);
+        assert_eq!(back.ec2, h.ec2);
+    }
+}

@@ -13,6 +13,8 @@ use std::time::{Duration, Instant};
 use super::common::{Project, Run, wait_bounded};
 
 const AMI: &str = "ami-12c6146b";
+/// Where `scripts/install-tools --tests` puts moto[server] and boto3.
+const MOTO_VENV: &str = "/opt/runner-moto";
 
 /// The shared moto_server's endpoint.
 fn moto() -> &'static str {
@@ -21,7 +23,13 @@ fn moto() -> &'static str {
         let dir = std::env::temp_dir().join(format!("runner-moto-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let log = dir.join("moto.log");
-        let bin = std::env::var("RUNNER_MOTO").unwrap_or_else(|_| "moto_server".into());
+        let bin = std::env::var("RUNNER_MOTO").unwrap_or_else(|_| {
+            if Path::new(MOTO_VENV).join("bin/moto_server").exists() {
+                format!("{MOTO_VENV}/bin/moto_server")
+            } else {
+                "moto_server".into()
+            }
+        });
         // The watcher stops moto (by the PID it started) once this test
         // process is gone, whatever way it ended.
         let script = format!(
@@ -81,7 +89,12 @@ fn py(code: &str) -> String {
         "import boto3, json, sys\nec2 = boto3.client('ec2', endpoint_url='{}', region_name='us-east-1', aws_access_key_id='testing', aws_secret_access_key='testing')\n{code}",
         moto()
     );
-    let out = Command::new("python3")
+    let python = if Path::new(MOTO_VENV).join("bin/python3").exists() {
+        format!("{MOTO_VENV}/bin/python3")
+    } else {
+        "python3".into()
+    };
+    let out = Command::new(python)
         .args(["-c", &script])
         .stdin(Stdio::null())
         .output()
@@ -579,6 +592,26 @@ run = "echo reaching {{ groups.server[0].address }}"
     // Stable across re-plans.
     let r = run_env(&p, &["plan", "plan.toml", "--detailed-exitcode"], &env);
     assert_eq!(r.code, 0, "{r:?}");
+    // A first step on a host nothing has logged into yet: its key is
+    // learnt on first connect and pinned in the state.
+    assert_eq!(s["hosts"]["server[0]"]["host_key"], "");
+    text.push_str("\n[[step]]\nname = \"srv\"\non = [\"server\"]\nrun = \"true\"\n");
+    p.write("plan.toml", &text);
+    let r = run_env(&p, &["apply", "plan.toml", "--yes"], &env);
+    r.ok();
+    assert!(
+        r.stderr.contains("host `server[0]`: host key SHA256:"),
+        "{r:?}"
+    );
+    let s = state(&p, "ec2-e2e");
+    assert!(
+        s["hosts"]["server[0]"]["host_key"]
+            .as_str()
+            .unwrap()
+            .starts_with("ssh-ed25519 ")
+    );
+    let r = run_env(&p, &["plan", "plan.toml", "--detailed-exitcode"], &env);
+    assert_eq!(r.code, 0, "{r:?}");
     // The server replaced behind runner's back: the step that uses its
     // address is planned again, and a new trial.
     let id = s["hosts"]["server[0]"]["ec2"]["id"].as_str().unwrap();
@@ -617,5 +650,21 @@ fn ec2_keys_in_another_provider_and_missing_keys_are_named() {
     let r = run(&p, &["validate", "plan.toml"]);
     assert_eq!(r.code, 1, "{r:?}");
     assert!(r.stderr.contains("has no `region`"), "{r:?}");
-    let _ = Path::new("");
+}
+
+#[test]
+fn expired_instances_are_flagged_by_plan() {
+    let p = Project::new();
+    p.write(
+        "plan.toml",
+        &plan_text("ec2-exp", 1, 1, "expire_after = \"1s\""),
+    );
+    run(&p, &["apply", "plan.toml", "--yes"]).ok();
+    std::thread::sleep(Duration::from_millis(2100));
+    let r = run(&p, &["plan", "plan.toml", "--detailed-exitcode"]);
+    assert_eq!(r.code, 0, "expiry changes nothing by itself: {r:?}");
+    assert_eq!(r.stderr.matches("expired at").count(), 2, "{r:?}");
+    assert!(r.stderr.contains("runner destroy"), "{r:?}");
+    run(&p, &["destroy", "plan.toml", "--yes"]).ok();
+    assert!(tagged("ec2-exp").is_empty());
 }
