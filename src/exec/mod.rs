@@ -263,8 +263,8 @@ pub async fn execute(
     let mut finished = 0usize;
     let mut last_sync = Instant::now();
 
-    // Batched host creations (EC2) do not take a slot: they are few API
-    // calls whatever their number, and mostly wait.
+    // Batched host creations and destroys (EC2) do not take a slot: they
+    // are few API calls whatever their number, and mostly wait.
     let batched = shared.provider.batches();
     let mut free_items: std::collections::HashSet<usize> = std::collections::HashSet::new();
     let mut interrupts = Interrupts::new();
@@ -279,7 +279,7 @@ pub async fn execute(
         // API calls whatever their number, and mostly wait.
         while !stopping {
             let Some(&i) = ready.front() else { break };
-            let free = batched && is_host_create(&items, changes, i);
+            let free = batched && matches!(items[i], Item::Change(c) if changes.changes[c].is_host);
             if !free && running.len() + starting.len() >= opts.parallelism.max(1) + free_items.len()
             {
                 break;
@@ -348,15 +348,36 @@ pub async fn execute(
         let first = tokio::select! {
             j = running.join_next() => j,
             Some(msg) = inbox.recv() => {
-                match msg {
-                    Msg::Line(text) => reporter.line(text),
-                    Msg::Armed { trigger, end } => reporter.event(Event::TrialArmed { trigger, end }),
-                    Msg::Record(op, answer) => {
-                        let r = store.record(*op).and_then(|()| store.sync());
-                        if let Err(e) = &r {
-                            state_failed(&mut report, &mut stopping, crate::Error::msg(e.to_string()), reporter);
+                // What else is waiting goes with it: records that arrive
+                // together (200 instance ids) share one fsync.
+                let mut msgs = vec![msg];
+                while let Ok(more) = inbox.try_recv() {
+                    msgs.push(more);
+                }
+                let mut answers = Vec::new();
+                let mut result: crate::error::Result<()> = Ok(());
+                for msg in msgs {
+                    match msg {
+                        Msg::Line(text) => reporter.line(text),
+                        Msg::Armed { trigger, end } => reporter.event(Event::TrialArmed { trigger, end }),
+                        Msg::Record(op, answer) => {
+                            if result.is_ok() {
+                                result = store.record(*op);
+                            }
+                            answers.push(answer);
                         }
-                        let _ = answer.send(r.map_err(|e| e.to_string()));
+                    }
+                }
+                if !answers.is_empty() {
+                    if result.is_ok() {
+                        result = store.sync();
+                    }
+                    if let Err(e) = &result {
+                        state_failed(&mut report, &mut stopping, crate::Error::msg(e.to_string()), reporter);
+                    }
+                    let r = result.map_err(|e| e.to_string());
+                    for answer in answers {
+                        let _ = answer.send(r.clone());
                     }
                 }
                 continue;

@@ -67,8 +67,12 @@ pub async fn client(region: &str, endpoint: Option<&str>) -> Result<aws_sdk_ec2:
 }
 
 fn no_credentials(detail: &str) -> String {
+    let mut detail: String = detail.chars().take(200).collect();
+    if detail.len() < 200 && detail.chars().count() == 200 {
+        detail.push('…');
+    }
     format!(
-        "no AWS credentials found ({detail}); set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE, as for the aws command"
+        "no AWS credentials found: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE, as for the aws command (the AWS SDK said: {detail})"
     )
 }
 
@@ -123,7 +127,8 @@ impl Intercept for CallLog {
                 .append(true)
                 .open(path)
         {
-            let _ = writeln!(f, "{}", operation(cfg));
+            // One write: concurrent appends never interleave.
+            let _ = f.write_all(format!("{}\n", operation(cfg)).as_bytes());
         }
         Ok(())
     }

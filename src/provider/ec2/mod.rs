@@ -84,7 +84,7 @@ impl Ec2 {
                 client: tokio::sync::OnceCell::new(),
                 launch_with: Mutex::new(None),
                 launches: Mutex::new(HashMap::new()),
-                terminations: Batch::new(Duration::from_millis(100)),
+                terminations: Batch::new(Duration::from_millis(50)),
                 poller: Poller::new(env_ms("RUNNER_EC2_POLL_MS", 2000)),
                 handshakes: tokio::sync::Semaphore::new(50),
             }),
@@ -668,7 +668,7 @@ impl Inner {
                     .lock()
                     .unwrap_or_else(|e| e.into_inner())
                     .entry(key)
-                    .or_insert_with(|| Batch::new(Duration::from_millis(150)))
+                    .or_insert_with(|| Batch::new(Duration::from_millis(50)))
                     .clone();
                 let me = self.clone();
                 let flush = Box::new(
@@ -761,22 +761,33 @@ impl Inner {
         Ok(state)
     }
 
-    /// Launches in chunks whose `runner:hosts` tag fits EC2's tag limit.
+    /// Launches in index order, in chunks whose `runner:hosts` tag fits
+    /// EC2's tag limit; answers in the order of `items`.
     async fn launch_all(self: Arc<Self>, items: Vec<Pending>) -> Vec<Result<String, String>> {
-        let mut out = Vec::with_capacity(items.len());
-        let mut chunk: Vec<Pending> = Vec::new();
-        for p in items {
-            let mut indices: Vec<usize> = chunk.iter().map(|c| c.host.index).collect();
+        let n = items.len();
+        let mut order: Vec<(usize, Pending)> = items.into_iter().enumerate().collect();
+        order.sort_by_key(|(_, p)| p.host.index);
+        let mut out: Vec<Option<Result<String, String>>> = (0..n).map(|_| None).collect();
+        let mut chunk: Vec<(usize, Pending)> = Vec::new();
+        let mut chunks = Vec::new();
+        for (k, p) in order {
+            let mut indices: Vec<usize> = chunk.iter().map(|(_, c)| c.host.index).collect();
             indices.push(p.host.index);
             if encode_indices(&indices).len() > TAG_VALUE_MAX || chunk.len() >= 500 {
-                out.extend(self.clone().launch(std::mem::take(&mut chunk)).await);
+                chunks.push(std::mem::take(&mut chunk));
             }
-            chunk.push(p);
+            chunk.push((k, p));
         }
-        if !chunk.is_empty() {
-            out.extend(self.clone().launch(chunk).await);
+        chunks.push(chunk);
+        for chunk in chunks.into_iter().filter(|c| !c.is_empty()) {
+            let (at, pending): (Vec<usize>, Vec<Pending>) = chunk.into_iter().unzip();
+            for (k, r) in at.into_iter().zip(self.clone().launch(pending).await) {
+                out[k] = Some(r);
+            }
         }
-        out
+        out.into_iter()
+            .map(|r| r.unwrap_or_else(|| Err("not launched".into())))
+            .collect()
     }
 }
 
