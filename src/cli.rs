@@ -89,6 +89,10 @@ pub enum Command {
         /// Run a new trial even if the last one ran exactly this (a repetition).
         #[arg(long)]
         new_trial: bool,
+        /// The trial `regression` checks compare with (default: each
+        /// check's `baseline`, else the trial before).
+        #[arg(long, value_name = "TRIAL")]
+        baseline: Option<String>,
     },
     /// Remove every host the state knows (and local hosts it lost track of).
     ///
@@ -109,6 +113,19 @@ pub enum Command {
     ///
     /// Example: `runner analyze --parser hdr --unit us --format mediawiki */*.hlog`
     Analyze(AnalyzeArgs),
+    /// Evaluate the plan's `[[check]]`s on a trial again (default: the latest);
+    /// exit 3 when one fails.
+    ///
+    /// Example: `runner check plans/quickstart.toml --baseline 20261123T192821Z`
+    Check {
+        plan: PathBuf,
+        /// A trial id (a folder under `trials/<plan>/`); default: the latest.
+        trial: Option<String>,
+        /// The trial `regression` checks compare with (default: each
+        /// check's `baseline`, else the trial before).
+        #[arg(long, value_name = "TRIAL")]
+        baseline: Option<String>,
+    },
     /// A table of the hosts: reachable, round trip, clock offset.
     ///
     /// Example: `runner ping plans/quickstart.toml`

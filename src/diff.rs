@@ -446,6 +446,7 @@ fn trial_changes(
         collect_changed |= matches!(n.kind, NodeKind::Collect { .. }) && verdict.is_some();
         push(idx, verdict);
     }
+    let mut analysis_changed = false;
     for &idx in &nodes {
         let n = &graph.dag[idx];
         let NodeKind::Analyze { .. } = n.kind else {
@@ -465,6 +466,31 @@ fn trial_changes(
                 _ => Some((
                     Action::Update,
                     format!("{}; re-render from trial {latest}", n.host),
+                )),
+            }
+        };
+        analysis_changed |= verdict.is_some();
+        push(idx, verdict);
+    }
+    for &idx in &nodes {
+        let n = &graph.dag[idx];
+        if n.kind != NodeKind::Checks {
+            continue;
+        }
+        let previous = state.nodes.get(&n.id);
+        let verdict = if let Some(a) = trial_action {
+            Some((a, n.host.clone()))
+        } else if analysis_changed {
+            Some((
+                Action::Update,
+                format!("{}; its tables are re-rendered", n.host),
+            ))
+        } else {
+            match previous {
+                Some(p) if p.hash == n.hash && p.trial == latest => None,
+                _ => Some((
+                    Action::Update,
+                    format!("{}; evaluate on trial {latest}", n.host),
                 )),
             }
         };

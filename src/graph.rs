@@ -31,6 +31,8 @@ pub enum NodeKind {
     Collect { collect: usize },
     /// `[[analyze]]` number `analysis`, on the latest trial.
     Analyze { analysis: usize },
+    /// Every `[[check]]`, evaluated on the latest trial's tables.
+    Checks,
 }
 
 /// What a trial runs, rendered per host. `out` and `trial` in commands are
@@ -644,6 +646,7 @@ fn add_trial_nodes(plan: &Plan, dag: &mut DiGraph<Node, ()>, spec: TrialSpec) {
         dag.add_edge(trial, n, ());
         collects.push(n);
     }
+    let mut analyses = Vec::new();
     for (i, a) in plan.analyses.iter().enumerate() {
         let n = dag.add_node(Node {
             id: format!("analyze {}", a.name),
@@ -655,6 +658,27 @@ fn add_trial_nodes(plan: &Plan, dag: &mut DiGraph<Node, ()>, spec: TrialSpec) {
         dag.add_edge(trial, n, ());
         for &c in &collects {
             dag.add_edge(c, n, ());
+        }
+        analyses.push(n);
+    }
+    if !plan.checks.is_empty() {
+        let mut h = Hasher::default();
+        for c in &plan.checks {
+            h = h.part("check", format!("{c:?}").as_bytes());
+        }
+        let n = dag.add_node(Node {
+            id: "checks".to_string(),
+            host: match plan.checks.len() {
+                1 => "1 check".to_string(),
+                k => format!("{k} checks"),
+            },
+            kind: NodeKind::Checks,
+            hash: h.finish(),
+            payload: Payload::None,
+        });
+        dag.add_edge(trial, n, ());
+        for &a in &analyses {
+            dag.add_edge(a, n, ());
         }
     }
 }
@@ -774,9 +798,10 @@ impl Graph {
                 NodeKind::Step { .. } => "ellipse",
                 NodeKind::Barrier { .. } => "point",
                 NodeKind::Trial => "doubleoctagon",
-                NodeKind::Test { .. } | NodeKind::Collect { .. } | NodeKind::Analyze { .. } => {
-                    "note"
-                }
+                NodeKind::Test { .. }
+                | NodeKind::Collect { .. }
+                | NodeKind::Analyze { .. }
+                | NodeKind::Checks => "note",
             };
             let _ = writeln!(out, "  n{} [label=\"{}\", shape={shape}];", i.index(), n.id);
         }

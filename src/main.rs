@@ -5,6 +5,7 @@
 //! the state) → exec (apply), each a module that knows nothing of the later ones.
 
 mod analyze;
+mod check;
 mod cli;
 mod commands;
 mod diag;

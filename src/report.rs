@@ -196,6 +196,18 @@ impl Reporter {
             count(Action::Destroy)
         );
         let notes: String = report.notes.iter().map(|n| format!("\n  {n}")).collect();
+        if report.complete() && report.checks_failed > 0 {
+            let head = crate::style::err(
+                &format!(
+                    "{verb} complete, but {} check{} failed:",
+                    report.checks_failed,
+                    if report.checks_failed == 1 { "" } else { "s" }
+                ),
+                crate::style::Color::Red,
+            );
+            self.line(format!("\n{head} {counts}.{notes}"));
+            return;
+        }
         if report.complete() {
             let head = crate::style::err(&format!("{verb} complete:"), crate::style::Color::Green);
             self.line(format!("\n{head} {counts}.{notes}"));

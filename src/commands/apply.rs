@@ -13,7 +13,13 @@ use crate::report::Reporter;
 use crate::state::lock::Lock;
 use crate::state::{Paths, Store, shown};
 
-pub fn run(arg: Option<&Path>, yes: bool, parallelism: usize, flags: plan::Flags) -> Result<i32> {
+pub fn run(
+    arg: Option<&Path>,
+    yes: bool,
+    parallelism: usize,
+    baseline: Option<String>,
+    flags: plan::Flags,
+) -> Result<i32> {
     let path = match arg {
         Some(p) => p.to_path_buf(),
         None => newest_saved_plan()?,
@@ -39,7 +45,7 @@ pub fn run(arg: Option<&Path>, yes: bool, parallelism: usize, flags: plan::Flags
                     "the hosts are not as they were when it was made:\n{diff}"
                 )));
             }
-            apply(planned, store, parallelism)
+            apply(planned, store, parallelism, baseline)
         }
         None => {
             // A plan file: plan, show, confirm, apply. Without a terminal and
@@ -67,12 +73,17 @@ pub fn run(arg: Option<&Path>, yes: bool, parallelism: usize, flags: plan::Flags
                 eprintln!("Apply cancelled.");
                 return Ok(1);
             }
-            apply(planned, store, parallelism)
+            apply(planned, store, parallelism, baseline)
         }
     }
 }
 
-fn apply(planned: Planned, mut store: Store, parallelism: usize) -> Result<i32> {
+fn apply(
+    planned: Planned,
+    mut store: Store,
+    parallelism: usize,
+    baseline: Option<String>,
+) -> Result<i32> {
     // A new trial whose fixed start time has passed: an error before
     // anything starts (hosts included). Only then: an armed trial, a
     // re-collect or a re-render of a plan with a past time are fine.
@@ -100,6 +111,7 @@ fn apply(planned: Planned, mut store: Store, parallelism: usize) -> Result<i32> 
     let opts = Options {
         parallelism,
         keep_going_without_state: false,
+        baseline,
     };
     let rt = super::runtime()?;
     let report = rt.block_on(exec::execute(
@@ -110,8 +122,18 @@ fn apply(planned: Planned, mut store: Store, parallelism: usize) -> Result<i32> 
         reporter,
     ));
     reporter.summary("Apply", &report);
-    Ok(if report.complete() { 0 } else { 1 })
+    // Errors first (1); then failed checks (3), so that CI can gate on them.
+    Ok(if !report.complete() {
+        1
+    } else if report.checks_failed > 0 {
+        CHECKS_FAILED
+    } else {
+        0
+    })
 }
+
+/// `runner apply`'s exit status when everything ran but a `[[check]]` failed.
+pub const CHECKS_FAILED: i32 = 3;
 
 fn newest_saved_plan() -> Result<PathBuf> {
     let dir = Path::new(".runner");

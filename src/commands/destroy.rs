@@ -50,6 +50,7 @@ pub fn run(path: &Path, yes: bool, parallelism: usize) -> Result<i32> {
         tests: Vec::new(),
         collects: Vec::new(),
         analyses: Vec::new(),
+        checks: Vec::new(),
     };
     let graph = graph::compile(empty).map_err(|_| Error::msg("cannot build the destroy graph"))?;
     // One tag query finds the instances no state records (the state was
@@ -159,6 +160,7 @@ pub fn run(path: &Path, yes: bool, parallelism: usize) -> Result<i32> {
         &Options {
             parallelism,
             keep_going_without_state: true,
+            baseline: None,
         },
         &reporter,
     ));

@@ -2,6 +2,7 @@
 
 mod analyze;
 mod apply;
+mod check;
 mod destroy;
 mod graph;
 mod hosts;
@@ -50,10 +51,12 @@ pub fn run(command: Command) -> Result<i32> {
             parallelism,
             force_new,
             new_trial,
+            baseline,
         } => apply::run(
             plan.as_deref(),
             yes,
             parallelism,
+            baseline,
             plan::Flags {
                 force_new,
                 new_trial,
@@ -67,6 +70,11 @@ pub fn run(command: Command) -> Result<i32> {
         Command::Graph { plan } => graph::run(&plan),
         Command::Show { plan, json } => show::run(plan.as_deref(), json),
         Command::Analyze(args) => analyze::run(args),
+        Command::Check {
+            plan,
+            trial,
+            baseline,
+        } => check::run(&plan, trial.as_deref(), baseline.as_deref()),
         Command::Ping { plan } => hosts::ping(&plan),
         Command::Ssh {
             plan,

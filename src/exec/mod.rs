@@ -41,6 +41,8 @@ pub struct Options {
     /// Destroy goes on when the state cannot be written (a full disk):
     /// removing hosts is safe to repeat, leaving them running is not.
     pub keep_going_without_state: bool,
+    /// The trial `regression` checks compare with (`--baseline`).
+    pub baseline: Option<String>,
 }
 
 /// What the executor tells whoever shows progress (`report` on a terminal).
@@ -98,6 +100,8 @@ pub struct Report {
     pub state_error: Option<String>,
     /// What the trial came to: per test, hosts, succeeded, skew; tables written.
     pub notes: Vec<String>,
+    /// `[[check]]`s that failed (everything else may have gone well).
+    pub checks_failed: usize,
     keep_going: bool,
 }
 
@@ -127,6 +131,7 @@ pub(crate) struct Shared {
     /// that must be durable before the task goes on (a trial armed).
     msgs: tokio::sync::mpsc::UnboundedSender<Msg>,
     plan: Arc<crate::plan::Plan>,
+    baseline: Option<String>,
 }
 
 /// What a running task tells the dispatcher.
@@ -167,6 +172,7 @@ pub async fn execute(
         pool: conn::Pool::pinning(msgs.clone()),
         msgs,
         plan: Arc::new(graph.plan.clone()),
+        baseline: opts.baseline.clone(),
     });
     let n_changes = changes.changes.len();
     let needs_hosts = changes
@@ -432,6 +438,11 @@ pub async fn execute(
                             }
                         }
                         Done::Recorded(op) => op,
+                        Done::Checked { op, lines, failed } => {
+                            report.notes.extend(lines);
+                            report.checks_failed += failed;
+                            op
+                        }
                         Done::Summary {
                             op,
                             lines,

@@ -28,6 +28,12 @@ pub enum Done {
         lines: Vec<String>,
         failures: Vec<Failure>,
     },
+    /// Checks evaluated and recorded; `failed` of them did not pass.
+    Checked {
+        op: Op,
+        lines: Vec<String>,
+        failed: usize,
+    },
 }
 
 /// Builds the future for one change with everything it needs copied in.
@@ -289,6 +295,20 @@ pub fn prepare(
                         let s = shared.clone();
                         tokio::task::spawn_blocking(move || {
                             super::trial::analyze(&s, analysis, trial, id, hash)
+                        })
+                        .await
+                        .map_err(|e| fail(e.to_string(), None))?
+                        .map_err(|e| fail(e, None))
+                    })
+                }
+                NodeKind::Checks => {
+                    let trial = state.trial.clone();
+                    let hash = node.hash.clone();
+                    let id = change.id.clone();
+                    Box::pin(async move {
+                        let s = shared.clone();
+                        tokio::task::spawn_blocking(move || {
+                            super::trial::checks(&s, trial, id, hash)
                         })
                         .await
                         .map_err(|e| fail(e.to_string(), None))?

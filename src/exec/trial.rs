@@ -475,3 +475,42 @@ pub fn analyze(
         failures: Vec::new(),
     })
 }
+
+/// Evaluates every `[[check]]` on the latest trial's tables and writes the
+/// results into its trial.json.
+pub fn checks(
+    shared: &Shared,
+    record: Option<TrialRecord>,
+    id: String,
+    hash: String,
+) -> Result<Done, String> {
+    let record = record.ok_or("no trial to check")?;
+    let dir = trial_dir(shared, &record.id);
+    let trials = crate::trial::plan_trials_dir(&shared.plan.name);
+    let previous = crate::trial::previous_trial(&trials, &record.id);
+    let results = crate::check::evaluate(
+        &shared.plan.checks,
+        &dir,
+        &trials,
+        shared.baseline.as_deref(),
+        previous.as_deref(),
+    );
+    let mut trial = Trial::read(&dir).map_err(|e| e.to_string())?;
+    trial.checks = results.clone();
+    trial.write(&dir).map_err(|e| e.to_string())?;
+    let failed = results.iter().filter(|r| !r.passed).count();
+    Ok(Done::Checked {
+        op: Op::Node {
+            id,
+            node: NodeRecord {
+                hash,
+                trial: record.id,
+            },
+        },
+        lines: results
+            .iter()
+            .map(crate::check::CheckResult::line)
+            .collect(),
+        failed,
+    })
+}

@@ -1,5 +1,6 @@
 //! Parse and validate a plan file: text → `RawPlan` (syntax) → `Plan` (validate).
 
+pub mod checks;
 pub mod ec2;
 pub mod model;
 pub mod syntax;

@@ -26,6 +26,7 @@ pub struct Plan {
     pub tests: Vec<Test>,
     pub collects: Vec<Collect>,
     pub analyses: Vec<Analysis>,
+    pub checks: Vec<crate::check::Check>,
 }
 
 /// A `[[monitor]]`: started on its hosts before the first test of a trial,

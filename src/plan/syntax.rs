@@ -35,6 +35,23 @@ pub struct RawPlan {
     pub tests: Vec<RawTest>,
     pub collects: Vec<RawCollect>,
     pub analyses: Vec<RawAnalysis>,
+    pub checks: Vec<RawCheck>,
+}
+
+/// A `[[check]]`: a figure of an analysis table held to a limit.
+#[derive(Debug)]
+pub struct RawCheck {
+    pub span: Range<usize>,
+    pub name: Option<Sp<String>>,
+    pub table: Option<Sp<String>>,
+    /// `row = { tag = "cql" }`: column → value.
+    pub row: Vec<(Sp<String>, Sp<String>)>,
+    pub column: Option<Sp<String>>,
+    pub max: Option<Sp<String>>,
+    pub min: Option<Sp<String>>,
+    pub regression: Option<Sp<String>>,
+    pub better: Option<Sp<String>>,
+    pub baseline: Option<Sp<String>>,
 }
 
 /// A `[[monitor]]`: a long-running command around a trial's tests.
@@ -139,7 +156,18 @@ pub struct RawStep {
 }
 
 const TOP_KEYS: &[&str] = &[
-    "name", "provider", "vars", "groups", "step", "monitor", "test", "collect", "analyze",
+    "name", "provider", "vars", "groups", "step", "monitor", "test", "collect", "analyze", "check",
+];
+const CHECK_KEYS: &[&str] = &[
+    "name",
+    "table",
+    "row",
+    "column",
+    "max",
+    "min",
+    "regression",
+    "better",
+    "baseline",
 ];
 const MONITOR_KEYS: &[&str] = &["name", "on", "run", "stop_timeout"];
 const TEST_KEYS: &[&str] = &["name", "on", "run", "at", "timeout"];
@@ -328,10 +356,65 @@ pub fn parse(source: &str) -> Result<RawPlan, Vec<Diagnostic>> {
             });
         }
     }
+    for (_, t, v, ctx) in sections(top, "check", CHECK_KEYS, &mut diags) {
+        let mut row = Vec::new();
+        if let Some(r) = get_table(t, "row", &ctx, &mut diags) {
+            for (k, val) in r {
+                match val.get_ref() {
+                    DeValue::String(s) => row.push((
+                        Sp::new(k.get_ref().to_string(), k.span()),
+                        Sp::new(s.to_string(), val.span()),
+                    )),
+                    _ => diags.push(type_error(
+                        k.get_ref(),
+                        &format!("{ctx}, `row`"),
+                        "a string",
+                        val,
+                    )),
+                }
+            }
+        }
+        plan.checks.push(RawCheck {
+            span: v,
+            name: get_string(t, "name", &ctx, &mut diags),
+            table: get_string(t, "table", &ctx, &mut diags),
+            row,
+            column: get_string(t, "column", &ctx, &mut diags),
+            max: get_number_or_string(t, "max", &ctx, &mut diags),
+            min: get_number_or_string(t, "min", &ctx, &mut diags),
+            regression: get_string(t, "regression", &ctx, &mut diags),
+            better: get_string(t, "better", &ctx, &mut diags),
+            baseline: get_string(t, "baseline", &ctx, &mut diags),
+        });
+    }
     if diags.is_empty() {
         Ok(plan)
     } else {
         Err(diags)
+    }
+}
+
+/// `max = 5` or `max = "5ms"`: the text either way.
+fn get_number_or_string(
+    table: &DeTable<'_>,
+    key: &str,
+    ctx: &str,
+    diags: &mut Vec<Diagnostic>,
+) -> Option<Sp<String>> {
+    let v = lookup(table, key)?;
+    match v.get_ref() {
+        DeValue::String(s) => Some(Sp::new(s.to_string(), v.span())),
+        DeValue::Integer(i) => Some(Sp::new(i.as_str().to_string(), v.span())),
+        DeValue::Float(f) => Some(Sp::new(f.as_str().to_string(), v.span())),
+        _ => {
+            diags.push(type_error(
+                key,
+                ctx,
+                "a number or a string such as \"5ms\"",
+                v,
+            ));
+            None
+        }
     }
 }
 

@@ -78,6 +78,7 @@ pub fn validate(raw: RawPlan, cx: Context<'_>) -> Result<Plan, Vec<Diagnostic>> 
     let monitors = validate_monitors(&raw, &groups, &mut diags);
     let tests = validate_tests(&raw, &groups, &mut diags);
     let collects = validate_collects(&raw, &groups, &mut diags);
+    let checks = super::checks::validate(&raw, &analyses, &mut diags);
     if !diags.is_empty() {
         return Err(diags);
     }
@@ -95,6 +96,7 @@ pub fn validate(raw: RawPlan, cx: Context<'_>) -> Result<Plan, Vec<Diagnostic>> 
         tests,
         collects,
         analyses,
+        checks,
     })
 }
 

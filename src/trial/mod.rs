@@ -49,6 +49,9 @@ pub struct Trial {
     pub hosts: BTreeMap<String, TrialHost>,
     #[serde(default)]
     pub tests: Vec<TrialTest>,
+    /// `[[check]]` results, once evaluated.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub checks: Vec<crate::check::CheckResult>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -181,6 +184,20 @@ impl Trial {
             .find(|(_, h)| h.dir == dir)
             .map_or_else(|| dir.to_string(), |(name, _)| name.clone())
     }
+}
+
+/// The trial before `id` in `trials` (ids sort by time) that has tables:
+/// the default baseline of `regression` checks.
+pub fn previous_trial(trials: &Path, id: &str) -> Option<String> {
+    let mut ids: Vec<String> = fs_err::read_dir(trials)
+        .ok()?
+        .flatten()
+        .filter(|e| e.path().join("analysis").is_dir())
+        .filter_map(|e| e.file_name().to_str().map(str::to_string))
+        .filter(|t| t.as_str() < id)
+        .collect();
+    ids.sort();
+    ids.pop()
 }
 
 pub fn plan_trials_dir(plan: &str) -> PathBuf {

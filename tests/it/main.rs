@@ -2,6 +2,7 @@
 //! OpenSSH sshd processes on 127.0.0.1. One test binary, one link step.
 
 mod analysis;
+mod checks;
 mod common;
 mod ec2;
 mod faults;

@@ -1,0 +1,620 @@
+//! `[[check]]`: a trial that can fail. Each check holds one column of one
+//! analysis table (the rows it selects) to a limit — `max`, `min`, or no
+//! `regression` beyond a percentage against a baseline trial. Checks read
+//! the table's CSV (`analysis/<table>.csv`), so that `runner check` on an
+//! old trial sees exactly what `runner apply` wrote.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+/// A number with an optional unit: `5ms`, `900 Mbit/s`, `0.5`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Quantity {
+    pub value: f64,
+    pub unit: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Better {
+    Higher,
+    Lower,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Limit {
+    Max(Quantity),
+    Min(Quantity),
+    /// Worse than the baseline by more than this fraction (0.1 = 10 %).
+    Regression {
+        fraction: f64,
+        better: Option<Better>,
+    },
+}
+
+/// Units a check may be written in, by dimension, with their factor to the
+/// dimension's base (seconds, bit/s, bytes, percent).
+const UNITS: &[(&str, &str, f64)] = &[
+    ("ns", "time", 1e-9),
+    ("us", "time", 1e-6),
+    ("µs", "time", 1e-6),
+    ("ms", "time", 1e-3),
+    ("s", "time", 1.0),
+    ("min", "time", 60.0),
+    ("h", "time", 3600.0),
+    ("bit/s", "rate", 1.0),
+    ("bps", "rate", 1.0),
+    ("kbit/s", "rate", 1e3),
+    ("Kbit/s", "rate", 1e3),
+    ("Mbit/s", "rate", 1e6),
+    ("Gbit/s", "rate", 1e9),
+    ("Tbit/s", "rate", 1e12),
+    ("bytes", "size", 1.0),
+    ("B", "size", 1.0),
+    ("KB", "size", 1e3),
+    ("kB", "size", 1e3),
+    ("MB", "size", 1e6),
+    ("GB", "size", 1e9),
+    ("KiB", "size", 1024.0),
+    ("MiB", "size", 1_048_576.0),
+    ("GiB", "size", 1_073_741_824.0),
+    ("%", "percent", 1.0),
+];
+
+fn unit(u: &str) -> Option<(&'static str, f64)> {
+    UNITS
+        .iter()
+        .find(|(name, _, _)| *name == u)
+        .map(|(_, dim, f)| (*dim, *f))
+}
+
+/// `5ms`, `5 ms`, `900 Mbit/s`, `12`, `1e6 bit/s`.
+pub fn parse_quantity(text: &str) -> Result<Quantity, String> {
+    let t = text.trim();
+    let split = t
+        .char_indices()
+        .find(|&(i, c)| {
+            !(c.is_ascii_digit()
+                || c == '.'
+                || c == '_'
+                || ((c == '-' || c == '+') && (i == 0 || t[..i].ends_with(['e', 'E'])))
+                || ((c == 'e' || c == 'E')
+                    && i > 0
+                    && t[i + 1..]
+                        .starts_with(|d: char| d.is_ascii_digit() || d == '-' || d == '+')))
+        })
+        .map_or(t.len(), |(i, _)| i);
+    let (num, rest) = t.split_at(split);
+    let value: f64 = num
+        .replace('_', "")
+        .parse()
+        .map_err(|_| format!("`{text}` is not a number with an optional unit"))?;
+    let rest = rest.trim();
+    if rest.is_empty() {
+        return Ok(Quantity { value, unit: None });
+    }
+    if unit(rest).is_none() {
+        return Err(format!(
+            "unknown unit `{rest}` in `{text}`; known: {}",
+            UNITS.iter().map(|u| u.0).collect::<Vec<_>>().join(", ")
+        ));
+    }
+    Ok(Quantity {
+        value,
+        unit: Some(rest.to_string()),
+    })
+}
+
+/// `10%` → 0.1.
+pub fn parse_percent(text: &str) -> Result<f64, String> {
+    let q = parse_quantity(text)?;
+    match q.unit.as_deref() {
+        Some("%") if q.value >= 0.0 => Ok(q.value / 100.0),
+        _ => Err(format!("`{text}` is not a percentage such as \"10%\"")),
+    }
+}
+
+/// The limit in the column's unit.
+fn in_unit(q: &Quantity, column_unit: Option<&str>) -> Result<f64, String> {
+    match (&q.unit, column_unit) {
+        (None, _) => Ok(q.value),
+        (Some(u), Some(c)) if u == c => Ok(q.value),
+        (Some(u), Some(c)) => match (unit(u), unit(c)) {
+            (Some((d1, f1)), Some((d2, f2))) if d1 == d2 => Ok(q.value * f1 / f2),
+            _ => Err(format!(
+                "the limit is in `{u}` but the column is in `{c}`, which cannot be converted"
+            )),
+        },
+        (Some(u), None) => Err(format!(
+            "the limit is in `{u}` but the column has no unit: write a plain number"
+        )),
+    }
+}
+
+/// Which way is better for a column when the check does not say: less
+/// time, more bits per second.
+fn better_of(column_unit: Option<&str>) -> Option<Better> {
+    match column_unit.and_then(unit) {
+        Some(("time", _)) => Some(Better::Lower),
+        Some(("rate", _)) => Some(Better::Higher),
+        _ => None,
+    }
+}
+
+/// One `[[check]]`, validated.
+#[derive(Debug, Clone)]
+pub struct Check {
+    pub name: String,
+    pub table: String,
+    pub row: Vec<(String, String)>,
+    pub column: String,
+    pub limit: Limit,
+    /// The trial to compare with (`regression`); default: the trial before.
+    pub baseline: Option<String>,
+    /// The limit as written, for messages and the report.
+    pub shown: String,
+}
+
+/// One row's figure against the limit.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RowResult {
+    /// The row's text cells (`test=tcp host=client[0]`).
+    pub row: String,
+    pub value: f64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub baseline: Option<f64>,
+    pub passed: bool,
+}
+
+/// What a check found; in `trial.json` under `checks`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CheckResult {
+    pub name: String,
+    pub table: String,
+    pub column: String,
+    /// `≤ 5ms`, `within 10% of the baseline (lower is better) against trial …`.
+    pub limit: String,
+    pub passed: bool,
+    pub rows: Vec<RowResult>,
+    /// Why it could not be evaluated (a column that does not exist): a
+    /// failure, never a silent pass.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// A regression check with no earlier trial to compare with.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub no_baseline: bool,
+}
+
+impl CheckResult {
+    /// One line for the terminal.
+    pub fn line(&self) -> String {
+        let status = if self.no_baseline {
+            "no baseline"
+        } else if self.passed {
+            "pass"
+        } else {
+            "FAIL"
+        };
+        let detail = match &self.error {
+            Some(e) => e.clone(),
+            None if self.no_baseline => "no earlier trial to compare with yet".into(),
+            None => {
+                let failed: Vec<&RowResult> = self.rows.iter().filter(|r| !r.passed).collect();
+                let show = |r: &RowResult| match r.baseline {
+                    Some(b) => format!("{} = {} (baseline {})", r.row, num(r.value), num(b)),
+                    None => format!("{} = {}", r.row, num(r.value)),
+                };
+                if failed.is_empty() {
+                    format!("{} rows within the limit", self.rows.len())
+                } else {
+                    failed
+                        .iter()
+                        .map(|r| show(r))
+                        .collect::<Vec<_>>()
+                        .join("; ")
+                }
+            }
+        };
+        format!(
+            "check {} [{}]: {} {} — {detail}",
+            self.name, status, self.column, self.limit
+        )
+    }
+}
+
+fn num(v: f64) -> String {
+    if v.fract() == 0.0 && v.abs() < 1e15 {
+        format!("{v:.0}")
+    } else {
+        format!("{v:.4}")
+    }
+}
+
+/// A table as its CSV has it: headers split into name and unit, rows.
+struct CsvTable {
+    columns: Vec<(String, Option<String>)>,
+    rows: Vec<Vec<String>>,
+}
+
+fn read_csv(path: &Path) -> Result<CsvTable, String> {
+    let mut r = csv::Reader::from_path(path)
+        .map_err(|e| format!("cannot read {}: {e}", crate::state::shown(path)))?;
+    let columns = r
+        .headers()
+        .map_err(|e| e.to_string())?
+        .iter()
+        .map(|h| match h.rsplit_once(" (") {
+            Some((name, unit)) if unit.ends_with(')') => (
+                name.to_string(),
+                Some(unit.trim_end_matches(')').to_string()),
+            ),
+            _ => (h.to_string(), None),
+        })
+        .collect();
+    let rows = r
+        .records()
+        .map(|rec| rec.map(|r| r.iter().map(str::to_string).collect()))
+        .collect::<Result<_, _>>()
+        .map_err(|e| e.to_string())?;
+    Ok(CsvTable { columns, rows })
+}
+
+impl CsvTable {
+    /// `p99`, `p99 (us)`, `received bit/s`, `received (bit/s)`.
+    fn column(&self, wanted: &str) -> Result<usize, String> {
+        let matches: Vec<usize> = self
+            .columns
+            .iter()
+            .enumerate()
+            .filter(|(_, (name, unit))| {
+                let u = unit.as_deref().unwrap_or("");
+                wanted == name
+                    || wanted == format!("{name} ({u})")
+                    || wanted == format!("{name} {u}")
+            })
+            .map(|(i, _)| i)
+            .collect();
+        let all = || {
+            self.columns
+                .iter()
+                .map(|(n, u)| u.as_ref().map_or(n.clone(), |u| format!("{n} ({u})")))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        match matches.as_slice() {
+            [one] => Ok(*one),
+            [] => Err(format!(
+                "the table has no column `{wanted}`; it has: {}",
+                all()
+            )),
+            _ => Err(format!(
+                "`{wanted}` names several columns; add the unit, as in `{wanted} {}`",
+                self.columns[matches[0]].1.as_deref().unwrap_or("")
+            )),
+        }
+    }
+
+    fn is_text(&self, col: usize) -> bool {
+        self.rows.iter().any(|r| {
+            r.get(col)
+                .is_some_and(|c| !c.is_empty() && c.parse::<f64>().is_err())
+        })
+    }
+
+    /// The row's identity: its text cells, by column name.
+    fn key(&self, row: &[String]) -> String {
+        self.columns
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| self.is_text(*i))
+            .map(|(i, (n, _))| format!("{n}={}", row.get(i).map_or("", String::as_str)))
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+}
+
+/// Evaluates every check on the trial in `dir`; `baseline` is where the
+/// default baseline trial is (the trial before), if any. `trials` is the
+/// plan's trials folder (named baselines are looked up there).
+pub fn evaluate(
+    checks: &[Check],
+    dir: &Path,
+    trials: &Path,
+    baseline_override: Option<&str>,
+    previous: Option<&str>,
+) -> Vec<CheckResult> {
+    checks
+        .iter()
+        .map(|c| {
+            let base = baseline_override.or(c.baseline.as_deref()).or(previous);
+            evaluate_one(c, dir, trials, base)
+        })
+        .collect()
+}
+
+fn evaluate_one(c: &Check, dir: &Path, trials: &Path, baseline: Option<&str>) -> CheckResult {
+    let mut out = CheckResult {
+        name: c.name.clone(),
+        table: c.table.clone(),
+        column: c.column.clone(),
+        limit: c.shown.clone(),
+        passed: false,
+        rows: Vec::new(),
+        error: None,
+        no_baseline: false,
+    };
+    let r = (|| -> Result<(), String> {
+        let path = dir.join("analysis").join(format!("{}.csv", c.table));
+        let table = read_csv(&path)?;
+        let col = table.column(&c.column)?;
+        let unit = table.columns[col].1.clone();
+        let mut selectors = Vec::new();
+        for (k, v) in &c.row {
+            let i = table
+                .column(k)
+                .map_err(|e| format!("`row` selects on `{k}`: {e}"))?;
+            selectors.push((i, v));
+        }
+        let rows: Vec<&Vec<String>> = table
+            .rows
+            .iter()
+            .filter(|r| selectors.iter().all(|(i, v)| r.get(*i) == Some(*v)))
+            .collect();
+        if rows.is_empty() {
+            let sel: Vec<String> = c
+                .row
+                .iter()
+                .map(|(k, v)| format!("{k} = \"{v}\""))
+                .collect();
+            return Err(format!(
+                "no row of table `{}` matches {{ {} }}",
+                c.table,
+                sel.join(", ")
+            ));
+        }
+        let value_of = |r: &Vec<String>, col: usize| -> Result<f64, String> {
+            r.get(col)
+                .and_then(|v| v.parse::<f64>().ok())
+                .ok_or_else(|| {
+                    format!(
+                        "row {} has no number in `{}` (`{}`)",
+                        table.key(r),
+                        c.column,
+                        r.get(col).map_or("", String::as_str)
+                    )
+                })
+        };
+        match &c.limit {
+            Limit::Max(q) | Limit::Min(q) => {
+                let limit = in_unit(q, unit.as_deref())?;
+                let is_max = matches!(c.limit, Limit::Max(_));
+                for r in rows {
+                    let v = value_of(r, col)?;
+                    let passed = if is_max { v <= limit } else { v >= limit };
+                    out.rows.push(RowResult {
+                        row: table.key(r),
+                        value: v,
+                        baseline: None,
+                        passed,
+                    });
+                }
+            }
+            Limit::Regression { fraction, better } => {
+                let better = better.or_else(|| better_of(unit.as_deref())).ok_or_else(|| {
+                    format!(
+                        "whether higher or lower is better for `{}` is not known from its unit; add `better = \"higher\"` or `better = \"lower\"`",
+                        c.column
+                    )
+                })?;
+                let Some(base) = baseline else {
+                    out.no_baseline = true;
+                    return Ok(());
+                };
+                out.limit = format!(
+                    "{} ({} is better), trial {base}",
+                    c.shown,
+                    if better == Better::Higher {
+                        "higher"
+                    } else {
+                        "lower"
+                    }
+                );
+                let base_table = read_csv(
+                    &trials
+                        .join(base)
+                        .join("analysis")
+                        .join(format!("{}.csv", c.table)),
+                )
+                .map_err(|e| format!("baseline trial {base}: {e}"))?;
+                let bcol = base_table.column(&c.column)?;
+                let by_key: BTreeMap<String, &Vec<String>> = base_table
+                    .rows
+                    .iter()
+                    .map(|r| (base_table.key(r), r))
+                    .collect();
+                for r in rows {
+                    let key = table.key(r);
+                    let v = value_of(r, col)?;
+                    let b = by_key
+                        .get(&key)
+                        .and_then(|br| br.get(bcol))
+                        .and_then(|x| x.parse::<f64>().ok())
+                        .ok_or_else(|| format!("baseline trial {base} has no row {key}"))?;
+                    let worse = match better {
+                        Better::Higher => (b - v) / b.abs().max(f64::MIN_POSITIVE),
+                        Better::Lower => (v - b) / b.abs().max(f64::MIN_POSITIVE),
+                    };
+                    out.rows.push(RowResult {
+                        row: key,
+                        value: v,
+                        baseline: Some(b),
+                        passed: worse <= *fraction,
+                    });
+                }
+            }
+        }
+        Ok(())
+    })();
+    match r {
+        Ok(()) => out.passed = out.no_baseline || out.rows.iter().all(|r| r.passed),
+        Err(e) => out.error = Some(e),
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quantities_and_units() {
+        assert_eq!(
+            parse_quantity("5ms").unwrap(),
+            Quantity {
+                value: 5.0,
+                unit: Some("ms".into())
+            }
+        );
+        assert_eq!(parse_quantity(" 900 Mbit/s").unwrap().value, 900.0);
+        assert_eq!(parse_quantity("1e6 bit/s").unwrap().value, 1e6);
+        assert_eq!(parse_quantity("12").unwrap().unit, None);
+        assert!(parse_quantity("5 parsecs").is_err());
+        assert!(parse_quantity("fast").is_err());
+        assert_eq!(parse_percent("10%").unwrap(), 0.1);
+        assert!(parse_percent("10").is_err());
+        // 5 ms against a column in microseconds is 5000.
+        let q = parse_quantity("5ms").unwrap();
+        assert_eq!(in_unit(&q, Some("us")).unwrap(), 5000.0);
+        let q = parse_quantity("900 Mbit/s").unwrap();
+        assert_eq!(in_unit(&q, Some("bit/s")).unwrap(), 9e8);
+        assert!(in_unit(&q, Some("ms")).is_err());
+        assert!(in_unit(&q, None).is_err());
+        assert_eq!(better_of(Some("us")), Some(Better::Lower));
+        assert_eq!(better_of(Some("bit/s")), Some(Better::Higher));
+        assert_eq!(better_of(Some("packets")), None);
+    }
+
+    #[test]
+    fn max_min_and_regression_on_csv_tables() {
+        let t = tempfile::tempdir().unwrap();
+        let trials = t.path();
+        let write = |id: &str, p99: &str, rate: &str| {
+            let d = trials.join(id).join("analysis");
+            std::fs::create_dir_all(&d).unwrap();
+            std::fs::write(
+                d.join("lat.csv"),
+                format!("test,host,p99 (us),received (bit/s)\ntcp,client[0],{p99},{rate}\ntcp,client[1],4000,9.5e8\n"),
+            )
+            .unwrap();
+        };
+        write("a", "4500", "1e9");
+        write("b", "6000", "8e8");
+        let check = |limit: Limit, shown: &str, column: &str, row: &[(&str, &str)]| Check {
+            name: "c".into(),
+            table: "lat".into(),
+            row: row
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            column: column.into(),
+            limit,
+            baseline: None,
+            shown: shown.into(),
+        };
+        let max5 = check(
+            Limit::Max(parse_quantity("5ms").unwrap()),
+            "max 5ms",
+            "p99",
+            &[],
+        );
+        let r = evaluate(
+            std::slice::from_ref(&max5),
+            &trials.join("a"),
+            trials,
+            None,
+            None,
+        );
+        assert!(r[0].passed, "{r:?}");
+        let r = evaluate(
+            std::slice::from_ref(&max5),
+            &trials.join("b"),
+            trials,
+            None,
+            None,
+        );
+        assert!(!r[0].passed);
+        assert!(
+            r[0].line().contains("FAIL") && r[0].line().contains("host=client[0]"),
+            "{}",
+            r[0].line()
+        );
+        // Only the selected row.
+        let one = check(
+            Limit::Max(parse_quantity("5ms").unwrap()),
+            "max 5ms",
+            "p99",
+            &[("host", "client[1]")],
+        );
+        assert!(evaluate(&[one], &trials.join("b"), trials, None, None)[0].passed);
+        let min = check(
+            Limit::Min(parse_quantity("900 Mbit/s").unwrap()),
+            "min 900 Mbit/s",
+            "received bit/s",
+            &[],
+        );
+        assert!(!evaluate(&[min], &trials.join("b"), trials, None, None)[0].passed);
+        // Regression: 8e8 against 1e9 is 20 % worse (higher is better for bit/s).
+        let reg = check(
+            Limit::Regression {
+                fraction: 0.1,
+                better: None,
+            },
+            "regression 10%",
+            "received (bit/s)",
+            &[],
+        );
+        let r = evaluate(
+            std::slice::from_ref(&reg),
+            &trials.join("b"),
+            trials,
+            None,
+            Some("a"),
+        );
+        assert!(!r[0].passed, "{r:?}");
+        assert_eq!(r[0].rows[0].baseline, Some(1e9));
+        let r = evaluate(
+            std::slice::from_ref(&reg),
+            &trials.join("a"),
+            trials,
+            Some("b"),
+            None,
+        );
+        assert!(r[0].passed, "improvements pass: {r:?}");
+        let r = evaluate(
+            std::slice::from_ref(&reg),
+            &trials.join("a"),
+            trials,
+            None,
+            None,
+        );
+        assert!(r[0].no_baseline && r[0].passed);
+        // Unknown column and unknown row: errors, never a pass.
+        let bad = check(
+            Limit::Max(parse_quantity("1").unwrap()),
+            "max 1",
+            "p98",
+            &[],
+        );
+        let r = evaluate(&[bad], &trials.join("a"), trials, None, None);
+        assert!(!r[0].passed && r[0].error.as_deref().unwrap().contains("no column `p98`"));
+        let bad = check(
+            Limit::Max(parse_quantity("1").unwrap()),
+            "max 1",
+            "p99",
+            &[("host", "nope")],
+        );
+        assert!(!evaluate(&[bad], &trials.join("a"), trials, None, None)[0].passed);
+    }
+}

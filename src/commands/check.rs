@@ -1,0 +1,52 @@
+//! `runner check PLAN [TRIAL] [--baseline TRIAL]`: evaluates the plan's
+//! `[[check]]`s on a trial's tables again (default: the latest trial) and
+//! records the results in its trial.json. Exit 0 when all pass, 3 when one
+//! fails (as `runner apply`), 1 on errors.
+
+use std::path::Path;
+
+use crate::error::{Error, Result};
+
+pub fn run(plan_path: &Path, trial_id: Option<&str>, baseline: Option<&str>) -> Result<i32> {
+    let base = std::env::current_dir()?;
+    let (plan, _) = crate::plan::load(plan_path, &base)?;
+    if plan.checks.is_empty() {
+        return Err(
+            Error::msg(format!("plan `{}` has no `[[check]]` sections", plan.name)).help(
+                "add one, e.g. `[[check]] table = \"latency\" column = \"p99\" max = \"5ms\"`",
+            ),
+        );
+    }
+    let paths = crate::state::Paths::new(Path::new("."), &plan.name);
+    let _lock = crate::state::lock::Lock::acquire(&paths.lock(), "checked")?;
+    let (dir, mut trial) = crate::trial::find(&plan.name, trial_id)?;
+    let trials = crate::trial::plan_trials_dir(&plan.name);
+    if let Some(b) = baseline
+        && !trials.join(b).is_dir()
+    {
+        return Err(Error::msg(format!(
+            "no trial `{b}` under {}",
+            crate::state::shown(&trials)
+        ))
+        .help("name a trial folder of this plan, e.g. one listed by `ls trials/<plan>`"));
+    }
+    let previous = crate::trial::previous_trial(&trials, &trial.trial);
+    let results =
+        crate::check::evaluate(&plan.checks, &dir, &trials, baseline, previous.as_deref());
+    for r in &results {
+        crate::out::outln!("{}", r.line());
+    }
+    trial.checks = results.clone();
+    trial.write(&dir)?;
+    let failed = results.iter().filter(|r| !r.passed).count();
+    Ok(if failed > 0 {
+        eprintln!(
+            "{failed} of {} checks failed on trial {}",
+            results.len(),
+            trial.trial
+        );
+        super::apply::CHECKS_FAILED
+    } else {
+        0
+    })
+}

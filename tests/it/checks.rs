@@ -1,0 +1,177 @@
+//! `[[check]]`: a trial that can fail. A test prints a CSV whose one figure
+//! the plan sets (`vars.lat`); checks hold it to a max and to no regression
+//! against the trial before. Exit 3 when a check fails, 1 on errors.
+
+use super::common::Project;
+
+fn plan(lat: f64, checks: &str) -> String {
+    format!(
+        r#"name = "chk"
+[vars]
+lat = {lat}
+[groups.client]
+count = 1
+[[test]]
+name = "t"
+on = ["client"]
+at = "+1s"
+run = "printf 'latency\n{{{{ vars.lat }}}}\n'"
+[[analyze]]
+name = "lat"
+parser = "csv"
+files = "*/t/stdout"
+{checks}"#
+    )
+}
+
+const CHECKS: &str = r#"
+[[check]]
+name = "ceiling"
+table = "lat"
+row = { column = "latency" }
+column = "max"
+max = 5
+[[check]]
+name = "no-regression"
+table = "lat"
+column = "mean"
+regression = "10%"
+better = "lower"
+"#;
+
+fn trials(p: &Project) -> Vec<String> {
+    let mut ids: Vec<String> = std::fs::read_dir(p.path().join("trials/chk"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    ids.sort();
+    ids
+}
+
+fn checks_of(p: &Project, id: &str) -> serde_json::Value {
+    let t: serde_json::Value =
+        serde_json::from_str(&p.read(&format!("trials/chk/{id}/trial.json"))).unwrap();
+    t["checks"].clone()
+}
+
+#[test]
+fn checks_pass_fail_regress_and_gate_the_exit_code() {
+    let p = Project::new();
+    p.write("plan.toml", &plan(4.0, CHECKS));
+    let r = p.run(&["plan", "plan.toml"]);
+    r.ok();
+    assert!(r.stdout.contains("+ checks  (2 checks)"), "{r:?}");
+    let r = p.run(&["apply", "plan.toml", "--yes"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert!(r.stderr.contains("check ceiling [pass]"), "{r:?}");
+    assert!(
+        r.stderr.contains("check no-regression [no baseline]"),
+        "{r:?}"
+    );
+    let first = trials(&p)[0].clone();
+    let c = checks_of(&p, &first);
+    assert_eq!(c[0]["passed"], true, "{c}");
+    assert_eq!(c[0]["rows"][0]["value"], 4.0, "{c}");
+    assert_eq!(c[1]["no_baseline"], true, "{c}");
+
+    // A worse figure: a new trial that fails both checks; exit 3.
+    p.write("plan.toml", &plan(6.0, CHECKS));
+    let r = p.run(&["apply", "plan.toml", "--yes"]);
+    assert_eq!(r.code, 3, "{r:?}");
+    assert!(
+        r.stderr.contains("Apply complete, but 2 checks failed"),
+        "{r:?}"
+    );
+    assert!(r.stderr.contains("check ceiling [FAIL]"), "{r:?}");
+    assert!(
+        r.stderr.contains(&format!("trial {first}")) && r.stderr.contains("(baseline 4)"),
+        "{r:?}"
+    );
+    let ids = trials(&p);
+    assert_eq!(ids.len(), 2);
+    let second = ids[1].clone();
+    let c = checks_of(&p, &second);
+    assert_eq!(c[0]["passed"], false, "{c}");
+    assert_eq!(c[1]["rows"][0]["baseline"], 4.0, "{c}");
+    // Nothing changed since: the plan has nothing to do, the verdict stays.
+    let r = p.run(&["plan", "plan.toml", "--detailed-exitcode"]);
+    assert_eq!(r.code, 0, "{r:?}");
+
+    // `runner check` re-evaluates: the latest fails, the first passes, and
+    // a named baseline replaces the trial before.
+    let r = p.run(&["check", "plan.toml"]);
+    assert_eq!(r.code, 3, "{r:?}");
+    let r = p.run(&["check", "plan.toml", &first]);
+    assert_eq!(r.code, 0, "{r:?}");
+    let r = p.run(&["check", "plan.toml", &second, "--baseline", &second]);
+    assert_eq!(r.code, 3, "{r:?}");
+    assert!(r.stdout.contains("check no-regression [pass]"), "{r:?}");
+    let r = p.run(&["check", "plan.toml", "--baseline", "nope"]);
+    assert_eq!(r.code, 1, "{r:?}");
+
+    // A column the table does not have: a failure that says so, not a pass.
+    // Only the checks change: they are evaluated again, no new trial.
+    let bad = CHECKS
+        .replace("column = \"max\"", "column = \"p99\"")
+        .replace("max = 5", "max = \"5ms\"");
+    p.write("plan.toml", &plan(6.0, &bad));
+    let r = p.run(&["plan", "plan.toml"]);
+    assert!(
+        r.stdout.contains("~ checks") && !r.stdout.contains("+ trial"),
+        "{r:?}"
+    );
+    let r = p.run(&["apply", "plan.toml", "--yes"]);
+    assert_eq!(r.code, 3, "{r:?}");
+    assert!(r.stderr.contains("the table has no column `p99`"), "{r:?}");
+    assert_eq!(trials(&p).len(), 2);
+}
+
+#[test]
+fn checks_that_cannot_be_right_are_validate_errors() {
+    let p = Project::new();
+    let cases = [
+        (
+            "[[check]]\ntable = \"latt\"\ncolumn = \"max\"\nmax = 5\n",
+            "check names table `latt`, which no `[[analyze]]` makes",
+        ),
+        (
+            "[[check]]\ntable = \"lat\"\ncolumn = \"max\"\nmax = 5\nmin = 1\n",
+            "a check takes one limit; this one also sets `min`",
+        ),
+        (
+            "[[check]]\ntable = \"lat\"\ncolumn = \"max\"\n",
+            "sets no limit",
+        ),
+        (
+            "[[check]]\ntable = \"lat\"\ncolumn = \"max\"\nmax = \"5 parsecs\"\n",
+            "unknown unit `parsecs`",
+        ),
+        (
+            "[[check]]\ntable = \"lat\"\ncolumn = \"max\"\nregression = \"10\"\n",
+            "is not a percentage",
+        ),
+        (
+            "[[check]]\ntable = \"lat\"\ncolumn = \"max\"\nmax = 5\nbetter = \"higher\"\n",
+            "`better` is used only with `regression`",
+        ),
+    ];
+    for (check, want) in cases {
+        p.write("plan.toml", &plan(1.0, check));
+        let r = p.run(&["validate", "plan.toml"]);
+        assert_eq!(r.code, 1, "{check}: {r:?}");
+        assert!(r.stderr.contains(want), "{check}: want {want:?}\n{r:?}");
+        assert!(r.stderr.contains("plan.toml:"), "{r:?}");
+    }
+    let r = {
+        p.write(
+            "plan.toml",
+            &plan(
+                1.0,
+                "[[check]]\ntable = \"latt\"\ncolumn = \"max\"\nmax = 5\n",
+            ),
+        );
+        p.run(&["validate", "plan.toml"])
+    };
+    assert!(r.stderr.contains("`lat`"), "did you mean: {r:?}");
+}
