@@ -113,6 +113,14 @@ pub enum Command {
     ///
     /// Example: `runner analyze --parser hdr --unit us --format mediawiki */*.hlog`
     Analyze(AnalyzeArgs),
+    /// Write a trial's self-contained `report.html` again (default: the latest trial).
+    ///
+    /// Example: `runner report plans/quickstart.toml && xdg-open trials/quickstart/*/report.html`
+    Report {
+        plan: PathBuf,
+        /// A trial id (a folder under `trials/<plan>/`); default: the latest.
+        trial: Option<String>,
+    },
     /// Evaluate the plan's `[[check]]`s on a trial again (default: the latest);
     /// exit 3 when one fails.
     ///

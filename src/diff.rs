@@ -55,7 +55,17 @@ pub struct Change {
     pub adopt: Option<String>,
     /// Destroys: a cloud instance tagged with the plan that no state records.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub orphan: Option<String>,
+    pub orphan: Option<Orphan>,
+}
+
+/// A cloud instance tagged with the plan that no state records, and where
+/// it is.
+#[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq, Eq)]
+pub struct Orphan {
+    pub id: String,
+    pub region: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub endpoint: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, Serialize)]
@@ -118,6 +128,13 @@ pub fn diff(
         .iter()
         .filter(|t| !recorded.contains(t.id.as_str()) && t.state != "shutting-down")
         .collect();
+    // Adopted only if it runs (or is starting), was launched as the plan
+    // asks, and authorises the key runner logs in with now.
+    let adoptable = |t: &crate::provider::ec2::Tagged, hash: &str| {
+        matches!(t.state.as_str(), "pending" | "running")
+            && t.hash == hash
+            && refresh.key.as_deref() == Some(t.key.as_str())
+    };
     let specs: HashMap<&str, &crate::plan::HostSpec> =
         graph.plan.hosts().map(|h| (h.name.as_str(), h)).collect();
     for idx in graph.dag.node_indices() {
@@ -160,16 +177,16 @@ pub fn diff(
             let hash = crate::provider::ec2::short_hash(&node.hash);
             if let Some(k) = unclaimed
                 .iter()
-                .position(|t| own.as_deref() == Some(t.id.as_str()) && t.hash == hash)
+                .position(|t| own.as_deref() == Some(t.id.as_str()) && adoptable(t, &hash))
                 .or_else(|| {
                     unclaimed.iter().position(|t| {
-                        t.host.as_deref() == Some(node.host.as_str()) && t.hash == hash
+                        t.host.as_deref() == Some(node.host.as_str()) && adoptable(t, &hash)
                     })
                 })
             {
                 let t = unclaimed.remove(k);
                 reason.push_str(&format!(
-                    "; adopts {}, launched by an interrupted apply",
+                    "; adopts {}, launched for it but not recorded (an interrupted apply)",
                     t.id
                 ));
                 adopt = Some(t.id.clone());
@@ -187,7 +204,19 @@ pub fn diff(
             orphan: None,
         });
     }
-    for t in unclaimed {
+    // Instances of hosts that leave the plan go with their host's destroy.
+    let in_plan: std::collections::HashSet<&str> =
+        graph.plan.hosts().map(|h| h.name.as_str()).collect();
+    let leaving: std::collections::HashSet<&str> = state
+        .hosts
+        .iter()
+        .filter(|(name, _)| !in_plan.contains(name.as_str()))
+        .filter_map(|(_, h)| h.ec2.as_ref()?.id.as_deref())
+        .collect();
+    for t in unclaimed
+        .into_iter()
+        .filter(|t| !leaving.contains(t.id.as_str()))
+    {
         out.changes.push(Change {
             id: format!("orphan {}", t.id),
             host: t.host.clone().unwrap_or_else(|| "?".into()),
@@ -200,7 +229,11 @@ pub fn diff(
             node: None,
             armed_trial: None,
             adopt: None,
-            orphan: Some(t.id.clone()),
+            orphan: Some(Orphan {
+                id: t.id.clone(),
+                region: t.region.clone(),
+                endpoint: t.endpoint.clone(),
+            }),
         });
     }
     for idx in graph.dag.node_indices() {
@@ -472,29 +505,30 @@ fn trial_changes(
         analysis_changed |= verdict.is_some();
         push(idx, verdict);
     }
-    for &idx in &nodes {
-        let n = &graph.dag[idx];
-        if n.kind != NodeKind::Checks {
-            continue;
-        }
-        let previous = state.nodes.get(&n.id);
-        let verdict = if let Some(a) = trial_action {
-            Some((a, n.host.clone()))
-        } else if analysis_changed {
-            Some((
-                Action::Update,
-                format!("{}; its tables are re-rendered", n.host),
-            ))
-        } else {
-            match previous {
-                Some(p) if p.hash == n.hash && p.trial == latest => None,
-                _ => Some((
-                    Action::Update,
-                    format!("{}; evaluate on trial {latest}", n.host),
-                )),
+    let mut checks_changed = false;
+    for kind in [NodeKind::Checks, NodeKind::Report] {
+        for &idx in &nodes {
+            let n = &graph.dag[idx];
+            if n.kind != kind {
+                continue;
             }
-        };
-        push(idx, verdict);
+            let previous = state.nodes.get(&n.id);
+            let verdict = if let Some(a) = trial_action {
+                Some((a, n.host.clone()))
+            } else if analysis_changed || checks_changed || collect_changed {
+                Some((
+                    Action::Update,
+                    format!("{}; its tables are re-rendered", n.host),
+                ))
+            } else {
+                match previous {
+                    Some(p) if p.hash == n.hash && p.trial == latest => None,
+                    _ => Some((Action::Update, format!("{}; for trial {latest}", n.host))),
+                }
+            };
+            checks_changed |= verdict.is_some();
+            push(idx, verdict);
+        }
     }
     let _ = trial_runs;
 }

@@ -33,6 +33,8 @@ pub enum NodeKind {
     Analyze { analysis: usize },
     /// Every `[[check]]`, evaluated on the latest trial's tables.
     Checks,
+    /// The trial's `report.html`, after everything else of the trial.
+    Report,
 }
 
 /// What a trial runs, rendered per host. `out` and `trial` in commands are
@@ -274,12 +276,15 @@ pub fn compile(plan: Plan) -> Result<Graph, Vec<Diagnostic>> {
                 hasher = hasher.part("workdir", w.as_bytes());
             }
             if let (Some(e), Some(c)) = (&h.ec2, &plan.ec2) {
-                // What a launch asks for; not the expiry, which changes nothing.
+                // What a launch asks for; not the expiry, which changes
+                // nothing. The key decides who can log in: a new one needs
+                // new instances.
                 let args = serde_json::json!([
                     e,
                     c.region,
                     c.endpoint,
                     c.key_name,
+                    c.identity,
                     c.subnet,
                     c.security_group
                 ]);
@@ -661,6 +666,7 @@ fn add_trial_nodes(plan: &Plan, dag: &mut DiGraph<Node, ()>, spec: TrialSpec) {
         }
         analyses.push(n);
     }
+    let mut last = analyses.clone();
     if !plan.checks.is_empty() {
         let mut h = Hasher::default();
         for c in &plan.checks {
@@ -680,6 +686,22 @@ fn add_trial_nodes(plan: &Plan, dag: &mut DiGraph<Node, ()>, spec: TrialSpec) {
         for &a in &analyses {
             dag.add_edge(a, n, ());
         }
+        last.push(n);
+    }
+    // The report reads everything the trial made: last.
+    let report = dag.add_node(Node {
+        id: "report".to_string(),
+        host: "report.html".to_string(),
+        kind: NodeKind::Report,
+        hash: Hasher::default().part("report", b"1").finish(),
+        payload: Payload::None,
+    });
+    dag.add_edge(trial, report, ());
+    for &c in &collects {
+        dag.add_edge(c, report, ());
+    }
+    for n in last {
+        dag.add_edge(n, report, ());
     }
 }
 
@@ -801,7 +823,8 @@ impl Graph {
                 NodeKind::Test { .. }
                 | NodeKind::Collect { .. }
                 | NodeKind::Analyze { .. }
-                | NodeKind::Checks => "note",
+                | NodeKind::Checks
+                | NodeKind::Report => "note",
             };
             let _ = writeln!(out, "  n{} [label=\"{}\", shape={shape}];", i.index(), n.id);
         }

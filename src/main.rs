@@ -14,6 +14,7 @@ mod error;
 mod exec;
 mod graph;
 mod hash;
+mod html;
 #[macro_use]
 mod out;
 mod plan;

@@ -21,12 +21,22 @@ pub fn run(path: &Path, yes: bool, parallelism: usize) -> Result<i32> {
     let reporter = Reporter::default();
     let _lock = Lock::acquire(&paths.lock(), "destroyed")?;
     // A state that cannot be written (a full disk) does not stop a destroy.
-    let mut store = Store::open(&paths).or_else(|e| {
+    let mut store = match Store::open(&paths).or_else(|e| {
         reporter.line(format!(
             "error: {e}; destroying all the same from the state as read"
         ));
         Store::read_only(&paths)
-    })?;
+    }) {
+        Ok(s) => s,
+        // Unreadable, but an EC2 plan's instances are found by their tags.
+        Err(e) if plan_is_ec2(path) => {
+            reporter.line(format!(
+                "error: {e}; destroying what the EC2 tags find (the state file is left as it is)"
+            ));
+            Store::detached(&paths)
+        }
+        Err(e) => return Err(e),
+    };
     // EC2: where the plan's instances are (the plan's `[provider]` if it
     // still validates, else what the state recorded).
     let base = std::env::current_dir()?;
@@ -216,6 +226,11 @@ pub fn run(path: &Path, yes: bool, parallelism: usize) -> Result<i32> {
     } else {
         Ok(1)
     }
+}
+
+fn plan_is_ec2(path: &Path) -> bool {
+    let base = std::env::current_dir().unwrap_or_default();
+    crate::plan::load(path, &base).is_ok_and(|(p, _)| p.ec2.is_some())
 }
 
 /// Stops the processes of a trial (its `RUNNER_TRIAL` tag) on every host

@@ -8,6 +8,7 @@ mod graph;
 mod hosts;
 mod init;
 mod plan;
+mod report;
 mod saved;
 mod show;
 mod validate;
@@ -70,6 +71,7 @@ pub fn run(command: Command) -> Result<i32> {
         Command::Graph { plan } => graph::run(&plan),
         Command::Show { plan, json } => show::run(plan.as_deref(), json),
         Command::Analyze(args) => analyze::run(args),
+        Command::Report { plan, trial } => report::run(&plan, trial.as_deref()),
         Command::Check {
             plan,
             trial,

@@ -62,7 +62,7 @@ pub fn make_with(graph: Graph, paths: Paths, state: State, new_trial: bool) -> R
             .iter()
             .any(|c| c.is_host && c.action != diff::Action::Destroy)
     {
-        let name = crate::provider::ec2::resource_name(&graph.plan.name);
+        let name = crate::provider::ec2::resource_name(&graph.plan.name, &paths);
         let recorded = state.ec2.clone().unwrap_or_default();
         match &c.key_name {
             Some(k) => changes
@@ -90,7 +90,7 @@ pub fn make_with(graph: Graph, paths: Paths, state: State, new_trial: bool) -> R
                 .notes
                 .push(format!("instances use the security group {id} ({name})")),
             (None, None) => changes.notes.push(format!(
-                "security group `{name}` is created: SSH (22/tcp) from {} only",
+                "security group `{name}` (created if missing): SSH (22/tcp) from {} only",
                 if c.ssh_from.is_empty() {
                     "this machine's address".to_string()
                 } else {

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use super::{Failure, Shared};
 use crate::diff::{Action, Change};
 use crate::graph::{Graph, NodeKind, Payload};
-use crate::provider;
+use crate::provider::{self, Provider as _};
 use crate::ssh::Outcome;
 use crate::state::{HostState, HostStatus, Op, State, StepState, host_file_name};
 
@@ -67,13 +67,27 @@ pub fn prepare(
     let old = state.hosts.get(&host).cloned();
     match (change.node, change.action) {
         (None, _) if change.orphan.is_some() => {
-            let id = change.orphan.clone().unwrap_or_default();
+            let orphan = change.orphan.clone();
             Box::pin(async move {
-                shared
-                    .provider
-                    .destroy_orphan(&id)
+                let o = orphan.ok_or_else(|| fail("no instance".into(), None))?;
+                // Terminated where it is (the plan may have moved region).
+                let here = shared
+                    .plan
+                    .ec2
+                    .as_ref()
+                    .is_some_and(|c| c.region == o.region && c.endpoint == o.endpoint);
+                let r = if here {
+                    shared.provider.destroy_orphan(&o.id).await
+                } else {
+                    provider::ec2::Ec2::new(
+                        provider::ec2::config_for(&o.region, o.endpoint.clone()),
+                        &shared.paths.name,
+                        &shared.paths,
+                    )
+                    .destroy_orphan(&o.id)
                     .await
-                    .map_err(|e| fail(e, None))?;
+                };
+                r.map_err(|e| fail(e, None))?;
                 Ok(Done::Recorded(Op::Nothing))
             })
         }
@@ -315,6 +329,20 @@ pub fn prepare(
                         .map_err(|e| fail(e, None))
                     })
                 }
+                NodeKind::Report => {
+                    let trial = state.trial.clone();
+                    let hash = node.hash.clone();
+                    let id = change.id.clone();
+                    Box::pin(async move {
+                        let s = shared.clone();
+                        tokio::task::spawn_blocking(move || {
+                            super::trial::report(&s, trial, id, hash)
+                        })
+                        .await
+                        .map_err(|e| fail(e.to_string(), None))?
+                        .map_err(|e| fail(e, None))
+                    })
+                }
                 NodeKind::Barrier { .. } => Box::pin(async {
                     Err(Failure {
                         host: "-".into(),
@@ -331,7 +359,14 @@ pub fn prepare(
 /// Destroys a host with the apply's provider when it made it (EC2
 /// terminations batch there), else with the provider the state names.
 pub async fn destroy_host(shared: &Shared, name: &str, old: &HostState) -> Result<(), String> {
-    if old.provider() == shared.plan.provider {
+    // An EC2 host in another region (or endpoint) than the plan's now is
+    // destroyed where the state says it is.
+    let same_place = match (&old.ec2, &shared.plan.ec2) {
+        (Some(e), Some(c)) => e.region == c.region && e.endpoint == c.endpoint,
+        (Some(_), None) => false,
+        _ => true,
+    };
+    if old.provider() == shared.plan.provider && same_place {
         shared.provider.destroy(name, old).await
     } else {
         provider::for_state(old, &shared.paths, &shared.paths.name)

@@ -514,3 +514,27 @@ pub fn checks(
         failed,
     })
 }
+
+/// Writes the latest trial's `report.html`.
+pub fn report(
+    shared: &Shared,
+    record: Option<TrialRecord>,
+    id: String,
+    hash: String,
+) -> Result<Done, String> {
+    let record = record.ok_or("no trial to report")?;
+    let dir = trial_dir(shared, &record.id);
+    let trial = Trial::read(&dir).map_err(|e| e.to_string())?;
+    let path = crate::html::write(&shared.plan, &dir, &trial)?;
+    Ok(Done::Summary {
+        op: Op::Node {
+            id,
+            node: NodeRecord {
+                hash,
+                trial: record.id,
+            },
+        },
+        lines: vec![format!("report: {}", crate::state::shown(&path))],
+        failures: Vec::new(),
+    })
+}

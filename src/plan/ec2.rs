@@ -21,7 +21,14 @@ fn duration(
     let Some(v) = v else { return default };
     match super::model::parse_duration(&v.value) {
         Some(d) if !d.is_zero() => d,
-        _ => {
+        Some(_) => {
+            diags.push(Diagnostic::at(
+                format!("`{key}` must be more than zero"),
+                v.span.clone(),
+            ));
+            default
+        }
+        None => {
             diags.push(
                 Diagnostic::at(
                     format!("`{key}` is not a duration: `{}`", v.value),
@@ -59,7 +66,7 @@ pub fn validate_config(
         ));
     }
     if let Some(e) = &p.endpoint
-        && !(e.value.starts_with("http://") || e.value.starts_with("https://"))
+        && !is_url(&e.value)
     {
         diags.push(
             Diagnostic::at(
@@ -158,6 +165,24 @@ pub fn validate_config(
     })
 }
 
+/// `http(s)://host[:port][/path]` with a host and a port in range.
+fn is_url(s: &str) -> bool {
+    let Some(rest) = s
+        .strip_prefix("http://")
+        .or_else(|| s.strip_prefix("https://"))
+    else {
+        return false;
+    };
+    let authority = rest.split('/').next().unwrap_or("");
+    let (host, port) = match authority.rsplit_once(':') {
+        Some((h, p)) if !h.ends_with(']') || h.starts_with('[') => (h, Some(p)),
+        _ => (authority, None),
+    };
+    !host.is_empty()
+        && !s.contains(char::is_whitespace)
+        && port.is_none_or(|p| p.parse::<u16>().is_ok_and(|p| p > 0))
+}
+
 fn is_cidr(s: &str) -> bool {
     let Some((ip, bits)) = s.split_once('/') else {
         return false;
@@ -198,6 +223,14 @@ pub fn check_groups(
                 "t3.micro",
             ),
         ] {
+            if let Some(v) = own.as_ref().or(shared.as_ref())
+                && v.value.trim().is_empty()
+            {
+                diags.push(
+                    Diagnostic::at(format!("`{key}` is empty"), v.span.clone())
+                        .help(format!("write it as `{key} = \"{example}\"`")),
+                );
+            }
             if own.is_none() && shared.is_none() {
                 diags.push(
                     Diagnostic::at(

@@ -102,6 +102,9 @@ pub struct Refresh {
     pub gone: BTreeMap<String, String>,
     pub tagged: Vec<ec2::Tagged>,
     pub notes: Vec<String>,
+    /// The `runner:key` an instance must carry to be adopted (the key runner
+    /// logs in with now); `None`: nothing can be adopted.
+    pub key: Option<String>,
 }
 
 /// Where the plan's EC2 instances live: the plan's `[provider]`, or what the
@@ -134,20 +137,40 @@ pub fn refresh(state: &State, paths: &Paths, plan: Option<&Plan>) -> Result<Refr
         }
     }
     if let Some(config) = ec2_config(plan, state) {
+        // Every region (and endpoint) the plan or the state has instances
+        // in: a plan moved to another region still finds the old ones.
+        let mut places: Vec<(String, Option<String>)> =
+            vec![(config.region.clone(), config.endpoint.clone())];
+        for e in state.hosts.values().filter_map(|h| h.ec2.as_deref()) {
+            let place = (e.region.clone(), e.endpoint.clone());
+            if !places.contains(&place) {
+                places.push(place);
+            }
+        }
         let name = state.plan.clone();
         let p = paths.clone();
         // Its own runtime on its own thread: callers may or may not be async.
         let found = std::thread::scope(|s| {
             s.spawn(|| {
-                tokio::runtime::Builder::new_current_thread()
+                let rt = tokio::runtime::Builder::new_current_thread()
                     .enable_all()
                     .build()
-                    .map_err(|e| e.to_string())?
-                    .block_on(ec2::tagged(&config, &name, &p))
+                    .map_err(|e| e.to_string())?;
+                let mut all = Vec::new();
+                for (region, endpoint) in &places {
+                    let c = if *region == config.region && *endpoint == config.endpoint {
+                        config.clone()
+                    } else {
+                        ec2::config_for(region, endpoint.clone())
+                    };
+                    all.extend(rt.block_on(ec2::tagged(&c, &name, &p))?);
+                }
+                Ok::<_, String>(all)
             })
             .join()
             .unwrap_or_else(|_| Err("refresh panicked".into()))
         })?;
+        out.key = ec2::public_key(&config, paths).map(|k| ec2::key_tag(&k));
         let (gone, notes) = ec2::compare(&state.hosts, &found, std::time::SystemTime::now());
         out.gone.extend(gone);
         out.notes = notes;

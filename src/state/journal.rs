@@ -49,6 +49,9 @@ pub struct Store {
     /// Journal lines written but not yet fsynced.
     unsynced: bool,
     pub state: State,
+    /// Changes are applied in memory only (the state on disk is unreadable
+    /// and left as it is).
+    detached: bool,
 }
 
 impl Store {
@@ -63,6 +66,7 @@ impl Store {
             journal: None,
             unsynced: false,
             state,
+            detached: false,
         };
         if paths.journal().exists() {
             store.compact()?;
@@ -78,11 +82,28 @@ impl Store {
             journal: None,
             unsynced: false,
             state: State::load(paths)?,
+            detached: false,
         })
+    }
+
+    /// An empty state in memory, for a destroy that cannot read the state
+    /// file: nothing is written, the file stays for the user to look at.
+    pub fn detached(paths: &Paths) -> Store {
+        Store {
+            paths: paths.clone(),
+            journal: None,
+            unsynced: false,
+            state: State::empty(&paths.name),
+            detached: true,
+        }
     }
 
     /// Applies `op` to the state and appends it to the journal.
     pub fn record(&mut self, op: Op) -> Result<()> {
+        if self.detached {
+            self.state.apply(&op);
+            return Ok(());
+        }
         let mut line = serde_json::to_vec(&op).map_err(|e| Error::msg(e.to_string()))?;
         line.push(b'\n');
         let path = self.paths.journal();
@@ -139,6 +160,9 @@ impl Store {
     /// the journal. A crash at any point leaves state + journal consistent:
     /// replaying a change already in the state file changes nothing.
     pub fn finish(&mut self) -> Result<()> {
+        if self.detached {
+            return Ok(());
+        }
         let nothing_new = self.journal.is_none() && !self.paths.journal().exists();
         if nothing_new && self.paths.state().exists() {
             return Ok(());

@@ -165,8 +165,7 @@ fn create_plan_scale_and_destroy() {
     assert!(r.stdout.contains("c5.large, spot"), "{r:?}");
     assert!(r.stdout.contains("t3.micro, on-demand"), "{r:?}");
     assert!(
-        r.stderr
-            .contains("security group `runner-ec2-life` is created"),
+        r.stderr.contains("security group `runner-ec2-life-"),
         "{r:?}"
     );
     // Planning from an empty state asks EC2 one thing: what carries the tag.
@@ -250,14 +249,14 @@ fn create_plan_scale_and_destroy() {
 
     let r = run(&p, &["destroy", "plan.toml", "--yes"]);
     r.ok();
+    assert!(r.stderr.contains("key pair runner-ec2-life-"), "{r:?}");
     assert!(
-        r.stderr.contains("key pair runner-ec2-life: deleted"),
+        r.stderr.contains("(runner-ec2-life-") && r.stderr.contains("): deleted"),
         "{r:?}"
     );
-    assert!(r.stderr.contains("(runner-ec2-life): deleted"), "{r:?}");
     assert!(tagged("ec2-life").is_empty());
     let left = py(
-        "print(len([g for g in ec2.describe_security_groups()['SecurityGroups'] if g['GroupName'] == 'runner-ec2-life']), len([k for k in ec2.describe_key_pairs()['KeyPairs'] if k['KeyName'] == 'runner-ec2-life']))",
+        "print(len([g for g in ec2.describe_security_groups()['SecurityGroups'] if g['GroupName'].startswith('runner-ec2-life-')]), len([k for k in ec2.describe_key_pairs()['KeyPairs'] if k['KeyName'].startswith('runner-ec2-life-')]))",
     );
     assert_eq!(left, "0 0");
 }
@@ -271,11 +270,15 @@ fn drift_and_orphans_are_planned_and_fixed() {
         .as_str()
         .unwrap()
         .to_string();
+    // An instance made behind runner's back with the plan's tags.
+    let project = py(&format!(
+        "i = ec2.describe_instances(InstanceIds=['{victim}'])['Reservations'][0]['Instances'][0]\nprint([t['Value'] for t in i['Tags'] if t['Key'] == 'runner:project'][0])"
+    ));
     py(&format!(
         "ec2.terminate_instances(InstanceIds=['{victim}'])"
     ));
     let orphan = py(&format!(
-        "r = ec2.run_instances(ImageId='{AMI}', MinCount=1, MaxCount=1, TagSpecifications=[{{'ResourceType': 'instance', 'Tags': [{{'Key': 'runner:plan', 'Value': 'ec2-drift'}}, {{'Key': 'runner:host', 'Value': 'client[9]'}}]}}])\nprint(r['Instances'][0]['InstanceId'])"
+        "r = ec2.run_instances(ImageId='{AMI}', MinCount=1, MaxCount=1, TagSpecifications=[{{'ResourceType': 'instance', 'Tags': [{{'Key': 'runner:plan', 'Value': 'ec2-drift'}}, {{'Key': 'runner:host', 'Value': 'client[9]'}}, {{'Key': 'runner:project', 'Value': '{project}'}}]}}])\nprint(r['Instances'][0]['InstanceId'])"
     ));
     let r = run(&p, &["plan", "plan.toml", "--detailed-exitcode"]);
     assert_eq!(r.code, 2, "{r:?}");
@@ -396,7 +399,7 @@ fn destroy_without_state_finds_everything_by_tag() {
     assert!(r.stdout.contains("terminate 3 instances"), "{r:?}");
     assert!(tagged("ec2-lost").is_empty());
     let left = py(
-        "print(len([g for g in ec2.describe_security_groups()['SecurityGroups'] if g['GroupName'] == 'runner-ec2-lost']), len([k for k in ec2.describe_key_pairs()['KeyPairs'] if k['KeyName'] == 'runner-ec2-lost']))",
+        "print(len([g for g in ec2.describe_security_groups()['SecurityGroups'] if g['GroupName'].startswith('runner-ec2-lost-')]), len([k for k in ec2.describe_key_pairs()['KeyPairs'] if k['KeyName'].startswith('runner-ec2-lost-')]))",
     );
     assert_eq!(left, "0 0");
     let r = run(&p, &["destroy", "plan.toml", "--yes"]);
@@ -667,4 +670,127 @@ fn expired_instances_are_flagged_by_plan() {
     assert!(r.stderr.contains("runner destroy"), "{r:?}");
     run(&p, &["destroy", "plan.toml", "--yes"]).ok();
     assert!(tagged("ec2-exp").is_empty());
+}
+
+/// Instances tagged with the plan in another region.
+fn tagged_in(plan: &str, region: &str) -> usize {
+    py(&format!(
+        "c = boto3.client('ec2', endpoint_url='{}', region_name='{region}', aws_access_key_id='testing', aws_secret_access_key='testing')\nprint(sum(len(r['Instances']) for r in c.describe_instances(Filters=[{{'Name': 'tag:runner:plan', 'Values': ['{plan}']}}, {{'Name': 'instance-state-name', 'Values': ['pending', 'running', 'stopping', 'stopped']}}])['Reservations']))",
+        moto()
+    ))
+    .parse()
+    .unwrap()
+}
+
+#[test]
+fn a_plan_moved_to_another_region_takes_its_instances_along() {
+    let p = project("ec2-move", 1, 1);
+    run(&p, &["apply", "plan.toml", "--yes"]).ok();
+    assert_eq!(tagged_in("ec2-move", "us-east-1"), 2);
+    p.write(
+        "plan.toml",
+        &plan_text("ec2-move", 1, 1, "").replace("us-east-1", "us-west-2"),
+    );
+    let r = run(&p, &["plan", "plan.toml"]);
+    r.ok();
+    assert!(
+        r.stdout
+            .contains("-/+ host server[0]  (provider arguments changed"),
+        "{r:?}"
+    );
+    let r = run(&p, &["apply", "plan.toml", "--yes"]);
+    r.ok();
+    assert_eq!(tagged_in("ec2-move", "us-east-1"), 0, "old region emptied");
+    assert_eq!(tagged_in("ec2-move", "us-west-2"), 2);
+    run(&p, &["destroy", "plan.toml", "--yes"]).ok();
+    assert_eq!(tagged_in("ec2-move", "us-west-2"), 0);
+}
+
+#[test]
+fn an_endpoint_that_never_answers_is_an_error_not_a_hang() {
+    // Accepts connections (the kernel does) and never answers.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = silent.local_addr().unwrap().port();
+    let p = Project::new();
+    p.write(
+        "plan.toml",
+        &plan_text("ec2-silent", 1, 1, "").replace(moto(), &format!("http://127.0.0.1:{port}")),
+    );
+    let started = Instant::now();
+    let r = run_env(
+        &p,
+        &["plan", "plan.toml"],
+        &[
+            ("RUNNER_EC2_ATTEMPT_TIMEOUT_MS", "300"),
+            ("RUNNER_EC2_CALL_TIMEOUT_MS", "3000"),
+        ],
+    );
+    assert_eq!(r.code, 1, "{r:?}");
+    assert!(r.stderr.contains("did not answer in time"), "{r:?}");
+    assert!(started.elapsed() < Duration::from_secs(30));
+    drop(silent);
+}
+
+#[test]
+fn same_plan_name_in_two_directories_never_mixes() {
+    let a = project("ec2-twin", 1, 1);
+    let b = project("ec2-twin", 1, 2);
+    run(&a, &["apply", "plan.toml", "--yes"]).ok();
+    let r = run(&b, &["plan", "plan.toml"]);
+    r.ok();
+    assert!(
+        !r.stdout.contains("adopts") && !r.stdout.contains("orphan"),
+        "{r:?}"
+    );
+    run(&b, &["apply", "plan.toml", "--yes"]).ok();
+    assert_eq!(tagged("ec2-twin").len(), 5);
+    let r = run(&a, &["plan", "plan.toml", "--detailed-exitcode"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    run(&a, &["destroy", "plan.toml", "--yes"]).ok();
+    assert_eq!(tagged("ec2-twin").len(), 3, "b's instances stay");
+    run(&b, &["destroy", "plan.toml", "--yes"]).ok();
+    assert!(tagged("ec2-twin").is_empty());
+}
+
+#[test]
+fn only_instances_runner_can_still_use_are_adopted() {
+    // A crash after RunInstances, then the server instance is stopped:
+    // it is an orphan, and its host is launched again.
+    let p = project("ec2-adopt", 1, 1);
+    let r = run_env(
+        &p,
+        &["apply", "plan.toml", "--yes"],
+        &[("RUNNER_TEST_EC2_FAULTS", "RunInstances:kill:1")],
+    );
+    assert_eq!(r.code, -1, "{r:?}");
+    let left = tagged("ec2-adopt");
+    assert!(!left.is_empty());
+    py(&format!("ec2.stop_instances(InstanceIds=['{}'])", left[0]));
+    let r = run(&p, &["plan", "plan.toml"]);
+    r.ok();
+    assert!(r.stdout.contains(&format!("- orphan {}", left[0])), "{r:?}");
+    run(&p, &["apply", "plan.toml", "--yes"]).ok();
+    let r = run(&p, &["plan", "plan.toml", "--detailed-exitcode"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    // `.runner` lost: the generated key is gone with it, so the running
+    // instances (which authorise the old key) are not adopted: replaced.
+    std::fs::remove_dir_all(p.path().join(".runner")).unwrap();
+    let r = run(&p, &["plan", "plan.toml"]);
+    r.ok();
+    assert!(!r.stdout.contains("adopts"), "{r:?}");
+    assert_eq!(r.stdout.matches("- orphan").count(), 2, "{r:?}");
+    run(&p, &["apply", "plan.toml", "--yes"]).ok();
+    assert_eq!(tagged("ec2-adopt").len(), 2);
+    // A corrupt state: destroy still finds everything by its tags.
+    std::fs::write(
+        p.path().join(".runner/ec2-adopt.state.json"),
+        "{\"version\":1,",
+    )
+    .unwrap();
+    let r = run(&p, &["destroy", "plan.toml", "--yes"]);
+    assert!(
+        r.stderr.contains("destroying what the EC2 tags find"),
+        "{r:?}"
+    );
+    assert!(tagged("ec2-adopt").is_empty(), "{r:?}");
 }

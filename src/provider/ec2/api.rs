@@ -12,12 +12,13 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use aws_sdk_ec2::config::{BehaviorVersion, ConfigBag, Intercept, Region, RuntimeComponents};
-use aws_sdk_ec2::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_ec2::error::{ProvideErrorMetadata, SdkError};
 use aws_smithy_runtime_api::box_error::BoxError;
 use aws_smithy_runtime_api::client::interceptors::context::{
     BeforeDeserializationInterceptorContextMut, BeforeTransmitInterceptorContextMut,
     BeforeTransmitInterceptorContextRef,
 };
+use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use aws_smithy_runtime_api::client::orchestrator::Metadata;
 use aws_smithy_types::body::SdkBody;
 use aws_smithy_types::config_bag::{Storable, StoreReplace};
@@ -42,9 +43,18 @@ pub async fn client(region: &str, endpoint: Option<&str>) -> Result<aws_sdk_ec2:
         .with_max_attempts(ATTEMPTS)
         .with_initial_backoff(env_ms("RUNNER_EC2_BACKOFF_MS", 1000))
         .with_max_backoff(Duration::from_secs(20));
+    // An endpoint that accepts connections but never answers must not hang
+    // runner: every attempt and every call is bounded.
+    let timeouts = aws_smithy_types::timeout::TimeoutConfig::builder()
+        .connect_timeout(env_ms("RUNNER_EC2_CONNECT_TIMEOUT_MS", 10_000))
+        .read_timeout(env_ms("RUNNER_EC2_ATTEMPT_TIMEOUT_MS", 60_000))
+        .operation_attempt_timeout(env_ms("RUNNER_EC2_ATTEMPT_TIMEOUT_MS", 60_000))
+        .operation_timeout(env_ms("RUNNER_EC2_CALL_TIMEOUT_MS", 300_000))
+        .build();
     let mut loader = aws_config::defaults(BehaviorVersion::latest())
         .region(Region::new(region.to_string()))
-        .retry_config(retry);
+        .retry_config(retry)
+        .timeout_config(timeouts);
     if let Some(e) = endpoint {
         loader = loader.endpoint_url(e);
     }
@@ -55,7 +65,7 @@ pub async fn client(region: &str, endpoint: Option<&str>) -> Result<aws_sdk_ec2:
         Some(p) => {
             use aws_sdk_ec2::config::ProvideCredentials as _;
             if let Err(e) = p.provide_credentials().await {
-                return Err(no_credentials(&DisplayErrorContext(&e).to_string()));
+                return Err(no_credentials(&chain(&e)));
             }
         }
     }
@@ -67,32 +77,57 @@ pub async fn client(region: &str, endpoint: Option<&str>) -> Result<aws_sdk_ec2:
 }
 
 fn no_credentials(detail: &str) -> String {
-    let mut detail: String = detail.chars().take(200).collect();
-    if detail.len() < 200 && detail.chars().count() == 200 {
-        detail.push('…');
-    }
     format!(
         "no AWS credentials found: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE, as for the aws command (the AWS SDK said: {detail})"
     )
 }
 
 /// `RunInstances failed: InvalidAMIID.NotFound: The image id … does not exist`
-pub fn error<E, R>(call: &str, e: &SdkError<E, R>) -> String
+pub fn error<E>(call: &str, e: &SdkError<E, HttpResponse>) -> String
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
-    R: std::fmt::Debug,
 {
     match (e.code(), e.message()) {
         (Some(code), Some(msg)) => format!("{call} failed: {code}: {msg}"),
         (Some(code), None) => format!("{call} failed: {code}"),
         _ => match e {
-            SdkError::DispatchFailure(_) | SdkError::TimeoutError(_) => format!(
-                "{call} failed: the EC2 endpoint cannot be reached ({}); check `endpoint`/`region` and the network",
-                DisplayErrorContext(e)
+            SdkError::TimeoutError(_) => format!(
+                "{call} failed: the EC2 endpoint did not answer in time; check `endpoint`/`region` and the network"
             ),
-            _ => format!("{call} failed: {}", DisplayErrorContext(e)),
+            SdkError::DispatchFailure(_) => format!(
+                "{call} failed: the EC2 endpoint cannot be reached ({}); check `endpoint`/`region` and the network",
+                chain(e)
+            ),
+            SdkError::ResponseError(_) | SdkError::ServiceError(_) => {
+                let status = e.raw_response().map(|r| r.status().as_u16());
+                format!(
+                    "{call} failed: the endpoint answered HTTP {} without an EC2 error (is `endpoint` an EC2 API? is `region` right?)",
+                    status.map_or("?".to_string(), |s| s.to_string())
+                )
+            }
+            _ => format!("{call} failed: {}", chain(e)),
         },
     }
+}
+
+/// An error and its causes on one line, each cause once, without the
+/// SDK's Debug dumps; at most 300 characters.
+pub fn chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = cur {
+        let text = err.to_string();
+        let text = text.split(" (").next().unwrap_or(&text).trim().to_string();
+        if !text.is_empty() && !parts.iter().any(|p| p.contains(&text)) {
+            parts.push(text);
+        }
+        cur = err.source();
+    }
+    let mut out = parts.join(": ");
+    if out.chars().count() > 300 {
+        out = out.chars().take(300).collect::<String>() + "…";
+    }
+    out
 }
 
 /// The AWS error code of a failed call, if it has one.

@@ -34,6 +34,12 @@ use poll::{Poller, Want};
 
 pub const TAG_PLAN: &str = "runner:plan";
 pub const TAG_HOST: &str = "runner:host";
+/// Which working directory's plan: two people (or two checkouts) with the
+/// same plan name in one account never see each other's instances.
+const TAG_PROJECT: &str = "runner:project";
+/// The public key the instance authorises (its fingerprint): an instance is
+/// adopted only if runner can still log into it.
+const TAG_KEY: &str = "runner:key";
 const TAG_GROUP: &str = "runner:group";
 const TAG_HOSTS: &str = "runner:hosts";
 const TAG_LAUNCH: &str = "runner:launch";
@@ -56,8 +62,9 @@ struct Inner {
     plan: String,
     paths: Paths,
     client: tokio::sync::OnceCell<aws_sdk_ec2::Client>,
-    /// Key pair name and security group id to launch with (set by prepare).
-    launch_with: Mutex<Option<(String, String)>>,
+    /// Key pair name, security group id and the key's tag to launch with
+    /// (set by prepare).
+    launch_with: Mutex<Option<(String, String, String)>>,
     launches: Mutex<HashMap<String, Arc<LaunchBatch>>>,
     terminations: Arc<Batch<String, Result<(), String>>>,
     poller: Arc<Poller>,
@@ -121,9 +128,51 @@ pub fn generated_key(paths: &Paths) -> PathBuf {
     paths.dir().join("ec2_ed25519")
 }
 
-/// The key pair and security group runner makes for a plan.
-pub fn resource_name(plan: &str) -> String {
-    format!("runner-{plan}")
+/// The project of a plan: its working directory (the absolute `.runner`
+/// folder), hashed. Tagged on everything runner makes.
+pub fn project(paths: &Paths) -> String {
+    crate::hash::sha256_hex(paths.root.to_string_lossy().as_bytes())
+        .chars()
+        .take(10)
+        .collect()
+}
+
+/// The key pair and security group runner makes for a plan:
+/// `runner-<plan>-<project>`.
+pub fn resource_name(plan: &str, paths: &Paths) -> String {
+    format!("runner-{plan}-{}", project(paths))
+}
+
+/// The public key instances of this plan authorise (OpenSSH line), when
+/// it is known here: the `identity`'s, or runner's generated key's.
+pub fn public_key(config: &Ec2Config, paths: &Paths) -> Option<String> {
+    match &config.identity {
+        Some(identity) => {
+            let out = std::process::Command::new("ssh-keygen")
+                .arg("-y")
+                .arg("-f")
+                .arg(identity)
+                .stdin(std::process::Stdio::null())
+                .output()
+                .ok()?;
+            out.status
+                .success()
+                .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
+        }
+        None if config.key_name.is_some() => None,
+        None => fs_err::read_to_string(generated_key(paths).with_extension("pub"))
+            .ok()
+            .map(|s| s.trim().to_string()),
+    }
+}
+
+/// A short fingerprint of an OpenSSH public key line (type and key only).
+pub fn key_tag(public: &str) -> String {
+    let material: Vec<&str> = public.split_whitespace().take(2).collect();
+    crate::hash::sha256_hex(material.join(" ").as_bytes())
+        .chars()
+        .take(16)
+        .collect()
 }
 
 fn tag(k: &str, v: &str) -> Tag {
@@ -191,6 +240,11 @@ pub struct Tagged {
     pub state: String,
     pub expires: Option<String>,
     pub market: String,
+    /// The fingerprint of the key it authorises (`runner:key`).
+    pub key: String,
+    /// Where it is: orphans are destroyed there.
+    pub region: String,
+    pub endpoint: Option<String>,
 }
 
 fn tag_value<'a>(i: &'a aws_sdk_ec2::types::Instance, key: &str) -> Option<&'a str> {
@@ -200,7 +254,7 @@ fn tag_value<'a>(i: &'a aws_sdk_ec2::types::Instance, key: &str) -> Option<&'a s
         .and_then(|t| t.value())
 }
 
-fn to_tagged(i: &aws_sdk_ec2::types::Instance) -> Option<Tagged> {
+fn to_tagged(i: &aws_sdk_ec2::types::Instance, config: &Ec2Config) -> Option<Tagged> {
     let id = i.instance_id()?.to_string();
     let host = tag_value(i, TAG_HOST).map(str::to_string).or_else(|| {
         let group = tag_value(i, TAG_GROUP)?;
@@ -217,6 +271,9 @@ fn to_tagged(i: &aws_sdk_ec2::types::Instance) -> Option<Tagged> {
             .and_then(|s| s.name())
             .map_or_else(|| "unknown".into(), |n| n.as_str().to_string()),
         expires: tag_value(i, TAG_EXPIRES).map(str::to_string),
+        key: tag_value(i, TAG_KEY).unwrap_or_default().to_string(),
+        region: config.region.clone(),
+        endpoint: config.endpoint.clone(),
         market: if i.instance_lifecycle().is_some_and(|l| l.as_str() == "spot") {
             "spot".into()
         } else {
@@ -252,6 +309,12 @@ impl Inner {
             )
             .filters(
                 Filter::builder()
+                    .name(format!("tag:{TAG_PROJECT}"))
+                    .values(project(&self.paths))
+                    .build(),
+            )
+            .filters(
+                Filter::builder()
                     .name("instance-state-name")
                     .set_values(Some(
                         ["pending", "running", "stopping", "stopped", "shutting-down"]
@@ -266,7 +329,11 @@ impl Inner {
         while let Some(page) = pages.next().await {
             let page = page.map_err(|e| api::error("DescribeInstances", &e))?;
             for r in page.reservations() {
-                out.extend(r.instances().iter().filter_map(to_tagged));
+                out.extend(
+                    r.instances()
+                        .iter()
+                        .filter_map(|i| to_tagged(i, &self.config)),
+                );
             }
         }
         Ok(out)
@@ -281,7 +348,7 @@ impl Inner {
             Ok(c) => c,
             Err(e) => return fail(e),
         };
-        let Some((key_name, sg)) = self
+        let Some((key_name, sg, key)) = self
             .launch_with
             .lock()
             .unwrap_or_else(|e| e.into_inner())
@@ -309,6 +376,8 @@ impl Inner {
                 ResourceType::Instance,
                 &[
                     (TAG_PLAN, &self.plan),
+                    (TAG_PROJECT, &project(&self.paths)),
+                    (TAG_KEY, &key),
                     (TAG_GROUP, &group),
                     (TAG_HOSTS, &hosts),
                     (TAG_LAUNCH, &launch),
@@ -434,35 +503,26 @@ impl Inner {
             return Ok((k.clone(), None));
         }
         let client = self.client().await?;
-        // `identity` without `key_name`: its public half is imported.
-        let public = match &self.config.identity {
-            Some(identity) => {
-                let out = std::process::Command::new("ssh-keygen")
-                    .arg("-y")
-                    .arg("-f")
-                    .arg(identity)
-                    .stdin(std::process::Stdio::null())
-                    .output()
-                    .map_err(|e| format!("cannot run ssh-keygen: {e}"))?;
-                if !out.status.success() {
-                    return Err(format!(
-                        "cannot read the public key of identity {}: {}",
-                        identity.display(),
-                        String::from_utf8_lossy(&out.stderr).trim()
-                    ));
-                }
-                String::from_utf8_lossy(&out.stdout).into_owned()
-            }
-            None => {
-                let key = generated_key(&self.paths);
-                if !key.exists() {
-                    fs_err::create_dir_all(self.paths.dir()).map_err(|e| e.to_string())?;
-                    super::local::keygen(&key, &resource_name(&self.plan))?;
-                }
-                fs_err::read_to_string(key.with_extension("pub")).map_err(|e| e.to_string())?
-            }
-        };
-        let name = resource_name(&self.plan);
+        // `identity` without `key_name`: its public half is imported;
+        // neither: runner's own key, made here once.
+        if self.config.identity.is_none() && !generated_key(&self.paths).exists() {
+            fs_err::create_dir_all(self.paths.dir()).map_err(|e| e.to_string())?;
+            super::local::keygen(
+                &generated_key(&self.paths),
+                &format!("runner-{}", self.plan),
+            )?;
+        }
+        let public = public_key(&self.config, &self.paths).ok_or_else(|| {
+            format!(
+                "cannot read the public key of {}",
+                self.config
+                    .identity
+                    .clone()
+                    .unwrap_or_else(|| generated_key(&self.paths))
+                    .display()
+            )
+        })?;
+        let name = resource_name(&self.plan, &self.paths);
         // Re-imported every time: the local key is the truth.
         match client.delete_key_pair().key_name(&name).send().await {
             Ok(_) => {}
@@ -473,7 +533,10 @@ impl Inner {
             .import_key_pair()
             .key_name(&name)
             .public_key_material(aws_smithy_types::Blob::new(public.trim().as_bytes()))
-            .tag_specifications(tags(ResourceType::KeyPair, &[(TAG_PLAN, &self.plan)]))
+            .tag_specifications(tags(
+                ResourceType::KeyPair,
+                &[(TAG_PLAN, &self.plan), (TAG_PROJECT, &project(&self.paths))],
+            ))
             .send()
             .await
             .map_err(|e| api::error("ImportKeyPair", &e))?;
@@ -506,7 +569,7 @@ impl Inner {
                     )
                 });
         }
-        let name = resource_name(&self.plan);
+        let name = resource_name(&self.plan, &self.paths);
         let vpc = match &self.config.subnet {
             None => None,
             Some(s) => client
@@ -533,7 +596,7 @@ impl Inner {
                     ))
                     .tag_specifications(tags(
                         ResourceType::SecurityGroup,
-                        &[(TAG_PLAN, &self.plan)],
+                        &[(TAG_PLAN, &self.plan), (TAG_PROJECT, &project(&self.paths))],
                     ));
                 if let Some(v) = &vpc {
                     req = req.vpc_id(v);
@@ -813,11 +876,14 @@ impl Provider for Ec2 {
             }
             let (key, own_key) = self.inner.key_pair().await?;
             let (sg, own_sg) = self.inner.security_group().await?;
+            let fingerprint = public_key(&self.inner.config, &self.inner.paths)
+                .map(|k| key_tag(&k))
+                .unwrap_or_default();
             *self
                 .inner
                 .launch_with
                 .lock()
-                .unwrap_or_else(|e| e.into_inner()) = Some((key, sg));
+                .unwrap_or_else(|e| e.into_inner()) = Some((key, sg, fingerprint));
             Ok(Some(Op::Ec2 {
                 ec2: Some(Ec2Shared {
                     region: self.inner.config.region.clone(),
@@ -868,7 +934,7 @@ pub async fn delete_shared(
 ) -> Result<Vec<String>, String> {
     let ec2 = Ec2::new(config.clone(), plan, paths);
     let client = ec2.inner.client().await?;
-    let name = resource_name(plan);
+    let name = resource_name(plan, paths);
     let mut done = Vec::new();
     // A key pair the plan names is the user's: only runner's own goes.
     let key = shared
@@ -902,8 +968,8 @@ pub async fn delete_shared(
         .describe_security_groups()
         .filters(
             Filter::builder()
-                .name(format!("tag:{TAG_PLAN}"))
-                .values(plan)
+                .name(format!("tag:{TAG_PROJECT}"))
+                .values(project(paths))
                 .build(),
         )
         .send()

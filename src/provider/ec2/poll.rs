@@ -87,38 +87,24 @@ impl Poller {
             let mut seen: HashMap<String, Instance> = HashMap::new();
             let mut error = None;
             for chunk in ids.chunks(500) {
-                let mut pages = client
-                    .describe_instances()
-                    .set_instance_ids(Some(chunk.to_vec()))
-                    .into_paginator()
-                    .send();
-                while let Some(page) = pages.next().await {
-                    match page {
-                        Ok(p) => {
-                            for r in p.reservations() {
-                                for i in r.instances() {
-                                    if let Some(id) = i.instance_id() {
-                                        seen.insert(id.to_string(), i.clone());
-                                    }
-                                }
+                match describe(&client, chunk).await {
+                    Ok(found) => seen.extend(found),
+                    // One unknown id fails the whole call: ask one by one.
+                    Err((Some(code), _)) if code == "InvalidInstanceID.NotFound" => {
+                        for id in chunk {
+                            match describe(&client, std::slice::from_ref(id)).await {
+                                Ok(found) => seen.extend(found),
+                                // Unknown here: not seen, so gone for those
+                                // waiting for that, pending for the others.
+                                Err((Some(code), _)) if code == "InvalidInstanceID.NotFound" => {}
+                                Err(e) => error = Some(e.1),
                             }
                         }
-                        Err(e) => {
-                            error = Some((
-                                super::api::code(&e),
-                                super::api::error("DescribeInstances", &e),
-                            ));
-                            break;
-                        }
                     }
+                    Err(e) => error = Some(e.1),
                 }
             }
-            // An id AWS does not know (yet, or any more) fails the whole call.
-            let not_found =
-                matches!(&error, Some((Some(c), _)) if c == "InvalidInstanceID.NotFound");
-            if let Some((_, msg)) = &error
-                && !not_found
-            {
+            if let Some(msg) = &error {
                 failures += 1;
                 if failures >= 5 {
                     let mut waiting = self.waiting.lock().unwrap_or_else(|e| e.into_inner());
@@ -131,7 +117,6 @@ impl Poller {
                 continue;
             }
             failures = 0;
-            let gone_ok = error.is_none() || ids.len() == 1;
             let mut waiting = self.waiting.lock().unwrap_or_else(|e| e.into_inner());
             for id in ids {
                 let state = seen
@@ -159,7 +144,7 @@ impl Poller {
                             )))
                         }
                         (Want::Terminated, Some("terminated")) => Some(Ok(seen[&id].clone())),
-                        (Want::Terminated, None) if gone_ok => {
+                        (Want::Terminated, None) => {
                             Some(Ok(Instance::builder().instance_id(&id).build()))
                         }
                         _ => None,
@@ -177,4 +162,34 @@ impl Poller {
             }
         }
     }
+}
+
+/// DescribeInstances of `ids` (paginated): what EC2 knows of them, or the
+/// error's code and message.
+async fn describe(
+    client: &aws_sdk_ec2::Client,
+    ids: &[String],
+) -> Result<HashMap<String, Instance>, (Option<String>, String)> {
+    let mut out = HashMap::new();
+    let mut pages = client
+        .describe_instances()
+        .set_instance_ids(Some(ids.to_vec()))
+        .into_paginator()
+        .send();
+    while let Some(page) = pages.next().await {
+        let p = page.map_err(|e| {
+            (
+                super::api::code(&e),
+                super::api::error("DescribeInstances", &e),
+            )
+        })?;
+        for r in p.reservations() {
+            for i in r.instances() {
+                if let Some(id) = i.instance_id() {
+                    out.insert(id.to_string(), i.clone());
+                }
+            }
+        }
+    }
+    Ok(out)
 }

@@ -1,0 +1,17 @@
+//! `runner report PLAN [TRIAL]`: writes a trial's `report.html` again
+//! (default: the latest trial) from its trial.json, tables and files.
+
+use std::path::Path;
+
+use crate::error::{Error, Result};
+
+pub fn run(plan_path: &Path, trial_id: Option<&str>) -> Result<i32> {
+    let base = std::env::current_dir()?;
+    let (plan, _) = crate::plan::load(plan_path, &base)?;
+    let paths = crate::state::Paths::new(Path::new("."), &plan.name);
+    let _lock = crate::state::lock::Lock::acquire(&paths.lock(), "reported")?;
+    let (dir, trial) = crate::trial::find(&plan.name, trial_id)?;
+    let path = crate::html::write(&plan, &dir, &trial).map_err(Error::msg)?;
+    crate::out::outln!("{}", crate::state::shown(&path));
+    Ok(0)
+}

@@ -1,0 +1,465 @@
+//! `trials/<plan>/<id>/report.html`: one self-contained page per trial —
+//! inline CSS and SVG, no script, nothing fetched — readable offline and
+//! attached to a ticket. It shows the trial's header, the checks, the
+//! hosts, a timeline, every analysis table (the CSV's figures) and charts:
+//! monitored time series with the test windows shaded, iperf3 interval
+//! throughput, HdrHistogram percentile spectra, per-host bars.
+
+pub mod chart;
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use chart::{Lane, Series, Span, XAxis};
+
+use crate::analyze::ParserKind;
+use crate::plan::Plan;
+use crate::plan::model::Analysis;
+use crate::trial::Trial;
+
+pub fn escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+const STYLE: &str = "body{font-family:sans-serif;max-width:1240px;margin:1em auto;padding:0 12px;color:#222}\
+h1{font-size:1.5em}h2{font-size:1.2em;margin-top:1.6em;border-bottom:1px solid #ccc}\
+table{border-collapse:collapse;margin:.5em 0;font-size:.85em}td,th{border:1px solid #ccc;padding:2px 6px}\
+td.n{text-align:right;font-variant-numeric:tabular-nums}th{background:#f2f2f2}\
+.pass{color:#176b2c;font-weight:bold}.fail{color:#b3261e;font-weight:bold}.muted{color:#777}\
+.panel{border:2px solid #ccc;padding:6px 10px;margin:.8em 0}.panel.ok{border-color:#176b2c}.panel.bad{border-color:#b3261e}\
+svg{display:block;margin:.4em 0;max-width:100%;height:auto}";
+
+/// Writes the report of the trial in `dir`; its path.
+pub fn write(plan: &Plan, dir: &Path, trial: &Trial) -> Result<PathBuf, String> {
+    let html = page(plan, dir, trial);
+    let path = dir.join("report.html");
+    crate::state::write_atomic(&path, html.as_bytes()).map_err(|e| e.to_string())?;
+    Ok(path)
+}
+
+fn time(epoch: f64) -> String {
+    if epoch <= 0.0 {
+        return "-".into();
+    }
+    humantime::format_rfc3339_millis(
+        std::time::UNIX_EPOCH + std::time::Duration::from_secs_f64(epoch),
+    )
+    .to_string()
+}
+
+pub fn page(plan: &Plan, dir: &Path, trial: &Trial) -> String {
+    let t0 = trial.trigger_epoch;
+    let mut h = String::new();
+    let _ = write!(
+        h,
+        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{} — trial {}</title><style>{STYLE}</style></head><body>",
+        escape(&trial.plan),
+        escape(&trial.trial)
+    );
+    let ends = trial
+        .tests
+        .iter()
+        .flat_map(|t| t.hosts.values().map(|r| r.end))
+        .chain(
+            trial
+                .monitors
+                .iter()
+                .flat_map(|m| m.hosts.values().map(|r| r.stopped)),
+        )
+        .fold(0.0f64, f64::max);
+    let _ = write!(
+        h,
+        "<h1>{} — trial {}</h1><table><tr><th>plan</th><td>{}</td></tr><tr><th>trial</th><td>{}</td></tr>\
+         <tr><th>status</th><td>{}</td></tr><tr><th>plan hash</th><td><code>{}</code></td></tr>\
+         <tr><th>runner</th><td>{}</td></tr><tr><th>trigger</th><td>{}</td></tr><tr><th>last activity</th><td>{} ({:.1} s after the trigger)</td></tr></table>",
+        escape(&trial.plan),
+        escape(&trial.trial),
+        escape(&trial.plan),
+        escape(&trial.trial),
+        escape(&trial.status),
+        escape(&trial.plan_hash),
+        escape(&trial.runner_version),
+        time(t0),
+        time(ends),
+        (ends - t0).max(0.0)
+    );
+    checks_panel(&mut h, trial);
+    hosts(&mut h, trial);
+    timeline(&mut h, trial);
+    for a in &plan.analyses {
+        analysis(&mut h, a, dir, trial);
+    }
+    let _ = write!(
+        h,
+        "<p class=\"muted\">Written by runner {} from <code>trial.json</code>, <code>analysis/*.csv</code> and the collected files. Charts thin long series for drawing; tables carry the exact figures.</p></body></html>",
+        env!("CARGO_PKG_VERSION")
+    );
+    h
+}
+
+fn checks_panel(h: &mut String, trial: &Trial) {
+    if trial.checks.is_empty() {
+        return;
+    }
+    let failed = trial.checks.iter().filter(|c| !c.passed).count();
+    let (class, head) = if failed == 0 {
+        (
+            "ok",
+            format!(
+                "<span class=\"pass\">all {} checks passed</span>",
+                trial.checks.len()
+            ),
+        )
+    } else {
+        (
+            "bad",
+            format!(
+                "<span class=\"fail\">{failed} of {} checks failed</span>",
+                trial.checks.len()
+            ),
+        )
+    };
+    let _ = write!(
+        h,
+        "<div class=\"panel {class}\" id=\"checks\"><h2>Checks: {head}</h2><table><tr><th>check</th><th>result</th><th>column</th><th>limit</th><th>detail</th></tr>"
+    );
+    for c in &trial.checks {
+        let (cls, word) = match (c.passed, c.no_baseline) {
+            (_, true) => ("muted", "no baseline"),
+            (true, _) => ("pass", "pass"),
+            (false, _) => ("fail", "FAIL"),
+        };
+        let line = c.line();
+        let detail = line.split_once(" — ").map_or("", |x| x.1);
+        let _ = write!(
+            h,
+            "<tr><td>{}</td><td class=\"{cls}\">{word}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            escape(&c.name),
+            escape(&c.column),
+            escape(&c.limit),
+            escape(detail)
+        );
+    }
+    h.push_str("</table></div>");
+}
+
+fn hosts(h: &mut String, trial: &Trial) {
+    h.push_str("<h2>Hosts</h2><table><tr><th>host</th><th>address</th><th>clock offset (ms)</th><th>round trip (ms)</th></tr>");
+    for (name, host) in &trial.hosts {
+        let _ = write!(
+            h,
+            "<tr><td>{}</td><td>{}</td><td class=\"n\">{:+.3}</td><td class=\"n\">{:.3}</td></tr>",
+            escape(name),
+            escape(&host.address),
+            host.clock_offset_ms,
+            host.rtt_ms
+        );
+    }
+    h.push_str("</table>");
+}
+
+fn timeline(h: &mut String, trial: &Trial) {
+    let t0 = trial.trigger_epoch;
+    let mut lanes = Vec::new();
+    let mut marks = Vec::new();
+    for t in &trial.tests {
+        marks.push((t.armed_at - t0, format!("{} armed", t.name)));
+        for (host, r) in &t.hosts {
+            if r.start <= 0.0 {
+                lanes.push(Lane {
+                    label: format!("test {} · {host} (no result)", t.name),
+                    spans: Vec::new(),
+                });
+                continue;
+            }
+            lanes.push(Lane {
+                label: format!("test {} · {host}", t.name),
+                spans: vec![(r.start - t0, r.end.max(r.start) - t0, !r.succeeded())],
+            });
+        }
+    }
+    for m in &trial.monitors {
+        for (host, r) in &m.hosts {
+            if r.started > 0.0 {
+                let failed = r.error.is_some() || r.exited.is_some();
+                lanes.push(Lane {
+                    label: format!("monitor {} · {host}", m.name),
+                    spans: vec![(r.started - t0, r.stopped.max(r.started) - t0, failed)],
+                });
+            }
+        }
+    }
+    h.push_str("<h2>Timeline</h2>");
+    match chart::timeline(&lanes, &marks) {
+        Some(svg) => {
+            h.push_str(&svg);
+            h.push_str("<p class=\"muted\">Each bar is a test's actual run on a host (host clock), red when it failed; vertical lines are the times tests were armed to start.</p>");
+        }
+        None => h.push_str("<p class=\"muted\">No test ran.</p>"),
+    }
+}
+
+/// The CSV of an analysis as an HTML table; the rows for the bars.
+fn csv_table(h: &mut String, path: &Path) -> Option<(Vec<String>, Vec<Vec<String>>)> {
+    let mut r = csv::Reader::from_path(path).ok()?;
+    let headers: Vec<String> = r.headers().ok()?.iter().map(str::to_string).collect();
+    let rows: Vec<Vec<String>> = r
+        .records()
+        .filter_map(Result::ok)
+        .map(|rec| rec.iter().map(str::to_string).collect())
+        .collect();
+    h.push_str("<table class=\"data\"><tr>");
+    for c in &headers {
+        let _ = write!(h, "<th>{}</th>", escape(c));
+    }
+    h.push_str("</tr>");
+    for row in &rows {
+        h.push_str("<tr>");
+        for cell in row {
+            let numeric = cell.parse::<f64>().is_ok();
+            let _ = write!(
+                h,
+                "<td{}>{}</td>",
+                if numeric { " class=\"n\"" } else { "" },
+                escape(cell)
+            );
+        }
+        h.push_str("</tr>");
+    }
+    h.push_str("</table>");
+    Some((headers, rows))
+}
+
+fn analysis(h: &mut String, a: &Analysis, dir: &Path, trial: &Trial) {
+    let _ = write!(
+        h,
+        "<h2 id=\"analysis-{0}\">{0} <span class=\"muted\">({1})</span></h2>",
+        escape(&a.name),
+        a.parser.name()
+    );
+    let csv = dir.join("analysis").join(format!("{}.csv", a.name));
+    let table = csv_table(h, &csv);
+    if table.is_none() {
+        h.push_str("<p class=\"muted\">No CSV table was written for this analysis.</p>");
+    }
+    // Relative to the trial directory.
+    let files: Vec<PathBuf> = crate::trial::matching_files(dir, &a.files)
+        .unwrap_or_default()
+        .into_iter()
+        .map(|f| dir.join(f))
+        .collect();
+    let label = |p: &PathBuf| p.strip_prefix(dir).unwrap_or(p).display().to_string();
+    let t0 = trial.trigger_epoch;
+    let spans: Vec<Span> = trial
+        .windows()
+        .into_iter()
+        .map(|w| Span {
+            from: w.start - t0,
+            to: w.end - t0,
+            label: w.name,
+        })
+        .collect();
+    match a.parser {
+        ParserKind::Iperf3 => {
+            let series: Vec<Series> = files
+                .iter()
+                .filter_map(|f| {
+                    iperf3_intervals(f, t0).map(|points| Series {
+                        name: label(f),
+                        points,
+                    })
+                })
+                .collect();
+            if let Some(svg) = chart::lines(
+                &format!("{}: interval throughput", a.name),
+                XAxis::Seconds,
+                "bit/s",
+                &series,
+                &spans,
+                340,
+            ) {
+                h.push_str(&svg);
+            }
+        }
+        ParserKind::Hdr => {
+            let filter = crate::analyze::hdr::TagFilter::parse(&a.tag);
+            let mut series = Vec::new();
+            for f in &files {
+                let Ok(m) = crate::analyze::hdr::read_file(f, &filter) else {
+                    continue;
+                };
+                for (tag, merged) in &m.groups {
+                    let name = match tag {
+                        Some(t) => format!("{} [{t}]", label(f)),
+                        None => label(f),
+                    };
+                    series.push(Series {
+                        name,
+                        points: spectrum(&merged.hist),
+                    });
+                }
+            }
+            if let Some(svg) = chart::lines(
+                &format!("{}: latency by percentile", a.name),
+                XAxis::Nines,
+                "latency (as logged)",
+                &series,
+                &[],
+                380,
+            ) {
+                h.push_str(&svg);
+            }
+        }
+        ParserKind::Dstat => {
+            for f in &files {
+                let Ok(rec) = crate::analyze::dstat::read_file(f) else {
+                    continue;
+                };
+                for (group, svg) in dstat_charts(&rec, t0, &spans, &label(f)) {
+                    let _ = group;
+                    h.push_str(&svg);
+                }
+            }
+        }
+        _ => {}
+    }
+    if let Some((headers, rows)) = table {
+        host_bars(h, a, &headers, &rows);
+    }
+}
+
+/// Each interval's rate at its end, in seconds since the trigger.
+fn iperf3_intervals(path: &Path, t0: f64) -> Option<Vec<(f64, f64)>> {
+    let v: serde_json::Value = serde_json::from_slice(&fs_err::read(path).ok()?).ok()?;
+    let start = v["start"]["timestamp"]["timesecs"].as_f64()?;
+    let points: Vec<(f64, f64)> = v["intervals"]
+        .as_array()?
+        .iter()
+        .filter_map(|i| {
+            let s = &i["sum"];
+            Some((
+                start + s["end"].as_f64()? - t0,
+                s["bits_per_second"].as_f64()?,
+            ))
+        })
+        .collect();
+    (!points.is_empty()).then_some(points)
+}
+
+/// Latency at percentiles spaced evenly on the nines axis, up to the
+/// resolution the count allows.
+fn spectrum(hist: &hdrhistogram::Histogram<u64>) -> Vec<(f64, f64)> {
+    let n = hist.len();
+    if n == 0 {
+        return Vec::new();
+    }
+    let max_nines = (n as f64).log10().clamp(1.0, 6.0);
+    let steps = 120;
+    (0..=steps)
+        .map(|i| {
+            let x = max_nines * f64::from(i) / f64::from(steps);
+            let p = 100.0 * (1.0 - 10f64.powf(-x));
+            (x, crate::analyze::hdr::percentile(hist, p) as f64)
+        })
+        .collect()
+}
+
+/// One small chart per column group (`total cpu usage`, `net/total`, …).
+fn dstat_charts(
+    rec: &crate::analyze::dstat::Recording,
+    t0: f64,
+    spans: &[Span],
+    file: &str,
+) -> Vec<(String, String)> {
+    let width = rec.columns.len();
+    let mut groups: Vec<(String, Vec<usize>)> = Vec::new();
+    for (c, name) in rec.columns.iter().enumerate() {
+        let group_of = name.split_once('.').map_or(name.as_str(), |g| g.0);
+        if matches!(group_of, "time" | "epoch" | "system") {
+            continue;
+        }
+        let group = name
+            .split_once('.')
+            .map_or(name.as_str(), |g| g.0)
+            .to_string();
+        match groups.iter_mut().find(|g| g.0 == group) {
+            Some(g) => g.1.push(c),
+            None => groups.push((group, vec![c])),
+        }
+    }
+    let mut out = Vec::new();
+    for (group, cols) in groups.into_iter().take(12) {
+        let series: Vec<Series> = cols
+            .iter()
+            .map(|&c| Series {
+                name: rec.columns[c]
+                    .split_once('.')
+                    .map_or(rec.columns[c].clone(), |x| x.1.to_string()),
+                points: rec
+                    .times
+                    .iter()
+                    .enumerate()
+                    .filter_map(|(i, t)| {
+                        let v = rec.values[i * width + c];
+                        v.is_finite().then_some((t - t0, v))
+                    })
+                    .collect(),
+            })
+            .collect();
+        let unit = rec.unit_of(&rec.columns[cols[0]]);
+        if let Some(svg) = chart::lines(
+            &format!("{file}: {group}"),
+            XAxis::Seconds,
+            unit,
+            &series,
+            spans,
+            260,
+        ) {
+            out.push((group, svg));
+        }
+    }
+    out
+}
+
+/// Bars of each row's headline figure by host, when the table has hosts.
+fn host_bars(h: &mut String, a: &Analysis, headers: &[String], rows: &[Vec<String>]) {
+    let Some(host_col) = headers.iter().position(|c| c == "host") else {
+        return;
+    };
+    let wanted: &[&str] = match a.parser {
+        ParserKind::Iperf3 => &["received (bit/s)"],
+        ParserKind::Iperf2 => &["rate (bit/s)"],
+        ParserKind::Hdr => &["p99"],
+        _ => &[],
+    };
+    let Some(col) = headers.iter().position(|c| {
+        wanted
+            .iter()
+            .any(|w| c == w || c.split_once(" (").is_some_and(|x| x.0 == *w))
+    }) else {
+        return;
+    };
+    let test_col = headers.iter().position(|c| c == "test");
+    let items: Vec<(String, f64)> = rows
+        .iter()
+        .filter_map(|r| {
+            let v = r.get(col)?.parse::<f64>().ok()?;
+            let host = r.get(host_col)?;
+            let label = match test_col.and_then(|t| r.get(t)) {
+                Some(t) => format!("{t} · {host}"),
+                None => host.clone(),
+            };
+            Some((label, v))
+        })
+        .collect();
+    if let Some(svg) = chart::bars(
+        &format!("{}: {} by host", a.name, headers[col]),
+        &headers[col],
+        &items,
+    ) {
+        h.push_str(&svg);
+    }
+}
