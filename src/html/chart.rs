@@ -27,11 +27,12 @@ pub enum XAxis {
     Nines,
 }
 
-fn thin(points: &[(f64, f64)]) -> Vec<(f64, f64)> {
-    if points.len() <= MAX_POINTS {
+/// At most `max` points, evenly taken, the last one kept.
+fn thin(points: &[(f64, f64)], max: usize) -> Vec<(f64, f64)> {
+    if points.len() <= max {
         return points.to_vec();
     }
-    let step = points.len().div_ceil(MAX_POINTS);
+    let step = points.len().div_ceil(max);
     let mut out: Vec<(f64, f64)> = points.iter().step_by(step).copied().collect();
     if let Some(&last) = points.last()
         && out.last() != Some(&last)
@@ -94,10 +95,17 @@ pub fn lines(
     spans: &[Span],
     height: u32,
 ) -> Option<String> {
+    // Many lines share a budget: a chart of 50 hosts stays small.
+    let n = series
+        .iter()
+        .filter(|s| !s.points.is_empty())
+        .count()
+        .max(1);
+    let budget = (MAX_POINTS * 4 / n).clamp(150, MAX_POINTS);
     let drawn: Vec<(String, Vec<(f64, f64)>)> = series
         .iter()
         .filter(|s| !s.points.is_empty())
-        .map(|s| (s.name.clone(), thin(&s.points)))
+        .map(|s| (s.name.clone(), thin(&s.points, budget)))
         .collect();
     let (x0, x1) = range(drawn.iter().flat_map(|(_, p)| p.iter().map(|q| q.0)))?;
     let (y0, y1) = range(drawn.iter().flat_map(|(_, p)| p.iter().map(|q| q.1)))?;
@@ -120,9 +128,12 @@ pub fn lines(
         } else {
             "seconds since the trigger"
         };
+        let fine = x1 - x0 < 20.0;
         let xf = move |v: &f64| {
             if nines {
                 nines_label(*v)
+            } else if fine {
+                format!("{v:.1}")
             } else {
                 format!("{v:.0}")
             }
@@ -193,7 +204,7 @@ pub fn bars(title: &str, x_desc: &str, items: &[(String, f64)]) -> Option<String
         .fold(0.0f64, f64::max)
         .max(f64::MIN_POSITIVE)
         * 1.1;
-    let height = 70 + 26 * items.len() as u32;
+    let height = (80 + 30 * items.len() as u32).max(160);
     let labels: Vec<String> = items.iter().map(|i| i.0.clone()).collect();
     let mut svg = String::new();
     {
@@ -300,8 +311,9 @@ pub fn timeline(lanes: &[Lane], marks: &[(f64, String)]) -> Option<String> {
                     } else {
                         RGBColor(70, 130, 220)
                     };
+                    // Short runs stay visible.
                     Rectangle::new(
-                        [(a, y + 0.2), (b.max(a + pad * 0.05), y + 0.8)],
+                        [(a, y + 0.2), (b.max(a + pad * 0.25), y + 0.8)],
                         color.filled(),
                     )
                 }))
@@ -357,7 +369,8 @@ mod tests {
         assert!(svg.len() < 200_000, "{} bytes", svg.len());
         assert_eq!(nines_label(1.0), "90%");
         assert_eq!(nines_label(3.0), "99.9%");
-        assert_eq!(si(9.5e8), "950.0M");
+        assert_eq!(si(9.5e8), "950M");
+        assert_eq!(si(1.25e9), "1.2G");
         assert!(
             bars("b", "bit/s", &[("client[0]".into(), 1e9)])
                 .unwrap()

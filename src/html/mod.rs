@@ -37,6 +37,11 @@ pub fn write(plan: &Plan, dir: &Path, trial: &Trial) -> Result<PathBuf, String> 
     let html = page(plan, dir, trial);
     let path = dir.join("report.html");
     crate::state::write_atomic(&path, html.as_bytes()).map_err(|e| e.to_string())?;
+    // A page to share: readable by others, like the tables beside it.
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let _ = fs_err::set_permissions(&path, std::fs::Permissions::from_mode(0o644));
+    }
     Ok(path)
 }
 
@@ -314,12 +319,20 @@ fn analysis(h: &mut String, a: &Analysis, dir: &Path, trial: &Trial) {
             }
         }
         ParserKind::Dstat => {
-            for f in &files {
-                let Ok(rec) = crate::analyze::dstat::read_file(f) else {
-                    continue;
-                };
-                for (group, svg) in dstat_charts(&rec, t0, &spans, &label(f)) {
-                    let _ = group;
+            let recs: Vec<(String, crate::analyze::dstat::Recording)> = files
+                .iter()
+                .filter_map(|f| Some((label(f), crate::analyze::dstat::read_file(f).ok()?)))
+                .collect();
+            if recs.len() <= 3 {
+                // A few hosts: one chart per column group and host.
+                for (name, rec) in &recs {
+                    for svg in dstat_charts(rec, t0, &spans, name) {
+                        h.push_str(&svg);
+                    }
+                }
+            } else {
+                // Many hosts: one chart per column, a line per host.
+                for svg in dstat_by_column(&recs, a, t0, &spans) {
                     h.push_str(&svg);
                 }
             }
@@ -367,14 +380,68 @@ fn spectrum(hist: &hdrhistogram::Histogram<u64>) -> Vec<(f64, f64)> {
         .collect()
 }
 
+fn series_of(rec: &crate::analyze::dstat::Recording, c: usize, t0: f64) -> Vec<(f64, f64)> {
+    let width = rec.columns.len();
+    rec.times
+        .iter()
+        .enumerate()
+        .filter_map(|(i, t)| {
+            let v = rec.values[i * width + c];
+            v.is_finite().then_some((t - t0, v))
+        })
+        .collect()
+}
+
+/// The analysis's columns (or the first six that are not times), a chart
+/// each with one line per host.
+fn dstat_by_column(
+    recs: &[(String, crate::analyze::dstat::Recording)],
+    a: &Analysis,
+    t0: f64,
+    spans: &[Span],
+) -> Vec<String> {
+    let first = &recs[0].1;
+    let columns: Vec<String> = if a.columns.is_empty() {
+        first
+            .columns
+            .iter()
+            .filter(|c| {
+                !matches!(
+                    c.split_once('.').map_or(c.as_str(), |g| g.0),
+                    "time" | "epoch" | "system"
+                )
+            })
+            .take(6)
+            .cloned()
+            .collect()
+    } else {
+        a.columns.clone()
+    };
+    columns
+        .iter()
+        .filter_map(|col| {
+            let series: Vec<Series> = recs
+                .iter()
+                .filter_map(|(name, rec)| {
+                    let c = rec.column_index(col)?;
+                    Some(Series {
+                        name: name.clone(),
+                        points: series_of(rec, c, t0),
+                    })
+                })
+                .collect();
+            chart::lines(col, XAxis::Seconds, first.unit_of(col), &series, spans, 300)
+        })
+        .collect()
+}
+
 /// One small chart per column group (`total cpu usage`, `net/total`, …).
 fn dstat_charts(
     rec: &crate::analyze::dstat::Recording,
     t0: f64,
     spans: &[Span],
     file: &str,
-) -> Vec<(String, String)> {
-    let width = rec.columns.len();
+) -> Vec<String> {
     let mut groups: Vec<(String, Vec<usize>)> = Vec::new();
     for (c, name) in rec.columns.iter().enumerate() {
         let group_of = name.split_once('.').map_or(name.as_str(), |g| g.0);
@@ -398,15 +465,7 @@ fn dstat_charts(
                 name: rec.columns[c]
                     .split_once('.')
                     .map_or(rec.columns[c].clone(), |x| x.1.to_string()),
-                points: rec
-                    .times
-                    .iter()
-                    .enumerate()
-                    .filter_map(|(i, t)| {
-                        let v = rec.values[i * width + c];
-                        v.is_finite().then_some((t - t0, v))
-                    })
-                    .collect(),
+                points: series_of(rec, c, t0),
             })
             .collect();
         let unit = rec.unit_of(&rec.columns[cols[0]]);
@@ -418,7 +477,7 @@ fn dstat_charts(
             spans,
             260,
         ) {
-            out.push((group, svg));
+            out.push(svg);
         }
     }
     out
@@ -426,7 +485,12 @@ fn dstat_charts(
 
 /// Bars of each row's headline figure by host, when the table has hosts.
 fn host_bars(h: &mut String, a: &Analysis, headers: &[String], rows: &[Vec<String>]) {
-    let Some(host_col) = headers.iter().position(|c| c == "host") else {
+    // Rows are named by `host`, or by `source` (`tcp / client[0]` with `by`).
+    let Some(host_col) = headers
+        .iter()
+        .position(|c| c == "host")
+        .or_else(|| headers.iter().position(|c| c == "source"))
+    else {
         return;
     };
     let wanted: &[&str] = match a.parser {

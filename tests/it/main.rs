@@ -10,6 +10,7 @@ mod hosts;
 mod local;
 mod malformed;
 mod operator;
+mod report;
 mod saved_plan;
 mod static_hosts;
 mod trials;

@@ -9,7 +9,7 @@ use crate::common::*;
 
 /// Two adjacent free ports below the ephemeral range (so that no outgoing
 /// connection of another test takes one between now and iperf3's bind).
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     let seed = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
