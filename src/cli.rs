@@ -120,6 +120,11 @@ pub enum Command {
         plan: PathBuf,
         /// A trial id (a folder under `trials/<plan>/`); default: the latest.
         trial: Option<String>,
+        /// Compare two trials instead: every figure side by side with the
+        /// change in %, into `trials/<plan>/B/analysis/compare-A/`
+        /// (report.html, delta.csv, delta.md).
+        #[arg(long, num_args = 2, value_names = ["A", "B"])]
+        compare: Option<Vec<String>>,
     },
     /// Evaluate the plan's `[[check]]`s on a trial again (default: the latest);
     /// exit 3 when one fails.

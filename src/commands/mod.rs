@@ -71,7 +71,11 @@ pub fn run(command: Command) -> Result<i32> {
         Command::Graph { plan } => graph::run(&plan),
         Command::Show { plan, json } => show::run(plan.as_deref(), json),
         Command::Analyze(args) => analyze::run(args),
-        Command::Report { plan, trial } => report::run(&plan, trial.as_deref()),
+        Command::Report {
+            plan,
+            trial,
+            compare,
+        } => report::run(&plan, trial.as_deref(), compare.as_deref()),
         Command::Check {
             plan,
             trial,

@@ -6,6 +6,7 @@
 //! throughput, HdrHistogram percentile spectra, per-host bars.
 
 pub mod chart;
+pub mod compare;
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -24,7 +25,7 @@ pub fn escape(s: &str) -> String {
         .replace('"', "&quot;")
 }
 
-const STYLE: &str = "body{font-family:sans-serif;max-width:1240px;margin:1em auto;padding:0 12px;color:#222}\
+pub const STYLE: &str = "body{font-family:sans-serif;max-width:1240px;margin:1em auto;padding:0 12px;color:#222}\
 h1{font-size:1.5em}h2{font-size:1.2em;margin-top:1.6em;border-bottom:1px solid #ccc}\
 table{border-collapse:collapse;margin:.5em 0;font-size:.85em}td,th{border:1px solid #ccc;padding:2px 6px}\
 td.n{text-align:right;font-variant-numeric:tabular-nums}th{background:#f2f2f2}\
@@ -364,7 +365,7 @@ fn iperf3_intervals(path: &Path, t0: f64) -> Option<Vec<(f64, f64)>> {
 
 /// Latency at percentiles spaced evenly on the nines axis, up to the
 /// resolution the count allows.
-fn spectrum(hist: &hdrhistogram::Histogram<u64>) -> Vec<(f64, f64)> {
+pub fn spectrum(hist: &hdrhistogram::Histogram<u64>) -> Vec<(f64, f64)> {
     let n = hist.len();
     if n == 0 {
         return Vec::new();

@@ -110,6 +110,24 @@ fn checks_pass_fail_regress_and_gate_the_exit_code() {
     let r = p.run(&["check", "plan.toml", "--baseline", "nope"]);
     assert_eq!(r.code, 1, "{r:?}");
 
+    // Trial to trial: every figure side by side with the change.
+    let r = p.run(&["report", "plan.toml", "--compare", &first, &second]);
+    r.ok();
+    let out = format!("trials/chk/{second}/analysis/compare-{first}");
+    let delta = p.read(&format!("{out}/delta.csv"));
+    assert!(
+        delta.contains(&format!("table,row,column,{first},{second},change %")),
+        "{delta}"
+    );
+    assert!(
+        delta.contains("lat,source=all files column=latency,mean,4,6,+50.00"),
+        "{delta}"
+    );
+    assert!(p.read(&format!("{out}/delta.md")).contains("| lat |"));
+    assert!(p.read(&format!("{out}/report.html")).contains("+50.00"));
+    let r = p.run(&["report", "plan.toml", "--compare", &first, "nope"]);
+    assert_eq!(r.code, 1, "{r:?}");
+
     // A column the table does not have: a failure that says so, not a pass.
     // Only the checks change: they are evaluated again, no new trial.
     let bad = CHECKS

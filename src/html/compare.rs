@@ -1,0 +1,265 @@
+//! `runner report PLAN --compare A B`: every figure of every analysis table
+//! of trial A beside trial B's, with the change in %, as CSV, Markdown and
+//! an HTML page (with both trials' latency spectra on one chart), written
+//! to `trials/<plan>/<B>/analysis/compare-<A>/`. Rows are matched by their text
+//! cells (test, host, source…); a row only one trial has is listed too.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use super::chart::{self, Series, XAxis};
+use super::escape;
+use crate::analyze::ParserKind;
+use crate::plan::Plan;
+
+/// One figure in both trials.
+pub struct Delta {
+    pub table: String,
+    pub row: String,
+    pub column: String,
+    pub a: Option<f64>,
+    pub b: Option<f64>,
+}
+
+impl Delta {
+    /// (B − A) / |A| in %, when both are there and A is not zero.
+    pub fn change(&self) -> Option<f64> {
+        match (self.a, self.b) {
+            (Some(a), Some(b)) if a != 0.0 => Some((b - a) / a.abs() * 100.0),
+            _ => None,
+        }
+    }
+}
+
+struct Csv {
+    headers: Vec<String>,
+    rows: Vec<Vec<String>>,
+}
+
+fn read(path: &Path) -> Option<Csv> {
+    let mut r = csv::Reader::from_path(path).ok()?;
+    let headers = r.headers().ok()?.iter().map(str::to_string).collect();
+    let rows = r
+        .records()
+        .filter_map(Result::ok)
+        .map(|rec| rec.iter().map(str::to_string).collect())
+        .collect();
+    Some(Csv { headers, rows })
+}
+
+impl Csv {
+    fn text_columns(&self) -> Vec<usize> {
+        (0..self.headers.len())
+            .filter(|&i| {
+                self.rows.iter().any(|r| {
+                    r.get(i)
+                        .is_some_and(|c| !c.is_empty() && c.parse::<f64>().is_err())
+                })
+            })
+            .collect()
+    }
+}
+
+/// The deltas of every table both trials have.
+pub fn deltas(plan: &Plan, a: &Path, b: &Path) -> Vec<Delta> {
+    let mut out = Vec::new();
+    for an in &plan.analyses {
+        let file = format!("analysis/{}.csv", an.name);
+        let (Some(ta), Some(tb)) = (read(&a.join(&file)), read(&b.join(&file))) else {
+            continue;
+        };
+        let text: Vec<usize> = {
+            let mut t = ta.text_columns();
+            for i in tb.text_columns() {
+                if !t.contains(&i) {
+                    t.push(i);
+                }
+            }
+            t
+        };
+        let key = |headers: &[String], r: &[String]| {
+            text.iter()
+                .map(|&i| {
+                    format!(
+                        "{}={}",
+                        headers.get(i).map_or("", String::as_str),
+                        r.get(i).map_or("", String::as_str)
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join(" ")
+        };
+        let mut keys: Vec<String> = ta.rows.iter().map(|r| key(&ta.headers, r)).collect();
+        for r in &tb.rows {
+            let k = key(&tb.headers, r);
+            if !keys.contains(&k) {
+                keys.push(k);
+            }
+        }
+        for k in keys {
+            let ra = ta.rows.iter().find(|r| key(&ta.headers, r) == k);
+            let rb = tb.rows.iter().find(|r| key(&tb.headers, r) == k);
+            for (i, col) in ta.headers.iter().enumerate() {
+                if text.contains(&i) {
+                    continue;
+                }
+                let j = tb.headers.iter().position(|h| h == col);
+                let va = ra
+                    .and_then(|r| r.get(i))
+                    .and_then(|v| v.parse::<f64>().ok());
+                let vb = rb
+                    .and_then(|r| r.get(j?))
+                    .and_then(|v| v.parse::<f64>().ok());
+                if va.is_none() && vb.is_none() {
+                    continue;
+                }
+                out.push(Delta {
+                    table: an.name.clone(),
+                    row: k.clone(),
+                    column: col.clone(),
+                    a: va,
+                    b: vb,
+                });
+            }
+        }
+    }
+    out
+}
+
+fn num(v: Option<f64>) -> String {
+    v.map_or_else(String::new, |v| {
+        if v.fract() == 0.0 && v.abs() < 1e15 {
+            format!("{v:.0}")
+        } else {
+            format!("{v:.4}")
+        }
+    })
+}
+
+fn pct(v: Option<f64>) -> String {
+    v.map_or_else(String::new, |p| format!("{p:+.2}"))
+}
+
+/// Writes the comparison; its folder.
+pub fn write(plan: &Plan, trials: &Path, a: &str, b: &str) -> Result<PathBuf, String> {
+    let (da, db) = (trials.join(a), trials.join(b));
+    for (id, d) in [(a, &da), (b, &db)] {
+        if !d.join("trial.json").is_file() {
+            return Err(format!(
+                "no trial `{id}` under {}",
+                crate::state::shown(trials)
+            ));
+        }
+    }
+    let deltas = deltas(plan, &da, &db);
+    // Beside trial B's own tables: the comparison is B's, against A.
+    let out = trials.join(b).join("analysis").join(format!("compare-{a}"));
+    fs_err::create_dir_all(&out).map_err(|e| e.to_string())?;
+    let mut w = csv::Writer::from_writer(Vec::new());
+    let head = ["table", "row", "column", a, b, "change %"];
+    w.write_record(head).map_err(|e| e.to_string())?;
+    let mut md =
+        format!("| table | row | column | {a} | {b} | change % |\n|---|---|---|---:|---:|---:|\n");
+    for d in &deltas {
+        w.write_record([
+            d.table.as_str(),
+            d.row.as_str(),
+            d.column.as_str(),
+            &num(d.a),
+            &num(d.b),
+            &pct(d.change()),
+        ])
+        .map_err(|e| e.to_string())?;
+        let _ = writeln!(
+            md,
+            "| {} | {} | {} | {} | {} | {} |",
+            d.table,
+            d.row.replace('|', "\\|"),
+            d.column,
+            num(d.a),
+            num(d.b),
+            pct(d.change())
+        );
+    }
+    let _ = writeln!(
+        md,
+        "\nTrial {a} against trial {b}; change = (B − A) / |A|. Written by runner {}.",
+        env!("CARGO_PKG_VERSION")
+    );
+    let csv_bytes = w.into_inner().map_err(|e| e.to_string())?;
+    crate::state::write_atomic(&out.join("delta.csv"), &csv_bytes).map_err(|e| e.to_string())?;
+    crate::state::write_atomic(&out.join("delta.md"), md.as_bytes()).map_err(|e| e.to_string())?;
+    let html = page(plan, a, b, &da, &db, &deltas);
+    crate::state::write_atomic(&out.join("report.html"), html.as_bytes())
+        .map_err(|e| e.to_string())?;
+    Ok(out)
+}
+
+fn page(plan: &Plan, a: &str, b: &str, da: &Path, db: &Path, deltas: &[Delta]) -> String {
+    let mut h = format!(
+        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{0}: {1} vs {2}</title><style>{3}</style></head><body><h1>{0}: trial {1} vs trial {2}</h1>",
+        escape(&plan.name),
+        escape(a),
+        escape(b),
+        super::STYLE
+    );
+    for an in &plan.analyses {
+        let rows: Vec<&Delta> = deltas.iter().filter(|d| d.table == an.name).collect();
+        if rows.is_empty() {
+            continue;
+        }
+        let _ = write!(
+            h,
+            "<h2>{}</h2><table class=\"data\"><tr><th>row</th><th>column</th><th>{}</th><th>{}</th><th>change %</th></tr>",
+            escape(&an.name),
+            escape(a),
+            escape(b)
+        );
+        for d in rows {
+            let _ = write!(
+                h,
+                "<tr><td>{}</td><td>{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td></tr>",
+                escape(&d.row),
+                escape(&d.column),
+                num(d.a),
+                num(d.b),
+                pct(d.change())
+            );
+        }
+        h.push_str("</table>");
+        if an.parser == ParserKind::Hdr {
+            let filter = crate::analyze::hdr::TagFilter::parse(&an.tag);
+            let mut series = Vec::new();
+            for (id, dir) in [(a, da), (b, db)] {
+                for f in crate::trial::matching_files(dir, &an.files).unwrap_or_default() {
+                    let Ok(m) = crate::analyze::hdr::read_file(&dir.join(&f), &filter) else {
+                        continue;
+                    };
+                    for (tag, merged) in &m.groups {
+                        let tag = tag.as_ref().map_or(String::new(), |t| format!(" [{t}]"));
+                        series.push(Series {
+                            name: format!("{id}: {}{tag}", f.display()),
+                            points: super::spectrum(&merged.hist),
+                        });
+                    }
+                }
+            }
+            if let Some(svg) = chart::lines(
+                &format!("{}: latency by percentile, both trials", an.name),
+                XAxis::Nines,
+                "latency (as logged)",
+                &series,
+                &[],
+                380,
+            ) {
+                h.push_str(&svg);
+            }
+        }
+    }
+    let _ = write!(
+        h,
+        "<p class=\"muted\">change = (B − A) / |A|; rows matched by their text cells. Written by runner {}.</p></body></html>",
+        env!("CARGO_PKG_VERSION")
+    );
+    h
+}
