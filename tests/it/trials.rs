@@ -196,8 +196,12 @@ fn a_trial_arms_tests_on_one_clock_then_collects_and_analyses() {
         )),
         "{plan:?}"
     );
+    // …and the report that shows it.
     assert!(
-        plan.stdout.contains("Plan: 0 to add, 1 to change"),
+        plan.stdout.contains("Plan: 0 to add, 2 to change")
+            && plan
+                .stdout
+                .contains("~ report  (report.html; its tables are re-rendered)"),
         "{plan:?}"
     );
     p.run(&["apply", "plan.toml", "--yes"]).ok();
