@@ -162,10 +162,16 @@ pub struct Check {
 pub struct RowResult {
     /// The row's text cells (`test=tcp host=client[0]`).
     pub row: String,
+    /// `null` in JSON when not finite (an `inf` or `NaN` in the table).
+    #[serde(deserialize_with = "nan_for_null")]
     pub value: f64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub baseline: Option<f64>,
     pub passed: bool,
+}
+
+fn nan_for_null<'de, D: serde::Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+    Ok(Option::<f64>::deserialize(d)?.unwrap_or(f64::NAN))
 }
 
 /// What a check found; in `trial.json` under `checks`.
@@ -207,7 +213,10 @@ impl CheckResult {
                     None => format!("{} = {}", r.row, num(r.value)),
                 };
                 if failed.is_empty() {
-                    format!("{} rows within the limit", self.rows.len())
+                    match self.rows.len() {
+                        1 => "1 row within the limit".to_string(),
+                        n => format!("{n} rows within the limit"),
+                    }
                 } else {
                     failed
                         .iter()
@@ -350,18 +359,32 @@ fn evaluate_one(c: &Check, dir: &Path, trials: &Path, baseline: Option<&str>) ->
         let table = read_csv(&path)?;
         let col = table.column(&c.column)?;
         let unit = table.columns[col].1.clone();
-        let mut selectors = Vec::new();
+        // A selector names a column, or (`test`, `host`, `file`) a part of
+        // `source` when the table's rows are made `by` them (`tcp / client[0]`).
+        let source = table.columns.iter().position(|(n, _)| n == "source");
+        let mut selectors: Vec<(usize, &String, bool)> = Vec::new();
         for (k, v) in &c.row {
-            let i = table
-                .column(k)
-                .map_err(|e| format!("`row` selects on `{k}`: {e}"))?;
-            selectors.push((i, v));
+            match table.column(k) {
+                Ok(i) => selectors.push((i, v, false)),
+                Err(_) if matches!(k.as_str(), "test" | "host" | "file") && source.is_some() => {
+                    selectors.push((source.unwrap_or(0), v, true));
+                }
+                Err(e) => return Err(format!("`row` selects on `{k}`: {e}")),
+            }
         }
         let rows: Vec<&Vec<String>> = table
             .rows
             .iter()
-            .filter(|r| selectors.iter().all(|(i, v)| r.get(*i) == Some(*v)))
+            .filter(|r| {
+                selectors.iter().all(|(i, v, part)| match r.get(*i) {
+                    Some(cell) if *part => cell.split(" / ").any(|p| p == v.as_str()),
+                    Some(cell) => cell == *v,
+                    None => false,
+                })
+            })
             .collect();
+        // Long tables (dstat) carry each row's unit in a `unit` column.
+        let unit_col = table.columns.iter().position(|(n, _)| n == "unit");
         if rows.is_empty() {
             let sel: Vec<String> = c
                 .row
@@ -388,11 +411,32 @@ fn evaluate_one(c: &Check, dir: &Path, trials: &Path, baseline: Option<&str>) ->
         };
         match &c.limit {
             Limit::Max(q) | Limit::Min(q) => {
-                let limit = in_unit(q, unit.as_deref())?;
                 let is_max = matches!(c.limit, Limit::Max(_));
                 for r in rows {
+                    let row_unit = unit.clone().or_else(|| {
+                        unit_col
+                            .and_then(|u| r.get(u))
+                            .filter(|u| !u.is_empty())
+                            .cloned()
+                    });
+                    let limit = in_unit(q, row_unit.as_deref())?;
+                    if q.unit.is_some() && q.unit != row_unit {
+                        out.limit = format!(
+                            "{} (= {} {})",
+                            c.shown,
+                            num(limit),
+                            row_unit.as_deref().unwrap_or("")
+                        );
+                    }
                     let v = value_of(r, col)?;
-                    let passed = if is_max { v <= limit } else { v >= limit };
+                    // Converted limits are inexact in the last bit
+                    // (0.004851 s × 1e6 = 4851.000000000001 us): equal is equal.
+                    let slack = limit.abs() * 1e-9;
+                    let passed = if is_max {
+                        v <= limit + slack
+                    } else {
+                        v >= limit - slack
+                    };
                     out.rows.push(RowResult {
                         row: table.key(r),
                         value: v,

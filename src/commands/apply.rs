@@ -84,6 +84,21 @@ fn apply(
     parallelism: usize,
     baseline: Option<String>,
 ) -> Result<i32> {
+    // A mistyped baseline is an error before anything runs, not a
+    // regression found after the trial.
+    if let Some(b) = &baseline {
+        let dir = crate::trial::plan_trials_dir(&planned.graph.plan.name);
+        if b.contains(['/', '\\'])
+            || b.starts_with('.')
+            || !dir.join(b).join("trial.json").is_file()
+        {
+            return Err(Error::msg(format!(
+                "--baseline {b}: no such trial under {}",
+                crate::state::shown(&dir)
+            ))
+            .help("name a trial folder of this plan; nothing was applied"));
+        }
+    }
     // A new trial whose fixed start time has passed: an error before
     // anything starts (hosts included). Only then: an armed trial, a
     // re-collect or a re-render of a plan with a past time are fine.

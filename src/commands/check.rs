@@ -38,6 +38,12 @@ pub fn run(plan_path: &Path, trial_id: Option<&str>, baseline: Option<&str>) -> 
     }
     trial.checks = results.clone();
     trial.write(&dir)?;
+    // The report shows the checks: kept in step.
+    if dir.join("report.html").exists()
+        && let Err(e) = crate::html::write(&plan, &dir, &trial)
+    {
+        eprintln!("warning: report.html not updated: {e}");
+    }
     let failed = results.iter().filter(|r| !r.passed).count();
     Ok(if failed > 0 {
         eprintln!(

@@ -260,6 +260,23 @@ pub async fn execute(
             dependents[f].push(i);
         }
     }
+    let kind_of = |i: usize| match items[i] {
+        Item::Change(c) => changes.changes[c].node.map(|n| &graph.dag[n].kind),
+        Item::Barrier => None,
+    };
+    let soft = Softness {
+        fails: (0..n)
+            .map(|i| {
+                matches!(
+                    kind_of(i),
+                    Some(NodeKind::Analyze { .. } | NodeKind::Collect { .. } | NodeKind::Checks)
+                )
+            })
+            .collect(),
+        tolerates: (0..n)
+            .map(|i| matches!(kind_of(i), Some(NodeKind::Checks | NodeKind::Report)))
+            .collect(),
+    };
     let mut ready: VecDeque<usize> = (0..n).filter(|&i| waiting_on[i] == 0).collect();
     let mut blocked = vec![false; n];
     let mut running: JoinSet<(usize, Result<Done, Failure>, Duration)> = JoinSet::new();
@@ -481,7 +498,20 @@ pub async fn execute(
                 Err(failure) => {
                     reporter.node_failed(change, &failure, elapsed);
                     report.failures.push(failure);
-                    block(i, &dependents, &mut blocked);
+                    if soft.fails[i] {
+                        // A failed analysis or collection: the checks and the
+                        // report still run on what there is.
+                        block_soft(
+                            i,
+                            &dependents,
+                            &mut blocked,
+                            &soft,
+                            &mut waiting_on,
+                            &mut ready,
+                        );
+                    } else {
+                        block(i, &dependents, &mut blocked);
+                    }
                 }
             }
         }
@@ -524,6 +554,43 @@ fn release(
 }
 
 /// Everything downstream of a failure is skipped.
+/// Like [`block`] for a node whose failure leaves something to report
+/// (an analysis, a collection, the checks): dependents that tolerate it
+/// (the checks, the report) are released instead of skipped; soft nodes
+/// downstream are skipped the same way.
+fn block_soft(
+    i: usize,
+    dependents: &[Vec<usize>],
+    blocked: &mut [bool],
+    soft: &Softness,
+    waiting_on: &mut [usize],
+    ready: &mut VecDeque<usize>,
+) {
+    for &d in &dependents[i] {
+        if blocked[d] {
+            continue;
+        }
+        if soft.tolerates[d] {
+            waiting_on[d] -= 1;
+            if waiting_on[d] == 0 {
+                ready.push_back(d);
+            }
+        } else if soft.fails[d] {
+            blocked[d] = true;
+            block_soft(d, dependents, blocked, soft, waiting_on, ready);
+        } else {
+            blocked[d] = true;
+            block(d, dependents, blocked);
+        }
+    }
+}
+
+/// Which items fail softly and which run after soft failures.
+struct Softness {
+    fails: Vec<bool>,
+    tolerates: Vec<bool>,
+}
+
 fn block(i: usize, dependents: &[Vec<usize>], blocked: &mut [bool]) {
     let mut stack = dependents[i].clone();
     while let Some(d) = stack.pop() {

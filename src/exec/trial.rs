@@ -463,11 +463,15 @@ pub fn analyze(
         .collect();
     if !written.ok {
         // Not recorded: the plan shows it again until its inputs are good.
-        return Err(format!(
-            "{}; tables written all the same: {}",
-            written.problems.join("; "),
-            tables.join(", ")
-        ));
+        return Err(if tables.is_empty() {
+            format!("{}; no table was written", written.problems.join("; "))
+        } else {
+            format!(
+                "{}; tables written all the same: {}",
+                written.problems.join("; "),
+                tables.join(", ")
+            )
+        });
     }
     Ok(Done::Summary {
         op,

@@ -204,7 +204,7 @@ pub fn bars(title: &str, x_desc: &str, items: &[(String, f64)]) -> Option<String
         .fold(0.0f64, f64::max)
         .max(f64::MIN_POSITIVE)
         * 1.1;
-    let height = (80 + 30 * items.len() as u32).max(160);
+    let height = (80 + 30 * items.len() as u32).max(300);
     let labels: Vec<String> = items.iter().map(|i| i.0.clone()).collect();
     let mut svg = String::new();
     {
@@ -271,7 +271,7 @@ pub fn timeline(lanes: &[Lane], marks: &[(f64, String)]) -> Option<String> {
     )?;
     let pad = (x1 - x0) * 0.02;
     let n = lanes.len();
-    let height = 80 + 24 * n as u32;
+    let height = (80 + 24 * n as u32).max(300);
     let labels: Vec<String> = lanes.iter().map(|l| l.label.clone()).collect();
     let mut svg = String::new();
     {
@@ -295,7 +295,13 @@ pub fn timeline(lanes: &[Lane], marks: &[(f64, String)]) -> Option<String> {
         chart
             .configure_mesh()
             .x_desc("seconds since the trigger")
-            .x_label_formatter(&|v| format!("{v:.1}"))
+            .x_label_formatter(&move |v| {
+                if x1 - x0 < 5.0 {
+                    format!("{v:.2}")
+                } else {
+                    format!("{v:.1}")
+                }
+            })
             .y_labels(n * 2 + 1)
             .y_label_formatter(&lf)
             .disable_y_mesh()

@@ -65,8 +65,23 @@ pub fn deltas(plan: &Plan, a: &Path, b: &Path) -> Vec<Delta> {
     let mut out = Vec::new();
     for an in &plan.analyses {
         let file = format!("analysis/{}.csv", an.name);
-        let (Some(ta), Some(tb)) = (read(&a.join(&file)), read(&b.join(&file))) else {
-            continue;
+        let (ta, tb) = match (read(&a.join(&file)), read(&b.join(&file))) {
+            (Some(ta), Some(tb)) => (ta, tb),
+            (None, None) => continue,
+            // Said, not dropped.
+            (ta, _) => {
+                out.push(Delta {
+                    table: an.name.clone(),
+                    row: "(the whole table)".into(),
+                    column: format!(
+                        "only in trial {}",
+                        if ta.is_some() { id_of(a) } else { id_of(b) }
+                    ),
+                    a: None,
+                    b: None,
+                });
+                continue;
+            }
         };
         let text: Vec<usize> = {
             let mut t = ta.text_columns();
@@ -126,6 +141,12 @@ pub fn deltas(plan: &Plan, a: &Path, b: &Path) -> Vec<Delta> {
     out
 }
 
+fn id_of(dir: &Path) -> String {
+    dir.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
+
 fn num(v: Option<f64>) -> String {
     v.map_or_else(String::new, |v| {
         if v.fract() == 0.0 && v.abs() < 1e15 {
@@ -183,7 +204,7 @@ pub fn write(plan: &Plan, trials: &Path, a: &str, b: &str) -> Result<PathBuf, St
     }
     let _ = writeln!(
         md,
-        "\nTrial {a} against trial {b}; change = (B − A) / |A|. Written by runner {}.",
+        "\nTrial {b} (B) against trial {a} (A); change = (B − A) / |A|. Written by runner {}.",
         env!("CARGO_PKG_VERSION")
     );
     let csv_bytes = w.into_inner().map_err(|e| e.to_string())?;

@@ -508,20 +508,34 @@ fn host_bars(h: &mut String, a: &Analysis, headers: &[String], rows: &[Vec<Strin
         return;
     };
     let test_col = headers.iter().position(|c| c == "test");
+    // Rows of one host may differ by tag (HDR): the tag names the bar.
+    let tag_col = headers.iter().position(|c| c == "tag");
     let items: Vec<(String, f64)> = rows
         .iter()
         .filter_map(|r| {
             let v = r.get(col)?.parse::<f64>().ok()?;
             let host = r.get(host_col)?;
-            let label = match test_col.and_then(|t| r.get(t)) {
+            let mut label = match test_col.and_then(|t| r.get(t)) {
                 Some(t) => format!("{t} · {host}"),
                 None => host.clone(),
             };
+            if let Some(tag) = tag_col.and_then(|t| r.get(t)).filter(|t| !t.is_empty()) {
+                label.push_str(&format!(" [{tag}]"));
+            }
             Some((label, v))
         })
         .collect();
     if let Some(svg) = chart::bars(
-        &format!("{}: {} by host", a.name, headers[col]),
+        &format!(
+            "{}: {} {}",
+            a.name,
+            headers[col],
+            if a.by.contains(&crate::plan::model::By::Host) {
+                "by host"
+            } else {
+                "per row"
+            }
+        ),
         &headers[col],
         &items,
     ) {

@@ -43,6 +43,10 @@ pub fn validate(raw: &RawPlan, analyses: &[Analysis], diags: &mut Vec<Diagnostic
             ),
             Some(_) => {}
         }
+        if let Some(col) = c.column.as_ref().filter(|c| c.value.trim().is_empty()) {
+            diags.push(Diagnostic::at("`column` is empty", col.span.clone()));
+            continue;
+        }
         let Some(column) = &c.column else {
             diags.push(
                 Diagnostic::at(format!("check on table `{}` has no `column`", table.value), head)
@@ -94,6 +98,17 @@ pub fn validate(raw: &RawPlan, analyses: &[Analysis], diags: &mut Vec<Diagnostic
             diags.push(
                 Diagnostic::at("`better` is used only with `regression`", b.span.clone())
                     .help("remove it; `max` and `min` say the direction themselves"),
+            );
+        }
+        if let Some(b) = &c.baseline
+            && (b.value.is_empty() || b.value.contains(['/', '\\']) || b.value.starts_with('.'))
+        {
+            diags.push(
+                Diagnostic::at(
+                    format!("`baseline = \"{}\"` is not a trial id", b.value),
+                    b.span.clone(),
+                )
+                .help("name a folder under trials/<plan>/, e.g. \"20261123T192821Z\""),
             );
         }
         if let (Some(b), false) = (&c.baseline, kind == "regression") {

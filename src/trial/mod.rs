@@ -223,6 +223,11 @@ pub fn new_id(plan: &str) -> String {
 pub fn find(plan: &str, id: Option<&str>) -> Result<(PathBuf, Trial)> {
     let root = plan_trials_dir(plan);
     let dir = match id {
+        // A trial id is a folder name, never a path.
+        Some(id) if id.is_empty() || id.contains(['/', '\\']) || id.starts_with('.') => {
+            return Err(Error::msg(format!("`{id}` is not a trial id"))
+                .help("name a folder under trials/<plan>/, e.g. 20261123T192821Z"));
+        }
         Some(id) => root.join(id),
         None => {
             let mut ids: Vec<String> = fs_err::read_dir(&root)

@@ -193,3 +193,73 @@ fn checks_that_cannot_be_right_are_validate_errors() {
     };
     assert!(r.stderr.contains("`lat`"), "did you mean: {r:?}");
 }
+
+/// A test whose CSV holds `inf`, an analysis that finds no file, a
+/// mistyped `--baseline`: the trial is still checked and reported, and the
+/// trial.json stays readable.
+#[test]
+fn odd_figures_and_failed_analyses_still_get_checks_and_a_report() {
+    let p = Project::new();
+    let extra = r#"
+[[analyze]]
+name = "nothing"
+parser = "csv"
+files = "*/t/nope.csv"
+[[check]]
+name = "finite"
+table = "lat"
+column = "mean"
+max = 10
+"#;
+    p.write(
+        "plan.toml",
+        &plan(4.0, extra).replace(
+            "'latency\\n{{ vars.lat }}\\n'",
+            "'latency\\n{{ vars.lat }}\\ninf\\n'",
+        ),
+    );
+    let r = p.run(&["apply", "plan.toml", "--yes"]);
+    // The failed analysis is an error (1); the checks ran all the same.
+    assert_eq!(r.code, 1, "{r:?}");
+    assert!(r.stderr.contains("no table was written"), "{r:?}");
+    assert!(r.stderr.contains("check finite [FAIL]"), "{r:?}");
+    assert!(r.stderr.contains("report: trials/chk/"), "{r:?}");
+    let id = trials(&p)[0].clone();
+    let c = checks_of(&p, &id);
+    assert_eq!(c[0]["passed"], false, "{c}");
+    assert!(
+        c[0]["rows"][0]["value"].is_null(),
+        "inf is null in JSON: {c}"
+    );
+    // Still readable: check and report work on it.
+    let r = p.run(&["check", "plan.toml"]);
+    assert_eq!(r.code, 3, "{r:?}");
+    p.run(&["report", "plan.toml"]).ok();
+    let r = p.run(&[
+        "apply",
+        "plan.toml",
+        "--yes",
+        "--new-trial",
+        "--baseline",
+        "nope",
+    ]);
+    assert_eq!(r.code, 1, "{r:?}");
+    assert!(r.stderr.contains("--baseline nope: no such trial"), "{r:?}");
+    assert_eq!(trials(&p).len(), 1, "nothing ran");
+}
+
+#[test]
+fn rows_are_selected_by_test_and_host_through_their_source() {
+    let p = Project::new();
+    let text = plan(4.0, "").replace(
+        "files = \"*/t/stdout\"",
+        "files = \"*/t/stdout\"\nby = [\"test\", \"host\"]",
+    ) + "[[check]]\ntable = \"lat\"\nrow = { test = \"t\", host = \"client[0]\", column = \"latency\" }\ncolumn = \"max\"\nmax = 5\n";
+    p.write("plan.toml", &text);
+    let r = p.run(&["apply", "plan.toml", "--yes"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert!(
+        r.stderr.contains("[pass]") && r.stderr.contains("1 row within"),
+        "{r:?}"
+    );
+}
