@@ -143,6 +143,19 @@ fn checks_pass_fail_regress_and_gate_the_exit_code() {
     assert_eq!(r.code, 3, "{r:?}");
     assert!(r.stderr.contains("the table has no column `p99`"), "{r:?}");
     assert_eq!(trials(&p).len(), 2);
+
+    // A table only the second trial has is named in the comparison.
+    let more =
+        format!("{bad}\n[[analyze]]\nname = \"lat2\"\nparser = \"csv\"\nfiles = \"*/t/stdout\"\n");
+    p.write("plan.toml", &plan(6.0, &more));
+    p.run(&["apply", "plan.toml", "--yes"]);
+    let r = p.run(&["report", "plan.toml", "--compare", &first, &second]);
+    r.ok();
+    let delta = p.read(&format!("{out}/delta.csv"));
+    assert!(
+        delta.contains(&format!("lat2,(the whole table),only in trial {second}")),
+        "{delta}"
+    );
 }
 
 #[test]
