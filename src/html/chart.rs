@@ -102,15 +102,29 @@ pub fn lines(
         .count()
         .max(1);
     let budget = (MAX_POINTS * 4 / n).clamp(150, MAX_POINTS);
+    // Latency spectra span decades (a 2 s outlier over 1 ms reads): a
+    // log latency axis, drawn as log10 on a linear one.
+    let log_y = matches!(x, XAxis::Nines);
     let drawn: Vec<(String, Vec<(f64, f64)>)> = series
         .iter()
         .filter(|s| !s.points.is_empty())
-        .map(|s| (s.name.clone(), thin(&s.points, budget)))
+        .map(|s| {
+            let mut pts = thin(&s.points, budget);
+            if log_y {
+                for p in &mut pts {
+                    p.1 = p.1.max(1.0).log10();
+                }
+            }
+            (s.name.clone(), pts)
+        })
         .collect();
     let (x0, x1) = range(drawn.iter().flat_map(|(_, p)| p.iter().map(|q| q.0)))?;
     let (y0, y1) = range(drawn.iter().flat_map(|(_, p)| p.iter().map(|q| q.1)))?;
-    let y0 = y0.min(0.0);
-    let y1 = y1 * 1.05;
+    let (y0, y1) = if log_y {
+        (y0.floor(), y1.ceil().max(y0.floor() + 1.0))
+    } else {
+        (y0.min(0.0), y1 * 1.05)
+    };
     let mut svg = String::new();
     {
         let root = SVGBackend::with_string(&mut svg, (WIDTH, height)).into_drawing_area();
@@ -144,7 +158,7 @@ pub fn lines(
             .y_desc(y_desc)
             .x_labels(if nines { (x1.ceil() as usize) + 1 } else { 10 })
             .x_label_formatter(&xf)
-            .y_label_formatter(&|v| si(*v))
+            .y_label_formatter(&move |v| if log_y { si(10f64.powf(*v)) } else { si(*v) })
             .light_line_style(WHITE.mix(0.0))
             .draw()
             .ok()?;
