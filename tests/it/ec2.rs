@@ -354,7 +354,7 @@ fn kill_9_at_random_moments_never_duplicates_or_leaks() {
             .env("RUNNER_EC2_POLL_MS", "50")
             .env(
                 "RUNNER_TEST_EC2_FAULTS",
-                "RunInstances:slow:150,CreateTags:slow:50",
+                "RunInstances:slow:300,CreateTags:slow:50",
             );
         let child = c.spawn().unwrap();
         let pid = child.id();

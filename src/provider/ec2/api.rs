@@ -91,6 +91,9 @@ where
         (Some(code), Some(msg)) => format!("{call} failed: {code}: {msg}"),
         (Some(code), None) => format!("{call} failed: {code}"),
         _ => match e {
+            SdkError::DispatchFailure(d) if d.is_timeout() => format!(
+                "{call} failed: the EC2 endpoint did not answer in time; check `endpoint`/`region` and the network"
+            ),
             SdkError::TimeoutError(_) => format!(
                 "{call} failed: the EC2 endpoint did not answer in time; check `endpoint`/`region` and the network"
             ),
