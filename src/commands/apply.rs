@@ -88,10 +88,7 @@ fn apply(
     // regression found after the trial.
     if let Some(b) = &baseline {
         let dir = crate::trial::plan_trials_dir(&planned.graph.plan.name);
-        if b.contains(['/', '\\'])
-            || b.starts_with('.')
-            || !dir.join(b).join("trial.json").is_file()
-        {
+        if !crate::trial::is_trial_id(b) || !dir.join(b).join("trial.json").is_file() {
             return Err(Error::msg(format!(
                 "--baseline {b}: no such trial under {}",
                 crate::state::shown(&dir)

@@ -301,42 +301,19 @@ pub fn prepare(
                             .map_err(|e| fail(e, None))
                     })
                 }
-                NodeKind::Analyze { analysis } => {
+                // Local file work on the latest trial: blocking threads.
+                kind @ (NodeKind::Analyze { .. } | NodeKind::Checks | NodeKind::Report) => {
                     let trial = state.trial.clone();
                     let hash = node.hash.clone();
                     let id = change.id.clone();
                     Box::pin(async move {
                         let s = shared.clone();
-                        tokio::task::spawn_blocking(move || {
-                            super::trial::analyze(&s, analysis, trial, id, hash)
-                        })
-                        .await
-                        .map_err(|e| fail(e.to_string(), None))?
-                        .map_err(|e| fail(e, None))
-                    })
-                }
-                NodeKind::Checks => {
-                    let trial = state.trial.clone();
-                    let hash = node.hash.clone();
-                    let id = change.id.clone();
-                    Box::pin(async move {
-                        let s = shared.clone();
-                        tokio::task::spawn_blocking(move || {
-                            super::trial::checks(&s, trial, id, hash)
-                        })
-                        .await
-                        .map_err(|e| fail(e.to_string(), None))?
-                        .map_err(|e| fail(e, None))
-                    })
-                }
-                NodeKind::Report => {
-                    let trial = state.trial.clone();
-                    let hash = node.hash.clone();
-                    let id = change.id.clone();
-                    Box::pin(async move {
-                        let s = shared.clone();
-                        tokio::task::spawn_blocking(move || {
-                            super::trial::report(&s, trial, id, hash)
+                        tokio::task::spawn_blocking(move || match kind {
+                            NodeKind::Analyze { analysis } => {
+                                super::trial::analyze(&s, analysis, trial, id, hash)
+                            }
+                            NodeKind::Checks => super::trial::checks(&s, trial, id, hash),
+                            _ => super::trial::report(&s, trial, id, hash),
                         })
                         .await
                         .map_err(|e| fail(e.to_string(), None))?

@@ -7,7 +7,7 @@
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
-use super::chart::{self, Series, XAxis};
+use super::chart::{self, XAxis};
 use super::escape;
 use crate::analyze::ParserKind;
 use crate::plan::Plan;
@@ -249,22 +249,8 @@ fn page(plan: &Plan, a: &str, b: &str, da: &Path, db: &Path, deltas: &[Delta]) -
         }
         h.push_str("</table>");
         if an.parser == ParserKind::Hdr {
-            let filter = crate::analyze::hdr::TagFilter::parse(&an.tag);
-            let mut series = Vec::new();
-            for (id, dir) in [(a, da), (b, db)] {
-                for f in crate::trial::matching_files(dir, &an.files).unwrap_or_default() {
-                    let Ok(m) = crate::analyze::hdr::read_file(&dir.join(&f), &filter) else {
-                        continue;
-                    };
-                    for (tag, merged) in &m.groups {
-                        let tag = tag.as_ref().map_or(String::new(), |t| format!(" [{t}]"));
-                        series.push(Series {
-                            name: format!("{id}: {}{tag}", f.display()),
-                            points: super::spectrum(&merged.hist),
-                        });
-                    }
-                }
-            }
+            let mut series = super::spectra(an, da, &format!("{a}: "));
+            series.extend(super::spectra(an, db, &format!("{b}: ")));
             if let Some(svg) = chart::lines(
                 &format!("{}: latency by percentile, both trials", an.name),
                 XAxis::Nines,

@@ -291,23 +291,7 @@ fn analysis(h: &mut String, a: &Analysis, dir: &Path, trial: &Trial) {
             }
         }
         ParserKind::Hdr => {
-            let filter = crate::analyze::hdr::TagFilter::parse(&a.tag);
-            let mut series = Vec::new();
-            for f in &files {
-                let Ok(m) = crate::analyze::hdr::read_file(f, &filter) else {
-                    continue;
-                };
-                for (tag, merged) in &m.groups {
-                    let name = match tag {
-                        Some(t) => format!("{} [{t}]", label(f)),
-                        None => label(f),
-                    };
-                    series.push(Series {
-                        name,
-                        points: spectrum(&merged.hist),
-                    });
-                }
-            }
+            let series = spectra(a, dir, "");
             if let Some(svg) = chart::lines(
                 &format!("{}: latency by percentile", a.name),
                 XAxis::Nines,
@@ -361,6 +345,26 @@ fn iperf3_intervals(path: &Path, t0: f64) -> Option<Vec<(f64, f64)>> {
         })
         .collect();
     (!points.is_empty()).then_some(points)
+}
+
+/// One latency spectrum per HDR file of the analysis in `dir` and tag,
+/// named `<prefix><file> [tag]`.
+pub fn spectra(a: &Analysis, dir: &Path, prefix: &str) -> Vec<Series> {
+    let filter = crate::analyze::hdr::TagFilter::parse(&a.tag);
+    let mut series = Vec::new();
+    for f in crate::trial::matching_files(dir, &a.files).unwrap_or_default() {
+        let Ok(m) = crate::analyze::hdr::read_file(&dir.join(&f), &filter) else {
+            continue;
+        };
+        for (tag, merged) in &m.groups {
+            let tag = tag.as_ref().map_or(String::new(), |t| format!(" [{t}]"));
+            series.push(Series {
+                name: format!("{prefix}{}{tag}", f.display()),
+                points: spectrum(&merged.hist),
+            });
+        }
+    }
+    series
 }
 
 /// Latency at percentiles spaced evenly on the nines axis, up to the

@@ -101,7 +101,7 @@ pub fn validate(raw: &RawPlan, analyses: &[Analysis], diags: &mut Vec<Diagnostic
             );
         }
         if let Some(b) = &c.baseline
-            && (b.value.is_empty() || b.value.contains(['/', '\\']) || b.value.starts_with('.'))
+            && !crate::trial::is_trial_id(&b.value)
         {
             diags.push(
                 Diagnostic::at(

@@ -220,11 +220,16 @@ pub fn new_id(plan: &str) -> String {
 }
 
 /// The trial directory: the one named, or the latest (trial ids sort by time).
+/// Whether `id` can name a trial folder: a plain name, never a path.
+pub fn is_trial_id(id: &str) -> bool {
+    !id.is_empty() && !id.contains(['/', '\\']) && !id.starts_with('.')
+}
+
 pub fn find(plan: &str, id: Option<&str>) -> Result<(PathBuf, Trial)> {
     let root = plan_trials_dir(plan);
     let dir = match id {
         // A trial id is a folder name, never a path.
-        Some(id) if id.is_empty() || id.contains(['/', '\\']) || id.starts_with('.') => {
+        Some(id) if !is_trial_id(id) => {
             return Err(Error::msg(format!("`{id}` is not a trial id"))
                 .help("name a folder under trials/<plan>/, e.g. 20261123T192821Z"));
         }
