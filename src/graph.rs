@@ -105,6 +105,9 @@ pub enum Payload {
     Write {
         bytes: std::sync::Arc<Vec<u8>>,
         dest: String,
+        /// A rendered template, which may hold addresses known after
+        /// apply; an `upload` is sent as it is (and may be binary).
+        rendered: bool,
     },
     Trial(std::sync::Arc<TrialSpec>),
 }
@@ -166,7 +169,12 @@ fn payload_texts(payload: &Payload) -> Vec<std::borrow::Cow<'_, str>> {
     match payload {
         Payload::None => Vec::new(),
         Payload::Run { command } => vec![command.as_str().into()],
-        Payload::Write { bytes, .. } => vec![String::from_utf8_lossy(bytes)],
+        Payload::Write {
+            bytes,
+            rendered: true,
+            ..
+        } => vec![String::from_utf8_lossy(bytes)],
+        Payload::Write { .. } => Vec::new(),
         Payload::Trial(spec) => spec
             .monitors
             .iter()
@@ -360,6 +368,7 @@ pub fn compile(plan: Plan) -> Result<Graph, Vec<Diagnostic>> {
                 Payload::Write {
                     bytes: bytes.clone(),
                     dest: dest.clone(),
+                    rendered: false,
                 },
                 Hasher::default()
                     .part("upload", bytes)
@@ -390,6 +399,7 @@ pub fn compile(plan: Plan) -> Result<Graph, Vec<Diagnostic>> {
                                 Payload::Write {
                                     bytes: std::sync::Arc::new(out.into_bytes()),
                                     dest,
+                                    rendered: true,
                                 },
                                 hash,
                             )

@@ -22,6 +22,7 @@ mod process;
 mod provider;
 mod render;
 mod report;
+mod sftp;
 mod ssh;
 mod state;
 mod style;
@@ -44,6 +45,7 @@ fn main() {
         }
     };
     style::init(cli.no_color, cli.quiet, cli.verbose);
+    process::raise_open_files();
     let code = match commands::run(cli.command) {
         Ok(code) => code,
         Err(e) => {

@@ -135,3 +135,73 @@ pub fn kill_self() -> ! {
     signal(std::process::id(), libc::SIGKILL);
     std::process::abort()
 }
+
+/// Runs `cmd` in a private mount namespace of its own in which `file`
+/// reads as empty (`/dev/null` bound over it), the way `unshare --mount
+/// --propagation private` + `mount --bind` would, but with no process of
+/// their own: the calls are made in the child between fork and exec.
+pub fn hide_file_from(cmd: &mut std::process::Command, file: &std::path::Path) {
+    use std::os::unix::ffi::OsStrExt as _;
+    use std::os::unix::process::CommandExt as _;
+    // Everything the child touches is made here, before the fork: between
+    // fork and exec only system calls are made (async-signal-safe).
+    let target = std::ffi::CString::new(file.as_os_str().as_bytes()).unwrap_or_default();
+    // SAFETY: the hook makes only system calls (unshare, mount) on C
+    // strings built before the fork; it allocates nothing and takes no lock.
+    unsafe {
+        cmd.pre_exec(move || {
+            let fail = || Err(std::io::Error::last_os_error());
+            if libc::unshare(libc::CLONE_NEWNS) != 0 {
+                return fail();
+            }
+            let none = std::ptr::null();
+            if libc::mount(
+                none,
+                c"/".as_ptr(),
+                none,
+                libc::MS_REC | libc::MS_PRIVATE,
+                std::ptr::null(),
+            ) != 0
+            {
+                return fail();
+            }
+            if libc::mount(
+                c"/dev/null".as_ptr(),
+                target.as_ptr(),
+                none,
+                libc::MS_BIND,
+                std::ptr::null(),
+            ) != 0
+            {
+                return fail();
+            }
+            Ok(())
+        });
+    }
+}
+
+/// Raises this process's soft open-file limit to its hard limit: every
+/// host of an apply keeps one SSH connection (one descriptor) open, and
+/// the soft limit is often 1,024. Returns the limit now in force.
+pub fn raise_open_files() -> u64 {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit/setrlimit write/read only the struct passed.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) != 0 {
+            return 0;
+        }
+        if lim.rlim_cur < lim.rlim_max {
+            let raised = libc::rlimit {
+                rlim_cur: lim.rlim_max,
+                rlim_max: lim.rlim_max,
+            };
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &raised) == 0 {
+                lim.rlim_cur = lim.rlim_max;
+            }
+        }
+    }
+    lim.rlim_cur
+}

@@ -110,6 +110,7 @@ fn apply(
     {
         crate::trial::run::check_times(spec).map_err(Error::msg)?;
     }
+    check_open_files(&planned, parallelism)?;
     // The saved plan is spent, whatever happens next.
     let _ = fs_err::remove_file(planned.paths.saved_plan());
     let reporter = &Reporter::for_changes(&planned.changes);
@@ -142,6 +143,42 @@ fn apply(
     } else {
         0
     })
+}
+
+/// Every host a change runs on keeps one SSH connection open for the whole
+/// apply: more hosts than this process may open files for would fail one
+/// by one with "Too many open files". Said once, before anything changes.
+fn check_open_files(planned: &Planned, parallelism: usize) -> Result<()> {
+    let plan = &planned.graph.plan;
+    let all: std::collections::HashSet<&str> = plan
+        .groups
+        .iter()
+        .flat_map(|g| g.hosts.iter().map(|h| h.name.as_str()))
+        .collect();
+    let mut reached = std::collections::HashSet::new();
+    for c in planned.changes.changes.iter().filter(|c| !c.is_host) {
+        if all.contains(c.host.as_str()) {
+            reached.insert(c.host.as_str());
+        } else {
+            // A trial (and what follows it) reaches every host.
+            reached.extend(all.iter().copied());
+        }
+    }
+    // Per node in flight: its stdout and stderr logs; and some for the
+    // state, journal, lock, terminal and runtime.
+    let needed = reached.len() as u64 + 2 * parallelism as u64 + 64;
+    let limit = crate::process::raise_open_files();
+    if limit == 0 || needed <= limit {
+        return Ok(());
+    }
+    Err(Error::msg(format!(
+        "this apply keeps an SSH connection open to each of {} hosts and writes up to {} logs at once: it needs about {needed} open files, and this process may open {limit} (its hard limit)",
+        reached.len(),
+        2 * parallelism
+    ))
+    .help(format!(
+        "raise the limit (`ulimit -n {needed}`, or `LimitNOFILE=` for a service; the hard limit needs root) and run again; nothing was applied"
+    )))
 }
 
 /// `runner apply`'s exit status when everything ran but a `[[check]]` failed.

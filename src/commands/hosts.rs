@@ -93,13 +93,14 @@ fn ansible(paths: &Paths, hosts: &[(String, HostState)]) -> Result<String> {
         for (name, h) in list {
             let _ = writeln!(
                 text,
-                "{} ansible_host={} ansible_port={} ansible_user={} ansible_ssh_private_key_file=\"{}\" ansible_ssh_common_args='-o UserKnownHostsFile=\"{}\" -o StrictHostKeyChecking=yes' runner_host='{name}'",
+                "{} ansible_host={} ansible_port={} ansible_user={} ansible_ssh_private_key_file=\"{}\" ansible_ssh_common_args='-o UserKnownHostsFile=\"{}\" -o StrictHostKeyChecking=yes' runner_host='{name}' runner_workdir=\"{}\"",
                 host_file_name(name),
                 h.address,
                 h.port,
                 h.user,
                 h.identity.display(),
-                known.display()
+                known.display(),
+                h.workdir
             );
         }
         text.push('\n');

@@ -223,7 +223,7 @@ pub fn prepare(
                                     .exec(&command, None, step.timeout, &tag, &mut out, &mut err)
                                     .await
                             }
-                            Payload::Write { bytes, dest } if has_refs => {
+                            Payload::Write { bytes, dest, .. } if has_refs => {
                                 let text =
                                     crate::graph::resolve(&String::from_utf8_lossy(bytes), &hosts)
                                         .map_err(|e| fail(e, None))?;
@@ -238,7 +238,7 @@ pub fn prepare(
                                     )
                                     .await
                             }
-                            Payload::Write { bytes, dest } => {
+                            Payload::Write { bytes, dest, .. } => {
                                 session
                                     .upload(bytes, dest, step.timeout, &tag, &mut out, &mut err)
                                     .await

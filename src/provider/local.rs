@@ -8,7 +8,7 @@
 //! exchange, so as root each sshd runs in a private mount namespace in which
 //! `~/.bashrc` reads as empty. Nothing outside those sshds sees the change.
 
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -45,29 +45,54 @@ impl Local {
     }
 }
 
-fn run(cmd: &mut Command, what: &str) -> Result<(), String> {
-    let out = cmd
-        .stdin(Stdio::null())
-        .output()
-        .map_err(|e| format!("{what}: cannot run {:?}: {e}", cmd.get_program()))?;
-    if out.status.success() {
-        Ok(())
-    } else {
-        Err(format!(
-            "{what} failed ({}): {}",
-            out.status,
-            String::from_utf8_lossy(&out.stderr).trim()
-        ))
-    }
+/// Writes a new ed25519 key pair to `path` (mode 0600, OpenSSH format)
+/// and `path.pub`, as `ssh-keygen -t ed25519 -N ''` would, in-process: a
+/// host brought up costs no `ssh-keygen` process (see `BENCHMARKS.md`).
+pub fn keygen(path: &Path, comment: &str) -> Result<(), String> {
+    make_key(path, comment, true).map(|_| ())
 }
 
-pub fn keygen(path: &Path, comment: &str) -> Result<(), String> {
-    run(
-        Command::new("ssh-keygen")
-            .args(["-q", "-t", "ed25519", "-N", "", "-C", comment, "-f"])
-            .arg(path),
-        "ssh-keygen",
-    )
+/// Writes a new ed25519 private key to `path` (and `path.pub` when
+/// `public_file`); returns its public line (`ssh-ed25519 AAAA…`, no comment).
+fn make_key(path: &Path, comment: &str, public_file: bool) -> Result<String, String> {
+    use russh::keys::ssh_key::{LineEnding, PrivateKey};
+    use std::io::Write as _;
+    use std::os::unix::fs::OpenOptionsExt as _;
+    let mut key = PrivateKey::random(&mut rand::rng(), russh::keys::Algorithm::Ed25519)
+        .map_err(|e| format!("cannot make an ed25519 key: {e}"))?;
+    key.set_comment(comment);
+    let private = key
+        .to_openssh(LineEnding::LF)
+        .map_err(|e| format!("cannot encode an ed25519 key: {e}"))?;
+    let public = key
+        .public_key()
+        .to_openssh()
+        .map_err(|e| format!("cannot encode an ed25519 key: {e}"))?;
+    let write = |p: &Path, text: &[u8], mode: u32| -> Result<(), String> {
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(mode)
+            .open(p)
+            .map_err(|e| format!("cannot write the key {}: {e}", p.display()))?;
+        f.write_all(text)
+            .map_err(|e| format!("cannot write the key {}: {e}", p.display()))
+    };
+    write(path, private.as_bytes(), 0o600)?;
+    if public_file {
+        let mut pub_path = path.as_os_str().to_owned();
+        pub_path.push(".pub");
+        write(
+            Path::new(&pub_path),
+            format!("{public}\n").as_bytes(),
+            0o644,
+        )?;
+    }
+    Ok(public
+        .split_whitespace()
+        .take(2)
+        .collect::<Vec<_>>()
+        .join(" "))
 }
 
 fn set_mode(path: &Path, mode: u32) -> Result<(), String> {
@@ -165,32 +190,30 @@ pub fn destroy_dir(dir: &Path) -> Result<bool, String> {
     }
 }
 
-/// Whether this process may make a private mount namespace (root, and not
-/// a container that forbids it). Probed once.
-fn can_unshare_mounts() -> bool {
-    static CAN: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-    *CAN.get_or_init(|| {
-        Command::new("unshare")
-            .args(["--mount", "--propagation", "private", "--", "true"])
+/// `~/.bashrc` when it has content worth hiding from sshd's shells, and we
+/// can: root, and not a container that forbids mount namespaces (probed
+/// once, with the same calls that start each sshd).
+fn rc_to_hide() -> Option<PathBuf> {
+    static RC: std::sync::OnceLock<Option<PathBuf>> = std::sync::OnceLock::new();
+    RC.get_or_init(|| {
+        if !crate::process::is_root() || std::env::var_os("RUNNER_KEEP_BASHRC").is_some() {
+            return None;
+        }
+        let rc = PathBuf::from(std::env::var_os("HOME")?).join(".bashrc");
+        if fs_err::metadata(&rc).ok()?.len() == 0 {
+            return None;
+        }
+        let mut probe = Command::new("true");
+        crate::process::hide_file_from(&mut probe, &rc);
+        let works = probe
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .status()
-            .is_ok_and(|s| s.success())
+            .is_ok_and(|s| s.success());
+        works.then_some(rc)
     })
-}
-
-/// `~/.bashrc` when it has content worth hiding from sshd's shells, and we can.
-fn rc_to_hide() -> Option<PathBuf> {
-    if !crate::process::is_root()
-        || std::env::var_os("RUNNER_KEEP_BASHRC").is_some()
-        || !can_unshare_mounts()
-    {
-        return None;
-    }
-    let home = std::env::var_os("HOME")?;
-    let rc = PathBuf::from(home).join(".bashrc");
-    (fs_err::metadata(&rc).ok()?.len() > 0).then_some(rc)
+    .clone()
 }
 
 impl Provider for Local {
@@ -280,14 +303,8 @@ impl Local {
         let work = dir.join("work");
         fs_err::create_dir_all(&work).map_err(|e| e.to_string())?;
         let host_key = dir.join("host_ed25519_key");
-        keygen(&host_key, &host.name)?;
-        let public =
-            fs_err::read_to_string(dir.join("host_ed25519_key.pub")).map_err(|e| e.to_string())?;
-        let public = public
-            .split_whitespace()
-            .take(2)
-            .collect::<Vec<_>>()
-            .join(" ");
+        // Its public half is kept in the state only: one file fewer per host.
+        let public = make_key(&host_key, &host.name, false)?;
         let client_pub = fs_err::read_to_string(client_key(&self.paths).with_extension("pub"))
             .map_err(|e| e.to_string())?;
         let authorized = dir.join("authorized_keys");
@@ -398,27 +415,14 @@ fn start_sshd(dir: &Path, port: u16) -> Result<u32, String> {
     let log = dir.join("sshd.log");
     let sshd = sshd_path();
     let flag = no_reexec_flag();
-    let mut cmd = match rc_to_hide() {
-        Some(rc) => {
-            let mut c = Command::new("unshare");
-            c.args(["--mount", "--propagation", "private", "--", "sh", "-c"])
-                .arg(r#"mount --bind /dev/null "$0" && exec "$1" -f "$2" -E "$3" $4"#)
-                .arg(rc)
-                .arg(&sshd)
-                .arg(&config)
-                .arg(&log)
-                .arg(flag);
-            c
-        }
-        None => {
-            let mut c = Command::new(&sshd);
-            c.arg("-f").arg(&config).arg("-E").arg(&log);
-            if !flag.is_empty() {
-                c.arg(flag);
-            }
-            c
-        }
-    };
+    let mut cmd = Command::new(&sshd);
+    cmd.arg("-f").arg(&config).arg("-E").arg(&log);
+    if !flag.is_empty() {
+        cmd.arg(flag);
+    }
+    if let Some(rc) = rc_to_hide() {
+        crate::process::hide_file_from(&mut cmd, &rc);
+    }
     let out = cmd
         .stdin(Stdio::null())
         .stdout(Stdio::null())
@@ -436,13 +440,9 @@ fn start_sshd(dir: &Path, port: u16) -> Result<u32, String> {
     }
     let deadline = Instant::now() + START_TIMEOUT;
     loop {
-        if let Some(pid) = our_sshd(dir, None)
-            && TcpStream::connect_timeout(
-                &([127, 0, 0, 1], port).into(),
-                Duration::from_millis(200),
-            )
-            .is_ok()
-        {
+        // sshd writes its pid file after it has bound its port: no test
+        // connection is needed (one would cost the sshd a fork).
+        if let Some(pid) = our_sshd(dir, None) {
             return Ok(pid);
         }
         // sshd daemonizes before it binds: a port taken meanwhile shows
@@ -469,6 +469,6 @@ fn start_sshd(dir: &Path, port: u16) -> Result<u32, String> {
                 log.display()
             ));
         }
-        std::thread::sleep(Duration::from_millis(10));
+        std::thread::sleep(Duration::from_millis(2));
     }
 }

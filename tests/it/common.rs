@@ -83,6 +83,27 @@ impl Project {
     }
 
     /// Local hosts' sshd pids under this project (from their pid files, alive only).
+    /// Runs the shell `script` in the project dir inside a private mount
+    /// namespace (for a tmpfs only it and what it starts see); it must
+    /// exit 0.
+    pub fn in_private_mounts(&self, script: &str) {
+        let st = Command::new("unshare")
+            .args([
+                "--mount",
+                "--propagation",
+                "private",
+                "--",
+                "sh",
+                "-c",
+                script,
+            ])
+            .current_dir(self.path())
+            .stdin(Stdio::null())
+            .status()
+            .unwrap();
+        assert!(st.success(), "{st}");
+    }
+
     pub fn sshd_pids(&self) -> Vec<u32> {
         let mut pids = Vec::new();
         for entry in glob_pid_files(self.path()) {
@@ -282,6 +303,11 @@ pub struct TestSshd {
 
 impl TestSshd {
     pub fn start(dir: &Path) -> TestSshd {
+        TestSshd::start_with(dir, "")
+    }
+
+    /// With `extra` lines appended to its sshd_config.
+    pub fn start_with(dir: &Path, extra: &str) -> TestSshd {
         std::fs::create_dir_all(dir).unwrap();
         let keygen = |path: &Path| {
             let ok = Command::new("ssh-keygen")
@@ -304,7 +330,7 @@ impl TestSshd {
         std::fs::write(
             dir.join("sshd_config"),
             format!(
-                "Port {port}\nListenAddress 127.0.0.1\nHostKey {d}/host_key\nPidFile {d}/sshd.pid\nAuthorizedKeysFile {d}/authorized_keys\nUsePAM no\nStrictModes no\nPasswordAuthentication no\nPermitRootLogin prohibit-password\nAllowUsers {user}\nLogLevel ERROR\n"
+                "Port {port}\nListenAddress 127.0.0.1\nHostKey {d}/host_key\nPidFile {d}/sshd.pid\nAuthorizedKeysFile {d}/authorized_keys\nUsePAM no\nStrictModes no\nPasswordAuthentication no\nPermitRootLogin prohibit-password\nAllowUsers {user}\nLogLevel ERROR\n{extra}"
             ),
         )
         .unwrap();

@@ -179,21 +179,7 @@ rm -f .runner/full/hosts/a-0/work/fill
 "#,
         bin = BIN
     );
-    let st = Command::new("unshare")
-        .args([
-            "--mount",
-            "--propagation",
-            "private",
-            "--",
-            "sh",
-            "-c",
-            &script,
-        ])
-        .current_dir(p.path())
-        .stdin(Stdio::null())
-        .status()
-        .unwrap();
-    assert!(st.success(), "{st}");
+    p.in_private_mounts(&script);
     let apply = format!("{}{}", p.read("apply.out"), p.read("apply.err"));
     assert_eq!(p.read("apply.code"), "1\n", "{apply}");
     assert!(apply.contains("No space left on device"), "{apply}");

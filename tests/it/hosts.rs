@@ -78,6 +78,12 @@ fn ping_ssh_and_inventory_reach_the_hosts_with_pinned_keys() {
         inv["_meta"]["hostvars"]["server-0"]["runner_host"],
         "server[0]"
     );
+    assert!(
+        inv["_meta"]["hostvars"]["server-0"]["runner_workdir"]
+            .as_str()
+            .is_some_and(|w| w.ends_with("/hosts/server-0/work")),
+        "{inv}"
+    );
     let raw = output_of(
         Command::new("ansible")
             .args([

@@ -38,6 +38,7 @@ fn apply_then_plan_shows_no_changes_and_destroy_leaves_nothing() {
     };
     assert_eq!(mode(".runner/e2e/id_ed25519"), 0o600);
     assert_eq!(mode(".runner/e2e/hosts/server-0/authorized_keys"), 0o600);
+    assert_eq!(mode(".runner/e2e/hosts/server-0/host_ed25519_key"), 0o600);
 
     let show = p.run(&["show", "--json"]);
     show.ok();
@@ -456,5 +457,65 @@ fn order_holds_through_unchanged_steps() {
         "{r:?}"
     );
     assert_eq!(p.read(".runner/ord/hosts/h-0/work/c.txt"), "one\n");
+    p.run(&["destroy", "plan.toml", "--yes"]).ok();
+}
+
+/// A step's command runs in the login shell sshd starts, as `$SHELL -c`
+/// would run it: its quotes, lines, `exit` and errors are its own.
+#[test]
+fn commands_run_as_the_login_shell_would_run_them() {
+    let p = Project::new();
+    let plan = |second: &str| {
+        format!(
+            r#"name = "sh"
+[groups.h]
+count = 1
+[[step]]
+name = "quotes"
+on = ["h"]
+run = """
+x='it''s'; printf '%s|%s\n' "$x" "$(pwd)"
+echo "second line" "$RUNNER_HOST"
+"""
+[[step]]
+name = "second"
+on = ["h"]
+run = "{second}"
+"#
+        )
+    };
+    p.write("plan.toml", &plan("echo before; exit 7; echo after"));
+    let r = p.run(&["apply", "plan.toml", "--yes"]);
+    assert_eq!(r.code, 1, "{r:?}");
+    let work = p.path().join(".runner/sh/hosts/h-0/work");
+    assert_eq!(
+        p.read(".runner/sh/logs/h-0/quotes.stdout"),
+        format!("its|{}\nsecond line h[0]\n", work.display())
+    );
+    assert!(
+        r.stderr
+            .contains("failed: step `second` on `h[0]`: exit status 7"),
+        "{r:?}"
+    );
+    assert_eq!(p.read(".runner/sh/logs/h-0/second.stdout"), "before\n");
+
+    p.write("plan.toml", &plan("sleep 30 & kill -TERM $!; wait $!"));
+    let r = p.run(&["apply", "plan.toml", "--yes"]);
+    assert!(
+        r.stderr.contains(
+            "failed: step `second` on `h[0]`: exit status 143: killed by signal 15 (SIGTERM)"
+        ),
+        "{r:?}"
+    );
+
+    p.write("plan.toml", &plan("if then fi"));
+    let r = p.run(&["apply", "plan.toml", "--yes"]);
+    assert!(
+        r.stderr
+            .contains("failed: step `second` on `h[0]`: exit status 2"),
+        "{r:?}"
+    );
+    let log = p.read(".runner/sh/logs/h-0/second.stderr");
+    assert!(log.contains("syntax error"), "{log}");
     p.run(&["destroy", "plan.toml", "--yes"]).ok();
 }

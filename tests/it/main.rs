@@ -14,3 +14,4 @@ mod report;
 mod saved_plan;
 mod static_hosts;
 mod trials;
+mod uploads;

@@ -2,7 +2,7 @@
 //! key pinning: a changed key is an error, never accepted.
 
 use std::path::Path;
-use std::process::Command;
+use std::process::{Command, Stdio};
 
 use crate::common::*;
 
@@ -122,4 +122,66 @@ dest = "conf.txt"
         assert!(left.is_empty(), "{left:?}");
         p.run(&["destroy", "plan.toml", "--yes"]).ok();
     }
+}
+
+/// Every host keeps one connection for the whole apply: 60 of them fit
+/// although the soft open-file limit is 50 (runner raises it to the hard
+/// limit); where the hard limit is that low, a clear error says so before
+/// anything runs.
+#[test]
+fn connections_are_not_bounded_by_a_low_soft_open_file_limit() {
+    let p = Project::new();
+    let sshd = TestSshd::start_with(&p.path().join("sshd"), "MaxStartups 400\n");
+    let host = format!(
+        "{{ address = \"127.0.0.1\", port = {}, host_key = \"{}\" }}",
+        sshd.port,
+        sshd.host_key()
+    );
+    let hosts = vec![host; 60].join(", ");
+    p.write(
+        "plan.toml",
+        &format!(
+            r#"name = "fds"
+[provider]
+kind = "static"
+identity = "{}"
+workdir = "{}"
+
+[groups.box]
+hosts = [{hosts}]
+
+[[step]]
+name = "t"
+on = ["box"]
+run = "true"
+"#,
+            sshd.dir.join("client_key").display(),
+            p.path().join("work").display()
+        ),
+    );
+    let limited = |limits: &str| {
+        output_of(
+            Command::new("prlimit")
+                .arg(format!("--nofile={limits}"))
+                .arg(BIN)
+                .args(["apply", "plan.toml", "--yes"])
+                .current_dir(p.path())
+                .stdin(Stdio::null())
+                .output()
+                .unwrap(),
+        )
+    };
+    let low = limited("50:50");
+    assert_eq!(low.code, 1, "{low:?}");
+    assert!(
+        low.stderr
+            .contains("it needs about 224 open files, and this process may open 50")
+            && low.stderr.contains("ulimit -n 224")
+            && low.stderr.contains("nothing was applied"),
+        "{low:?}"
+    );
+    assert!(!p.path().join("work").exists(), "something ran: {low:?}");
+    let raised = limited("50:4096");
+    raised.ok();
+    assert!(raised.stderr.contains("Apply complete"), "{raised:?}");
 }
