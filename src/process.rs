@@ -180,6 +180,34 @@ pub fn hide_file_from(cmd: &mut std::process::Command, file: &std::path::Path) {
     }
 }
 
+/// The soft open-file limit this process was started with.
+static OPEN_FILES_SOFT: std::sync::OnceLock<libc::rlim_t> = std::sync::OnceLock::new();
+
+/// Gives `cmd` the soft open-file limit runner was started with, not the
+/// one `raise_open_files` raised: a host's sshd and the commands it runs
+/// keep the limits the operator set.
+pub fn keep_open_files_limit(cmd: &mut std::process::Command) {
+    use std::os::unix::process::CommandExt as _;
+    let Some(&soft) = OPEN_FILES_SOFT.get() else {
+        return;
+    };
+    // SAFETY: the hook makes only system calls (getrlimit, setrlimit) on a
+    // struct on its stack; it allocates nothing and takes no lock.
+    unsafe {
+        cmd.pre_exec(move || {
+            let mut lim = libc::rlimit {
+                rlim_cur: 0,
+                rlim_max: 0,
+            };
+            if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) == 0 && soft < lim.rlim_cur {
+                lim.rlim_cur = soft;
+                libc::setrlimit(libc::RLIMIT_NOFILE, &lim);
+            }
+            Ok(())
+        });
+    }
+}
+
 /// Raises this process's soft open-file limit to its hard limit: every
 /// host of an apply keeps one SSH connection (one descriptor) open, and
 /// the soft limit is often 1,024. Returns the limit now in force.
@@ -193,6 +221,7 @@ pub fn raise_open_files() -> u64 {
         if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) != 0 {
             return 0;
         }
+        let _ = OPEN_FILES_SOFT.set(lim.rlim_cur);
         if lim.rlim_cur < lim.rlim_max {
             let raised = libc::rlimit {
                 rlim_cur: lim.rlim_max,

@@ -40,6 +40,9 @@ pub enum Sftp {
     Unavailable,
     /// It has one and the upload failed: the message says why.
     Failed(String),
+    /// The deadline passed first (the temp file was removed if the
+    /// server still answered).
+    TimedOut,
 }
 
 impl From<russh::Error> for Sftp {
@@ -133,8 +136,12 @@ impl Conn {
             next_id: 1,
             posix_rename: false,
         };
-        conn.send(INIT, None, &3u32.to_be_bytes()).await?;
-        let version = conn.reply().await?;
+        // A subsystem that is configured but cannot run (`sftp-server`
+        // missing: it exits 127 at once) ends before it answers.
+        let version = match conn.send(INIT, None, &3u32.to_be_bytes()).await {
+            Ok(_) => conn.reply().await.map_err(|_| Sftp::Unavailable)?,
+            Err(_) => return Err(Sftp::Unavailable),
+        };
         if version.kind != VERSION {
             return Err(Sftp::Unavailable);
         }
@@ -164,6 +171,18 @@ impl Conn {
         packet.extend_from_slice(body);
         self.write.data_bytes(packet).await?;
         Ok(id)
+    }
+
+    /// The answer to request `id`; answers to earlier requests that no one
+    /// waits for any more (the writes in flight when one failed) are
+    /// skipped.
+    async fn reply_to(&mut self, id: u32) -> Result<Reply, Sftp> {
+        loop {
+            let r = self.reply().await?;
+            if r.id >= id {
+                return Ok(r);
+            }
+        }
     }
 
     async fn reply(&mut self) -> Result<Reply, Sftp> {
@@ -201,7 +220,7 @@ impl Conn {
     /// The status answer to request `id`: `Ok(())` for OK, else its code
     /// and the server's message.
     async fn status(&mut self, id: u32) -> Result<Result<(), (u32, String)>, Sftp> {
-        let r = self.reply().await?;
+        let r = self.reply_to(id).await?;
         if r.id != id || r.kind != STATUS {
             return Err(Sftp::Failed(format!(
                 "SFTP: unexpected answer (type {}, id {}) to request {id}",
@@ -235,7 +254,7 @@ impl Conn {
         body.extend_from_slice(&(OPEN_WRITE | OPEN_CREATE | OPEN_TRUNCATE).to_be_bytes());
         body.extend_from_slice(&0u32.to_be_bytes());
         let id = self.send(OPEN, None, &body).await?;
-        let r = self.reply().await?;
+        let r = self.reply_to(id).await?;
         match r.kind {
             HANDLE if r.id == id => Fields(&r.body)
                 .bytes()
@@ -323,20 +342,25 @@ impl Conn {
 fn msg(e: Sftp) -> String {
     match e {
         Sftp::Unavailable => "SFTP: the server ended the session".into(),
+        Sftp::TimedOut => "SFTP: timed out".into(),
         Sftp::Failed(m) => m,
     }
 }
 
 /// Writes `bytes` to `dest` on the host through `temp` (beside it),
-/// making `dest`'s folders when they are missing.
+/// making `dest`'s folders when they are missing, by `deadline`.
 pub async fn upload(
     channel: russh::Channel<Msg>,
     bytes: &[u8],
     dest: &str,
     temp: &str,
+    deadline: tokio::time::Instant,
 ) -> Result<(), Sftp> {
-    let mut conn = Conn::open(channel).await?;
-    let result = async {
+    let mut conn = match tokio::time::timeout_at(deadline, Conn::open(channel)).await {
+        Ok(c) => c?,
+        Err(_) => return Err(Sftp::TimedOut),
+    };
+    let put = async {
         let handle = match conn.create(temp).await? {
             Ok(h) => h,
             Err((NO_SUCH_FILE, _)) => {
@@ -354,12 +378,16 @@ pub async fn upload(
         conn.rename(temp, dest)
             .await?
             .map_err(|(_, m)| Sftp::Failed(format!("cannot rename {temp} to {dest}: {m}")))
+    };
+    let result = tokio::time::timeout_at(deadline, put)
+        .await
+        .unwrap_or(Err(Sftp::TimedOut));
+    // A server that no longer answers does not hold the node up.
+    let grace = std::time::Duration::from_secs(2);
+    if result.is_err() {
+        let _ = tokio::time::timeout(grace, conn.remove(temp)).await;
     }
-    .await;
-    if matches!(result, Err(Sftp::Failed(_))) {
-        conn.remove(temp).await;
-    }
-    conn.end().await;
+    let _ = tokio::time::timeout(grace, conn.end()).await;
     result
 }
 

@@ -109,7 +109,13 @@ impl std::fmt::Display for Outcome {
                     15 => " (SIGTERM)",
                     _ => "",
                 };
-                write!(f, "exit status {c}: killed by signal {}{name}", c - 128)
+                // A program may exit with such a status itself: "likely".
+                write!(
+                    f,
+                    "exit status {c} (128 + {}: likely killed by signal {}{name})",
+                    c - 128,
+                    c - 128
+                )
             }
             Outcome::Exit(c) => write!(f, "exit status {c}"),
             Outcome::Signal(s) => write!(f, "killed by signal {s}"),
@@ -121,6 +127,15 @@ impl std::fmt::Display for Outcome {
             Outcome::Lost => write!(f, "connection lost before the command finished"),
         }
     }
+}
+
+/// The word a node's command carries in its command line on the host
+/// (`: runner-node-<hex>-`), found by `stop_tagged`: hex, so that no tag
+/// needs quoting in a pattern; the closing `-` so that no tag's marker is
+/// the start of another's.
+fn node_marker(tag: &str) -> String {
+    let hex: String = tag.bytes().map(|b| format!("{b:02x}")).collect();
+    format!("runner-node-{hex}-")
 }
 
 fn quote(s: &str) -> String {
@@ -325,12 +340,16 @@ impl Session {
         // every command (see `BENCHMARKS.md`). An overrun is stopped on the
         // host by the tag every process of the command inherits
         // (`stop_tagged`), then reported.
+        // The shell's own environment (/proc/PID/environ) is the one sshd
+        // gave it, without the tag, and so is that of the subshells it forks
+        // (a loop, a pipeline's stages): those carry the node's marker in
+        // their command line instead (`node_marker`). One line, so that the
+        // shell's line numbers in an error are the command's own.
         let c = quote(command);
+        let m = node_marker(tag);
         let full = format!(
-            "[ -d {w} ] || mkdir -p {w} || exit 97\n\
-             cd {w} || exit 97\n\
-             RUNNER_NODE={t}; export RUNNER_NODE\n\
-             eval {c}"
+            "RUNNER_NODE={t}; export RUNNER_NODE; : {m}; \
+             {{ [ -d {w} ] || mkdir -p {w}; }} && cd {w} || exit 97; eval {c}"
         );
         let backstop = timeout;
         let mut channel = self.open_channel().await?;
@@ -402,6 +421,8 @@ impl Session {
         // file system (one machine listed twice, an NFS home) never write
         // into each other's temp file.
         let tmp = format!("{dest}.runner-{tag}.tmp");
+        // One deadline for the SFTP try and the shell's retry.
+        let deadline = tokio::time::Instant::now() + timeout;
         if !self.no_sftp.load(std::sync::atomic::Ordering::Relaxed) {
             let on_host = |p: &str| {
                 if p.starts_with('/') || self.target.workdir.is_empty() {
@@ -412,19 +433,18 @@ impl Session {
             };
             let channel = self.open_channel().await?;
             let (dest_path, tmp_path) = (on_host(dest), on_host(&tmp));
-            let put = crate::sftp::upload(channel, bytes, &dest_path, &tmp_path);
-            match tokio::time::timeout(timeout, put).await {
-                Err(_) => return Ok(Outcome::TimedOut(timeout)),
-                Ok(Ok(())) => return Ok(Outcome::Exit(0)),
+            match crate::sftp::upload(channel, bytes, &dest_path, &tmp_path, deadline).await {
+                Err(crate::sftp::Sftp::TimedOut) => return Ok(Outcome::TimedOut(timeout)),
+                Ok(()) => return Ok(Outcome::Exit(0)),
                 // SFTP servers say little of why (OpenSSH: "Failure" for a
                 // full disk): the shell's try below says it in the OS's words.
-                Ok(Err(crate::sftp::Sftp::Failed(e))) => {
+                Err(crate::sftp::Sftp::Failed(e)) => {
                     let note = format!(
                         "runner: the upload over SFTP failed ({e}); trying through the shell\n"
                     );
                     let _ = stderr.write_all(note.as_bytes()).await;
                 }
-                Ok(Err(crate::sftp::Sftp::Unavailable)) => self
+                Err(crate::sftp::Sftp::Unavailable) => self
                     .no_sftp
                     .store(true, std::sync::atomic::Ordering::Relaxed),
             }
@@ -442,23 +462,46 @@ impl Session {
         let cmd = format!(
             "{{ [ -d {p} ] || mkdir -p {p}; }} && {{ cat > {tmp} && mv -f {tmp} {d}; }} || {{ rc=$?; rm -f {tmp}; exit $rc; }}"
         );
-        self.exec(&cmd, Some(bytes), timeout, tag, stdout, stderr)
-            .await
+        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+        if left.is_zero() {
+            return Ok(Outcome::TimedOut(timeout));
+        }
+        let outcome = self
+            .exec(&cmd, Some(bytes), left, tag, stdout, stderr)
+            .await?;
+        Ok(match outcome {
+            Outcome::TimedOut(_) => Outcome::TimedOut(timeout),
+            o => o,
+        })
     }
 
     /// Stops every process on the host that carries `tag` (the commands of
     /// an abandoned node and their children): TERM, then KILL after 2 s.
     pub async fn stop_tagged(&self, tag: &str) -> Result<(), String> {
-        self.stop_env("RUNNER_NODE", tag).await
+        // The shell sshd started and its forked subshells by the marker in
+        // their command line; the `[h]` keeps the grep from finding itself.
+        let m = node_marker(tag);
+        let found = format!(
+            "grep -lz '[{}]{}' /proc/[0-9]*/cmdline 2>/dev/null | sed 's,^/proc/,,;s,/cmdline$,,'",
+            &m[..1],
+            &m[1..]
+        );
+        self.stop_found("RUNNER_NODE", tag, &found).await
     }
 
     /// Stops every process on the host whose environment has `var=value`
     /// (a trial's monitors and armed tests carry `RUNNER_TRIAL=<id>`).
     pub async fn stop_env(&self, var: &str, value: &str) -> Result<(), String> {
+        self.stop_found(var, value, "true").await
+    }
+
+    /// Stops the processes whose environment has `var=value` and those the
+    /// shell command `also` lists: TERM, then KILL after 2 s.
+    async fn stop_found(&self, var: &str, value: &str, also: &str) -> Result<(), String> {
         let t = quote(&format!("{var}={value}"));
         let script = format!(
-            "pids() {{ grep -lxzF {t} /proc/[0-9]*/environ 2>/dev/null | sed 's,^/proc/,,;s,/environ$,,' | grep -vx \"$$\"; }}\n\
-             p=$(pids); [ -z \"$p\" ] && exit 0\n\
+            "pids() {{ {{ grep -lxzF {t} /proc/[0-9]*/environ 2>/dev/null | sed 's,^/proc/,,;s,/environ$,,'; {also}; }} | grep -vx \"$$\"; }}; \
+             p=$(pids); [ -z \"$p\" ] && exit 0; \
              kill -TERM $p 2>/dev/null; sleep 2; p=$(pids); [ -n \"$p\" ] && kill -KILL $p 2>/dev/null; exit 0"
         );
         let mut ch = self.open_channel().await?;

@@ -69,6 +69,8 @@ pub fn run(
             if planned.changes.is_empty() {
                 return Ok(0);
             }
+            // Said before the question, not after the answer.
+            check_open_files(&planned, parallelism)?;
             if !super::confirm("\nApply these changes?", yes)? {
                 eprintln!("Apply cancelled.");
                 return Ok(1);
@@ -149,21 +151,36 @@ fn apply(
 /// apply: more hosts than this process may open files for would fail one
 /// by one with "Too many open files". Said once, before anything changes.
 fn check_open_files(planned: &Planned, parallelism: usize) -> Result<()> {
-    let plan = &planned.graph.plan;
-    let all: std::collections::HashSet<&str> = plan
+    use crate::graph::NodeKind;
+    let graph = &planned.graph;
+    let all: std::collections::HashSet<&str> = graph
+        .plan
         .groups
         .iter()
         .flat_map(|g| g.hosts.iter().map(|h| h.name.as_str()))
         .collect();
     let mut reached = std::collections::HashSet::new();
-    for c in planned.changes.changes.iter().filter(|c| !c.is_host) {
-        if all.contains(c.host.as_str()) {
-            reached.insert(c.host.as_str());
-        } else {
-            // A trial (and what follows it) reaches every host.
-            reached.extend(all.iter().copied());
+    let mut remote_nodes = 0usize;
+    // Destroys and host changes make no SSH connection; analyses, checks
+    // and the report run here.
+    for c in &planned.changes.changes {
+        let Some(node) = c.node.filter(|_| !c.is_host) else {
+            continue;
+        };
+        match graph.dag[node].kind {
+            NodeKind::Analyze { .. } | NodeKind::Checks | NodeKind::Report => {}
+            _ if all.contains(c.host.as_str()) => {
+                remote_nodes += 1;
+                reached.insert(c.host.as_str());
+            }
+            // A trial (its tests, collects) reaches every host.
+            _ => {
+                remote_nodes += all.len();
+                reached.extend(all.iter().copied());
+            }
         }
     }
+    let parallelism = parallelism.min(remote_nodes);
     // Per node in flight: its stdout and stderr logs; and some for the
     // state, journal, lock, terminal and runtime.
     let needed = reached.len() as u64 + 2 * parallelism as u64 + 64;

@@ -144,6 +144,7 @@ pub fn ssh(plan: &Path, host: &str, command: &[String]) -> Result<i32> {
             command.join(" ")
         ));
     }
+    crate::process::keep_open_files_limit(&mut cmd);
     let err = cmd.exec();
     Err(Error::msg(format!("cannot run ssh: {err}")).help("install openssh-client"))
 }

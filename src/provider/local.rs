@@ -71,14 +71,18 @@ fn make_key(path: &Path, comment: &str, public_file: bool) -> Result<String, Str
     let write = |p: &Path, text: &[u8], mode: u32| -> Result<(), String> {
         let mut f = std::fs::OpenOptions::new()
             .write(true)
-            .create_new(true)
+            .create(true)
+            .truncate(true)
             .mode(mode)
             .open(p)
             .map_err(|e| format!("cannot write the key {}: {e}", p.display()))?;
         f.write_all(text)
             .map_err(|e| format!("cannot write the key {}: {e}", p.display()))
     };
-    write(path, private.as_bytes(), 0o600)?;
+    // The public half first and the private key last, whole (written
+    // beside it, then renamed): an apply killed in between leaves no key,
+    // and the next one makes both, rather than a half key or a key
+    // without its public half forever.
     if public_file {
         let mut pub_path = path.as_os_str().to_owned();
         pub_path.push(".pub");
@@ -88,6 +92,12 @@ fn make_key(path: &Path, comment: &str, public_file: bool) -> Result<String, Str
             0o644,
         )?;
     }
+    let mut temp = path.as_os_str().to_owned();
+    temp.push(".tmp");
+    let temp = PathBuf::from(temp);
+    write(&temp, private.as_bytes(), 0o600)?;
+    std::fs::rename(&temp, path)
+        .map_err(|e| format!("cannot write the key {}: {e}", path.display()))?;
     Ok(public
         .split_whitespace()
         .take(2)
@@ -423,6 +433,7 @@ fn start_sshd(dir: &Path, port: u16) -> Result<u32, String> {
     if let Some(rc) = rc_to_hide() {
         crate::process::hide_file_from(&mut cmd, &rc);
     }
+    crate::process::keep_open_files_limit(&mut cmd);
     let out = cmd
         .stdin(Stdio::null())
         .stdout(Stdio::null())

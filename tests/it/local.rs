@@ -310,6 +310,30 @@ timeout = "1s"
             .is_ok_and(|c| String::from_utf8_lossy(&c).replace('\0', " ").trim() == "sleep 31.25")
     });
     assert!(!sleeping, "the timed-out command is still running");
+
+    // A loop is the shell itself, and a pipeline's stage a subshell forked
+    // from it: neither is left running after its timeout either.
+    p.write(
+        "plan.toml",
+        &p.read("plan.toml").replace(
+            "echo started; sleep 31.25; echo never",
+            "while :; do sleep 0.2517; done | while read -r l; do sleep 0.2517; done",
+        ),
+    );
+    let r = p.run(&["apply", "plan.toml", "--yes"]);
+    assert!(
+        r.stderr
+            .contains("failed: step `slow` on `h[0]`: timed out after 1s"),
+        "{r:?}"
+    );
+    let left: Vec<String> = std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|e| std::fs::read(e.path().join("cmdline")).ok())
+        .map(|c| String::from_utf8_lossy(&c).replace('\0', " "))
+        .filter(|c| c.contains("0.2517"))
+        .collect();
+    assert!(left.is_empty(), "still running: {left:?}");
 }
 
 const SLOW_PLAN: &str = r#"name = "slow"
@@ -503,7 +527,7 @@ run = "{second}"
     let r = p.run(&["apply", "plan.toml", "--yes"]);
     assert!(
         r.stderr.contains(
-            "failed: step `second` on `h[0]`: exit status 143: killed by signal 15 (SIGTERM)"
+            "failed: step `second` on `h[0]`: exit status 143 (128 + 15: likely killed by signal 15 (SIGTERM))"
         ),
         "{r:?}"
     );
@@ -516,6 +540,24 @@ run = "{second}"
         "{r:?}"
     );
     let log = p.read(".runner/sh/logs/h-0/second.stderr");
-    assert!(log.contains("syntax error"), "{log}");
+    assert!(log.to_lowercase().contains("syntax error"), "{log}");
+
+    // runner raises its own open-file limit for its connections; the host's
+    // commands keep the one it was started with (a new host: its sshd is
+    // started by the limited runner).
+    p.run(&["destroy", "plan.toml", "--yes"]).ok();
+    p.write("plan.toml", &plan("ulimit -Sn"));
+    let r = output_of(
+        std::process::Command::new("prlimit")
+            .arg("--nofile=777:8192")
+            .arg(BIN)
+            .args(["apply", "plan.toml", "--yes"])
+            .current_dir(p.path())
+            .stdin(std::process::Stdio::null())
+            .output()
+            .unwrap(),
+    );
+    r.ok();
+    assert_eq!(p.read(".runner/sh/logs/h-0/second.stdout"), "777\n");
     p.run(&["destroy", "plan.toml", "--yes"]).ok();
 }

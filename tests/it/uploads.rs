@@ -111,7 +111,9 @@ hosts = [{{ address = "127.0.0.1", port = {}, host_key = "{}" }}]
 fn uploads_to_a_static_host_use_its_sftp_server_or_its_shell() {
     let server = Path::new("/usr/lib/openssh/sftp-server");
     assert!(server.exists(), "openssh-server ships {}", server.display());
-    for with_sftp in [true, false] {
+    // A wrapper around the real server; no subsystem; one configured whose
+    // program is missing (it exits 127 before it answers).
+    for subsystem in ["wrapper", "none", "missing"] {
         let p = Project::new();
         // The subsystem is a wrapper that leaves a mark, then the real server.
         let wrapper = p.path().join("sftp-wrapper");
@@ -130,10 +132,10 @@ fn uploads_to_a_static_host_use_its_sftp_server_or_its_shell() {
             .arg(&wrapper)
             .status()
             .unwrap();
-        let extra = if with_sftp {
-            format!("Subsystem sftp {}\n", wrapper.display())
-        } else {
-            String::new()
+        let extra = match subsystem {
+            "wrapper" => format!("Subsystem sftp {}\n", wrapper.display()),
+            "missing" => "Subsystem sftp /nonexistent/sftp-server\n".to_string(),
+            _ => String::new(),
         };
         let sshd = TestSshd::start_with(&p.path().join("sshd"), &extra);
         let work = p.path().join("home work");
@@ -141,10 +143,13 @@ fn uploads_to_a_static_host_use_its_sftp_server_or_its_shell() {
         uploads_twice(&p, &work);
         assert_eq!(
             mark.exists(),
-            with_sftp,
-            "SFTP used: {}, subsystem configured: {with_sftp}",
+            subsystem == "wrapper",
+            "SFTP used: {}, subsystem: {subsystem}",
             mark.exists()
         );
+        // A host without a working subsystem is not an SFTP failure.
+        let log = p.read(".runner/st/logs/box-0/up.stderr");
+        assert!(!log.contains("SFTP"), "{subsystem}: {log}");
     }
 }
 
