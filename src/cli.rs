@@ -75,12 +75,15 @@ pub enum Command {
         #[arg(long, short = 'y')]
         yes: bool,
         /// How many nodes run at once. 50 by measurement: on 200 local hosts
-        /// (CPU-bound, 2 cores) 50 is 20 % faster than 10 and no slower than
-        /// 200 (see BENCHMARKS.md); across a network, where latency
-        /// dominates, more in flight pays more. Each host keeps one
-        /// connection (one file descriptor): runner raises its open-file
-        /// limit to the hard limit at start. Each sshd sees at most one
-        /// connection from runner, far below its MaxStartups (10).
+        /// (CPU-bound, 2 cores) 10 is 10-25 % slower than 50, and 100 or 200
+        /// are no faster (see BENCHMARKS.md); across a network, where
+        /// latency dominates, more in flight pays more: raise it there. Each
+        /// host keeps one connection (one file descriptor): runner raises its
+        /// open-file limit to the hard limit and says before it starts when
+        /// that is too low. A host's sshd sees one connection from runner; a
+        /// machine listed as many hosts (one address and port) sees one per
+        /// host, at most 8 being started at once, below sshd's default
+        /// MaxStartups (10:30:100), past which it drops connections.
         #[arg(long, default_value_t = 50)]
         parallelism: usize,
         /// Start from an empty state although the state file is missing and

@@ -11,9 +11,16 @@ use crate::state::HostState;
 
 type Cell = Arc<OnceCell<Result<Arc<Session>, String>>>;
 
+/// Connections being made to one address and port at once. sshd drops
+/// unauthenticated connections past its `MaxStartups` (10:30:100 by
+/// default: some from the 11th on); a machine listed as many hosts would
+/// see one per host at once. Hosts at different addresses are not held.
+const STARTING_PER_ENDPOINT: usize = 8;
+
 #[derive(Default)]
 pub struct Pool {
     cells: Mutex<HashMap<String, Cell>>,
+    starting: std::sync::Mutex<HashMap<(String, u16), Arc<tokio::sync::Semaphore>>>,
     /// Where a host key learnt on first connect is recorded (pinned).
     pin: Option<tokio::sync::mpsc::UnboundedSender<super::Msg>>,
 }
@@ -23,8 +30,8 @@ impl Pool {
     /// cloud host nothing has logged into) on first connect, in the state.
     pub fn pinning(msgs: tokio::sync::mpsc::UnboundedSender<super::Msg>) -> Self {
         Pool {
-            cells: Mutex::default(),
             pin: Some(msgs),
+            ..Pool::default()
         }
     }
 
@@ -39,7 +46,15 @@ impl Pool {
         let mut target = ssh::Target::of(host, h);
         let pin = self.pin.clone().filter(|_| h.host_key.is_empty());
         let h = h.clone();
+        let gate = self
+            .starting
+            .lock()
+            .expect("lock")
+            .entry((h.address.clone(), h.port))
+            .or_insert_with(|| Arc::new(tokio::sync::Semaphore::new(STARTING_PER_ENDPOINT)))
+            .clone();
         cell.get_or_init(|| async move {
+            let _starting = gate.acquire().await.map_err(|e| e.to_string())?;
             if let Some(msgs) = pin {
                 let key = ssh::server_key(&target.address, target.port)
                     .await
