@@ -272,8 +272,8 @@ async fn finish(
     // nodes; a trial finished after an interruption reports them here.
     if spec.tests.iter().all(|t| t.command.is_empty()) {
         for t in &trial.tests {
-            let (line, f) = test_summary(t, dir);
-            lines.push(line);
+            let (l, f) = test_summary(t, dir);
+            lines.extend(l);
             failures.extend(f);
         }
     }
@@ -287,15 +287,36 @@ async fn finish(
     })
 }
 
-/// A test's summary line and its failures, one per host that did not succeed.
-fn test_summary(t: &crate::trial::TrialTest, dir: &std::path::Path) -> (String, Vec<Failure>) {
+/// A test that starts this much after its time on a host is said to be late.
+const LATE_S: f64 = 0.05;
+
+/// A test's summary line, a warning per host where it started late, and its
+/// failures, one per host that did not succeed.
+fn test_summary(t: &crate::trial::TrialTest, dir: &std::path::Path) -> (Vec<String>, Vec<Failure>) {
     let name = &t.name;
     let ok = t.hosts.values().filter(|r| r.succeeded()).count();
     let skew = t.skew_ms.map_or("-".to_string(), |s| format!("{s:.1} ms"));
-    let line = format!(
+    let mut lines = vec![format!(
         "test {name}: {}, {ok} succeeded, start skew {skew}",
         plural(t.hosts.len(), "host"),
-    );
+    )];
+    for (host, r) in &t.hosts {
+        let late = r.start - t.armed_at;
+        if r.start <= 0.0 || late <= LATE_S {
+            continue;
+        }
+        let why = match r.arrived {
+            Some(a) if a > t.armed_at => format!(
+                "it was armed {:.0} ms after that (runner or the host was slow to answer); give `at` more lead",
+                (a - t.armed_at) * 1000.0
+            ),
+            _ => "the host was too busy to wake it on time".into(),
+        };
+        lines.push(format!(
+            "  warning: test {name} on {host} started {:.0} ms after its start time: {why}",
+            late * 1000.0
+        ));
+    }
     let failures = t
         .hosts
         .iter()
@@ -316,7 +337,7 @@ fn test_summary(t: &crate::trial::TrialTest, dir: &std::path::Path) -> (String, 
             }
         })
         .collect();
-    (line, failures)
+    (lines, failures)
 }
 
 /// A test node: its results in the trial just run.
@@ -341,7 +362,7 @@ pub fn test_results(
         .iter()
         .find(|t| t.name == name)
         .ok_or_else(|| fail(format!("trial {} has no test `{name}`", record.id)))?;
-    let (line, failures) = test_summary(t, &dir);
+    let (lines, failures) = test_summary(t, &dir);
     let op = Op::Node {
         id,
         node: NodeRecord {
@@ -351,7 +372,7 @@ pub fn test_results(
     };
     Ok(Done::Summary {
         op,
-        lines: vec![line],
+        lines,
         failures,
     })
 }
@@ -541,4 +562,44 @@ pub fn report(
         lines: vec![format!("report: {}", crate::state::shown(&path))],
         failures: Vec::new(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::trial::{TestRun, TrialTest};
+
+    fn run(start: f64, arrived: f64) -> TestRun {
+        TestRun {
+            start,
+            end: start + 1.0,
+            exit_code: Some(0),
+            arrived: Some(arrived),
+            ..TestRun::default()
+        }
+    }
+
+    #[test]
+    fn a_late_start_is_said_with_its_reason() {
+        let mut t = TrialTest {
+            name: "tcp".into(),
+            armed_at: 100.0,
+            ..TrialTest::default()
+        };
+        t.hosts.insert("on-time".into(), run(100.0004, 98.0));
+        t.hosts.insert("armed-late".into(), run(100.527, 100.4));
+        t.hosts.insert("busy".into(), run(100.3, 99.0));
+        let (lines, failures) = test_summary(&t, std::path::Path::new("/t"));
+        assert!(failures.is_empty());
+        assert_eq!(lines.len(), 3, "{lines:?}");
+        assert!(lines[0].starts_with("test tcp: 3 hosts, 3 succeeded"));
+        assert_eq!(
+            lines[1],
+            "  warning: test tcp on armed-late started 527 ms after its start time: it was armed 400 ms after that (runner or the host was slow to answer); give `at` more lead"
+        );
+        assert_eq!(
+            lines[2],
+            "  warning: test tcp on busy started 300 ms after its start time: the host was too busy to wake it on time"
+        );
+    }
 }

@@ -135,7 +135,7 @@ timeout -k 5 {secs:.3} "${{SHELL:-/bin/sh}}" "$o/command" > "$o/stdout" 2> "$o/s
 rc=$?
 end=$EPOCHREALTIME
 rm -f "$o/tick"
-printf '{{"start": %s, "end": %s, "exit_code": %d}}\n' "$start" "$end" "$rc" > "$o/status.tmp"
+printf '{{"start": %s, "end": %s, "exit_code": %d, "arrived_us": %s}}\n' "$start" "$end" "$rc" "$now" > "$o/status.tmp"
 mv -f "$o/status.tmp" "$o/status.json"
 "#
     )

@@ -393,6 +393,7 @@ pub async fn wait(sessions: &Sessions, spec: &TrialSpec, trial: &mut Trial) {
                         exit_code: code,
                         timed_out: code == Some(124),
                         error: None,
+                        arrived: v["arrived_us"].as_f64().map(|us| us / 1e6),
                     }
                 }
                 _ => TestRun {

@@ -129,11 +129,24 @@ fn a_trial_arms_tests_on_one_clock_then_collects_and_analyses() {
         let run = &test["hosts"][host];
         assert_eq!(run["exit_code"], 0, "{t}");
         let start = run["start"].as_f64().unwrap();
-        // Started at its armed time by the host's clock, not before, not much after.
+        let arrived = run["arrived"].as_f64().unwrap();
+        // Started at its armed time by the host's clock, never before; not
+        // much after when the arming reached the host in time (on a loaded
+        // machine it may not: then the lateness is said, with its reason).
         assert!(
-            start >= armed - 0.001 && start < armed + 0.5,
+            start >= armed - 0.001 && arrived < start,
             "{start} vs {armed}"
         );
+        if arrived < armed - 0.3 {
+            assert!(start < armed + 0.5, "{start} vs {armed}, arrived {arrived}");
+        }
+        if start > armed + 0.05 {
+            let said = format!("warning: test tcp on {host} started");
+            assert!(r.stderr.contains(&said), "{said}\n{r:?}");
+            if arrived > armed {
+                assert!(r.stderr.contains("give `at` more lead"), "{r:?}");
+            }
+        }
         assert!(t["hosts"][host]["rtt_ms"].as_f64().unwrap() > 0.0);
     }
     let skew = test["skew_ms"].as_f64().unwrap();
