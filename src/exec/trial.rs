@@ -307,7 +307,7 @@ fn test_summary(t: &crate::trial::TrialTest, dir: &std::path::Path) -> (Vec<Stri
         }
         let why = match r.arrived {
             Some(a) if a > t.armed_at => format!(
-                "it was armed {:.0} ms after that (runner or the host was slow to answer); give `at` more lead",
+                "its arming reached the host {:.0} ms after that by the host's clock (runner or the host was slow to answer, or the host's clock is ahead of runner's); give `at` more lead",
                 (a - t.armed_at) * 1000.0
             ),
             _ => "the host was too busy to wake it on time".into(),
@@ -595,7 +595,7 @@ mod tests {
         assert!(lines[0].starts_with("test tcp: 3 hosts, 3 succeeded"));
         assert_eq!(
             lines[1],
-            "  warning: test tcp on armed-late started 527 ms after its start time: it was armed 400 ms after that (runner or the host was slow to answer); give `at` more lead"
+            "  warning: test tcp on armed-late started 527 ms after its start time: its arming reached the host 400 ms after that by the host's clock (runner or the host was slow to answer, or the host's clock is ahead of runner's); give `at` more lead"
         );
         assert_eq!(
             lines[2],

@@ -131,8 +131,9 @@ pub struct TestRun {
     /// Why there is no result (not armed, lost).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
-    /// When the arming reached the host (host clock, epoch seconds): after
-    /// the test's start time means it could only start late.
+    /// When the test's script started on the host once armed (host clock,
+    /// epoch seconds): after the test's start time means it could only
+    /// start late.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub arrived: Option<f64>,
 }

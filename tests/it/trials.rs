@@ -125,6 +125,7 @@ fn a_trial_arms_tests_on_one_clock_then_collects_and_analyses() {
     assert_eq!(t["status"], "complete", "{t}");
     let test = &t["tests"][0];
     let armed = test["armed_at"].as_f64().unwrap();
+    let mut on_time = true;
     for host in ["client[0]", "client[1]"] {
         let run = &test["hosts"][host];
         assert_eq!(run["exit_code"], 0, "{t}");
@@ -139,6 +140,8 @@ fn a_trial_arms_tests_on_one_clock_then_collects_and_analyses() {
         );
         if arrived < armed - 0.3 {
             assert!(start < armed + 0.5, "{start} vs {armed}, arrived {arrived}");
+        } else {
+            on_time = false;
         }
         if start > armed + 0.05 {
             let said = format!("warning: test tcp on {host} started");
@@ -150,7 +153,9 @@ fn a_trial_arms_tests_on_one_clock_then_collects_and_analyses() {
         assert!(t["hosts"][host]["rtt_ms"].as_f64().unwrap() > 0.0);
     }
     let skew = test["skew_ms"].as_f64().unwrap();
-    assert!(skew < 100.0, "skew {skew} ms");
+    if on_time {
+        assert!(skew < 100.0, "skew {skew} ms");
+    }
     // Monitors were stopped (no iperf3 server left) and their output collected.
     assert!(
         !running(&format!("iperf3 -s -p {base} -J")),
