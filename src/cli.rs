@@ -180,13 +180,13 @@ pub enum Command {
 pub struct AnalyzeArgs {
     /// The files' format.
     #[arg(long, value_enum)]
-    pub parser: Option<crate::analyze::ParserKind>,
+    pub parser: Option<crate::kinds::ParserKind>,
     /// `file`: one row per file instead of all files merged into one.
     #[arg(long, value_enum)]
     pub by: Option<By>,
     /// The table's format.
-    #[arg(long, value_enum, default_value_t = crate::render::Format::Markdown)]
-    pub format: crate::render::Format,
+    #[arg(long, value_enum, default_value_t = crate::kinds::Format::Markdown)]
+    pub format: crate::kinds::Format,
     /// hdr: the unit the values were recorded in (a log does not say).
     #[arg(long, default_value = "ns")]
     pub unit: String,

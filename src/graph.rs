@@ -12,6 +12,7 @@ use petgraph::graph::{DiGraph, NodeIndex};
 
 use crate::diag::Diagnostic;
 use crate::hash::Hasher;
+pub use crate::paths::out_dir;
 use crate::plan::{Action, Plan, Provider};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -61,21 +62,6 @@ pub struct Armed {
 
 /// Stands for the trial id in rendered commands until the trial has one.
 pub const TRIAL_ID: &str = "@@runner-trial-id@@";
-
-/// A host's folder of a trial (relative to its working directory); one per
-/// host, so that hosts sharing a working directory (one machine listed
-/// twice, an NFS home) never share a file.
-pub fn host_trial_dir(trial: &str, host: &str) -> String {
-    format!(
-        "runner-trials/{trial}/{}",
-        crate::state::host_file_name(host)
-    )
-}
-
-/// The folder where a test or monitor writes its output: `{{ out }}`.
-pub fn out_dir(trial: &str, host: &str, name: &str) -> String {
-    format!("{}/{name}", host_trial_dir(trial, host))
-}
 
 /// A rendered command with the trial id filled in.
 pub fn fill(command: &str, trial: &str) -> String {
@@ -520,7 +506,7 @@ fn trial_spec(
                 continue;
             };
             let ctx = minijinja::context! {
-                out => out_dir(TRIAL_ID, host, name),
+                out => crate::paths::out_dir(TRIAL_ID, host, name),
                 trial => TRIAL_ID,
                 ..context(h)
             };

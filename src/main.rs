@@ -12,13 +12,16 @@ mod diag;
 mod diff;
 mod error;
 mod exec;
+mod glob;
 mod graph;
 mod hash;
 mod html;
+mod kinds;
 #[macro_use]
 mod out;
+mod os;
+mod paths;
 mod plan;
-mod process;
 mod provider;
 mod render;
 mod report;
@@ -29,6 +32,7 @@ mod style;
 mod table;
 mod template;
 mod trial;
+mod units;
 
 use clap::Parser as _;
 
@@ -45,7 +49,7 @@ fn main() {
         }
     };
     style::init(cli.no_color, cli.quiet, cli.verbose);
-    process::raise_open_files();
+    os::raise_open_files();
     let code = match commands::run(cli.command) {
         Ok(code) => code,
         Err(e) => {

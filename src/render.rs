@@ -6,38 +6,10 @@ use std::path::Path;
 
 use minijinja::{Environment, UndefinedBehavior, context};
 
+pub use crate::kinds::Format;
 use crate::table::Table;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum Format {
-    Csv,
-    #[value(alias = "md")]
-    Markdown,
-    #[value(alias = "wiki")]
-    Mediawiki,
-    Trac,
-}
-
 impl Format {
-    pub fn parse(name: &str) -> Option<Format> {
-        match name {
-            "csv" => Some(Format::Csv),
-            "markdown" | "md" => Some(Format::Markdown),
-            "mediawiki" | "wiki" => Some(Format::Mediawiki),
-            "trac" => Some(Format::Trac),
-            _ => None,
-        }
-    }
-
-    pub fn extension(self) -> &'static str {
-        match self {
-            Format::Csv => "csv",
-            Format::Markdown => "md",
-            Format::Mediawiki => "wiki",
-            Format::Trac => "trac",
-        }
-    }
-
     fn template(self) -> (&'static str, &'static str) {
         match self {
             Format::Csv => ("", ""),

@@ -178,7 +178,7 @@ impl Reporter {
             elapsed.as_secs_f64()
         );
         if let Some(log) = &failure.log {
-            text.push_str(&format!("\n      log: {}", crate::state::shown(log)));
+            text.push_str(&format!("\n      log: {}", crate::paths::shown(log)));
         }
         self.line(text);
         self.advance(&change.id);
@@ -254,7 +254,7 @@ impl Reporter {
                 ));
             }
             if let Some(log) = &f.log {
-                text.push_str(&format!("\n          log: {}", crate::state::shown(log)));
+                text.push_str(&format!("\n          log: {}", crate::paths::shown(log)));
             }
         }
         if report.interrupted {

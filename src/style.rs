@@ -106,3 +106,27 @@ pub fn stamp() -> String {
     // 2026-11-23T19:28:04.123Z → 19:28:04.123
     format!("{} ", now.get(11..23).unwrap_or(&now))
 }
+
+/// `1 host`, `3 hosts`.
+pub fn plural(n: usize, noun: &str) -> String {
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
+    }
+}
+
+/// Control characters (ESC, BEL, CR, …) as `\x1b`-style escapes; tabs and
+/// newlines stay. Text from logs and hosts goes through this before it
+/// reaches a terminal or a table.
+pub fn escape_controls(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if c.is_control() && c != '\t' && c != '\n' {
+            out.push_str(&format!("\\x{:02x}", c as u32));
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}

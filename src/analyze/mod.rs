@@ -12,6 +12,8 @@ pub mod stats;
 
 use std::path::{Path, PathBuf};
 
+pub use crate::kinds::ParserKind;
+use crate::style::{escape_controls, plural};
 use crate::table::Table;
 
 /// A problem in one input file, with the line when there is one.
@@ -50,57 +52,12 @@ impl std::fmt::Display for FileError {
     }
 }
 
-/// Control characters (ESC, BEL, CR, …) as `\x1b`-style escapes; tabs stay.
-pub fn escape_controls(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        if c.is_control() && c != '\t' && c != '\n' {
-            out.push_str(&format!("\\x{:02x}", c as u32));
-        } else {
-            out.push(c);
-        }
-    }
-    out
-}
-
 /// A test's time window, seconds since the epoch: rows with `start <= t < end`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Window {
     pub name: String,
     pub start: f64,
     pub end: f64,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum ParserKind {
-    Hdr,
-    Iperf3,
-    Iperf2,
-    #[value(alias = "dool")]
-    Dstat,
-    Csv,
-}
-
-impl ParserKind {
-    pub fn parse(name: &str) -> Option<Self> {
-        Some(match name {
-            "hdr" => ParserKind::Hdr,
-            "iperf3" => ParserKind::Iperf3,
-            "iperf2" => ParserKind::Iperf2,
-            "dstat" | "dool" => ParserKind::Dstat,
-            "csv" => ParserKind::Csv,
-            _ => return None,
-        })
-    }
-    pub fn name(self) -> &'static str {
-        match self {
-            ParserKind::Hdr => "hdr",
-            ParserKind::Iperf3 => "iperf3",
-            ParserKind::Iperf2 => "iperf2",
-            ParserKind::Dstat => "dstat",
-            ParserKind::Csv => "csv",
-        }
-    }
 }
 
 #[derive(Debug, Clone)]
@@ -443,14 +400,6 @@ fn windowed<T: Copy>(
             Some((name, items))
         })
         .collect()
-}
-
-pub(crate) fn plural(n: usize, noun: &str) -> String {
-    if n == 1 {
-        format!("1 {noun}")
-    } else {
-        format!("{n} {noun}s")
-    }
 }
 
 fn analyze_hdr(

@@ -55,7 +55,7 @@ pub fn run(a: AnalyzeArgs) -> Result<i32> {
         .map(crate::trial::analysis::error_rows)
         .unwrap_or_default();
     for e in &error_rows {
-        eprintln!("error: {}", crate::analyze::escape_controls(e));
+        eprintln!("error: {}", crate::style::escape_controls(e));
     }
     if outcome.errors.is_empty() {
         Ok(if outcome.ok() && error_rows.is_empty() {
@@ -92,15 +92,15 @@ fn run_plan(args: &[PathBuf]) -> Result<i32> {
             .help("add one, e.g. `[[analyze]] name = \"throughput\" parser = \"iperf3\" files = \"*/tcp/stdout\"`"));
     }
     // Writing tables into a trial: one writer at a time, as for apply.
-    let paths = crate::state::Paths::new(std::path::Path::new("."), &plan.name);
+    let paths = crate::paths::Paths::here(&plan.name);
     let _lock = crate::state::lock::Lock::acquire(&paths.lock(), "analysed")?;
     let (dir, trial) = crate::trial::find(&plan.name, trial_id.as_deref())?;
     let written = crate::trial::analysis::run_all(&plan, &dir, &trial)?;
     for t in &written.tables {
-        eprintln!("wrote {}", crate::state::shown(t));
+        eprintln!("wrote {}", crate::paths::shown(t));
     }
     for p in &written.problems {
-        eprintln!("error: {}", crate::analyze::escape_controls(p));
+        eprintln!("error: {}", crate::style::escape_controls(p));
     }
     Ok(if written.ok { 0 } else { 1 })
 }

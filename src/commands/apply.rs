@@ -5,7 +5,7 @@
 
 use std::path::{Path, PathBuf};
 
-use super::plan::{self, Planned};
+use super::planning::{self as plan, Planned};
 use super::saved::SavedPlan;
 use crate::error::{Error, Result};
 use crate::exec::{self, Options};
@@ -26,7 +26,7 @@ pub fn run(
     };
     match SavedPlan::read(&path)? {
         Some(saved) => {
-            let paths = Paths::new(Path::new("."), &saved.plan_name);
+            let paths = Paths::here(&saved.plan_name);
             let _lock = Lock::acquire(&paths.lock(), "applied")?;
             let store = Store::open(&paths)?;
             let stale = |why: String| {
@@ -50,7 +50,7 @@ pub fn run(
         None => {
             // A plan file: plan, show, confirm, apply. Without a terminal and
             // without --yes this fails before doing anything.
-            if !yes && !crate::process::stdin_is_terminal() {
+            if !yes && !crate::os::stdin_is_terminal() {
                 return Err(Error::msg(
                     "refusing to apply without confirmation: stdin is not a terminal",
                 )
@@ -60,7 +60,7 @@ pub fn run(
             }
             let (graph, _) = plan::compile(&path)?;
             // Plan under the lock, so that the state cannot move underneath.
-            let paths = Paths::new(Path::new("."), &graph.plan.name);
+            let paths = Paths::here(&graph.plan.name);
             let _lock = Lock::acquire(&paths.lock(), "applied")?;
             plan::check_leftovers(&paths, flags.force_new)?;
             let store = Store::open(&paths)?;
@@ -89,11 +89,11 @@ fn apply(
     // A mistyped baseline is an error before anything runs, not a
     // regression found after the trial.
     if let Some(b) = &baseline {
-        let dir = crate::trial::plan_trials_dir(&planned.graph.plan.name);
-        if !crate::trial::is_trial_id(b) || !dir.join(b).join("trial.json").is_file() {
+        let dir = crate::paths::trials_dir(&planned.graph.plan.name);
+        if !crate::paths::is_trial_id(b) || !dir.join(b).join("trial.json").is_file() {
             return Err(Error::msg(format!(
                 "--baseline {b}: no such trial under {}",
-                crate::state::shown(&dir)
+                crate::paths::shown(&dir)
             ))
             .help("name a trial folder of this plan; nothing was applied"));
         }
@@ -184,7 +184,7 @@ fn check_open_files(planned: &Planned, parallelism: usize) -> Result<()> {
     // Per node in flight: its stdout and stderr logs; and some for the
     // state, journal, lock, terminal and runtime.
     let needed = reached.len() as u64 + 2 * parallelism as u64 + 64;
-    let limit = crate::process::raise_open_files();
+    let limit = crate::os::raise_open_files();
     if limit == 0 || needed <= limit {
         return Ok(());
     }

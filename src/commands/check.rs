@@ -17,16 +17,16 @@ pub fn run(plan_path: &Path, trial_id: Option<&str>, baseline: Option<&str>) -> 
             ),
         );
     }
-    let paths = crate::state::Paths::new(Path::new("."), &plan.name);
+    let paths = crate::paths::Paths::here(&plan.name);
     let _lock = crate::state::lock::Lock::acquire(&paths.lock(), "checked")?;
     let (dir, mut trial) = crate::trial::find(&plan.name, trial_id)?;
-    let trials = crate::trial::plan_trials_dir(&plan.name);
+    let trials = crate::paths::trials_dir(&plan.name);
     if let Some(b) = baseline
         && !trials.join(b).is_dir()
     {
         return Err(Error::msg(format!(
             "no trial `{b}` under {}",
-            crate::state::shown(&trials)
+            crate::paths::shown(&trials)
         ))
         .help("name a trial folder of this plan, e.g. one listed by `ls trials/<plan>`"));
     }

@@ -17,7 +17,7 @@ use crate::state::{Paths, Store};
 
 pub fn run(path: &Path, yes: bool, parallelism: usize) -> Result<i32> {
     let name = super::plan_name(path)?;
-    let paths = Paths::new(Path::new("."), &name);
+    let paths = Paths::here(&name);
     let reporter = Reporter::default();
     let _lock = Lock::acquire(&paths.lock(), "destroyed")?;
     // A state that cannot be written (a full disk) does not stop a destroy.
@@ -47,9 +47,9 @@ pub fn run(path: &Path, yes: bool, parallelism: usize) -> Result<i32> {
         file: path.to_path_buf(),
         file_hash: String::new(),
         provider: if ec2.is_some() {
-            crate::plan::Provider::Ec2
+            crate::kinds::Provider::Ec2
         } else {
-            crate::plan::Provider::Local
+            crate::kinds::Provider::Local
         },
         workdir: None,
         ec2: ec2.clone(),
@@ -152,7 +152,7 @@ pub fn run(path: &Path, yes: bool, parallelism: usize) -> Result<i32> {
         .clone()
         .filter(|t| t.status == crate::state::TrialStatus::Armed)
     {
-        let tag = crate::trial::Trial::read(&crate::trial::plan_trials_dir(&name).join(&t.id))
+        let tag = crate::trial::Trial::read(&crate::paths::trials_dir(&name).join(&t.id))
             .map_or_else(|_| t.id.clone(), |tr| tr.process_tag());
         let stopped = rt.block_on(stop_trial(&store.state, &tag));
         reporter.line(format!(

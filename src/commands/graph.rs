@@ -5,7 +5,7 @@ use std::path::Path;
 use crate::error::Result;
 
 pub fn run(path: &Path) -> Result<i32> {
-    let graph = super::plan::compile(path)?.0;
+    let graph = super::planning::compile(path)?.0;
     crate::out::out!("{}", graph.to_dot());
     Ok(0)
 }

@@ -7,12 +7,13 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::error::{Error, Result};
-use crate::state::{HostState, HostStatus, Paths, State, host_file_name};
+use crate::paths::host_file_name;
+use crate::state::{HostState, HostStatus, Paths, State};
 
 /// The state's ready hosts, in name order.
 fn hosts(plan: &Path) -> Result<(Paths, Vec<(String, HostState)>)> {
     let name = super::plan_name(plan)?;
-    let paths = Paths::new(Path::new("."), &name);
+    let paths = Paths::here(&name);
     let state = State::load(&paths)?;
     let hosts: Vec<(String, HostState)> = state
         .hosts
@@ -144,7 +145,7 @@ pub fn ssh(plan: &Path, host: &str, command: &[String]) -> Result<i32> {
             command.join(" ")
         ));
     }
-    crate::process::keep_open_files_limit(&mut cmd);
+    crate::os::keep_open_files_limit(&mut cmd);
     let err = cmd.exec();
     Err(Error::msg(format!("cannot run ssh: {err}")).help("install openssh-client"))
 }

@@ -8,6 +8,7 @@ mod graph;
 mod hosts;
 mod init;
 mod plan;
+mod planning;
 mod report;
 mod saved;
 mod show;
@@ -41,7 +42,7 @@ pub fn run(command: Command) -> Result<i32> {
             out.as_deref(),
             detailed_exitcode,
             json,
-            plan::Flags {
+            planning::Flags {
                 force_new,
                 new_trial,
             },
@@ -58,7 +59,7 @@ pub fn run(command: Command) -> Result<i32> {
             yes,
             parallelism,
             baseline,
-            plan::Flags {
+            planning::Flags {
                 force_new,
                 new_trial,
             },
@@ -104,7 +105,7 @@ fn confirm(question: &str, yes: bool) -> Result<bool> {
     if yes {
         return Ok(true);
     }
-    if !crate::process::stdin_is_terminal() {
+    if !crate::os::stdin_is_terminal() {
         return Err(crate::Error::msg(
             "refusing to continue without confirmation: stdin is not a terminal",
         )

@@ -8,20 +8,20 @@ use crate::error::{Error, Result};
 pub fn run(plan_path: &Path, trial_id: Option<&str>, compare: Option<&[String]>) -> Result<i32> {
     let base = std::env::current_dir()?;
     let (plan, _) = crate::plan::load(plan_path, &base)?;
-    let paths = crate::state::Paths::new(Path::new("."), &plan.name);
+    let paths = crate::paths::Paths::here(&plan.name);
     let _lock = crate::state::lock::Lock::acquire(&paths.lock(), "reported")?;
     if let Some([a, b]) = compare {
-        let trials = crate::trial::plan_trials_dir(&plan.name);
+        let trials = crate::paths::trials_dir(&plan.name);
         let out = crate::html::compare::write(&plan, &trials, a, b).map_err(|e| {
             Error::msg(e).help("name two trial folders of this plan (`ls trials/<plan>`)")
         })?;
         for f in ["report.html", "delta.md", "delta.csv"] {
-            crate::out::outln!("{}", crate::state::shown(&out.join(f)));
+            crate::out::outln!("{}", crate::paths::shown(&out.join(f)));
         }
         return Ok(0);
     }
     let (dir, trial) = crate::trial::find(&plan.name, trial_id)?;
     let path = crate::html::write(&plan, &dir, &trial).map_err(Error::msg)?;
-    crate::out::outln!("{}", crate::state::shown(&path));
+    crate::out::outln!("{}", crate::paths::shown(&path));
     Ok(0)
 }

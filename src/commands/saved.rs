@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use super::plan::Planned;
+use super::planning::Planned;
 use crate::diff::Change;
 use crate::error::{Error, Result};
 use crate::state::{State, file_fingerprint, shown};

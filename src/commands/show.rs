@@ -13,7 +13,7 @@ pub fn run(plan: Option<&Path>, json: bool) -> Result<i32> {
         Some(p) => super::plan_name(p)?,
         None => only_state()?,
     };
-    let paths = Paths::new(Path::new("."), &name);
+    let paths = Paths::here(&name);
     let state = State::load(&paths)?;
     let trial = last_trial(&name, &state);
     let instances = instances(&state, &paths);
@@ -131,7 +131,7 @@ fn instances(state: &State, paths: &Paths) -> Vec<serde_json::Value> {
 /// succeeded and skew, and the tables written.
 fn last_trial(plan: &str, state: &State) -> Option<serde_json::Value> {
     let record = state.trial.as_ref()?;
-    let dir = crate::trial::plan_trials_dir(plan).join(&record.id);
+    let dir = crate::paths::trials_dir(plan).join(&record.id);
     let trial = crate::trial::Trial::read(&dir).ok();
     let tests: Vec<serde_json::Value> = trial
         .iter()
@@ -148,7 +148,7 @@ fn last_trial(plan: &str, state: &State) -> Option<serde_json::Value> {
     let mut tables: Vec<String> = fs_err::read_dir(dir.join("analysis"))
         .map(|d| {
             d.flatten()
-                .map(|e| crate::state::shown(&e.path()))
+                .map(|e| crate::paths::shown(&e.path()))
                 .filter(|p| !p.ends_with(".sources.txt"))
                 .collect()
         })
@@ -160,7 +160,7 @@ fn last_trial(plan: &str, state: &State) -> Option<serde_json::Value> {
             || format!("{:?}", record.status).to_lowercase(),
             |t| t.status.clone()
         ),
-        "dir": crate::state::shown(&dir),
+        "dir": crate::paths::shown(&dir),
         "tests": tests,
         "tables": tables,
     }))

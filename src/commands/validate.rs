@@ -5,7 +5,7 @@ use std::path::Path;
 use crate::error::Result;
 
 pub fn run(path: &Path) -> Result<i32> {
-    let graph = super::plan::compile(path)?.0;
+    let graph = super::planning::compile(path)?.0;
     let p = &graph.plan;
     crate::out::outln!(
         "plan `{}` is valid: {} hosts, {} steps, {} nodes",

@@ -14,7 +14,7 @@ mod tasks;
 mod trial;
 
 use std::collections::{HashMap, VecDeque};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -160,7 +160,7 @@ pub async fn execute(
     opts: &Options,
     reporter: &dyn Events,
 ) -> Report {
-    let paths = Paths::new(Path::new("."), &graph.plan.name);
+    let paths = Paths::here(&graph.plan.name);
     let mut report = Report {
         keep_going: opts.keep_going_without_state,
         ..Report::default()
@@ -282,7 +282,7 @@ pub async fn execute(
     let mut running: JoinSet<(usize, Result<Done, Failure>, Duration)> = JoinSet::new();
     // Remote processes of running steps, by item: (host, tag).
     let mut remote: HashMap<usize, (String, String)> = HashMap::new();
-    let run_id = provider::new_instance();
+    let run_id = crate::os::unique_id();
     let mut finished = 0usize;
     let mut last_sync = Instant::now();
 

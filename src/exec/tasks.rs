@@ -11,7 +11,7 @@ use crate::diff::{Action, Change};
 use crate::graph::{Graph, NodeKind, Payload};
 use crate::provider::{self, Provider as _};
 use crate::ssh::Outcome;
-use crate::state::{HostState, HostStatus, Op, State, StepState, host_file_name};
+use crate::state::{HostState, HostStatus, Op, State, StepState};
 
 pub type Task = std::pin::Pin<Box<dyn std::future::Future<Output = Result<Done, Failure>> + Send>>;
 
@@ -167,7 +167,7 @@ pub fn prepare(
                         let say = Arc::new(move |line: String| {
                             let _ = lines.send(super::Msg::Line(line));
                         });
-                        let instance = provider::new_instance();
+                        let instance = crate::os::unique_id();
                         shared
                             .provider
                             .create(provider::Create {
@@ -204,7 +204,7 @@ pub fn prepare(
                             .get(&host, &h)
                             .await
                             .map_err(|e| fail(e, None))?;
-                        let dir = shared.paths.logs_dir().join(host_file_name(&host));
+                        let dir = shared.paths.host_logs(&host);
                         let out_path = dir.join(format!("{}.stdout", step.name));
                         let err_path = dir.join(format!("{}.stderr", step.name));
                         let log = Some(dir.join(format!("{}.{{stdout,stderr}}", step.name)));
@@ -371,7 +371,7 @@ fn resolve_trial(
 pub fn creating(
     old: Option<&HostState>,
     dir: Option<PathBuf>,
-    provider: &crate::plan::Provider,
+    provider: &crate::kinds::Provider,
 ) -> HostState {
     let mut h = old.cloned().unwrap_or(HostState {
         hash: String::new(),
@@ -389,7 +389,7 @@ pub fn creating(
         ec2: None,
     });
     h.status = HostStatus::Creating;
-    h.made_by = Some(provider.clone());
+    h.made_by = Some(*provider);
     if h.dir.is_none() {
         h.dir = dir;
     }

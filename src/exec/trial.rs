@@ -7,11 +7,10 @@ use std::sync::Arc;
 
 use super::tasks::Done;
 use super::{Failure, Msg, Shared};
-use crate::analyze::plural;
 use crate::graph::TrialSpec;
-use crate::state::{
-    HostState, HostStatus, NodeRecord, Op, TrialRecord, TrialStatus, host_file_name,
-};
+use crate::paths::host_file_name;
+use crate::state::{HostState, HostStatus, NodeRecord, Op, TrialRecord, TrialStatus};
+use crate::style::plural;
 use crate::trial::{self, Trial, run as phases};
 
 fn say(shared: &Shared, text: String) {
@@ -31,7 +30,7 @@ async fn record_now(shared: &Shared, op: Op) -> Result<(), String> {
 }
 
 fn trial_dir(shared: &Shared, id: &str) -> PathBuf {
-    trial::plan_trials_dir(&shared.paths.name).join(id)
+    shared.paths.trials().join(id)
 }
 
 /// Connections to `wanted`, all at once, from the pool the steps use.
@@ -251,7 +250,7 @@ async fn finish(
         "trial {} {} → {}",
         trial.trial,
         trial.status,
-        crate::state::shown(dir)
+        crate::paths::shown(dir)
     )];
     let mut failures = Vec::new();
     for m in &trial.monitors {
@@ -389,7 +388,7 @@ pub async fn collect(
     let record = record.ok_or("no trial to collect into")?;
     let dir = trial_dir(&shared, &record.id);
     let sessions = sessions(&shared, &spec.hosts, &hosts).await?;
-    let globs = crate::trial::glob_set(&spec.files).map_err(|e| e.to_string())?;
+    let globs = crate::glob::glob_set(&spec.files).map_err(|e| e.to_string())?;
     let mut set = tokio::task::JoinSet::new();
     for (host, s) in sessions {
         let dest = dir.join(host_file_name(&host)).join(&spec.name);
@@ -439,7 +438,7 @@ pub async fn collect(
     let mut lines = vec![format!(
         "collect {}: {files} files, {bytes} bytes into {}",
         spec.name,
-        crate::state::shown(&dir)
+        crate::paths::shown(&dir)
     )];
     if !empty.is_empty() {
         empty.sort();
@@ -480,7 +479,7 @@ pub fn analyze(
     let tables: Vec<String> = written
         .tables
         .iter()
-        .map(|p| crate::state::shown(p))
+        .map(|p| crate::paths::shown(p))
         .collect();
     if !written.ok {
         // Not recorded: the plan shows it again until its inputs are good.
@@ -511,7 +510,7 @@ pub fn checks(
 ) -> Result<Done, String> {
     let record = record.ok_or("no trial to check")?;
     let dir = trial_dir(shared, &record.id);
-    let trials = crate::trial::plan_trials_dir(&shared.plan.name);
+    let trials = crate::paths::trials_dir(&shared.plan.name);
     let previous = crate::trial::previous_trial(&trials, &record.id);
     let results = crate::check::evaluate(
         &shared.plan.checks,
@@ -559,7 +558,7 @@ pub fn report(
                 trial: record.id,
             },
         },
-        lines: vec![format!("report: {}", crate::state::shown(&path))],
+        lines: vec![format!("report: {}", crate::paths::shown(&path))],
         failures: Vec::new(),
     })
 }

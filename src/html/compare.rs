@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use super::chart::{self, XAxis};
 use super::escape;
-use crate::analyze::ParserKind;
+use crate::kinds::ParserKind;
 use crate::plan::Plan;
 
 /// One figure in both trials.
@@ -168,7 +168,7 @@ pub fn write(plan: &Plan, trials: &Path, a: &str, b: &str) -> Result<PathBuf, St
         if !d.join("trial.json").is_file() {
             return Err(format!(
                 "no trial `{id}` under {}",
-                crate::state::shown(trials)
+                crate::paths::shown(trials)
             ));
         }
     }

@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 
 use chart::{Lane, Series, Span, XAxis};
 
-use crate::analyze::ParserKind;
+use crate::kinds::ParserKind;
 use crate::plan::Plan;
 use crate::plan::model::Analysis;
 use crate::trial::Trial;

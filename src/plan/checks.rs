@@ -4,9 +4,10 @@
 //! checked then, as a failure of the check.
 
 use super::model::Analysis;
+use super::model::{Check, Limit};
 use super::syntax::RawPlan;
-use crate::check::{Better, Check, Limit, parse_percent, parse_quantity};
 use crate::diag::Diagnostic;
+use crate::units::{Better, parse_percent, parse_quantity};
 
 pub fn validate(raw: &RawPlan, analyses: &[Analysis], diags: &mut Vec<Diagnostic>) -> Vec<Check> {
     let mut out: Vec<Check> = Vec::new();
@@ -31,7 +32,7 @@ pub fn validate(raw: &RawPlan, analyses: &[Analysis], diags: &mut Vec<Diagnostic
                 .help("`table` is the `name` of an `[[analyze]]` section");
                 diags.push(d.suggest(&table.value, analyses.iter().map(|a| a.name.as_str())));
             }
-            Some(a) if !a.formats.contains(&crate::render::Format::Csv) => diags.push(
+            Some(a) if !a.formats.contains(&crate::kinds::Format::Csv) => diags.push(
                 Diagnostic::at(
                     format!(
                         "checks read table `{}` from its CSV, which its `formats` leave out",
@@ -101,7 +102,7 @@ pub fn validate(raw: &RawPlan, analyses: &[Analysis], diags: &mut Vec<Diagnostic
             );
         }
         if let Some(b) = &c.baseline
-            && !crate::trial::is_trial_id(&b.value)
+            && !crate::paths::is_trial_id(&b.value)
         {
             diags.push(
                 Diagnostic::at(

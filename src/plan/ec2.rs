@@ -12,35 +12,6 @@ const DEFAULT_EXPIRE_AFTER: Duration = Duration::from_secs(4 * 3600);
 const DEFAULT_SSH_TIMEOUT: Duration = Duration::from_secs(300);
 const DEFAULT_USER: &str = "ec2-user";
 
-fn duration(
-    v: Option<&Sp<String>>,
-    key: &str,
-    default: Duration,
-    diags: &mut Vec<Diagnostic>,
-) -> Duration {
-    let Some(v) = v else { return default };
-    match super::model::parse_duration(&v.value) {
-        Some(d) if !d.is_zero() => d,
-        Some(_) => {
-            diags.push(Diagnostic::at(
-                format!("`{key}` must be more than zero"),
-                v.span.clone(),
-            ));
-            default
-        }
-        None => {
-            diags.push(
-                Diagnostic::at(
-                    format!("`{key}` is not a duration: `{}`", v.value),
-                    v.span.clone(),
-                )
-                .help("write it as `4h`, `90m` or `30s`"),
-            );
-            default
-        }
-    }
-}
-
 pub fn validate_config(
     raw: &RawPlan,
     plan_name: &str,
@@ -79,7 +50,7 @@ pub fn validate_config(
     let identity = p
         .identity
         .as_ref()
-        .map(|i| super::validate::expand_home(&i.value));
+        .map(|i| super::values::expand_home(&i.value));
     match (&p.key_name, &p.identity, &identity) {
         (Some(k), None, _) => diags.push(
             Diagnostic::at(
@@ -150,13 +121,13 @@ pub fn validate_config(
             .map_or_else(|| DEFAULT_USER.to_string(), |u| u.value.clone()),
         workdir: p.workdir.as_ref().map(|w| w.value.clone()),
         max_instances,
-        expire_after: duration(
+        expire_after: super::values::duration(
             p.expire_after.as_ref(),
             "expire_after",
             DEFAULT_EXPIRE_AFTER,
             diags,
         ),
-        ssh_timeout: duration(
+        ssh_timeout: super::values::duration(
             p.ssh_timeout.as_ref(),
             "ssh_timeout",
             DEFAULT_SSH_TIMEOUT,

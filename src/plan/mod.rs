@@ -5,6 +5,7 @@ pub mod ec2;
 pub mod model;
 pub mod syntax;
 pub mod validate;
+pub mod values;
 
 use std::path::{Path, PathBuf};
 

@@ -5,6 +5,9 @@ use std::ops::Range;
 use std::path::PathBuf;
 use std::time::Duration;
 
+pub use crate::kinds::{Format, ParserKind, Provider};
+use crate::units::{Better, Quantity};
+
 pub type Vars = serde_json::Map<String, serde_json::Value>;
 
 #[derive(Debug, Clone)]
@@ -26,7 +29,7 @@ pub struct Plan {
     pub tests: Vec<Test>,
     pub collects: Vec<Collect>,
     pub analyses: Vec<Analysis>,
-    pub checks: Vec<crate::check::Check>,
+    pub checks: Vec<Check>,
 }
 
 /// A `[[monitor]]`: started on its hosts before the first test of a trial,
@@ -87,11 +90,11 @@ pub struct Collect {
 #[derive(Debug, Clone)]
 pub struct Analysis {
     pub name: String,
-    pub parser: crate::analyze::ParserKind,
+    pub parser: ParserKind,
     /// Globs relative to the trial directory (`*/tcp/stdout`).
     pub files: Vec<String>,
     pub by: Vec<By>,
-    pub formats: Vec<crate::render::Format>,
+    pub formats: Vec<Format>,
     pub unit: String,
     pub tag: String,
     pub columns: Vec<String>,
@@ -105,22 +108,29 @@ pub enum By {
     File,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Provider {
-    Local,
-    Static,
-    Ec2,
+/// One `[[check]]`, validated: a figure of an analysis table held to a limit.
+#[derive(Debug, Clone)]
+pub struct Check {
+    pub name: String,
+    pub table: String,
+    pub row: Vec<(String, String)>,
+    pub column: String,
+    pub limit: Limit,
+    /// The trial to compare with (`regression`); default: the trial before.
+    pub baseline: Option<String>,
+    /// The limit as written, for messages and the report.
+    pub shown: String,
 }
 
-impl Provider {
-    pub fn name(&self) -> &'static str {
-        match self {
-            Provider::Local => "local",
-            Provider::Static => "static",
-            Provider::Ec2 => "ec2",
-        }
-    }
+#[derive(Debug, Clone, PartialEq)]
+pub enum Limit {
+    Max(Quantity),
+    Min(Quantity),
+    /// Worse than the baseline by more than this fraction (0.1 = 10 %).
+    Regression {
+        fraction: f64,
+        better: Option<Better>,
+    },
 }
 
 /// `[provider] kind = "ec2"`, validated.

@@ -1,14 +1,15 @@
 //! `RawPlan` → `Plan`: names, references, resource files, provider facts.
 //! Every problem becomes a `Diagnostic`; all of them are returned together.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
 use super::model::{
     Action, Analysis, At, By, Collect, FixedHost, Group, HostSpec, Monitor, Plan, Provider, Step,
-    Test, parse_duration,
+    Test,
 };
 use super::syntax::{RawPlan, RawStep, Sp};
+use super::values;
 use crate::diag::Diagnostic;
 
 /// Steps run at most this long unless they say otherwise.
@@ -38,17 +39,15 @@ pub fn validate(raw: RawPlan, cx: Context<'_>) -> Result<Plan, Vec<Diagnostic>> 
     };
     let provider = match &raw.provider.kind {
         None => Provider::Local,
-        Some(k) => match k.value.as_str() {
-            "local" => Provider::Local,
-            "static" => Provider::Static,
-            "ec2" => Provider::Ec2,
-            other => {
-                let d = Diagnostic::at(format!("unknown provider `{other}`"), k.span.clone())
-                    .help("expected `local`, `static` or `ec2`");
-                diags.push(d.suggest(other, ["local", "static", "ec2"]));
-                Provider::Local
-            }
-        },
+        Some(k) => Provider::parse(&k.value).unwrap_or_else(|| {
+            diags.push(values::unknown(
+                "provider",
+                &k.value,
+                k.span.clone(),
+                &Provider::names(),
+            ));
+            Provider::Local
+        }),
     };
     let ec2 = (provider == Provider::Ec2)
         .then(|| super::ec2::validate_config(&raw, &name, &mut diags))
@@ -136,27 +135,6 @@ fn section_name(
     Some(name.value.clone())
 }
 
-fn duration_of(
-    value: Option<&Sp<String>>,
-    key: &str,
-    default: Duration,
-    diags: &mut Vec<Diagnostic>,
-) -> Duration {
-    match value {
-        None => default,
-        Some(t) => match parse_duration(&t.value) {
-            Some(d) if !d.is_zero() => d,
-            _ => {
-                diags.push(
-                    Diagnostic::at(format!("invalid {key} `{}`", t.value), t.span.clone())
-                        .help("write a duration such as `30s`, `5m` or `1h30m`"),
-                );
-                default
-            }
-        },
-    }
-}
-
 fn required_run<'a>(
     run: Option<&'a Sp<String>>,
     what: &str,
@@ -181,7 +159,7 @@ fn validate_monitors(raw: &RawPlan, groups: &[Group], diags: &mut Vec<Diagnostic
         let what = format!("monitor `{name}`");
         let at = m.name.as_ref().map_or(m.span.clone(), |n| n.span.clone());
         let hosts = resolve_on(m.on.as_ref(), &what, at.clone(), groups, diags);
-        let stop_timeout = duration_of(
+        let stop_timeout = values::duration(
             m.stop_timeout.as_ref(),
             "stop_timeout",
             DEFAULT_STOP_TIMEOUT,
@@ -229,7 +207,7 @@ fn validate_tests(raw: &RawPlan, groups: &[Group], diags: &mut Vec<Diagnostic>) 
         let what = format!("test `{name}`");
         let head = t.name.as_ref().map_or(t.span.clone(), |n| n.span.clone());
         let hosts = resolve_on(t.on.as_ref(), &what, head.clone(), groups, diags);
-        let timeout = duration_of(t.timeout.as_ref(), "timeout", DEFAULT_TEST_TIMEOUT, diags);
+        let timeout = values::duration(t.timeout.as_ref(), "timeout", DEFAULT_TEST_TIMEOUT, diags);
         let at = match &t.at {
             None => At::Offset(Duration::ZERO),
             Some(a) => parse_at(a, diags),
@@ -252,8 +230,17 @@ fn validate_tests(raw: &RawPlan, groups: &[Group], diags: &mut Vec<Diagnostic>) 
 fn parse_at(a: &Sp<String>, diags: &mut Vec<Diagnostic>) -> At {
     let text = a.value.trim();
     if let Some(rest) = text.strip_prefix('+') {
-        if let Some(d) = parse_duration(rest) {
-            return At::Offset(d);
+        match values::checked_duration(rest) {
+            Ok(d) => return At::Offset(d),
+            // A duration, but too long: said with the maximum.
+            Err(help) if super::model::parse_duration(rest).is_some() => {
+                diags.push(
+                    Diagnostic::at(format!("invalid `at` time `{}`", a.value), a.span.clone())
+                        .help(help),
+                );
+                return At::Offset(Duration::ZERO);
+            }
+            Err(_) => {}
         }
     } else if let Ok(t) = humantime::parse_rfc3339(text)
         && let Ok(d) = t.duration_since(std::time::UNIX_EPOCH)
@@ -321,7 +308,7 @@ fn validate_collects(raw: &RawPlan, groups: &[Group], diags: &mut Vec<Diagnostic
                     )
                     .help("collect globs are relative to the host's working directory; `..` and absolute paths are refused"),
                 );
-            } else if let Err(e) = crate::trial::glob_set(std::slice::from_ref(&g.value)) {
+            } else if let Err(e) = crate::glob::glob_set(std::slice::from_ref(&g.value)) {
                 diags.push(Diagnostic::at(e.to_string(), g.span.clone()).help(
                     "globs take `*`, `?`, `[abc]` within a path component and `**` across them",
                 ));
@@ -337,8 +324,8 @@ fn validate_collects(raw: &RawPlan, groups: &[Group], diags: &mut Vec<Diagnostic
 }
 
 fn validate_analyses(raw: &RawPlan, diags: &mut Vec<Diagnostic>) -> Vec<Analysis> {
-    use crate::analyze::ParserKind;
-    use crate::render::Format;
+    use crate::kinds::Format;
+    use crate::kinds::ParserKind;
     let mut out: Vec<Analysis> = Vec::new();
     for a in &raw.analyses {
         let head = a.span.start..a.span.start;
@@ -355,7 +342,6 @@ fn validate_analyses(raw: &RawPlan, diags: &mut Vec<Diagnostic>) -> Vec<Analysis
                 name.span.clone(),
             ));
         }
-        let parsers = ["hdr", "iperf3", "iperf2", "dstat", "csv"];
         let parser = match &a.parser {
             None => {
                 diags.push(
@@ -370,9 +356,12 @@ fn validate_analyses(raw: &RawPlan, diags: &mut Vec<Diagnostic>) -> Vec<Analysis
             Some(p) => {
                 let kind = ParserKind::parse(&p.value);
                 if kind.is_none() {
-                    let d = Diagnostic::at(format!("unknown parser `{}`", p.value), p.span.clone())
-                        .help("expected one of `hdr`, `iperf3`, `iperf2`, `dstat`, `csv`");
-                    diags.push(d.suggest(&p.value, parsers));
+                    diags.push(values::unknown(
+                        "parser",
+                        &p.value,
+                        p.span.clone(),
+                        &ParserKind::names(),
+                    ));
                 }
                 kind
             }
@@ -380,7 +369,7 @@ fn validate_analyses(raw: &RawPlan, diags: &mut Vec<Diagnostic>) -> Vec<Analysis
         let files: Vec<String> = match &a.files {
             Some(f) if !f.value.is_empty() => {
                 for g in &f.value {
-                    if let Err(e) = crate::trial::glob_set(std::slice::from_ref(&g.value)) {
+                    if let Err(e) = crate::glob::glob_set(std::slice::from_ref(&g.value)) {
                         diags.push(Diagnostic::at(e.to_string(), g.span.clone()).help(
                             "globs take `*`, `?`, `[abc]` within a path component and `**` across them",
                         ));
@@ -420,16 +409,12 @@ fn validate_analyses(raw: &RawPlan, diags: &mut Vec<Diagnostic>) -> Vec<Analysis
                 for f in &list.value {
                     match Format::parse(&f.value) {
                         Some(x) => formats.push(x),
-                        None => {
-                            let d = Diagnostic::at(
-                                format!("unknown format `{}`", f.value),
-                                f.span.clone(),
-                            )
-                            .help("expected `csv`, `markdown`, `mediawiki` or `trac`");
-                            diags.push(
-                                d.suggest(&f.value, ["csv", "markdown", "mediawiki", "trac"]),
-                            );
-                        }
+                        None => diags.push(values::unknown(
+                            "format",
+                            &f.value,
+                            f.span.clone(),
+                            &Format::names(),
+                        )),
                     }
                 }
             }
@@ -617,7 +602,7 @@ fn validate_fixed_host(
         .as_ref()
         .or(raw.provider.user.as_ref())
         .map(|u| u.value.clone())
-        .unwrap_or_else(crate::provider::current_user);
+        .unwrap_or_else(crate::os::current_user);
     let Some(identity) = h.identity.as_ref().or(raw.provider.identity.as_ref()) else {
         diags.push(
             missing("identity", "\"~/.ssh/id_ed25519\"")
@@ -625,7 +610,7 @@ fn validate_fixed_host(
         );
         return None;
     };
-    let identity_path = expand_home(&identity.value);
+    let identity_path = values::expand_home(&identity.value);
     if !identity_path.is_file() {
         diags.push(
             Diagnostic::at(
@@ -658,14 +643,6 @@ fn validate_fixed_host(
         identity: identity_path,
         host_key: key.value.trim().to_string(),
     })
-}
-
-pub fn expand_home(path: &str) -> PathBuf {
-    match path.strip_prefix("~/") {
-        Some(rest) => std::env::var_os("HOME")
-            .map_or_else(|| PathBuf::from(path), |h| PathBuf::from(h).join(rest)),
-        None => PathBuf::from(path),
-    }
 }
 
 fn validate_step(
@@ -831,19 +808,7 @@ fn validate_step(
             );
         }
     }
-    let timeout = match &s.timeout {
-        None => DEFAULT_STEP_TIMEOUT,
-        Some(t) => match parse_duration(&t.value) {
-            Some(d) if !d.is_zero() => d,
-            _ => {
-                diags.push(
-                    Diagnostic::at(format!("invalid timeout `{}`", t.value), t.span.clone())
-                        .help("write a duration such as `30s`, `5m` or `1h30m`"),
-                );
-                DEFAULT_STEP_TIMEOUT
-            }
-        },
-    };
+    let timeout = values::duration(s.timeout.as_ref(), "timeout", DEFAULT_STEP_TIMEOUT, diags);
     Some(Step {
         name: name.value.clone(),
         hosts,

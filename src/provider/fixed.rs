@@ -50,7 +50,7 @@ impl Fixed {
             identity: f.identity.clone(),
             host_key: f.host_key.clone(),
             workdir: self.workdir.clone(),
-            made_by: Some(crate::plan::Provider::Static),
+            made_by: Some(crate::kinds::Provider::Static),
             dir: None,
             pid: None,
             ec2: None,

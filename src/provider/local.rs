@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use super::{Create, Fut, Provider, blocking};
 use crate::plan::HostSpec;
-use crate::state::{HostState, HostStatus, Op, Paths, host_file_name};
+use crate::state::{HostState, HostStatus, Op, Paths};
 
 #[derive(Clone)]
 pub struct Local {
@@ -40,11 +40,6 @@ pub fn sshd_path() -> PathBuf {
     std::env::var_os("RUNNER_SSHD").map_or_else(|| PathBuf::from("/usr/sbin/sshd"), PathBuf::from)
 }
 
-/// The plan's client key, generated once per plan.
-pub fn client_key(paths: &Paths) -> PathBuf {
-    paths.dir().join("id_ed25519")
-}
-
 impl Local {
     pub fn new(paths: &Paths) -> Self {
         Local {
@@ -53,7 +48,7 @@ impl Local {
     }
 
     fn dir_of(&self, host: &str) -> PathBuf {
-        self.paths.hosts_dir().join(host_file_name(host))
+        self.paths.host_dir(host)
     }
 }
 
@@ -148,14 +143,13 @@ fn free_port() -> Result<u16, String> {
 /// (it escapes non-ASCII characters there).
 fn our_sshd(dir: &Path, pid: Option<u32>) -> Option<u32> {
     let pid = pid.or_else(|| read_pid(dir))?;
-    if !crate::process::is_alive(pid) {
+    if !crate::os::is_alive(pid) {
         return None;
     }
     let config = dir.join("sshd_config");
-    let named = crate::process::cmdline(pid)
-        .is_some_and(|cmd| config.to_str().is_some_and(|c| cmd.contains(c)));
-    (named || config_port(dir).is_some_and(|port| crate::process::listens_on(pid, port)))
-        .then_some(pid)
+    let named =
+        crate::os::cmdline(pid).is_some_and(|cmd| config.to_str().is_some_and(|c| cmd.contains(c)));
+    (named || config_port(dir).is_some_and(|port| crate::os::listens_on(pid, port))).then_some(pid)
 }
 
 fn read_pid(dir: &Path) -> Option<u32> {
@@ -177,8 +171,8 @@ fn config_port(dir: &Path) -> Option<u16> {
 /// Stops an sshd and every session it started.
 fn stop_sshd(pid: u32) {
     let mut all = vec![pid];
-    all.extend(crate::process::descendants(pid));
-    crate::process::terminate(&all, Duration::from_secs(5));
+    all.extend(crate::os::descendants(pid));
+    crate::os::terminate(&all, Duration::from_secs(5));
 }
 
 /// The host directories of a plan's local hosts, whatever the state says.
@@ -218,7 +212,7 @@ pub fn destroy_dir(dir: &Path) -> Result<bool, String> {
 fn rc_to_hide() -> Option<PathBuf> {
     static RC: std::sync::OnceLock<Option<PathBuf>> = std::sync::OnceLock::new();
     RC.get_or_init(|| {
-        if !crate::process::is_root() || std::env::var_os("RUNNER_KEEP_BASHRC").is_some() {
+        if !crate::os::is_root() || std::env::var_os("RUNNER_KEEP_BASHRC").is_some() {
             return None;
         }
         let rc = PathBuf::from(std::env::var_os("HOME")?).join(".bashrc");
@@ -226,7 +220,7 @@ fn rc_to_hide() -> Option<PathBuf> {
             return None;
         }
         let mut probe = Command::new("true");
-        crate::process::hide_file_from(&mut probe, &rc);
+        crate::os::hide_file_from(&mut probe, &rc);
         let works = probe
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -307,12 +301,12 @@ impl Local {
         }
         fs_err::create_dir_all(self.paths.hosts_dir()).map_err(|e| e.to_string())?;
         set_mode(&self.paths.dir(), 0o700)?;
-        let key = client_key(&self.paths);
+        let key = self.paths.client_key();
         if !key.exists() {
             keygen(&key, &format!("runner-{}", self.paths.name))?;
         }
         set_mode(&key, 0o600)?;
-        if crate::process::is_root() && !Path::new("/run/sshd").exists() {
+        if crate::os::is_root() && !Path::new("/run/sshd").exists() {
             // sshd's privilege separation directory.
             fs_err::create_dir_all("/run/sshd").map_err(|e| e.to_string())?;
         }
@@ -330,12 +324,12 @@ impl Local {
         let host_key = dir.join("host_ed25519_key");
         // Its public half is kept in the state only: one file fewer per host.
         let public = make_key(&host_key, &host.name, false)?;
-        let client_pub = fs_err::read_to_string(client_key(&self.paths).with_extension("pub"))
+        let client_pub = fs_err::read_to_string(self.paths.client_key().with_extension("pub"))
             .map_err(|e| e.to_string())?;
         let authorized = dir.join("authorized_keys");
         fs_err::write(&authorized, client_pub).map_err(|e| e.to_string())?;
         set_mode(&authorized, 0o600)?;
-        let user = super::current_user();
+        let user = crate::os::current_user();
         let mut last_error = String::new();
         for _attempt in 0..5 {
             // A failed attempt's sshd may still write these: start clean.
@@ -354,10 +348,10 @@ impl Local {
                         address: "127.0.0.1".into(),
                         port,
                         user,
-                        identity: client_key(&self.paths),
+                        identity: self.paths.client_key(),
                         host_key: public,
                         workdir: work.display().to_string(),
-                        made_by: Some(crate::plan::Provider::Local),
+                        made_by: Some(crate::kinds::Provider::Local),
                         dir: Some(dir),
                         pid: Some(pid),
                         ec2: None,
@@ -446,9 +440,9 @@ fn start_sshd(dir: &Path, port: u16) -> Result<u32, String> {
         cmd.arg(flag);
     }
     if let Some(rc) = rc_to_hide() {
-        crate::process::hide_file_from(&mut cmd, &rc);
+        crate::os::hide_file_from(&mut cmd, &rc);
     }
-    crate::process::keep_open_files_limit(&mut cmd);
+    crate::os::keep_open_files_limit(&mut cmd);
     let out = cmd
         .stdin(Stdio::null())
         .stdout(Stdio::null())
@@ -485,8 +479,7 @@ fn start_sshd(dir: &Path, port: u16) -> Result<u32, String> {
             // It may be running without our being able to confirm it: it
             // is ours (its pid file is in our directory), so stop it.
             if let Some(pid) = read_pid(dir).filter(|&p| {
-                crate::process::is_alive(p)
-                    && crate::process::comm(p).is_some_and(|c| c.contains("sshd"))
+                crate::os::is_alive(p) && crate::os::comm(p).is_some_and(|c| c.contains("sshd"))
             }) {
                 stop_sshd(pid);
             }

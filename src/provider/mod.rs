@@ -74,10 +74,10 @@ pub async fn blocking<T: Send + 'static>(
 
 pub fn for_plan(plan: &Plan, paths: &Paths) -> Box<dyn Provider> {
     match (&plan.provider, &plan.ec2) {
-        (crate::plan::Provider::Ec2, Some(config)) => {
+        (crate::kinds::Provider::Ec2, Some(config)) => {
             Box::new(ec2::Ec2::new(config.clone(), &plan.name, paths))
         }
-        (crate::plan::Provider::Static, _) => {
+        (crate::kinds::Provider::Static, _) => {
             Box::new(fixed::Fixed::new(&plan.name, plan.workdir.as_deref()))
         }
         _ => Box::new(local::Local::new(paths)),
@@ -87,10 +87,10 @@ pub fn for_plan(plan: &Plan, paths: &Paths) -> Box<dyn Provider> {
 /// The provider that destroys what a state recorded, whatever the plan says now.
 pub fn for_state(state: &HostState, paths: &Paths, plan_name: &str) -> Box<dyn Provider> {
     match (state.provider(), &state.ec2) {
-        (crate::plan::Provider::Ec2, Some(e)) => {
+        (crate::kinds::Provider::Ec2, Some(e)) => {
             Box::new(ec2::Ec2::from_state(e, plan_name, paths))
         }
-        (crate::plan::Provider::Local, _) => Box::new(local::Local::new(paths)),
+        (crate::kinds::Provider::Local, _) => Box::new(local::Local::new(paths)),
         _ => Box::new(fixed::Fixed::new(plan_name, None)),
     }
 }
@@ -130,7 +130,7 @@ pub fn refresh(state: &State, paths: &Paths, plan: Option<&Plan>) -> Result<Refr
     let mut out = Refresh::default();
     for (name, h) in &state.hosts {
         if h.status == crate::state::HostStatus::Ready
-            && h.provider() == crate::plan::Provider::Local
+            && h.provider() == crate::kinds::Provider::Local
             && let Some(why) = local::refresh(h)
         {
             out.gone.insert(name.clone(), why);
@@ -177,27 +177,4 @@ pub fn refresh(state: &State, paths: &Paths, plan: Option<&Plan>) -> Result<Refr
         out.tagged = found;
     }
     Ok(out)
-}
-
-pub fn current_user() -> String {
-    std::env::var("USER")
-        .ok()
-        .filter(|u| !u.is_empty())
-        .unwrap_or_else(|| {
-            if crate::process::is_root() {
-                "root".into()
-            } else {
-                "nobody".into()
-            }
-        })
-}
-
-/// A fresh identity for a host instance.
-pub fn new_instance() -> String {
-    static COUNT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos());
-    let n = COUNT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    format!("{nanos:x}-{:x}-{n:x}", std::process::id())
 }

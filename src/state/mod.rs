@@ -16,9 +16,12 @@ pub use journal::Store;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+pub use crate::paths::{Paths, shown};
+
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
+use crate::kinds::Provider;
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct State {
@@ -105,7 +108,7 @@ pub struct HostState {
     /// The provider that made the host. States written before providers
     /// were recorded lack it: see [`HostState::provider`].
     #[serde(default, rename = "provider", skip_serializing_if = "Option::is_none")]
-    pub made_by: Option<crate::plan::Provider>,
+    pub made_by: Option<Provider>,
     /// Local provider: the host's directory and sshd pid.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dir: Option<PathBuf>,
@@ -119,12 +122,12 @@ pub struct HostState {
 impl HostState {
     /// The provider that made the host (older states: local if it has a
     /// directory here, static otherwise).
-    pub fn provider(&self) -> crate::plan::Provider {
+    pub fn provider(&self) -> Provider {
         match (&self.made_by, &self.ec2, &self.dir) {
-            (Some(p), _, _) => p.clone(),
-            (None, Some(_), _) => crate::plan::Provider::Ec2,
-            (None, None, Some(_)) => crate::plan::Provider::Local,
-            (None, None, None) => crate::plan::Provider::Static,
+            (Some(p), _, _) => *p,
+            (None, Some(_), _) => Provider::Ec2,
+            (None, None, Some(_)) => Provider::Local,
+            (None, None, None) => Provider::Static,
         }
     }
 }
@@ -156,63 +159,6 @@ pub struct StepState {
     pub host: String,
     /// The host instance the step ran on.
     pub instance: String,
-}
-
-/// Where one plan's files live under `.runner/`.
-#[derive(Debug, Clone)]
-pub struct Paths {
-    pub root: PathBuf,
-    pub name: String,
-}
-
-impl Paths {
-    pub fn new(workdir: &Path, plan_name: &str) -> Self {
-        // Absolute: sshd changes directory when it daemonizes.
-        let workdir = std::path::absolute(workdir).unwrap_or_else(|_| workdir.to_path_buf());
-        Paths {
-            root: workdir.join(".runner"),
-            name: plan_name.to_string(),
-        }
-    }
-    pub fn state(&self) -> PathBuf {
-        self.root.join(format!("{}.state.json", self.name))
-    }
-    pub fn journal(&self) -> PathBuf {
-        self.root.join(format!("{}.journal", self.name))
-    }
-    pub fn backup(&self) -> PathBuf {
-        self.root.join(format!("{}.state.json.bak", self.name))
-    }
-    pub fn saved_plan(&self) -> PathBuf {
-        self.root.join(format!("{}.plan", self.name))
-    }
-    pub fn lock(&self) -> PathBuf {
-        self.root.join(format!("{}.lock", self.name))
-    }
-    /// Keys, host directories and logs of this plan.
-    pub fn dir(&self) -> PathBuf {
-        self.root.join(&self.name)
-    }
-    pub fn hosts_dir(&self) -> PathBuf {
-        self.dir().join("hosts")
-    }
-    pub fn logs_dir(&self) -> PathBuf {
-        self.dir().join("logs")
-    }
-}
-
-/// A path as shown to the user: relative to the working directory when under it.
-pub fn shown(path: &Path) -> String {
-    let cwd = std::env::current_dir().unwrap_or_default();
-    path.strip_prefix(&cwd)
-        .unwrap_or(path)
-        .display()
-        .to_string()
-}
-
-/// A host name as a file name: `client[0]` → `client-0`.
-pub fn host_file_name(host: &str) -> String {
-    host.replace('[', "-").replace(']', "")
 }
 
 impl State {
@@ -377,12 +323,12 @@ mod tests {
                     "user":"u","identity":"/k","host_key":"ssh-ed25519 AAAA","workdir":"runner/p"}},
             "steps":{}}"#;
         let s: State = serde_json::from_str(old).unwrap();
-        assert_eq!(s.hosts["a[0]"].provider(), crate::plan::Provider::Local);
-        assert_eq!(s.hosts["b[0]"].provider(), crate::plan::Provider::Static);
+        assert_eq!(s.hosts["a[0]"].provider(), crate::kinds::Provider::Local);
+        assert_eq!(s.hosts["b[0]"].provider(), crate::kinds::Provider::Static);
         assert!(s.ec2.is_none());
         // Written back, an EC2 host keeps its part and its provider.
         let mut h = s.hosts["b[0]"].clone();
-        h.made_by = Some(crate::plan::Provider::Ec2);
+        h.made_by = Some(crate::kinds::Provider::Ec2);
         h.ec2 = Some(Box::new(Ec2Instance {
             id: Some("i-1".into()),
             region: "us-east-1".into(),
@@ -394,7 +340,7 @@ mod tests {
             launch: "l".into(),
         }));
         let back: HostState = serde_json::from_str(&serde_json::to_string(&h).unwrap()).unwrap();
-        assert_eq!(back.provider(), crate::plan::Provider::Ec2);
+        assert_eq!(back.provider(), crate::kinds::Provider::Ec2);
         assert_eq!(back.ec2, h.ec2);
     }
 }

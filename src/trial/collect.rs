@@ -80,7 +80,7 @@ pub async fn fetch(
             _ => {
                 out.errors.push(format!(
                     "{host}: a file name runner cannot collect safely: {}",
-                    crate::analyze::escape_controls(line)
+                    crate::style::escape_controls(line)
                 ));
                 continue;
             }
@@ -158,7 +158,7 @@ fn remove_temps(dir: &Path) {
 
 /// A tag of its own for each remote command (stopped by it if it overruns).
 fn tag() -> String {
-    format!("collect-{}", crate::provider::new_instance())
+    format!("collect-{}", crate::os::unique_id())
 }
 
 /// Only normal components: no `..`, no root, no `.` tricks.
@@ -187,7 +187,7 @@ async fn fetch_file(session: &Session, remote_path: &str, to: &Path) -> Result<u
     if outcome != Outcome::Exit(0) {
         return Err(format!(
             "{outcome}: {}",
-            crate::analyze::escape_controls(String::from_utf8_lossy(&err).trim())
+            crate::style::escape_controls(String::from_utf8_lossy(&err).trim())
         ));
     }
     tmp.persist(to)

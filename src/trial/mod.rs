@@ -205,16 +205,12 @@ pub fn previous_trial(trials: &Path, id: &str) -> Option<String> {
     ids.pop()
 }
 
-pub fn plan_trials_dir(plan: &str) -> PathBuf {
-    Path::new("trials").join(plan)
-}
-
 /// A new trial id: the UTC time, `20261123T084118Z`, sortable; `-2`, `-3`…
 /// when a trial of that second exists.
 pub fn new_id(plan: &str) -> String {
     let now = humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string();
     let base: String = now.chars().filter(|c| *c != '-' && *c != ':').collect();
-    let root = plan_trials_dir(plan);
+    let root = crate::paths::trials_dir(plan);
     let mut id = base.clone();
     let mut n = 1;
     while root.join(&id).exists() {
@@ -225,16 +221,11 @@ pub fn new_id(plan: &str) -> String {
 }
 
 /// The trial directory: the one named, or the latest (trial ids sort by time).
-/// Whether `id` can name a trial folder: a plain name, never a path.
-pub fn is_trial_id(id: &str) -> bool {
-    !id.is_empty() && !id.contains(['/', '\\']) && !id.starts_with('.')
-}
-
 pub fn find(plan: &str, id: Option<&str>) -> Result<(PathBuf, Trial)> {
-    let root = plan_trials_dir(plan);
+    let root = crate::paths::trials_dir(plan);
     let dir = match id {
         // A trial id is a folder name, never a path.
-        Some(id) if !is_trial_id(id) => {
+        Some(id) if !crate::paths::is_trial_id(id) => {
             return Err(Error::msg(format!("`{id}` is not a trial id"))
                 .help("name a folder under trials/<plan>/, e.g. 20261123T192821Z"));
         }
@@ -272,7 +263,7 @@ pub fn find(plan: &str, id: Option<&str>) -> Result<(PathBuf, Trial)> {
 /// sorted; `trial.json` and `analysis/` are never inputs. A glob that does
 /// not parse is an error naming it.
 pub fn matching_files(dir: &Path, globs: &[String]) -> Result<Vec<PathBuf>> {
-    let set = glob_set(globs)?;
+    let set = crate::glob::glob_set(globs)?;
     let mut out = Vec::new();
     let mut stack = vec![dir.to_path_buf()];
     while let Some(d) = stack.pop() {
@@ -300,47 +291,9 @@ pub fn matching_files(dir: &Path, globs: &[String]) -> Result<Vec<PathBuf>> {
     Ok(out)
 }
 
-/// `*`, `?` and `[…]` within one path component, `**` across components.
-pub fn glob_set(globs: &[String]) -> Result<globset::GlobSet> {
-    let mut b = globset::GlobSetBuilder::new();
-    for g in globs {
-        let glob = globset::GlobBuilder::new(g)
-            .literal_separator(true)
-            .backslash_escape(true)
-            .build()
-            .map_err(|e| Error::msg(format!("the glob `{g}` is not valid: {}", e.kind())))?;
-        b.add(glob);
-    }
-    b.build().map_err(|e| Error::msg(e.to_string()))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn glob_match(pattern: &str, path: &str) -> bool {
-        glob_set(&[pattern.to_string()]).unwrap().is_match(path)
-    }
-
-    #[test]
-    fn globs() {
-        assert!(glob_match("*/tcp/stdout", "client-0/tcp/stdout"));
-        assert!(!glob_match("*/tcp/stdout", "client-0/udp/stdout"));
-        assert!(!glob_match("*/tcp/stdout", "a/b/tcp/stdout"));
-        assert!(glob_match("**/*.hlog", "a/b/c.hlog"));
-        assert!(glob_match("**/*.hlog", "c.hlog"));
-        assert!(glob_match(
-            "server-?/dstat/*.csv",
-            "server-0/dstat/dstat.csv"
-        ));
-        assert!(!glob_match("*.csv", "x.csvx"));
-        assert!(glob_match("client-[01]/*.csv", "client-1/a.csv"));
-        assert!(!glob_match("client-[01]/*.csv", "client-2/a.csv"));
-        // Linear, not exponential, on patterns with many stars.
-        let long = format!("{}b", "a".repeat(60));
-        assert!(!glob_match("*a*a*a*a*a*a*a*a*a*a*a*a*c", &long));
-        assert!(glob_set(&["a[".to_string()]).is_err());
-    }
 
     #[test]
     fn windows_span_all_hosts() {

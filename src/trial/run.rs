@@ -10,9 +10,9 @@ use std::time::Duration;
 
 use super::{TestRun, Trial, TrialHost, TrialMonitor, TrialTest, collect, remote};
 use crate::graph::{Armed, TrialSpec, fill};
+use crate::paths::host_file_name;
 use crate::plan::model::At;
 use crate::ssh::Session;
-use crate::state::host_file_name;
 
 pub type Sessions = BTreeMap<String, Arc<Session>>;
 
@@ -69,7 +69,7 @@ pub fn skeleton(
         trial_hash: trial_hash.to_string(),
         runner_version: env!("CARGO_PKG_VERSION").to_string(),
         status: "starting".to_string(),
-        tag: format!("{plan}-{id}-{}", crate::provider::new_instance()),
+        tag: format!("{plan}-{id}-{}", crate::os::unique_id()),
         ..Trial::default()
     };
     for h in &spec.hosts {
@@ -176,7 +176,7 @@ async fn on_hosts(
         let Some(s) = sessions.get(&host).cloned() else {
             continue;
         };
-        let tag = format!("trial-{}", crate::provider::new_instance());
+        let tag = format!("trial-{}", crate::os::unique_id());
         set.spawn(async move {
             let mut out: Vec<u8> = Vec::new();
             let mut err: Vec<u8> = Vec::new();
@@ -187,7 +187,7 @@ async fn on_hosts(
                 Ok(o) if o.success() => Ok(String::from_utf8_lossy(&out).into_owned()),
                 Ok(o) => Err(format!(
                     "{o}: {}",
-                    crate::analyze::escape_controls(String::from_utf8_lossy(&err).trim())
+                    crate::style::escape_controls(String::from_utf8_lossy(&err).trim())
                 )),
                 Err(e) => Err(e),
             };
@@ -470,7 +470,7 @@ pub async fn fetch_outputs(
         let Some(s) = sessions.get(host).cloned() else {
             continue;
         };
-        let base = crate::graph::host_trial_dir(&trial.trial, host);
+        let base = crate::paths::host_trial_dir(&trial.trial, host);
         let host = host.clone();
         let dest: PathBuf = dir.join(host_file_name(&host));
         set.spawn(async move { collect::fetch(&s, &host, &base, false, &|_| true, &dest).await });

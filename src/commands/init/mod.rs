@@ -16,7 +16,7 @@ pub fn run(dir: &Path) -> Result<i32> {
         .iter()
         .map(|(f, _)| dir.join(f))
         .filter(|p| p.exists())
-        .map(|p| crate::state::shown(&p))
+        .map(|p| crate::paths::shown(&p))
         .collect();
     if !existing.is_empty() {
         return Err(Error::msg(format!(
@@ -33,7 +33,7 @@ pub fn run(dir: &Path) -> Result<i32> {
         }
         fs_err::write(&path, text)?;
     }
-    let shown = crate::state::shown(dir);
+    let shown = crate::paths::shown(dir);
     let cd = if shown.is_empty() || shown == "." {
         String::new()
     } else {

@@ -262,7 +262,7 @@ impl Intercept for Faults {
                     "kill" => {
                         *n = n.saturating_sub(1);
                         if *n == 0 {
-                            crate::process::kill_self();
+                            crate::os::kill_self();
                         }
                     }
                     _ => {}

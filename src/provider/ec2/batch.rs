@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use tokio::sync::oneshot;
 
-use crate::provider::Fut;
+use super::Fut;
 
 type Flush<T, R> = Box<dyn FnOnce(Vec<T>) -> Fut<'static, Vec<R>> + Send>;
 

@@ -358,7 +358,7 @@ impl Inner {
         };
         let spec: &Ec2Host = batch[0].host.ec2.as_ref().expect("ec2 host");
         let indices: Vec<usize> = batch.iter().map(|p| p.host.index).collect();
-        let launch = super::new_instance();
+        let launch = crate::os::unique_id();
         let expires = rfc3339(SystemTime::now() + self.config.expire_after);
         let hosts = encode_indices(&indices);
         let hash = short_hash(&batch[0].hash);
@@ -699,7 +699,7 @@ impl Inner {
                 .unwrap_or_else(|| generated_key(&self.paths)),
             host_key: String::new(),
             workdir: String::new(),
-            made_by: Some(crate::plan::Provider::Ec2),
+            made_by: Some(crate::kinds::Provider::Ec2),
             dir: None,
             pid: None,
             ec2: Some(Box::new(Ec2Instance {

@@ -1,9 +1,12 @@
-//! Processes by PID: liveness, command lines, descendants, and stopping them.
-//! Only PIDs runner itself recorded are ever signalled.
-
-#![allow(unsafe_code)]
+//! Facts of this machine and its processes: liveness, command lines and
+//! descendants of a PID, signals, the user, open-file limits, terminals.
+//! Only PIDs runner itself recorded are ever signalled. System calls go
+//! through rustix; `unsafe` is left only where a hook runs between fork and
+//! exec (`pre_exec`).
 
 use std::time::{Duration, Instant};
+
+use rustix::process::{Pid, Resource, Signal};
 
 pub fn is_alive(pid: u32) -> bool {
     // A zombie still "exists" for kill(0); treat it as dead.
@@ -93,17 +96,16 @@ pub fn descendants(pid: u32) -> Vec<u32> {
     out
 }
 
-fn signal(pid: u32, sig: i32) {
-    // SAFETY: kill(2) has no memory effects; pid is one runner recorded.
-    unsafe {
-        libc::kill(pid as libc::pid_t, sig);
+fn signal(pid: u32, sig: Signal) {
+    if let Some(pid) = i32::try_from(pid).ok().and_then(Pid::from_raw) {
+        let _ = rustix::process::kill_process(pid, sig);
     }
 }
 
 /// SIGTERM to `pids`, then SIGKILL to what is left after `grace`.
 pub fn terminate(pids: &[u32], grace: Duration) {
     for &p in pids {
-        signal(p, libc::SIGTERM);
+        signal(p, Signal::TERM);
     }
     let deadline = Instant::now() + grace;
     while Instant::now() < deadline {
@@ -114,14 +116,38 @@ pub fn terminate(pids: &[u32], grace: Duration) {
     }
     for &p in pids {
         if is_alive(p) {
-            signal(p, libc::SIGKILL);
+            signal(p, Signal::KILL);
         }
     }
 }
 
 pub fn is_root() -> bool {
-    // SAFETY: geteuid has no preconditions.
-    unsafe { libc::geteuid() == 0 }
+    rustix::process::geteuid().is_root()
+}
+
+/// The user runner runs as (`$USER`, else root or nobody).
+pub fn current_user() -> String {
+    std::env::var("USER")
+        .ok()
+        .filter(|u| !u.is_empty())
+        .unwrap_or_else(|| {
+            if is_root() {
+                "root".into()
+            } else {
+                "nobody".into()
+            }
+        })
+}
+
+/// A fresh identity, unique on this machine: a host instance, a node's
+/// remote processes.
+pub fn unique_id() -> String {
+    static COUNT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    let n = COUNT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    format!("{nanos:x}-{:x}-{n:x}", std::process::id())
 }
 
 /// Whether stdin is a terminal (a prompt can be answered).
@@ -132,7 +158,7 @@ pub fn stdin_is_terminal() -> bool {
 
 /// SIGKILL to this process: a test's model of `kill -9` at an exact point.
 pub fn kill_self() -> ! {
-    signal(std::process::id(), libc::SIGKILL);
+    signal(std::process::id(), Signal::KILL);
     std::process::abort()
 }
 
@@ -140,6 +166,7 @@ pub fn kill_self() -> ! {
 /// reads as empty (`/dev/null` bound over it), the way `unshare --mount
 /// --propagation private` + `mount --bind` would, but with no process of
 /// their own: the calls are made in the child between fork and exec.
+#[allow(unsafe_code)]
 pub fn hide_file_from(cmd: &mut std::process::Command, file: &std::path::Path) {
     use std::os::unix::ffi::OsStrExt as _;
     use std::os::unix::process::CommandExt as _;
@@ -147,61 +174,43 @@ pub fn hide_file_from(cmd: &mut std::process::Command, file: &std::path::Path) {
     // fork and exec only system calls are made (async-signal-safe).
     let target = std::ffi::CString::new(file.as_os_str().as_bytes()).unwrap_or_default();
     // SAFETY: the hook makes only system calls (unshare, mount) on C
-    // strings built before the fork; it allocates nothing and takes no lock.
+    // strings built before the fork; it allocates nothing and takes no
+    // lock. The child has one thread, so unsharing its mount namespace
+    // cannot strand another thread's view of the file system.
     unsafe {
         cmd.pre_exec(move || {
-            let fail = || Err(std::io::Error::last_os_error());
-            if libc::unshare(libc::CLONE_NEWNS) != 0 {
-                return fail();
-            }
-            let none = std::ptr::null();
-            if libc::mount(
-                none,
-                c"/".as_ptr(),
-                none,
-                libc::MS_REC | libc::MS_PRIVATE,
-                std::ptr::null(),
-            ) != 0
-            {
-                return fail();
-            }
-            if libc::mount(
-                c"/dev/null".as_ptr(),
-                target.as_ptr(),
-                none,
-                libc::MS_BIND,
-                std::ptr::null(),
-            ) != 0
-            {
-                return fail();
-            }
+            use rustix::mount::{MountPropagationFlags, mount_bind, mount_change};
+            rustix::thread::unshare_unsafe(rustix::thread::UnshareFlags::NEWNS)?;
+            mount_change(
+                c"/",
+                MountPropagationFlags::REC | MountPropagationFlags::PRIVATE,
+            )?;
+            mount_bind(c"/dev/null", target.as_c_str())?;
             Ok(())
         });
     }
 }
 
-/// The soft open-file limit this process was started with.
-static OPEN_FILES_SOFT: std::sync::OnceLock<libc::rlim_t> = std::sync::OnceLock::new();
+/// The soft open-file limit this process was started with (`None`: unlimited).
+static OPEN_FILES_SOFT: std::sync::OnceLock<Option<u64>> = std::sync::OnceLock::new();
 
 /// Gives `cmd` the soft open-file limit runner was started with, not the
 /// one `raise_open_files` raised: a host's sshd and the commands it runs
 /// keep the limits the operator set.
+#[allow(unsafe_code)]
 pub fn keep_open_files_limit(cmd: &mut std::process::Command) {
     use std::os::unix::process::CommandExt as _;
-    let Some(&soft) = OPEN_FILES_SOFT.get() else {
+    let Some(&Some(soft)) = OPEN_FILES_SOFT.get() else {
         return;
     };
     // SAFETY: the hook makes only system calls (getrlimit, setrlimit) on a
     // struct on its stack; it allocates nothing and takes no lock.
     unsafe {
         cmd.pre_exec(move || {
-            let mut lim = libc::rlimit {
-                rlim_cur: 0,
-                rlim_max: 0,
-            };
-            if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) == 0 && soft < lim.rlim_cur {
-                lim.rlim_cur = soft;
-                libc::setrlimit(libc::RLIMIT_NOFILE, &lim);
+            let mut lim = rustix::process::getrlimit(Resource::Nofile);
+            if lim.current.is_none_or(|c| soft < c) {
+                lim.current = Some(soft);
+                rustix::process::setrlimit(Resource::Nofile, lim)?;
             }
             Ok(())
         });
@@ -210,27 +219,19 @@ pub fn keep_open_files_limit(cmd: &mut std::process::Command) {
 
 /// Raises this process's soft open-file limit to its hard limit: every
 /// host of an apply keeps one SSH connection (one descriptor) open, and
-/// the soft limit is often 1,024. Returns the limit now in force.
+/// the soft limit is often 1,024. Returns the limit now in force (`u64::MAX`
+/// when unlimited).
 pub fn raise_open_files() -> u64 {
-    let mut lim = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
-    // SAFETY: getrlimit/setrlimit write/read only the struct passed.
-    unsafe {
-        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) != 0 {
-            return 0;
-        }
-        let _ = OPEN_FILES_SOFT.set(lim.rlim_cur);
-        if lim.rlim_cur < lim.rlim_max {
-            let raised = libc::rlimit {
-                rlim_cur: lim.rlim_max,
-                rlim_max: lim.rlim_max,
-            };
-            if libc::setrlimit(libc::RLIMIT_NOFILE, &raised) == 0 {
-                lim.rlim_cur = lim.rlim_max;
-            }
+    let mut lim = rustix::process::getrlimit(Resource::Nofile);
+    let _ = OPEN_FILES_SOFT.set(lim.current);
+    if lim.current != lim.maximum {
+        let raised = rustix::process::Rlimit {
+            current: lim.maximum,
+            maximum: lim.maximum,
+        };
+        if rustix::process::setrlimit(Resource::Nofile, raised).is_ok() {
+            lim.current = lim.maximum;
         }
     }
-    lim.rlim_cur
+    lim.current.unwrap_or(u64::MAX)
 }

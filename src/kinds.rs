@@ -1,0 +1,121 @@
+//! The kinds every stage names: which provider makes the hosts, which
+//! parser reads a file, which format a table is written in. They sit below
+//! the plan (which validates them), the state (which records a host's
+//! provider) and the stages that act on them. Each name is written once,
+//! in its `clap::ValueEnum` derive: the command line, the plan and
+//! messages all read it from there.
+
+use std::sync::OnceLock;
+
+use clap::ValueEnum;
+
+/// A variant's name as the plan and the command line spell it.
+fn name_of<T: ValueEnum + PartialEq>(v: &T, names: &'static OnceLock<Vec<String>>) -> &'static str {
+    let all = names.get_or_init(|| {
+        T::value_variants()
+            .iter()
+            .map(|x| {
+                x.to_possible_value()
+                    .map(|p| p.get_name().to_string())
+                    .unwrap_or_default()
+            })
+            .collect()
+    });
+    let i = T::value_variants().iter().position(|x| x == v).unwrap_or(0);
+    all.get(i).map_or("", String::as_str)
+}
+
+/// A name (or an alias) as written in a plan.
+fn parse<T: ValueEnum>(name: &str) -> Option<T> {
+    T::from_str(name, false).ok()
+}
+
+/// Every name a plan may write for a kind, aliases left out.
+fn names<T: ValueEnum + PartialEq>(names: &'static OnceLock<Vec<String>>) -> Vec<&'static str> {
+    T::value_variants()
+        .iter()
+        .map(|v| name_of(v, names))
+        .collect()
+}
+
+macro_rules! named {
+    ($t:ty) => {
+        // Not every kind needs every accessor.
+        #[allow(dead_code)]
+        impl $t {
+            pub fn name(&self) -> &'static str {
+                static NAMES: OnceLock<Vec<String>> = OnceLock::new();
+                name_of(self, &NAMES)
+            }
+            pub fn parse(name: &str) -> Option<Self> {
+                parse(name)
+            }
+            /// Every name, in declaration order.
+            pub fn names() -> Vec<&'static str> {
+                static NAMES: OnceLock<Vec<String>> = OnceLock::new();
+                names::<$t>(&NAMES)
+            }
+        }
+    };
+}
+
+/// Who makes a plan's hosts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Provider {
+    Local,
+    Static,
+    Ec2,
+}
+named!(Provider);
+
+/// Which parser reads an analysis's files.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ParserKind {
+    Hdr,
+    Iperf3,
+    Iperf2,
+    #[value(alias = "dool")]
+    Dstat,
+    Csv,
+}
+named!(ParserKind);
+
+/// A table's format on disk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    Csv,
+    #[value(alias = "md")]
+    Markdown,
+    #[value(alias = "wiki")]
+    Mediawiki,
+    Trac,
+}
+named!(Format);
+
+impl Format {
+    pub fn extension(self) -> &'static str {
+        match self {
+            Format::Csv => "csv",
+            Format::Markdown => "md",
+            Format::Mediawiki => "wiki",
+            Format::Trac => "trac",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_and_aliases_come_from_the_derive() {
+        assert_eq!(Provider::Ec2.name(), "ec2");
+        assert_eq!(Provider::parse("static"), Some(Provider::Static));
+        assert_eq!(ParserKind::parse("dool"), Some(ParserKind::Dstat));
+        assert_eq!(ParserKind::Dstat.name(), "dstat");
+        assert_eq!(Format::parse("md"), Some(Format::Markdown));
+        assert_eq!(Format::names(), ["csv", "markdown", "mediawiki", "trac"]);
+        assert_eq!(ParserKind::parse("hdrx"), None);
+    }
+}

@@ -1,0 +1,169 @@
+//! Quantities with units, as checks are written (`5ms`, `900 Mbit/s`,
+//! `10%`) and as table columns carry them (`p99 (us)`): parsing, converting
+//! within a dimension (time, rate, size, percent), and which way is better.
+
+/// A number with an optional unit: `5ms`, `900 Mbit/s`, `0.5`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Quantity {
+    pub value: f64,
+    pub unit: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Better {
+    Higher,
+    Lower,
+}
+
+impl Better {
+    pub fn name(self) -> &'static str {
+        match self {
+            Better::Higher => "higher",
+            Better::Lower => "lower",
+        }
+    }
+}
+
+/// Units a quantity may be written in, by dimension, with their factor to
+/// the dimension's base (seconds, bit/s, bytes, percent).
+const UNITS: &[(&str, &str, f64)] = &[
+    ("ns", "time", 1e-9),
+    ("us", "time", 1e-6),
+    ("µs", "time", 1e-6),
+    ("ms", "time", 1e-3),
+    ("s", "time", 1.0),
+    ("min", "time", 60.0),
+    ("h", "time", 3600.0),
+    ("bit/s", "rate", 1.0),
+    ("bps", "rate", 1.0),
+    ("kbit/s", "rate", 1e3),
+    ("Kbit/s", "rate", 1e3),
+    ("Mbit/s", "rate", 1e6),
+    ("Gbit/s", "rate", 1e9),
+    ("Tbit/s", "rate", 1e12),
+    ("bytes", "size", 1.0),
+    ("B", "size", 1.0),
+    ("KB", "size", 1e3),
+    ("kB", "size", 1e3),
+    ("MB", "size", 1e6),
+    ("GB", "size", 1e9),
+    ("KiB", "size", 1024.0),
+    ("MiB", "size", 1_048_576.0),
+    ("GiB", "size", 1_073_741_824.0),
+    ("%", "percent", 1.0),
+];
+
+/// A unit's dimension and its factor to the dimension's base.
+pub fn unit(u: &str) -> Option<(&'static str, f64)> {
+    UNITS
+        .iter()
+        .find(|(name, _, _)| *name == u)
+        .map(|(_, dim, f)| (*dim, *f))
+}
+
+/// `5ms`, `5 ms`, `900 Mbit/s`, `12`, `1e6 bit/s`.
+pub fn parse_quantity(text: &str) -> Result<Quantity, String> {
+    let t = text.trim();
+    let split = t
+        .char_indices()
+        .find(|&(i, c)| {
+            !(c.is_ascii_digit()
+                || c == '.'
+                || c == '_'
+                || ((c == '-' || c == '+') && (i == 0 || t[..i].ends_with(['e', 'E'])))
+                || ((c == 'e' || c == 'E')
+                    && i > 0
+                    && t[i + 1..]
+                        .starts_with(|d: char| d.is_ascii_digit() || d == '-' || d == '+')))
+        })
+        .map_or(t.len(), |(i, _)| i);
+    let (num, rest) = t.split_at(split);
+    let value: f64 = num
+        .replace('_', "")
+        .parse()
+        .map_err(|_| format!("`{text}` is not a number with an optional unit"))?;
+    let rest = rest.trim();
+    if rest.is_empty() {
+        return Ok(Quantity { value, unit: None });
+    }
+    if unit(rest).is_none() {
+        return Err(format!(
+            "unknown unit `{rest}` in `{text}`; known: {}",
+            UNITS.iter().map(|u| u.0).collect::<Vec<_>>().join(", ")
+        ));
+    }
+    Ok(Quantity {
+        value,
+        unit: Some(rest.to_string()),
+    })
+}
+
+/// `10%` → 0.1.
+pub fn parse_percent(text: &str) -> Result<f64, String> {
+    let q = parse_quantity(text)?;
+    match q.unit.as_deref() {
+        Some("%") if q.value >= 0.0 => Ok(q.value / 100.0),
+        _ => Err(format!("`{text}` is not a percentage such as \"10%\"")),
+    }
+}
+
+/// `q` in the column's unit.
+pub fn in_unit(q: &Quantity, column_unit: Option<&str>) -> Result<f64, String> {
+    match (&q.unit, column_unit) {
+        (None, _) => Ok(q.value),
+        (Some(u), Some(c)) if u == c => Ok(q.value),
+        (Some(u), Some(c)) => match (unit(u), unit(c)) {
+            (Some((d1, f1)), Some((d2, f2))) if d1 == d2 => Ok(q.value * f1 / f2),
+            _ => Err(format!(
+                "the limit is in `{u}` but the column is in `{c}`, which cannot be converted"
+            )),
+        },
+        (Some(u), None) => Err(format!(
+            "the limit is in `{u}` but the column has no unit: write a plain number"
+        )),
+    }
+}
+
+/// Which way is better for a column when nothing says: less time, more
+/// bits per second.
+pub fn better_of(column_unit: Option<&str>) -> Option<Better> {
+    match column_unit.and_then(unit) {
+        Some(("time", _)) => Some(Better::Lower),
+        Some(("rate", _)) => Some(Better::Higher),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quantities_and_units() {
+        assert_eq!(
+            parse_quantity("5ms").unwrap(),
+            Quantity {
+                value: 5.0,
+                unit: Some("ms".into())
+            }
+        );
+        assert_eq!(parse_quantity(" 900 Mbit/s").unwrap().value, 900.0);
+        assert_eq!(parse_quantity("1e6 bit/s").unwrap().value, 1e6);
+        assert_eq!(parse_quantity("12").unwrap().unit, None);
+        assert!(parse_quantity("5 parsecs").is_err());
+        assert!(parse_quantity("fast").is_err());
+        assert_eq!(parse_percent("10%").unwrap(), 0.1);
+        assert!(parse_percent("10").is_err());
+        // 5 ms against a column in microseconds is 5000.
+        let q = parse_quantity("5ms").unwrap();
+        assert_eq!(in_unit(&q, Some("us")).unwrap(), 5000.0);
+        let q = parse_quantity("900 Mbit/s").unwrap();
+        assert_eq!(in_unit(&q, Some("bit/s")).unwrap(), 9e8);
+        assert!(in_unit(&q, Some("ms")).is_err());
+        assert!(in_unit(&q, None).is_err());
+        assert_eq!(better_of(Some("us")), Some(Better::Lower));
+        assert_eq!(better_of(Some("bit/s")), Some(Better::Higher));
+        assert_eq!(better_of(Some("packets")), None);
+    }
+}
