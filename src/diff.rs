@@ -506,7 +506,7 @@ fn trial_changes(
         push(idx, verdict);
     }
     let mut checks_changed = false;
-    for kind in [NodeKind::Checks, NodeKind::Report] {
+    for kind in [NodeKind::Checks, NodeKind::HtmlReport] {
         for &idx in &nodes {
             let n = &graph.dag[idx];
             if n.kind != kind {

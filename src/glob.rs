@@ -1,20 +1,32 @@
 //! Globs as runner reads them everywhere (collect, analyze): `*`, `?` and
 //! `[…]` within one path component, `**` across components.
 
-use crate::error::{Error, Result};
+/// A glob that does not parse.
+#[derive(Debug, thiserror::Error)]
+#[error("the glob `{glob}` is not valid: {reason}")]
+pub struct Error {
+    pub glob: String,
+    pub reason: String,
+}
 
 /// The globs as one set; a glob that does not parse is an error naming it.
-pub fn glob_set(globs: &[String]) -> Result<globset::GlobSet> {
+pub fn glob_set(globs: &[String]) -> Result<globset::GlobSet, Error> {
     let mut b = globset::GlobSetBuilder::new();
     for g in globs {
         let glob = globset::GlobBuilder::new(g)
             .literal_separator(true)
             .backslash_escape(true)
             .build()
-            .map_err(|e| Error::msg(format!("the glob `{g}` is not valid: {}", e.kind())))?;
+            .map_err(|e| Error {
+                glob: g.clone(),
+                reason: e.kind().to_string(),
+            })?;
         b.add(glob);
     }
-    b.build().map_err(|e| Error::msg(e.to_string()))
+    b.build().map_err(|e| Error {
+        glob: globs.join(", "),
+        reason: e.kind().to_string(),
+    })
 }
 
 #[cfg(test)]

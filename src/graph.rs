@@ -12,7 +12,6 @@ use petgraph::graph::{DiGraph, NodeIndex};
 
 use crate::diag::Diagnostic;
 use crate::hash::Hasher;
-pub use crate::paths::out_dir;
 use crate::plan::{Action, Plan, Provider};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -35,7 +34,7 @@ pub enum NodeKind {
     /// Every `[[check]]`, evaluated on the latest trial's tables.
     Checks,
     /// The trial's `report.html`, after everything else of the trial.
-    Report,
+    HtmlReport,
 }
 
 /// What a trial runs, rendered per host. `out` and `trial` in commands are
@@ -196,12 +195,20 @@ fn field_of(h: &crate::state::HostState, field: &str) -> Option<String> {
     }
 }
 
+/// An address a command names that is not known yet.
+#[derive(Debug, thiserror::Error)]
+#[error("the {field} of `{host}` is not known: the host is not provisioned")]
+pub struct Unknown {
+    pub field: String,
+    pub host: String,
+}
+
 /// `text` with every marker replaced by the value the state records, or
 /// an error naming the host whose address is not known.
 pub fn resolve(
     text: &str,
     hosts: &std::collections::BTreeMap<String, crate::state::HostState>,
-) -> Result<String, String> {
+) -> Result<String, Unknown> {
     if !text.contains(MARK_OPEN) {
         return Ok(text.to_string());
     }
@@ -210,8 +217,9 @@ pub fn resolve(
         let value = hosts
             .get(host)
             .and_then(|h| field_of(h, field))
-            .ok_or_else(|| {
-                format!("the {field} of `{host}` is not known: the host is not provisioned")
+            .ok_or_else(|| Unknown {
+                field: field.to_string(),
+                host: host.to_string(),
             })?;
         out = out.replace(&deferred(field, host), &value);
     }
@@ -688,7 +696,7 @@ fn add_trial_nodes(plan: &Plan, dag: &mut DiGraph<Node, ()>, spec: TrialSpec) {
     let report = dag.add_node(Node {
         id: "report".to_string(),
         host: "report.html".to_string(),
-        kind: NodeKind::Report,
+        kind: NodeKind::HtmlReport,
         hash: Hasher::default().part("report", b"1").finish(),
         payload: Payload::None,
     });
@@ -820,7 +828,7 @@ impl Graph {
                 | NodeKind::Collect { .. }
                 | NodeKind::Analyze { .. }
                 | NodeKind::Checks
-                | NodeKind::Report => "note",
+                | NodeKind::HtmlReport => "note",
             };
             let _ = writeln!(out, "  n{} [label=\"{}\", shape={shape}];", i.index(), n.id);
         }

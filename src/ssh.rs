@@ -13,6 +13,79 @@ use tokio::io::AsyncWriteExt as _;
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 const CONNECT_ATTEMPTS: u32 = 4;
 
+/// What can go wrong talking to a host, each naming the host or the file
+/// it concerns. Cloned: one failed connection answers every node that
+/// waited for it.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum Error {
+    #[error(
+        "the host key of `{host}` is not known yet: runner pins it when it first runs something there (a step, a test); `runner ssh` accepts it on first connect"
+    )]
+    KeyNotKnown { host: String },
+    #[error("host key of `{host}` cannot be read: {detail}")]
+    BadHostKey { host: String, detail: String },
+    #[error("cannot read identity {}: {detail}", identity.display())]
+    Identity {
+        identity: std::path::PathBuf,
+        detail: String,
+    },
+    #[error("authentication as `{user}` failed: {detail}")]
+    Auth { user: String, detail: String },
+    #[error("{user}@{address}:{port} refused the key {}", identity.display())]
+    KeyRefused {
+        user: String,
+        address: String,
+        port: u16,
+        identity: std::path::PathBuf,
+    },
+    #[error(
+        "host key of `{host}` ({address}:{port}) changed: pinned {pinned}, the server showed {shown}; refusing to connect (if the host was rebuilt on purpose, update its `host_key`)"
+    )]
+    HostKeyChanged {
+        host: String,
+        address: String,
+        port: u16,
+        pinned: String,
+        shown: String,
+    },
+    #[error("cannot connect to {user}@{address}:{port} after {attempts} attempts: {last}")]
+    Unreachable {
+        user: String,
+        address: String,
+        port: u16,
+        attempts: u32,
+        last: String,
+    },
+    /// The host's key could not be learnt (a host nothing logged into yet).
+    #[error("cannot reach {address}:{port} to learn its host key: {detail}")]
+    KeyUnlearnt {
+        address: String,
+        port: u16,
+        detail: String,
+    },
+    #[error("cannot open a session: {detail}")]
+    Session { detail: String },
+    /// The SSH conversation on an open session failed.
+    #[error("{detail}")]
+    Protocol { detail: String },
+    /// A command's output could not be written here (a full disk).
+    #[error("cannot write the output locally: {0}")]
+    LocalWrite(Arc<std::io::Error>),
+    #[error("{0}")]
+    Clock(String),
+    /// The apply that asked is ending: nothing more is done.
+    #[error("the apply is ending")]
+    Ending,
+}
+
+impl From<russh::Error> for Error {
+    fn from(e: russh::Error) -> Self {
+        Error::Protocol {
+            detail: e.to_string(),
+        }
+    }
+}
+
 /// Everything needed to reach one host.
 #[derive(Debug, Clone)]
 pub struct Target {
@@ -138,9 +211,12 @@ fn node_marker(tag: &str) -> String {
     format!("runner-node-{hex}-")
 }
 
-fn quote(s: &str) -> String {
-    format!("'{}'", s.replace('\'', r"'\''"))
+/// A local write of a command's output failed.
+fn local(e: std::io::Error) -> Error {
+    Error::LocalWrite(Arc::new(e))
 }
+
+use crate::shell::quote;
 
 /// Captures the host key a server shows, without logging in.
 struct KeyCatcher(Arc<Mutex<Option<String>>>);
@@ -163,7 +239,7 @@ impl client::Handler for KeyCatcher {
 
 /// The host key of the SSH server at `address:port` (`ssh-ed25519 AAAA…`),
 /// for hosts whose key is accepted on first connect and pinned after.
-pub async fn server_key(address: &str, port: u16) -> Result<String, String> {
+pub async fn server_key(address: &str, port: u16) -> Result<String, Error> {
     let seen = Arc::new(Mutex::new(None));
     let config = Arc::new(client::Config {
         nodelay: true,
@@ -177,11 +253,16 @@ pub async fn server_key(address: &str, port: u16) -> Result<String, String> {
     if let Some(k) = seen.lock().expect("lock").take() {
         return Ok(k);
     }
-    match r {
-        Err(_) => Err(format!("no answer within {CONNECT_TIMEOUT:?}")),
-        Ok(Err(e)) => Err(e.to_string()),
-        Ok(Ok(_)) => Err("the server showed no public key".into()),
-    }
+    let detail = match r {
+        Err(_) => format!("no answer within {CONNECT_TIMEOUT:?}"),
+        Ok(Err(e)) => e.to_string(),
+        Ok(Ok(_)) => "the server showed no public key".into(),
+    };
+    Err(Error::KeyUnlearnt {
+        address: address.to_string(),
+        port,
+        detail,
+    })
 }
 
 /// `SHA256:…` of an OpenSSH public key line.
@@ -235,17 +316,21 @@ fn preferred(address: &str) -> russh::Preferred {
     }
 }
 
-pub async fn connect(target: Target) -> Result<Session, String> {
+pub async fn connect(target: Target) -> Result<Session, Error> {
     if target.host_key.is_empty() {
-        return Err(format!(
-            "the host key of `{}` is not known yet: runner pins it when it first runs something there (a step, a test); `runner ssh` accepts it on first connect",
-            target.host
-        ));
+        return Err(Error::KeyNotKnown {
+            host: target.host.clone(),
+        });
     }
-    let expected = PublicKey::from_openssh(&target.host_key)
-        .map_err(|e| format!("host key of `{}` cannot be read: {e}", target.host))?;
-    let key = russh::keys::load_secret_key(&target.identity, None)
-        .map_err(|e| format!("cannot read identity {}: {e}", target.identity.display()))?;
+    let expected = PublicKey::from_openssh(&target.host_key).map_err(|e| Error::BadHostKey {
+        host: target.host.clone(),
+        detail: e.to_string(),
+    })?;
+    let key =
+        russh::keys::load_secret_key(&target.identity, None).map_err(|e| Error::Identity {
+            identity: target.identity.clone(),
+            detail: e.to_string(),
+        })?;
     let key = Arc::new(key);
     let config = Arc::new(client::Config {
         nodelay: true,
@@ -276,15 +361,17 @@ pub async fn connect(target: Target) -> Result<Session, String> {
                         PrivateKeyWithHashAlg::new(key.clone(), None),
                     )
                     .await
-                    .map_err(|e| format!("authentication as `{}` failed: {e}", target.user))?;
+                    .map_err(|e| Error::Auth {
+                        user: target.user.clone(),
+                        detail: e.to_string(),
+                    })?;
                 if !auth.success() {
-                    return Err(format!(
-                        "{}@{}:{} refused the key {}",
-                        target.user,
-                        target.address,
-                        target.port,
-                        target.identity.display()
-                    ));
+                    return Err(Error::KeyRefused {
+                        user: target.user.clone(),
+                        address: target.address.clone(),
+                        port: target.port,
+                        identity: target.identity.clone(),
+                    });
                 }
                 return Ok(Session {
                     handle,
@@ -294,11 +381,13 @@ pub async fn connect(target: Target) -> Result<Session, String> {
             }
             Ok(Err(e)) => {
                 if let Some(shown) = mismatch.lock().expect("lock").take() {
-                    let pinned = expected.fingerprint(HashAlg::Sha256);
-                    return Err(format!(
-                        "host key of `{}` ({}:{}) changed: pinned {pinned}, the server showed {shown}; refusing to connect (if the host was rebuilt on purpose, update its `host_key`)",
-                        target.host, target.address, target.port
-                    ));
+                    return Err(Error::HostKeyChanged {
+                        host: target.host.clone(),
+                        address: target.address.clone(),
+                        port: target.port,
+                        pinned: expected.fingerprint(HashAlg::Sha256).to_string(),
+                        shown,
+                    });
                 }
                 last = e.to_string();
             }
@@ -309,10 +398,13 @@ pub async fn connect(target: Target) -> Result<Session, String> {
             delay *= 2;
         }
     }
-    Err(format!(
-        "cannot connect to {}@{}:{} after {CONNECT_ATTEMPTS} attempts: {last}",
-        target.user, target.address, target.port
-    ))
+    Err(Error::Unreachable {
+        user: target.user,
+        address: target.address,
+        port: target.port,
+        attempts: CONNECT_ATTEMPTS,
+        last,
+    })
 }
 
 impl Session {
@@ -326,7 +418,7 @@ impl Session {
         tag: &str,
         stdout: &mut O,
         stderr: &mut E,
-    ) -> Result<Outcome, String>
+    ) -> Result<Outcome, Error>
     where
         O: tokio::io::AsyncWrite + Unpin,
         E: tokio::io::AsyncWrite + Unpin,
@@ -354,25 +446,18 @@ impl Session {
         let backstop = timeout;
         let mut channel = self.open_channel().await?;
         let run = async {
-            channel
-                .exec(true, full.as_bytes())
-                .await
-                .map_err(|e| e.to_string())?;
+            channel.exec(true, full.as_bytes()).await?;
             if let Some(bytes) = input {
-                channel.data(bytes).await.map_err(|e| e.to_string())?;
+                channel.data(bytes).await?;
             }
-            channel.eof().await.map_err(|e| e.to_string())?;
+            channel.eof().await?;
             let mut outcome = Outcome::Lost;
             while let Some(msg) = channel.wait().await {
                 match msg {
-                    ChannelMsg::Data { data } => stdout
-                        .write_all(&data)
-                        .await
-                        .map_err(|e| format!("cannot write the output locally: {e}"))?,
-                    ChannelMsg::ExtendedData { data, ext: 1 } => stderr
-                        .write_all(&data)
-                        .await
-                        .map_err(|e| format!("cannot write the output locally: {e}"))?,
+                    ChannelMsg::Data { data } => stdout.write_all(&data).await.map_err(local)?,
+                    ChannelMsg::ExtendedData { data, ext: 1 } => {
+                        stderr.write_all(&data).await.map_err(local)?
+                    }
                     ChannelMsg::ExitStatus { exit_status } => outcome = Outcome::Exit(exit_status),
                     ChannelMsg::ExitSignal { signal_name, .. } => {
                         outcome = Outcome::Signal(format!("{signal_name:?}"))
@@ -380,12 +465,12 @@ impl Session {
                     _ => {}
                 }
             }
-            Ok::<_, String>(outcome)
+            Ok::<_, Error>(outcome)
         };
         let result = tokio::time::timeout(backstop, run).await;
         // A log that could not be written whole (a full disk) fails the step.
         let flushed = match (stdout.flush().await, stderr.flush().await) {
-            (Err(e), _) | (_, Err(e)) => Err(format!("cannot write the output locally: {e}")),
+            (Err(e), _) | (_, Err(e)) => Err(local(e)),
             _ => Ok(()),
         };
         let result = match (result, flushed) {
@@ -415,7 +500,7 @@ impl Session {
         tag: &str,
         stdout: &mut W,
         stderr: &mut W,
-    ) -> Result<Outcome, String> {
+    ) -> Result<Outcome, Error> {
         // Write beside the destination under a name of this node's own, then
         // rename: a reader never sees half a file, and hosts that share a
         // file system (one machine listed twice, an NFS home) never write
@@ -477,7 +562,7 @@ impl Session {
 
     /// Stops every process on the host that carries `tag` (the commands of
     /// an abandoned node and their children): TERM, then KILL after 2 s.
-    pub async fn stop_tagged(&self, tag: &str) -> Result<(), String> {
+    pub async fn stop_tagged(&self, tag: &str) -> Result<(), Error> {
         // The shell sshd started and its forked subshells by the marker in
         // their command line; the `[h]` keeps the grep from finding itself.
         let m = node_marker(tag);
@@ -491,13 +576,13 @@ impl Session {
 
     /// Stops every process on the host whose environment has `var=value`
     /// (a trial's monitors and armed tests carry `RUNNER_TRIAL=<id>`).
-    pub async fn stop_env(&self, var: &str, value: &str) -> Result<(), String> {
+    pub async fn stop_env(&self, var: &str, value: &str) -> Result<(), Error> {
         self.stop_found(var, value, "true").await
     }
 
     /// Stops the processes whose environment has `var=value` and those the
     /// shell command `also` lists: TERM, then KILL after 2 s.
-    async fn stop_found(&self, var: &str, value: &str, also: &str) -> Result<(), String> {
+    async fn stop_found(&self, var: &str, value: &str, also: &str) -> Result<(), Error> {
         let t = quote(&format!("{var}={value}"));
         let script = format!(
             "pids() {{ {{ grep -lxzF {t} /proc/[0-9]*/environ 2>/dev/null | sed 's,^/proc/,,;s,/environ$,,'; {also}; }} | grep -vx \"$$\"; }}; \
@@ -505,16 +590,14 @@ impl Session {
              kill -TERM $p 2>/dev/null; sleep 2; p=$(pids); [ -n \"$p\" ] && kill -KILL $p 2>/dev/null; exit 0"
         );
         let mut ch = self.open_channel().await?;
-        ch.exec(true, script.as_bytes())
-            .await
-            .map_err(|e| e.to_string())?;
-        ch.eof().await.map_err(|e| e.to_string())?;
+        ch.exec(true, script.as_bytes()).await?;
+        ch.eof().await?;
         while ch.wait().await.is_some() {}
         Ok(())
     }
 
     /// sshd allows a limited number of sessions per connection: retry briefly.
-    async fn open_channel(&self) -> Result<russh::Channel<client::Msg>, String> {
+    async fn open_channel(&self) -> Result<russh::Channel<client::Msg>, Error> {
         let mut delay = Duration::from_millis(50);
         for _ in 0..5 {
             match self.handle.channel_open_session().await {
@@ -523,10 +606,16 @@ impl Session {
                     tokio::time::sleep(delay).await;
                     delay *= 2;
                 }
-                Err(e) => return Err(format!("cannot open a session: {e}")),
+                Err(e) => {
+                    return Err(Error::Session {
+                        detail: e.to_string(),
+                    });
+                }
             }
         }
-        Err("cannot open a session: the server refused 5 times".into())
+        Err(Error::Session {
+            detail: "the server refused 5 times".into(),
+        })
     }
 
     /// NTP-style clock samples over one channel: (local send, host clock,
@@ -537,7 +626,7 @@ impl Session {
         &self,
         n: usize,
         timeout: Duration,
-    ) -> Result<Vec<(f64, f64, f64)>, String> {
+    ) -> Result<Vec<(f64, f64, f64)>, Error> {
         let now = || {
             std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
@@ -546,12 +635,12 @@ impl Session {
         let mut ch = self.open_channel().await?;
         let cmd = "if command -v bash >/dev/null 2>&1; then exec bash -c 'while read -r _; do echo \"$EPOCHREALTIME\"; done'; fi\n\
                    while read -r _; do date +%s.%N; done";
-        ch.exec(true, cmd).await.map_err(|e| e.to_string())?;
+        ch.exec(true, cmd).await?;
         let mut buf: Vec<u8> = Vec::new();
         let mut samples = Vec::with_capacity(n);
         for _ in 0..n {
             let t0 = now();
-            ch.data(&b"x\n"[..]).await.map_err(|e| e.to_string())?;
+            ch.data(&b"x\n"[..]).await?;
             let line = loop {
                 if let Some(pos) = buf.iter().position(|b| *b == b'\n') {
                     let line: Vec<u8> = buf.drain(..=pos).collect();
@@ -560,14 +649,18 @@ impl Session {
                 match tokio::time::timeout(timeout, ch.wait()).await {
                     Ok(Some(ChannelMsg::Data { data })) => buf.extend_from_slice(&data),
                     Ok(Some(_)) => {}
-                    Ok(None) => return Err("the host closed the clock channel".into()),
-                    Err(_) => return Err(format!("no clock reading within {timeout:?}")),
+                    Ok(None) => {
+                        return Err(Error::Clock("the host closed the clock channel".into()));
+                    }
+                    Err(_) => {
+                        return Err(Error::Clock(format!("no clock reading within {timeout:?}")));
+                    }
                 }
             };
             let t1 = now();
             let remote: f64 = line
                 .parse()
-                .map_err(|_| format!("unexpected clock reading `{line}`"))?;
+                .map_err(|_| Error::Clock(format!("unexpected clock reading `{line}`")))?;
             samples.push((t0, remote, t1));
         }
         let _ = ch.eof().await;

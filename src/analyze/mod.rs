@@ -119,6 +119,8 @@ pub struct Outcome {
     pub problems: Vec<String>,
     /// What the table leaves out and why (also in its notes).
     pub warnings: Vec<String>,
+    /// What else the reader is told (a recording in local time).
+    pub notices: Vec<String>,
 }
 
 impl Outcome {
@@ -126,18 +128,29 @@ impl Outcome {
         self.errors.is_empty() && self.problems.is_empty()
     }
 
-    /// Writes errors, problems and warnings to stderr.
-    pub fn print(&self) {
-        for e in &self.errors {
-            eprintln!("{e}");
-        }
-        for p in &self.problems {
-            eprintln!("error: {}", escape_controls(p));
-        }
-        for w in &self.warnings {
-            eprintln!("warning: {}", escape_controls(w));
-        }
+    /// Errors, problems and warnings as lines for a terminal.
+    pub fn lines(&self) -> Vec<String> {
+        let errors = self.errors.iter().map(ToString::to_string);
+        let problems = self
+            .problems
+            .iter()
+            .map(|p| format!("error: {}", escape_controls(p)));
+        let warnings = self
+            .warnings
+            .iter()
+            .chain(&self.notices)
+            .map(|w| format!("warning: {}", escape_controls(w)));
+        errors.chain(problems).chain(warnings).collect()
     }
+}
+
+/// What reading and merging found besides the table, gathered as it goes.
+#[derive(Default)]
+struct Found {
+    errors: Vec<FileError>,
+    problems: Vec<String>,
+    warnings: Vec<String>,
+    notices: Vec<String>,
 }
 
 /// Reads every distinct file once; `None` for a file that failed (its error is collected).
@@ -199,142 +212,14 @@ fn sequential<T>(
 }
 
 pub fn analyze(kind: ParserKind, groups: &[Group], opts: &Options) -> Outcome {
-    let mut errors = Vec::new();
-    let mut problems: Vec<String> = Vec::new();
-    let mut warnings: Vec<String> = Vec::new();
-    let (table, read) = match kind {
-        ParserKind::Hdr => {
-            let parsed = Parsed::new(groups, |files| hdr::read_all(files, &opts.tag), &mut errors);
-            (
-                analyze_hdr(&parsed, groups, opts, &mut errors),
-                parsed.read_files(),
-            )
-        }
-        ParserKind::Iperf3 => {
-            let parsed = Parsed::new(groups, sequential(iperf3::read_file), &mut errors);
-            let mut rows: Vec<(String, iperf3::Run)> = Vec::new();
-            for g in groups {
-                let runs: Vec<(&PathBuf, &iperf3::Run)> = parsed
-                    .of(g)
-                    .into_iter()
-                    .flat_map(|(f, rs)| rs.iter().map(move |r| (f, r)))
-                    .collect();
-                let windows = windowed(
-                    &g.label,
-                    &opts.windows,
-                    &runs,
-                    |(_, r)| r.start_epoch,
-                    ("iperf3 run", "iperf3 run"),
-                    &mut warnings,
-                );
-                for (label, inside) in windows {
-                    let good: Vec<&iperf3::Run> = inside
-                        .iter()
-                        .map(|(_, r)| *r)
-                        .filter(|r| r.error.is_none())
-                        .collect();
-                    if !good.is_empty() {
-                        rows.push((label.clone(), iperf3::merge(&good)));
-                    }
-                    // A failed run is its own row, never folded into the totals.
-                    for (f, r) in inside.iter().filter(|(_, r)| r.error.is_some()) {
-                        let label = if g.files.len() == 1 {
-                            label.clone()
-                        } else {
-                            format!("{label}: {}", f.display())
-                        };
-                        rows.push((label, (*r).clone()));
-                    }
-                }
-            }
-            (
-                parsed.any().then(|| iperf3::table(rows)),
-                parsed.read_files(),
-            )
-        }
-        ParserKind::Iperf2 => {
-            let parsed = Parsed::new(groups, sequential(iperf2::read_file), &mut errors);
-            let mut rows = Vec::new();
-            for g in groups {
-                let parts: Vec<&iperf2::Totals> =
-                    parsed.of(g).into_iter().map(|(_, t)| t).collect();
-                if parts.is_empty() {
-                    continue;
-                }
-                let summaries: Vec<&iperf2::Line> =
-                    parts.iter().flat_map(|p| p.summaries.iter()).collect();
-                let windows = windowed(
-                    &g.label,
-                    &opts.windows,
-                    &summaries,
-                    |s| s.time,
-                    ("iperf stream summary", "iperf stream"),
-                    &mut warnings,
-                );
-                for (label, inside) in windows {
-                    rows.push((
-                        label,
-                        iperf2::Totals::from_summaries(inside.into_iter().cloned().collect()),
-                    ));
-                }
-            }
-            (
-                parsed.any().then(|| iperf2::table(rows)),
-                parsed.read_files(),
-            )
-        }
-        ParserKind::Dstat => {
-            let parsed = Parsed::new(groups, sequential(dstat::read_file), &mut errors);
-            (
-                analyze_dstat(&parsed, groups, opts, &mut problems, &mut warnings),
-                parsed.read_files(),
-            )
-        }
-        ParserKind::Csv => {
-            let parsed = Parsed::new(groups, sequential(csvfile::read_file), &mut errors);
-            let mut rows = Vec::new();
-            let mut notes = Vec::new();
-            for g in groups {
-                for (f, s) in parsed.of(g) {
-                    notes.push(format!(
-                        "{}: {} rows, delimiter `{}`; not numeric (left out): {}",
-                        f.display(),
-                        s.rows,
-                        s.delimiter as char,
-                        if s.non_numeric.is_empty() {
-                            "none".to_string()
-                        } else {
-                            s.non_numeric.join(", ")
-                        }
-                    ));
-                    for (col, st) in &s.numeric {
-                        if opts.columns.is_empty() || opts.columns.contains(col) {
-                            rows.push((g.label.clone(), col.clone(), *st));
-                        }
-                    }
-                }
-            }
-            for name in &opts.columns {
-                let found = groups.iter().any(|g| {
-                    parsed.of(g).iter().any(|(_, s)| {
-                        s.numeric.iter().any(|(c, _)| c == name) || s.non_numeric.contains(name)
-                    })
-                });
-                if parsed.any() && !found {
-                    problems.push(format!(
-                        "no file has a column `{name}` (--columns / `columns`)"
-                    ));
-                }
-            }
-            let table = parsed.any().then(|| {
-                let mut t = csvfile::table(rows);
-                t.notes = notes;
-                t
-            });
-            (table, parsed.read_files())
-        }
+    let mut found = Found::default();
+    let (mut table, read) = match kind {
+        ParserKind::Hdr => analyze_hdr(groups, opts, &mut found),
+        ParserKind::Iperf3 => analyze_iperf3(groups, opts, &mut found),
+        ParserKind::Iperf2 => analyze_iperf2(groups, opts, &mut found),
+        ParserKind::Dstat => analyze_dstat(groups, opts, &mut found),
+        ParserKind::Csv => analyze_csv(groups, opts, &mut found),
     };
-    let mut table = table;
     if let Some(t) = &mut table {
         t.notes.insert(
             0,
@@ -346,19 +231,140 @@ pub fn analyze(kind: ParserKind, groups: &[Group], opts: &Options) -> Outcome {
                 read.join(", ")
             ),
         );
-        for e in &errors {
+        for e in &found.errors {
             t.notes.push(format!("Not included (unreadable): {e}"));
         }
-        for w in &warnings {
+        for w in &found.warnings {
             t.notes.push(format!("Left out: {w}"));
         }
     }
     Outcome {
         table,
-        errors,
-        problems,
-        warnings,
+        errors: found.errors,
+        problems: found.problems,
+        warnings: found.warnings,
+        notices: found.notices,
     }
+}
+
+/// A table, if any file could be read, and the files that were.
+type Analysed = (Option<Table>, Vec<String>);
+
+fn analyze_iperf3(groups: &[Group], opts: &Options, found: &mut Found) -> Analysed {
+    let parsed = Parsed::new(groups, sequential(iperf3::read_file), &mut found.errors);
+    let mut rows: Vec<(String, iperf3::Run)> = Vec::new();
+    for g in groups {
+        let runs: Vec<(&PathBuf, &iperf3::Run)> = parsed
+            .of(g)
+            .into_iter()
+            .flat_map(|(f, rs)| rs.iter().map(move |r| (f, r)))
+            .collect();
+        let windows = windowed(
+            &g.label,
+            &opts.windows,
+            &runs,
+            |(_, r)| r.start_epoch,
+            ("iperf3 run", "iperf3 run"),
+            &mut found.warnings,
+        );
+        for (label, inside) in windows {
+            let good: Vec<&iperf3::Run> = inside
+                .iter()
+                .map(|(_, r)| *r)
+                .filter(|r| r.error.is_none())
+                .collect();
+            if !good.is_empty() {
+                rows.push((label.clone(), iperf3::merge(&good)));
+            }
+            // A failed run is its own row, never folded into the totals.
+            for (f, r) in inside.iter().filter(|(_, r)| r.error.is_some()) {
+                let label = if g.files.len() == 1 {
+                    label.clone()
+                } else {
+                    format!("{label}: {}", f.display())
+                };
+                rows.push((label, (*r).clone()));
+            }
+        }
+    }
+    (
+        parsed.any().then(|| iperf3::table(rows)),
+        parsed.read_files(),
+    )
+}
+
+fn analyze_iperf2(groups: &[Group], opts: &Options, found: &mut Found) -> Analysed {
+    let parsed = Parsed::new(groups, sequential(iperf2::read_file), &mut found.errors);
+    let mut rows = Vec::new();
+    for g in groups {
+        let parts: Vec<&iperf2::Totals> = parsed.of(g).into_iter().map(|(_, t)| t).collect();
+        if parts.is_empty() {
+            continue;
+        }
+        let summaries: Vec<&iperf2::Line> = parts.iter().flat_map(|p| p.summaries.iter()).collect();
+        let windows = windowed(
+            &g.label,
+            &opts.windows,
+            &summaries,
+            |s| s.time,
+            ("iperf stream summary", "iperf stream"),
+            &mut found.warnings,
+        );
+        for (label, inside) in windows {
+            rows.push((
+                label,
+                iperf2::Totals::from_summaries(inside.into_iter().cloned().collect()),
+            ));
+        }
+    }
+    (
+        parsed.any().then(|| iperf2::table(rows)),
+        parsed.read_files(),
+    )
+}
+
+fn analyze_csv(groups: &[Group], opts: &Options, found: &mut Found) -> Analysed {
+    let parsed = Parsed::new(groups, sequential(csvfile::read_file), &mut found.errors);
+    let mut rows = Vec::new();
+    let mut notes = Vec::new();
+    for g in groups {
+        for (f, s) in parsed.of(g) {
+            notes.push(format!(
+                "{}: {} rows, delimiter `{}`; not numeric (left out): {}",
+                f.display(),
+                s.rows,
+                s.delimiter as char,
+                if s.non_numeric.is_empty() {
+                    "none".to_string()
+                } else {
+                    s.non_numeric.join(", ")
+                }
+            ));
+            for (col, st) in &s.numeric {
+                if opts.columns.is_empty() || opts.columns.contains(col) {
+                    rows.push((g.label.clone(), col.clone(), *st));
+                }
+            }
+        }
+    }
+    for name in &opts.columns {
+        let anywhere = groups.iter().any(|g| {
+            parsed.of(g).iter().any(|(_, s)| {
+                s.numeric.iter().any(|(c, _)| c == name) || s.non_numeric.contains(name)
+            })
+        });
+        if parsed.any() && !anywhere {
+            found.problems.push(format!(
+                "no file has a column `{name}` (--columns / `columns`)"
+            ));
+        }
+    }
+    let table = parsed.any().then(|| {
+        let mut t = csvfile::table(rows);
+        t.notes = notes;
+        t
+    });
+    (table, parsed.read_files())
 }
 
 /// Items split by test window (`start <= t < end` on each item's time);
@@ -402,14 +408,14 @@ fn windowed<T: Copy>(
         .collect()
 }
 
-fn analyze_hdr(
-    parsed: &Parsed<hdr::FileMerge>,
-    groups: &[Group],
-    opts: &Options,
-    errors: &mut Vec<FileError>,
-) -> Option<Table> {
+fn analyze_hdr(groups: &[Group], opts: &Options, found: &mut Found) -> Analysed {
+    let parsed = Parsed::new(
+        groups,
+        |files| hdr::read_all(files, &opts.tag),
+        &mut found.errors,
+    );
     if !parsed.any() {
-        return None;
+        return (None, parsed.read_files());
     }
     let mut rows = Vec::new();
     for g in groups {
@@ -423,7 +429,7 @@ fn analyze_hdr(
                     rows.push((g.label.clone(), tag, hdr::summarize(&m)));
                 }
             }
-            Err(e) => errors.push(FileError::whole(
+            Err(e) => found.errors.push(FileError::whole(
                 Path::new(&g.label),
                 format!("cannot merge: {e}"),
             )),
@@ -440,18 +446,13 @@ fn analyze_hdr(
             hdr::TagFilter::Only(t) => format!("tag `{t}` only"),
         }
     ));
-    Some(t)
+    (Some(t), parsed.read_files())
 }
 
-fn analyze_dstat(
-    parsed: &Parsed<dstat::Recording>,
-    groups: &[Group],
-    opts: &Options,
-    problems: &mut Vec<String>,
-    warnings: &mut Vec<String>,
-) -> Option<Table> {
+fn analyze_dstat(groups: &[Group], opts: &Options, found: &mut Found) -> Analysed {
+    let parsed = Parsed::new(groups, sequential(dstat::read_file), &mut found.errors);
     if !parsed.any() {
-        return None;
+        return (None, parsed.read_files());
     }
     let mut rows = Vec::new();
     let mut notes = Vec::new();
@@ -475,10 +476,10 @@ fn analyze_dstat(
                     "WARNING {}: recorded in time zone {zone}; its times were read as UTC, so test windows may be shifted (record monitors with TZ=UTC, or dool -T)",
                     f.display()
                 ));
-                eprintln!(
-                    "warning: {}: recorded in time zone {zone}; its times are read as UTC",
+                found.notices.push(format!(
+                    "{}: recorded in time zone {zone}; its times are read as UTC",
                     f.display()
-                );
+                ));
             }
             let wanted: Vec<usize> = if opts.columns.is_empty() {
                 (0..rec.columns.len())
@@ -492,7 +493,7 @@ fn analyze_dstat(
                     match rec.column_index(name) {
                         Some(i) => idx.push(i),
                         // The file's other columns are in the table: a note, not "unreadable".
-                        None => warnings.push(format!(
+                        None => found.warnings.push(format!(
                             "{} has no column `{name}` (its other columns are in the table)",
                             f.display()
                         )),
@@ -538,16 +539,18 @@ fn analyze_dstat(
                 .next()
                 .map(|(_, rec)| rec.columns.join(", "))
                 .unwrap_or_default();
-            problems.push(format!(
+            found.problems.push(format!(
                 "no file has a column `{name}` (--columns / `columns`); columns are {some}"
             ));
-            warnings.retain(|w| !w.contains(&format!("has no column `{name}`")));
+            found
+                .warnings
+                .retain(|w| !w.contains(&format!("has no column `{name}`")));
         }
     }
     let mut t = dstat::table(rows);
     t.notes = notes;
     t.notes.push("Window rule: a row is in a test's window when start <= t < end, t being the row's own timestamp (UTC, year from the Date: line). dstat's first row (the average since boot) counts only if its time is inside.".into());
-    Some(t)
+    (Some(t), parsed.read_files())
 }
 
 /// Reads test windows: a `windows.json` (`{"windows": [{"test", "start_epoch", "end_epoch"}]}`).

@@ -38,7 +38,9 @@ pub fn run(a: AnalyzeArgs) -> Result<i32> {
         Group::all(&a.args)
     };
     let outcome = analyze::analyze(kind, &groups, &opts);
-    outcome.print();
+    for line in outcome.lines() {
+        eprintln!("{line}");
+    }
     if let Some(table) = &outcome.table {
         let overrides = std::path::Path::new("analysis");
         let text = render::render(table, format, Some(overrides)).map_err(Error::msg)?;
@@ -96,6 +98,9 @@ fn run_plan(args: &[PathBuf]) -> Result<i32> {
     let _lock = crate::state::lock::Lock::acquire(&paths.lock(), "analysed")?;
     let (dir, trial) = crate::trial::find(&plan.name, trial_id.as_deref())?;
     let written = crate::trial::analysis::run_all(&plan, &dir, &trial)?;
+    for w in &written.warnings {
+        eprintln!("{w}");
+    }
     for t in &written.tables {
         eprintln!("wrote {}", crate::paths::shown(t));
     }

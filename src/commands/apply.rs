@@ -9,7 +9,7 @@ use super::planning::{self as plan, Planned};
 use super::saved::SavedPlan;
 use crate::error::{Error, Result};
 use crate::exec::{self, Options};
-use crate::report::Reporter;
+use crate::reporter::Reporter;
 use crate::state::lock::Lock;
 use crate::state::{Paths, Store, shown};
 
@@ -168,7 +168,7 @@ fn check_open_files(planned: &Planned, parallelism: usize) -> Result<()> {
             continue;
         };
         match graph.dag[node].kind {
-            NodeKind::Analyze { .. } | NodeKind::Checks | NodeKind::Report => {}
+            NodeKind::Analyze { .. } | NodeKind::Checks | NodeKind::HtmlReport => {}
             _ if all.contains(c.host.as_str()) => {
                 remote_nodes += 1;
                 reached.insert(c.host.as_str());

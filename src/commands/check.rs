@@ -19,7 +19,7 @@ pub fn run(plan_path: &Path, trial_id: Option<&str>, baseline: Option<&str>) -> 
     }
     let paths = crate::paths::Paths::here(&plan.name);
     let _lock = crate::state::lock::Lock::acquire(&paths.lock(), "checked")?;
-    let (dir, mut trial) = crate::trial::find(&plan.name, trial_id)?;
+    let (dir, trial) = crate::trial::find(&plan.name, trial_id)?;
     let trials = crate::paths::trials_dir(&plan.name);
     if let Some(b) = baseline
         && !trials.join(b).is_dir()
@@ -30,14 +30,11 @@ pub fn run(plan_path: &Path, trial_id: Option<&str>, baseline: Option<&str>) -> 
         ))
         .help("name a trial folder of this plan, e.g. one listed by `ls trials/<plan>`"));
     }
-    let previous = crate::trial::previous_trial(&trials, &trial.trial);
-    let results =
-        crate::check::evaluate(&plan.checks, &dir, &trials, baseline, previous.as_deref());
+    let _ = trial;
+    let (trial, results) = crate::trial::record_checks(&plan, &dir, baseline)?;
     for r in &results {
         crate::out::outln!("{}", r.line());
     }
-    trial.checks = results.clone();
-    trial.write(&dir)?;
     // The report shows the checks: kept in step.
     if dir.join("report.html").exists()
         && let Err(e) = crate::html::write(&plan, &dir, &trial)

@@ -11,7 +11,7 @@ use crate::error::{Error, Result};
 use crate::exec::{self, Options};
 use crate::graph;
 use crate::provider::local;
-use crate::report::Reporter;
+use crate::reporter::Reporter;
 use crate::state::lock::Lock;
 use crate::state::{Paths, Store};
 
@@ -35,7 +35,7 @@ pub fn run(path: &Path, yes: bool, parallelism: usize) -> Result<i32> {
             ));
             Store::detached(&paths)
         }
-        Err(e) => return Err(e),
+        Err(e) => return Err(e.into()),
     };
     // EC2: where the plan's instances are (the plan's `[provider]` if it
     // still validates, else what the state recorded).
@@ -188,7 +188,7 @@ pub fn run(path: &Path, yes: bool, parallelism: usize) -> Result<i32> {
             Err(e) => report.failures.push(exec::Failure {
                 host: orphan.clone(),
                 what: "destroying a host the state does not record".into(),
-                message: e,
+                message: e.to_string(),
                 log: None,
             }),
         }
@@ -213,7 +213,7 @@ pub fn run(path: &Path, yes: bool, parallelism: usize) -> Result<i32> {
             Err(e) => report.failures.push(exec::Failure {
                 host: "-".into(),
                 what: "deleting the key pair and security group".into(),
-                message: e,
+                message: e.to_string(),
                 log: None,
             }),
         }

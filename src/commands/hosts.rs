@@ -140,8 +140,8 @@ pub fn ssh(plan: &Path, host: &str, command: &[String]) -> Result<i32> {
     if !command.is_empty() {
         // Like every step: in the host's working directory.
         cmd.arg(format!(
-            "cd '{}' 2>/dev/null; {}",
-            h.workdir.replace('\'', r"'\''"),
+            "cd {} 2>/dev/null; {}",
+            crate::shell::quote(&h.workdir),
             command.join(" ")
         ));
     }
@@ -164,11 +164,14 @@ pub fn ping(plan: &Path) -> Result<i32> {
             let target = crate::ssh::Target::of(name, h);
             tasks.spawn(async move {
                 let probe = async {
-                    let session = crate::ssh::connect(target).await?;
+                    let session = crate::ssh::connect(target)
+                        .await
+                        .map_err(|e| e.to_string())?;
                     let samples = session.clock_samples(5, Duration::from_secs(5)).await;
                     session.close().await;
                     // The sample with the shortest round trip bounds the offset best.
-                    let (t0, remote, t1) = samples?
+                    let (t0, remote, t1) = samples
+                        .map_err(|e| e.to_string())?
                         .into_iter()
                         .min_by(|a, b| (a.2 - a.0).total_cmp(&(b.2 - b.0)))
                         .ok_or("no clock sample")?;

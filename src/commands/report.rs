@@ -21,7 +21,7 @@ pub fn run(plan_path: &Path, trial_id: Option<&str>, compare: Option<&[String]>)
         return Ok(0);
     }
     let (dir, trial) = crate::trial::find(&plan.name, trial_id)?;
-    let path = crate::html::write(&plan, &dir, &trial).map_err(Error::msg)?;
+    let path = crate::html::write(&plan, &dir, &trial)?;
     crate::out::outln!("{}", crate::paths::shown(&path));
     Ok(0)
 }

@@ -76,7 +76,7 @@ impl SavedPlan {
 
     pub fn write(&self, path: &Path) -> Result<()> {
         let bytes = serde_json::to_vec_pretty(self).map_err(|e| Error::msg(e.to_string()))?;
-        crate::state::write_atomic(path, &bytes)
+        Ok(crate::state::write_atomic(path, &bytes)?)
     }
 
     /// `Ok(None)` when the file is a plan file (`*.toml`, or TOML text);

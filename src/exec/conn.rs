@@ -1,15 +1,15 @@
 //! One SSH connection per host, made on first use and shared by every node
 //! that runs there.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use tokio::sync::{Mutex, OnceCell};
 
 use crate::ssh::{self, Session};
-use crate::state::HostState;
+use crate::state::{HostState, HostStatus};
 
-type Cell = Arc<OnceCell<Result<Arc<Session>, String>>>;
+type Cell = Arc<OnceCell<Result<Arc<Session>, ssh::Error>>>;
 
 /// Connections being made to one address and port at once. sshd drops
 /// unauthenticated connections past its `MaxStartups` (10:30:100 by
@@ -35,7 +35,7 @@ impl Pool {
         }
     }
 
-    pub async fn get(&self, host: &str, h: &HostState) -> Result<Arc<Session>, String> {
+    pub async fn get(&self, host: &str, h: &HostState) -> Result<Arc<Session>, ssh::Error> {
         let cell = self
             .cells
             .lock()
@@ -54,16 +54,9 @@ impl Pool {
             .or_insert_with(|| Arc::new(tokio::sync::Semaphore::new(STARTING_PER_ENDPOINT)))
             .clone();
         cell.get_or_init(|| async move {
-            let _starting = gate.acquire().await.map_err(|e| e.to_string())?;
+            let _starting = gate.acquire().await.map_err(|_| ssh::Error::Ending)?;
             if let Some(msgs) = pin {
-                let key = ssh::server_key(&target.address, target.port)
-                    .await
-                    .map_err(|e| {
-                        format!(
-                            "cannot reach {}:{} to learn its host key: {e}",
-                            target.address, target.port
-                        )
-                    })?;
+                let key = ssh::server_key(&target.address, target.port).await?;
                 let mut pinned = h;
                 pinned.host_key = key.clone();
                 let (tx, rx) = tokio::sync::oneshot::channel();
@@ -72,8 +65,10 @@ impl Pool {
                     host: pinned,
                 };
                 msgs.send(super::Msg::Record(Box::new(op), tx))
-                    .map_err(|_| "the apply is ending".to_string())?;
-                rx.await.map_err(|_| "the apply is ending".to_string())??;
+                    .map_err(|_| ssh::Error::Ending)?;
+                rx.await
+                    .map_err(|_| ssh::Error::Ending)?
+                    .map_err(|_| ssh::Error::Ending)?;
                 let _ = msgs.send(super::Msg::Line(format!(
                     "host `{}`: host key {} accepted on first connect and pinned",
                     target.host,
@@ -85,6 +80,43 @@ impl Pool {
         })
         .await
         .clone()
+    }
+
+    /// Connections to `wanted`, all at once; every host that cannot be
+    /// reached is named.
+    pub async fn sessions(
+        self: &Arc<Self>,
+        wanted: &[String],
+        hosts: &BTreeMap<String, HostState>,
+    ) -> Result<BTreeMap<String, Arc<Session>>, String> {
+        let mut set = tokio::task::JoinSet::new();
+        for host in wanted {
+            let h = hosts
+                .get(host)
+                .filter(|h| h.status == HostStatus::Ready)
+                .cloned()
+                .ok_or_else(|| format!("host `{host}` is not provisioned"))?;
+            let (host, pool) = (host.clone(), self.clone());
+            set.spawn(async move {
+                let r = pool.get(&host, &h).await;
+                (host, r)
+            });
+        }
+        let mut out = BTreeMap::new();
+        let mut errors = Vec::new();
+        while let Some(Ok((host, r))) = set.join_next().await {
+            match r {
+                Ok(s) => {
+                    out.insert(host, s);
+                }
+                Err(e) => errors.push(format!("{host}: {e}")),
+            }
+        }
+        if errors.is_empty() {
+            Ok(out)
+        } else {
+            Err(errors.join("; "))
+        }
     }
 
     /// The open connection to `host`, if one was made.

@@ -1,86 +1,61 @@
-//! The trial's nodes as tasks: the trial itself (arm, wait, stop, fetch),
-//! each test's results, each `[[collect]]`, each `[[analyze]]`.
+//! The trial node and its test nodes. The trial: clocks read, the trial
+//! recorded as armed (durably) before anything starts on a host, monitors
+//! started, tests armed, waited for, monitors stopped, outputs fetched. A
+//! trial armed by an interrupted apply is finished from its `trial.json`,
+//! whatever the plan says now. A test node reports its results in the
+//! trial just run.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use super::tasks::Done;
-use super::{Failure, Msg, Shared};
-use crate::graph::TrialSpec;
+use petgraph::graph::NodeIndex;
+
+use super::{Cx, Done, Failure, Msg, Shared, Task};
+use crate::error::{Error, Result};
+use crate::graph::{Payload, TrialSpec};
 use crate::paths::host_file_name;
-use crate::state::{HostState, HostStatus, NodeRecord, Op, TrialRecord, TrialStatus};
+use crate::state::{HostState, NodeRecord, Op, TrialRecord, TrialStatus};
 use crate::style::plural;
-use crate::trial::{self, Trial, run as phases};
+use crate::trial::run::{self as phases, Sessions};
+use crate::trial::{self, Trial, TrialTest};
 
-fn say(shared: &Shared, text: String) {
-    let _ = shared.msgs.send(Msg::Line(text));
-}
-
-/// Records `op` durably before going on.
-async fn record_now(shared: &Shared, op: Op) -> Result<(), String> {
-    let (tx, rx) = tokio::sync::oneshot::channel();
-    shared
-        .msgs
-        .send(Msg::Record(Box::new(op), tx))
-        .map_err(|_| "the dispatcher is gone".to_string())?;
-    rx.await
-        .map_err(|_| "the dispatcher is gone".to_string())?
-        .map_err(|e| format!("the trial cannot be recorded as armed, so nothing was started: {e}"))
-}
-
-fn trial_dir(shared: &Shared, id: &str) -> PathBuf {
-    shared.paths.trials().join(id)
-}
-
-/// Connections to `wanted`, all at once, from the pool the steps use.
-async fn sessions(
-    shared: &Arc<Shared>,
-    wanted: &[String],
-    hosts: &BTreeMap<String, HostState>,
-) -> Result<phases::Sessions, String> {
-    let mut set = tokio::task::JoinSet::new();
-    for host in wanted {
-        let h = hosts
-            .get(host)
-            .filter(|h| h.status == HostStatus::Ready)
-            .cloned()
-            .ok_or_else(|| format!("host `{host}` is not provisioned"))?;
-        let (host, shared) = (host.clone(), shared.clone());
-        set.spawn(async move {
-            let r = shared.pool.get(&host, &h).await;
-            (host, r)
-        });
-    }
-    let mut out = BTreeMap::new();
-    let mut errors = Vec::new();
-    while let Some(Ok((host, r))) = set.join_next().await {
-        match r {
-            Ok(s) => {
-                out.insert(host, s);
-            }
-            Err(e) => errors.push(format!("{host}: {e}")),
-        }
-    }
-    if errors.is_empty() {
-        Ok(out)
-    } else {
-        Err(errors.join("; "))
-    }
-}
+/// A test that starts this much after its time on a host is said to be late.
+const LATE_S: f64 = 0.05;
 
 /// The trial node: a new trial, from arming to its outputs fetched.
-pub async fn run(
+pub(super) fn run(cx: Cx<'_>, node: NodeIndex) -> Task {
+    let node = &cx.graph.dag[node];
+    let Payload::Trial(spec) = node.payload.clone() else {
+        let failure = cx.fail.with("no trial to run");
+        return Box::pin(async move { Err(failure) });
+    };
+    let hosts = cx.state.hosts.clone();
+    let hash = node.hash.clone();
+    let (shared, fail) = (cx.shared, cx.fail);
+    Box::pin(async move {
+        let spec = resolve(&spec, &hosts).map_err(|e| fail.with(e))?;
+        new_trial(shared, spec, hosts, hash)
+            .await
+            .map_err(|e| fail.with(e))
+    })
+}
+
+async fn new_trial(
     shared: Arc<Shared>,
     spec: Arc<TrialSpec>,
     hosts: BTreeMap<String, HostState>,
     hash: String,
-) -> Result<Done, String> {
-    phases::check_times(&spec)?;
-    let sessions = sessions(&shared, &spec.hosts, &hosts).await?;
+) -> Result<Done> {
+    phases::check_times(&spec).map_err(Error::msg)?;
+    let sessions = shared
+        .pool
+        .sessions(&spec.hosts, &hosts)
+        .await
+        .map_err(Error::msg)?;
     let id = trial::new_id(&shared.paths.name);
-    let dir = trial_dir(&shared, &id);
-    fs_err::create_dir_all(&dir).map_err(|e| e.to_string())?;
+    let dir = shared.paths.trials().join(&id);
+    fs_err::create_dir_all(&dir)?;
     let addresses = hosts
         .iter()
         .map(|(n, h)| (n.clone(), h.address.clone()))
@@ -94,45 +69,66 @@ pub async fn run(
         &addresses,
     );
     for e in phases::clocks(&sessions, &mut trial).await {
-        say(&shared, format!("warning: {e}"));
+        shared.say(format!("warning: {e}"));
     }
-    trial.write(&dir).map_err(|e| e.to_string())?;
+    trial.write(&dir)?;
     // Durable before anything starts on a host: a crash from here on
     // finishes this trial instead of starting it again.
-    record_now(
-        &shared,
-        Op::Trial {
-            trial: TrialRecord {
-                id: id.clone(),
-                hash: hash.clone(),
-                status: TrialStatus::Armed,
-            },
-        },
-    )
-    .await?;
+    let armed = record(&trial, &hash, TrialStatus::Armed);
+    shared.record_now(armed).await.map_err(|e| {
+        Error::msg(format!(
+            "the trial cannot be recorded as armed, so nothing was started: {e}"
+        ))
+    })?;
     let failed = phases::start_monitors(&sessions, &spec, &mut trial).await;
     if !failed.is_empty() {
-        // Stop what did start; the trial ends here, recorded as finished.
-        phases::stop_monitors(&sessions, &spec, &mut trial).await;
-        trial.status = "failed".into();
-        let _ = trial.write(&dir);
-        let _ = phases::fetch_outputs(&sessions, &spec, &trial, &dir).await;
-        // Recorded as finished, with no hash: the next plan runs it again.
-        let _ = record_now(&shared, finished(&trial, "")).await;
-        return Err(format!("monitors did not start: {}", failed.join("; ")));
+        return Err(monitors_failed(&shared, &sessions, &spec, trial, &dir, failed).await);
     }
+    arm(&shared, &sessions, &spec, &mut trial, &dir).await?;
+    finish(&spec, &sessions, trial, &dir, &hash).await
+}
+
+/// Monitors that did not start end the trial: what did start is stopped,
+/// and the trial is recorded as finished with no hash, so that the next
+/// plan runs it again.
+async fn monitors_failed(
+    shared: &Shared,
+    sessions: &Sessions,
+    spec: &TrialSpec,
+    mut trial: Trial,
+    dir: &Path,
+    failed: Vec<String>,
+) -> Error {
+    phases::stop_monitors(sessions, spec, &mut trial).await;
+    trial.status = "failed".into();
+    let _ = trial.write(dir);
+    let _ = phases::fetch_outputs(sessions, spec, &trial, dir).await;
+    let _ = shared
+        .record_now(record(&trial, "", TrialStatus::Finished))
+        .await;
+    Error::msg(format!("monitors did not start: {}", failed.join("; ")))
+}
+
+/// Arms every test a moment from now, the start times on disk first: a
+/// crash while arming is finished by waiting for them, not taken for
+/// "never armed".
+async fn arm(
+    shared: &Shared,
+    sessions: &Sessions,
+    spec: &TrialSpec,
+    trial: &mut Trial,
+    dir: &Path,
+) -> Result<()> {
     let lead = 1.0 + 0.02 * spec.hosts.len() as f64;
     let trigger = phases::now() + lead.min(30.0);
-    // The start times are on disk before any host is armed: a crash while
-    // arming is finished by waiting for them, not taken for "never armed".
-    phases::set_times(&spec, &mut trial, trigger);
+    phases::set_times(spec, trial, trigger);
     trial.status = "arming".into();
-    trial.write(&dir).map_err(|e| e.to_string())?;
-    let errors = phases::arm(&sessions, &spec, &mut trial, trigger).await;
+    trial.write(dir)?;
+    let errors = phases::arm(sessions, spec, trial, trigger).await;
     trial.status = "armed".into();
-    trial.write(&dir).map_err(|e| e.to_string())?;
+    trial.write(dir)?;
     for e in &errors {
-        say(&shared, format!("error: {e}"));
+        shared.say(format!("error: {e}"));
     }
     let last = trial
         .tests
@@ -148,74 +144,82 @@ pub async fn run(
         trigger: if first.is_finite() { first } else { trigger },
         end: last,
     });
-    say(
-        &shared,
-        format!(
-            "trial {id}: {} armed on {}; trigger in {:.1} s; results by {} at the latest",
-            plural(trial.tests.len(), "test"),
-            plural(spec.hosts.len(), "host"),
-            trigger - phases::now(),
-            humantime::format_rfc3339_seconds(
-                std::time::UNIX_EPOCH + std::time::Duration::from_secs_f64(last)
-            )
-        ),
-    );
-    finish(&spec, &sessions, trial, &dir, &hash).await
+    shared.say(format!(
+        "trial {}: {} armed on {}; trigger in {:.1} s; results by {} at the latest",
+        trial.trial,
+        plural(trial.tests.len(), "test"),
+        plural(spec.hosts.len(), "host"),
+        trigger - phases::now(),
+        humantime::format_rfc3339_seconds(
+            std::time::UNIX_EPOCH + std::time::Duration::from_secs_f64(last)
+        )
+    ));
+    Ok(())
 }
 
 /// A trial armed by an apply that was interrupted: waited for, monitors
 /// stopped, outputs fetched — driven by its `trial.json`, whatever the
-/// plan says now.
-/// A trial that cannot be finished (its hosts are gone or unreachable) is
-/// recorded as finished all the same, and said to be abandoned: it must not
-/// hold up every later apply.
-pub async fn finish_armed(
-    shared: Arc<Shared>,
-    hosts: BTreeMap<String, HostState>,
-    id: String,
-    hash: String,
-) -> Result<Done, String> {
-    say(
-        &shared,
-        format!("trial {id}: finishing it (armed by an earlier apply)"),
-    );
-    let dir = trial_dir(&shared, &id);
-    let attempt = async {
-        let trial = Trial::read(&dir)
-            .map_err(|e| format!("the armed trial {id} cannot be read back: {e}"))?;
-        let spec = phases::spec_of(&trial);
-        let sessions = sessions(&shared, &spec.hosts, &hosts).await?;
-        finish(&spec, &sessions, trial, &dir, &hash).await
-    };
-    match attempt.await {
-        Ok(done) => Ok(done),
-        Err(e) => Ok(Done::Summary {
-            op: Op::Trial {
-                trial: TrialRecord {
-                    id: id.clone(),
-                    hash,
-                    status: TrialStatus::Finished,
-                },
+/// plan says now. A trial that cannot be finished (its hosts are gone or
+/// unreachable) is recorded as finished all the same, and said to be
+/// abandoned: it must not hold up every later apply.
+pub(super) fn finish_armed(cx: Cx<'_>) -> Task {
+    let id = cx.change.armed_trial.clone().unwrap_or_default();
+    let hosts = cx.state.hosts.clone();
+    let hash = cx
+        .state
+        .trial
+        .as_ref()
+        .map(|t| t.hash.clone())
+        .unwrap_or_default();
+    let shared = cx.shared;
+    Box::pin(async move {
+        shared.say(format!(
+            "trial {id}: finishing it (armed by an earlier apply)"
+        ));
+        let dir = shared.paths.trials().join(&id);
+        let attempt = async {
+            let trial = Trial::read(&dir).map_err(|e| {
+                Error::msg(format!("the armed trial {id} cannot be read back: {e}"))
+            })?;
+            let spec = phases::spec_of(&trial);
+            let sessions = shared
+                .pool
+                .sessions(&spec.hosts, &hosts)
+                .await
+                .map_err(Error::msg)?;
+            finish(&spec, &sessions, trial, &dir, &hash).await
+        };
+        Ok(attempt.await.unwrap_or_else(|e| abandoned(&id, hash, &e)))
+    })
+}
+
+fn abandoned(id: &str, hash: String, e: &Error) -> Done {
+    Done::Summary {
+        op: Op::Trial {
+            trial: TrialRecord {
+                id: id.to_string(),
+                hash,
+                status: TrialStatus::Finished,
             },
-            lines: vec![format!(
-                "trial {id} abandoned: it could not be finished; what it left on its hosts was not collected"
-            )],
-            failures: vec![Failure {
-                host: "-".into(),
-                what: format!("finishing trial {id}"),
-                message: e,
-                log: None,
-            }],
-        }),
+        },
+        lines: vec![format!(
+            "trial {id} abandoned: it could not be finished; what it left on its hosts was not collected"
+        )],
+        failures: vec![Failure {
+            host: "-".into(),
+            what: format!("finishing trial {id}"),
+            message: e.to_string(),
+            log: None,
+        }],
     }
 }
 
-fn finished(trial: &Trial, hash: &str) -> Op {
+fn record(trial: &Trial, hash: &str, status: TrialStatus) -> Op {
     Op::Trial {
         trial: TrialRecord {
             id: trial.trial.clone(),
             hash: hash.to_string(),
-            status: TrialStatus::Finished,
+            status,
         },
     }
 }
@@ -223,11 +227,11 @@ fn finished(trial: &Trial, hash: &str) -> Op {
 /// Wait, stop, fetch, conclude: the end of every trial.
 async fn finish(
     spec: &TrialSpec,
-    sessions: &phases::Sessions,
+    sessions: &Sessions,
     mut trial: Trial,
-    dir: &std::path::Path,
+    dir: &Path,
     hash: &str,
-) -> Result<Done, String> {
+) -> Result<Done> {
     if trial.trigger_epoch > 0.0 {
         phases::wait(sessions, spec, &mut trial).await;
     }
@@ -244,14 +248,36 @@ async fn finish(
     let mut problems = phases::stop_monitors(sessions, spec, &mut trial).await;
     problems.extend(phases::fetch_outputs(sessions, spec, &trial, dir).await);
     phases::conclude(&mut trial);
-    trial.write(dir).map_err(|e| e.to_string())?;
-    crate::trial::collect::write_manifest(dir).map_err(|e| e.to_string())?;
+    trial.write(dir)?;
+    crate::trial::collect::write_manifest(dir)?;
     let mut lines = vec![format!(
         "trial {} {} → {}",
         trial.trial,
         trial.status,
         crate::paths::shown(dir)
     )];
+    let mut failures = monitor_failures(&trial, dir);
+    // A trial finished by its own node reports its tests through the test
+    // nodes; a trial finished after an interruption reports them here.
+    if spec.tests.iter().all(|t| t.command.is_empty()) {
+        for t in &trial.tests {
+            let (l, f) = test_summary(t, dir);
+            lines.extend(l);
+            failures.extend(f);
+        }
+    }
+    for p in problems {
+        lines.push(format!("  warning: {p}"));
+    }
+    Ok(Done::Summary {
+        op: record(&trial, hash, TrialStatus::Finished),
+        lines,
+        failures,
+    })
+}
+
+/// Monitors that ended on their own before the tests were over.
+fn monitor_failures(trial: &Trial, dir: &Path) -> Vec<Failure> {
     let mut failures = Vec::new();
     for m in &trial.monitors {
         for (host, run) in &m.hosts {
@@ -267,38 +293,83 @@ async fn finish(
             }
         }
     }
-    // A trial finished by its own node reports its tests through the test
-    // nodes; a trial finished after an interruption reports them here.
-    if spec.tests.iter().all(|t| t.command.is_empty()) {
-        for t in &trial.tests {
-            let (l, f) = test_summary(t, dir);
-            lines.extend(l);
-            failures.extend(f);
-        }
-    }
-    for p in problems {
-        lines.push(format!("  warning: {p}"));
-    }
-    Ok(Done::Summary {
-        op: finished(&trial, hash),
-        lines,
-        failures,
+    failures
+}
+
+/// A test node: its results in the trial just run.
+pub(super) fn results(cx: Cx<'_>, node: NodeIndex, test: usize) -> Task {
+    let name = cx.graph.plan.tests[test].name.clone();
+    let record = cx.state.trial.clone();
+    let hash = cx.graph.dag[node].hash.clone();
+    let id = cx.change.id.clone();
+    let trials = cx.shared.paths.trials();
+    Box::pin(async move {
+        let fail = |message: String| Failure {
+            host: "-".into(),
+            what: format!("test `{name}`"),
+            message,
+            log: None,
+        };
+        let record = record.ok_or_else(|| fail("no trial ran".into()))?;
+        let dir = trials.join(&record.id);
+        let trial = Trial::read(&dir).map_err(|e| fail(e.to_string()))?;
+        let t = trial
+            .tests
+            .iter()
+            .find(|t| t.name == name)
+            .ok_or_else(|| fail(format!("trial {} has no test `{name}`", record.id)))?;
+        let (lines, failures) = test_summary(t, &dir);
+        Ok(Done::Summary {
+            op: Op::Node {
+                id,
+                node: NodeRecord {
+                    hash,
+                    trial: record.id.clone(),
+                },
+            },
+            lines,
+            failures,
+        })
     })
 }
 
-/// A test that starts this much after its time on a host is said to be late.
-const LATE_S: f64 = 0.05;
-
 /// A test's summary line, a warning per host where it started late, and its
 /// failures, one per host that did not succeed.
-fn test_summary(t: &crate::trial::TrialTest, dir: &std::path::Path) -> (Vec<String>, Vec<Failure>) {
-    let name = &t.name;
+fn test_summary(t: &TrialTest, dir: &Path) -> (Vec<String>, Vec<Failure>) {
     let ok = t.hosts.values().filter(|r| r.succeeded()).count();
     let skew = t.skew_ms.map_or("-".to_string(), |s| format!("{s:.1} ms"));
     let mut lines = vec![format!(
-        "test {name}: {}, {ok} succeeded, start skew {skew}",
+        "test {}: {}, {ok} succeeded, start skew {skew}",
+        t.name,
         plural(t.hosts.len(), "host"),
     )];
+    lines.extend(late_starts(t));
+    let failures = t
+        .hosts
+        .iter()
+        .filter(|(_, r)| !r.succeeded())
+        .map(|(host, r)| {
+            let folder: PathBuf = dir.join(host_file_name(host)).join(&t.name);
+            let message = match (&r.error, r.timed_out, r.exit_code) {
+                (Some(e), _, _) => e.clone(),
+                (None, true, _) => format!("timed out after {} s (its `timeout`)", t.timeout_s),
+                (None, false, Some(c)) => format!("exit status {c}"),
+                (None, false, None) => "no exit status".into(),
+            };
+            Failure {
+                host: host.clone(),
+                what: format!("test `{}`", t.name),
+                message,
+                log: Some(folder.join("stderr")),
+            }
+        })
+        .collect();
+    (lines, failures)
+}
+
+/// A warning per host where the test started late, with the reason.
+fn late_starts(t: &TrialTest) -> Vec<String> {
+    let mut lines = Vec::new();
     for (host, r) in &t.hosts {
         let late = r.start - t.armed_at;
         if r.start <= 0.0 || late <= LATE_S {
@@ -312,261 +383,33 @@ fn test_summary(t: &crate::trial::TrialTest, dir: &std::path::Path) -> (Vec<Stri
             _ => "the host was too busy to wake it on time".into(),
         };
         lines.push(format!(
-            "  warning: test {name} on {host} started {:.0} ms after its start time: {why}",
+            "  warning: test {} on {host} started {:.0} ms after its start time: {why}",
+            t.name,
             late * 1000.0
         ));
     }
-    let failures = t
-        .hosts
-        .iter()
-        .filter(|(_, r)| !r.succeeded())
-        .map(|(host, r)| {
-            let folder = dir.join(host_file_name(host)).join(name);
-            let message = match (&r.error, r.timed_out, r.exit_code) {
-                (Some(e), _, _) => e.clone(),
-                (None, true, _) => format!("timed out after {} s (its `timeout`)", t.timeout_s),
-                (None, false, Some(c)) => format!("exit status {c}"),
-                (None, false, None) => "no exit status".into(),
-            };
-            Failure {
-                host: host.clone(),
-                what: format!("test `{name}`"),
-                message,
-                log: Some(folder.join("stderr")),
-            }
-        })
-        .collect();
-    (lines, failures)
+    lines
 }
 
-/// A test node: its results in the trial just run.
-pub fn test_results(
-    shared: &Shared,
-    name: &str,
-    record: Option<TrialRecord>,
-    id: String,
-    hash: String,
-) -> Result<Done, Failure> {
-    let fail = |message: String| Failure {
-        host: "-".into(),
-        what: format!("test `{name}`"),
-        message,
-        log: None,
-    };
-    let record = record.ok_or_else(|| fail("no trial ran".into()))?;
-    let dir = trial_dir(shared, &record.id);
-    let trial = Trial::read(&dir).map_err(|e| fail(e.to_string()))?;
-    let t = trial
-        .tests
-        .iter()
-        .find(|t| t.name == name)
-        .ok_or_else(|| fail(format!("trial {} has no test `{name}`", record.id)))?;
-    let (lines, failures) = test_summary(t, &dir);
-    let op = Op::Node {
-        id,
-        node: NodeRecord {
-            hash,
-            trial: record.id.clone(),
-        },
-    };
-    Ok(Done::Summary {
-        op,
-        lines,
-        failures,
-    })
-}
-
-/// A `[[collect]]` node: its files from each of its hosts into the latest trial.
-pub async fn collect(
-    shared: Arc<Shared>,
-    spec: crate::plan::model::Collect,
-    hosts: BTreeMap<String, HostState>,
-    record: Option<TrialRecord>,
-    id: String,
-    hash: String,
-) -> Result<Done, String> {
-    let record = record.ok_or("no trial to collect into")?;
-    let dir = trial_dir(&shared, &record.id);
-    let sessions = sessions(&shared, &spec.hosts, &hosts).await?;
-    let globs = crate::glob::glob_set(&spec.files).map_err(|e| e.to_string())?;
-    let mut set = tokio::task::JoinSet::new();
-    for (host, s) in sessions {
-        let dest = dir.join(host_file_name(&host)).join(&spec.name);
-        let globs = globs.clone();
-        set.spawn(async move {
-            // Commands run in the host's working directory already.
-            let f = crate::trial::collect::fetch(
-                &s,
-                &host,
-                ".",
-                true,
-                &|rel| globs.is_match(rel),
-                &dest,
-            )
-            .await;
-            (host, f)
-        });
+/// The trial's commands with the addresses they name filled in.
+fn resolve(
+    spec: &Arc<TrialSpec>,
+    hosts: &BTreeMap<String, HostState>,
+) -> std::result::Result<Arc<TrialSpec>, crate::graph::Unknown> {
+    if crate::graph::deferred_refs(&Payload::Trial(spec.clone())).is_empty() {
+        return Ok(spec.clone());
     }
-    let mut errors = Vec::new();
-    let mut files = 0;
-    let mut bytes = 0;
-    let mut empty = Vec::new();
-    while let Some(joined) = set.join_next().await {
-        match joined {
-            Ok((host, f)) => {
-                if f.files.is_empty() && f.errors.is_empty() {
-                    empty.push(host);
-                }
-                files += f.files.len();
-                bytes += f.bytes;
-                errors.extend(f.errors);
-            }
-            Err(e) => errors.push(e.to_string()),
-        }
+    let mut out = (**spec).clone();
+    for a in out.monitors.iter_mut().chain(out.tests.iter_mut()) {
+        a.command = crate::graph::resolve(&a.command, hosts)?;
     }
-    crate::trial::collect::write_manifest(&dir).map_err(|e| e.to_string())?;
-    if !errors.is_empty() {
-        return Err(errors.join("; "));
-    }
-    let op = Op::Node {
-        id,
-        node: NodeRecord {
-            hash,
-            trial: record.id.clone(),
-        },
-    };
-    let mut lines = vec![format!(
-        "collect {}: {files} files, {bytes} bytes into {}",
-        spec.name,
-        crate::paths::shown(&dir)
-    )];
-    if !empty.is_empty() {
-        empty.sort();
-        lines.push(format!(
-            "  warning: nothing matched {} on {} (a glob does not follow symlinked folders)",
-            spec.files.join(", "),
-            crate::graph::hosts_summary(&empty)
-        ));
-    }
-    Ok(Done::Summary {
-        op,
-        lines,
-        failures: Vec::new(),
-    })
-}
-
-/// An `[[analyze]]` node: its tables from the latest trial.
-pub fn analyze(
-    shared: &Shared,
-    index: usize,
-    record: Option<TrialRecord>,
-    id: String,
-    hash: String,
-) -> Result<Done, String> {
-    let record = record.ok_or("no trial to analyse")?;
-    let dir = trial_dir(shared, &record.id);
-    let trial = Trial::read(&dir).map_err(|e| e.to_string())?;
-    let a = &shared.plan.analyses[index];
-    let written = crate::trial::analysis::run_one(&shared.plan, a, &dir, &trial)
-        .map_err(|e| e.to_string())?;
-    let op = Op::Node {
-        id,
-        node: NodeRecord {
-            hash,
-            trial: record.id,
-        },
-    };
-    let tables: Vec<String> = written
-        .tables
-        .iter()
-        .map(|p| crate::paths::shown(p))
-        .collect();
-    if !written.ok {
-        // Not recorded: the plan shows it again until its inputs are good.
-        return Err(if tables.is_empty() {
-            format!("{}; no table was written", written.problems.join("; "))
-        } else {
-            format!(
-                "{}; tables written all the same: {}",
-                written.problems.join("; "),
-                tables.join(", ")
-            )
-        });
-    }
-    Ok(Done::Summary {
-        op,
-        lines: vec![format!("analyze {}: {}", a.name, tables.join(", "))],
-        failures: Vec::new(),
-    })
-}
-
-/// Evaluates every `[[check]]` on the latest trial's tables and writes the
-/// results into its trial.json.
-pub fn checks(
-    shared: &Shared,
-    record: Option<TrialRecord>,
-    id: String,
-    hash: String,
-) -> Result<Done, String> {
-    let record = record.ok_or("no trial to check")?;
-    let dir = trial_dir(shared, &record.id);
-    let trials = crate::paths::trials_dir(&shared.plan.name);
-    let previous = crate::trial::previous_trial(&trials, &record.id);
-    let results = crate::check::evaluate(
-        &shared.plan.checks,
-        &dir,
-        &trials,
-        shared.baseline.as_deref(),
-        previous.as_deref(),
-    );
-    let mut trial = Trial::read(&dir).map_err(|e| e.to_string())?;
-    trial.checks = results.clone();
-    trial.write(&dir).map_err(|e| e.to_string())?;
-    let failed = results.iter().filter(|r| !r.passed).count();
-    Ok(Done::Checked {
-        op: Op::Node {
-            id,
-            node: NodeRecord {
-                hash,
-                trial: record.id,
-            },
-        },
-        lines: results
-            .iter()
-            .map(crate::check::CheckResult::line)
-            .collect(),
-        failed,
-    })
-}
-
-/// Writes the latest trial's `report.html`.
-pub fn report(
-    shared: &Shared,
-    record: Option<TrialRecord>,
-    id: String,
-    hash: String,
-) -> Result<Done, String> {
-    let record = record.ok_or("no trial to report")?;
-    let dir = trial_dir(shared, &record.id);
-    let trial = Trial::read(&dir).map_err(|e| e.to_string())?;
-    let path = crate::html::write(&shared.plan, &dir, &trial)?;
-    Ok(Done::Summary {
-        op: Op::Node {
-            id,
-            node: NodeRecord {
-                hash,
-                trial: record.id,
-            },
-        },
-        lines: vec![format!("report: {}", crate::paths::shown(&path))],
-        failures: Vec::new(),
-    })
+    Ok(Arc::new(out))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::trial::{TestRun, TrialTest};
+    use crate::trial::TestRun;
 
     fn run(start: f64, arrived: f64) -> TestRun {
         TestRun {

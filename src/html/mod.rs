@@ -34,10 +34,10 @@ td.n{text-align:right;font-variant-numeric:tabular-nums}th{background:#f2f2f2}\
 svg{display:block;margin:.4em 0;max-width:100%;height:auto}";
 
 /// Writes the report of the trial in `dir`; its path.
-pub fn write(plan: &Plan, dir: &Path, trial: &Trial) -> Result<PathBuf, String> {
+pub fn write(plan: &Plan, dir: &Path, trial: &Trial) -> crate::error::Result<PathBuf> {
     let html = page(plan, dir, trial);
     let path = dir.join("report.html");
-    crate::state::write_atomic(&path, html.as_bytes()).map_err(|e| e.to_string())?;
+    crate::state::write_atomic(&path, html.as_bytes())?;
     // A page to share: readable by others, like the tables beside it.
     {
         use std::os::unix::fs::PermissionsExt as _;

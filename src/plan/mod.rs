@@ -31,25 +31,52 @@ impl Source {
     }
 }
 
+/// Why a plan could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("{source}")]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{}: the plan is not UTF-8 text", path.display())]
+    NotUtf8 { path: PathBuf },
+    /// Diagnostics, rendered against the file.
+    #[error("{}", .0.trim_end())]
+    Invalid(String),
+}
+
+impl Error {
+    pub fn help(&self) -> Option<String> {
+        match self {
+            Error::Read { .. } => Some("check the plan's path".into()),
+            _ => None,
+        }
+    }
+}
+
 /// Reads, parses and validates `path`; resource paths resolve against `base`.
-pub fn load(path: &Path, base: &Path) -> Result<(Plan, Source), crate::Error> {
-    let bytes = fs_err::read(path)
-        .map_err(|e| crate::Error::msg(e.to_string()).help("check the plan's path"))?;
-    let text = String::from_utf8(bytes).map_err(|_| {
-        crate::Error::msg(format!("{}: the plan is not UTF-8 text", path.display()))
+pub fn load(path: &Path, base: &Path) -> Result<(Plan, Source), Error> {
+    let bytes = fs_err::read(path).map_err(|source| Error::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let text = String::from_utf8(bytes).map_err(|_| Error::NotUtf8 {
+        path: path.to_path_buf(),
     })?;
     let source = Source {
         path: path.to_path_buf(),
         text,
     };
     let raw = syntax::parse(&source.text)
-        .map_err(|d| crate::Error::Diagnostics(source.render(&d, "nothing was planned")))?;
+        .map_err(|d| Error::Invalid(source.render(&d, "nothing was planned")))?;
     let cx = validate::Context {
         file: path,
         file_hash: crate::hash::sha256_hex(source.text.as_bytes()),
         base,
     };
     let plan = validate::validate(raw, cx)
-        .map_err(|d| crate::Error::Diagnostics(source.render(&d, "nothing was planned")))?;
+        .map_err(|d| Error::Invalid(source.render(&d, "nothing was planned")))?;
     Ok((plan, source))
 }

@@ -1,7 +1,7 @@
 //! `static`: hosts that already exist, by address, port, user, identity and
 //! pinned host key. Creating records them; destroying forgets them.
 
-use super::{Create, Fut, Provider};
+use super::{Create, Error, Fut, Provider};
 use crate::plan::HostSpec;
 use crate::state::{HostState, HostStatus, Op};
 
@@ -19,23 +19,23 @@ impl Fixed {
 }
 
 impl Provider for Fixed {
-    fn prepare<'a>(&'a self, _creating: &'a [HostSpec]) -> Fut<'a, Result<Option<Op>, String>> {
+    fn prepare<'a>(&'a self, _creating: &'a [HostSpec]) -> Fut<'a, Result<Option<Op>, Error>> {
         Box::pin(async { Ok(None) })
     }
 
-    fn create<'a>(&'a self, req: Create<'a>) -> Fut<'a, Result<HostState, String>> {
+    fn create<'a>(&'a self, req: Create<'a>) -> Fut<'a, Result<HostState, Error>> {
         let r = self.create_now(req.host, req.instance);
         Box::pin(async move { r })
     }
 
-    fn destroy<'a>(&'a self, _host: &'a str, _state: &'a HostState) -> Fut<'a, Result<(), String>> {
+    fn destroy<'a>(&'a self, _host: &'a str, _state: &'a HostState) -> Fut<'a, Result<(), Error>> {
         // Forgetting is all: the host is not runner's.
         Box::pin(async { Ok(()) })
     }
 }
 
 impl Fixed {
-    fn create_now(&self, host: &HostSpec, instance: &str) -> Result<HostState, String> {
+    fn create_now(&self, host: &HostSpec, instance: &str) -> Result<HostState, Error> {
         let f = host
             .fixed
             .as_ref()

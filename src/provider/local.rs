@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use super::{Create, Fut, Provider, blocking};
+use super::{Create, Error, Fut, Provider, blocking};
 use crate::plan::HostSpec;
 use crate::state::{HostState, HostStatus, Op, Paths};
 
@@ -55,36 +55,36 @@ impl Local {
 /// Writes a new ed25519 key pair to `path` (mode 0600, OpenSSH format)
 /// and `path.pub`, as `ssh-keygen -t ed25519 -N ''` would, in-process: a
 /// host brought up costs no `ssh-keygen` process (see `BENCHMARKS.md`).
-pub fn keygen(path: &Path, comment: &str) -> Result<(), String> {
+pub fn keygen(path: &Path, comment: &str) -> Result<(), Error> {
     make_key(path, comment, true).map(|_| ())
 }
 
 /// Writes a new ed25519 private key to `path` (and `path.pub` when
 /// `public_file`); returns its public line (`ssh-ed25519 AAAA…`, no comment).
-fn make_key(path: &Path, comment: &str, public_file: bool) -> Result<String, String> {
+fn make_key(path: &Path, comment: &str, public_file: bool) -> Result<String, Error> {
     use russh::keys::ssh_key::{LineEnding, PrivateKey};
     use std::io::Write as _;
     use std::os::unix::fs::OpenOptionsExt as _;
     let mut key = PrivateKey::random(&mut rand::rng(), russh::keys::Algorithm::Ed25519)
-        .map_err(|e| format!("cannot make an ed25519 key: {e}"))?;
+        .map_err(|e| Error::Other(format!("cannot make an ed25519 key: {e}")))?;
     key.set_comment(comment);
     let private = key
         .to_openssh(LineEnding::LF)
-        .map_err(|e| format!("cannot encode an ed25519 key: {e}"))?;
+        .map_err(|e| Error::Other(format!("cannot encode an ed25519 key: {e}")))?;
     let public = key
         .public_key()
         .to_openssh()
-        .map_err(|e| format!("cannot encode an ed25519 key: {e}"))?;
-    let write = |p: &Path, text: &[u8], mode: u32| -> Result<(), String> {
+        .map_err(|e| Error::Other(format!("cannot encode an ed25519 key: {e}")))?;
+    let write = |p: &Path, text: &[u8], mode: u32| -> Result<(), Error> {
         let mut f = std::fs::OpenOptions::new()
             .write(true)
             .create(true)
             .truncate(true)
             .mode(mode)
             .open(p)
-            .map_err(|e| format!("cannot write the key {}: {e}", p.display()))?;
+            .map_err(|e| Error::Other(format!("cannot write the key {}: {e}", p.display())))?;
         f.write_all(text)
-            .map_err(|e| format!("cannot write the key {}: {e}", p.display()))
+            .map_err(|e| Error::Other(format!("cannot write the key {}: {e}", p.display())))
     };
     // The public half first and the private key last, whole (written
     // beside it, then renamed): an apply killed in between leaves no key,
@@ -104,7 +104,7 @@ fn make_key(path: &Path, comment: &str, public_file: bool) -> Result<String, Str
     let temp = PathBuf::from(temp);
     write(&temp, private.as_bytes(), 0o600)?;
     std::fs::rename(&temp, path)
-        .map_err(|e| format!("cannot write the key {}: {e}", path.display()))?;
+        .map_err(|e| Error::Other(format!("cannot write the key {}: {e}", path.display())))?;
     Ok(public
         .split_whitespace()
         .take(2)
@@ -112,22 +112,20 @@ fn make_key(path: &Path, comment: &str, public_file: bool) -> Result<String, Str
         .join(" "))
 }
 
-fn set_mode(path: &Path, mode: u32) -> Result<(), String> {
+fn set_mode(path: &Path, mode: u32) -> Result<(), Error> {
     use std::os::unix::fs::PermissionsExt as _;
-    fs_err::set_permissions(path, std::fs::Permissions::from_mode(mode)).map_err(|e| e.to_string())
+    fs_err::set_permissions(path, std::fs::Permissions::from_mode(mode))
+        .map_err(|e| Error::Other(e.to_string()))
 }
 
 /// A port no other socket holds now and that no other host of this runner
 /// was given: hosts created at the same time must not race for one port.
-fn free_port() -> Result<u16, String> {
+fn free_port() -> Result<u16, Error> {
     static GIVEN: std::sync::Mutex<Vec<u16>> = std::sync::Mutex::new(Vec::new());
     for _ in 0..50 {
         let l = TcpListener::bind("127.0.0.1:0")
-            .map_err(|e| format!("cannot find a free port: {e}"))?;
-        let port = l
-            .local_addr()
-            .map(|a| a.port())
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| Error::Other(format!("cannot find a free port: {e}")))?;
+        let port = l.local_addr().map(|a| a.port())?;
         let mut given = GIVEN.lock().unwrap_or_else(|e| e.into_inner());
         if !given.contains(&port) {
             given.push(port);
@@ -191,7 +189,7 @@ pub fn host_dirs(paths: &Paths) -> Vec<PathBuf> {
 
 /// Stops the sshd of a host directory (if it is ours and running) and
 /// removes the directory. `Ok(true)` when an sshd was stopped.
-pub fn destroy_dir(dir: &Path) -> Result<bool, String> {
+pub fn destroy_dir(dir: &Path) -> Result<bool, Error> {
     let stopped = match our_sshd(dir, None) {
         Some(pid) => {
             stop_sshd(pid);
@@ -202,7 +200,7 @@ pub fn destroy_dir(dir: &Path) -> Result<bool, String> {
     match fs_err::remove_dir_all(dir) {
         Ok(()) => Ok(stopped),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(stopped),
-        Err(e) => Err(e.to_string()),
+        Err(e) => Err(Error::Other(e.to_string())),
     }
 }
 
@@ -233,22 +231,22 @@ fn rc_to_hide() -> Option<PathBuf> {
 }
 
 impl Provider for Local {
-    fn prepare<'a>(&'a self, _creating: &'a [HostSpec]) -> Fut<'a, Result<Option<Op>, String>> {
+    fn prepare<'a>(&'a self, _creating: &'a [HostSpec]) -> Fut<'a, Result<Option<Op>, Error>> {
         let me = self.clone();
         Box::pin(async move { blocking(move || me.prepare_now().map(|()| None)).await })
     }
 
-    fn create<'a>(&'a self, req: Create<'a>) -> Fut<'a, Result<HostState, String>> {
+    fn create<'a>(&'a self, req: Create<'a>) -> Fut<'a, Result<HostState, Error>> {
         let me = self.clone();
         let host = req.host.clone();
         let instance = req.instance.to_string();
         Box::pin(async move {
-            let _turn = starting().acquire().await.map_err(|e| e.to_string())?;
+            let _turn = starting().acquire().await?;
             blocking(move || me.create_now(&host, &instance)).await
         })
     }
 
-    fn destroy<'a>(&'a self, _host: &'a str, state: &'a HostState) -> Fut<'a, Result<(), String>> {
+    fn destroy<'a>(&'a self, _host: &'a str, state: &'a HostState) -> Fut<'a, Result<(), Error>> {
         let state = state.clone();
         Box::pin(async move { blocking(move || destroy_host(&state)).await })
     }
@@ -271,7 +269,7 @@ pub fn refresh(state: &HostState) -> Option<String> {
 }
 
 /// Stops a local host's sshd and removes its directory.
-pub fn destroy_host(state: &HostState) -> Result<(), String> {
+pub fn destroy_host(state: &HostState) -> Result<(), Error> {
     let Some(dir) = &state.dir else { return Ok(()) };
     if let Some(pid) = state.pid.and_then(|p| our_sshd(dir, Some(p))) {
         stop_sshd(pid);
@@ -280,13 +278,13 @@ pub fn destroy_host(state: &HostState) -> Result<(), String> {
 }
 
 impl Local {
-    fn prepare_now(&self) -> Result<(), String> {
+    fn prepare_now(&self) -> Result<(), Error> {
         let sshd = sshd_path();
         if !sshd.exists() {
             return Err(format!(
                 "sshd not found at {}: the local provider runs one OpenSSH sshd per host; install openssh-server (apt-get install openssh-server) or set RUNNER_SSHD",
                 sshd.display()
-            ));
+            ).into());
         }
         if self
             .paths
@@ -297,9 +295,9 @@ impl Local {
             return Err(format!(
                 "the local provider cannot use the directory {}: sshd_config has no way to write a path with a double quote or a newline; run runner from a directory without them",
                 self.paths.hosts_dir().display()
-            ));
+            ).into());
         }
-        fs_err::create_dir_all(self.paths.hosts_dir()).map_err(|e| e.to_string())?;
+        fs_err::create_dir_all(self.paths.hosts_dir())?;
         set_mode(&self.paths.dir(), 0o700)?;
         let key = self.paths.client_key();
         if !key.exists() {
@@ -308,37 +306,35 @@ impl Local {
         set_mode(&key, 0o600)?;
         if crate::os::is_root() && !Path::new("/run/sshd").exists() {
             // sshd's privilege separation directory.
-            fs_err::create_dir_all("/run/sshd").map_err(|e| e.to_string())?;
+            fs_err::create_dir_all("/run/sshd")?;
         }
         Ok(())
     }
 
-    fn create_now(&self, host: &HostSpec, instance: &str) -> Result<HostState, String> {
+    fn create_now(&self, host: &HostSpec, instance: &str) -> Result<HostState, Error> {
         let dir = self.dir_of(&host.name);
         if dir.exists() {
             // Left by an interrupted apply: never leave a second sshd behind.
             destroy_dir(&dir)?;
         }
         let work = dir.join("work");
-        fs_err::create_dir_all(&work).map_err(|e| e.to_string())?;
+        fs_err::create_dir_all(&work)?;
         let host_key = dir.join("host_ed25519_key");
         // Its public half is kept in the state only: one file fewer per host.
         let public = make_key(&host_key, &host.name, false)?;
-        let client_pub = fs_err::read_to_string(self.paths.client_key().with_extension("pub"))
-            .map_err(|e| e.to_string())?;
+        let client_pub = fs_err::read_to_string(self.paths.client_key().with_extension("pub"))?;
         let authorized = dir.join("authorized_keys");
-        fs_err::write(&authorized, client_pub).map_err(|e| e.to_string())?;
+        fs_err::write(&authorized, client_pub)?;
         set_mode(&authorized, 0o600)?;
         let user = crate::os::current_user();
-        let mut last_error = String::new();
+        let mut last_error = Error::Other("sshd did not start".into());
         for _attempt in 0..5 {
             // A failed attempt's sshd may still write these: start clean.
             let _ = fs_err::remove_file(dir.join("sshd.pid"));
             let _ = fs_err::write(dir.join("sshd.log"), b"");
             let port = free_port()?;
             let config = dir.join("sshd_config");
-            fs_err::write(&config, sshd_config(&host.name, &dir, &work, port, &user))
-                .map_err(|e| e.to_string())?;
+            fs_err::write(&config, sshd_config(&host.name, &dir, &work, port, &user))?;
             match start_sshd(&dir, port) {
                 Ok(pid) => {
                     return Ok(HostState {
@@ -429,7 +425,7 @@ fn no_reexec_flag() -> &'static str {
 }
 
 /// Starts sshd (it daemonizes before binding) and waits for its pid file and port.
-fn start_sshd(dir: &Path, port: u16) -> Result<u32, String> {
+fn start_sshd(dir: &Path, port: u16) -> Result<u32, Error> {
     let config = dir.join("sshd_config");
     let log = dir.join("sshd.log");
     let sshd = sshd_path();
@@ -448,7 +444,7 @@ fn start_sshd(dir: &Path, port: u16) -> Result<u32, String> {
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .output()
-        .map_err(|e| format!("cannot start {}: {e}", sshd.display()))?;
+        .map_err(|e| Error::Other(format!("cannot start {}: {e}", sshd.display())))?;
     if !out.status.success() {
         let log_text = fs_err::read_to_string(&log).unwrap_or_default();
         return Err(format!(
@@ -456,7 +452,8 @@ fn start_sshd(dir: &Path, port: u16) -> Result<u32, String> {
             out.status,
             String::from_utf8_lossy(&out.stderr).trim(),
             log_text.trim()
-        ));
+        )
+        .into());
     }
     let deadline = Instant::now() + START_TIMEOUT;
     loop {
@@ -473,7 +470,8 @@ fn start_sshd(dir: &Path, port: u16) -> Result<u32, String> {
             return Err(format!(
                 "sshd could not bind port {port} (taken meanwhile); see {}",
                 log.display()
-            ));
+            )
+            .into());
         }
         if Instant::now() > deadline {
             // It may be running without our being able to confirm it: it
@@ -486,7 +484,8 @@ fn start_sshd(dir: &Path, port: u16) -> Result<u32, String> {
             return Err(format!(
                 "sshd did not start listening on port {port} within {START_TIMEOUT:?}; see {}",
                 log.display()
-            ));
+            )
+            .into());
         }
         std::thread::sleep(Duration::from_millis(2));
     }

@@ -4,8 +4,11 @@
 //! (starting sshd) runs on blocking threads inside the provider.
 
 pub mod ec2;
+mod error;
 pub mod fixed;
 pub mod local;
+
+pub use error::Error;
 
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -19,7 +22,7 @@ pub type Fut<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
 /// Makes a host's record durable (journal written and fsynced) while the
 /// provider is still creating it: an EC2 instance id as soon as it exists.
-pub type Recorder = Arc<dyn Fn(HostState) -> Fut<'static, Result<(), String>> + Send + Sync>;
+pub type Recorder = Arc<dyn Fn(HostState) -> Fut<'static, Result<(), Error>> + Send + Sync>;
 
 /// One host to create.
 pub struct Create<'a> {
@@ -42,14 +45,16 @@ pub struct Create<'a> {
 pub trait Provider: Send + Sync {
     /// Once per apply, before any host is created (keys, directories, the
     /// security group); what it returns is recorded in the state.
-    fn prepare<'a>(&'a self, creating: &'a [HostSpec]) -> Fut<'a, Result<Option<Op>, String>>;
+    fn prepare<'a>(&'a self, creating: &'a [HostSpec]) -> Fut<'a, Result<Option<Op>, Error>>;
     /// Makes the host exist. Leftovers of an earlier attempt are cleaned first.
-    fn create<'a>(&'a self, req: Create<'a>) -> Fut<'a, Result<HostState, String>>;
+    fn create<'a>(&'a self, req: Create<'a>) -> Fut<'a, Result<HostState, Error>>;
     /// Removes the host; harmless if it is already gone.
-    fn destroy<'a>(&'a self, host: &'a str, state: &'a HostState) -> Fut<'a, Result<(), String>>;
+    fn destroy<'a>(&'a self, host: &'a str, state: &'a HostState) -> Fut<'a, Result<(), Error>>;
     /// Removes a cloud instance that is tagged with the plan but recorded nowhere.
-    fn destroy_orphan<'a>(&'a self, id: &'a str) -> Fut<'a, Result<(), String>> {
-        Box::pin(async move { Err(format!("this provider has no instance {id} to destroy")) })
+    fn destroy_orphan<'a>(&'a self, id: &'a str) -> Fut<'a, Result<(), Error>> {
+        Box::pin(
+            async move { Err(format!("this provider has no instance {id} to destroy").into()) },
+        )
     }
     /// Where the provider keeps a host's files on this machine, if anywhere
     /// (recorded before the host is created, so that a crash leaves a trace).
@@ -65,11 +70,9 @@ pub trait Provider: Send + Sync {
 
 /// Runs blocking provider work off the async threads.
 pub async fn blocking<T: Send + 'static>(
-    f: impl FnOnce() -> Result<T, String> + Send + 'static,
-) -> Result<T, String> {
-    tokio::task::spawn_blocking(f)
-        .await
-        .map_err(|e| e.to_string())?
+    f: impl FnOnce() -> Result<T, Error> + Send + 'static,
+) -> Result<T, Error> {
+    tokio::task::spawn_blocking(f).await?
 }
 
 pub fn for_plan(plan: &Plan, paths: &Paths) -> Box<dyn Provider> {
@@ -126,7 +129,7 @@ pub fn ec2_config(plan: Option<&Plan>, state: &State) -> Option<crate::plan::mod
 /// Asks each host's provider whether what the state records still exists;
 /// for EC2 that is one tag query, which also finds what no state records.
 /// Read-only.
-pub fn refresh(state: &State, paths: &Paths, plan: Option<&Plan>) -> Result<Refresh, String> {
+pub fn refresh(state: &State, paths: &Paths, plan: Option<&Plan>) -> Result<Refresh, Error> {
     let mut out = Refresh::default();
     for (name, h) in &state.hosts {
         if h.status == crate::state::HostStatus::Ready
@@ -154,8 +157,7 @@ pub fn refresh(state: &State, paths: &Paths, plan: Option<&Plan>) -> Result<Refr
             s.spawn(|| {
                 let rt = tokio::runtime::Builder::new_current_thread()
                     .enable_all()
-                    .build()
-                    .map_err(|e| e.to_string())?;
+                    .build()?;
                 let mut all = Vec::new();
                 for (region, endpoint) in &places {
                     let c = if *region == config.region && *endpoint == config.endpoint {
@@ -165,10 +167,10 @@ pub fn refresh(state: &State, paths: &Paths, plan: Option<&Plan>) -> Result<Refr
                     };
                     all.extend(rt.block_on(ec2::tagged(&c, &name, &p))?);
                 }
-                Ok::<_, String>(all)
+                Ok::<_, Error>(all)
             })
             .join()
-            .unwrap_or_else(|_| Err("refresh panicked".into()))
+            .unwrap_or_else(|_| Err(Error::Other("refresh panicked".into())))
         })?;
         out.key = ec2::public_key(&config, paths).map(|k| ec2::key_tag(&k));
         let (gone, notes) = ec2::compare(&state.hosts, &found, std::time::SystemTime::now());

@@ -5,11 +5,11 @@
 use std::io::Write as _;
 use std::path::Path;
 
-use crate::error::{Error, Result};
+use super::error::{Error, Result};
 
 /// Writes `bytes` to `path` so that readers see the old or the new content, never a mix.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let fail = |e: std::io::Error| Error::msg(format!("cannot write {}: {e}", path.display()));
+    let fail = |e: std::io::Error| Error::io("write", path)(e);
     let dir = parent(path);
     std::fs::create_dir_all(dir).map_err(fail)?;
     let mut tmp = tempfile::Builder::new()

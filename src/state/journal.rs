@@ -9,16 +9,16 @@
 use std::io::Write as _;
 use std::path::Path;
 
+use super::error::{Error, Result};
 use super::{Op, Paths, State, atomic};
-use crate::error::{Error, Result};
 
 /// Replays the journal at `path` onto `state`. A torn last line (a write cut
 /// by a crash) is ignored; any other bad line is an error naming it.
 pub fn replay(path: &Path, state: &mut State) -> Result<()> {
-    let text = match fs_err::read(path) {
+    let text = match std::fs::read(path) {
         Ok(t) => t,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
-        Err(e) => return Err(e.into()),
+        Err(e) => return Err(Error::io("read", path)(e)),
     };
     let complete = text.ends_with(b"\n");
     let lines: Vec<&[u8]> = text
@@ -30,12 +30,11 @@ pub fn replay(path: &Path, state: &mut State) -> Result<()> {
             Ok(op) => state.apply(&op),
             Err(_) if i + 1 == lines.len() && !complete => {}
             Err(e) => {
-                return Err(Error::msg(format!(
-                    "{}:{}: the state journal is corrupt: {e}",
-                    path.display(),
-                    i + 1
-                ))
-                .help("move the journal aside and run `runner plan` to see what the state file alone records"));
+                return Err(Error::JournalCorrupt {
+                    path: path.to_path_buf(),
+                    line: i + 1,
+                    detail: e.to_string(),
+                });
             }
         }
     }
@@ -104,17 +103,13 @@ impl Store {
             self.state.apply(&op);
             return Ok(());
         }
-        let mut line = serde_json::to_vec(&op).map_err(|e| Error::msg(e.to_string()))?;
+        let mut line = serde_json::to_vec(&op).expect("a state change serializes");
         line.push(b'\n');
         let path = self.paths.journal();
-        let fail = |e: std::io::Error| {
-            Error::msg(format!(
-                "cannot write the state journal {}: {e}",
-                path.display()
-            ))
-        };
+        let fail = |e: std::io::Error| Error::io("write the state journal", &path)(e);
         if self.journal.is_none() {
-            fs_err::create_dir_all(&self.paths.root)?;
+            std::fs::create_dir_all(&self.paths.root)
+                .map_err(Error::io("create", &self.paths.root))?;
             let f = std::fs::OpenOptions::new()
                 .create(true)
                 .append(true)
@@ -145,12 +140,8 @@ impl Store {
             return Ok(());
         }
         if let Some(f) = &self.journal {
-            f.sync_data().map_err(|e| {
-                Error::msg(format!(
-                    "cannot write the state journal {}: {e}",
-                    self.paths.journal().display()
-                ))
-            })?;
+            f.sync_data()
+                .map_err(Error::io("write the state journal", self.paths.journal()))?;
         }
         self.unsynced = false;
         Ok(())
@@ -175,24 +166,22 @@ impl Store {
     fn compact(&mut self) -> Result<()> {
         self.sync()?;
         self.state.serial += 1;
-        let bytes =
-            serde_json::to_vec_pretty(&self.state).map_err(|e| Error::msg(e.to_string()))?;
+        let bytes = serde_json::to_vec_pretty(&self.state).expect("a state serializes");
         let state_path = self.paths.state();
         if state_path.exists() {
             // A failed backup is not worth stopping for; the state itself is.
             let _ = std::fs::copy(&state_path, self.paths.backup());
         }
-        atomic::write_atomic(&state_path, &bytes)
-            .map_err(|e| Error::msg(format!("cannot write the state: {e}")))?;
+        atomic::write_atomic(&state_path, &bytes)?;
         self.journal = None;
         match std::fs::remove_file(self.paths.journal()) {
             Ok(()) => {}
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
             Err(e) => {
-                return Err(Error::msg(format!(
-                    "cannot remove the compacted journal {}: {e}",
-                    self.paths.journal().display()
-                )));
+                return Err(Error::io(
+                    "remove the compacted journal",
+                    self.paths.journal(),
+                )(e));
             }
         }
         let _ = atomic::sync_dir(&self.paths.root);

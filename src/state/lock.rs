@@ -8,7 +8,7 @@ use std::fs::{File, TryLockError};
 use std::io::{Read as _, Seek as _, Write as _};
 use std::path::Path;
 
-use crate::error::{Error, Result};
+use super::error::{Error, Result};
 
 /// Held until dropped (or the process ends).
 #[derive(Debug)]
@@ -20,7 +20,7 @@ impl Lock {
     /// Takes the lock for `doing` (e.g. "applying"), or explains who holds it.
     pub fn acquire(path: &Path, doing: &str) -> Result<Lock> {
         if let Some(parent) = path.parent() {
-            fs_err::create_dir_all(parent)?;
+            std::fs::create_dir_all(parent).map_err(Error::io("create", parent))?;
         }
         let mut file = std::fs::OpenOptions::new()
             .read(true)
@@ -28,12 +28,7 @@ impl Lock {
             .create(true)
             .truncate(false)
             .open(path)
-            .map_err(|e| {
-                Error::msg(format!(
-                    "{}: cannot open the lock file: {e}",
-                    path.display()
-                ))
-            })?;
+            .map_err(Error::io("open the lock file", path))?;
         match file.try_lock() {
             Ok(()) => {}
             Err(TryLockError::WouldBlock) => {
@@ -51,15 +46,13 @@ impl Lock {
                 } else {
                     format!("another runner ({owner})")
                 };
-                return Err(Error::msg(format!(
-                    "{who} is using this plan; {} is locked, so nothing was {doing}",
-                    path.display()
-                ))
-                .help("wait for it to finish, or stop it (Ctrl-C) and run this command again"));
+                return Err(Error::Locked {
+                    path: path.to_path_buf(),
+                    holder: who,
+                    doing: doing.to_string(),
+                });
             }
-            Err(TryLockError::Error(e)) => {
-                return Err(Error::msg(format!("{}: cannot lock: {e}", path.display())));
-            }
+            Err(TryLockError::Error(e)) => return Err(Error::io("lock", path)(e)),
         }
         // Who holds it, for the message above; a failed write costs only that.
         let started = humantime::format_rfc3339_seconds(std::time::SystemTime::now());

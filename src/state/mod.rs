@@ -7,6 +7,7 @@
 //! end and by the next writer. Writing is linear in the number of nodes.
 
 pub mod atomic;
+pub mod error;
 pub mod journal;
 pub mod lock;
 
@@ -20,8 +21,8 @@ pub use crate::paths::{Paths, shown};
 
 use serde::{Deserialize, Serialize};
 
-use crate::error::{Error, Result};
 use crate::kinds::Provider;
+pub use error::{Error, Result};
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct State {
@@ -174,19 +175,14 @@ impl State {
     /// The saved state: the state file with its journal replayed, or an
     /// empty state if there is neither. Read-only: writers use [`Store`].
     pub fn load(paths: &Paths) -> Result<Self> {
-        let mut state = match fs_err::read(paths.state()) {
-            Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| {
-                Error::msg(format!(
-                    "{}: the state file is corrupt: {e}",
-                    paths.state().display()
-                ))
-                .help(format!(
-                    "restore it from its backup: cp {0}.bak {0}",
-                    shown(&paths.state())
-                ))
+        let path = paths.state();
+        let mut state = match std::fs::read(&path) {
+            Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| Error::Corrupt {
+                path: path.clone(),
+                detail: e.to_string(),
             })?,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => State::empty(&paths.name),
-            Err(e) => return Err(e.into()),
+            Err(e) => return Err(Error::io("read", &path)(e)),
         };
         journal::replay(&paths.journal(), &mut state)?;
         Ok(state)

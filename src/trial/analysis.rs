@@ -20,6 +20,9 @@ pub struct Written {
     /// Problems to name in the summary: unreadable inputs, error rows
     /// (an iperf3 run that failed), globs that matched nothing.
     pub problems: Vec<String>,
+    /// What the reader is told as it happens (`error: …`, `warning: …`
+    /// lines): the caller writes them, or sends them to the reporter.
+    pub warnings: Vec<String>,
 }
 
 /// Runs every `[[analyze]]` of `plan` on the trial in `dir` (the tables are
@@ -34,6 +37,7 @@ pub fn run_all(plan: &Plan, dir: &Path, trial: &Trial) -> Result<Written> {
         all.ok &= w.ok;
         all.tables.extend(w.tables);
         all.problems.extend(w.problems);
+        all.warnings.extend(w.warnings);
     }
     Ok(all)
 }
@@ -61,7 +65,7 @@ pub fn run_one(plan: &Plan, a: &Analysis, dir: &Path, trial: &Trial) -> Result<W
                     .collect::<Vec<_>>()
                     .join(", ")
             );
-            eprintln!("error: {problem}");
+            written.warnings.push(format!("error: {problem}"));
             written.problems.push(problem);
             written.ok = false;
             return Ok(written);
@@ -127,7 +131,7 @@ pub fn run_one(plan: &Plan, a: &Analysis, dir: &Path, trial: &Trial) -> Result<W
             windows,
         };
         let outcome = analyze::analyze(a.parser, &groups, &opts);
-        outcome.print();
+        written.warnings.extend(outcome.lines());
         if !outcome.ok() {
             written.ok = false;
             written.problems.push(format!(

@@ -179,7 +179,7 @@ async fn fetch_file(session: &Session, remote_path: &str, to: &Path) -> Result<u
     let file = tokio::fs::File::from_std(tmp.reopen().map_err(|e| e.to_string())?);
     let mut sink = Counting { file, bytes: 0 };
     let mut err: Vec<u8> = Vec::new();
-    let cmd = format!("cat -- {}", remote::quote(remote_path));
+    let cmd = format!("cat -- {}", crate::shell::quote(remote_path));
     let outcome = session
         .exec(&cmd, None, FETCH_TIMEOUT, &tag(), &mut sink, &mut err)
         .await

@@ -172,7 +172,7 @@ impl Trial {
 
     pub fn write(&self, dir: &Path) -> Result<()> {
         let bytes = serde_json::to_vec_pretty(self).map_err(|e| Error::msg(e.to_string()))?;
-        crate::state::write_atomic(&dir.join("trial.json"), &bytes)
+        Ok(crate::state::write_atomic(&dir.join("trial.json"), &bytes)?)
     }
 
     pub fn read(dir: &Path) -> Result<Trial> {
@@ -189,6 +189,23 @@ impl Trial {
             .find(|(_, h)| h.dir == dir)
             .map_or_else(|| dir.to_string(), |(name, _)| name.clone())
     }
+}
+
+/// Evaluates the plan's `[[check]]`s on the trial in `dir` and records the
+/// results in its trial.json; `baseline` overrides each check's own. The
+/// default baseline is the trial before (`previous_trial`).
+pub fn record_checks(
+    plan: &crate::plan::Plan,
+    dir: &Path,
+    baseline: Option<&str>,
+) -> Result<(Trial, Vec<crate::check::CheckResult>)> {
+    let mut trial = Trial::read(dir)?;
+    let trials = crate::paths::trials_dir(&plan.name);
+    let previous = previous_trial(&trials, &trial.trial);
+    let results = crate::check::evaluate(&plan.checks, dir, &trials, baseline, previous.as_deref());
+    trial.checks = results.clone();
+    trial.write(dir)?;
+    Ok((trial, results))
 }
 
 /// The trial before `id` in `trials` (ids sort by time) that has tables:

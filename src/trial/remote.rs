@@ -13,7 +13,8 @@
 
 use std::time::Duration;
 
-use crate::graph::out_dir;
+use crate::paths::out_dir;
+use crate::shell::quote;
 
 /// A heredoc delimiter that does not occur in `body`.
 fn delimiter(body: &str) -> String {
@@ -32,10 +33,6 @@ fn write_file(path: &str, body: &str) -> String {
     let d = delimiter(body);
     let nl = if body.ends_with('\n') { "" } else { "\n" };
     format!("cat > {path} <<'{d}'\n{body}{nl}{d}\n")
-}
-
-pub fn quote(s: &str) -> String {
-    format!("'{}'", s.replace('\'', r"'\''"))
 }
 
 /// Starts monitors `(name, command)` detached, each its own session (so

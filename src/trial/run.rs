@@ -189,7 +189,7 @@ async fn on_hosts(
                     "{o}: {}",
                     crate::style::escape_controls(String::from_utf8_lossy(&err).trim())
                 )),
-                Err(e) => Err(e),
+                Err(e) => Err(e.to_string()),
             };
             (host, r)
         });

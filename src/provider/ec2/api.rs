@@ -24,6 +24,8 @@ use aws_smithy_types::body::SdkBody;
 use aws_smithy_types::config_bag::{Storable, StoreReplace};
 use aws_smithy_types::retry::RetryConfig;
 
+use super::Error;
+
 /// Attempts per call (the first and the retries) for throttling and
 /// transient errors.
 const ATTEMPTS: u32 = 6;
@@ -38,7 +40,7 @@ pub fn env_ms(var: &str, default: u64) -> Duration {
     )
 }
 
-pub async fn client(region: &str, endpoint: Option<&str>) -> Result<aws_sdk_ec2::Client, String> {
+pub async fn client(region: &str, endpoint: Option<&str>) -> Result<aws_sdk_ec2::Client, Error> {
     let retry = RetryConfig::standard()
         .with_max_attempts(ATTEMPTS)
         .with_initial_backoff(env_ms("RUNNER_EC2_BACKOFF_MS", 1000))
@@ -61,11 +63,11 @@ pub async fn client(region: &str, endpoint: Option<&str>) -> Result<aws_sdk_ec2:
     let sdk = loader.load().await;
     // Fail at once, with what to do, rather than on every call.
     match sdk.credentials_provider() {
-        None => return Err(no_credentials("no credentials provider")),
+        None => return Err(Error::NoCredentials("no credentials provider".into())),
         Some(p) => {
             use aws_sdk_ec2::config::ProvideCredentials as _;
             if let Err(e) = p.provide_credentials().await {
-                return Err(no_credentials(&chain(&e)));
+                return Err(Error::NoCredentials(chain(&e)));
             }
         }
     }
@@ -76,14 +78,19 @@ pub async fn client(region: &str, endpoint: Option<&str>) -> Result<aws_sdk_ec2:
     Ok(aws_sdk_ec2::Client::from_conf(conf.build()))
 }
 
-fn no_credentials(detail: &str) -> String {
-    format!(
-        "no AWS credentials found: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE, as for the aws command (the AWS SDK said: {detail})"
-    )
+/// `RunInstances failed: InvalidAMIID.NotFound: The image id … does not exist`
+pub fn error<E>(call: &str, e: &SdkError<E, HttpResponse>) -> Error
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+{
+    Error::Api {
+        call: call.to_string(),
+        code: e.code().map(str::to_string),
+        message: message(call, e),
+    }
 }
 
-/// `RunInstances failed: InvalidAMIID.NotFound: The image id … does not exist`
-pub fn error<E>(call: &str, e: &SdkError<E, HttpResponse>) -> String
+fn message<E>(call: &str, e: &SdkError<E, HttpResponse>) -> String
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
 {

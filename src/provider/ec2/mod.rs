@@ -24,7 +24,7 @@ use aws_sdk_ec2::types::{
     IpRange, MarketType, ResourceType, SpotInstanceType, SpotMarketOptions, Tag, TagSpecification,
 };
 
-use super::{Create, Fut, Provider};
+use super::{Create, Error, Fut, Provider};
 use crate::plan::HostSpec;
 use crate::plan::model::{Ec2Config, Ec2Host};
 use crate::state::{Ec2Instance, Ec2Shared, HostState, HostStatus, Op, Paths};
@@ -66,14 +66,14 @@ struct Inner {
     /// (set by prepare).
     launch_with: Mutex<Option<(String, String, String)>>,
     launches: Mutex<HashMap<String, Arc<LaunchBatch>>>,
-    terminations: Arc<Batch<String, Result<(), String>>>,
+    terminations: Arc<Batch<String, Result<(), Error>>>,
     poller: Arc<Poller>,
     /// SSH handshakes under way (waiting for instances to answer).
     handshakes: tokio::sync::Semaphore,
 }
 
 /// Hosts of one group waiting for one RunInstances; each gets its instance id.
-type LaunchBatch = Batch<Pending, Result<String, String>>;
+type LaunchBatch = Batch<Pending, Result<String, Error>>;
 
 /// A host waiting to be launched, with what its instance is tagged with.
 struct Pending {
@@ -289,7 +289,7 @@ pub fn short_hash(hash: &str) -> String {
 }
 
 impl Inner {
-    async fn client(&self) -> Result<&aws_sdk_ec2::Client, String> {
+    async fn client(&self) -> Result<&aws_sdk_ec2::Client, Error> {
         self.client
             .get_or_try_init(|| api::client(&self.config.region, self.config.endpoint.as_deref()))
             .await
@@ -297,7 +297,7 @@ impl Inner {
 
     /// Every instance tagged with the plan that is not terminated: one
     /// DescribeInstances (paginated) whatever the number of hosts.
-    async fn tagged(&self) -> Result<Vec<Tagged>, String> {
+    async fn tagged(&self) -> Result<Vec<Tagged>, Error> {
         let client = self.client().await?;
         let mut pages = client
             .describe_instances()
@@ -340,10 +340,10 @@ impl Inner {
     }
 
     /// One RunInstances for hosts of one group (same AMI, type, market).
-    async fn launch(self: Arc<Self>, batch: Vec<Pending>) -> Vec<Result<String, String>> {
+    async fn launch(self: Arc<Self>, batch: Vec<Pending>) -> Vec<Result<String, Error>> {
         let n = batch.len();
         let group = batch[0].host.group.clone();
-        let fail = |e: String| vec![Err(format!("group `{group}`: {e}")); n];
+        let fail = |e: Error| vec![Err(e.of(format!("group `{group}`"))); n];
         let client = match self.client().await {
             Ok(c) => c,
             Err(e) => return fail(e),
@@ -404,22 +404,25 @@ impl Inner {
         let out = match req.send().await {
             Ok(o) => o,
             Err(e) => {
-                let mut msg = api::error("RunInstances", &e);
-                match api::code(&e).as_deref() {
-                    Some("InsufficientInstanceCapacity") if spec.spot => msg.push_str(
-                        " (spot capacity: try another instance type or zone, or remove `spot = true`)",
-                    ),
+                let msg = api::error("RunInstances", &e);
+                let hint = match msg.code() {
+                    Some("InsufficientInstanceCapacity") if spec.spot => {
+                        " (spot capacity: try another instance type or zone, or remove `spot = true`)"
+                            .to_string()
+                    }
                     Some("InsufficientInstanceCapacity") => {
-                        msg.push_str(" (try another instance type or subnet)")
+                        " (try another instance type or subnet)".to_string()
                     }
-                    Some(c) if c.starts_with("InvalidAMIID") => {
-                        msg.push_str(&format!(" (check `ami = \"{}\"` for region {})", spec.ami, self.config.region))
-                    }
+                    Some(c) if c.starts_with("InvalidAMIID") => format!(
+                        " (check `ami = \"{}\"` for region {})",
+                        spec.ami, self.config.region
+                    ),
                     Some(c) if c.starts_with("InvalidKeyPair") => {
-                        msg.push_str(" (check `key_name` exists in this region)")
+                        " (check `key_name` exists in this region)".to_string()
                     }
-                    _ => {}
-                }
+                    _ => String::new(),
+                };
+                let msg = msg.hinted(&hint);
                 return fail(msg);
             }
         };
@@ -440,12 +443,12 @@ impl Inner {
             return fail(format!(
                 "RunInstances launched {} instances for {n} hosts (launch {launch}); the next plan lists them",
                 instances.len()
-            ));
+            ).into());
         }
         instances.into_iter().map(|(_, id)| Ok(id)).collect()
     }
 
-    async fn terminate(self: Arc<Self>, ids: Vec<String>) -> Vec<Result<(), String>> {
+    async fn terminate(self: Arc<Self>, ids: Vec<String>) -> Vec<Result<(), Error>> {
         let n = ids.len();
         let client = match self.client().await {
             Ok(c) => c,
@@ -480,7 +483,7 @@ impl Inner {
         vec![Ok(()); n]
     }
 
-    async fn terminate_and_wait(self: &Arc<Self>, id: &str) -> Result<(), String> {
+    async fn terminate_and_wait(self: &Arc<Self>, id: &str) -> Result<(), Error> {
         let me = self.clone();
         self.terminations
             .submit(
@@ -498,7 +501,7 @@ impl Inner {
 
     /// The key pair to launch with: the plan's, or runner's own (a local
     /// ed25519 key whose public half is imported as `runner-<plan>`).
-    async fn key_pair(&self) -> Result<(String, Option<String>), String> {
+    async fn key_pair(&self) -> Result<(String, Option<String>), Error> {
         if let Some(k) = &self.config.key_name {
             return Ok((k.clone(), None));
         }
@@ -506,7 +509,7 @@ impl Inner {
         // `identity` without `key_name`: its public half is imported;
         // neither: runner's own key, made here once.
         if self.config.identity.is_none() && !generated_key(&self.paths).exists() {
-            fs_err::create_dir_all(self.paths.dir()).map_err(|e| e.to_string())?;
+            fs_err::create_dir_all(self.paths.dir())?;
             super::local::keygen(
                 &generated_key(&self.paths),
                 &format!("runner-{}", self.plan),
@@ -545,7 +548,7 @@ impl Inner {
 
     /// The security group to launch in: the plan's, or `runner-<plan>`
     /// allowing SSH from `ssh_from` only (created once, found by name after).
-    async fn security_group(&self) -> Result<(String, Option<String>), String> {
+    async fn security_group(&self) -> Result<(String, Option<String>), Error> {
         let client = self.client().await?;
         if let Some(sg) = &self.config.security_group {
             if sg.starts_with("sg-") {
@@ -563,10 +566,10 @@ impl Inner {
                 .and_then(|g| g.group_id())
                 .map(|id| (id.to_string(), None))
                 .ok_or_else(|| {
-                    format!(
+                    Error::Other(format!(
                         "security group `{sg}` does not exist in {}",
                         self.config.region
-                    )
+                    ))
                 });
         }
         let name = resource_name(&self.plan, &self.paths);
@@ -644,7 +647,7 @@ impl Inner {
         Ok((id.clone(), Some(id)))
     }
 
-    async fn find_group(&self, name: &str, vpc: Option<&str>) -> Result<Option<String>, String> {
+    async fn find_group(&self, name: &str, vpc: Option<&str>) -> Result<Option<String>, Error> {
         let client = self.client().await?;
         let mut req = client
             .describe_security_groups()
@@ -681,7 +684,7 @@ impl Inner {
             .map_or_else(|_| "127.0.0.1".into(), |a| a.ip().to_string())
     }
 
-    async fn create(self: Arc<Self>, req: Create<'_>) -> Result<HostState, String> {
+    async fn create(self: Arc<Self>, req: Create<'_>) -> Result<HostState, Error> {
         let spec = req.host.ec2.clone().ok_or("not an ec2 host")?;
         let client = self.client().await?.clone();
         let host = req.host.name.clone();
@@ -735,7 +738,7 @@ impl Inner {
                     .clone();
                 let me = self.clone();
                 let flush = Box::new(
-                    move |items: Vec<Pending>| -> Fut<'static, Vec<Result<String, String>>> {
+                    move |items: Vec<Pending>| -> Fut<'static, Vec<Result<String, Error>>> {
                         Box::pin(me.launch_all(items))
                     },
                 );
@@ -795,7 +798,7 @@ impl Inner {
             state.port = port;
         }
         if req.ssh {
-            let _permit = self.handshakes.acquire().await.map_err(|e| e.to_string())?;
+            let _permit = self.handshakes.acquire().await?;
             let deadline = tokio::time::Instant::now() + self.config.ssh_timeout;
             loop {
                 let last = match crate::ssh::server_key(&state.address, state.port).await {
@@ -815,7 +818,7 @@ impl Inner {
                         state.address,
                         state.port,
                         humantime::format_duration(self.config.ssh_timeout)
-                    ));
+                    ).into());
                 }
                 tokio::time::sleep(Duration::from_secs(2)).await;
             }
@@ -826,11 +829,11 @@ impl Inner {
 
     /// Launches in index order, in chunks whose `runner:hosts` tag fits
     /// EC2's tag limit; answers in the order of `items`.
-    async fn launch_all(self: Arc<Self>, items: Vec<Pending>) -> Vec<Result<String, String>> {
+    async fn launch_all(self: Arc<Self>, items: Vec<Pending>) -> Vec<Result<String, Error>> {
         let n = items.len();
         let mut order: Vec<(usize, Pending)> = items.into_iter().enumerate().collect();
         order.sort_by_key(|(_, p)| p.host.index);
-        let mut out: Vec<Option<Result<String, String>>> = (0..n).map(|_| None).collect();
+        let mut out: Vec<Option<Result<String, Error>>> = (0..n).map(|_| None).collect();
         let mut chunk: Vec<(usize, Pending)> = Vec::new();
         let mut chunks = Vec::new();
         for (k, p) in order {
@@ -869,7 +872,7 @@ fn test_ssh_address(host: &str) -> Option<(String, u16)> {
 }
 
 impl Provider for Ec2 {
-    fn prepare<'a>(&'a self, creating: &'a [HostSpec]) -> Fut<'a, Result<Option<Op>, String>> {
+    fn prepare<'a>(&'a self, creating: &'a [HostSpec]) -> Fut<'a, Result<Option<Op>, Error>> {
         Box::pin(async move {
             if creating.is_empty() {
                 return Ok(None);
@@ -895,11 +898,11 @@ impl Provider for Ec2 {
         })
     }
 
-    fn create<'a>(&'a self, req: Create<'a>) -> Fut<'a, Result<HostState, String>> {
+    fn create<'a>(&'a self, req: Create<'a>) -> Fut<'a, Result<HostState, Error>> {
         Box::pin(self.inner.clone().create(req))
     }
 
-    fn destroy<'a>(&'a self, _host: &'a str, state: &'a HostState) -> Fut<'a, Result<(), String>> {
+    fn destroy<'a>(&'a self, _host: &'a str, state: &'a HostState) -> Fut<'a, Result<(), Error>> {
         Box::pin(async move {
             match state.ec2.as_ref().and_then(|e| e.id.as_deref()) {
                 Some(id) => self.inner.terminate_and_wait(id).await,
@@ -908,7 +911,7 @@ impl Provider for Ec2 {
         })
     }
 
-    fn destroy_orphan<'a>(&'a self, id: &'a str) -> Fut<'a, Result<(), String>> {
+    fn destroy_orphan<'a>(&'a self, id: &'a str) -> Fut<'a, Result<(), Error>> {
         Box::pin(self.inner.terminate_and_wait(id))
     }
 
@@ -918,7 +921,7 @@ impl Provider for Ec2 {
 }
 
 /// What refresh finds for an ec2 plan: the instances tagged with it.
-pub async fn tagged(config: &Ec2Config, plan: &str, paths: &Paths) -> Result<Vec<Tagged>, String> {
+pub async fn tagged(config: &Ec2Config, plan: &str, paths: &Paths) -> Result<Vec<Tagged>, Error> {
     Ec2::new(config.clone(), plan, paths).inner.tagged().await
 }
 
@@ -931,7 +934,7 @@ pub async fn delete_shared(
     paths: &Paths,
     shared: Option<&Ec2Shared>,
     dry_run: bool,
-) -> Result<Vec<String>, String> {
+) -> Result<Vec<String>, Error> {
     let ec2 = Ec2::new(config.clone(), plan, paths);
     let client = ec2.inner.client().await?;
     let name = resource_name(plan, paths);

@@ -8,13 +8,17 @@ use std::time::Duration;
 use aws_sdk_ec2::types::Instance;
 use tokio::sync::oneshot;
 
+use super::Error;
+
+const NOT_FOUND: &str = "InvalidInstanceID.NotFound";
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Want {
     Running,
     Terminated,
 }
 
-type Waiter = (Want, oneshot::Sender<Result<Instance, String>>);
+type Waiter = (Want, oneshot::Sender<Result<Instance, Error>>);
 
 pub struct Poller {
     interval: Duration,
@@ -39,7 +43,7 @@ impl Poller {
         id: &str,
         want: Want,
         timeout: Duration,
-    ) -> Result<Instance, String> {
+    ) -> Result<Instance, Error> {
         let (tx, rx) = oneshot::channel();
         self.waiting
             .lock()
@@ -60,11 +64,12 @@ impl Poller {
         };
         match tokio::time::timeout(timeout, rx).await {
             Ok(Ok(r)) => r,
-            Ok(Err(_)) => Err(format!("waiting for instance {id} was abandoned")),
+            Ok(Err(_)) => Err(format!("waiting for instance {id} was abandoned").into()),
             Err(_) => Err(format!(
                 "instance {id} was not {what} within {}",
                 humantime::format_duration(timeout)
-            )),
+            )
+            .into()),
         }
     }
 
@@ -90,18 +95,18 @@ impl Poller {
                 match describe(&client, chunk).await {
                     Ok(found) => seen.extend(found),
                     // One unknown id fails the whole call: ask one by one.
-                    Err((Some(code), _)) if code == "InvalidInstanceID.NotFound" => {
+                    Err(e) if e.code() == Some(NOT_FOUND) => {
                         for id in chunk {
                             match describe(&client, std::slice::from_ref(id)).await {
                                 Ok(found) => seen.extend(found),
                                 // Unknown here: not seen, so gone for those
                                 // waiting for that, pending for the others.
-                                Err((Some(code), _)) if code == "InvalidInstanceID.NotFound" => {}
-                                Err(e) => error = Some(e.1),
+                                Err(e) if e.code() == Some(NOT_FOUND) => {}
+                                Err(e) => error = Some(e),
                             }
                         }
                     }
-                    Err(e) => error = Some(e.1),
+                    Err(e) => error = Some(e),
                 }
             }
             if let Some(msg) = &error {
@@ -129,7 +134,7 @@ impl Poller {
                 };
                 let mut keep = Vec::new();
                 for (want, tx) in list {
-                    let done: Option<Result<Instance, String>> = match (want, state.as_deref()) {
+                    let done: Option<Result<Instance, Error>> = match (want, state.as_deref()) {
                         (Want::Running, Some("running")) => Some(Ok(seen[&id].clone())),
                         (
                             Want::Running,
@@ -141,7 +146,8 @@ impl Poller {
                                 .unwrap_or("no reason given");
                             Some(Err(format!(
                                 "instance {id} is {s} instead of running: {reason}"
-                            )))
+                            )
+                            .into()))
                         }
                         (Want::Terminated, Some("terminated")) => Some(Ok(seen[&id].clone())),
                         (Want::Terminated, None) => {
@@ -169,7 +175,7 @@ impl Poller {
 async fn describe(
     client: &aws_sdk_ec2::Client,
     ids: &[String],
-) -> Result<HashMap<String, Instance>, (Option<String>, String)> {
+) -> Result<HashMap<String, Instance>, Error> {
     let mut out = HashMap::new();
     let mut pages = client
         .describe_instances()
@@ -177,12 +183,7 @@ async fn describe(
         .into_paginator()
         .send();
     while let Some(page) = pages.next().await {
-        let p = page.map_err(|e| {
-            (
-                super::api::code(&e),
-                super::api::error("DescribeInstances", &e),
-            )
-        })?;
+        let p = page.map_err(|e| super::api::error("DescribeInstances", &e))?;
         for r in p.reservations() {
             for i in r.instances() {
                 if let Some(id) = i.instance_id() {

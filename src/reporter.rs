@@ -1,11 +1,13 @@
-//! The only terminal writer during apply: one line per finished node on
-//! stderr, never remote output (that goes to per-host, per-step log files).
+//! The reporter: the only terminal writer during apply. One line per
+//! finished node on stderr, the executor's lines (warnings, trial progress)
+//! as they come, live bars on a terminal, the closing summary; never
+//! remote output (that goes to per-host, per-step log files).
 
 use std::io::Write as _;
 use std::time::Duration;
 
 use crate::diff::{Action, Change};
-use crate::exec::{Event, Events, Failure, Report};
+use crate::exec::{Applied, Event, Events, Failure};
 
 #[derive(Default)]
 pub struct Reporter {
@@ -122,18 +124,19 @@ impl Events for Reporter {
             // Progress: quiet leaves it out; errors always get through.
             Event::Line(text) if verbosity() == Verbosity::Quiet && !text.starts_with("error") => {}
             Event::Done { .. } if verbosity() == Verbosity::Quiet => {}
-            Event::Line(text) => Reporter::line(self, format!("{}{text}", crate::style::stamp())),
-            Event::Done { change, elapsed } => Reporter::node_done(self, change, elapsed),
+            Event::Line(text) => self.line(format!("{}{text}", crate::style::stamp())),
+            Event::Done { change, elapsed } => self.node_done(change, elapsed),
             Event::Failed {
                 change,
                 failure,
                 elapsed,
-            } => Reporter::node_failed(self, change, failure, elapsed),
+            } => self.node_failed(change, failure, elapsed),
         }
     }
 }
 
 impl Reporter {
+    /// Writes a line to stderr, above the bars if there are any.
     pub fn line(&self, text: String) {
         if let Some(b) = &self.bars {
             let _ = b.mp.println(&text);
@@ -143,7 +146,7 @@ impl Reporter {
         let _ = writeln!(err, "{text}");
     }
 
-    pub fn node_done(&self, change: &Change, elapsed: Duration) {
+    fn node_done(&self, change: &Change, elapsed: Duration) {
         let verb = match change.action {
             Action::Create => "created",
             Action::Update => "updated",
@@ -167,7 +170,7 @@ impl Reporter {
         self.advance(&change.id);
     }
 
-    pub fn node_failed(&self, change: &Change, failure: &Failure, elapsed: Duration) {
+    fn node_failed(&self, change: &Change, failure: &Failure, elapsed: Duration) {
         let mut text = format!(
             "{}{:>3} {}: {}: {} ({:.2}s)",
             crate::style::stamp(),
@@ -185,7 +188,7 @@ impl Reporter {
     }
 
     /// The closing summary; names every failure with its host, step, status and log.
-    pub fn summary(&self, verb: &str, report: &Report) {
+    pub fn summary(&self, verb: &str, report: &Applied) {
         self.finish_bars();
         let count = |a: Action| report.succeeded.iter().filter(|&&x| x == a).count();
         let counts = format!(

@@ -1,0 +1,76 @@
+//! What can go wrong with a plan's state: a file that cannot be read or
+//! written (a full disk, a permission), a state or journal that does not
+//! parse, a lock another runner holds. Each names the file; the help says
+//! what to do.
+
+use std::path::PathBuf;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Reading or writing one of the state's files failed.
+    #[error("cannot {doing} {}: {source}", path.display())]
+    Io {
+        /// `write`, `write the state journal`, `read`…
+        doing: &'static str,
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{}: the state file is corrupt: {detail}", path.display())]
+    Corrupt { path: PathBuf, detail: String },
+    #[error("{}:{line}: the state journal is corrupt: {detail}", path.display())]
+    JournalCorrupt {
+        path: PathBuf,
+        line: usize,
+        detail: String,
+    },
+    /// Another runner holds the plan's lock.
+    #[error("{holder} is using this plan; {} is locked, so nothing was {doing}", path.display())]
+    Locked {
+        path: PathBuf,
+        holder: String,
+        doing: String,
+    },
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    pub fn io(
+        doing: &'static str,
+        path: impl Into<PathBuf>,
+    ) -> impl FnOnce(std::io::Error) -> Error {
+        let path = path.into();
+        move |source| Error::Io {
+            doing,
+            path,
+            source,
+        }
+    }
+
+    /// What to do about it.
+    pub fn help(&self) -> Option<String> {
+        match self {
+            Error::Io { .. } => None,
+            Error::Corrupt { path, .. } => {
+                let shown = crate::paths::shown(path);
+                Some(format!("restore it from its backup: cp {shown}.bak {shown}"))
+            }
+            Error::JournalCorrupt { .. } => Some(
+                "move the journal aside and run `runner plan` to see what the state file alone records"
+                    .into(),
+            ),
+            Error::Locked { .. } => Some(
+                "wait for it to finish, or stop it (Ctrl-C) and run this command again".into(),
+            ),
+        }
+    }
+
+    /// Whether the state could not be read at all (as opposed to written).
+    pub fn is_unreadable(&self) -> bool {
+        matches!(
+            self,
+            Error::Corrupt { .. } | Error::JournalCorrupt { .. } | Error::Io { doing: "read", .. }
+        )
+    }
+}
