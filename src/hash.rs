@@ -6,6 +6,12 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
 }
 
+/// The first 16 hex digits of a hash: enough to tell hashes apart in a
+/// cloud tag, short enough for its 256 characters.
+pub fn short(hash: &str) -> String {
+    hash.chars().take(16).collect()
+}
+
 /// Hashes several labelled parts without ambiguity between them.
 #[derive(Default)]
 pub struct Hasher(Sha256);

@@ -40,24 +40,25 @@ use clap::Parser as _;
 
 pub use error::Error;
 
-fn main() {
+fn main() -> std::process::ExitCode {
     let cli = match cli::Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
             let _ = e.print();
             // Usage errors exit 1 (clap's default is 2, which means "changes").
-            let code = if e.use_stderr() { 1 } else { 0 };
-            std::process::exit(code);
+            let exit = if e.use_stderr() {
+                exit::Exit::Failure
+            } else {
+                exit::Exit::Success
+            };
+            return exit.into();
         }
     };
     style::init(cli.no_color, cli.quiet, cli.verbose);
     os::raise_open_files();
-    let code = match commands::run(cli.command) {
-        Ok(code) => code,
-        Err(e) => {
-            eprintln!("{}", e.render());
-            1
-        }
-    };
-    std::process::exit(code);
+    let exit = commands::run(cli.command).unwrap_or_else(|e| {
+        eprintln!("{}", e.render());
+        e.code()
+    });
+    exit.into()
 }

@@ -10,9 +10,10 @@ use std::path::PathBuf;
 use crate::analyze::{self, Group, Options, hdr::TagFilter};
 use crate::cli::AnalyzeArgs;
 use crate::error::{Error, Result};
+use crate::exit::Exit;
 use crate::render::{self, Format};
 
-pub fn run(a: AnalyzeArgs) -> Result<i32> {
+pub fn run(a: AnalyzeArgs) -> Result<Exit> {
     let Some(kind) = a.parser else {
         return run_plan(&a.args);
     };
@@ -61,9 +62,9 @@ pub fn run(a: AnalyzeArgs) -> Result<i32> {
     }
     if outcome.errors.is_empty() {
         Ok(if outcome.ok() && error_rows.is_empty() {
-            0
+            Exit::Success
         } else {
-            1
+            Exit::Failure
         })
     } else {
         eprintln!(
@@ -71,12 +72,12 @@ pub fn run(a: AnalyzeArgs) -> Result<i32> {
             outcome.errors.len(),
             a.args.len()
         );
-        Ok(1)
+        Ok(Exit::Failure)
     }
 }
 
 /// `runner analyze PLAN [TRIAL]`.
-fn run_plan(args: &[PathBuf]) -> Result<i32> {
+fn run_plan(args: &[PathBuf]) -> Result<Exit> {
     let (plan_path, trial_id) = match args {
         [plan] => (plan, None),
         [plan, trial] => (plan, Some(trial.to_string_lossy().to_string())),
@@ -107,5 +108,9 @@ fn run_plan(args: &[PathBuf]) -> Result<i32> {
     for p in &written.problems {
         eprintln!("error: {}", crate::style::escape_controls(p));
     }
-    Ok(if written.ok { 0 } else { 1 })
+    Ok(if written.ok {
+        Exit::Success
+    } else {
+        Exit::Failure
+    })
 }

@@ -9,6 +9,7 @@ use super::planning::{self as plan, Planned};
 use super::saved::SavedPlan;
 use crate::error::{Error, Result};
 use crate::exec::{self, Options};
+use crate::exit::Exit;
 use crate::reporter::Reporter;
 use crate::state::lock::Lock;
 use crate::state::{Paths, Store, shown};
@@ -19,7 +20,7 @@ pub fn run(
     parallelism: usize,
     baseline: Option<String>,
     flags: plan::Flags,
-) -> Result<i32> {
+) -> Result<Exit> {
     let path = match arg {
         Some(p) => p.to_path_buf(),
         None => newest_saved_plan()?,
@@ -67,13 +68,13 @@ pub fn run(
             let planned = plan::make_with(graph, paths, store.state.clone(), flags.new_trial)?;
             plan::print_changes(&planned, false);
             if planned.changes.is_empty() {
-                return Ok(0);
+                return Ok(Exit::Success);
             }
             // Said before the question, not after the answer.
             check_open_files(&planned, parallelism)?;
             if !super::confirm("\nApply these changes?", yes)? {
                 eprintln!("Apply cancelled.");
-                return Ok(1);
+                return Ok(Exit::Failure);
             }
             apply(planned, store, parallelism, baseline)
         }
@@ -85,7 +86,7 @@ fn apply(
     mut store: Store,
     parallelism: usize,
     baseline: Option<String>,
-) -> Result<i32> {
+) -> Result<Exit> {
     // A mistyped baseline is an error before anything runs, not a
     // regression found after the trial.
     if let Some(b) = &baseline {
@@ -121,7 +122,7 @@ fn apply(
             "No changes. {} nodes are up to date.",
             planned.changes.unchanged
         );
-        return Ok(0);
+        return Ok(Exit::Success);
     }
     let opts = Options {
         parallelism,
@@ -139,11 +140,11 @@ fn apply(
     reporter.summary("Apply", &report);
     // Errors first (1); then failed checks (3), so that CI can gate on them.
     Ok(if !report.complete() {
-        1
+        Exit::Failure
     } else if report.checks_failed > 0 {
-        CHECKS_FAILED
+        Exit::ChecksFailed
     } else {
-        0
+        Exit::Success
     })
 }
 
@@ -197,9 +198,6 @@ fn check_open_files(planned: &Planned, parallelism: usize) -> Result<()> {
         "raise the limit (`ulimit -n {needed}`, or `LimitNOFILE=` for a service; the hard limit needs root) and run again; nothing was applied"
     )))
 }
-
-/// `runner apply`'s exit status when everything ran but a `[[check]]` failed.
-pub const CHECKS_FAILED: i32 = 3;
 
 fn newest_saved_plan() -> Result<PathBuf> {
     let dir = Path::new(".runner");

@@ -6,8 +6,9 @@
 use std::path::Path;
 
 use crate::error::{Error, Result};
+use crate::exit::Exit;
 
-pub fn run(plan_path: &Path, trial_id: Option<&str>, baseline: Option<&str>) -> Result<i32> {
+pub fn run(plan_path: &Path, trial_id: Option<&str>, baseline: Option<&str>) -> Result<Exit> {
     let base = std::env::current_dir()?;
     let (plan, _) = crate::plan::load(plan_path, &base)?;
     if plan.checks.is_empty() {
@@ -48,8 +49,8 @@ pub fn run(plan_path: &Path, trial_id: Option<&str>, baseline: Option<&str>) -> 
             results.len(),
             trial.trial
         );
-        super::apply::CHECKS_FAILED
+        Exit::ChecksFailed
     } else {
-        0
+        Exit::Success
     })
 }

@@ -9,13 +9,14 @@ use std::path::Path;
 use crate::diff;
 use crate::error::{Error, Result};
 use crate::exec::{self, Options};
+use crate::exit::Exit;
 use crate::graph;
 use crate::provider::local;
 use crate::reporter::Reporter;
 use crate::state::lock::Lock;
 use crate::state::{Paths, Store};
 
-pub fn run(path: &Path, yes: bool, parallelism: usize) -> Result<i32> {
+pub fn run(path: &Path, yes: bool, parallelism: usize) -> Result<Exit> {
     let name = super::plan_name(path)?;
     let paths = Paths::here(&name);
     let reporter = Reporter::default();
@@ -116,7 +117,7 @@ pub fn run(path: &Path, yes: bool, parallelism: usize) -> Result<i32> {
     if changes.is_empty() && orphans.is_empty() && !shared_left {
         crate::out::outln!("Nothing to destroy: the state of `{name}` records no hosts.");
         let _ = fs_err::remove_file(paths.saved_plan());
-        return Ok(0);
+        return Ok(Exit::Success);
     }
     let mut text = format!(
         "runner will destroy {} hosts and forget {} steps of plan `{name}`",
@@ -141,7 +142,7 @@ pub fn run(path: &Path, yes: bool, parallelism: usize) -> Result<i32> {
     crate::out::outln!("{text}.");
     if !super::confirm("Destroy them?", yes)? {
         eprintln!("Destroy cancelled.");
-        return Ok(1);
+        return Ok(Exit::Failure);
     }
     let _ = fs_err::remove_file(paths.saved_plan());
     // A trial armed by an interrupted apply is stopped, not waited for:
@@ -222,9 +223,9 @@ pub fn run(path: &Path, yes: bool, parallelism: usize) -> Result<i32> {
     if report.complete() {
         // Empty folders of the plan go too; keys and logs stay.
         let _ = fs_err::remove_dir(paths.hosts_dir());
-        Ok(0)
+        Ok(Exit::Success)
     } else {
-        Ok(1)
+        Ok(Exit::Failure)
     }
 }
 

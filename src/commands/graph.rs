@@ -3,9 +3,10 @@
 use std::path::Path;
 
 use crate::error::Result;
+use crate::exit::Exit;
 
-pub fn run(path: &Path) -> Result<i32> {
+pub fn run(path: &Path) -> Result<Exit> {
     let graph = super::planning::compile(path)?.0;
     crate::out::out!("{}", graph.to_dot());
-    Ok(0)
+    Ok(Exit::Success)
 }

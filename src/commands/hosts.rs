@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::error::{Error, Result};
+use crate::exit::Exit;
 use crate::paths::host_file_name;
 use crate::state::{HostState, HostStatus, Paths, State};
 
@@ -109,17 +110,17 @@ fn ansible(paths: &Paths, hosts: &[(String, HostState)]) -> Result<String> {
     Ok(text)
 }
 
-pub fn inventory(plan: &Path, format: crate::cli::InventoryFormat) -> Result<i32> {
+pub fn inventory(plan: &Path, format: crate::cli::InventoryFormat) -> Result<Exit> {
     let (paths, hosts) = hosts(plan)?;
     let text = match format {
         crate::cli::InventoryFormat::SshConfig => ssh_config(&paths, &hosts)?,
         crate::cli::InventoryFormat::Ansible => ansible(&paths, &hosts)?,
     };
     crate::out::out!("{text}");
-    Ok(0)
+    Ok(Exit::Success)
 }
 
-pub fn ssh(plan: &Path, host: &str, command: &[String]) -> Result<i32> {
+pub fn ssh(plan: &Path, host: &str, command: &[String]) -> Result<Exit> {
     use std::os::unix::process::CommandExt as _;
     let (paths, hosts) = hosts(plan)?;
     let Some((name, h)) = hosts
@@ -155,7 +156,7 @@ struct Probe {
     offset_ms: f64,
 }
 
-pub fn ping(plan: &Path) -> Result<i32> {
+pub fn ping(plan: &Path) -> Result<Exit> {
     let (_, hosts) = hosts(plan)?;
     let rt = super::runtime()?;
     let results: Vec<(String, String, std::result::Result<Probe, String>)> = rt.block_on(async {
@@ -228,5 +229,9 @@ pub fn ping(plan: &Path) -> Result<i32> {
             }
         }
     }
-    Ok(if down == 0 { 0 } else { 1 })
+    Ok(if down == 0 {
+        Exit::Success
+    } else {
+        Exit::Failure
+    })
 }

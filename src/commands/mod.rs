@@ -18,8 +18,9 @@ use crate::cli::Command;
 use std::path::Path;
 
 use crate::error::{Error, Result};
+use crate::exit::Exit;
 
-pub fn run(command: Command) -> Result<i32> {
+pub fn run(command: Command) -> Result<Exit> {
     match command {
         Command::Init { dir } => init::run(&dir),
         Command::Completions { shell } => {
@@ -27,7 +28,7 @@ pub fn run(command: Command) -> Result<i32> {
             let mut out = Vec::new();
             clap_complete::generate(shell, &mut crate::cli::Cli::command(), "runner", &mut out);
             crate::out::write(&String::from_utf8_lossy(&out));
-            Ok(0)
+            Ok(Exit::Success)
         }
         Command::Validate { plan } => validate::run(&plan),
         Command::Plan {

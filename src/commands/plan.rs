@@ -5,6 +5,7 @@ use std::path::Path;
 
 use super::planning::{Flags, check_leftovers, compile, make_with, print_changes};
 use crate::error::Result;
+use crate::exit::Exit;
 use crate::state::lock::Lock;
 use crate::state::{Paths, State};
 
@@ -14,7 +15,7 @@ pub fn run(
     detailed_exitcode: bool,
     json: bool,
     flags: Flags,
-) -> Result<i32> {
+) -> Result<Exit> {
     let (graph, _) = compile(path)?;
     let paths = Paths::here(&graph.plan.name);
     // Saving the plan writes: one writer at a time.
@@ -31,8 +32,8 @@ pub fn run(
         eprintln!("\nSaved this plan to {shown}; carry it out with `runner apply {shown}`.");
     }
     Ok(if detailed_exitcode && !planned.changes.is_empty() {
-        2
+        Exit::Changes
     } else {
-        0
+        Exit::Success
     })
 }

@@ -4,8 +4,9 @@
 use std::path::Path;
 
 use crate::error::{Error, Result};
+use crate::exit::Exit;
 
-pub fn run(plan_path: &Path, trial_id: Option<&str>, compare: Option<&[String]>) -> Result<i32> {
+pub fn run(plan_path: &Path, trial_id: Option<&str>, compare: Option<&[String]>) -> Result<Exit> {
     let base = std::env::current_dir()?;
     let (plan, _) = crate::plan::load(plan_path, &base)?;
     let paths = crate::paths::Paths::here(&plan.name);
@@ -18,10 +19,10 @@ pub fn run(plan_path: &Path, trial_id: Option<&str>, compare: Option<&[String]>)
         for f in ["report.html", "delta.md", "delta.csv"] {
             crate::out::outln!("{}", crate::paths::shown(&out.join(f)));
         }
-        return Ok(0);
+        return Ok(Exit::Success);
     }
     let (dir, trial) = crate::trial::find(&plan.name, trial_id)?;
     let path = crate::html::write(&plan, &dir, &trial)?;
     crate::out::outln!("{}", crate::paths::shown(&path));
-    Ok(0)
+    Ok(Exit::Success)
 }

@@ -3,12 +3,13 @@
 use std::path::Path;
 
 use crate::error::{Error, Result};
+use crate::exit::Exit;
 use crate::state::{Paths, State};
 
 /// The version of `runner show --json`'s document; bumped on incompatible changes.
 const SHOW_VERSION: u32 = 1;
 
-pub fn run(plan: Option<&Path>, json: bool) -> Result<i32> {
+pub fn run(plan: Option<&Path>, json: bool) -> Result<Exit> {
     let name = match plan {
         Some(p) => super::plan_name(p)?,
         None => only_state()?,
@@ -28,7 +29,7 @@ pub fn run(plan: Option<&Path>, json: bool) -> Result<i32> {
             "trial": trial,
         });
         crate::out::outln!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
-        return Ok(0);
+        return Ok(Exit::Success);
     }
     crate::out::outln!(
         "plan `{name}`: {} hosts, {} steps applied (state serial {})",
@@ -80,7 +81,7 @@ pub fn run(plan: Option<&Path>, json: bool) -> Result<i32> {
             crate::out::outln!("  table {}", table.as_str().unwrap_or(""));
         }
     }
-    Ok(0)
+    Ok(Exit::Success)
 }
 
 /// The EC2 instances of the state, with their state now (one tag query;

@@ -3,8 +3,9 @@
 use std::path::Path;
 
 use crate::error::Result;
+use crate::exit::Exit;
 
-pub fn run(path: &Path) -> Result<i32> {
+pub fn run(path: &Path) -> Result<Exit> {
     let graph = super::planning::compile(path)?.0;
     let p = &graph.plan;
     crate::out::outln!(
@@ -18,5 +19,5 @@ pub fn run(path: &Path) -> Result<i32> {
             .filter(|n| !matches!(n.kind, crate::graph::NodeKind::Barrier { .. }))
             .count()
     );
-    Ok(0)
+    Ok(Exit::Success)
 }

@@ -10,7 +10,6 @@ pub mod local;
 
 pub use error::Error;
 
-use std::collections::BTreeMap;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -98,17 +97,7 @@ pub fn for_state(state: &HostState, paths: &Paths, plan_name: &str) -> Box<dyn P
     }
 }
 
-/// What refresh found: hosts of the state that no longer exist (with why),
-/// cloud instances tagged with the plan, and warnings (expired instances).
-#[derive(Debug, Clone, Default)]
-pub struct Refresh {
-    pub gone: BTreeMap<String, String>,
-    pub tagged: Vec<ec2::Tagged>,
-    pub notes: Vec<String>,
-    /// The `runner:key` an instance must carry to be adopted (the key runner
-    /// logs in with now); `None`: nothing can be adopted.
-    pub key: Option<String>,
-}
+pub use crate::diff::Refresh;
 
 /// Where the plan's EC2 instances live: the plan's `[provider]`, or what the
 /// state recorded when the plan says otherwise now.

@@ -5,13 +5,14 @@
 use std::path::Path;
 
 use crate::error::{Error, Result};
+use crate::exit::Exit;
 
 const FILES: &[(&str, &str)] = &[
     ("plan.toml", include_str!("plan.toml")),
     ("resources/probe.env.j2", include_str!("probe.env.j2")),
 ];
 
-pub fn run(dir: &Path) -> Result<i32> {
+pub fn run(dir: &Path) -> Result<Exit> {
     let existing: Vec<String> = FILES
         .iter()
         .map(|(f, _)| dir.join(f))
@@ -47,5 +48,5 @@ pub fn run(dir: &Path) -> Result<i32> {
             format!("{shown}/")
         }
     );
-    Ok(0)
+    Ok(Exit::Success)
 }

@@ -229,23 +229,7 @@ pub fn decode_indices(text: &str) -> Option<Vec<usize>> {
     Some(out)
 }
 
-/// One instance tagged with a plan, as refresh sees it.
-#[derive(Debug, Clone)]
-pub struct Tagged {
-    pub id: String,
-    /// The host it was launched for (its `runner:host` tag, or its launch
-    /// index in `runner:hosts`).
-    pub host: Option<String>,
-    pub hash: String,
-    pub state: String,
-    pub expires: Option<String>,
-    pub market: String,
-    /// The fingerprint of the key it authorises (`runner:key`).
-    pub key: String,
-    /// Where it is: orphans are destroyed there.
-    pub region: String,
-    pub endpoint: Option<String>,
-}
+pub use crate::diff::Tagged;
 
 fn tag_value<'a>(i: &'a aws_sdk_ec2::types::Instance, key: &str) -> Option<&'a str> {
     i.tags()
@@ -284,9 +268,6 @@ fn to_tagged(i: &aws_sdk_ec2::types::Instance, config: &Ec2Config) -> Option<Tag
 
 /// The `runner:hash` tag: enough of the host node's hash to tell whether a
 /// found instance was launched as the plan now asks.
-pub fn short_hash(hash: &str) -> String {
-    hash.chars().take(16).collect()
-}
 
 impl Inner {
     async fn client(&self) -> Result<&aws_sdk_ec2::Client, Error> {
@@ -361,7 +342,7 @@ impl Inner {
         let launch = crate::os::unique_id();
         let expires = rfc3339(SystemTime::now() + self.config.expire_after);
         let hosts = encode_indices(&indices);
-        let hash = short_hash(&batch[0].hash);
+        let hash = crate::hash::short(&batch[0].hash);
         let count = i32::try_from(n).unwrap_or(i32::MAX);
         let mut req = client
             .run_instances()

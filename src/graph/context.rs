@@ -1,0 +1,80 @@
+//! What templates see, per host: `host` (name, group, index, address),
+//! `groups` (every host of every group) and `vars` (the plan's, overlaid
+//! by the host's group's). The shared parts are built once and
+//! reference-counted, not copied per host.
+
+use std::collections::HashMap;
+
+use minijinja::Value;
+
+use super::markers::deferred;
+use crate::plan::{HostSpec, Plan, Provider};
+
+pub(super) struct Contexts<'p> {
+    plan: &'p Plan,
+    groups: Value,
+    vars_by_group: HashMap<&'p str, Value>,
+    /// Every host of the plan by name.
+    pub specs: HashMap<&'p str, &'p HostSpec>,
+}
+
+impl<'p> Contexts<'p> {
+    pub fn of(plan: &'p Plan) -> Self {
+        let groups: serde_json::Map<String, serde_json::Value> = plan
+            .groups
+            .iter()
+            .map(|g| {
+                let hosts = g.hosts.iter().map(|h| host_json(plan, h)).collect();
+                (g.name.clone(), hosts)
+            })
+            .collect();
+        let vars_by_group = plan
+            .groups
+            .iter()
+            .map(|g| {
+                let mut vars = plan.vars.clone();
+                vars.extend(g.vars.clone());
+                (g.name.as_str(), crate::template::value(&&vars))
+            })
+            .collect();
+        Contexts {
+            plan,
+            groups: crate::template::value(&&groups),
+            vars_by_group,
+            specs: plan.hosts().map(|h| (h.name.as_str(), h)).collect(),
+        }
+    }
+
+    /// The context of templates rendered for `spec`.
+    pub fn of_host(&self, spec: &HostSpec) -> Value {
+        minijinja::context! {
+            host => crate::template::value(&host_json(self.plan, spec)),
+            groups => self.groups.clone(),
+            vars => self.vars_by_group.get(spec.group.as_str()).cloned().unwrap_or_default(),
+        }
+    }
+}
+
+fn host_json(plan: &Plan, h: &HostSpec) -> serde_json::Value {
+    let mut v = serde_json::json!({
+        "name": h.name,
+        "group": h.group,
+        "index": h.index,
+        "address": address_of(plan, h, "address"),
+    });
+    if plan.provider == Provider::Ec2 {
+        v["private_address"] = address_of(plan, h, "private_address").into();
+    }
+    v
+}
+
+/// The address a host is reached at: known before it is provisioned for
+/// local and static hosts; for EC2 a marker that stands for it until the
+/// host exists ("known after apply").
+fn address_of(plan: &Plan, host: &HostSpec, field: &str) -> String {
+    match (&plan.provider, &host.fixed) {
+        (Provider::Static, Some(f)) => f.address.clone(),
+        (Provider::Ec2, _) => deferred(field, &host.name),
+        _ => "127.0.0.1".to_string(),
+    }
+}
