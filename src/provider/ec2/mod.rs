@@ -266,9 +266,6 @@ fn to_tagged(i: &aws_sdk_ec2::types::Instance, config: &Ec2Config) -> Option<Tag
     })
 }
 
-/// The `runner:hash` tag: enough of the host node's hash to tell whether a
-/// found instance was launched as the plan now asks.
-
 impl Inner {
     async fn client(&self) -> Result<&aws_sdk_ec2::Client, Error> {
         self.client
