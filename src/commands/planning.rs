@@ -29,13 +29,22 @@ pub fn compile(path: &Path) -> Result<(Graph, Source)> {
 /// Refuses a fresh start over what an earlier apply left, unless asked.
 pub fn check_leftovers(paths: &Paths, force_new: bool) -> Result<()> {
     match State::leftovers(paths) {
-        Some(found) if !force_new => Err(Error::msg(format!(
-            "{found}: planning from an empty state would replace hosts that may be running"
-        ))
-        .help(format!(
-            "restore the state (cp {0}.bak {0}), or pass --force-new to start over (existing local hosts are stopped and replaced)",
-            crate::paths::shown(&paths.state())
-        ))),
+        Some(found) if !force_new => {
+            let restore = if paths.backup().exists() {
+                format!(
+                    "restore the state (cp {0}.bak {0}), or ",
+                    crate::paths::shown(&paths.state())
+                )
+            } else {
+                String::new()
+            };
+            Err(Error::msg(format!(
+                "{found}: planning from an empty state would replace hosts that may be running"
+            ))
+            .help(format!(
+                "{restore}pass --force-new to start over (existing local hosts are stopped and replaced), or run `runner destroy` to stop them"
+            )))
+        }
         _ => Ok(()),
     }
 }

@@ -257,7 +257,8 @@ pub fn refuse_ec2_keys(raw: &RawPlan, diags: &mut Vec<Diagnostic>) {
         .iter()
         .filter_map(|(k, v)| v.as_ref().map(|v| (*k, v.span.clone())))
         .collect();
-    if let Some(m) = &p.max_instances {
+    // Local plans have a `max_instances` of their own.
+    if let Some(m) = p.max_instances.as_ref().filter(|_| kind != "local") {
         spans.push(("max_instances", m.span.clone()));
     }
     if let Some(s) = &p.ssh_from {

@@ -1,9 +1,13 @@
 //! Parse and validate a plan file: text → `RawPlan` (syntax) → `Plan` (validate).
 
+mod analyses;
 pub mod checks;
 pub mod ec2;
+mod groups;
 pub mod model;
+mod steps;
 pub mod syntax;
+mod trial;
 pub mod validate;
 pub mod values;
 

@@ -206,192 +206,201 @@ pub fn parse(source: &str) -> Result<RawPlan, Vec<Diagnostic>> {
         vec![Diagnostic::new(format!("invalid TOML: {msg}"), e.span())]
     })?;
     let mut diags = Vec::new();
-    let mut plan = RawPlan::default();
     let top = doc.get_ref();
     check_keys(top, TOP_KEYS, "the plan", &mut diags, |_, _| None);
-    plan.name = get_string(top, "name", "the plan", &mut diags);
-    if let Some(t) = get_table(top, "provider", "the plan", &mut diags) {
-        let ctx = "`[provider]`";
-        check_keys(t, PROVIDER_KEYS, ctx, &mut diags, |_, _| None);
-        plan.provider.kind = get_string(t, "kind", ctx, &mut diags);
-        plan.provider.user = get_string(t, "user", ctx, &mut diags);
-        plan.provider.identity = get_string(t, "identity", ctx, &mut diags);
-        plan.provider.workdir = get_string(t, "workdir", ctx, &mut diags);
-        plan.provider.span = lookup(top, "provider").map(|v| v.span());
-        let p = &mut plan.provider;
-        p.region = get_string(t, "region", ctx, &mut diags);
-        p.ami = get_string(t, "ami", ctx, &mut diags);
-        p.instance_type = get_string(t, "instance_type", ctx, &mut diags);
-        p.key_name = get_string(t, "key_name", ctx, &mut diags);
-        p.subnet = get_string(t, "subnet", ctx, &mut diags);
-        p.security_group = get_string(t, "security_group", ctx, &mut diags);
-        p.endpoint = get_string(t, "endpoint", ctx, &mut diags);
-        p.max_instances = get_int(t, "max_instances", ctx, &mut diags);
-        p.expire_after = get_string(t, "expire_after", ctx, &mut diags);
-        p.ssh_from = get_string_list(t, "ssh_from", ctx, &mut diags);
-        p.ssh_timeout = get_string(t, "ssh_timeout", ctx, &mut diags);
-    }
-    if let Some(t) = get_table(top, "vars", "the plan", &mut diags) {
-        plan.vars = to_json_map(t);
-    }
-    if let Some(groups) = get_table(top, "groups", "the plan", &mut diags) {
-        for (name, value) in groups {
-            let name = Sp::new(name.get_ref().to_string(), name.span());
-            let ctx = format!("group `{}`", name.value);
-            let Some(t) = expect_table(value, &ctx, &mut diags) else {
-                continue;
-            };
-            check_keys(t, GROUP_KEYS, &ctx, &mut diags, |_, _| None);
-            let count = get_int(t, "count", &ctx, &mut diags);
-            let vars =
-                get_table(t, "vars", &ctx, &mut diags).map_or_else(Default::default, to_json_map);
-            let hosts = get_array(t, "hosts", &ctx, &mut diags).map(|(items, span)| {
-                let hosts = items
-                    .iter()
-                    .enumerate()
-                    .filter_map(|(i, v)| {
-                        let ctx = format!("{ctx}, host {i}");
-                        let t = expect_table(v, &ctx, &mut diags)?;
-                        check_keys(t, HOST_KEYS, &ctx, &mut diags, |_, _| None);
-                        Some(RawHost {
-                            span: v.span(),
-                            address: get_string(t, "address", &ctx, &mut diags),
-                            port: get_int(t, "port", &ctx, &mut diags),
-                            user: get_string(t, "user", &ctx, &mut diags),
-                            identity: get_string(t, "identity", &ctx, &mut diags),
-                            host_key: get_string(t, "host_key", &ctx, &mut diags),
-                        })
-                    })
-                    .collect();
-                Sp::new(hosts, span)
-            });
-            let instance_type = get_string(t, "instance_type", &ctx, &mut diags);
-            let ami = get_string(t, "ami", &ctx, &mut diags);
-            let spot = get_bool(t, "spot", &ctx, &mut diags);
-            plan.groups.push(RawGroup {
-                name,
-                count,
-                vars,
-                hosts,
-                instance_type,
-                ami,
-                spot,
-            });
-        }
-    }
-    if let Some((items, _)) = get_array(top, "step", "the plan", &mut diags) {
-        for (i, v) in items.iter().enumerate() {
-            let ctx_n = format!("step {}", i + 1);
-            let Some(t) = expect_table(v, &ctx_n, &mut diags) else {
-                continue;
-            };
-            let name = get_string(t, "name", &ctx_n, &mut diags);
-            let ctx = name
-                .as_ref()
-                .map_or(ctx_n, |n| format!("step `{}`", n.value));
-            check_keys(t, STEP_KEYS, &ctx, &mut diags, |_, _| None);
-            plan.steps.push(RawStep {
-                span: v.span(),
-                name,
-                on: get_string_list(t, "on", &ctx, &mut diags),
-                run: get_string(t, "run", &ctx, &mut diags),
-                upload: get_string(t, "upload", &ctx, &mut diags),
-                template: get_string(t, "template", &ctx, &mut diags),
-                dest: get_string(t, "dest", &ctx, &mut diags),
-                after: get_string_list(t, "after", &ctx, &mut diags)
-                    .map_or_else(Vec::new, |l| l.value),
-                timeout: get_string(t, "timeout", &ctx, &mut diags),
-            });
-        }
-    }
-    for (_, t, v, ctx) in sections(top, "monitor", MONITOR_KEYS, &mut diags) {
-        plan.monitors.push(RawMonitor {
-            span: v,
-            name: get_string(t, "name", &ctx, &mut diags),
-            on: get_string_list(t, "on", &ctx, &mut diags),
-            run: get_string(t, "run", &ctx, &mut diags),
-            stop_timeout: get_string(t, "stop_timeout", &ctx, &mut diags),
-        });
-    }
-    for (_, t, v, ctx) in sections(top, "test", TEST_KEYS, &mut diags) {
-        plan.tests.push(RawTest {
-            span: v,
-            name: get_string(t, "name", &ctx, &mut diags),
-            on: get_string_list(t, "on", &ctx, &mut diags),
-            run: get_string(t, "run", &ctx, &mut diags),
-            at: get_string(t, "at", &ctx, &mut diags),
-            timeout: get_string(t, "timeout", &ctx, &mut diags),
-        });
-    }
-    for (_, t, v, ctx) in sections(top, "collect", COLLECT_KEYS, &mut diags) {
-        plan.collects.push(RawCollect {
-            span: v,
-            name: get_string(t, "name", &ctx, &mut diags),
-            on: get_string_list(t, "on", &ctx, &mut diags),
-            files: get_string_list(t, "files", &ctx, &mut diags),
-        });
-    }
-    if let Some((items, _)) = get_array(top, "analyze", "the plan", &mut diags) {
-        for (i, v) in items.iter().enumerate() {
-            let ctx_n = format!("analysis {}", i + 1);
-            let Some(t) = expect_table(v, &ctx_n, &mut diags) else {
-                continue;
-            };
-            let name = get_string(t, "name", &ctx_n, &mut diags);
-            let ctx = name
-                .as_ref()
-                .map_or(ctx_n, |n| format!("analysis `{}`", n.value));
-            check_keys(t, ANALYZE_KEYS, &ctx, &mut diags, |_, _| None);
-            plan.analyses.push(RawAnalysis {
-                span: v.span(),
-                name,
-                parser: get_string(t, "parser", &ctx, &mut diags),
-                files: get_string_list(t, "files", &ctx, &mut diags),
-                by: get_string_list(t, "by", &ctx, &mut diags).map_or_else(Vec::new, |l| l.value),
-                formats: get_string_list(t, "formats", &ctx, &mut diags),
-                unit: get_string(t, "unit", &ctx, &mut diags),
-                tag: get_string(t, "tag", &ctx, &mut diags),
-                columns: get_string_list(t, "columns", &ctx, &mut diags)
-                    .map_or_else(Vec::new, |l| l.value),
-            });
-        }
-    }
-    for (_, t, v, ctx) in sections(top, "check", CHECK_KEYS, &mut diags) {
-        let mut row = Vec::new();
-        if let Some(r) = get_table(t, "row", &ctx, &mut diags) {
-            for (k, val) in r {
-                match val.get_ref() {
-                    DeValue::String(s) => row.push((
-                        Sp::new(k.get_ref().to_string(), k.span()),
-                        Sp::new(s.to_string(), val.span()),
-                    )),
-                    _ => diags.push(type_error(
-                        k.get_ref(),
-                        &format!("{ctx}, `row`"),
-                        "a string",
-                        val,
-                    )),
-                }
-            }
-        }
-        plan.checks.push(RawCheck {
-            span: v,
-            name: get_string(t, "name", &ctx, &mut diags),
-            table: get_string(t, "table", &ctx, &mut diags),
-            row,
-            column: get_string(t, "column", &ctx, &mut diags),
-            max: get_number_or_string(t, "max", &ctx, &mut diags),
-            min: get_number_or_string(t, "min", &ctx, &mut diags),
-            regression: get_string(t, "regression", &ctx, &mut diags),
-            better: get_string(t, "better", &ctx, &mut diags),
-            baseline: get_string(t, "baseline", &ctx, &mut diags),
-        });
-    }
+    let d = &mut diags;
+    let plan = RawPlan {
+        name: get_string(top, "name", "the plan", d),
+        provider: provider(top, d),
+        vars: get_table(top, "vars", "the plan", d).map_or_else(Default::default, to_json_map),
+        groups: groups(top, d),
+        steps: steps(top, d),
+        monitors: sections(top, "monitor", MONITOR_KEYS, d)
+            .into_iter()
+            .map(|(t, span, ctx)| RawMonitor {
+                span,
+                name: get_string(t, "name", &ctx, d),
+                on: get_string_list(t, "on", &ctx, d),
+                run: get_string(t, "run", &ctx, d),
+                stop_timeout: get_string(t, "stop_timeout", &ctx, d),
+            })
+            .collect(),
+        tests: sections(top, "test", TEST_KEYS, d)
+            .into_iter()
+            .map(|(t, span, ctx)| RawTest {
+                span,
+                name: get_string(t, "name", &ctx, d),
+                on: get_string_list(t, "on", &ctx, d),
+                run: get_string(t, "run", &ctx, d),
+                at: get_string(t, "at", &ctx, d),
+                timeout: get_string(t, "timeout", &ctx, d),
+            })
+            .collect(),
+        collects: sections(top, "collect", COLLECT_KEYS, d)
+            .into_iter()
+            .map(|(t, span, ctx)| RawCollect {
+                span,
+                name: get_string(t, "name", &ctx, d),
+                on: get_string_list(t, "on", &ctx, d),
+                files: get_string_list(t, "files", &ctx, d),
+            })
+            .collect(),
+        analyses: analyses(top, d),
+        checks: checks(top, d),
+    };
     if diags.is_empty() {
         Ok(plan)
     } else {
         Err(diags)
     }
+}
+
+fn provider(top: &DeTable<'_>, diags: &mut Vec<Diagnostic>) -> RawProvider {
+    let Some(t) = get_table(top, "provider", "the plan", diags) else {
+        return RawProvider::default();
+    };
+    let ctx = "`[provider]`";
+    check_keys(t, PROVIDER_KEYS, ctx, diags, |_, _| None);
+    RawProvider {
+        kind: get_string(t, "kind", ctx, diags),
+        user: get_string(t, "user", ctx, diags),
+        identity: get_string(t, "identity", ctx, diags),
+        workdir: get_string(t, "workdir", ctx, diags),
+        span: lookup(top, "provider").map(|v| v.span()),
+        region: get_string(t, "region", ctx, diags),
+        ami: get_string(t, "ami", ctx, diags),
+        instance_type: get_string(t, "instance_type", ctx, diags),
+        key_name: get_string(t, "key_name", ctx, diags),
+        subnet: get_string(t, "subnet", ctx, diags),
+        security_group: get_string(t, "security_group", ctx, diags),
+        endpoint: get_string(t, "endpoint", ctx, diags),
+        max_instances: get_int(t, "max_instances", ctx, diags),
+        expire_after: get_string(t, "expire_after", ctx, diags),
+        ssh_from: get_string_list(t, "ssh_from", ctx, diags),
+        ssh_timeout: get_string(t, "ssh_timeout", ctx, diags),
+    }
+}
+
+fn groups(top: &DeTable<'_>, diags: &mut Vec<Diagnostic>) -> Vec<RawGroup> {
+    let Some(groups) = get_table(top, "groups", "the plan", diags) else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for (name, value) in groups {
+        let name = Sp::new(name.get_ref().to_string(), name.span());
+        let ctx = format!("group `{}`", name.value);
+        let Some(t) = expect_table(value, &ctx, diags) else {
+            continue;
+        };
+        check_keys(t, GROUP_KEYS, &ctx, diags, |_, _| None);
+        out.push(RawGroup {
+            count: get_int(t, "count", &ctx, diags),
+            vars: get_table(t, "vars", &ctx, diags).map_or_else(Default::default, to_json_map),
+            hosts: get_array(t, "hosts", &ctx, diags)
+                .map(|(items, span)| Sp::new(hosts(items, &ctx, diags), span)),
+            instance_type: get_string(t, "instance_type", &ctx, diags),
+            ami: get_string(t, "ami", &ctx, diags),
+            spot: get_bool(t, "spot", &ctx, diags),
+            name,
+        });
+    }
+    out
+}
+
+/// A static group's `hosts`.
+fn hosts(items: &[Spanned<DeValue<'_>>], ctx: &str, diags: &mut Vec<Diagnostic>) -> Vec<RawHost> {
+    items
+        .iter()
+        .enumerate()
+        .filter_map(|(i, v)| {
+            let ctx = format!("{ctx}, host {i}");
+            let t = expect_table(v, &ctx, diags)?;
+            check_keys(t, HOST_KEYS, &ctx, diags, |_, _| None);
+            Some(RawHost {
+                span: v.span(),
+                address: get_string(t, "address", &ctx, diags),
+                port: get_int(t, "port", &ctx, diags),
+                user: get_string(t, "user", &ctx, diags),
+                identity: get_string(t, "identity", &ctx, diags),
+                host_key: get_string(t, "host_key", &ctx, diags),
+            })
+        })
+        .collect()
+}
+
+fn steps(top: &DeTable<'_>, diags: &mut Vec<Diagnostic>) -> Vec<RawStep> {
+    sections(top, "step", STEP_KEYS, diags)
+        .into_iter()
+        .map(|(t, span, ctx)| RawStep {
+            span,
+            name: get_string(t, "name", &ctx, diags),
+            on: get_string_list(t, "on", &ctx, diags),
+            run: get_string(t, "run", &ctx, diags),
+            upload: get_string(t, "upload", &ctx, diags),
+            template: get_string(t, "template", &ctx, diags),
+            dest: get_string(t, "dest", &ctx, diags),
+            after: get_string_list(t, "after", &ctx, diags).map_or_else(Vec::new, |l| l.value),
+            timeout: get_string(t, "timeout", &ctx, diags),
+        })
+        .collect()
+}
+
+fn analyses(top: &DeTable<'_>, diags: &mut Vec<Diagnostic>) -> Vec<RawAnalysis> {
+    sections(top, "analyze", ANALYZE_KEYS, diags)
+        .into_iter()
+        .map(|(t, span, ctx)| RawAnalysis {
+            span,
+            name: get_string(t, "name", &ctx, diags),
+            parser: get_string(t, "parser", &ctx, diags),
+            files: get_string_list(t, "files", &ctx, diags),
+            by: get_string_list(t, "by", &ctx, diags).map_or_else(Vec::new, |l| l.value),
+            formats: get_string_list(t, "formats", &ctx, diags),
+            unit: get_string(t, "unit", &ctx, diags),
+            tag: get_string(t, "tag", &ctx, diags),
+            columns: get_string_list(t, "columns", &ctx, diags).map_or_else(Vec::new, |l| l.value),
+        })
+        .collect()
+}
+
+fn checks(top: &DeTable<'_>, diags: &mut Vec<Diagnostic>) -> Vec<RawCheck> {
+    sections(top, "check", CHECK_KEYS, diags)
+        .into_iter()
+        .map(|(t, span, ctx)| RawCheck {
+            span,
+            name: get_string(t, "name", &ctx, diags),
+            table: get_string(t, "table", &ctx, diags),
+            row: row(t, &ctx, diags),
+            column: get_string(t, "column", &ctx, diags),
+            max: get_number_or_string(t, "max", &ctx, diags),
+            min: get_number_or_string(t, "min", &ctx, diags),
+            regression: get_string(t, "regression", &ctx, diags),
+            better: get_string(t, "better", &ctx, diags),
+            baseline: get_string(t, "baseline", &ctx, diags),
+        })
+        .collect()
+}
+
+/// A check's `row = { column = "value" }`.
+fn row(t: &DeTable<'_>, ctx: &str, diags: &mut Vec<Diagnostic>) -> Vec<(Sp<String>, Sp<String>)> {
+    let mut row = Vec::new();
+    let Some(r) = get_table(t, "row", ctx, diags) else {
+        return row;
+    };
+    for (k, val) in r {
+        match val.get_ref() {
+            DeValue::String(s) => row.push((
+                Sp::new(k.get_ref().to_string(), k.span()),
+                Sp::new(s.to_string(), val.span()),
+            )),
+            _ => diags.push(type_error(
+                k.get_ref(),
+                &format!("{ctx}, `row`"),
+                "a string",
+                val,
+            )),
+        }
+    }
+    row
 }
 
 /// `max = 5` or `max = "5ms"`: the text either way.
@@ -418,30 +427,34 @@ fn get_number_or_string(
     }
 }
 
-/// The tables of an array of tables (`[[key]]`), each with its index, span
-/// and a context for messages (`test `tcp``, or `test 2` without a name);
+/// The tables of an array of tables (`[[key]]`), each with its span and a
+/// context for messages (`test `tcp``, or `test 2` without a name);
 /// unknown keys are reported.
 fn sections<'a, 'i>(
     top: &'a DeTable<'i>,
     key: &str,
     allowed: &[&str],
     diags: &mut Vec<Diagnostic>,
-) -> Vec<(usize, &'a DeTable<'i>, Range<usize>, String)> {
+) -> Vec<(&'a DeTable<'i>, Range<usize>, String)> {
     let mut out = Vec::new();
     let Some((items, _)) = get_array(top, key, "the plan", diags) else {
         return out;
     };
+    let noun = match key {
+        "analyze" => "analysis",
+        other => other,
+    };
     for (i, v) in items.iter().enumerate() {
-        let ctx_n = format!("{key} {}", i + 1);
+        let ctx_n = format!("{noun} {}", i + 1);
         let Some(t) = expect_table(v, &ctx_n, diags) else {
             continue;
         };
         let ctx = match lookup(t, "name").map(|n| n.get_ref()) {
-            Some(DeValue::String(n)) => format!("{key} `{n}`"),
+            Some(DeValue::String(n)) => format!("{noun} `{n}`"),
             _ => ctx_n,
         };
         check_keys(t, allowed, &ctx, diags, |_, _| None);
-        out.push((i, t, v.span(), ctx));
+        out.push((t, v.span(), ctx));
     }
     out
 }

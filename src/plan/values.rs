@@ -5,7 +5,7 @@ use std::ops::Range;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use super::model::parse_duration;
+use super::model::{Group, HostSpec, parse_duration};
 use super::syntax::Sp;
 use crate::diag::Diagnostic;
 
@@ -68,6 +68,162 @@ pub fn unknown(what: &str, typed: &str, span: Range<usize>, names: &[&str]) -> D
     Diagnostic::at(format!("unknown {what} `{typed}`"), span)
         .help(format!("expected one of {}", listed.join(", ")))
         .suggest(typed, names.iter().copied())
+}
+
+/// The hosts one entry of `on` names: a group (all its hosts) or one host.
+fn pick<'g>(
+    target: &Sp<String>,
+    groups: &'g [Group],
+    diags: &mut Vec<Diagnostic>,
+) -> Option<Vec<&'g HostSpec>> {
+    let (group_name, index) = match target.value.split_once('[') {
+        Some((g, rest)) => match rest.strip_suffix(']').and_then(|i| i.parse::<usize>().ok()) {
+            Some(i) => (g, Some(i)),
+            None => {
+                diags.push(
+                    Diagnostic::at(
+                        format!("`{}` is not a group or a host", target.value),
+                        target.span.clone(),
+                    )
+                    .help("write a group name (`client`) or one host (`client[0]`)"),
+                );
+                return None;
+            }
+        },
+        None => (target.value.as_str(), None),
+    };
+    let Some(group) = groups.iter().find(|g| g.name == group_name) else {
+        diags.push(
+            Diagnostic::at(
+                format!("group `{group_name}` is not defined"),
+                target.span.clone(),
+            )
+            .suggest(group_name, groups.iter().map(|g| g.name.as_str())),
+        );
+        return None;
+    };
+    let Some(i) = index else {
+        return Some(group.hosts.iter().collect());
+    };
+    if let Some(h) = group.hosts.get(i) {
+        return Some(vec![h]);
+    }
+    diags.push(
+        Diagnostic::at(
+            format!(
+                "host `{}` does not exist: group `{}` has {} hosts",
+                target.value,
+                group.name,
+                group.hosts.len()
+            ),
+            target.span.clone(),
+        )
+        .help(format!(
+            "hosts are numbered from 0 to {}",
+            group.hosts.len().saturating_sub(1)
+        )),
+    );
+    None
+}
+
+/// A name as the plan may write it: lowercase letters, digits, `-`, `_`.
+pub fn check_name(n: &Sp<String>, what: &str, diags: &mut Vec<Diagnostic>) -> bool {
+    let ok = !n.value.is_empty()
+        && n.value
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_');
+    if !ok {
+        diags.push(
+            Diagnostic::at(format!("invalid {what} `{}`", n.value), n.span.clone())
+                .help("use lowercase letters, digits, `-` and `_`"),
+        );
+    }
+    ok
+}
+
+/// A section's `name`: present, well-formed and not used twice in `seen`.
+pub fn section_name(
+    name: Option<&Sp<String>>,
+    kind: &str,
+    span: &std::ops::Range<usize>,
+    seen: &mut Vec<String>,
+    diags: &mut Vec<Diagnostic>,
+) -> Option<String> {
+    let Some(name) = name else {
+        diags.push(
+            Diagnostic::at(
+                format!("a `[[{kind}]]` has no `name`"),
+                span.start..span.start,
+            )
+            .help(format!(
+                "add `name = \"…\"`: it names the {kind}'s output folder and its node"
+            )),
+        );
+        return None;
+    };
+    check_name(name, &format!("{kind} name"), diags);
+    if seen.contains(&name.value) {
+        diags.push(Diagnostic::at(
+            format!("{kind} `{}` is defined twice", name.value),
+            name.span.clone(),
+        ));
+    }
+    seen.push(name.value.clone());
+    Some(name.value.clone())
+}
+
+pub fn required_run<'a>(
+    run: Option<&'a Sp<String>>,
+    what: &str,
+    at: std::ops::Range<usize>,
+    diags: &mut Vec<Diagnostic>,
+) -> Option<&'a Sp<String>> {
+    if run.is_none() {
+        diags.push(Diagnostic::at(format!("{what} has no `run`"), at).help(
+            "give the command: `run = \"…\"` (a template: `{{ out }}` is its output folder)",
+        ));
+    }
+    run
+}
+
+/// `on = ["client", "server[0]"]` → host names, in the order written, no duplicates.
+pub fn resolve_on(
+    on: Option<&Sp<Vec<Sp<String>>>>,
+    what: &str,
+    at: std::ops::Range<usize>,
+    groups: &[Group],
+    diags: &mut Vec<Diagnostic>,
+) -> Vec<String> {
+    let Some(on) = on else {
+        diags.push(
+            Diagnostic::at(format!("{what} has no `on`"), at)
+                .help("say where it runs: `on = [\"group\"]`"),
+        );
+        return Vec::new();
+    };
+    if on.value.is_empty() {
+        diags.push(
+            Diagnostic::at(
+                format!("{what} runs on no host: `on` is empty"),
+                on.span.clone(),
+            )
+            .help("name a group (`on = [\"client\"]`) or a host (`on = [\"client[0]\"]`)"),
+        );
+        return Vec::new();
+    }
+    let mut hosts: Vec<String> = Vec::new();
+    let mut seen: std::collections::HashSet<String> = std::collections::HashSet::new();
+    for target in &on.value {
+        let Some(picked) = pick(target, groups, diags) else {
+            continue;
+        };
+        for h in picked {
+            if seen.insert(h.name.clone()) {
+                hosts.push(h.name.clone());
+            }
+        }
+    }
+    hosts
 }
 
 #[cfg(test)]

@@ -54,7 +54,14 @@ impl Error {
             Error::Io { .. } => None,
             Error::Corrupt { path, .. } => {
                 let shown = crate::paths::shown(path);
-                Some(format!("restore it from its backup: cp {shown}.bak {shown}"))
+                let mut backup = path.clone().into_os_string();
+                backup.push(".bak");
+                Some(if std::path::Path::new(&backup).exists() {
+                    format!("restore it from its backup: cp {shown}.bak {shown}")
+                } else {
+                    "it has no backup: move it aside; `runner destroy` stops the plan's local hosts and tagged instances without it"
+                        .to_string()
+                })
             }
             Error::JournalCorrupt { .. } => Some(
                 "move the journal aside and run `runner plan` to see what the state file alone records"

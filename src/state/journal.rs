@@ -85,14 +85,15 @@ impl Store {
         })
     }
 
-    /// An empty state in memory, for a destroy that cannot read the state
-    /// file: nothing is written, the file stays for the user to look at.
-    pub fn detached(paths: &Paths) -> Store {
+    /// A state in memory only, for a destroy that cannot read the state
+    /// (or its journal): nothing is written, the files stay for the user
+    /// to look at.
+    pub fn detached_with(paths: &Paths, state: State) -> Store {
         Store {
             paths: paths.clone(),
             journal: None,
             unsynced: false,
-            state: State::empty(&paths.name),
+            state,
             detached: true,
         }
     }

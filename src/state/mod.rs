@@ -188,6 +188,17 @@ impl State {
         Ok(state)
     }
 
+    /// The state file alone, its journal left out (a destroy whose journal
+    /// cannot be read).
+    pub fn load_file_only(paths: &Paths) -> Result<Self> {
+        let path = paths.state();
+        let bytes = std::fs::read(&path).map_err(Error::io("read", &path))?;
+        serde_json::from_slice(&bytes).map_err(|e| Error::Corrupt {
+            path,
+            detail: e.to_string(),
+        })
+    }
+
     /// Applies one recorded change.
     pub fn apply(&mut self, op: &Op) {
         match op {

@@ -225,8 +225,7 @@ pub fn previous_trial(trials: &Path, id: &str) -> Option<String> {
 /// A new trial id: the UTC time, `20261123T084118Z`, sortable; `-2`, `-3`…
 /// when a trial of that second exists.
 pub fn new_id(plan: &str) -> String {
-    let now = humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string();
-    let base: String = now.chars().filter(|c| *c != '-' && *c != ':').collect();
+    let base = new_id_at(std::time::SystemTime::now());
     let root = crate::paths::trials_dir(plan);
     let mut id = base.clone();
     let mut n = 1;
@@ -235,6 +234,12 @@ pub fn new_id(plan: &str) -> String {
         id = format!("{base}-{n}");
     }
     id
+}
+
+/// A time as a trial id: `20261123T084118Z`.
+pub fn new_id_at(t: std::time::SystemTime) -> String {
+    let text = humantime::format_rfc3339_seconds(t).to_string();
+    text.chars().filter(|c| *c != '-' && *c != ':').collect()
 }
 
 /// The trial directory: the one named, or the latest (trial ids sort by time).
