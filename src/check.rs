@@ -209,150 +209,202 @@ fn evaluate_one(c: &Check, dir: &Path, trials: &Path, baseline: Option<&str>) ->
         error: None,
         no_baseline: false,
     };
-    let r = (|| -> Result<(), String> {
-        let path = dir.join("analysis").join(format!("{}.csv", c.table));
-        let table = read_csv(&path)?;
-        let col = table.column(&c.column)?;
-        let unit = table.columns[col].1.clone();
-        // A selector names a column, or (`test`, `host`, `file`) a part of
-        // `source` when the table's rows are made `by` them (`tcp / client[0]`).
-        let source = table.columns.iter().position(|(n, _)| n == "source");
-        let mut selectors: Vec<(usize, &String, bool)> = Vec::new();
-        for (k, v) in &c.row {
-            match table.column(k) {
-                Ok(i) => selectors.push((i, v, false)),
-                Err(_) if matches!(k.as_str(), "test" | "host" | "file") && source.is_some() => {
-                    selectors.push((source.unwrap_or(0), v, true));
-                }
-                Err(e) => return Err(format!("`row` selects on `{k}`: {e}")),
-            }
-        }
-        let rows: Vec<&Vec<String>> = table
-            .rows
-            .iter()
-            .filter(|r| {
-                selectors.iter().all(|(i, v, part)| match r.get(*i) {
-                    Some(cell) if *part => cell.split(" / ").any(|p| p == v.as_str()),
-                    Some(cell) => cell == *v,
-                    None => false,
-                })
-            })
-            .collect();
-        // Long tables (dstat) carry each row's unit in a `unit` column.
-        let unit_col = table.columns.iter().position(|(n, _)| n == "unit");
-        if rows.is_empty() {
-            let sel: Vec<String> = c
-                .row
-                .iter()
-                .map(|(k, v)| format!("{k} = \"{v}\""))
-                .collect();
-            return Err(format!(
-                "no row of table `{}` matches {{ {} }}",
-                c.table,
-                sel.join(", ")
-            ));
-        }
-        let value_of = |r: &Vec<String>, col: usize| -> Result<f64, String> {
-            r.get(col)
-                .and_then(|v| v.parse::<f64>().ok())
-                .ok_or_else(|| {
-                    format!(
-                        "row {} has no number in `{}` (`{}`)",
-                        table.key(r),
-                        c.column,
-                        r.get(col).map_or("", String::as_str)
-                    )
-                })
-        };
-        match &c.limit {
-            Limit::Max(q) | Limit::Min(q) => {
-                let is_max = matches!(c.limit, Limit::Max(_));
-                for r in rows {
-                    let row_unit = unit.clone().or_else(|| {
-                        unit_col
-                            .and_then(|u| r.get(u))
-                            .filter(|u| !u.is_empty())
-                            .cloned()
-                    });
-                    let limit = in_unit(q, row_unit.as_deref())?;
-                    if q.unit.is_some() && q.unit != row_unit {
-                        out.limit = format!(
-                            "{} (= {} {})",
-                            c.shown,
-                            num(limit),
-                            row_unit.as_deref().unwrap_or("")
-                        );
-                    }
-                    let v = value_of(r, col)?;
-                    // Converted limits are inexact in the last bit
-                    // (0.004851 s × 1e6 = 4851.000000000001 us): equal is equal.
-                    let slack = limit.abs() * 1e-9;
-                    let passed = if is_max {
-                        v <= limit + slack
-                    } else {
-                        v >= limit - slack
+    let evaluated =
+        read_csv(&dir.join("analysis").join(format!("{}.csv", c.table))).and_then(|table| {
+            let col = table.column(&c.column)?;
+            let rows = select(c, &table)?;
+            let eval = Eval {
+                c,
+                table: &table,
+                col,
+                rows,
+            };
+            match &c.limit {
+                Limit::Max(q) => eval.bounds(q, true, &mut out),
+                Limit::Min(q) => eval.bounds(q, false, &mut out),
+                Limit::Regression { fraction, better } => {
+                    let better = eval.direction(*better)?;
+                    let Some(base) = baseline else {
+                        out.no_baseline = true;
+                        return Ok(());
                     };
-                    out.rows.push(RowResult {
-                        row: table.key(r),
-                        value: v,
-                        baseline: None,
-                        passed,
-                    });
-                }
-            }
-            Limit::Regression { fraction, better } => {
-                let better = better.or_else(|| better_of(unit.as_deref())).ok_or_else(|| {
-                    format!(
-                        "whether higher or lower is better for `{}` is not known from its unit; add `better = \"higher\"` or `better = \"lower\"`",
-                        c.column
+                    out.limit = format!("{} ({} is better), trial {base}", c.shown, better.name());
+                    let base_table = read_csv(
+                        &trials
+                            .join(base)
+                            .join("analysis")
+                            .join(format!("{}.csv", c.table)),
                     )
-                })?;
-                let Some(base) = baseline else {
-                    out.no_baseline = true;
-                    return Ok(());
-                };
-                out.limit = format!("{} ({} is better), trial {base}", c.shown, better.name());
-                let base_table = read_csv(
-                    &trials
-                        .join(base)
-                        .join("analysis")
-                        .join(format!("{}.csv", c.table)),
-                )
-                .map_err(|e| format!("baseline trial {base}: {e}"))?;
-                let bcol = base_table.column(&c.column)?;
-                let by_key: BTreeMap<String, &Vec<String>> = base_table
-                    .rows
-                    .iter()
-                    .map(|r| (base_table.key(r), r))
-                    .collect();
-                for r in rows {
-                    let key = table.key(r);
-                    let v = value_of(r, col)?;
-                    let b = by_key
-                        .get(&key)
-                        .and_then(|br| br.get(bcol))
-                        .and_then(|x| x.parse::<f64>().ok())
-                        .ok_or_else(|| format!("baseline trial {base} has no row {key}"))?;
-                    let worse = match better {
-                        Better::Higher => (b - v) / b.abs().max(f64::MIN_POSITIVE),
-                        Better::Lower => (v - b) / b.abs().max(f64::MIN_POSITIVE),
-                    };
-                    out.rows.push(RowResult {
-                        row: key,
-                        value: v,
-                        baseline: Some(b),
-                        passed: worse <= *fraction,
-                    });
+                    .map_err(|e| format!("baseline trial {base}: {e}"))?;
+                    eval.regression(&base_table, base, *fraction, better, &mut out)
                 }
             }
-        }
-        Ok(())
-    })();
-    match r {
+        });
+    match evaluated {
         Ok(()) => out.passed = out.no_baseline || out.rows.iter().all(|r| r.passed),
         Err(e) => out.error = Some(e),
     }
     out
+}
+
+/// The rows a check's `row` selects. A selector names a column, or
+/// (`test`, `host`, `file`) a part of `source` when the table's rows are
+/// made `by` them (`tcp / client[0]`).
+fn select<'t>(c: &Check, table: &'t CsvTable) -> Result<Vec<&'t Vec<String>>, String> {
+    let source = table.columns.iter().position(|(n, _)| n == "source");
+    let mut selectors: Vec<(usize, &String, bool)> = Vec::new();
+    for (k, v) in &c.row {
+        match table.column(k) {
+            Ok(i) => selectors.push((i, v, false)),
+            Err(_) if matches!(k.as_str(), "test" | "host" | "file") && source.is_some() => {
+                selectors.push((source.unwrap_or(0), v, true));
+            }
+            Err(e) => return Err(format!("`row` selects on `{k}`: {e}")),
+        }
+    }
+    let rows: Vec<&Vec<String>> = table
+        .rows
+        .iter()
+        .filter(|r| {
+            selectors.iter().all(|(i, v, part)| match r.get(*i) {
+                Some(cell) if *part => cell.split(" / ").any(|p| p == v.as_str()),
+                Some(cell) => cell == *v,
+                None => false,
+            })
+        })
+        .collect();
+    if rows.is_empty() {
+        let sel: Vec<String> = c
+            .row
+            .iter()
+            .map(|(k, v)| format!("{k} = \"{v}\""))
+            .collect();
+        return Err(format!(
+            "no row of table `{}` matches {{ {} }}",
+            c.table,
+            sel.join(", ")
+        ));
+    }
+    Ok(rows)
+}
+
+/// One check on the rows it selects of one table.
+struct Eval<'t> {
+    c: &'t Check,
+    table: &'t CsvTable,
+    col: usize,
+    rows: Vec<&'t Vec<String>>,
+}
+
+impl Eval<'_> {
+    /// A row's number in the checked column.
+    fn value_of(&self, r: &[String]) -> Result<f64, String> {
+        r.get(self.col)
+            .and_then(|v| v.parse::<f64>().ok())
+            .ok_or_else(|| {
+                format!(
+                    "row {} has no number in `{}` (`{}`)",
+                    self.table.key(r),
+                    self.c.column,
+                    r.get(self.col).map_or("", String::as_str)
+                )
+            })
+    }
+
+    /// `max` (or `min`): every selected row within the limit, converted to
+    /// the row's unit (long tables carry each row's unit in a `unit` column).
+    fn bounds(
+        &self,
+        q: &crate::units::Quantity,
+        is_max: bool,
+        out: &mut CheckResult,
+    ) -> Result<(), String> {
+        let unit = self.table.columns[self.col].1.clone();
+        let unit_col = self.table.columns.iter().position(|(n, _)| n == "unit");
+        for r in &self.rows {
+            let row_unit = unit.clone().or_else(|| {
+                unit_col
+                    .and_then(|u| r.get(u))
+                    .filter(|u| !u.is_empty())
+                    .cloned()
+            });
+            let limit = in_unit(q, row_unit.as_deref())?;
+            if q.unit.is_some() && q.unit != row_unit {
+                out.limit = format!(
+                    "{} (= {} {})",
+                    self.c.shown,
+                    num(limit),
+                    row_unit.as_deref().unwrap_or("")
+                );
+            }
+            let v = self.value_of(r)?;
+            // Converted limits are inexact in the last bit
+            // (0.004851 s × 1e6 = 4851.000000000001 us): equal is equal.
+            let slack = limit.abs() * 1e-9;
+            let passed = if is_max {
+                v <= limit + slack
+            } else {
+                v >= limit - slack
+            };
+            out.rows.push(RowResult {
+                row: self.table.key(r),
+                value: v,
+                baseline: None,
+                passed,
+            });
+        }
+        Ok(())
+    }
+
+    /// Which way is better: as the check says, else from the column's unit.
+    fn direction(&self, better: Option<Better>) -> Result<Better, String> {
+        better
+            .or_else(|| better_of(self.table.columns[self.col].1.as_deref()))
+            .ok_or_else(|| {
+                format!(
+                    "whether higher or lower is better for `{}` is not known from its unit; add `better = \"higher\"` or `better = \"lower\"`",
+                    self.c.column
+                )
+            })
+    }
+
+    /// `regression`: no selected row worse than its baseline row by more
+    /// than `fraction`.
+    fn regression(
+        &self,
+        base_table: &CsvTable,
+        base: &str,
+        fraction: f64,
+        better: Better,
+        out: &mut CheckResult,
+    ) -> Result<(), String> {
+        let bcol = base_table.column(&self.c.column)?;
+        let by_key: BTreeMap<String, &Vec<String>> = base_table
+            .rows
+            .iter()
+            .map(|r| (base_table.key(r), r))
+            .collect();
+        for r in &self.rows {
+            let key = self.table.key(r);
+            let v = self.value_of(r)?;
+            let b = by_key
+                .get(&key)
+                .and_then(|br| br.get(bcol))
+                .and_then(|x| x.parse::<f64>().ok())
+                .ok_or_else(|| format!("baseline trial {base} has no row {key}"))?;
+            let worse = match better {
+                Better::Higher => (b - v) / b.abs().max(f64::MIN_POSITIVE),
+                Better::Lower => (v - b) / b.abs().max(f64::MIN_POSITIVE),
+            };
+            out.rows.push(RowResult {
+                row: key,
+                value: v,
+                baseline: Some(b),
+                passed: worse <= fraction,
+            });
+        }
+        Ok(())
+    }
 }
 
 #[cfg(test)]

@@ -342,56 +342,10 @@ pub async fn connect(target: Target) -> Result<Session, Error> {
     let mut delay = Duration::from_millis(100);
     let mut last = String::new();
     for attempt in 1..=CONNECT_ATTEMPTS {
-        let mismatch = Arc::new(Mutex::new(None));
-        let client = Client {
-            expected: expected.clone(),
-            mismatch: mismatch.clone(),
-        };
-        let addr = (target.address.as_str(), target.port);
-        match tokio::time::timeout(
-            CONNECT_TIMEOUT,
-            client::connect(config.clone(), addr, client),
-        )
-        .await
-        {
-            Ok(Ok(mut handle)) => {
-                let auth = handle
-                    .authenticate_publickey(
-                        &target.user,
-                        PrivateKeyWithHashAlg::new(key.clone(), None),
-                    )
-                    .await
-                    .map_err(|e| Error::Auth {
-                        user: target.user.clone(),
-                        detail: e.to_string(),
-                    })?;
-                if !auth.success() {
-                    return Err(Error::KeyRefused {
-                        user: target.user.clone(),
-                        address: target.address.clone(),
-                        port: target.port,
-                        identity: target.identity.clone(),
-                    });
-                }
-                return Ok(Session {
-                    handle,
-                    target,
-                    no_sftp: Default::default(),
-                });
-            }
-            Ok(Err(e)) => {
-                if let Some(shown) = mismatch.lock().expect("lock").take() {
-                    return Err(Error::HostKeyChanged {
-                        host: target.host.clone(),
-                        address: target.address.clone(),
-                        port: target.port,
-                        pinned: expected.fingerprint(HashAlg::Sha256).to_string(),
-                        shown,
-                    });
-                }
-                last = e.to_string();
-            }
-            Err(_) => last = format!("no answer within {CONNECT_TIMEOUT:?}"),
+        match try_connect(&target, &config, &expected).await {
+            Ok(handle) => return login(handle, target, key).await,
+            Err(Attempt::Fatal(e)) => return Err(e),
+            Err(Attempt::Again(why)) => last = why,
         }
         if attempt < CONNECT_ATTEMPTS {
             tokio::time::sleep(delay).await;
@@ -404,6 +358,76 @@ pub async fn connect(target: Target) -> Result<Session, Error> {
         port: target.port,
         attempts: CONNECT_ATTEMPTS,
         last,
+    })
+}
+
+/// A connection attempt that failed: for good (a changed host key), or
+/// worth another try.
+enum Attempt {
+    Fatal(Error),
+    Again(String),
+}
+
+/// One TCP connect and key exchange, the host key checked against the pin.
+async fn try_connect(
+    target: &Target,
+    config: &Arc<client::Config>,
+    expected: &PublicKey,
+) -> Result<Handle<Client>, Attempt> {
+    let mismatch = Arc::new(Mutex::new(None));
+    let client = Client {
+        expected: expected.clone(),
+        mismatch: mismatch.clone(),
+    };
+    let addr = (target.address.as_str(), target.port);
+    let connected = tokio::time::timeout(
+        CONNECT_TIMEOUT,
+        client::connect(config.clone(), addr, client),
+    )
+    .await;
+    match connected {
+        Ok(Ok(handle)) => Ok(handle),
+        Ok(Err(e)) => match mismatch.lock().expect("lock").take() {
+            Some(shown) => Err(Attempt::Fatal(Error::HostKeyChanged {
+                host: target.host.clone(),
+                address: target.address.clone(),
+                port: target.port,
+                pinned: expected.fingerprint(HashAlg::Sha256).to_string(),
+                shown,
+            })),
+            None => Err(Attempt::Again(e.to_string())),
+        },
+        Err(_) => Err(Attempt::Again(format!(
+            "no answer within {CONNECT_TIMEOUT:?}"
+        ))),
+    }
+}
+
+/// Logs in with the key; a refused key is an error naming it.
+async fn login(
+    mut handle: Handle<Client>,
+    target: Target,
+    key: Arc<russh::keys::PrivateKey>,
+) -> Result<Session, Error> {
+    let auth = handle
+        .authenticate_publickey(&target.user, PrivateKeyWithHashAlg::new(key, None))
+        .await
+        .map_err(|e| Error::Auth {
+            user: target.user.clone(),
+            detail: e.to_string(),
+        })?;
+    if !auth.success() {
+        return Err(Error::KeyRefused {
+            user: target.user.clone(),
+            address: target.address.clone(),
+            port: target.port,
+            identity: target.identity.clone(),
+        });
+    }
+    Ok(Session {
+        handle,
+        target,
+        no_sftp: Default::default(),
     })
 }
 

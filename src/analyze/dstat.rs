@@ -68,73 +68,17 @@ pub fn read_file(path: &Path) -> Result<Recording, FileError> {
 }
 
 pub fn parse(bytes: &[u8], path: &Path) -> Result<Recording, FileError> {
-    let mut reader = csv::ReaderBuilder::new()
-        .has_headers(false)
-        .flexible(true)
-        .from_reader(bytes);
-    // One record buffer, reused: a long recording is streamed, not held.
-    let mut record = csv::StringRecord::new();
-    let mut next = |record: &mut csv::StringRecord| -> Result<Option<usize>, FileError> {
-        match reader.read_record(record) {
-            Ok(true) => Ok(Some(record.position().map_or(0, |p| p.line() as usize))),
-            Ok(false) => Ok(None),
-            Err(e) => Err(FileError::at(
-                path,
-                e.position().map_or(0, |p| p.line() as usize),
-                e.to_string(),
-            )),
-        }
+    let mut r = Records {
+        reader: csv::ReaderBuilder::new()
+            .has_headers(false)
+            .flexible(true)
+            .from_reader(bytes),
+        record: csv::StringRecord::new(),
+        path,
     };
-    if next(&mut record)?.is_none() {
-        return Err(FileError::whole(
-            path,
-            "the file is empty; expected dstat/dool CSV output".into(),
-        ));
-    }
-    let title = record.get(0).unwrap_or("").to_string();
-    if !title.contains("CSV output") {
-        return Err(FileError::at(
-            path,
-            1,
-            format!(
-                "expected a dstat/dool CSV title such as \"Dstat 0.8.0 CSV output\", found `{title}`"
-            ),
-        ));
-    }
-    let mut preamble = BTreeMap::new();
-    preamble.insert("title".to_string(), title.clone());
-    // Preamble rows start with a `Label:` cell; the first row that does not is the group header.
-    let missing_header = || FileError::whole(path, "no header rows after the preamble".into());
-    loop {
-        next(&mut record)?.ok_or_else(missing_header)?;
-        if !record.get(0).unwrap_or("").ends_with(':') {
-            break;
-        }
-        let cells: Vec<&str> = record.iter().collect();
-        for (k, cell) in cells.iter().enumerate() {
-            if let Some(label) = cell.strip_suffix(':')
-                && !label.is_empty()
-                && label.chars().all(|c| c.is_ascii_alphabetic())
-            {
-                preamble.insert(
-                    label.to_string(),
-                    cells.get(k + 1).unwrap_or(&"").to_string(),
-                );
-            }
-        }
-    }
-    let groups: Vec<String> = record.iter().map(str::to_string).collect();
-    let header_line = next(&mut record)?.ok_or_else(missing_header)?;
-    let mut columns = Vec::new();
-    let mut group = String::new();
-    for (k, name) in record.iter().enumerate() {
-        let g = groups.get(k).map_or("", String::as_str);
-        if !g.is_empty() {
-            group = g.to_string();
-        }
-        let column = name.strip_prefix(&format!("{group}:")).unwrap_or(name);
-        columns.push(format!("{group}.{column}"));
-    }
+    let title = r.title()?;
+    let preamble = r.preamble(&title)?;
+    let (columns, header_line) = r.columns()?;
     let (year, date_month) = preamble
         .get("Date")
         .and_then(|d| preamble_date(d))
@@ -145,40 +89,7 @@ pub fn parse(bytes: &[u8], path: &Path) -> Result<Recording, FileError> {
     let time_col = columns
         .iter()
         .position(|c| c == "system.time" || c == "epoch.epoch" || c.ends_with(".time"));
-    let width = columns.len();
-    let mut times = Vec::new();
-    let mut values = Vec::new();
-    while let Some(line) = next(&mut record)? {
-        if record.len() != width {
-            return Err(FileError::at(
-                path,
-                line,
-                format!(
-                    "expected {width} fields as in the header, found {}",
-                    record.len()
-                ),
-            ));
-        }
-        let t = match time_col {
-            Some(c) => {
-                let text = record.get(c).unwrap_or("");
-                parse_time(text, year, date_month).ok_or_else(|| {
-                    FileError::at(
-                        path,
-                        line,
-                        format!("cannot read the time `{text}` (expected dd-mm HH:MM:SS, Mon-dd HH:MM:SS or epoch seconds)"),
-                    )
-                })?
-            }
-            None => f64::NAN,
-        };
-        times.push(t);
-        values.extend(
-            record
-                .iter()
-                .map(|v| v.trim().parse::<f64>().unwrap_or(f64::NAN)),
-        );
-    }
+    let (times, values) = r.rows(columns.len(), time_col, year, date_month)?;
     if times.is_empty() {
         return Err(FileError::at(
             path,
@@ -195,6 +106,143 @@ pub fn parse(bytes: &[u8], path: &Path) -> Result<Recording, FileError> {
         byte_columns_unit: if dool_bits { "bits/s" } else { "bytes/s" },
         times_sorted,
     })
+}
+
+/// A dstat CSV, record by record: one buffer, reused, so that a long
+/// recording is streamed, not held.
+struct Records<'a> {
+    reader: csv::Reader<&'a [u8]>,
+    record: csv::StringRecord,
+    path: &'a Path,
+}
+
+impl Records<'_> {
+    /// The next record and its line, `None` at the end.
+    fn next(&mut self) -> Result<Option<usize>, FileError> {
+        match self.reader.read_record(&mut self.record) {
+            Ok(true) => Ok(Some(
+                self.record.position().map_or(0, |p| p.line() as usize),
+            )),
+            Ok(false) => Ok(None),
+            Err(e) => Err(FileError::at(
+                self.path,
+                e.position().map_or(0, |p| p.line() as usize),
+                e.to_string(),
+            )),
+        }
+    }
+
+    /// `"Dstat 0.8.0 CSV output"` or `"dool 1.3.8 CSV output"`.
+    fn title(&mut self) -> Result<String, FileError> {
+        if self.next()?.is_none() {
+            return Err(FileError::whole(
+                self.path,
+                "the file is empty; expected dstat/dool CSV output".into(),
+            ));
+        }
+        let title = self.record.get(0).unwrap_or("").to_string();
+        if !title.contains("CSV output") {
+            return Err(FileError::at(
+                self.path,
+                1,
+                format!(
+                    "expected a dstat/dool CSV title such as \"Dstat 0.8.0 CSV output\", found `{title}`"
+                ),
+            ));
+        }
+        Ok(title)
+    }
+
+    /// Preamble rows start with a `Label:` cell; the first row that does
+    /// not is the group header (left in the buffer).
+    fn preamble(&mut self, title: &str) -> Result<BTreeMap<String, String>, FileError> {
+        let mut preamble = BTreeMap::new();
+        preamble.insert("title".to_string(), title.to_string());
+        loop {
+            self.next()?.ok_or_else(|| self.missing_header())?;
+            if !self.record.get(0).unwrap_or("").ends_with(':') {
+                return Ok(preamble);
+            }
+            let cells: Vec<&str> = self.record.iter().collect();
+            for (k, cell) in cells.iter().enumerate() {
+                if let Some(label) = cell.strip_suffix(':')
+                    && !label.is_empty()
+                    && label.chars().all(|c| c.is_ascii_alphabetic())
+                {
+                    preamble.insert(
+                        label.to_string(),
+                        cells.get(k + 1).unwrap_or(&"").to_string(),
+                    );
+                }
+            }
+        }
+    }
+
+    fn missing_header(&self) -> FileError {
+        FileError::whole(self.path, "no header rows after the preamble".into())
+    }
+
+    /// `group.column` names from the group row (in the buffer) and the
+    /// column row; the column row's line.
+    fn columns(&mut self) -> Result<(Vec<String>, usize), FileError> {
+        let groups: Vec<String> = self.record.iter().map(str::to_string).collect();
+        let header_line = self.next()?.ok_or_else(|| self.missing_header())?;
+        let mut columns = Vec::new();
+        let mut group = String::new();
+        for (k, name) in self.record.iter().enumerate() {
+            let g = groups.get(k).map_or("", String::as_str);
+            if !g.is_empty() {
+                group = g.to_string();
+            }
+            let column = name.strip_prefix(&format!("{group}:")).unwrap_or(name);
+            columns.push(format!("{group}.{column}"));
+        }
+        Ok((columns, header_line))
+    }
+
+    /// Each row's time and values (row-major), every row as wide as the header.
+    fn rows(
+        &mut self,
+        width: usize,
+        time_col: Option<usize>,
+        year: i64,
+        date_month: i64,
+    ) -> Result<(Vec<f64>, Vec<f64>), FileError> {
+        let mut times = Vec::new();
+        let mut values = Vec::new();
+        while let Some(line) = self.next()? {
+            if self.record.len() != width {
+                return Err(FileError::at(
+                    self.path,
+                    line,
+                    format!(
+                        "expected {width} fields as in the header, found {}",
+                        self.record.len()
+                    ),
+                ));
+            }
+            let t = match time_col {
+                Some(c) => {
+                    let text = self.record.get(c).unwrap_or("");
+                    parse_time(text, year, date_month).ok_or_else(|| {
+                        FileError::at(
+                            self.path,
+                            line,
+                            format!("cannot read the time `{text}` (expected dd-mm HH:MM:SS, Mon-dd HH:MM:SS or epoch seconds)"),
+                        )
+                    })?
+                }
+                None => f64::NAN,
+            };
+            times.push(t);
+            values.extend(
+                self.record
+                    .iter()
+                    .map(|v| v.trim().parse::<f64>().unwrap_or(f64::NAN)),
+            );
+        }
+        Ok((times, values))
+    }
 }
 
 fn parse_time(text: &str, year: i64, date_month: i64) -> Option<f64> {

@@ -103,76 +103,29 @@ pub fn parse(bytes: &[u8], path: &Path, filter: &TagFilter) -> Result<FileMerge,
     let mut decoder = Deserializer::new();
     let mut raw = Vec::new();
     for (i, line) in text.lines().enumerate() {
-        let lineno = i + 1;
+        let at = |message: String| FileError::at(path, i + 1, message);
         let line = line.trim_end_matches('\r');
-        if line.is_empty() {
+        if line.is_empty() || line.starts_with('#') || line.starts_with("\"StartTimestamp\"") {
             continue;
         }
-        if line.starts_with('#') || line.starts_with("\"StartTimestamp\"") {
-            continue;
-        }
-        let (tag, rest) = match line.strip_prefix("Tag=") {
-            Some(r) => match r.split_once(',') {
-                Some((t, rest)) => (Some(t), rest),
-                None => {
-                    return Err(FileError::at(
-                        path,
-                        lineno,
-                        "a `Tag=` with no histogram after it".into(),
-                    ));
-                }
-            },
-            None => (None, line),
-        };
-        let fields: Vec<&str> = rest.split(',').collect();
-        if fields.len() != 4 {
-            return Err(FileError::at(
-                path,
-                lineno,
-                format!(
-                    "expected `start,length,max,histogram` (4 fields), found {}",
-                    fields.len()
-                ),
-            ));
-        }
-        for (name, f) in ["start timestamp", "interval length", "interval max"]
-            .iter()
-            .zip(&fields[..3])
-        {
-            if f.trim().parse::<f64>().is_err() {
-                return Err(FileError::at(
-                    path,
-                    lineno,
-                    format!("the {name} `{f}` is not a number"),
-                ));
-            }
-        }
+        let (tag, payload) = fields(line).map_err(at)?;
         seen_lines += 1;
         let Some(key) = filter.key(tag) else { continue };
         raw.clear();
         base64::engine::general_purpose::STANDARD
-            .decode_vec(fields[3].trim(), &mut raw)
-            .map_err(|e| {
-                FileError::at(
-                    path,
-                    lineno,
-                    format!("the histogram is not valid base64: {e}"),
-                )
-            })?;
+            .decode_vec(payload, &mut raw)
+            .map_err(|e| at(format!("the histogram is not valid base64: {e}")))?;
         let hist: Histogram<u64> = decoder.deserialize(&mut &raw[..]).map_err(|e| {
-            FileError::at(
-                path,
-                lineno,
-                format!("cannot decode the histogram ({e:?}); runner reads V2 compressed payloads (`HISTFAAA…`), as written by HdrHistogram 2.x"),
-            )
+            at(format!("cannot decode the histogram ({e:?}); runner reads V2 compressed payloads (`HISTFAAA…`), as written by HdrHistogram 2.x"))
         })?;
         let entry = groups.entry(key).or_insert_with(|| Merged {
             hist: accumulator_like(&hist),
             intervals: 0,
         });
-        entry.hist.add(&hist).map_err(|e| {
-            FileError::at(path, lineno, format!("cannot merge the histogram: {e:?}"))
-        })?;
+        entry
+            .hist
+            .add(&hist)
+            .map_err(|e| at(format!("cannot merge the histogram: {e:?}")))?;
         entry.intervals += 1;
     }
     if seen_lines == 0 {
@@ -182,6 +135,34 @@ pub fn parse(bytes: &[u8], path: &Path, filter: &TagFilter) -> Result<FileMerge,
         ));
     }
     Ok(FileMerge { groups })
+}
+
+/// An interval line's tag (if any) and base64 histogram, its other fields
+/// checked: `[Tag=T,]start,length,max,histogram`.
+fn fields(line: &str) -> Result<(Option<&str>, &str), String> {
+    let (tag, rest) = match line.strip_prefix("Tag=") {
+        Some(r) => match r.split_once(',') {
+            Some((t, rest)) => (Some(t), rest),
+            None => return Err("a `Tag=` with no histogram after it".into()),
+        },
+        None => (None, line),
+    };
+    let fields: Vec<&str> = rest.split(',').collect();
+    if fields.len() != 4 {
+        return Err(format!(
+            "expected `start,length,max,histogram` (4 fields), found {}",
+            fields.len()
+        ));
+    }
+    for (name, f) in ["start timestamp", "interval length", "interval max"]
+        .iter()
+        .zip(&fields[..3])
+    {
+        if f.trim().parse::<f64>().is_err() {
+            return Err(format!("the {name} `{f}` is not a number"));
+        }
+    }
+    Ok((tag, fields[3].trim()))
 }
 
 /// Reads `files` on all cores; results in the order given.

@@ -458,49 +458,8 @@ fn analyze_dstat(groups: &[Group], opts: &Options, found: &mut Found) -> Analyse
     let mut notes = Vec::new();
     for g in groups {
         for (f, rec) in parsed.of(g) {
-            let p = &rec.preamble;
-            let get = |k: &str| p.get(k).map_or("?", String::as_str);
-            notes.push(format!(
-                "{}: {} ({}), recorded on {} from {}; {} rows; net/dsk columns in {}",
-                f.display(),
-                get("title"),
-                get("Cmdline"),
-                get("Host"),
-                get("Date"),
-                rec.times.len(),
-                rec.byte_columns_unit
-            ));
-            if let Some(zone) = rec.non_utc_zone() {
-                // dstat -t/dool -t write local wall-clock times; only UTC/GMT can be placed exactly.
-                notes.push(format!(
-                    "WARNING {}: recorded in time zone {zone}; its times were read as UTC, so test windows may be shifted (record monitors with TZ=UTC, or dool -T)",
-                    f.display()
-                ));
-                found.notices.push(format!(
-                    "{}: recorded in time zone {zone}; its times are read as UTC",
-                    f.display()
-                ));
-            }
-            let wanted: Vec<usize> = if opts.columns.is_empty() {
-                (0..rec.columns.len())
-                    .filter(|&c| {
-                        !rec.columns[c].ends_with(".time") && rec.columns[c] != "epoch.epoch"
-                    })
-                    .collect()
-            } else {
-                let mut idx = Vec::new();
-                for name in &opts.columns {
-                    match rec.column_index(name) {
-                        Some(i) => idx.push(i),
-                        // The file's other columns are in the table: a note, not "unreadable".
-                        None => found.warnings.push(format!(
-                            "{} has no column `{name}` (its other columns are in the table)",
-                            f.display()
-                        )),
-                    }
-                }
-                idx
-            };
+            notes.extend(dstat_notes(f, rec, found));
+            let wanted = dstat_columns(f, rec, opts, found);
             let windows: Vec<(String, Vec<usize>)> = if opts.windows.is_empty() {
                 vec![(
                     "whole recording".to_string(),
@@ -526,16 +485,9 @@ fn analyze_dstat(groups: &[Group], opts: &Options, found: &mut Found) -> Analyse
         }
     }
     for name in &opts.columns {
-        let anywhere = groups.iter().any(|g| {
-            parsed
-                .of(g)
-                .iter()
-                .any(|(_, rec)| rec.column_index(name).is_some())
-        });
-        if !anywhere {
-            let some = groups
-                .iter()
-                .flat_map(|g| parsed.of(g))
+        let recordings = || groups.iter().flat_map(|g| parsed.of(g));
+        if !recordings().any(|(_, rec)| rec.column_index(name).is_some()) {
+            let some = recordings()
                 .next()
                 .map(|(_, rec)| rec.columns.join(", "))
                 .unwrap_or_default();
@@ -551,6 +503,62 @@ fn analyze_dstat(groups: &[Group], opts: &Options, found: &mut Found) -> Analyse
     t.notes = notes;
     t.notes.push("Window rule: a row is in a test's window when start <= t < end, t being the row's own timestamp (UTC, year from the Date: line). dstat's first row (the average since boot) counts only if its time is inside.".into());
     (Some(t), parsed.read_files())
+}
+
+/// What a recording is, for the table's notes; a warning when its times
+/// are not UTC.
+fn dstat_notes(f: &Path, rec: &dstat::Recording, found: &mut Found) -> Vec<String> {
+    let p = &rec.preamble;
+    let get = |k: &str| p.get(k).map_or("?", String::as_str);
+    let mut notes = vec![format!(
+        "{}: {} ({}), recorded on {} from {}; {} rows; net/dsk columns in {}",
+        f.display(),
+        get("title"),
+        get("Cmdline"),
+        get("Host"),
+        get("Date"),
+        rec.times.len(),
+        rec.byte_columns_unit
+    )];
+    if let Some(zone) = rec.non_utc_zone() {
+        // dstat -t/dool -t write local wall-clock times; only UTC/GMT can be placed exactly.
+        notes.push(format!(
+            "WARNING {}: recorded in time zone {zone}; its times were read as UTC, so test windows may be shifted (record monitors with TZ=UTC, or dool -T)",
+            f.display()
+        ));
+        found.notices.push(format!(
+            "{}: recorded in time zone {zone}; its times are read as UTC",
+            f.display()
+        ));
+    }
+    notes
+}
+
+/// The columns of a recording to summarise: the ones asked for, else
+/// every one but its time.
+fn dstat_columns(
+    f: &Path,
+    rec: &dstat::Recording,
+    opts: &Options,
+    found: &mut Found,
+) -> Vec<usize> {
+    if opts.columns.is_empty() {
+        return (0..rec.columns.len())
+            .filter(|&c| !rec.columns[c].ends_with(".time") && rec.columns[c] != "epoch.epoch")
+            .collect();
+    }
+    let mut idx = Vec::new();
+    for name in &opts.columns {
+        match rec.column_index(name) {
+            Some(i) => idx.push(i),
+            // The file's other columns are in the table: a note, not "unreadable".
+            None => found.warnings.push(format!(
+                "{} has no column `{name}` (its other columns are in the table)",
+                f.display()
+            )),
+        }
+    }
+    idx
 }
 
 /// Reads test windows: a `windows.json` (`{"windows": [{"test", "start_epoch", "end_epoch"}]}`).

@@ -45,135 +45,154 @@ pub fn run_all(plan: &Plan, dir: &Path, trial: &Trial) -> Result<Written> {
 /// One `[[analyze]]` on the trial in `dir`: `analysis/<name>.<format>` and
 /// `analysis/<name>.sources.txt`.
 pub fn run_one(plan: &Plan, a: &Analysis, dir: &Path, trial: &Trial) -> Result<Written> {
-    let out_dir = dir.join("analysis");
-    fs_err::create_dir_all(&out_dir)?;
-    let overrides = Path::new("analysis");
     let mut written = Written {
         ok: true,
         ..Written::default()
     };
-    {
-        let files = super::matching_files(dir, &a.files)?;
-        if files.is_empty() {
-            let problem = format!(
-                "analysis `{}`: no file in {} matches {}",
-                a.name,
-                dir.display(),
-                a.files
-                    .iter()
-                    .map(|g| format!("`{g}`"))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            );
-            written.warnings.push(format!("error: {problem}"));
-            written.problems.push(problem);
-            written.ok = false;
-            return Ok(written);
-        }
-        // `by = ["test"]`: files under a test's folder (`<host>/<test>/…`) belong to
-        // that test; output that spans tests (a monitor's dstat, an iperf server's
-        // log) is cut by the tests' windows instead.
-        let is_test = |rel: &std::path::Path| {
-            let parts: Vec<_> = rel.iter().collect();
-            parts.len() > 2
-                && trial
-                    .tests
-                    .iter()
-                    .any(|t| parts[1].to_string_lossy() == t.name)
-        };
-        let cut_by_windows = a.by.contains(&By::Test)
-            && (a.parser == ParserKind::Dstat || !files.iter().any(|f| is_test(f)));
-        // Rows: one per distinct (by…) key, in the order the files sort.
-        let mut groups: Vec<Group> = Vec::new();
-        for rel in &files {
-            let parts: Vec<String> = rel
+    let files = super::matching_files(dir, &a.files)?;
+    if files.is_empty() {
+        let problem = format!(
+            "analysis `{}`: no file in {} matches {}",
+            a.name,
+            dir.display(),
+            a.files
                 .iter()
-                .map(|c| c.to_string_lossy().to_string())
-                .collect();
-            let host = trial.host_of_dir(&parts[0]);
-            let test = if parts.len() > 2 {
-                parts[1].clone()
-            } else {
-                "-".to_string()
-            };
-            let mut key = Vec::new();
-            for b in &a.by {
-                match b {
-                    By::Host => key.push(host.clone()),
-                    By::Test if cut_by_windows => {}
-                    By::Test => key.push(test.clone()),
-                    By::File => key.push(rel.display().to_string()),
-                }
-            }
-            let label = if key.is_empty() {
-                "all files".to_string()
-            } else {
-                key.join(" / ")
-            };
-            let path = dir.join(rel);
-            match groups.iter_mut().find(|g| g.label == label) {
-                Some(g) => g.files.push(path),
-                None => groups.push(Group {
-                    label,
-                    files: vec![path],
-                }),
-            }
-        }
-        let windows = if cut_by_windows {
+                .map(|g| format!("`{g}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        written.warnings.push(format!("error: {problem}"));
+        written.problems.push(problem);
+        written.ok = false;
+        return Ok(written);
+    }
+    let cut_by_windows = cut_by_windows(a, &files, trial);
+    let opts = Options {
+        tag: TagFilter::parse(&a.tag),
+        unit: a.unit.clone(),
+        columns: a.columns.clone(),
+        windows: if cut_by_windows {
             trial.windows()
         } else {
             Vec::new()
-        };
-        let opts = Options {
-            tag: TagFilter::parse(&a.tag),
-            unit: a.unit.clone(),
-            columns: a.columns.clone(),
-            windows,
-        };
-        let outcome = analyze::analyze(a.parser, &groups, &opts);
-        written.warnings.extend(outcome.lines());
-        if !outcome.ok() {
-            written.ok = false;
-            written.problems.push(format!(
-                "analysis `{}`: {} input(s) could not be read",
-                a.name,
-                outcome.errors.len() + outcome.problems.len()
-            ));
-        }
-        let Some(mut table) = outcome.table else {
-            return Ok(written);
-        };
-        // A row that reports an error (iperf3's `error`) fails the trial's analysis.
-        let errors = error_rows(&table);
-        if !errors.is_empty() {
-            written.ok = false;
-            written.problems.extend(
-                errors
-                    .into_iter()
-                    .map(|e| format!("analysis `{}`: {e}", a.name)),
-            );
-        }
-        table.title = format!("{} — {}", a.name, table.title);
-        table.notes.insert(
-            0,
-            format!(
-                "Trial {} of plan `{}` ({}).",
-                trial.trial,
-                plan.name,
-                dir.display()
-            ),
-        );
-        for format in &a.formats {
-            let text = render::render(&table, *format, Some(overrides)).map_err(Error::msg)?;
-            let path = out_dir.join(format!("{}.{}", a.name, format.extension()));
-            crate::state::write_atomic(&path, text.as_bytes())?;
-            written.tables.push(path);
-        }
-        // CSV stays plain RFC 4180; what it was computed from is written beside it.
-        let sources = out_dir.join(format!("{}.sources.txt", a.name));
-        crate::state::write_atomic(&sources, format!("{}\n", table.notes.join("\n")).as_bytes())?;
+        },
+    };
+    let groups = groups(a, dir, &files, trial, cut_by_windows);
+    let outcome = analyze::analyze(a.parser, &groups, &opts);
+    written.warnings.extend(outcome.lines());
+    if !outcome.ok() {
+        written.ok = false;
+        written.problems.push(format!(
+            "analysis `{}`: {} input(s) could not be read",
+            a.name,
+            outcome.errors.len() + outcome.problems.len()
+        ));
     }
+    let Some(mut table) = outcome.table else {
+        return Ok(written);
+    };
+    // A row that reports an error (iperf3's `error`) fails the trial's analysis.
+    let errors = error_rows(&table);
+    if !errors.is_empty() {
+        written.ok = false;
+        written.problems.extend(
+            errors
+                .into_iter()
+                .map(|e| format!("analysis `{}`: {e}", a.name)),
+        );
+    }
+    table.title = format!("{} — {}", a.name, table.title);
+    table.notes.insert(
+        0,
+        format!(
+            "Trial {} of plan `{}` ({}).",
+            trial.trial,
+            plan.name,
+            dir.display()
+        ),
+    );
+    written.tables = write_tables(a, &table, dir)?;
     Ok(written)
+}
+
+/// `by = ["test"]`: files under a test's folder (`<host>/<test>/…`) belong
+/// to that test; output that spans tests (a monitor's dstat, an iperf
+/// server's log) is cut by the tests' windows instead.
+fn cut_by_windows(a: &Analysis, files: &[PathBuf], trial: &Trial) -> bool {
+    let is_test = |rel: &Path| {
+        let parts: Vec<_> = rel.iter().collect();
+        parts.len() > 2
+            && trial
+                .tests
+                .iter()
+                .any(|t| parts[1].to_string_lossy() == t.name)
+    };
+    a.by.contains(&By::Test) && (a.parser == ParserKind::Dstat || !files.iter().any(|f| is_test(f)))
+}
+
+/// Rows: one per distinct (by…) key, in the order the files sort.
+fn groups(
+    a: &Analysis,
+    dir: &Path,
+    files: &[PathBuf],
+    trial: &Trial,
+    cut_by_windows: bool,
+) -> Vec<Group> {
+    let mut groups: Vec<Group> = Vec::new();
+    for rel in files {
+        let parts: Vec<String> = rel
+            .iter()
+            .map(|c| c.to_string_lossy().to_string())
+            .collect();
+        let host = trial.host_of_dir(&parts[0]);
+        let test = if parts.len() > 2 {
+            parts[1].clone()
+        } else {
+            "-".to_string()
+        };
+        let key: Vec<String> =
+            a.by.iter()
+                .filter_map(|b| match b {
+                    By::Host => Some(host.clone()),
+                    By::Test if cut_by_windows => None,
+                    By::Test => Some(test.clone()),
+                    By::File => Some(rel.display().to_string()),
+                })
+                .collect();
+        let label = if key.is_empty() {
+            "all files".to_string()
+        } else {
+            key.join(" / ")
+        };
+        let path = dir.join(rel);
+        match groups.iter_mut().find(|g| g.label == label) {
+            Some(g) => g.files.push(path),
+            None => groups.push(Group {
+                label,
+                files: vec![path],
+            }),
+        }
+    }
+    groups
+}
+
+/// The table in each of the analysis's formats; CSV stays plain RFC 4180,
+/// and what it was computed from is written beside it. A project's own
+/// `analysis/` templates override the built-in ones.
+fn write_tables(a: &Analysis, table: &crate::table::Table, dir: &Path) -> Result<Vec<PathBuf>> {
+    let out_dir = dir.join("analysis");
+    fs_err::create_dir_all(&out_dir)?;
+    let mut paths = Vec::new();
+    for format in &a.formats {
+        let text =
+            render::render(table, *format, Some(Path::new("analysis"))).map_err(Error::msg)?;
+        let path = out_dir.join(format!("{}.{}", a.name, format.extension()));
+        crate::state::write_atomic(&path, text.as_bytes())?;
+        paths.push(path);
+    }
+    let sources = out_dir.join(format!("{}.sources.txt", a.name));
+    crate::state::write_atomic(&sources, format!("{}\n", table.notes.join("\n")).as_bytes())?;
+    Ok(paths)
 }
 
 /// Rows that report an error (iperf3's `error` column), as `source: error`.

@@ -39,44 +39,22 @@ pub async fn fetch(
 ) -> Fetched {
     let mut out = Fetched::default();
     remove_temps(dest);
-    let mut listing: Vec<u8> = Vec::new();
-    let mut err: Vec<u8> = Vec::new();
-    let script = remote::list_files(base, skip_trials);
-    match session
-        .exec(
-            &script,
-            None,
-            LIST_TIMEOUT,
-            "collect",
-            &mut listing,
-            &mut err,
-        )
-        .await
-    {
-        Ok(o) if o.success() => {}
-        Ok(o) => {
-            out.errors.push(format!(
-                "{host}: cannot list {base}: {o}: {}",
-                String::from_utf8_lossy(&err).trim()
-            ));
-            return out;
-        }
+    let listing = match list(session, base, skip_trials).await {
+        Ok(text) => text,
         Err(e) => {
             out.errors.push(format!("{host}: cannot list {base}: {e}"));
             return out;
         }
-    }
-    let text = String::from_utf8_lossy(&listing);
+    };
     let mut physical_base = String::new();
-    for line in text.lines() {
-        let f: Vec<&str> = line.split('\t').collect();
-        let (rel, link) = match f.as_slice() {
+    for line in listing.lines() {
+        let (rel, link) = match line.split('\t').collect::<Vec<_>>().as_slice() {
             ["B", b] => {
                 physical_base = b.to_string();
                 continue;
             }
             ["F", p] => (*p, None),
-            ["L", p, target] => (*p, Some(*target)),
+            ["L", p, resolved, raw] => (*p, Some((*resolved, *raw))),
             _ => {
                 out.errors.push(format!(
                     "{host}: a file name runner cannot collect safely: {}",
@@ -96,37 +74,33 @@ pub async fn fetch(
         if !keep(rel) {
             continue;
         }
-        if let Some(target) = link {
-            let inside = !physical_base.is_empty()
-                && Path::new(target).starts_with(&physical_base)
-                && Path::new(target) != Path::new(&physical_base);
-            if !inside {
-                let shown = if base == "." || Path::new(base).is_absolute() {
-                    rel.display().to_string()
-                } else {
-                    format!("{base}/{}", rel.display())
-                };
-                out.errors.push(format!(
-                    "{host}: `{shown}` is a symlink to {target}, outside {} (or that folder itself): not collected",
-                    if physical_base.is_empty() {
-                        base
-                    } else {
-                        &physical_base
-                    }
-                ));
-                continue;
-            }
-        }
-        let to = dest.join(rel);
         let from = if base == "." {
             rel.display().to_string()
         } else {
             format!("{base}/{}", rel.display())
         };
-        match fetch_file(session, &from, &to).await {
+        if let Some((resolved, raw)) = link
+            && let Some(why) = outside(&physical_base, resolved, raw)
+        {
+            let shown = if Path::new(base).is_absolute() {
+                rel.display().to_string()
+            } else {
+                from.clone()
+            };
+            let folder = if physical_base.is_empty() {
+                base
+            } else {
+                &physical_base
+            };
+            out.errors.push(format!(
+                "{host}: `{shown}` is a symlink {why}, outside {folder} (or that folder itself): not collected"
+            ));
+            continue;
+        }
+        match fetch_file(session, &from, &dest.join(rel)).await {
             Ok(n) => {
                 out.bytes += n;
-                out.files.push(to);
+                out.files.push(dest.join(rel));
             }
             Err(e) => out
                 .errors
@@ -134,6 +108,44 @@ pub async fn fetch(
         }
     }
     out
+}
+
+/// The host's listing of `base` (see `remote::list_files`).
+async fn list(session: &Session, base: &str, skip_trials: bool) -> Result<String, String> {
+    let mut listing: Vec<u8> = Vec::new();
+    let mut err: Vec<u8> = Vec::new();
+    let script = remote::list_files(base, skip_trials);
+    let ran = session
+        .exec(
+            &script,
+            None,
+            LIST_TIMEOUT,
+            "collect",
+            &mut listing,
+            &mut err,
+        )
+        .await
+        .map_err(|e| e.to_string())?;
+    if !ran.success() {
+        return Err(format!("{ran}: {}", String::from_utf8_lossy(&err).trim()));
+    }
+    Ok(String::from_utf8_lossy(&listing).into_owned())
+}
+
+/// Why a symlink must not be followed, if it must not: it resolves
+/// outside the folder being collected, to that folder itself, or nowhere
+/// (dangling, a loop).
+fn outside(physical_base: &str, resolved: &str, raw: &str) -> Option<String> {
+    let shown_raw = crate::style::escape_controls(raw);
+    if resolved.is_empty() {
+        return Some(format!(
+            "to `{shown_raw}` that does not resolve (dangling, or a loop)"
+        ));
+    }
+    let inside = !physical_base.is_empty()
+        && Path::new(resolved).starts_with(physical_base)
+        && Path::new(resolved) != Path::new(physical_base);
+    (!inside).then(|| format!("to {}", crate::style::escape_controls(resolved)))
 }
 
 /// Temp files of a fetch that was cut short (runner killed): never part of

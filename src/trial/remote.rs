@@ -193,8 +193,9 @@ pub fn stop_monitors(trial: &str, tag: &str, host: &str, monitors: &[(&str, Dura
 }
 
 /// Lists files under `base` (relative to the working directory) for
-/// collection: `F<TAB>path` for files, `L<TAB>path<TAB>resolved` for
-/// symlinks; the first line is `B<TAB>` and `base`'s physical path. With
+/// collection: `F<TAB>path` for files, `L<TAB>path<TAB>resolved<TAB>target`
+/// for symlinks (`resolved` empty when it does not resolve); the first line
+/// is `B<TAB>` and `base`'s physical path. With
 /// `skip_trials`, `runner-trials/` (tests' and monitors' own output) is left out.
 pub fn list_files(base: &str, skip_trials: bool) -> String {
     let prune = if skip_trials {
@@ -205,7 +206,7 @@ pub fn list_files(base: &str, skip_trials: bool) -> String {
     format!(
         "cd {b} 2>/dev/null || exit 0\nprintf 'B\\t%s\\n' \"$(pwd -P)\"\n\
          find . -mindepth 1 {prune}\\( -type f -o -type l \\) -print | while IFS= read -r f; do\n  \
-         if [ -L \"$f\" ]; then printf 'L\\t%s\\t%s\\n' \"$f\" \"$(readlink -f -- \"$f\")\"; else printf 'F\\t%s\\n' \"$f\"; fi\ndone\n",
+         if [ -L \"$f\" ]; then printf 'L\\t%s\\t%s\\t%s\\n' \"$f\" \"$(readlink -e -- \"$f\")\" \"$(readlink -- \"$f\")\"; else printf 'F\\t%s\\n' \"$f\"; fi\ndone\n",
         b = quote(base)
     )
 }

@@ -335,73 +335,38 @@ impl Inner {
             return fail("the key pair and security group are not ready".into());
         };
         let spec: &Ec2Host = batch[0].host.ec2.as_ref().expect("ec2 host");
-        let indices: Vec<usize> = batch.iter().map(|p| p.host.index).collect();
         let launch = crate::os::unique_id();
-        let expires = rfc3339(SystemTime::now() + self.config.expire_after);
-        let hosts = encode_indices(&indices);
-        let hash = crate::hash::short(&batch[0].hash);
-        let count = i32::try_from(n).unwrap_or(i32::MAX);
-        let mut req = client
-            .run_instances()
-            .image_id(&spec.ami)
-            .instance_type(InstanceType::from(spec.instance_type.as_str()))
-            .min_count(count)
-            .max_count(count)
-            .key_name(key_name)
-            .security_group_ids(sg)
-            .client_token(&launch)
+        let labels = [
+            (TAG_PLAN, self.plan.clone()),
+            (TAG_PROJECT, project(&self.paths)),
+            (TAG_KEY, key),
+            (TAG_GROUP, group.clone()),
+            (
+                TAG_HOSTS,
+                encode_indices(&batch.iter().map(|p| p.host.index).collect::<Vec<_>>()),
+            ),
+            (TAG_LAUNCH, launch.clone()),
+            (TAG_HASH, crate::hash::short(&batch[0].hash)),
+            (
+                TAG_EXPIRES,
+                rfc3339(SystemTime::now() + self.config.expire_after),
+            ),
+        ];
+        let req = self
+            .run_instances(client, spec, n, &key_name, &sg, &launch)
             .tag_specifications(tags(
                 ResourceType::Instance,
-                &[
-                    (TAG_PLAN, &self.plan),
-                    (TAG_PROJECT, &project(&self.paths)),
-                    (TAG_KEY, &key),
-                    (TAG_GROUP, &group),
-                    (TAG_HOSTS, &hosts),
-                    (TAG_LAUNCH, &launch),
-                    (TAG_HASH, &hash),
-                    (TAG_EXPIRES, &expires),
-                ],
+                &labels
+                    .iter()
+                    .map(|(k, v)| (*k, v.as_str()))
+                    .collect::<Vec<_>>(),
             ));
-        if let Some(s) = &self.config.subnet {
-            req = req.subnet_id(s);
-        }
-        if spec.spot {
-            req = req.instance_market_options(
-                InstanceMarketOptionsRequest::builder()
-                    .market_type(MarketType::Spot)
-                    .spot_options(
-                        SpotMarketOptions::builder()
-                            .spot_instance_type(SpotInstanceType::OneTime)
-                            .instance_interruption_behavior(InstanceInterruptionBehavior::Terminate)
-                            .build(),
-                    )
-                    .build(),
-            );
-        }
         let out = match req.send().await {
             Ok(o) => o,
             Err(e) => {
-                let msg = api::error("RunInstances", &e);
-                let hint = match msg.code() {
-                    Some("InsufficientInstanceCapacity") if spec.spot => {
-                        " (spot capacity: try another instance type or zone, or remove `spot = true`)"
-                            .to_string()
-                    }
-                    Some("InsufficientInstanceCapacity") => {
-                        " (try another instance type or subnet)".to_string()
-                    }
-                    Some(c) if c.starts_with("InvalidAMIID") => format!(
-                        " (check `ami = \"{}\"` for region {})",
-                        spec.ami, self.config.region
-                    ),
-                    Some(c) if c.starts_with("InvalidKeyPair") => {
-                        " (check `key_name` exists in this region)".to_string()
-                    }
-                    _ => String::new(),
-                };
-                let msg = msg.hinted(&hint);
-                return fail(msg);
+                let e = api::error("RunInstances", &e);
+                let hint = self.hint(&e, spec);
+                return fail(e.hinted(&hint));
             }
         };
         let mut instances: Vec<(i32, String)> = out
@@ -424,6 +389,66 @@ impl Inner {
             ).into());
         }
         instances.into_iter().map(|(_, id)| Ok(id)).collect()
+    }
+
+    /// RunInstances of `n` instances as `spec` asks (spot or on-demand).
+    fn run_instances(
+        &self,
+        client: &aws_sdk_ec2::Client,
+        spec: &Ec2Host,
+        n: usize,
+        key_name: &str,
+        sg: &str,
+        launch: &str,
+    ) -> aws_sdk_ec2::operation::run_instances::builders::RunInstancesFluentBuilder {
+        let count = i32::try_from(n).unwrap_or(i32::MAX);
+        let mut req = client
+            .run_instances()
+            .image_id(&spec.ami)
+            .instance_type(InstanceType::from(spec.instance_type.as_str()))
+            .min_count(count)
+            .max_count(count)
+            .key_name(key_name)
+            .security_group_ids(sg)
+            .client_token(launch);
+        if let Some(s) = &self.config.subnet {
+            req = req.subnet_id(s);
+        }
+        if spec.spot {
+            req = req.instance_market_options(
+                InstanceMarketOptionsRequest::builder()
+                    .market_type(MarketType::Spot)
+                    .spot_options(
+                        SpotMarketOptions::builder()
+                            .spot_instance_type(SpotInstanceType::OneTime)
+                            .instance_interruption_behavior(InstanceInterruptionBehavior::Terminate)
+                            .build(),
+                    )
+                    .build(),
+            );
+        }
+        req
+    }
+
+    /// What to check when a launch failed with `e`'s code.
+    fn hint(&self, e: &Error, spec: &Ec2Host) -> String {
+        match e.code() {
+            Some("InsufficientInstanceCapacity") if spec.spot => {
+                " (spot capacity: try another instance type or zone, or remove `spot = true`)"
+                    .to_string()
+            }
+            Some("InsufficientInstanceCapacity") => {
+                " (try another instance type or subnet)".to_string()
+            }
+            Some(c) if c.starts_with("InvalidAMIID") => format!(
+                " (check `ami = \"{}\"` for region {})",
+                spec.ami, self.config.region
+            ),
+            Some(c) if c.starts_with("InvalidKeyPair") => {
+                " (check `key_name` exists in this region)".to_string()
+            }
+            _ => String::new(),
+        }
     }
 
     async fn terminate(self: Arc<Self>, ids: Vec<String>) -> Vec<Result<(), Error>> {
@@ -527,29 +552,10 @@ impl Inner {
     /// The security group to launch in: the plan's, or `runner-<plan>`
     /// allowing SSH from `ssh_from` only (created once, found by name after).
     async fn security_group(&self) -> Result<(String, Option<String>), Error> {
-        let client = self.client().await?;
         if let Some(sg) = &self.config.security_group {
-            if sg.starts_with("sg-") {
-                return Ok((sg.clone(), None));
-            }
-            let found = client
-                .describe_security_groups()
-                .filters(Filter::builder().name("group-name").values(sg).build())
-                .send()
-                .await
-                .map_err(|e| api::error("DescribeSecurityGroups", &e))?;
-            return found
-                .security_groups()
-                .first()
-                .and_then(|g| g.group_id())
-                .map(|id| (id.to_string(), None))
-                .ok_or_else(|| {
-                    Error::Other(format!(
-                        "security group `{sg}` does not exist in {}",
-                        self.config.region
-                    ))
-                });
+            return self.named_group(sg).await.map(|id| (id, None));
         }
+        let client = self.client().await?;
         let name = resource_name(&self.plan, &self.paths);
         let vpc = match &self.config.subnet {
             None => None,
@@ -564,36 +570,72 @@ impl Inner {
                 .and_then(|s| s.vpc_id())
                 .map(str::to_string),
         };
-        let existing = self.find_group(&name, vpc.as_deref()).await?;
-        let id = match existing {
+        let id = match self.find_group(&name, vpc.as_deref()).await? {
             Some(id) => id,
-            None => {
-                let mut req = client
-                    .create_security_group()
-                    .group_name(&name)
-                    .description(format!(
-                        "runner plan {}: SSH from the runner only",
-                        self.plan
-                    ))
-                    .tag_specifications(tags(
-                        ResourceType::SecurityGroup,
-                        &[(TAG_PLAN, &self.plan), (TAG_PROJECT, &project(&self.paths))],
-                    ));
-                if let Some(v) = &vpc {
-                    req = req.vpc_id(v);
-                }
-                match req.send().await {
-                    Ok(out) => out.group_id().unwrap_or_default().to_string(),
-                    Err(e) if api::code(&e).as_deref() == Some("InvalidGroup.Duplicate") => self
-                        .find_group(&name, vpc.as_deref())
-                        .await?
-                        .ok_or_else(|| {
-                            format!("security group `{name}` exists but cannot be found")
-                        })?,
-                    Err(e) => return Err(api::error("CreateSecurityGroup", &e)),
-                }
-            }
+            None => self.create_group(&name, vpc.as_deref()).await?,
         };
+        self.allow_ssh(&id).await?;
+        Ok((id.clone(), Some(id)))
+    }
+
+    /// The plan's own security group (`sg-…`, or a name looked up).
+    async fn named_group(&self, sg: &str) -> Result<String, Error> {
+        if sg.starts_with("sg-") {
+            return Ok(sg.to_string());
+        }
+        let found = self
+            .client()
+            .await?
+            .describe_security_groups()
+            .filters(Filter::builder().name("group-name").values(sg).build())
+            .send()
+            .await
+            .map_err(|e| api::error("DescribeSecurityGroups", &e))?;
+        found
+            .security_groups()
+            .first()
+            .and_then(|g| g.group_id())
+            .map(str::to_string)
+            .ok_or_else(|| {
+                Error::Other(format!(
+                    "security group `{sg}` does not exist in {}",
+                    self.config.region
+                ))
+            })
+    }
+
+    /// Creates runner's security group for the plan (tagged with it).
+    async fn create_group(&self, name: &str, vpc: Option<&str>) -> Result<String, Error> {
+        let mut req = self
+            .client()
+            .await?
+            .create_security_group()
+            .group_name(name)
+            .description(format!(
+                "runner plan {}: SSH from the runner only",
+                self.plan
+            ))
+            .tag_specifications(tags(
+                ResourceType::SecurityGroup,
+                &[(TAG_PLAN, &self.plan), (TAG_PROJECT, &project(&self.paths))],
+            ));
+        if let Some(v) = vpc {
+            req = req.vpc_id(v);
+        }
+        match req.send().await {
+            Ok(out) => Ok(out.group_id().unwrap_or_default().to_string()),
+            // Made meanwhile by another apply: that one.
+            Err(e) if api::code(&e).as_deref() == Some("InvalidGroup.Duplicate") => {
+                self.find_group(name, vpc).await?.ok_or_else(|| {
+                    format!("security group `{name}` exists but cannot be found").into()
+                })
+            }
+            Err(e) => Err(api::error("CreateSecurityGroup", &e)),
+        }
+    }
+
+    /// SSH (22/tcp) from `ssh_from`, default this machine's address.
+    async fn allow_ssh(&self, id: &str) -> Result<(), Error> {
         let from = if self.config.ssh_from.is_empty() {
             vec![format!("{}/32", self.own_address())]
         } else {
@@ -611,18 +653,19 @@ impl Inner {
                     .build(),
             );
         }
-        match client
+        let sent = self
+            .client()
+            .await?
             .authorize_security_group_ingress()
-            .group_id(&id)
+            .group_id(id)
             .ip_permissions(perm.build())
             .send()
-            .await
-        {
-            Ok(_) => {}
-            Err(e) if api::code(&e).as_deref() == Some("InvalidPermission.Duplicate") => {}
-            Err(e) => return Err(api::error("AuthorizeSecurityGroupIngress", &e)),
+            .await;
+        match sent {
+            Ok(_) => Ok(()),
+            Err(e) if api::code(&e).as_deref() == Some("InvalidPermission.Duplicate") => Ok(()),
+            Err(e) => Err(api::error("AuthorizeSecurityGroupIngress", &e)),
         }
-        Ok((id.clone(), Some(id)))
     }
 
     async fn find_group(&self, name: &str, vpc: Option<&str>) -> Result<Option<String>, Error> {
@@ -666,10 +709,51 @@ impl Inner {
         let spec = req.host.ec2.clone().ok_or("not an ec2 host")?;
         let client = self.client().await?.clone();
         let host = req.host.name.clone();
-        let mut state = HostState {
+        let mut state = self.creating(req.instance, &spec);
+        let id = match req.adopt {
+            Some(id) => {
+                (req.say)(format!(
+                    "host `{host}`: adopting instance {id}, launched by an interrupted apply"
+                ));
+                id.to_string()
+            }
+            None => self.clone().launch_one(&req, &spec).await?,
+        };
+        // The id is durable before anything waits on the instance.
+        if let Some(e) = state.ec2.as_mut() {
+            e.id = Some(id.clone());
+        }
+        (req.record)(state.clone()).await?;
+        client
+            .create_tags()
+            .resources(&id)
+            .tags(tag(TAG_HOST, &host))
+            .tags(tag("Name", &format!("{}/{host}", self.plan)))
+            .send()
+            .await
+            .map_err(|e| api::error("CreateTags", &e))?;
+        let instance = self
+            .poller
+            .wait(&client, &id, Want::Running, start_timeout())
+            .await?;
+        self.running(&mut state, &instance, &host);
+        if req.ssh {
+            state.host_key = self.learn_key(&state, &host, &id).await?;
+            (req.say)(format!(
+                "host `{host}` ({id}): host key {} accepted on first connect and pinned",
+                crate::ssh::fingerprint(&state.host_key)
+            ));
+        }
+        state.status = HostStatus::Ready;
+        Ok(state)
+    }
+
+    /// The record of an instance about to be launched.
+    fn creating(&self, instance: &str, spec: &Ec2Host) -> HostState {
+        HostState {
             hash: String::new(),
             status: HostStatus::Creating,
-            instance: req.instance.to_string(),
+            instance: instance.to_string(),
             address: String::new(),
             port: 22,
             user: self.config.user.clone(),
@@ -693,62 +777,45 @@ impl Inner {
                 private_address: String::new(),
                 launch: String::new(),
             })),
-        };
-        let adopted = req.adopt.map(str::to_string);
-        let id = match adopted {
-            Some(id) => {
-                (req.say)(format!(
-                    "host `{host}`: adopting instance {id}, launched by an interrupted apply"
-                ));
-                id
-            }
-            None => {
-                let key = format!(
-                    "{}|{}|{}|{}",
-                    req.host.group, spec.ami, spec.instance_type, spec.spot
-                );
-                let batch = self
-                    .launches
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .entry(key)
-                    .or_insert_with(|| Batch::new(Duration::from_millis(50)))
-                    .clone();
-                let me = self.clone();
-                let flush = Box::new(
-                    move |items: Vec<Pending>| -> Fut<'static, Vec<Result<String, Error>>> {
-                        Box::pin(me.launch_all(items))
-                    },
-                );
-                batch
-                    .submit(
-                        Pending {
-                            host: req.host.clone(),
-                            hash: req.hash.to_string(),
-                        },
-                        flush,
-                    )
-                    .await
-                    .unwrap_or_else(|| Err("launching was abandoned".into()))?
-            }
-        };
-        // The id is durable before anything waits on the instance.
-        if let Some(e) = state.ec2.as_mut() {
-            e.id = Some(id.clone());
         }
-        (req.record)(state.clone()).await?;
-        client
-            .create_tags()
-            .resources(&id)
-            .tags(tag(TAG_HOST, &host))
-            .tags(tag("Name", &format!("{}/{host}", self.plan)))
-            .send()
+    }
+
+    /// Launches the host's instance with the others of its group that are
+    /// created at the same time (one RunInstances); its id.
+    async fn launch_one(
+        self: Arc<Self>,
+        req: &Create<'_>,
+        spec: &Ec2Host,
+    ) -> Result<String, Error> {
+        let key = format!(
+            "{}|{}|{}|{}",
+            req.host.group, spec.ami, spec.instance_type, spec.spot
+        );
+        let batch = self
+            .launches
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry(key)
+            .or_insert_with(|| Batch::new(Duration::from_millis(50)))
+            .clone();
+        let me = self.clone();
+        let flush = Box::new(
+            move |items: Vec<Pending>| -> Fut<'static, Vec<Result<String, Error>>> {
+                Box::pin(me.launch_all(items))
+            },
+        );
+        let pending = Pending {
+            host: req.host.clone(),
+            hash: req.hash.to_string(),
+        };
+        batch
+            .submit(pending, flush)
             .await
-            .map_err(|e| api::error("CreateTags", &e))?;
-        let instance = self
-            .poller
-            .wait(&client, &id, Want::Running, start_timeout())
-            .await?;
+            .unwrap_or_else(|| Err("launching was abandoned".into()))
+    }
+
+    /// What a running instance tells: its addresses, expiry and launch.
+    fn running(&self, state: &mut HostState, instance: &aws_sdk_ec2::types::Instance, host: &str) {
         state.address = instance
             .public_ip_address()
             .or(instance.private_ip_address())
@@ -759,10 +826,10 @@ impl Inner {
                 .private_ip_address()
                 .unwrap_or_default()
                 .to_string();
-            if let Some(x) = tag_value(&instance, TAG_EXPIRES) {
+            if let Some(x) = tag_value(instance, TAG_EXPIRES) {
                 e.expires = x.to_string();
             }
-            e.launch = tag_value(&instance, TAG_LAUNCH)
+            e.launch = tag_value(instance, TAG_LAUNCH)
                 .unwrap_or_default()
                 .to_string();
         }
@@ -771,38 +838,32 @@ impl Inner {
             .workdir
             .clone()
             .unwrap_or_else(|| format!("runner/{}", self.plan));
-        if let Some((address, port)) = test_ssh_address(&host) {
+        if let Some((address, port)) = test_ssh_address(host) {
             state.address = address;
             state.port = port;
         }
-        if req.ssh {
-            let _permit = self.handshakes.acquire().await?;
-            let deadline = tokio::time::Instant::now() + self.config.ssh_timeout;
-            loop {
-                let last = match crate::ssh::server_key(&state.address, state.port).await {
-                    Ok(key) => {
-                        (req.say)(format!(
-                            "host `{host}` ({id}): host key {} accepted on first connect and pinned",
-                            crate::ssh::fingerprint(&key)
-                        ));
-                        state.host_key = key;
-                        break;
-                    }
-                    Err(e) => e,
-                };
-                if tokio::time::Instant::now() >= deadline {
-                    return Err(format!(
-                        "instance {id} is running but SSH at {}:{} did not answer within {} (`ssh_timeout`): {last}",
-                        state.address,
-                        state.port,
-                        humantime::format_duration(self.config.ssh_timeout)
-                    ).into());
-                }
-                tokio::time::sleep(Duration::from_secs(2)).await;
+    }
+
+    /// The host key of a new instance, once its SSH server answers (within
+    /// `ssh_timeout`): accepted on first connect and pinned.
+    async fn learn_key(&self, state: &HostState, host: &str, id: &str) -> Result<String, Error> {
+        let _permit = self.handshakes.acquire().await?;
+        let deadline = tokio::time::Instant::now() + self.config.ssh_timeout;
+        loop {
+            let last = match crate::ssh::server_key(&state.address, state.port).await {
+                Ok(key) => return Ok(key),
+                Err(e) => e,
+            };
+            if tokio::time::Instant::now() >= deadline {
+                return Err(format!(
+                    "instance {id} of `{host}` is running but SSH at {}:{} did not answer within {} (`ssh_timeout`): {last}",
+                    state.address,
+                    state.port,
+                    humantime::format_duration(self.config.ssh_timeout)
+                ).into());
             }
+            tokio::time::sleep(Duration::from_secs(2)).await;
         }
-        state.status = HostStatus::Ready;
-        Ok(state)
     }
 
     /// Launches in index order, in chunks whose `runner:hosts` tag fits
@@ -921,30 +982,49 @@ pub async fn delete_shared(
     let key = shared
         .and_then(|s| s.key_pair.clone())
         .unwrap_or(name.clone());
-    if config.key_name.as_deref() != Some(key.as_str()) {
-        let exists = client
-            .describe_key_pairs()
-            .filters(Filter::builder().name("key-name").values(&key).build())
-            .send()
-            .await
-            .map_err(|e| api::error("DescribeKeyPairs", &e))?
-            .key_pairs()
-            .iter()
-            .any(|k| k.key_name() == Some(key.as_str()));
-        if exists && dry_run {
-            done.push(format!("key pair {key}"));
-        } else if exists {
-            match client.delete_key_pair().key_name(&key).send().await {
-                Ok(_) => done.push(format!("key pair {key}")),
-                Err(e) if api::code(&e).as_deref() == Some("InvalidKeyPair.NotFound") => {}
-                Err(e) => return Err(api::error("DeleteKeyPair", &e)),
-            }
+    if config.key_name.as_deref() != Some(key.as_str()) && delete_key(client, &key, dry_run).await?
+    {
+        done.push(format!("key pair {key}"));
+    }
+    let recorded = shared.and_then(|s| s.security_group.clone());
+    for id in runner_groups(client, &name, paths, recorded).await? {
+        if dry_run || delete_group(client, &id).await? {
+            done.push(format!("security group {id} ({name})"));
         }
     }
-    let mut groups: Vec<String> = shared
-        .and_then(|s| s.security_group.clone())
-        .into_iter()
-        .collect();
+    Ok(done)
+}
+
+/// Deletes a key pair if it exists (only says so with `dry_run`); whether it did.
+async fn delete_key(client: &aws_sdk_ec2::Client, key: &str, dry_run: bool) -> Result<bool, Error> {
+    let exists = client
+        .describe_key_pairs()
+        .filters(Filter::builder().name("key-name").values(key).build())
+        .send()
+        .await
+        .map_err(|e| api::error("DescribeKeyPairs", &e))?
+        .key_pairs()
+        .iter()
+        .any(|k| k.key_name() == Some(key));
+    if !exists || dry_run {
+        return Ok(exists);
+    }
+    match client.delete_key_pair().key_name(key).send().await {
+        Ok(_) => Ok(true),
+        Err(e) if api::code(&e).as_deref() == Some("InvalidKeyPair.NotFound") => Ok(false),
+        Err(e) => Err(api::error("DeleteKeyPair", &e)),
+    }
+}
+
+/// The security groups runner made for the plan: the one the state
+/// recorded, and any of its name tagged with this project.
+async fn runner_groups(
+    client: &aws_sdk_ec2::Client,
+    name: &str,
+    paths: &Paths,
+    recorded: Option<String>,
+) -> Result<Vec<String>, Error> {
+    let mut groups: Vec<String> = recorded.into_iter().collect();
     let found = client
         .describe_security_groups()
         .filters(
@@ -957,40 +1037,33 @@ pub async fn delete_shared(
         .await
         .map_err(|e| api::error("DescribeSecurityGroups", &e))?;
     for g in found.security_groups() {
-        if g.group_name() == Some(name.as_str())
+        if g.group_name() == Some(name)
             && let Some(id) = g.group_id()
             && !groups.iter().any(|x| x == id)
         {
             groups.push(id.to_string());
         }
     }
-    if dry_run {
-        done.extend(
-            groups
-                .iter()
-                .map(|id| format!("security group {id} ({name})")),
-        );
-        return Ok(done);
-    }
-    for id in groups {
-        // A group still in use by terminating instances: retry a while.
-        let mut tries = 0;
-        loop {
-            match client.delete_security_group().group_id(&id).send().await {
-                Ok(_) => {
-                    done.push(format!("security group {id} ({name})"));
-                    break;
-                }
-                Err(e) if api::code(&e).as_deref() == Some("InvalidGroup.NotFound") => break,
-                Err(e) if api::code(&e).as_deref() == Some("DependencyViolation") && tries < 30 => {
-                    tries += 1;
-                    tokio::time::sleep(Duration::from_secs(5)).await;
-                }
-                Err(e) => return Err(api::error("DeleteSecurityGroup", &e)),
+    Ok(groups)
+}
+
+/// Deletes a security group, retrying a while when terminating instances
+/// still use it; whether it was there to delete.
+async fn delete_group(client: &aws_sdk_ec2::Client, id: &str) -> Result<bool, Error> {
+    let mut tries = 0;
+    loop {
+        match client.delete_security_group().group_id(id).send().await {
+            Ok(_) => return Ok(true),
+            Err(e) if api::code(&e).as_deref() == Some("InvalidGroup.NotFound") => {
+                return Ok(false);
             }
+            Err(e) if api::code(&e).as_deref() == Some("DependencyViolation") && tries < 30 => {
+                tries += 1;
+                tokio::time::sleep(Duration::from_secs(5)).await;
+            }
+            Err(e) => return Err(api::error("DeleteSecurityGroup", &e)),
         }
     }
-    Ok(done)
 }
 
 /// Hosts whose recorded instance is gone, instances that no state records,
