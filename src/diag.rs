@@ -34,8 +34,8 @@ impl Diagnostic {
 
     /// Adds "did you mean `x`?" when a close candidate exists.
     pub fn suggest<'a>(self, typed: &str, candidates: impl IntoIterator<Item = &'a str>) -> Self {
-        match suggest(typed, candidates) {
-            Some(best) => self.help(format!("did you mean `{best}`?")),
+        match did_you_mean(typed, candidates) {
+            Some(help) => self.help(help),
             None => self,
         }
     }
@@ -93,42 +93,25 @@ fn render_one(out: &mut String, file: &str, source: &str, d: &Diagnostic) {
 }
 
 /// The closest candidate within edit distance 2 (or a third of the length
-/// for long names), if any.
+/// for long names), if any. The distance is the optimal string alignment
+/// (strsim): swapping two neighbours costs one, so `rnu` is closer to
+/// `run` than to `on`.
 pub fn suggest<'a>(typed: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
     let limit = (typed.chars().count() / 3).max(2);
     candidates
         .into_iter()
-        .map(|c| (edit_distance(typed, c), c))
+        .map(|c| (strsim::osa_distance(typed, c), c))
         .filter(|(d, _)| *d <= limit && *d > 0)
         .min_by_key(|(d, _)| *d)
         .map(|(_, c)| c)
 }
 
-/// Edit distance over characters where swapping two neighbours costs one
-/// (optimal string alignment), so `rnu` is closer to `run` than to `on`.
-pub fn edit_distance(a: &str, b: &str) -> usize {
-    let a: Vec<char> = a.chars().collect();
-    let b: Vec<char> = b.chars().collect();
-    let mut d = vec![vec![0usize; b.len() + 1]; a.len() + 1];
-    for (i, row) in d.iter_mut().enumerate() {
-        row[0] = i;
-    }
-    for (j, cell) in d[0].iter_mut().enumerate() {
-        *cell = j;
-    }
-    for i in 1..=a.len() {
-        for j in 1..=b.len() {
-            let cost = usize::from(a[i - 1] != b[j - 1]);
-            let mut best = (d[i - 1][j] + 1)
-                .min(d[i][j - 1] + 1)
-                .min(d[i - 1][j - 1] + cost);
-            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
-                best = best.min(d[i - 2][j - 2] + 1);
-            }
-            d[i][j] = best;
-        }
-    }
-    d[a.len()][b.len()]
+/// "did you mean `x`?" for the closest candidate, if one is close.
+pub fn did_you_mean<'a>(
+    typed: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+) -> Option<String> {
+    suggest(typed, candidates).map(|best| format!("did you mean `{best}`?"))
 }
 
 #[cfg(test)]
@@ -137,9 +120,9 @@ mod tests {
 
     #[test]
     fn distance_and_suggestion() {
-        assert_eq!(edit_distance("rnu", "run"), 1);
-        assert_eq!(edit_distance("rnu", "on"), 2);
-        assert_eq!(edit_distance("clinet", "client"), 1);
+        assert_eq!(strsim::osa_distance("rnu", "run"), 1);
+        assert_eq!(strsim::osa_distance("rnu", "on"), 2);
+        assert_eq!(strsim::osa_distance("clinet", "client"), 1);
         assert_eq!(suggest("rnu", ["run", "upload", "template"]), Some("run"));
         assert_eq!(suggest("xyzzy", ["run", "upload"]), None);
         assert_eq!(suggest("run", ["run"]), None);

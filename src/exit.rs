@@ -49,3 +49,25 @@ impl From<Exit> for std::process::ExitCode {
         std::process::ExitCode::from(e.code())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The README's table of exit codes is this enum's.
+    #[test]
+    fn the_readme_table_is_the_enum() {
+        let readme = include_str!("../README.md");
+        let rows: Vec<(u8, &str)> = readme
+            .lines()
+            .filter_map(|l| {
+                let cells: Vec<&str> = l.trim_matches('|').split(" | ").collect();
+                let code = cells.first()?.trim().parse::<u8>().ok()?;
+                (cells.len() == 2).then(|| (code, cells[1].trim()))
+            })
+            .collect();
+        let enum_rows: Vec<(u8, &str)> =
+            Exit::ALL.iter().map(|e| (e.code(), e.meaning())).collect();
+        assert_eq!(rows, enum_rows);
+    }
+}

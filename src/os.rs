@@ -139,6 +139,13 @@ pub fn current_user() -> String {
         })
 }
 
+/// This machine's clock: seconds since the epoch.
+pub fn now() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64())
+}
+
 /// A fresh identity, unique on this machine: a host instance, a node's
 /// remote processes.
 pub fn unique_id() -> String {

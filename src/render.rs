@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use minijinja::{Environment, UndefinedBehavior, context};
+use minijinja::context;
 
 pub use crate::kinds::Format;
 use crate::table::Table;
@@ -33,16 +33,7 @@ pub fn render(table: &Table, format: Format, overrides: Option<&Path>) -> Result
         Some(p) => fs_err::read_to_string(p).map_err(|e| e.to_string())?,
         None => builtin.to_string(),
     };
-    let mut env = Environment::new();
-    env.set_undefined_behavior(UndefinedBehavior::Strict);
-    env.set_syntax(
-        minijinja::syntax::SyntaxConfig::builder()
-            .keep_trailing_newline(true)
-            .build()
-            .map_err(|e| e.to_string())?,
-    );
-    // Markdown cells: a `|` would end the cell.
-    env.add_filter("cell", |s: String| s.replace('|', "\\|").replace('\n', " "));
+    let mut env = crate::template::environment();
     env.add_template(name, &text)
         .map_err(|e| format!("template {name}: {e}"))?;
     let columns: Vec<_> = table

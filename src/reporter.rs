@@ -87,7 +87,7 @@ impl Reporter {
         };
         std::thread::spawn(move || {
             while !pb.is_finished() {
-                let now = crate::trial::run::now();
+                let now = crate::os::now();
                 let msg = if now < trigger {
                     format!("armed: tests start in {:.1} s", trigger - now)
                 } else if now < end {

@@ -23,13 +23,16 @@ struct Settings {
 
 static SETTINGS: OnceLock<Settings> = OnceLock::new();
 
-/// Called once from `main` with the global flags.
+/// Called once from `main` with the global flags. Whether a stream gets
+/// colour is anstream's call (a terminal, `NO_COLOR`, `CLICOLOR_FORCE`,
+/// `TERM=dumb`), unless `--no-color` says no.
 pub fn init(no_color: bool, quiet: bool, verbose: bool) {
-    let allowed = !no_color && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+    use anstream::{AutoStream, ColorChoice};
+    let colour = |choice: ColorChoice| !no_color && choice != ColorChoice::Never;
     let err_is_terminal = std::io::stderr().is_terminal();
     let _ = SETTINGS.set(Settings {
-        color_out: allowed && std::io::stdout().is_terminal(),
-        color_err: allowed && err_is_terminal,
+        color_out: colour(AutoStream::choice(&std::io::stdout())),
+        color_err: colour(AutoStream::choice(&std::io::stderr())),
         err_is_terminal,
         verbosity: if quiet {
             Verbosity::Quiet
@@ -70,12 +73,13 @@ fn paint(text: &str, color: Color, on: bool) -> String {
     if !on {
         return text.to_string();
     }
-    let code = match color {
-        Color::Green => "32",
-        Color::Yellow => "33",
-        Color::Red => "31",
+    let color = match color {
+        Color::Green => anstyle::AnsiColor::Green,
+        Color::Yellow => anstyle::AnsiColor::Yellow,
+        Color::Red => anstyle::AnsiColor::Red,
     };
-    format!("\x1b[{code}m{text}\x1b[0m")
+    let style = anstyle::Style::new().fg_color(Some(color.into()));
+    format!("{style}{text}{style:#}")
 }
 
 /// For stdout (plan listings).

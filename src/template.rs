@@ -1,8 +1,34 @@
-//! minijinja rendering with undefined names as errors, never empty strings.
-//! A template is parsed once and rendered per host with a context whose
-//! shared parts (`groups`, `vars`) are reference-counted, not copied.
+//! minijinja, as every template of runner is rendered: a plan's `run`
+//! commands and template files, the tables' Markdown/Mediawiki/Trac
+//! templates, the HTML report. One environment: undefined names are
+//! errors, never empty strings; a template's trailing newline is kept;
+//! runner's own HTML templates (`runner/….html`) escape HTML
+//! (auto-escaping; a plan's templates are the user's and stay as
+//! written); `cell` makes text safe
+//! for a Markdown table cell. A plan's template is parsed once and
+//! rendered per host with a context whose shared parts (`groups`, `vars`)
+//! are reference-counted, not copied.
 
-use minijinja::{Environment, UndefinedBehavior, Value, syntax::SyntaxConfig};
+use minijinja::{AutoEscape, Environment, UndefinedBehavior, Value, syntax::SyntaxConfig};
+
+/// The environment every template is rendered in.
+pub fn environment() -> Environment<'static> {
+    let mut env = Environment::new();
+    env.set_undefined_behavior(UndefinedBehavior::Strict);
+    if let Ok(syntax) = SyntaxConfig::builder().keep_trailing_newline(true).build() {
+        env.set_syntax(syntax);
+    }
+    env.set_auto_escape_callback(|name| {
+        if name.starts_with("runner/") && name.ends_with(".html") {
+            AutoEscape::Html
+        } else {
+            AutoEscape::None
+        }
+    });
+    // Markdown cells: a `|` would end the cell.
+    env.add_filter("cell", |s: String| s.replace('|', "\\|").replace('\n', " "));
+    env
+}
 
 pub struct Template {
     env: Environment<'static>,
@@ -12,13 +38,7 @@ pub struct Template {
 impl Template {
     /// Parses `text`, named `name` in errors.
     pub fn new(name: &str, text: &str) -> Result<Self, String> {
-        let mut env = Environment::new();
-        env.set_undefined_behavior(UndefinedBehavior::Strict);
-        let syntax = SyntaxConfig::builder()
-            .keep_trailing_newline(true)
-            .build()
-            .map_err(|e| e.to_string())?;
-        env.set_syntax(syntax);
+        let mut env = environment();
         env.add_template_owned(name.to_string(), text.to_string())
             .map_err(|e| describe(name, &e))?;
         Ok(Template {
@@ -52,7 +72,8 @@ pub fn render(name: &str, text: &str, context: &serde_json::Value) -> Result<Str
     Template::new(name, text)?.render(&value(context))
 }
 
-fn describe(name: &str, e: &minijinja::Error) -> String {
+/// A minijinja error as `name:line: what`.
+pub fn describe(name: &str, e: &minijinja::Error) -> String {
     let line = e.line().map_or(String::new(), |l| format!(":{l}"));
     let detail = e
         .detail()

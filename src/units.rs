@@ -135,6 +135,51 @@ pub fn better_of(column_unit: Option<&str>) -> Option<Better> {
     }
 }
 
+/// A figure for a person to read: `9.29 Gbit/s`, `2.20 %`, `4851`,
+/// `0.0123`. Rates and sizes are scaled to a prefix (and carry their unit,
+/// which the prefix changes); percentages get two decimals; anything else
+/// four significant digits. Tables and CSV keep the exact value.
+pub fn human(v: f64, column_unit: Option<&str>) -> String {
+    if !v.is_finite() {
+        return v.to_string();
+    }
+    let dim = column_unit.and_then(|u| Some((u, unit(u)?)));
+    match dim {
+        Some((_, ("rate", f))) => prefixed(v * f, "bit/s", 1000.0, &["", "k", "M", "G", "T"]),
+        Some((_, ("size", f))) => prefixed(v * f, "B", 1000.0, &["", "k", "M", "G", "T"]),
+        Some(("%", _)) => format!("{v:.2} %"),
+        _ => significant(v, 4),
+    }
+}
+
+/// `v` in `base` units scaled by `step` to the largest prefix it reaches,
+/// three significant digits.
+fn prefixed(v: f64, base: &str, step: f64, prefixes: &[&str]) -> String {
+    let mut x = v;
+    let mut i = 0;
+    while x.abs() >= step && i + 1 < prefixes.len() {
+        x /= step;
+        i += 1;
+    }
+    format!("{} {}{base}", significant(x, 3), prefixes[i])
+}
+
+/// `v` with `digits` significant digits, trailing zeros after the point
+/// dropped: `2.205`, `4851`, `0.0001235`.
+pub fn significant(v: f64, digits: i32) -> String {
+    if v == 0.0 || !v.is_finite() {
+        return format!("{v}");
+    }
+    let magnitude = v.abs().log10().floor() as i32;
+    let decimals = (digits - 1 - magnitude).max(0) as usize;
+    let text = format!("{v:.decimals$}");
+    if text.contains('.') {
+        text.trim_end_matches('0').trim_end_matches('.').to_string()
+    } else {
+        text
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -165,5 +210,17 @@ mod tests {
         assert_eq!(better_of(Some("us")), Some(Better::Lower));
         assert_eq!(better_of(Some("bit/s")), Some(Better::Higher));
         assert_eq!(better_of(Some("packets")), None);
+    }
+
+    #[test]
+    fn figures_for_people() {
+        assert_eq!(human(9288092501.627907, Some("bit/s")), "9.29 Gbit/s");
+        assert_eq!(human(950.0, Some("bit/s")), "950 bit/s");
+        assert_eq!(human(2.2047499999999998, Some("%")), "2.20 %");
+        assert_eq!(human(4851.0, Some("us")), "4851");
+        assert_eq!(human(0.012345, None), "0.01235");
+        assert_eq!(human(12.0, None), "12");
+        assert_eq!(human(3.5e6, Some("bytes")), "3.5 MB");
+        assert_eq!(human(f64::NAN, None), "NaN");
     }
 }

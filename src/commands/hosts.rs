@@ -129,10 +129,10 @@ pub fn ssh(plan: &Path, host: &str, command: &[String]) -> Result<Exit> {
     else {
         let names: Vec<&str> = hosts.iter().map(|(n, _)| n.as_str()).collect();
         let e = Error::msg(format!("no host `{host}` in the state"));
-        return Err(match crate::diag::suggest(host, names.iter().copied()) {
-            Some(best) => e.help(format!("did you mean `{best}`?")),
-            None => e.help(format!("hosts: {}", names.join(", "))),
-        });
+        return Err(e.help(
+            crate::diag::did_you_mean(host, names.iter().copied())
+                .unwrap_or_else(|| format!("hosts: {}", names.join(", "))),
+        ));
     };
     let config = paths.dir().join("ssh_config");
     crate::state::write_atomic(&config, ssh_config(&paths, &hosts)?.as_bytes())?;

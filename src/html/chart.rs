@@ -2,6 +2,7 @@
 //! font files, nothing fetched). Long series are thinned for drawing only;
 //! tables always carry the exact figures.
 
+use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 
 pub const WIDTH: u32 = 1200;
@@ -86,6 +87,9 @@ fn nines_label(x: f64) -> String {
     format!("{p:.digits$}%")
 }
 
+/// A 2-D chart on an SVG string.
+type Chart<'a, 'b> = ChartContext<'a, SVGBackend<'b>, Cartesian2d<RangedCoordf64, RangedCoordf64>>;
+
 /// A line chart; `None` when there is nothing to draw.
 pub fn lines(
     title: &str,
@@ -95,29 +99,10 @@ pub fn lines(
     spans: &[Span],
     height: u32,
 ) -> Option<String> {
-    // Many lines share a budget: a chart of 50 hosts stays small.
-    let n = series
-        .iter()
-        .filter(|s| !s.points.is_empty())
-        .count()
-        .max(1);
-    let budget = (MAX_POINTS * 4 / n).clamp(150, MAX_POINTS);
     // Latency spectra span decades (a 2 s outlier over 1 ms reads): a
     // log latency axis, drawn as log10 on a linear one.
     let log_y = matches!(x, XAxis::Nines);
-    let drawn: Vec<(String, Vec<(f64, f64)>)> = series
-        .iter()
-        .filter(|s| !s.points.is_empty())
-        .map(|s| {
-            let mut pts = thin(&s.points, budget);
-            if log_y {
-                for p in &mut pts {
-                    p.1 = p.1.max(1.0).log10();
-                }
-            }
-            (s.name.clone(), pts)
-        })
-        .collect();
+    let drawn = drawable(series, log_y);
     let (x0, x1) = range(drawn.iter().flat_map(|(_, p)| p.iter().map(|q| q.0)))?;
     let (y0, y1) = range(drawn.iter().flat_map(|(_, p)| p.iter().map(|q| q.1)))?;
     let (y0, y1) = if log_y {
@@ -137,11 +122,6 @@ pub fn lines(
             .build_cartesian_2d(x0..x1, y0..y1)
             .ok()?;
         let nines = matches!(x, XAxis::Nines);
-        let x_desc = if nines {
-            "percentile"
-        } else {
-            "seconds since the trigger"
-        };
         let fine = x1 - x0 < 20.0;
         let xf = move |v: &f64| {
             if nines {
@@ -154,7 +134,11 @@ pub fn lines(
         };
         chart
             .configure_mesh()
-            .x_desc(x_desc)
+            .x_desc(if nines {
+                "percentile"
+            } else {
+                "seconds since the trigger"
+            })
             .y_desc(y_desc)
             .x_labels(if nines { (x1.ceil() as usize) + 1 } else { 10 })
             .x_label_formatter(&xf)
@@ -162,49 +146,94 @@ pub fn lines(
             .light_line_style(WHITE.mix(0.0))
             .draw()
             .ok()?;
-        for s in spans {
-            let from = s.from.max(x0);
-            let to = s.to.min(x1);
-            if to <= from {
-                continue;
-            }
-            chart
-                .draw_series(std::iter::once(Rectangle::new(
-                    [(from, y0), (to, y1)],
-                    RGBColor(70, 130, 220).mix(0.12).filled(),
-                )))
-                .ok()?;
-            chart
-                .draw_series(std::iter::once(Text::new(
-                    s.label.clone(),
-                    (from, y1),
-                    ("sans-serif", 12).into_font().color(&RGBColor(40, 80, 160)),
-                )))
-                .ok()?;
-        }
-        for (i, (name, pts)) in drawn.iter().enumerate() {
-            let color = Palette99::pick(i).to_rgba();
-            chart
-                .draw_series(LineSeries::new(pts.iter().copied(), color.stroke_width(2)))
-                .ok()?
-                .label(name.clone())
-                .legend(move |(x, y)| {
-                    PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(2))
-                });
-        }
-        if drawn.len() > 1 || !drawn[0].0.is_empty() {
-            chart
-                .configure_series_labels()
-                .position(SeriesLabelPosition::UpperRight)
-                .border_style(BLACK.mix(0.3))
-                .background_style(WHITE.mix(0.85))
-                .label_font(("sans-serif", 12))
-                .draw()
-                .ok()?;
-        }
+        draw_spans(&mut chart, spans, (x0, x1), y0, y1)?;
+        draw_lines(&mut chart, &drawn)?;
         root.present().ok()?;
     }
     Some(svg)
+}
+
+/// The series with points, thinned for drawing (many lines share a
+/// budget: a chart of 50 hosts stays small), on a log axis if asked.
+fn drawable(series: &[Series], log_y: bool) -> Vec<(String, Vec<(f64, f64)>)> {
+    let n = series
+        .iter()
+        .filter(|s| !s.points.is_empty())
+        .count()
+        .max(1);
+    let budget = (MAX_POINTS * 4 / n).clamp(150, MAX_POINTS);
+    series
+        .iter()
+        .filter(|s| !s.points.is_empty())
+        .map(|s| {
+            let mut pts = thin(&s.points, budget);
+            if log_y {
+                for p in &mut pts {
+                    p.1 = p.1.max(1.0).log10();
+                }
+            }
+            (s.name.clone(), pts)
+        })
+        .collect()
+}
+
+/// Shaded spans of the x axis (tests' windows), each labelled.
+fn draw_spans(
+    chart: &mut Chart,
+    spans: &[Span],
+    (x0, x1): (f64, f64),
+    y0: f64,
+    y1: f64,
+) -> Option<()> {
+    for s in spans {
+        let from = s.from.max(x0);
+        let to = s.to.min(x1);
+        if to <= from {
+            continue;
+        }
+        chart
+            .draw_series(std::iter::once(Rectangle::new(
+                [(from, y0), (to, y1)],
+                RGBColor(70, 130, 220).mix(0.12).filled(),
+            )))
+            .ok()?;
+        chart
+            .draw_series(std::iter::once(Text::new(
+                s.label.clone(),
+                (from, y1),
+                ("sans-serif", 12).into_font().color(&RGBColor(40, 80, 160)),
+            )))
+            .ok()?;
+    }
+    Some(())
+}
+
+/// A line per series, and a legend when there is more than one (or a named one).
+fn draw_lines<'a, 'b: 'a>(
+    chart: &mut Chart<'a, 'b>,
+    drawn: &[(String, Vec<(f64, f64)>)],
+) -> Option<()> {
+    for (i, (name, pts)) in drawn.iter().enumerate() {
+        let color = Palette99::pick(i).to_rgba();
+        chart
+            .draw_series(LineSeries::new(pts.iter().copied(), color.stroke_width(2)))
+            .ok()?
+            .label(name.clone())
+            .legend(move |(x, y)| {
+                PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(2))
+            });
+    }
+    if drawn.len() > 1 || !drawn[0].0.is_empty() {
+        chart
+            .configure_series_labels()
+            .position(SeriesLabelPosition::UpperRight)
+            .border_style(BLACK.mix(0.3))
+            .background_style(WHITE.mix(0.85))
+            .label_font(("sans-serif", 12))
+            .draw()
+            .ok()?;
+    }
+    Some(())
 }
 
 /// Horizontal bars, one per label: the slow host stands out.
@@ -322,41 +351,53 @@ pub fn timeline(lanes: &[Lane], marks: &[(f64, String)]) -> Option<String> {
             .light_line_style(WHITE.mix(0.0))
             .draw()
             .ok()?;
-        for (i, lane) in lanes.iter().enumerate() {
-            let y = (n - 1 - i) as f64;
-            chart
-                .draw_series(lane.spans.iter().map(|&(a, b, failed)| {
-                    let color = if failed {
-                        RGBColor(210, 50, 50)
-                    } else {
-                        RGBColor(70, 130, 220)
-                    };
-                    // Short runs stay visible.
-                    Rectangle::new(
-                        [(a, y + 0.2), (b.max(a + pad * 0.25), y + 0.8)],
-                        color.filled(),
-                    )
-                }))
-                .ok()?;
-        }
-        for (x, label) in marks {
-            chart
-                .draw_series(std::iter::once(PathElement::new(
-                    vec![(*x, 0.0), (*x, n as f64)],
-                    BLACK.mix(0.5).stroke_width(1),
-                )))
-                .ok()?;
-            chart
-                .draw_series(std::iter::once(Text::new(
-                    label.clone(),
-                    (*x, n as f64),
-                    ("sans-serif", 11),
-                )))
-                .ok()?;
-        }
+        draw_lanes(&mut chart, lanes, pad)?;
+        draw_marks(&mut chart, marks, n)?;
         root.present().ok()?;
     }
     Some(svg)
+}
+
+/// Each lane's spans as bars, failed ones red; short runs stay visible.
+fn draw_lanes(chart: &mut Chart, lanes: &[Lane], pad: f64) -> Option<()> {
+    let n = lanes.len();
+    for (i, lane) in lanes.iter().enumerate() {
+        let y = (n - 1 - i) as f64;
+        chart
+            .draw_series(lane.spans.iter().map(|&(a, b, failed)| {
+                let color = if failed {
+                    RGBColor(210, 50, 50)
+                } else {
+                    RGBColor(70, 130, 220)
+                };
+                Rectangle::new(
+                    [(a, y + 0.2), (b.max(a + pad * 0.25), y + 0.8)],
+                    color.filled(),
+                )
+            }))
+            .ok()?;
+    }
+    Some(())
+}
+
+/// Vertical marks (the times tests were armed to start), labelled.
+fn draw_marks(chart: &mut Chart, marks: &[(f64, String)], n: usize) -> Option<()> {
+    for (x, label) in marks {
+        chart
+            .draw_series(std::iter::once(PathElement::new(
+                vec![(*x, 0.0), (*x, n as f64)],
+                BLACK.mix(0.5).stroke_width(1),
+            )))
+            .ok()?;
+        chart
+            .draw_series(std::iter::once(Text::new(
+                label.clone(),
+                (*x, n as f64),
+                ("sans-serif", 11),
+            )))
+            .ok()?;
+    }
+    Some(())
 }
 
 #[cfg(test)]

@@ -5,10 +5,11 @@
 //! cells (test, host, source…); a row only one trial has is listed too.
 
 use std::fmt::Write as _;
+
+use minijinja::{Value, context};
 use std::path::{Path, PathBuf};
 
 use super::chart::{self, XAxis};
-use super::escape;
 use crate::kinds::ParserKind;
 use crate::plan::Plan;
 
@@ -210,63 +211,51 @@ pub fn write(plan: &Plan, trials: &Path, a: &str, b: &str) -> Result<PathBuf, St
     let csv_bytes = w.into_inner().map_err(|e| e.to_string())?;
     crate::state::write_atomic(&out.join("delta.csv"), &csv_bytes).map_err(|e| e.to_string())?;
     crate::state::write_atomic(&out.join("delta.md"), md.as_bytes()).map_err(|e| e.to_string())?;
-    let html = page(plan, a, b, &da, &db, &deltas);
+    let html = page(plan, a, b, &da, &db, &deltas).map_err(|e| e.to_string())?;
     crate::state::write_atomic(&out.join("report.html"), html.as_bytes())
         .map_err(|e| e.to_string())?;
     Ok(out)
 }
 
-fn page(plan: &Plan, a: &str, b: &str, da: &Path, db: &Path, deltas: &[Delta]) -> String {
-    let mut h = format!(
-        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{0}: {1} vs {2}</title><style>{3}</style></head><body><h1>{0}: trial {1} vs trial {2}</h1>",
-        escape(&plan.name),
-        escape(a),
-        escape(b),
-        super::STYLE
-    );
+fn page(
+    plan: &Plan,
+    a: &str,
+    b: &str,
+    da: &Path,
+    db: &Path,
+    deltas: &[Delta],
+) -> crate::error::Result<String> {
+    let mut tables = Vec::new();
     for an in &plan.analyses {
-        let rows: Vec<&Delta> = deltas.iter().filter(|d| d.table == an.name).collect();
+        let rows: Vec<Value> = deltas
+            .iter()
+            .filter(|d| d.table == an.name)
+            .map(|d| {
+                context! {
+                    row => &d.row, column => &d.column,
+                    a => num(d.a), b => num(d.b), change => pct(d.change()),
+                }
+            })
+            .collect();
         if rows.is_empty() {
             continue;
         }
-        let _ = write!(
-            h,
-            "<h2>{}</h2><table class=\"data\"><tr><th>row</th><th>column</th><th>{}</th><th>{}</th><th>change %</th></tr>",
-            escape(&an.name),
-            escape(a),
-            escape(b)
-        );
-        for d in rows {
-            let _ = write!(
-                h,
-                "<tr><td>{}</td><td>{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td></tr>",
-                escape(&d.row),
-                escape(&d.column),
-                num(d.a),
-                num(d.b),
-                pct(d.change())
-            );
-        }
-        h.push_str("</table>");
-        if an.parser == ParserKind::Hdr {
-            let mut series = super::spectra(an, da, &format!("{a}: "));
-            series.extend(super::spectra(an, db, &format!("{b}: ")));
-            if let Some(svg) = chart::lines(
-                &format!("{}: latency by percentile, both trials", an.name),
-                XAxis::Nines,
-                "latency (as logged)",
-                &series,
-                &[],
-                380,
-            ) {
-                h.push_str(&svg);
-            }
-        }
+        let chart = (an.parser == ParserKind::Hdr)
+            .then(|| {
+                let mut series = super::spectra(an, da, &format!("{a}: "));
+                series.extend(super::spectra(an, db, &format!("{b}: ")));
+                chart::lines(
+                    &format!("{}: latency by percentile, both trials", an.name),
+                    XAxis::Nines,
+                    "latency (as logged)",
+                    &series,
+                    &[],
+                    380,
+                )
+            })
+            .flatten()
+            .map(Value::from_safe_string);
+        tables.push(context! { name => &an.name, rows, chart });
     }
-    let _ = write!(
-        h,
-        "<p class=\"muted\">change = (B − A) / |A|; rows matched by their text cells. Written by runner {}.</p></body></html>",
-        env!("CARGO_PKG_VERSION")
-    );
-    h
+    super::render("compare", context! { plan => &plan.name, a, b, tables })
 }

@@ -8,8 +8,9 @@
 pub mod chart;
 pub mod compare;
 
-use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
+
+use minijinja::{Value, context};
 
 use chart::{Lane, Series, Span, XAxis};
 
@@ -17,13 +18,6 @@ use crate::kinds::ParserKind;
 use crate::plan::Plan;
 use crate::plan::model::Analysis;
 use crate::trial::Trial;
-
-pub fn escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-}
 
 pub const STYLE: &str = "body{font-family:sans-serif;max-width:1240px;margin:1em auto;padding:0 12px;color:#222}\
 h1{font-size:1.5em}h2{font-size:1.2em;margin-top:1.6em;border-bottom:1px solid #ccc}\
@@ -33,9 +27,42 @@ td.n{text-align:right;font-variant-numeric:tabular-nums}th{background:#f2f2f2}\
 .panel{border:2px solid #ccc;padding:6px 10px;margin:.8em 0}.panel.ok{border-color:#176b2c}.panel.bad{border-color:#b3261e}\
 svg{display:block;margin:.4em 0;max-width:100%;height:auto}";
 
+/// Renders one of runner's HTML templates (`trial`, `compare`) with the
+/// page's style and runner's version; text is HTML-escaped by the
+/// template engine, charts go in as the SVG they are.
+pub fn render(name: &str, ctx: Value) -> crate::error::Result<String> {
+    let mut env = crate::template::environment();
+    for (n, text) in [
+        ("runner/page.html", include_str!("templates/page.html.j2")),
+        ("runner/table.html", include_str!("templates/table.html.j2")),
+        ("runner/trial.html", include_str!("templates/trial.html.j2")),
+        (
+            "runner/compare.html",
+            include_str!("templates/compare.html.j2"),
+        ),
+    ] {
+        env.add_template(n, text)
+            .map_err(|e| crate::Error::msg(crate::template::describe(n, &e)))?;
+    }
+    let name = format!("runner/{name}.html");
+    let ctx = context! {
+        style => Value::from_safe_string(STYLE.to_string()),
+        version => env!("CARGO_PKG_VERSION"),
+        ..ctx
+    };
+    env.get_template(&name)
+        .and_then(|t| t.render(ctx))
+        .map_err(|e| crate::Error::msg(crate::template::describe(&name, &e)))
+}
+
+/// An SVG chart, to go into a page as it is.
+fn svg(s: String) -> Value {
+    Value::from_safe_string(s)
+}
+
 /// Writes the report of the trial in `dir`; its path.
 pub fn write(plan: &Plan, dir: &Path, trial: &Trial) -> crate::error::Result<PathBuf> {
-    let html = page(plan, dir, trial);
+    let html = page(plan, dir, trial)?;
     let path = dir.join("report.html");
     crate::state::write_atomic(&path, html.as_bytes())?;
     // A page to share: readable by others, like the tables beside it.
@@ -56,15 +83,8 @@ fn time(epoch: f64) -> String {
     .to_string()
 }
 
-pub fn page(plan: &Plan, dir: &Path, trial: &Trial) -> String {
+pub fn page(plan: &Plan, dir: &Path, trial: &Trial) -> crate::error::Result<String> {
     let t0 = trial.trigger_epoch;
-    let mut h = String::new();
-    let _ = write!(
-        h,
-        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{} — trial {}</title><style>{STYLE}</style></head><body>",
-        escape(&trial.plan),
-        escape(&trial.trial)
-    );
     let ends = trial
         .tests
         .iter()
@@ -76,98 +96,65 @@ pub fn page(plan: &Plan, dir: &Path, trial: &Trial) -> String {
                 .flat_map(|m| m.hosts.values().map(|r| r.stopped)),
         )
         .fold(0.0f64, f64::max);
-    let _ = write!(
-        h,
-        "<h1>{} — trial {}</h1><table><tr><th>plan</th><td>{}</td></tr><tr><th>trial</th><td>{}</td></tr>\
-         <tr><th>status</th><td>{}</td></tr><tr><th>plan hash</th><td><code>{}</code></td></tr>\
-         <tr><th>runner</th><td>{}</td></tr><tr><th>trigger</th><td>{}</td></tr><tr><th>last activity</th><td>{} ({:.1} s after the trigger)</td></tr></table>",
-        escape(&trial.plan),
-        escape(&trial.trial),
-        escape(&trial.plan),
-        escape(&trial.trial),
-        escape(&trial.status),
-        escape(&trial.plan_hash),
-        escape(&trial.runner_version),
-        time(t0),
-        time(ends),
-        (ends - t0).max(0.0)
-    );
-    checks_panel(&mut h, trial);
-    hosts(&mut h, trial);
-    timeline(&mut h, trial);
-    for a in &plan.analyses {
-        analysis(&mut h, a, dir, trial);
-    }
-    let _ = write!(
-        h,
-        "<p class=\"muted\">Written by runner {} from <code>trial.json</code>, <code>analysis/*.csv</code> and the collected files. Charts thin long series for drawing; tables carry the exact figures.</p></body></html>",
-        env!("CARGO_PKG_VERSION")
-    );
-    h
+    let hosts: Vec<Value> = trial
+        .hosts
+        .iter()
+        .map(|(name, h)| {
+            context! {
+                name, address => &h.address,
+                offset => format!("{:+.3}", h.clock_offset_ms),
+                rtt => format!("{:.3}", h.rtt_ms),
+            }
+        })
+        .collect();
+    let analyses: Vec<Value> = plan
+        .analyses
+        .iter()
+        .map(|a| analysis(a, dir, trial))
+        .collect();
+    render(
+        "trial",
+        context! {
+            trial => crate::template::value(trial),
+            trigger => time(t0),
+            last_activity => time(ends),
+            after_trigger => format!("{:.1}", (ends - t0).max(0.0)),
+            checks => checks_panel(trial),
+            hosts,
+            timeline => timeline(trial),
+            analyses,
+        },
+    )
 }
 
-fn checks_panel(h: &mut String, trial: &Trial) {
+fn checks_panel(trial: &Trial) -> Option<Value> {
     if trial.checks.is_empty() {
-        return;
+        return None;
     }
     let failed = trial.checks.iter().filter(|c| !c.passed).count();
-    let (class, head) = if failed == 0 {
-        (
-            "ok",
-            format!(
-                "<span class=\"pass\">all {} checks passed</span>",
-                trial.checks.len()
-            ),
-        )
+    let n = trial.checks.len();
+    let rows: Vec<Value> = trial
+        .checks
+        .iter()
+        .map(|c| {
+            let (class, word) = match (c.passed, c.no_baseline) {
+                (_, true) => ("muted", "no baseline"),
+                (true, _) => ("pass", "pass"),
+                (false, _) => ("fail", "FAIL"),
+            };
+            let line = c.line();
+            let detail = line.split_once(" — ").map_or("", |x| x.1).to_string();
+            context! { name => &c.name, class, word, column => &c.column, limit => &c.limit, detail }
+        })
+        .collect();
+    Some(if failed == 0 {
+        context! { class => "ok", head_class => "pass", head => format!("all {n} checks passed"), rows }
     } else {
-        (
-            "bad",
-            format!(
-                "<span class=\"fail\">{failed} of {} checks failed</span>",
-                trial.checks.len()
-            ),
-        )
-    };
-    let _ = write!(
-        h,
-        "<div class=\"panel {class}\" id=\"checks\"><h2>Checks: {head}</h2><table><tr><th>check</th><th>result</th><th>column</th><th>limit</th><th>detail</th></tr>"
-    );
-    for c in &trial.checks {
-        let (cls, word) = match (c.passed, c.no_baseline) {
-            (_, true) => ("muted", "no baseline"),
-            (true, _) => ("pass", "pass"),
-            (false, _) => ("fail", "FAIL"),
-        };
-        let line = c.line();
-        let detail = line.split_once(" — ").map_or("", |x| x.1);
-        let _ = write!(
-            h,
-            "<tr><td>{}</td><td class=\"{cls}\">{word}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-            escape(&c.name),
-            escape(&c.column),
-            escape(&c.limit),
-            escape(detail)
-        );
-    }
-    h.push_str("</table></div>");
+        context! { class => "bad", head_class => "fail", head => format!("{failed} of {n} checks failed"), rows }
+    })
 }
 
-fn hosts(h: &mut String, trial: &Trial) {
-    h.push_str("<h2>Hosts</h2><table><tr><th>host</th><th>address</th><th>clock offset (ms)</th><th>round trip (ms)</th></tr>");
-    for (name, host) in &trial.hosts {
-        let _ = write!(
-            h,
-            "<tr><td>{}</td><td>{}</td><td class=\"n\">{:+.3}</td><td class=\"n\">{:.3}</td></tr>",
-            escape(name),
-            escape(&host.address),
-            host.clock_offset_ms,
-            host.rtt_ms
-        );
-    }
-    h.push_str("</table>");
-}
-
-fn timeline(h: &mut String, trial: &Trial) {
+fn timeline(trial: &Trial) -> Option<Value> {
     let t0 = trial.trigger_epoch;
     let mut lanes = Vec::new();
     let mut marks = Vec::new();
@@ -198,59 +185,82 @@ fn timeline(h: &mut String, trial: &Trial) {
             }
         }
     }
-    h.push_str("<h2>Timeline</h2>");
-    match chart::timeline(&lanes, &marks) {
-        Some(svg) => {
-            h.push_str(&svg);
-            h.push_str("<p class=\"muted\">Each bar is a test's actual run on a host (host clock), red when it failed; vertical lines are the times tests were armed to start.</p>");
-        }
-        None => h.push_str("<p class=\"muted\">No test ran.</p>"),
+    chart::timeline(&lanes, &marks).map(svg)
+}
+
+/// A table as the page shows it: every cell's text, numbers in readable
+/// units with the exact value beside them (`title`), as the CSV has it.
+pub struct Shown {
+    pub headers: Vec<String>,
+    pub rows: Vec<Vec<String>>,
+}
+
+impl Shown {
+    fn read(path: &Path) -> Option<Shown> {
+        let mut r = csv::Reader::from_path(path).ok()?;
+        let headers: Vec<String> = r.headers().ok()?.iter().map(str::to_string).collect();
+        let rows: Vec<Vec<String>> = r
+            .records()
+            .filter_map(Result::ok)
+            .map(|rec| rec.iter().map(str::to_string).collect())
+            .collect();
+        Some(Shown { headers, rows })
+    }
+
+    /// Headers, and per row each cell as `{shown, exact}` (`exact` none
+    /// for text).
+    fn value(&self) -> Value {
+        // A long table (dstat) carries its figures' unit in a `unit` column.
+        let unit_col = self.headers.iter().position(|h| h == "unit");
+        let units: Vec<Option<&str>> = self
+            .headers
+            .iter()
+            .map(|h| h.rsplit_once(" (").and_then(|(_, u)| u.strip_suffix(')')))
+            .collect();
+        let rows: Vec<Vec<Value>> = self
+            .rows
+            .iter()
+            .map(|row| {
+                row.iter()
+                    .enumerate()
+                    .map(|(i, cell)| {
+                        let Ok(v) = cell.parse::<f64>() else {
+                            return context! { shown => cell, exact => () };
+                        };
+                        let unit = units[i].or_else(|| {
+                            matches!(self.headers[i].as_str(), "mean" | "min" | "max")
+                                .then(|| unit_col.and_then(|u| row.get(u)))
+                                .flatten()
+                                .map(String::as_str)
+                        });
+                        context! { shown => crate::units::human(v, unit), exact => cell }
+                    })
+                    .collect()
+            })
+            .collect();
+        context! { headers => &self.headers, rows }
     }
 }
 
-/// The CSV of an analysis as an HTML table; the rows for the bars.
-fn csv_table(h: &mut String, path: &Path) -> Option<(Vec<String>, Vec<Vec<String>>)> {
-    let mut r = csv::Reader::from_path(path).ok()?;
-    let headers: Vec<String> = r.headers().ok()?.iter().map(str::to_string).collect();
-    let rows: Vec<Vec<String>> = r
-        .records()
-        .filter_map(Result::ok)
-        .map(|rec| rec.iter().map(str::to_string).collect())
-        .collect();
-    h.push_str("<table class=\"data\"><tr>");
-    for c in &headers {
-        let _ = write!(h, "<th>{}</th>", escape(c));
+fn analysis(a: &Analysis, dir: &Path, trial: &Trial) -> Value {
+    let table = Shown::read(&dir.join("analysis").join(format!("{}.csv", a.name)));
+    let mut charts: Vec<Value> = charts(a, dir, trial).into_iter().map(svg).collect();
+    if let Some(t) = &table
+        && let Some(bars) = host_bars(a, &t.headers, &t.rows)
+    {
+        charts.push(svg(bars));
     }
-    h.push_str("</tr>");
-    for row in &rows {
-        h.push_str("<tr>");
-        for cell in row {
-            let numeric = cell.parse::<f64>().is_ok();
-            let _ = write!(
-                h,
-                "<td{}>{}</td>",
-                if numeric { " class=\"n\"" } else { "" },
-                escape(cell)
-            );
-        }
-        h.push_str("</tr>");
+    context! {
+        name => &a.name,
+        parser => a.parser.name(),
+        table => table.as_ref().map(Shown::value),
+        charts,
     }
-    h.push_str("</table>");
-    Some((headers, rows))
 }
 
-fn analysis(h: &mut String, a: &Analysis, dir: &Path, trial: &Trial) {
-    let _ = write!(
-        h,
-        "<h2 id=\"analysis-{0}\">{0} <span class=\"muted\">({1})</span></h2>",
-        escape(&a.name),
-        a.parser.name()
-    );
-    let csv = dir.join("analysis").join(format!("{}.csv", a.name));
-    let table = csv_table(h, &csv);
-    if table.is_none() {
-        h.push_str("<p class=\"muted\">No CSV table was written for this analysis.</p>");
-    }
+/// The charts of an analysis's input files: iperf3 interval throughput,
+/// HDR latency spectra, dstat/dool series with the tests' windows shaded.
+fn charts(a: &Analysis, dir: &Path, trial: &Trial) -> Vec<String> {
     // Relative to the trial directory.
     let files: Vec<PathBuf> = crate::trial::matching_files(dir, &a.files)
         .unwrap_or_default()
@@ -279,29 +289,24 @@ fn analysis(h: &mut String, a: &Analysis, dir: &Path, trial: &Trial) {
                     })
                 })
                 .collect();
-            if let Some(svg) = chart::lines(
-                &format!("{}: interval throughput", a.name),
-                XAxis::Seconds,
-                "bit/s",
-                &series,
-                &spans,
-                340,
-            ) {
-                h.push_str(&svg);
-            }
+            let title = format!("{}: interval throughput", a.name);
+            chart::lines(&title, XAxis::Seconds, "bit/s", &series, &spans, 340)
+                .into_iter()
+                .collect()
         }
         ParserKind::Hdr => {
+            let title = format!("{}: latency by percentile", a.name);
             let series = spectra(a, dir, "");
-            if let Some(svg) = chart::lines(
-                &format!("{}: latency by percentile", a.name),
+            chart::lines(
+                &title,
                 XAxis::Nines,
                 "latency (as logged)",
                 &series,
                 &[],
                 380,
-            ) {
-                h.push_str(&svg);
-            }
+            )
+            .into_iter()
+            .collect()
         }
         ParserKind::Dstat => {
             let recs: Vec<(String, crate::analyze::dstat::Recording)> = files
@@ -310,22 +315,15 @@ fn analysis(h: &mut String, a: &Analysis, dir: &Path, trial: &Trial) {
                 .collect();
             if recs.len() <= 3 {
                 // A few hosts: one chart per column group and host.
-                for (name, rec) in &recs {
-                    for svg in dstat_charts(rec, t0, &spans, name) {
-                        h.push_str(&svg);
-                    }
-                }
+                recs.iter()
+                    .flat_map(|(name, rec)| dstat_charts(rec, t0, &spans, name))
+                    .collect()
             } else {
                 // Many hosts: one chart per column, a line per host.
-                for svg in dstat_by_column(&recs, a, t0, &spans) {
-                    h.push_str(&svg);
-                }
+                dstat_by_column(&recs, a, t0, &spans)
             }
         }
-        _ => {}
-    }
-    if let Some((headers, rows)) = table {
-        host_bars(h, a, &headers, &rows);
+        _ => Vec::new(),
     }
 }
 
@@ -489,28 +487,23 @@ fn dstat_charts(
 }
 
 /// Bars of each row's headline figure by host, when the table has hosts.
-fn host_bars(h: &mut String, a: &Analysis, headers: &[String], rows: &[Vec<String>]) {
+fn host_bars(a: &Analysis, headers: &[String], rows: &[Vec<String>]) -> Option<String> {
     // Rows are named by `host`, or by `source` (`tcp / client[0]` with `by`).
-    let Some(host_col) = headers
+    let host_col = headers
         .iter()
         .position(|c| c == "host")
-        .or_else(|| headers.iter().position(|c| c == "source"))
-    else {
-        return;
-    };
+        .or_else(|| headers.iter().position(|c| c == "source"))?;
     let wanted: &[&str] = match a.parser {
         ParserKind::Iperf3 => &["received (bit/s)"],
         ParserKind::Iperf2 => &["rate (bit/s)"],
         ParserKind::Hdr => &["p99"],
         _ => &[],
     };
-    let Some(col) = headers.iter().position(|c| {
+    let col = headers.iter().position(|c| {
         wanted
             .iter()
             .any(|w| c == w || c.split_once(" (").is_some_and(|x| x.0 == *w))
-    }) else {
-        return;
-    };
+    })?;
     let test_col = headers.iter().position(|c| c == "test");
     // Rows of one host may differ by tag (HDR): the tag names the bar.
     let tag_col = headers.iter().position(|c| c == "tag");
@@ -529,7 +522,7 @@ fn host_bars(h: &mut String, a: &Analysis, headers: &[String], rows: &[Vec<Strin
             Some((label, v))
         })
         .collect();
-    if let Some(svg) = chart::bars(
+    chart::bars(
         &format!(
             "{}: {} {}",
             a.name,
@@ -542,7 +535,5 @@ fn host_bars(h: &mut String, a: &Analysis, headers: &[String], rows: &[Vec<Strin
         ),
         &headers[col],
         &items,
-    ) {
-        h.push_str(&svg);
-    }
+    )
 }

@@ -14,9 +14,67 @@ const DEFAULT_USER: &str = "ec2-user";
 
 pub fn validate_config(
     raw: &RawPlan,
-    plan_name: &str,
+    _plan_name: &str,
     diags: &mut Vec<Diagnostic>,
 ) -> Option<Ec2Config> {
+    let p = &raw.provider;
+    let region = region(raw, diags)?;
+    if let Some(e) = &p.endpoint
+        && !is_url(&e.value)
+    {
+        diags.push(
+            Diagnostic::at(
+                format!("`endpoint` `{}` is not a URL", e.value),
+                e.span.clone(),
+            )
+            .help("write it as `http://127.0.0.1:5000` or `https://…`"),
+        );
+    }
+    let identity = identity(raw, diags);
+    let max_instances = match &p.max_instances {
+        None => DEFAULT_MAX_INSTANCES,
+        Some(m) if (1..=10_000).contains(&m.value) => m.value as usize,
+        Some(m) => {
+            diags.push(Diagnostic::at(
+                format!("`max_instances = {}` is out of range (1 to 10000)", m.value),
+                m.span.clone(),
+            ));
+            DEFAULT_MAX_INSTANCES
+        }
+    };
+    Some(Ec2Config {
+        region: region.value.clone(),
+        endpoint: p
+            .endpoint
+            .as_ref()
+            .map(|e| e.value.trim_end_matches('/').to_string()),
+        key_name: p.key_name.as_ref().map(|k| k.value.clone()),
+        identity,
+        subnet: p.subnet.as_ref().map(|s| s.value.clone()),
+        security_group: p.security_group.as_ref().map(|s| s.value.clone()),
+        ssh_from: ssh_from(raw, diags),
+        user: p
+            .user
+            .as_ref()
+            .map_or_else(|| DEFAULT_USER.to_string(), |u| u.value.clone()),
+        workdir: p.workdir.as_ref().map(|w| w.value.clone()),
+        max_instances,
+        expire_after: super::values::duration(
+            p.expire_after.as_ref(),
+            "expire_after",
+            DEFAULT_EXPIRE_AFTER,
+            diags,
+        ),
+        ssh_timeout: super::values::duration(
+            p.ssh_timeout.as_ref(),
+            "ssh_timeout",
+            DEFAULT_SSH_TIMEOUT,
+            diags,
+        ),
+    })
+}
+
+fn region<'r>(raw: &'r RawPlan, diags: &mut Vec<Diagnostic>) -> Option<&'r Sp<String>> {
     let p = &raw.provider;
     let Some(region) = &p.region else {
         diags.push(
@@ -36,17 +94,12 @@ pub fn validate_config(
             region.span.clone(),
         ));
     }
-    if let Some(e) = &p.endpoint
-        && !is_url(&e.value)
-    {
-        diags.push(
-            Diagnostic::at(
-                format!("`endpoint` `{}` is not a URL", e.value),
-                e.span.clone(),
-            )
-            .help("write it as `http://127.0.0.1:5000` or `https://…`"),
-        );
-    }
+    Some(region)
+}
+
+/// `identity`: the key pair's private key (needed with `key_name`).
+fn identity(raw: &RawPlan, diags: &mut Vec<Diagnostic>) -> Option<std::path::PathBuf> {
+    let p = &raw.provider;
     let identity = p
         .identity
         .as_ref()
@@ -65,22 +118,12 @@ pub fn validate_config(
         ),
         _ => {}
     }
-    let max_instances = match &p.max_instances {
-        None => DEFAULT_MAX_INSTANCES,
-        Some(m) if (1..=10_000).contains(&m.value) => m.value as usize,
-        Some(m) => {
-            diags.push(Diagnostic::at(
-                format!("`max_instances = {}` is out of range (1 to 10000)", m.value),
-                m.span.clone(),
-            ));
-            DEFAULT_MAX_INSTANCES
-        }
-    };
-    let ssh_from: Vec<String> = p
-        .ssh_from
-        .as_ref()
-        .map(|l| l.value.iter().map(|s| s.value.clone()).collect())
-        .unwrap_or_default();
+    identity
+}
+
+/// `ssh_from`: IPv4 CIDRs, for the security group runner creates only.
+fn ssh_from(raw: &RawPlan, diags: &mut Vec<Diagnostic>) -> Vec<String> {
+    let p = &raw.provider;
     for s in p.ssh_from.iter().flat_map(|l| l.value.iter()) {
         if !is_cidr(&s.value) {
             diags.push(
@@ -103,37 +146,10 @@ pub fn validate_config(
             .help("remove `ssh_from`, or remove `security_group` to let runner create one"),
         );
     }
-    let _ = plan_name;
-    Some(Ec2Config {
-        region: region.value.clone(),
-        endpoint: p
-            .endpoint
-            .as_ref()
-            .map(|e| e.value.trim_end_matches('/').to_string()),
-        key_name: p.key_name.as_ref().map(|k| k.value.clone()),
-        identity,
-        subnet: p.subnet.as_ref().map(|s| s.value.clone()),
-        security_group: p.security_group.as_ref().map(|s| s.value.clone()),
-        ssh_from,
-        user: p
-            .user
-            .as_ref()
-            .map_or_else(|| DEFAULT_USER.to_string(), |u| u.value.clone()),
-        workdir: p.workdir.as_ref().map(|w| w.value.clone()),
-        max_instances,
-        expire_after: super::values::duration(
-            p.expire_after.as_ref(),
-            "expire_after",
-            DEFAULT_EXPIRE_AFTER,
-            diags,
-        ),
-        ssh_timeout: super::values::duration(
-            p.ssh_timeout.as_ref(),
-            "ssh_timeout",
-            DEFAULT_SSH_TIMEOUT,
-            diags,
-        ),
-    })
+    p.ssh_from
+        .as_ref()
+        .map(|l| l.value.iter().map(|s| s.value.clone()).collect())
+        .unwrap_or_default()
 }
 
 /// `http(s)://host[:port][/path]` with a host and a port in range.

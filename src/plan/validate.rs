@@ -17,31 +17,8 @@ pub struct Context<'a> {
 
 pub fn validate(raw: RawPlan, cx: Context<'_>) -> Result<Plan, Vec<Diagnostic>> {
     let mut diags = Vec::new();
-    let name = match &raw.name {
-        None => {
-            diags.push(
-                Diagnostic::new("the plan has no `name`", Some(0..0))
-                    .help("add `name = \"my-test\"` at the top (lowercase letters, digits, `-`)"),
-            );
-            String::new()
-        }
-        Some(n) => {
-            values::check_name(n, "plan name", &mut diags);
-            n.value.clone()
-        }
-    };
-    let provider = match &raw.provider.kind {
-        None => Provider::Local,
-        Some(k) => Provider::parse(&k.value).unwrap_or_else(|| {
-            diags.push(values::unknown(
-                "provider",
-                &k.value,
-                k.span.clone(),
-                &Provider::names(),
-            ));
-            Provider::Local
-        }),
-    };
+    let name = plan_name(&raw, &mut diags);
+    let provider = provider_kind(&raw, &mut diags);
     let ec2 = (provider == Provider::Ec2)
         .then(|| super::ec2::validate_config(&raw, &name, &mut diags))
         .flatten();
@@ -94,5 +71,36 @@ pub fn validate(raw: RawPlan, cx: Context<'_>) -> Result<Plan, Vec<Diagnostic>> 
         collects,
         analyses,
         checks,
+    })
+}
+
+fn plan_name(raw: &RawPlan, diags: &mut Vec<Diagnostic>) -> String {
+    match &raw.name {
+        None => {
+            diags.push(
+                Diagnostic::new("the plan has no `name`", Some(0..0))
+                    .help("add `name = \"my-test\"` at the top (lowercase letters, digits, `-`)"),
+            );
+            String::new()
+        }
+        Some(n) => {
+            values::check_name(n, "plan name", diags);
+            n.value.clone()
+        }
+    }
+}
+
+fn provider_kind(raw: &RawPlan, diags: &mut Vec<Diagnostic>) -> Provider {
+    let Some(k) = &raw.provider.kind else {
+        return Provider::Local;
+    };
+    Provider::parse(&k.value).unwrap_or_else(|| {
+        diags.push(values::unknown(
+            "provider",
+            &k.value,
+            k.span.clone(),
+            &Provider::names(),
+        ));
+        Provider::Local
     })
 }

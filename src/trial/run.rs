@@ -20,11 +20,7 @@ const SCRIPT_TIMEOUT: Duration = Duration::from_secs(60);
 /// How long after a test's timeout runner still waits for its result.
 const RESULT_GRACE: Duration = Duration::from_secs(20);
 
-pub fn now() -> f64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0.0, |d| d.as_secs_f64())
-}
+pub use crate::os::now;
 
 /// Tests with a fixed time that has passed: an error before anything starts.
 pub fn check_times(spec: &TrialSpec) -> Result<(), String> {

@@ -7,6 +7,7 @@ mod common;
 mod ec2;
 mod faults;
 mod hosts;
+mod house;
 mod local;
 mod malformed;
 mod operator;

@@ -167,21 +167,30 @@ fn a_real_trials_report_opens_offline_in_a_browser() {
         assert!(dom.contains(title), "{label}: {title} missing");
     }
     assert!(dom.contains("all 1 checks passed"), "checks panel");
-    // Every figure of every table equals the CSV's.
+    // Every figure of every table equals the CSV's: text as it is, a
+    // number in readable units with its exact value as the cell's title.
     for table in ["throughput", "cpu", "latency"] {
         let mut csv = csv::Reader::from_path(dir.join(format!("analysis/{table}.csv"))).unwrap();
         let mut n = 0;
         for rec in csv.records() {
             for cell in rec.unwrap().iter() {
-                assert!(
-                    dom.contains(&format!(">{}</td>", escape(cell))),
-                    "{table}: `{cell}` not in the page"
-                );
+                let shown = if cell.parse::<f64>().is_ok() {
+                    format!("title=\"{}\"", escape(cell))
+                } else {
+                    format!(">{}</td>", escape(cell))
+                };
+                assert!(dom.contains(&shown), "{table}: `{cell}` not in the page");
                 n += 1;
             }
         }
         assert!(n > 0, "{table} is empty");
     }
+    // Rates read as rates: no raw float of bits per second in a cell.
+    assert!(dom.contains("bit/s</td>"), "throughput in readable units");
+    assert!(
+        !dom.contains(".627907</td>") && !dom.contains("99999</td>"),
+        "raw floats in cells"
+    );
     let shot = concat!(env!("CARGO_MANIFEST_DIR"), "/target/report-test.png");
     chromium(
         &[
