@@ -43,15 +43,8 @@ pub(super) fn changes<'g>(
             }
         }
         out.changes.push(Change {
-            is_host: true,
             adopt,
-            ..Change::new(
-                node.id.clone(),
-                node.host.clone(),
-                action,
-                reason,
-                Some(idx),
-            )
+            ..Change::of_node(node, idx, action, reason)
         });
     }
     orphans(graph, state, unclaimed, out);

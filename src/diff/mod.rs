@@ -216,10 +216,10 @@ impl Change {
     }
 }
 
-/// A node's change, or one more unchanged node.
-fn push(out: &mut Changes, idx: NodeIndex, node: &Node, verdict: Option<(Action, String)>) {
-    match verdict {
-        Some((action, reason)) => out.changes.push(Change {
+impl Change {
+    /// The change of a node of the graph.
+    fn of_node(node: &Node, idx: NodeIndex, action: Action, reason: String) -> Change {
+        Change {
             is_host: node.kind == NodeKind::Host,
             ..Change::new(
                 node.id.clone(),
@@ -228,7 +228,14 @@ fn push(out: &mut Changes, idx: NodeIndex, node: &Node, verdict: Option<(Action,
                 reason,
                 Some(idx),
             )
-        }),
+        }
+    }
+}
+
+/// A node's change, or one more unchanged node.
+fn push(out: &mut Changes, idx: NodeIndex, node: &Node, verdict: Option<(Action, String)>) {
+    match verdict {
+        Some((action, reason)) => out.changes.push(Change::of_node(node, idx, action, reason)),
         None => out.unchanged += 1,
     }
 }

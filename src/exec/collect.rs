@@ -12,7 +12,7 @@ use super::{Cx, Done, Shared, Task};
 use crate::error::{Error, Result};
 use crate::paths::host_file_name;
 use crate::plan::model::Collect;
-use crate::state::{HostState, NodeRecord, Op, TrialRecord};
+use crate::state::{HostState, Op, TrialRecord};
 
 pub(super) fn run(cx: Cx<'_>, node: NodeIndex, collect: usize) -> Task {
     let spec = cx.graph.plan.collects[collect].clone();
@@ -74,13 +74,7 @@ async fn collect_into(
         return Err(Error::msg(tally.errors.join("; ")));
     }
     Ok(Done::Summary {
-        op: Op::Node {
-            id,
-            node: NodeRecord {
-                hash,
-                trial: record.id.clone(),
-            },
-        },
+        op: Op::node(id, hash, &record.id),
         lines: tally.lines(&spec, &dir),
         failures: Vec::new(),
     })

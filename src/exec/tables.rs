@@ -7,7 +7,7 @@ use petgraph::graph::NodeIndex;
 use super::{Cx, Done, Shared, Task};
 use crate::error::{Error, Result};
 use crate::graph::NodeKind;
-use crate::state::{NodeRecord, Op, TrialRecord};
+use crate::state::{Op, TrialRecord};
 use crate::trial::Trial;
 
 pub(super) fn run(cx: Cx<'_>, node: NodeIndex, kind: NodeKind) -> Task {
@@ -18,13 +18,7 @@ pub(super) fn run(cx: Cx<'_>, node: NodeIndex, kind: NodeKind) -> Task {
     Box::pin(async move {
         let done = tokio::task::spawn_blocking(move || {
             let record = record.ok_or_else(|| Error::msg("no trial to work on"))?;
-            let op = Op::Node {
-                id,
-                node: NodeRecord {
-                    hash,
-                    trial: record.id.clone(),
-                },
-            };
+            let op = Op::node(id, hash, &record.id);
             match kind {
                 NodeKind::Analyze { analysis } => analyze(&shared, analysis, &record, op),
                 NodeKind::Checks => checks(&shared, &record, op),

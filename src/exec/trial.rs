@@ -15,7 +15,7 @@ use super::{Cx, Done, Failure, Msg, Shared, Task};
 use crate::error::{Error, Result};
 use crate::graph::{Payload, TrialSpec};
 use crate::paths::host_file_name;
-use crate::state::{HostState, NodeRecord, Op, TrialRecord, TrialStatus};
+use crate::state::{HostState, Op, TrialRecord, TrialStatus};
 use crate::style::plural;
 use crate::trial::run::{self as phases, Sessions};
 use crate::trial::{self, Trial, TrialTest};
@@ -320,13 +320,7 @@ pub(super) fn results(cx: Cx<'_>, node: NodeIndex, test: usize) -> Task {
             .ok_or_else(|| fail(format!("trial {} has no test `{name}`", record.id)))?;
         let (lines, failures) = test_summary(t, &dir);
         Ok(Done::Summary {
-            op: Op::Node {
-                id,
-                node: NodeRecord {
-                    hash,
-                    trial: record.id.clone(),
-                },
-            },
+            op: Op::node(id, hash, &record.id),
             lines,
             failures,
         })

@@ -306,6 +306,20 @@ pub enum Op {
     Nothing,
 }
 
+impl Op {
+    /// A trial's node (a test, a collect, an analysis…) done for `trial`
+    /// with `hash`.
+    pub fn node(id: String, hash: String, trial: &str) -> Op {
+        Op::Node {
+            id,
+            node: NodeRecord {
+                hash,
+                trial: trial.to_string(),
+            },
+        }
+    }
+}
+
 /// sha256 of a file's bytes, or `absent`.
 pub fn file_fingerprint(path: &Path) -> String {
     match fs_err::read(path) {
