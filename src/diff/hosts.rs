@@ -29,9 +29,8 @@ pub(super) fn changes<'g>(
             continue;
         };
         host_action.insert(node.host.as_str(), action);
-        let spec = graph.plan.hosts().find(|h| h.name == node.host);
         let mut adopt = None;
-        if let Some(e) = spec.and_then(|s| s.ec2.as_ref()) {
+        if let Some(e) = graph.plan.host(&node.host).and_then(|s| s.ec2.as_ref()) {
             let market = if e.spot { "spot" } else { "on-demand" };
             reason.push_str(&format!("; {}, {market}, {}", e.instance_type, e.ami));
             if let Some(t) = adoption(state, refresh, &mut unclaimed, &node.host, &node.hash) {

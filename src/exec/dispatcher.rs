@@ -130,7 +130,7 @@ impl<'a> Dispatcher<'a> {
             .changes
             .iter()
             .filter(|c| c.is_host && c.action != Action::Destroy)
-            .filter_map(|c| self.graph.plan.hosts().find(|h| h.name == c.host).cloned())
+            .filter_map(|c| self.graph.plan.host(&c.host).cloned())
             .collect();
         if creating.is_empty() {
             return Ok(());

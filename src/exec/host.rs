@@ -22,7 +22,7 @@ pub(super) fn create(cx: Cx<'_>, node: NodeIndex) -> Task {
         state,
         fail,
     } = cx;
-    let spec = graph.plan.hosts().find(|h| h.name == change.host).cloned();
+    let spec = graph.plan.host(&change.host).cloned();
     let old = state.hosts.get(&change.host).cloned();
     let replace = change.action == Action::Replace;
     let adopt = change.adopt.clone();

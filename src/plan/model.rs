@@ -259,6 +259,19 @@ impl Plan {
         self.groups.iter().flat_map(|g| g.hosts.iter())
     }
 
+    /// The host named `group[index]`, found by its group (not by a scan of
+    /// every host: plans have thousands).
+    pub fn host(&self, name: &str) -> Option<&HostSpec> {
+        let (group, rest) = name.split_once('[')?;
+        let index: usize = rest.strip_suffix(']')?.parse().ok()?;
+        self.groups
+            .iter()
+            .find(|g| g.name == group)?
+            .hosts
+            .get(index)
+            .filter(|h| h.name == name)
+    }
+
     /// Whether anything of the plan runs on `host` over SSH.
     pub fn uses_ssh(&self, host: &str) -> bool {
         let on = |hosts: &[String]| hosts.iter().any(|h| h == host);

@@ -73,7 +73,7 @@ pub fn unknown(what: &str, typed: &str, span: Range<usize>, names: &[&str]) -> D
 /// The hosts one entry of `on` names: a group (all its hosts) or one host.
 fn pick<'g>(
     target: &Sp<String>,
-    groups: &'g [Group],
+    by_name: &std::collections::HashMap<&str, &'g Group>,
     diags: &mut Vec<Diagnostic>,
 ) -> Option<Vec<&'g HostSpec>> {
     let (group_name, index) = match target.value.split_once('[') {
@@ -92,13 +92,15 @@ fn pick<'g>(
         },
         None => (target.value.as_str(), None),
     };
-    let Some(group) = groups.iter().find(|g| g.name == group_name) else {
+    let Some(group) = by_name.get(group_name) else {
+        let mut names: Vec<&str> = by_name.keys().copied().collect();
+        names.sort_unstable();
         diags.push(
             Diagnostic::at(
                 format!("group `{group_name}` is not defined"),
                 target.span.clone(),
             )
-            .suggest(group_name, groups.iter().map(|g| g.name.as_str())),
+            .suggest(group_name, names),
         );
         return None;
     };
@@ -211,10 +213,13 @@ pub fn resolve_on(
         );
         return Vec::new();
     }
+    // Plans list hundreds of groups in `on`: looked up by name, not scanned.
+    let by_name: std::collections::HashMap<&str, &Group> =
+        groups.iter().map(|g| (g.name.as_str(), g)).collect();
     let mut hosts: Vec<String> = Vec::new();
     let mut seen: std::collections::HashSet<String> = std::collections::HashSet::new();
     for target in &on.value {
-        let Some(picked) = pick(target, groups, diags) else {
+        let Some(picked) = pick(target, &by_name, diags) else {
             continue;
         };
         for h in picked {
