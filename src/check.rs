@@ -299,16 +299,21 @@ struct Eval<'t> {
 impl Eval<'_> {
     /// A row's number in the checked column.
     fn value_of(&self, r: &[String]) -> Result<f64, String> {
-        r.get(self.col)
-            .and_then(|v| v.parse::<f64>().ok())
-            .ok_or_else(|| {
-                format!(
-                    "row {} has no number in `{}` (`{}`)",
-                    self.table.key(r),
-                    self.c.column,
-                    r.get(self.col).map_or("", String::as_str)
-                )
-            })
+        let cell = r.get(self.col).map_or("", String::as_str);
+        if cell.trim().is_empty() {
+            return Err(format!(
+                "row {} has no figure in `{}`: the cell is empty (nothing was measured there)",
+                self.table.key(r),
+                self.c.column
+            ));
+        }
+        cell.parse::<f64>().map_err(|_| {
+            format!(
+                "row {} has no number in `{}` (`{cell}`)",
+                self.table.key(r),
+                self.c.column,
+            )
+        })
     }
 
     /// `max` (or `min`): every selected row within the limit, converted to

@@ -196,6 +196,15 @@ pub struct AnalyzeArgs {
     /// dstat/csv: columns to summarise, comma-separated (`total cpu usage.usr,net/total.recv`).
     #[arg(long, value_delimiter = ',')]
     pub columns: Vec<String>,
+    /// csv: the columns that tell a summary's rows apart (`--key test`): a
+    /// row per file (or all files) and key, each figure as it is.
+    #[arg(long, value_delimiter = ',')]
+    pub key: Vec<String>,
+    /// csv with --key: how rows of one key from several files merge, per
+    /// column (`--merge rps=sum,max_latency_ms=max`; sum, mean, min, max).
+    /// A percentile column is never averaged or summed.
+    #[arg(long, value_delimiter = ',')]
+    pub merge: Vec<String>,
     /// dstat, iperf3, iperf2: a JSON file of test windows (`{"windows": [{"test", "start_epoch", "end_epoch"}]}`); rows per window.
     #[arg(long)]
     pub windows: Option<PathBuf>,

@@ -104,6 +104,16 @@ impl Format {
     }
 }
 
+/// How figures of several rows (files, hosts) are merged into one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Merge {
+    Sum,
+    Mean,
+    Min,
+    Max,
+}
+named!(Merge);
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -57,8 +57,14 @@ fn main() -> std::process::ExitCode {
     style::init(cli.no_color, cli.quiet, cli.verbose);
     os::raise_open_files();
     let exit = commands::run(cli.command).unwrap_or_else(|e| {
-        eprintln!("{}", e.render());
+        out::errln!("{}", e.render());
         e.code()
     });
+    // Output that could not be written (a full disk behind `>`; not a
+    // closed pipe) is an error, whatever the command did.
+    if let Some(why) = out::failure() {
+        out::errln!("error: cannot write the output to stdout: {why}");
+        return exit::Exit::Failure.into();
+    }
     exit.into()
 }

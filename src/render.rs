@@ -24,6 +24,9 @@ impl Format {
 }
 
 pub fn render(table: &Table, format: Format, overrides: Option<&Path>) -> Result<String, String> {
+    // Text from logs and hosts may carry control bytes (ESC, BEL): never
+    // passed on to a terminal or a wiki, whatever the format.
+    let table = &without_controls(table);
     if format == Format::Csv {
         return csv(table);
     }
@@ -56,6 +59,36 @@ pub fn render(table: &Table, format: Format, overrides: Option<&Path>) -> Result
         context! { title => &table.title, columns => columns, rows => rows, notes => &table.notes },
     )
     .map_err(|e| format!("template {name}: {e}"))
+}
+
+/// The table with every control byte of its text as a `\x1b`-style escape.
+fn without_controls(table: &Table) -> Table {
+    let clean = |s: &str| crate::style::escape_controls(s);
+    Table {
+        title: clean(&table.title),
+        columns: table
+            .columns
+            .iter()
+            .map(|c| crate::table::Column {
+                name: clean(&c.name),
+                unit: c.unit.as_deref().map(clean),
+                ..c.clone()
+            })
+            .collect(),
+        rows: table
+            .rows
+            .iter()
+            .map(|r| {
+                r.iter()
+                    .map(|c| match c {
+                        crate::table::Cell::Text(t) => crate::table::Cell::Text(clean(t)),
+                        other => other.clone(),
+                    })
+                    .collect()
+            })
+            .collect(),
+        notes: table.notes.iter().map(|n| clean(n)).collect(),
+    }
 }
 
 fn csv(table: &Table) -> Result<String, String> {

@@ -11,6 +11,8 @@ use russh::keys::{HashAlg, PrivateKeyWithHashAlg, PublicKey, PublicKeyOrCertific
 use tokio::io::AsyncWriteExt as _;
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// Commands longer than this are sent on stdin (see `Session::exec`).
+const INLINE_COMMAND: usize = 32 * 1024;
 const CONNECT_ATTEMPTS: u32 = 4;
 
 /// What can go wrong talking to a host, each naming the host or the file
@@ -447,26 +449,7 @@ impl Session {
         O: tokio::io::AsyncWrite + Unpin,
         E: tokio::io::AsyncWrite + Unpin,
     {
-        let w = quote(&self.target.workdir);
-        let t = quote(tag);
-        // The command runs in the shell sshd starts (the login shell, as
-        // `$SHELL -c` would run it): no process but that shell is started
-        // before it (`[ -d ]` is a builtin, `eval` runs the command in the
-        // same process), because every extra process costs the host CPU on
-        // every command (see `BENCHMARKS.md`). An overrun is stopped on the
-        // host by the tag every process of the command inherits
-        // (`stop_tagged`), then reported.
-        // The shell's own environment (/proc/PID/environ) is the one sshd
-        // gave it, without the tag, and so is that of the subshells it forks
-        // (a loop, a pipeline's stages): those carry the node's marker in
-        // their command line instead (`node_marker`). One line, so that the
-        // shell's line numbers in an error are the command's own.
-        let c = quote(command);
-        let m = node_marker(tag);
-        let full = format!(
-            "RUNNER_NODE={t}; export RUNNER_NODE; : {m}; \
-             {{ [ -d {w} ] || mkdir -p {w}; }} && cd {w} || exit 97; eval {c}"
-        );
+        let (full, input) = self.wrapped(command, input, tag);
         let backstop = timeout;
         let mut channel = self.open_channel().await?;
         let run = async {
@@ -511,6 +494,45 @@ impl Session {
                 Ok(Outcome::TimedOut(timeout))
             }
         }
+    }
+
+    /// The line sshd runs for `command`, and what goes on its stdin.
+    ///
+    /// The command runs in the shell sshd starts (the login shell, as
+    /// `$SHELL -c` would run it): no process but that shell is started
+    /// before it (`[ -d ]` is a builtin, `eval` runs the command in the same
+    /// process), because every extra process costs the host CPU on every
+    /// command (see `BENCHMARKS.md`). An overrun is stopped on the host by
+    /// the tag every process of the command inherits (`stop_tagged`), then
+    /// reported. The shell's own environment (/proc/PID/environ) is the one
+    /// sshd gave it, without the tag, and so is that of the subshells it
+    /// forks (a loop, a pipeline's stages): those carry the node's marker in
+    /// their command line instead (`node_marker`). One line, so that the
+    /// shell's line numbers in an error are the command's own.
+    ///
+    /// A long command goes on stdin, not in the exec request: a host's
+    /// shell takes one argument of at most 128 KiB (MAX_ARG_STRLEN), and an
+    /// SSH request one packet. `$(cat)` reads it whole; the command then
+    /// sees stdin at its end, as it would otherwise.
+    fn wrapped<'a>(
+        &self,
+        command: &'a str,
+        input: Option<&'a [u8]>,
+        tag: &str,
+    ) -> (String, Option<&'a [u8]>) {
+        let w = quote(&self.target.workdir);
+        let t = quote(tag);
+        let m = node_marker(tag);
+        let (eval, input) = if command.len() > INLINE_COMMAND && input.is_none() {
+            ("eval \"$(cat)\"".to_string(), Some(command.as_bytes()))
+        } else {
+            (format!("eval {}", quote(command)), input)
+        };
+        let full = format!(
+            "RUNNER_NODE={t}; export RUNNER_NODE; : {m}; \
+             {{ [ -d {w} ] || mkdir -p {w}; }} && cd {w} || exit 97; {eval}"
+        );
+        (full, input)
     }
 
     /// Writes `bytes` to `dest` (relative to the working directory), over

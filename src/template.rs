@@ -25,8 +25,13 @@ pub fn environment() -> Environment<'static> {
             AutoEscape::None
         }
     });
-    // Markdown cells: a `|` would end the cell.
-    env.add_filter("cell", |s: String| s.replace('|', "\\|").replace('\n', " "));
+    // Markdown cells: a `|` would end the cell, and inline HTML renders
+    // (GitHub): text stays text.
+    env.add_filter("cell", |s: String| {
+        html_text(&s).replace('|', "\\|").replace('\n', " ")
+    });
+    // Mediawiki renders some HTML too.
+    env.add_filter("wiki", |s: String| html_text(&s));
     env
 }
 
@@ -54,6 +59,13 @@ impl Template {
             .map_err(|e| describe(&self.name, &e))?;
         tmpl.render(context).map_err(|e| describe(&self.name, &e))
     }
+}
+
+/// `<`, `>` and `&` as entities.
+fn html_text(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
 }
 
 /// A template value from anything serde serializes.

@@ -1,6 +1,11 @@
-//! Generic CSV with a header row → n, mean, min, max of every column whose
-//! values are all numbers. The delimiter is `,`, `;` or tab (sysstat's
-//! `sadf -d` writes `;` and starts its header with `# `).
+//! Generic CSV with a header row. A series (sar, a load generator's
+//! per-second log): n, mean, min, max of every column whose values are all
+//! numbers. A summary (redis-benchmark, ab, wrk, fio: a row per operation)
+//! with `key` columns: each row's figures as they are, kept apart by the
+//! key; rows of one key from several files are merged only by a rule the
+//! analysis declares, and a percentile-like column never by a mean or a
+//! sum. The delimiter is `,`, `;` or tab (sysstat's `sadf -d` writes `;`
+//! and starts its header with `# `).
 
 use std::path::Path;
 
@@ -15,6 +20,41 @@ pub struct Summary {
     /// Numeric columns in header order.
     pub numeric: Vec<(String, Stats)>,
     pub non_numeric: Vec<String>,
+    /// The header and every row, as written (summaries are read by row).
+    pub header: Vec<String>,
+    pub records: Vec<Vec<String>>,
+}
+
+pub use crate::kinds::Merge;
+
+/// `rule` over `values`.
+fn apply(rule: Merge, values: &[f64]) -> f64 {
+    let fold = |init: f64, f: fn(f64, f64) -> f64| values.iter().copied().fold(init, f);
+    match rule {
+        Merge::Sum => fold(0.0, |a, b| a + b),
+        Merge::Mean => fold(0.0, |a, b| a + b) / values.len() as f64,
+        Merge::Min => fold(f64::INFINITY, f64::min),
+        Merge::Max => fold(f64::NEG_INFINITY, f64::max),
+    }
+}
+
+/// A column whose figures are percentiles (`p99`, `p99_latency_ms`,
+/// `99th percentile`, `99%`, `median`): averaging or adding them gives no
+/// percentile of anything.
+pub fn percentile_like(column: &str) -> bool {
+    let c = column.trim().to_ascii_lowercase();
+    let digits_after_p = c
+        .strip_prefix('p')
+        .is_some_and(|r| r.starts_with(|ch: char| ch.is_ascii_digit()));
+    let leading: String = c
+        .chars()
+        .take_while(|ch| ch.is_ascii_digit() || *ch == '.')
+        .collect();
+    let ordinal = !leading.is_empty()
+        && ["th", "%", " %", "nd", "rd", "st"]
+            .iter()
+            .any(|s| c[leading.len()..].starts_with(s));
+    digits_after_p || ordinal || c.contains("percentile") || c.contains("median")
 }
 
 pub fn read_file(path: &Path) -> Result<Summary, FileError> {
@@ -47,6 +87,7 @@ pub fn parse(bytes: &[u8], path: &Path) -> Result<Summary, FileError> {
         .collect();
     let mut columns: Vec<Vec<f64>> = vec![Vec::new(); header.len()];
     let mut numeric = vec![true; header.len()];
+    let mut records = Vec::new();
     let mut rows = 0;
     for r in reader.records() {
         let r = r.map_err(|e| {
@@ -58,6 +99,7 @@ pub fn parse(bytes: &[u8], path: &Path) -> Result<Summary, FileError> {
             )
         })?;
         rows += 1;
+        records.push(r.iter().map(|v| v.trim().to_string()).collect());
         for (c, v) in r.iter().enumerate() {
             match v.trim().parse::<f64>() {
                 Ok(x) if numeric[c] => columns[c].push(x),
@@ -73,6 +115,8 @@ pub fn parse(bytes: &[u8], path: &Path) -> Result<Summary, FileError> {
         rows,
         numeric: Vec::new(),
         non_numeric: Vec::new(),
+        header: header.clone(),
+        records,
     };
     for (c, name) in header.into_iter().enumerate() {
         match (numeric[c], stats::of(columns[c].iter().copied())) {
@@ -83,16 +127,22 @@ pub fn parse(bytes: &[u8], path: &Path) -> Result<Summary, FileError> {
     Ok(out)
 }
 
-pub fn table(rows: Vec<(String, String, Stats)>) -> Table {
+/// A series' table: n, mean, min, max per column (the mean left empty
+/// where it was refused: a percentile column).
+pub fn table(rows: Vec<(String, String, Stats, bool)>) -> Table {
     let columns: Vec<Column> = [Column::text("source"), Column::text("column")]
         .into_iter()
         .chain(stats::columns())
         .collect();
     let rows = rows
         .into_iter()
-        .map(|(source, col, s)| {
+        .map(|(source, col, s, no_mean)| {
             let mut r = vec![Cell::Text(source), Cell::Text(col)];
-            r.extend(stats::cells(Some(&s)));
+            let mut cells = stats::cells(Some(&s));
+            if no_mean {
+                cells[1] = Cell::Empty;
+            }
+            r.extend(cells);
             r
         })
         .collect();
@@ -101,5 +151,143 @@ pub fn table(rows: Vec<(String, String, Stats)>) -> Table {
         columns,
         rows,
         notes: Vec::new(),
+    }
+}
+
+/// The column that most likely tells a summary's rows apart: the first
+/// that is not numeric and has a different value in every row.
+pub fn key_candidate(s: &Summary) -> Option<&str> {
+    s.non_numeric.iter().map(String::as_str).find(|col| {
+        let Some(i) = s.header.iter().position(|h| h == col) else {
+            return false;
+        };
+        let mut seen = std::collections::BTreeSet::new();
+        s.records
+            .iter()
+            .all(|r| seen.insert(r.get(i).map(String::as_str)))
+    })
+}
+
+/// One row of a keyed table: its source, key values and figures (empty
+/// where a merge was refused or a file had no number).
+pub type KeyedRow = (String, Vec<String>, Vec<Option<f64>>);
+
+/// A summary table: `source`, the key columns, then the figures.
+pub fn keyed_table(key: &[String], figures: &[String], rows: Vec<KeyedRow>) -> Table {
+    let columns: Vec<Column> = std::iter::once(Column::text("source"))
+        .chain(key.iter().map(|k| Column::text(k)))
+        .chain(figures.iter().map(|f| Column::float(f, None, 3)))
+        .collect();
+    let rows = rows
+        .into_iter()
+        .map(|(source, keys, values)| {
+            std::iter::once(Cell::Text(source))
+                .chain(keys.into_iter().map(Cell::Text))
+                .chain(
+                    values
+                        .into_iter()
+                        .map(|v| v.map_or(Cell::Empty, Cell::Float)),
+                )
+                .collect()
+        })
+        .collect();
+    Table {
+        title: "summary rows (CSV)".into(),
+        columns,
+        rows,
+        notes: Vec::new(),
+    }
+}
+
+/// Why rows of one key were not merged into a figure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refused {
+    /// No `merge` rule for the column.
+    NoRule,
+    /// A mean or a sum of percentiles.
+    Percentile(Merge),
+}
+
+impl Refused {
+    /// The sentence for `columns` (each backticked) refused this way.
+    pub fn say(self, columns: &[String]) -> String {
+        let cols = columns.join(", ");
+        match self {
+            Refused::NoRule => {
+                let example = columns
+                    .first()
+                    .map_or("rps".into(), |c| c.trim_matches('`').to_string());
+                let rule = if percentile_like(&example) {
+                    "max"
+                } else {
+                    "sum"
+                };
+                format!(
+                    "rows of several files need a rule to merge {cols}: `merge = {{ {example} = \"{rule}\" }}` (sum, mean, min or max; a percentile only min or max), or keep them apart (`by = [\"host\"]` / `--by file`)"
+                )
+            }
+            Refused::Percentile(r) => format!(
+                "{cols}: the {} of percentiles is not a percentile of anything; keep the rows apart (`by = [\"host\"]` / `--by file`), merge the raw latencies (an HdrHistogram log), or bound it with `max`",
+                r.name()
+            ),
+        }
+    }
+}
+
+/// The figure of `column` over rows of one key from several files, by
+/// `rule`; `Err` says why there is none.
+pub fn merged(column: &str, values: &[f64], rule: Option<Merge>) -> Result<f64, Refused> {
+    if let [one] = values {
+        return Ok(*one);
+    }
+    match rule {
+        None => Err(Refused::NoRule),
+        Some(r @ (Merge::Mean | Merge::Sum)) if percentile_like(column) => {
+            Err(Refused::Percentile(r))
+        }
+        Some(r) => Ok(apply(r, values)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn percentiles_are_told_apart_and_never_averaged() {
+        for p in [
+            "p99",
+            "P99.9",
+            "p99_latency_ms",
+            "99th percentile",
+            "99%",
+            "median",
+            "latency_percentile_95",
+        ] {
+            assert!(percentile_like(p), "{p}");
+        }
+        for c in [
+            "rps",
+            "avg_latency_ms",
+            "max_latency_ms",
+            "%user",
+            "count",
+            "ops",
+        ] {
+            assert!(!percentile_like(c), "{c}");
+        }
+        assert_eq!(merged("rps", &[2.0, 3.0], Some(Merge::Sum)), Ok(5.0));
+        assert_eq!(merged("p99", &[2.0], None), Ok(2.0));
+        assert_eq!(merged("rps", &[2.0, 3.0], None), Err(Refused::NoRule));
+        assert_eq!(
+            merged("p99", &[2.0, 3.0], Some(Merge::Mean)),
+            Err(Refused::Percentile(Merge::Mean))
+        );
+        let said = Refused::NoRule.say(&["`p99`".into(), "`rps`".into()]);
+        assert!(
+            said.contains("`p99`, `rps`") && said.contains("p99 = \"max\""),
+            "{said}"
+        );
+        assert_eq!(merged("p99", &[2.0, 3.0], Some(Merge::Max)), Ok(3.0));
     }
 }

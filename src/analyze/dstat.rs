@@ -313,7 +313,10 @@ impl Recording {
 }
 
 /// Long format: one row per (source, window, column).
-pub fn table(rows: Vec<(String, String, String, &'static str, Option<Stats>)>) -> Table {
+pub fn table(
+    rows: Vec<(String, String, String, &'static str, Option<Stats>)>,
+    windowed: bool,
+) -> Table {
     let columns: Vec<Column> = [
         Column::text("source"),
         Column::text("window"),
@@ -337,7 +340,11 @@ pub fn table(rows: Vec<(String, String, String, &'static str, Option<Stats>)>) -
         })
         .collect();
     Table {
-        title: "system metrics (dstat), per test window".into(),
+        title: if windowed {
+            "system metrics (dstat), per test window".into()
+        } else {
+            "system metrics (dstat), whole recording".into()
+        },
         columns,
         rows,
         notes: Vec::new(),

@@ -307,12 +307,21 @@ pub fn table(rows: Vec<(String, Option<String>, Summary)>, unit: &str) -> Table 
                 Cell::Text(tag.unwrap_or_else(|| "(untagged)".to_string())),
                 Cell::Int(s.intervals as i128),
                 Cell::Int(s.count as i128),
-                Cell::Int(s.min as i128),
-                Cell::Float(s.mean),
-                Cell::Float(s.stddev),
             ];
-            r.extend(s.percentiles.iter().map(|&v| Cell::Int(v as i128)));
-            r.push(Cell::Int(s.max as i128));
+            // No samples: no figure (an empty cell), never a 0 that a
+            // `max` check would pass.
+            let some = s.count > 0;
+            let int = |v: u64| {
+                if some {
+                    Cell::Int(v as i128)
+                } else {
+                    Cell::Empty
+                }
+            };
+            let float = |v: f64| if some { Cell::Float(v) } else { Cell::Empty };
+            r.extend([int(s.min), float(s.mean), float(s.stddev)]);
+            r.extend(s.percentiles.iter().map(|&v| int(v)));
+            r.push(int(s.max));
             r
         })
         .collect();

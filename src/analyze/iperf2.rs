@@ -24,7 +24,7 @@ pub struct Line {
     pub bps: f64,
     /// UDP: jitter ms, lost, total (None when the side cannot know: a
     /// client writes -1 for both).
-    pub udp: Option<(f64, Option<u64>, Option<u64>)>,
+    pub udp: Option<(Option<f64>, Option<u64>, Option<u64>)>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -85,8 +85,9 @@ pub fn parse(bytes: &[u8], path: &Path) -> Result<Totals, FileError> {
             // A client has no receiver statistics: it writes total -1 (and
             // lost 0 or -1); its lost count means nothing then.
             let known = lost >= 0 && total >= 0;
+            // Nor does it measure jitter (it writes 0.000).
             Some((
-                jitter,
+                known.then_some(jitter),
                 known.then_some(lost as u64),
                 known.then_some(total as u64),
             ))
@@ -167,8 +168,10 @@ impl Totals {
                 (Some(l), Some(n)) if n > 0 => Some(100.0 * l as f64 / n as f64),
                 _ => None,
             };
-            let j: Vec<f64> = udp_lines().map(|u| u.0).collect();
-            t.mean_jitter_ms = (!j.is_empty()).then(|| j.iter().sum::<f64>() / j.len() as f64);
+            let j: Option<Vec<f64>> = udp_lines().map(|u| u.0).collect();
+            t.mean_jitter_ms = j
+                .filter(|j| !j.is_empty())
+                .map(|j| j.iter().sum::<f64>() / j.len() as f64);
         }
         t.summaries = summaries;
         t

@@ -70,6 +70,10 @@ pub struct Options {
     pub columns: Vec<String>,
     /// dstat: test windows (empty: the whole recording).
     pub windows: Vec<Window>,
+    /// csv: the columns that tell a summary's rows apart (empty: a series).
+    pub key: Vec<String>,
+    /// csv: how a figure of rows merged across files is made.
+    pub merge: std::collections::BTreeMap<String, csvfile::Merge>,
 }
 
 impl Default for Options {
@@ -79,6 +83,8 @@ impl Default for Options {
             unit: "ns".into(),
             columns: Vec::new(),
             windows: Vec::new(),
+            key: Vec::new(),
+            merge: Default::default(),
         }
     }
 }
@@ -237,6 +243,9 @@ pub fn analyze(kind: ParserKind, groups: &[Group], opts: &Options) -> Outcome {
         for w in &found.warnings {
             t.notes.push(format!("Left out: {w}"));
         }
+        for p in &found.problems {
+            t.notes.push(format!("Not in the table: {p}"));
+        }
     }
     Outcome {
         table,
@@ -265,7 +274,7 @@ fn analyze_iperf3(groups: &[Group], opts: &Options, found: &mut Found) -> Analys
             &runs,
             |(_, r)| r.start_epoch,
             ("iperf3 run", "iperf3 run"),
-            &mut found.warnings,
+            &mut found.problems,
         );
         for (label, inside) in windows {
             let good: Vec<&iperf3::Run> = inside
@@ -308,7 +317,7 @@ fn analyze_iperf2(groups: &[Group], opts: &Options, found: &mut Found) -> Analys
             &summaries,
             |s| s.time,
             ("iperf stream summary", "iperf stream"),
-            &mut found.warnings,
+            &mut found.problems,
         );
         for (label, inside) in windows {
             rows.push((
@@ -325,6 +334,12 @@ fn analyze_iperf2(groups: &[Group], opts: &Options, found: &mut Found) -> Analys
 
 fn analyze_csv(groups: &[Group], opts: &Options, found: &mut Found) -> Analysed {
     let parsed = Parsed::new(groups, sequential(csvfile::read_file), &mut found.errors);
+    if !opts.key.is_empty() {
+        let table = parsed
+            .any()
+            .then(|| keyed_csv(&parsed, groups, opts, found));
+        return (table, parsed.read_files());
+    }
     let mut rows = Vec::new();
     let mut notes = Vec::new();
     for g in groups {
@@ -340,25 +355,32 @@ fn analyze_csv(groups: &[Group], opts: &Options, found: &mut Found) -> Analysed 
                     s.non_numeric.join(", ")
                 }
             ));
+            let mut percentiles = Vec::new();
             for (col, st) in &s.numeric {
-                if opts.columns.is_empty() || opts.columns.contains(col) {
-                    rows.push((g.label.clone(), col.clone(), *st));
+                if !opts.columns.is_empty() && !opts.columns.contains(col) {
+                    continue;
                 }
+                // A percentile column of several rows (a summary with a row
+                // per operation): its mean is no percentile of anything.
+                let refused = st.n > 1 && csvfile::percentile_like(col);
+                if refused {
+                    percentiles.push(format!("`{col}`"));
+                }
+                rows.push((g.label.clone(), col.clone(), *st, refused));
+            }
+            if !percentiles.is_empty() {
+                let key = csvfile::key_candidate(s).map_or("…".to_string(), |k| k.to_string());
+                found.problems.push(format!(
+                    "{}: {} {} percentiles over {} rows: their mean would be no percentile (left out); if each row is a summary of its own, name the column that tells them apart: `key = [\"{key}\"]` / `--key {key}`",
+                    f.display(),
+                    percentiles.join(", "),
+                    if percentiles.len() == 1 { "is" } else { "are" },
+                    s.rows
+                ));
             }
         }
     }
-    for name in &opts.columns {
-        let anywhere = groups.iter().any(|g| {
-            parsed.of(g).iter().any(|(_, s)| {
-                s.numeric.iter().any(|(c, _)| c == name) || s.non_numeric.contains(name)
-            })
-        });
-        if parsed.any() && !anywhere {
-            found.problems.push(format!(
-                "no file has a column `{name}` (--columns / `columns`)"
-            ));
-        }
-    }
+    check_csv_columns(&parsed, groups, opts, found);
     let table = parsed.any().then(|| {
         let mut t = csvfile::table(rows);
         t.notes = notes;
@@ -367,18 +389,191 @@ fn analyze_csv(groups: &[Group], opts: &Options, found: &mut Found) -> Analysed 
     (table, parsed.read_files())
 }
 
+/// `--columns` / `columns` no file has: named, with the columns there are.
+fn check_csv_columns(
+    parsed: &Parsed<csvfile::Summary>,
+    groups: &[Group],
+    opts: &Options,
+    found: &mut Found,
+) {
+    let summaries = || groups.iter().flat_map(|g| parsed.of(g)).map(|(_, s)| s);
+    for name in &opts.columns {
+        let anywhere = summaries()
+            .any(|s| s.numeric.iter().any(|(c, _)| c == name) || s.non_numeric.contains(name));
+        if parsed.any() && !anywhere {
+            let mut all: Vec<&str> = summaries()
+                .flat_map(|s| s.numeric.iter().map(|(c, _)| c.as_str()))
+                .collect();
+            all.sort_unstable();
+            all.dedup();
+            found.problems.push(format!(
+                "no file has a column `{name}` (--columns / `columns`); numeric columns are {}",
+                all.join(", ")
+            ));
+        }
+    }
+}
+
+/// A summary CSV (a row per operation), rows kept apart by the key
+/// columns: one row per group × key, each figure as the file has it, or
+/// merged across files by the declared rule.
+fn keyed_csv(
+    parsed: &Parsed<csvfile::Summary>,
+    groups: &[Group],
+    opts: &Options,
+    found: &mut Found,
+) -> Table {
+    let summaries = || groups.iter().flat_map(|g| parsed.of(g));
+    // The figures: numeric columns that are not keys, in first-seen order.
+    let mut figures: Vec<String> = Vec::new();
+    for (_, s) in summaries() {
+        for (c, _) in &s.numeric {
+            let wanted = opts.columns.is_empty() || opts.columns.contains(c);
+            if wanted && !opts.key.contains(c) && !figures.contains(c) {
+                figures.push(c.clone());
+            }
+        }
+    }
+    let mut rows: Vec<csvfile::KeyedRow> = Vec::new();
+    // Refused merges: one message per reason, naming its columns.
+    let mut refused: Vec<(csvfile::Refused, Vec<String>)> = Vec::new();
+    for g in groups {
+        for (key, entries) in rows_by_key(parsed, g, &opts.key, found) {
+            let values = merged_figures(&figures, &entries, opts, &mut refused);
+            rows.push((g.label.clone(), key, values));
+        }
+    }
+    for (why, columns) in refused {
+        found.problems.push(why.say(&columns));
+    }
+    let mut t = csvfile::keyed_table(&opts.key, &figures, rows);
+    t.notes.push(format!(
+        "Rows kept apart by {}; figures as each file has them{}.",
+        opts.key
+            .iter()
+            .map(|k| format!("`{k}`"))
+            .collect::<Vec<_>>()
+            .join(", "),
+        if opts.merge.is_empty() {
+            String::new()
+        } else {
+            format!(
+                ", merged across files by {}",
+                opts.merge
+                    .iter()
+                    .map(|(c, r)| format!("{c} = {}", r.name()))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        }
+    ));
+    t
+}
+
+/// A key's value and the rows (with their file's summary) that have it.
+type KeyRows<'a> = (Vec<String>, Vec<(&'a csvfile::Summary, &'a Vec<String>)>);
+
+/// Every row of a group's files, by key value, in the order first seen.
+fn rows_by_key<'a>(
+    parsed: &'a Parsed<csvfile::Summary>,
+    g: &'a Group,
+    key: &[String],
+    found: &mut Found,
+) -> Vec<KeyRows<'a>> {
+    let mut by_key: Vec<KeyRows<'a>> = Vec::new();
+    for (f, s) in parsed.of(g) {
+        let Some(idx) = key_columns(f, s, key, found) else {
+            continue;
+        };
+        for rec in &s.records {
+            let key: Vec<String> = idx
+                .iter()
+                .map(|&i| rec.get(i).cloned().unwrap_or_default())
+                .collect();
+            match by_key.iter_mut().find(|(k, _)| *k == key) {
+                Some((_, list)) => list.push((s, rec)),
+                None => by_key.push((key, vec![(s, rec)])),
+            }
+        }
+    }
+    by_key
+}
+
+/// Each figure of one key's rows: as it is (one row), merged by its rule,
+/// or refused (`None`; the reason gathered in `refused` by column).
+fn merged_figures(
+    figures: &[String],
+    entries: &[(&csvfile::Summary, &Vec<String>)],
+    opts: &Options,
+    refused: &mut Vec<(csvfile::Refused, Vec<String>)>,
+) -> Vec<Option<f64>> {
+    figures
+        .iter()
+        .map(|col| {
+            let vals: Vec<f64> = entries
+                .iter()
+                .filter_map(|(s, rec)| {
+                    let i = s.header.iter().position(|h| h == col)?;
+                    rec.get(i)?.parse::<f64>().ok()
+                })
+                .collect();
+            if vals.is_empty() {
+                return None;
+            }
+            csvfile::merged(col, &vals, opts.merge.get(col).copied())
+                .map_err(|e| {
+                    let col = format!("`{col}`");
+                    match refused.iter_mut().find(|(m, _)| *m == e) {
+                        Some((_, cols)) if cols.contains(&col) => {}
+                        Some((_, cols)) => cols.push(col),
+                        None => refused.push((e, vec![col])),
+                    }
+                })
+                .ok()
+        })
+        .collect()
+}
+
+/// The positions of the key columns in a file, or `None` (said) when it
+/// lacks one.
+fn key_columns(
+    f: &Path,
+    s: &csvfile::Summary,
+    key: &[String],
+    found: &mut Found,
+) -> Option<Vec<usize>> {
+    let idx: Option<Vec<usize>> = key
+        .iter()
+        .map(|k| s.header.iter().position(|h| h == k))
+        .collect();
+    if idx.is_none() {
+        found.problems.push(format!(
+            "{}: no key column {} (--key / `key`); its columns are {}",
+            f.display(),
+            key.iter()
+                .filter(|k| !s.header.contains(k))
+                .map(|k| format!("`{k}`"))
+                .collect::<Vec<_>>()
+                .join(", "),
+            s.header.join(", ")
+        ));
+    }
+    idx
+}
+
 /// Items split by test window (`start <= t < end` on each item's time);
 /// without windows, everything under the group's own label. What no
 /// window holds, and windows that hold nothing (left out of the result),
-/// are said in `warnings`: `item` names one item ("iperf3 run"), `empty`
-/// what a window lacks ("iperf3 run").
+/// are problems (a selection that matched nothing, results that would be
+/// lost): `item` names one item ("iperf3 run"), `empty` what a window
+/// lacks ("iperf3 run").
 fn windowed<T: Copy>(
     label: &str,
     windows: &[Window],
     items: &[T],
     time: impl Fn(&T) -> Option<f64>,
     (item, empty): (&str, &str),
-    warnings: &mut Vec<String>,
+    problems: &mut Vec<String>,
 ) -> Vec<(String, Vec<T>)> {
     if windows.is_empty() {
         return vec![(label.to_string(), items.to_vec())];
@@ -389,7 +584,7 @@ fn windowed<T: Copy>(
         .filter(|i| !windows.iter().any(|w| inside(i, w)))
         .count();
     if outside > 0 {
-        warnings.push(format!(
+        problems.push(format!(
             "{label}: {} outside every test window (left out)",
             plural(outside, item)
         ));
@@ -400,7 +595,7 @@ fn windowed<T: Copy>(
             let items: Vec<T> = items.iter().filter(|i| inside(i, w)).copied().collect();
             let name = format!("{label} / {}", w.name);
             if items.is_empty() {
-                warnings.push(format!("{name}: no {empty} in this test's window"));
+                problems.push(format!("{name}: no {empty} in this test's window"));
                 return None;
             }
             Some((name, items))
@@ -424,6 +619,15 @@ fn analyze_hdr(groups: &[Group], opts: &Options, found: &mut Found) -> Analysed 
             continue;
         }
         match hdr::merge(&parts) {
+            // The tag selects nothing here: said, not a silent gap.
+            Ok(merged) if merged.is_empty() => found.problems.push(format!(
+                "{}: no histogram line {}",
+                g.label,
+                match &opts.tag {
+                    hdr::TagFilter::Only(t) => format!("has tag `{t}` (--tag / `tag`)"),
+                    _ => "is untagged (--tag / `tag`)".to_string(),
+                }
+            )),
             Ok(merged) => {
                 for (tag, m) in merged {
                     rows.push((g.label.clone(), tag, hdr::summarize(&m)));
@@ -499,7 +703,7 @@ fn analyze_dstat(groups: &[Group], opts: &Options, found: &mut Found) -> Analyse
                 .retain(|w| !w.contains(&format!("has no column `{name}`")));
         }
     }
-    let mut t = dstat::table(rows);
+    let mut t = dstat::table(rows, !opts.windows.is_empty());
     t.notes = notes;
     t.notes.push("Window rule: a row is in a test's window when start <= t < end, t being the row's own timestamp (UTC, year from the Date: line). dstat's first row (the average since boot) counts only if its time is inside.".into());
     (Some(t), parsed.read_files())

@@ -27,11 +27,20 @@ pub fn run(a: AnalyzeArgs) -> Result<Exit> {
         Some(p) => analyze::read_windows(p).map_err(|e| Error::msg(e.to_string()))?,
         None => Vec::new(),
     };
+    let merge = merge_rules(&a.merge)?;
+    if !merge.is_empty() && a.key.is_empty() {
+        return Err(
+            Error::msg("--merge needs --key: merge rules say how rows of one key combine")
+                .help("add the column that tells the rows apart: `--key test`"),
+        );
+    }
     let opts = Options {
         tag: TagFilter::parse(&a.tag),
         unit: a.unit,
         columns: a.columns,
         windows,
+        key: a.key,
+        merge,
     };
     let groups = if by_file {
         Group::each(&a.args)
@@ -40,7 +49,7 @@ pub fn run(a: AnalyzeArgs) -> Result<Exit> {
     };
     let outcome = analyze::analyze(kind, &groups, &opts);
     for line in outcome.lines() {
-        eprintln!("{line}");
+        crate::out::errln!("{line}");
     }
     if let Some(table) = &outcome.table {
         let overrides = std::path::Path::new("analysis");
@@ -48,7 +57,7 @@ pub fn run(a: AnalyzeArgs) -> Result<Exit> {
         crate::out::out!("{text}");
         if format == Format::Csv {
             for n in &table.notes {
-                eprintln!("# {n}");
+                crate::out::errln!("# {n}");
             }
         }
     }
@@ -58,7 +67,7 @@ pub fn run(a: AnalyzeArgs) -> Result<Exit> {
         .map(crate::trial::analysis::error_rows)
         .unwrap_or_default();
     for e in &error_rows {
-        eprintln!("error: {}", crate::style::escape_controls(e));
+        crate::out::errln!("error: {}", crate::style::escape_controls(e));
     }
     if outcome.errors.is_empty() {
         Ok(if outcome.ok() && error_rows.is_empty() {
@@ -67,13 +76,30 @@ pub fn run(a: AnalyzeArgs) -> Result<Exit> {
             Exit::Failure
         })
     } else {
-        eprintln!(
+        crate::out::errln!(
             "error: {} of {} files could not be analysed (listed above); the table leaves them out",
             outcome.errors.len(),
             a.args.len()
         );
         Ok(Exit::Failure)
     }
+}
+
+/// `rps=sum,p99=max` → the rules.
+fn merge_rules(
+    specs: &[String],
+) -> Result<std::collections::BTreeMap<String, analyze::csvfile::Merge>> {
+    specs
+        .iter()
+        .map(|spec| {
+            let (col, rule) = spec.split_once('=').unwrap_or((spec, ""));
+            let rule = analyze::csvfile::Merge::parse(rule.trim()).ok_or_else(|| {
+                Error::msg(format!("--merge `{spec}`: expected COLUMN=RULE"))
+                    .help("RULE is sum, mean, min or max: `--merge rps=sum,max_latency_ms=max`")
+            })?;
+            Ok((col.trim().to_string(), rule))
+        })
+        .collect()
 }
 
 /// `runner analyze PLAN [TRIAL]`.
@@ -100,13 +126,13 @@ fn run_plan(args: &[PathBuf]) -> Result<Exit> {
     let (dir, trial) = crate::trial::find(&plan.name, trial_id.as_deref())?;
     let written = crate::trial::analysis::run_all(&plan, &dir, &trial)?;
     for w in &written.warnings {
-        eprintln!("{w}");
+        crate::out::errln!("{w}");
     }
     for t in &written.tables {
-        eprintln!("wrote {}", crate::paths::shown(t));
+        crate::out::errln!("wrote {}", crate::paths::shown(t));
     }
     for p in &written.problems {
-        eprintln!("error: {}", crate::style::escape_controls(p));
+        crate::out::errln!("error: {}", crate::style::escape_controls(p));
     }
     Ok(if written.ok {
         Exit::Success

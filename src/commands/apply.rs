@@ -73,7 +73,7 @@ pub fn run(
             // Said before the question, not after the answer.
             check_open_files(&planned, parallelism)?;
             if !super::confirm("\nApply these changes?", yes)? {
-                eprintln!("Apply cancelled.");
+                crate::out::errln!("Apply cancelled.");
                 return Ok(Exit::Failure);
             }
             apply(planned, store, parallelism, baseline)
@@ -116,6 +116,13 @@ fn apply(
     check_open_files(&planned, parallelism)?;
     // The saved plan is spent, whatever happens next.
     let _ = fs_err::remove_file(planned.paths.saved_plan());
+    let recorded = store.state.trial.as_ref().map(|t| t.id.as_str());
+    for id in crate::trial::clean_unrecorded(&planned.graph.plan.name, recorded) {
+        crate::out::errln!(
+            "removed trials/{}/{id}: a trial folder an interrupted apply made before recording its trial",
+            planned.graph.plan.name
+        );
+    }
     let reporter = &Reporter::for_changes(&planned.changes);
     if planned.changes.is_empty() {
         crate::out::outln!(

@@ -40,11 +40,11 @@ pub fn run(plan_path: &Path, trial_id: Option<&str>, baseline: Option<&str>) -> 
     if dir.join("report.html").exists()
         && let Err(e) = crate::html::write(&plan, &dir, &trial)
     {
-        eprintln!("warning: report.html not updated: {e}");
+        crate::out::errln!("warning: report.html not updated: {e}");
     }
     let failed = results.iter().filter(|r| !r.passed).count();
     Ok(if failed > 0 {
-        eprintln!(
+        crate::out::errln!(
             "{failed} of {} checks failed on trial {}",
             results.len(),
             trial.trial

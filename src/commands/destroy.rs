@@ -34,7 +34,7 @@ pub fn run(path: &Path, yes: bool, parallelism: usize) -> Result<Exit> {
     }
     crate::out::outln!("{}.", target.describe(&store.state, &name));
     if !super::confirm("Destroy them?", yes)? {
-        eprintln!("Destroy cancelled.");
+        crate::out::errln!("Destroy cancelled.");
         return Ok(Exit::Failure);
     }
     let _ = fs_err::remove_file(paths.saved_plan());

@@ -112,7 +112,7 @@ fn confirm(question: &str, yes: bool) -> Result<bool> {
         )
         .help("pass --yes to confirm non-interactively"));
     }
-    eprint!("{question} Only `yes` is accepted: ");
+    crate::out::err!("{question} Only `yes` is accepted: ");
     let mut answer = String::new();
     std::io::stdin().read_line(&mut answer)?;
     Ok(answer.trim() == "yes")

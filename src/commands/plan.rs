@@ -29,7 +29,9 @@ pub fn run(
     saved.write(&out)?;
     if !planned.changes.is_empty() && !json {
         let shown = crate::paths::shown(&out);
-        eprintln!("\nSaved this plan to {shown}; carry it out with `runner apply {shown}`.");
+        crate::out::errln!(
+            "\nSaved this plan to {shown}; carry it out with `runner apply {shown}`."
+        );
     }
     Ok(if detailed_exitcode && !planned.changes.is_empty() {
         Exit::Changes

@@ -130,7 +130,7 @@ pub fn print_changes(planned: &Planned, json: bool) {
         return;
     }
     for note in &changes.notes {
-        eprintln!(
+        crate::out::errln!(
             "{} {note}",
             crate::style::err("note:", crate::style::Color::Yellow)
         );

@@ -101,7 +101,7 @@ fn instances(state: &State, paths: &Paths) -> Vec<serde_json::Value> {
     }
     let live = crate::provider::refresh(state, paths, None);
     if let Err(e) = &live {
-        eprintln!("warning: cannot ask EC2 for the instances' state: {e}");
+        crate::out::errln!("warning: cannot ask EC2 for the instances' state: {e}");
     }
     ec2.into_iter()
         .map(|(name, h, e)| {

@@ -55,6 +55,10 @@ pub struct Change {
     /// done before every other change, whatever the plan says now.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub armed_trial: Option<String>,
+    /// With `armed_trial`: the tests whose results the plan's own test
+    /// nodes report (the others are reported when the trial is finished).
+    #[serde(skip)]
+    pub reported_by_nodes: Vec<String>,
     /// Host creates: take over this cloud instance, which an interrupted
     /// apply launched for the host, instead of launching another.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -210,6 +214,7 @@ impl Change {
             reason,
             node,
             armed_trial: None,
+            reported_by_nodes: Vec::new(),
             adopt: None,
             orphan: None,
         }

@@ -21,15 +21,22 @@ pub(super) fn changes(
     host_action: &HostActions,
     out: &mut Changes,
 ) {
-    armed(graph, state, out);
-    let Some(trial_idx) = graph
+    let trial_idx = graph
         .dag
         .node_indices()
-        .find(|&i| graph.dag[i].kind == NodeKind::Trial)
-    else {
+        .find(|&i| graph.dag[i].kind == NodeKind::Trial);
+    let trial =
+        trial_idx.and_then(|i| trial_verdict(graph, &graph.dag[i], state, new_trial, host_action));
+    // Without a new trial, the plan's test nodes report their results in
+    // the latest trial: the armed one, once finished.
+    let by_nodes: Vec<String> = match &trial {
+        Some(_) => Vec::new(),
+        None => graph.plan.tests.iter().map(|t| t.name.clone()).collect(),
+    };
+    unfinished(graph, state, by_nodes, out);
+    let Some(trial_idx) = trial_idx else {
         return;
     };
-    let trial = trial_verdict(graph, &graph.dag[trial_idx], state, new_trial, host_action);
     let cx = Nodes {
         graph,
         state,
@@ -61,21 +68,31 @@ pub(super) fn changes(
 /// An armed trial is finished first (its tests are running on the hosts
 /// whatever the plan says now), also when the plan has no trial any more;
 /// the plan is then weighed against it as against any finished trial.
-/// (`destroy`, whose graph is empty, stops it instead.)
-fn armed(graph: &Graph, state: &State, out: &mut Changes) {
+/// (`destroy`, whose graph is empty, stops it instead.) A trial whose
+/// outputs could not all be stored is finished the same way: fetched again.
+/// `by_nodes`: the tests whose results the plan's test nodes report.
+fn unfinished(graph: &Graph, state: &State, by_nodes: Vec<String>, out: &mut Changes) {
     let Some(t) = state
         .trial
         .as_ref()
-        .filter(|t| t.status == TrialStatus::Armed && graph.dag.node_count() > 0)
+        .filter(|t| t.status.unfinished() && graph.dag.node_count() > 0)
     else {
         return;
     };
-    let reason = format!(
-        "finish the trial armed by an interrupted apply: wait for its tests, stop its monitors, collect → trials/{}/{}",
-        graph.plan.name, t.id
-    );
+    let reason = if t.status == TrialStatus::Armed {
+        format!(
+            "finish the trial armed by an interrupted apply: wait for its tests, stop its monitors, collect → trials/{}/{}",
+            graph.plan.name, t.id
+        )
+    } else {
+        format!(
+            "fetch the outputs of trial {} that could not be stored → trials/{}/{}",
+            t.id, graph.plan.name, t.id
+        )
+    };
     out.changes.push(Change {
         armed_trial: Some(t.id.clone()),
+        reported_by_nodes: by_nodes,
         ..Change::new(
             format!("trial {}", t.id),
             String::new(),

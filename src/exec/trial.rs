@@ -55,7 +55,6 @@ async fn new_trial(
         .map_err(Error::msg)?;
     let id = trial::new_id(&shared.paths.name);
     let dir = shared.paths.trials().join(&id);
-    fs_err::create_dir_all(&dir)?;
     let addresses = hosts
         .iter()
         .map(|(n, h)| (n.clone(), h.address.clone()))
@@ -71,6 +70,9 @@ async fn new_trial(
     for e in phases::clocks(&sessions, &mut trial).await {
         shared.say(format!("warning: {e}"));
     }
+    // The folder appears just before the trial is recorded; one a kill
+    // leaves between the two is removed by the next apply.
+    fs_err::create_dir_all(&dir)?;
     trial.write(&dir)?;
     // Durable before anything starts on a host: a crash from here on
     // finishes this trial instead of starting it again.
@@ -85,7 +87,8 @@ async fn new_trial(
         return Err(monitors_failed(&shared, &sessions, &spec, trial, &dir, failed).await);
     }
     arm(&shared, &sessions, &spec, &mut trial, &dir).await?;
-    finish(&spec, &sessions, trial, &dir, &hash).await
+    // Its test nodes report the tests.
+    finish(&spec, &sessions, trial, &dir, &hash, &|_| false).await
 }
 
 /// Monitors that did not start end the trial: what did start is stopped,
@@ -164,6 +167,7 @@ async fn arm(
 /// abandoned: it must not hold up every later apply.
 pub(super) fn finish_armed(cx: Cx<'_>) -> Task {
     let id = cx.change.armed_trial.clone().unwrap_or_default();
+    let by_nodes = cx.change.reported_by_nodes.clone();
     let hosts = cx.state.hosts.clone();
     let hash = cx
         .state
@@ -187,7 +191,8 @@ pub(super) fn finish_armed(cx: Cx<'_>) -> Task {
                 .sessions(&spec.hosts, &hosts)
                 .await
                 .map_err(Error::msg)?;
-            finish(&spec, &sessions, trial, &dir, &hash).await
+            let report = |test: &str| !by_nodes.iter().any(|t| t == test);
+            finish(&spec, &sessions, trial, &dir, &hash, &report).await
         };
         Ok(attempt.await.unwrap_or_else(|e| abandoned(&id, hash, &e)))
     })
@@ -224,13 +229,17 @@ fn record(trial: &Trial, hash: &str, status: TrialStatus) -> Op {
     }
 }
 
-/// Wait, stop, fetch, conclude: the end of every trial.
+/// Wait, stop, fetch, conclude: the end of every trial. `report` says
+/// which tests' results are said here (the others by their test nodes).
+/// Output that could not be stored leaves the trial unfetched: partial,
+/// a failure, fetched again by the next apply.
 async fn finish(
     spec: &TrialSpec,
     sessions: &Sessions,
     mut trial: Trial,
     dir: &Path,
     hash: &str,
+    report: &(dyn Fn(&str) -> bool + Sync),
 ) -> Result<Done> {
     if trial.trigger_epoch > 0.0 {
         phases::wait(sessions, spec, &mut trial).await;
@@ -245,9 +254,12 @@ async fn finish(
                 });
         }
     }
-    let mut problems = phases::stop_monitors(sessions, spec, &mut trial).await;
-    problems.extend(phases::fetch_outputs(sessions, spec, &trial, dir).await);
+    let problems = phases::stop_monitors(sessions, spec, &mut trial).await;
+    let unstored = phases::fetch_outputs(sessions, spec, &trial, dir).await;
     phases::conclude(&mut trial);
+    if !unstored.is_empty() {
+        trial.status = "partial".into();
+    }
     trial.write(dir)?;
     crate::trial::collect::write_manifest(dir)?;
     let mut lines = vec![format!(
@@ -257,20 +269,30 @@ async fn finish(
         crate::paths::shown(dir)
     )];
     let mut failures = monitor_failures(&trial, dir);
-    // A trial finished by its own node reports its tests through the test
-    // nodes; a trial finished after an interruption reports them here.
-    if spec.tests.iter().all(|t| t.command.is_empty()) {
-        for t in &trial.tests {
-            let (l, f) = test_summary(t, dir);
-            lines.extend(l);
-            failures.extend(f);
-        }
+    for t in trial.tests.iter().filter(|t| report(&t.name)) {
+        let (l, f) = test_summary(t, dir);
+        lines.extend(l);
+        failures.extend(f);
     }
     for p in problems {
         lines.push(format!("  warning: {p}"));
     }
+    let status = if unstored.is_empty() {
+        TrialStatus::Finished
+    } else {
+        failures.push(Failure {
+            host: "-".into(),
+            what: format!("fetching the outputs of trial {}", trial.trial),
+            message: format!(
+                "{}; the next `runner apply` fetches them again",
+                unstored.join("; ")
+            ),
+            log: None,
+        });
+        TrialStatus::Unfetched
+    };
     Ok(Done::Summary {
-        op: record(&trial, hash, TrialStatus::Finished),
+        op: record(&trial, hash, status),
         lines,
         failures,
     })

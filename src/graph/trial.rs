@@ -282,5 +282,13 @@ fn analysis_hash(a: &Analysis) -> String {
     for c in &a.columns {
         h = h.part("column", c.as_bytes());
     }
+    for k in &a.key {
+        h = h.part("key", k.as_bytes());
+    }
+    for (c, rule) in &a.merge {
+        h = h
+            .part("merge", c.as_bytes())
+            .part("rule", rule.name().as_bytes());
+    }
     h.finish()
 }

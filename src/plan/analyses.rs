@@ -4,7 +4,7 @@ use super::model::{Analysis, By};
 use super::syntax::{RawAnalysis, RawPlan, Sp};
 use super::values::{self, check_name};
 use crate::diag::Diagnostic;
-use crate::kinds::{Format, ParserKind};
+use crate::kinds::{Format, Merge, ParserKind};
 
 pub fn validate_analyses(raw: &RawPlan, diags: &mut Vec<Diagnostic>) -> Vec<Analysis> {
     let mut out: Vec<Analysis> = Vec::new();
@@ -27,6 +27,7 @@ pub fn validate_analyses(raw: &RawPlan, diags: &mut Vec<Diagnostic>) -> Vec<Anal
         let files = files(a, name, diags);
         let by = by(a, diags);
         let formats = formats(a, diags);
+        let merge = keyed(a, name, parser, diags);
         if let Some(parser) = parser {
             out.push(Analysis {
                 name: name.value.clone(),
@@ -43,6 +44,8 @@ pub fn validate_analyses(raw: &RawPlan, diags: &mut Vec<Diagnostic>) -> Vec<Anal
                     .as_ref()
                     .map_or_else(|| "each".to_string(), |t| t.value.clone()),
                 columns: a.columns.iter().map(|c| c.value.clone()).collect(),
+                key: a.key.iter().map(|k| k.value.clone()).collect(),
+                merge,
             });
         }
     }
@@ -137,4 +140,48 @@ fn formats(a: &RawAnalysis, diags: &mut Vec<Diagnostic>) -> Vec<Format> {
         }
     }
     formats
+}
+
+/// `key` and `merge` (csv summaries): only for the csv parser; a merge
+/// needs a key; each rule one of the merge kinds.
+fn keyed(
+    a: &RawAnalysis,
+    name: &Sp<String>,
+    parser: Option<ParserKind>,
+    diags: &mut Vec<Diagnostic>,
+) -> std::collections::BTreeMap<String, Merge> {
+    let csv = parser.is_none_or(|p| p == ParserKind::Csv);
+    if let Some(k) = a.key.first().filter(|_| !csv) {
+        diags.push(
+            Diagnostic::at(
+                format!("analysis `{}`: `key` is for the csv parser", name.value),
+                k.span.clone(),
+            )
+            .help("remove it; other parsers know their rows"),
+        );
+    }
+    if let Some(span) = a.merge_span.clone().filter(|_| a.key.is_empty()) {
+        diags.push(
+            Diagnostic::at(
+                format!("analysis `{}`: `merge` without `key`", name.value),
+                span,
+            )
+            .help("merge rules say how rows of one key combine: add `key = [\"test\"]` (the column that tells rows apart)"),
+        );
+    }
+    let mut rules = std::collections::BTreeMap::new();
+    for (col, rule) in &a.merge {
+        match Merge::parse(&rule.value) {
+            Some(m) => {
+                rules.insert(col.value.clone(), m);
+            }
+            None => diags.push(values::unknown(
+                "merge rule",
+                &rule.value,
+                rule.span.clone(),
+                &Merge::names(),
+            )),
+        }
+    }
+    rules
 }

@@ -98,6 +98,10 @@ pub struct Analysis {
     pub unit: String,
     pub tag: String,
     pub columns: Vec<String>,
+    /// csv: the columns that tell a summary's rows apart.
+    pub key: Vec<String>,
+    /// csv: how rows of one key from several files merge, per column.
+    pub merge: std::collections::BTreeMap<String, crate::kinds::Merge>,
 }
 
 /// What rows an analysis has: one per test, host and/or file; none = all merged.

@@ -96,6 +96,11 @@ pub struct RawAnalysis {
     pub unit: Option<Sp<String>>,
     pub tag: Option<Sp<String>>,
     pub columns: Vec<Sp<String>>,
+    pub key: Vec<Sp<String>>,
+    /// `merge = { rps = "sum" }`: column → rule.
+    pub merge: Vec<(Sp<String>, Sp<String>)>,
+    /// The `merge` table itself.
+    pub merge_span: Option<Range<usize>>,
 }
 
 #[derive(Debug, Default)]
@@ -192,7 +197,7 @@ const PROVIDER_KEYS: &[&str] = &[
 const GROUP_KEYS: &[&str] = &["count", "vars", "hosts", "instance_type", "ami", "spot"];
 const HOST_KEYS: &[&str] = &["address", "port", "user", "identity", "host_key"];
 const ANALYZE_KEYS: &[&str] = &[
-    "name", "parser", "files", "by", "formats", "unit", "tag", "columns",
+    "name", "parser", "files", "by", "formats", "unit", "tag", "columns", "key", "merge",
 ];
 const STEP_KEYS: &[&str] = &[
     "name", "on", "run", "upload", "template", "dest", "after", "timeout",
@@ -358,6 +363,9 @@ fn analyses(top: &DeTable<'_>, diags: &mut Vec<Diagnostic>) -> Vec<RawAnalysis> 
             unit: get_string(t, "unit", &ctx, diags),
             tag: get_string(t, "tag", &ctx, diags),
             columns: get_string_list(t, "columns", &ctx, diags).map_or_else(Vec::new, |l| l.value),
+            key: get_string_list(t, "key", &ctx, diags).map_or_else(Vec::new, |l| l.value),
+            merge: string_table(t, "merge", &ctx, diags),
+            merge_span: lookup(t, "merge").map(|v| v.span()),
         })
         .collect()
 }
@@ -369,7 +377,7 @@ fn checks(top: &DeTable<'_>, diags: &mut Vec<Diagnostic>) -> Vec<RawCheck> {
             span,
             name: get_string(t, "name", &ctx, diags),
             table: get_string(t, "table", &ctx, diags),
-            row: row(t, &ctx, diags),
+            row: string_table(t, "row", &ctx, diags),
             column: get_string(t, "column", &ctx, diags),
             max: get_number_or_string(t, "max", &ctx, diags),
             min: get_number_or_string(t, "min", &ctx, diags),
@@ -380,27 +388,32 @@ fn checks(top: &DeTable<'_>, diags: &mut Vec<Diagnostic>) -> Vec<RawCheck> {
         .collect()
 }
 
-/// A check's `row = { column = "value" }`.
-fn row(t: &DeTable<'_>, ctx: &str, diags: &mut Vec<Diagnostic>) -> Vec<(Sp<String>, Sp<String>)> {
-    let mut row = Vec::new();
-    let Some(r) = get_table(t, "row", ctx, diags) else {
-        return row;
+/// A table of strings (`row = { column = "value" }`), each with its spans.
+fn string_table(
+    t: &DeTable<'_>,
+    key: &str,
+    ctx: &str,
+    diags: &mut Vec<Diagnostic>,
+) -> Vec<(Sp<String>, Sp<String>)> {
+    let mut out = Vec::new();
+    let Some(r) = get_table(t, key, ctx, diags) else {
+        return out;
     };
     for (k, val) in r {
         match val.get_ref() {
-            DeValue::String(s) => row.push((
+            DeValue::String(s) => out.push((
                 Sp::new(k.get_ref().to_string(), k.span()),
                 Sp::new(s.to_string(), val.span()),
             )),
             _ => diags.push(type_error(
                 k.get_ref(),
-                &format!("{ctx}, `row`"),
+                &format!("{ctx}, `{key}`"),
                 "a string",
                 val,
             )),
         }
     }
-    row
+    out
 }
 
 /// `max = 5` or `max = "5ms"`: the text either way.

@@ -65,7 +65,17 @@ pub enum TrialStatus {
     /// Written before the first test is armed: an apply that dies after
     /// this reattaches to the trial instead of starting the tests again.
     Armed,
+    /// Over on the hosts, but some output could not be stored here (a
+    /// full disk): the next apply fetches it again.
+    Unfetched,
     Finished,
+}
+
+impl TrialStatus {
+    /// Not finished: the next apply finishes it (waits, stops, fetches).
+    pub fn unfinished(&self) -> bool {
+        matches!(self, TrialStatus::Armed | TrialStatus::Unfetched)
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

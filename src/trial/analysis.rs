@@ -68,6 +68,8 @@ pub fn run_one(plan: &Plan, a: &Analysis, dir: &Path, trial: &Trial) -> Result<W
     }
     let cut_by_windows = cut_by_windows(a, &files, trial);
     let opts = Options {
+        key: a.key.clone(),
+        merge: a.merge.clone(),
         tag: TagFilter::parse(&a.tag),
         unit: a.unit.clone(),
         columns: a.columns.clone(),

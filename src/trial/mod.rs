@@ -236,6 +236,49 @@ pub fn new_id(plan: &str) -> String {
     id
 }
 
+/// Trial folders a kill left before their trial was recorded: empty, or
+/// holding only a `trial.json` still "starting" (nothing ran on a host
+/// before the trial is recorded armed), and not the state's trial. Removed
+/// (call with the plan's lock held); their ids.
+pub fn clean_unrecorded(plan: &str, recorded: Option<&str>) -> Vec<String> {
+    let root = crate::paths::trials_dir(plan);
+    let Ok(entries) = fs_err::read_dir(&root) else {
+        return Vec::new();
+    };
+    let mut removed = Vec::new();
+    for e in entries.flatten() {
+        let id = e.file_name().to_string_lossy().into_owned();
+        if Some(id.as_str()) == recorded || !looks_like_id(&id) || !e.path().is_dir() {
+            continue;
+        }
+        let names: Vec<String> = fs_err::read_dir(e.path())
+            .map(|d| {
+                d.flatten()
+                    .map(|f| f.file_name().to_string_lossy().into_owned())
+                    .collect()
+            })
+            .unwrap_or_default();
+        let starting = names.iter().all(|n| n == "trial.json")
+            && Trial::read(&e.path()).map_or(names.is_empty(), |t| t.status == "starting");
+        if starting && fs_err::remove_dir_all(e.path()).is_ok() {
+            removed.push(id);
+        }
+    }
+    removed
+}
+
+/// `20261123T084118Z`, `20261123T084118Z-2`: what `new_id` makes.
+fn looks_like_id(id: &str) -> bool {
+    let base = id.split('-').next().unwrap_or("");
+    base.len() == 16
+        && base.ends_with('Z')
+        && base.as_bytes()[8] == b'T'
+        && base[..8]
+            .bytes()
+            .chain(base[9..15].bytes())
+            .all(|b| b.is_ascii_digit())
+}
+
 /// A time as a trial id: `20261123T084118Z`.
 pub fn new_id_at(t: std::time::SystemTime) -> String {
     let text = humantime::format_rfc3339_seconds(t).to_string();

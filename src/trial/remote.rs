@@ -140,14 +140,16 @@ mv -f "$o/status.tmp" "$o/status.json"
 
 /// Waits (polling every 0.2 s on the host, up to `limit`) until every named
 /// test has a `status.json`; prints `NAME<TAB>{json}` per test, `{}` for
-/// none.
-pub fn wait_tests(trial: &str, host: &str, names: &[&str], limit: Duration) -> String {
+/// none. The wait carries the trial's tag (destroy and abandon stop it with
+/// the trial's processes) and ends by itself when its SSH session is gone
+/// (its parent, sshd's session process, no longer its parent).
+pub fn wait_tests(trial: &str, tag: &str, host: &str, names: &[&str], limit: Duration) -> String {
     let dirs: Vec<String> = names
         .iter()
         .map(|n| quote(&out_dir(trial, host, n)))
         .collect();
     let mut s = format!(
-        "end=$(( $(date +%s) + {} ))\nwhile :; do\n  all=1\n",
+        "end=$(( $(date +%s) + {} ))\nwhile :; do\n  read -r _ _ _ pp _ < /proc/$$/stat 2>/dev/null && [ \"$pp\" != \"$PPID\" ] && exit 0\n  all=1\n",
         limit.as_secs().max(1)
     );
     for d in &dirs {
@@ -160,7 +162,9 @@ pub fn wait_tests(trial: &str, host: &str, names: &[&str], limit: Duration) -> S
             n = quote(n)
         ));
     }
-    s
+    // One process, the tag in its own environment (what `stop_env` reads),
+    // in place of the login shell: sshd's session stays its parent.
+    format!("RUNNER_TRIAL={} exec sh -c {}", quote(tag), quote(&s))
 }
 
 /// Stops monitors `(name, stop_timeout)`: TERM to each one's process group,
@@ -186,7 +190,7 @@ pub fn stop_monitors(trial: &str, tag: &str, host: &str, monitors: &[(&str, Dura
             "how=stopped; p=$(cat {d}/pid 2>/dev/null)\n\
              if [ -n \"$p\" ]; then\n  i=0\n  while kill -0 -- -\"$p\" 2>/dev/null && [ $i -lt {tenths} ]; do sleep 0.1; i=$((i+1)); done\n  \
              if kill -0 -- -\"$p\" 2>/dev/null; then kill -KILL -- -\"$p\" 2>/dev/null; how=killed; fi\nfi\n\
-             date +%s.%N > {d}/stopped; echo \"$how {name} $(cat {d}/stopped)\"\n"
+             [ -s {d}/stopped ] || date +%s.%N > {d}/stopped; echo \"$how {name} $(cat {d}/stopped)\"\n"
         ));
     }
     s

@@ -361,7 +361,10 @@ pub async fn wait(sessions: &Sessions, spec: &TrialSpec, trial: &mut Trial) {
         let limit = Duration::from_secs_f64((until - now).max(0.0)) + RESULT_GRACE;
         longest = longest.max(limit);
         let names: Vec<&str> = pending.iter().map(|t| t.name.as_str()).collect();
-        scripts.insert(host.clone(), remote::wait_tests(&id, host, &names, limit));
+        scripts.insert(
+            host.clone(),
+            remote::wait_tests(&id, &trial.process_tag(), host, &names, limit),
+        );
     }
     let results = on_hosts(sessions, scripts, longest + Duration::from_secs(30)).await;
     for (host, ts) in &groups {

@@ -30,9 +30,14 @@ fn analyze(args: &[&str]) -> Run {
     )
 }
 
-/// The CSV table as rows of header → cell.
+/// The CSV table as rows of header → cell, from a run that succeeded.
 fn csv_rows(r: &Run) -> Vec<HashMap<String, String>> {
     assert_eq!(r.code, 0, "{r:?}");
+    table_rows(r)
+}
+
+/// The CSV table as rows of header → cell, whatever the exit status.
+fn table_rows(r: &Run) -> Vec<HashMap<String, String>> {
     let mut reader = csv::Reader::from_reader(r.stdout.as_bytes());
     let headers: Vec<String> = reader
         .headers()
@@ -708,12 +713,14 @@ fn iperf_output_spanning_tests_is_cut_by_windows() {
         "csv",
         "server.json",
     ]);
-    let rows = csv_rows(&out);
+    let rows = table_rows(&out);
+    // A window that holds no run is a selection that matched nothing: exit 1.
     assert!(
         out.stderr
-            .contains("warning: all files / idle: no iperf3 run in this test's window"),
+            .contains("error: all files / idle: no iperf3 run in this test's window"),
         "{out:?}"
     );
+    assert_eq!(out.code, 1, "{out:?}");
     // A run outside every window is said, not dropped without a word.
     p.write(
         "narrow.json",
@@ -729,11 +736,14 @@ fn iperf_output_spanning_tests_is_cut_by_windows() {
     assert!(
         narrow
             .stderr
-            .contains("warning: all files: 2 iperf3 runs outside every test window (left out)"),
+            .contains("error: all files: 2 iperf3 runs outside every test window (left out)"),
         "{narrow:?}"
     );
+    assert_eq!(narrow.code, 1, "results left out: {narrow:?}");
     assert!(
-        narrow.stdout.contains("Left out: all files: 2 iperf3 runs"),
+        narrow
+            .stdout
+            .contains("Not in the table: all files: 2 iperf3 runs"),
         "{narrow:?}"
     );
     let e = expected("iperf3");
@@ -770,7 +780,8 @@ fn iperf_output_spanning_tests_is_cut_by_windows() {
         "csv",
         "iperf2.csv",
     ]);
-    let rows = csv_rows(&out);
+    let rows = table_rows(&out);
+    assert_eq!(out.code, 1, "{out:?}");
     let total = &expected("iperf2")["files"]["tcp_p2_server.csv"]["total"];
     assert_eq!(rows[0]["source"], "all files / in");
     exact(&rows[0]["transferred (bytes)"], &total["bytes"], "in");
@@ -778,7 +789,7 @@ fn iperf_output_spanning_tests_is_cut_by_windows() {
     assert_eq!(rows.len(), 1, "{out:?}");
     assert!(
         out.stderr
-            .contains("warning: all files / after: no iperf stream in this test's window"),
+            .contains("error: all files / after: no iperf stream in this test's window"),
         "{out:?}"
     );
 }
