@@ -79,6 +79,83 @@ fn ssh_config(paths: &Paths, hosts: &[(String, HostState)]) -> Result<String> {
     Ok(text)
 }
 
+/// The plan's vars for the inventory: `[all:vars]` (the plan's) and
+/// `[<group>:vars]` (a group's), as Python literals (what Ansible's INI
+/// inventory reads values as), so that a playbook sees them as templates
+/// do: a group's over the plan's. None when the plan no longer validates
+/// (said on stderr: the hosts are exported all the same).
+fn plan_vars(plan: &Path) -> String {
+    let base = std::env::current_dir().unwrap_or_default();
+    let plan = match crate::plan::load(plan, &base) {
+        Ok((p, _)) => p,
+        Err(e) => {
+            crate::out::errln!(
+                "warning: the plan's vars are not in the inventory: {}",
+                e.to_string().lines().next().unwrap_or("")
+            );
+            return String::new();
+        }
+    };
+    let section = |name: &str, vars: &crate::plan::model::Vars| {
+        let mut s = String::new();
+        if !vars.is_empty() {
+            let _ = writeln!(s, "[{name}:vars]");
+            for (k, v) in vars {
+                let _ = writeln!(s, "{k}={}", python_literal(v));
+            }
+            s.push('\n');
+        }
+        s
+    };
+    std::iter::once(section("all", &plan.vars))
+        .chain(plan.groups.iter().map(|g| section(&g.name, &g.vars)))
+        .collect()
+}
+
+/// A JSON value as a Python literal: `True`, `None`, `'it\'s'`, `[1, 'a']`.
+fn python_literal(v: &serde_json::Value) -> String {
+    use serde_json::Value;
+    match v {
+        Value::Null => "None".into(),
+        Value::Bool(true) => "True".into(),
+        Value::Bool(false) => "False".into(),
+        Value::Number(n) => n.to_string(),
+        Value::String(s) => {
+            let escaped: String = s
+                .chars()
+                .flat_map(|c| match c {
+                    '\\' => vec!['\\', '\\'],
+                    '\'' => vec!['\\', '\''],
+                    '\n' => vec!['\\', 'n'],
+                    '\r' => vec!['\\', 'r'],
+                    '\t' => vec!['\\', 't'],
+                    c => vec![c],
+                })
+                .collect();
+            format!("'{escaped}'")
+        }
+        Value::Array(items) => format!(
+            "[{}]",
+            items
+                .iter()
+                .map(python_literal)
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+        Value::Object(map) => format!(
+            "{{{}}}",
+            map.iter()
+                .map(|(k, v)| format!(
+                    "{}: {}",
+                    python_literal(&Value::String(k.clone())),
+                    python_literal(v)
+                ))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    }
+}
+
 fn ansible(paths: &Paths, hosts: &[(String, HostState)]) -> Result<String> {
     let known = write_known_hosts(paths, hosts)?;
     let mut groups: Vec<(String, Vec<&(String, HostState)>)> = Vec::new();
@@ -114,7 +191,7 @@ pub fn inventory(plan: &Path, format: crate::cli::InventoryFormat) -> Result<Exi
     let (paths, hosts) = hosts(plan)?;
     let text = match format {
         crate::cli::InventoryFormat::SshConfig => ssh_config(&paths, &hosts)?,
-        crate::cli::InventoryFormat::Ansible => ansible(&paths, &hosts)?,
+        crate::cli::InventoryFormat::Ansible => ansible(&paths, &hosts)? + &plan_vars(plan),
     };
     crate::out::out!("{text}");
     Ok(Exit::Success)

@@ -178,7 +178,11 @@ fn check_local_max(raw: &RawPlan, groups: &[Group], diags: &mut Vec<Diagnostic>)
         .max_instances
         .as_ref()
         .map(|m| m.span.clone())
-        .or_else(|| raw.groups.first().map(|g| g.name.span.clone()));
+        .or_else(|| {
+            // The largest group's count, where the hosts come from.
+            let biggest = raw.groups.iter().filter_map(|g| g.count.as_ref());
+            biggest.max_by_key(|c| c.value).map(|c| c.span.clone())
+        });
     diags.push(
         Diagnostic::new(
             format!(

@@ -46,8 +46,8 @@ pub fn checked_duration(text: &str) -> Result<Duration, String> {
     match parse_duration(text) {
         Some(d) if d <= MAX_DURATION => Ok(d),
         Some(_) => Err(format!(
-            "durations are at most {} (30 days)",
-            humantime::format_duration(MAX_DURATION)
+            "durations are at most 30 days (`{}h`)",
+            MAX_DURATION.as_secs() / 3600
         )),
         None => Err("write a duration such as `30s`, `5m` or `1h30m`".into()),
     }

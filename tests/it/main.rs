@@ -6,6 +6,7 @@ mod checks;
 mod common;
 mod ec2;
 mod faults;
+mod hardening;
 mod hosts;
 mod house;
 mod local;
