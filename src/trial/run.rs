@@ -19,6 +19,8 @@ pub type Sessions = BTreeMap<String, Arc<Session>>;
 const SCRIPT_TIMEOUT: Duration = Duration::from_secs(60);
 /// How long after a test's timeout runner still waits for its result.
 const RESULT_GRACE: Duration = Duration::from_secs(20);
+/// The waits on hosts start polling this long after the first start.
+const QUIET_AFTER_START: f64 = 0.1;
 
 pub use crate::os::now;
 
@@ -360,10 +362,16 @@ pub async fn wait(sessions: &Sessions, spec: &TrialSpec, trial: &mut Trial) {
             .fold(now, f64::max);
         let limit = Duration::from_secs_f64((until - now).max(0.0)) + RESULT_GRACE;
         longest = longest.max(limit);
+        // Quiet until just after the first start: no poll near a start.
+        let first = pending
+            .iter()
+            .map(|t| start_of(t, trial.trigger_epoch))
+            .fold(f64::INFINITY, f64::min);
+        let quiet = Duration::from_secs_f64((first - now + QUIET_AFTER_START).max(0.0));
         let names: Vec<&str> = pending.iter().map(|t| t.name.as_str()).collect();
         scripts.insert(
             host.clone(),
-            remote::wait_tests(&id, &trial.process_tag(), host, &names, limit),
+            remote::wait_tests(&id, &trial.process_tag(), host, &names, quiet, limit),
         );
     }
     let results = on_hosts(sessions, scripts, longest + Duration::from_secs(30)).await;

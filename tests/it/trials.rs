@@ -702,3 +702,64 @@ fn an_armed_trial_that_cannot_be_finished_does_not_block_and_destroy_stops_one()
     assert_eq!(p.run(&["plan", "plan.toml", "--detailed-exitcode"]).code, 0);
     p.run(&["destroy", "plan.toml", "--yes"]).ok();
 }
+
+/// The test's shell is made before the start and only woken at it; the
+/// start it records lies between the start time and its first instruction.
+#[test]
+fn a_test_is_ready_before_its_start_and_records_its_own_start() {
+    let p = Project::new();
+    p.write(
+        "plan.toml",
+        r#"name = "ready"
+[groups.h]
+count = 2
+[[test]]
+name = "t"
+on = ["h"]
+at = "+2s"
+run = """
+read -r up _ < /proc/uptime
+read -r -a st < /proc/$$/stat
+echo "$up ${st[21]}" > {{ out }}/age
+date +%s.%N > {{ out }}/date
+"""
+"#,
+    );
+    p.run(&["apply", "plan.toml", "--yes"]).ok();
+    let id = trials(&p, "ready").pop().unwrap();
+    let trial = trial_json(&p, "ready", &id);
+    let target = trial["tests"][0]["armed_at"].as_f64().unwrap();
+    let tick: f64 = String::from_utf8(
+        std::process::Command::new("getconf")
+            .arg("CLK_TCK")
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .unwrap()
+    .trim()
+    .parse()
+    .unwrap();
+    for (h, name) in [("h-0", "h[0]"), ("h-1", "h[1]")] {
+        let start = trial["tests"][0]["hosts"][name]["start"].as_f64().unwrap();
+        let age = p.read(&format!("trials/ready/{id}/{h}/t/age"));
+        let (up, made) = age.trim().split_once(' ').unwrap();
+        // How long the shell had been there at its first line: it is made
+        // 0.2 s ahead (both clocks tick in 10 ms).
+        let age = up.parse::<f64>().unwrap() - made.parse::<f64>().unwrap() / tick;
+        assert!(
+            age > 0.1,
+            "{h}: the test's shell was made {age} s before its first line"
+        );
+        let date: f64 = p
+            .read(&format!("trials/ready/{id}/{h}/t/date"))
+            .trim()
+            .parse()
+            .unwrap();
+        assert!(
+            target <= start && start <= date,
+            "{h}: start time {target}, recorded {start}, first instruction {date}"
+        );
+    }
+    p.run(&["destroy", "plan.toml", "--yes"]).ok();
+}
