@@ -23,6 +23,15 @@ pub struct RowResult {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub baseline: Option<f64>,
     pub passed: bool,
+    /// A series' regression: the change of the mean in %, and the p-value
+    /// of the two-sample test (none with one trial on a side).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub change_pct: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub p_value: Option<f64>,
+    /// What the figure is (`mean of 5 trials`), when not the cell itself.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
 }
 
 fn nan_for_null<'de, D: serde::Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
@@ -63,9 +72,25 @@ impl CheckResult {
             None if self.no_baseline => "no earlier trial to compare with yet".into(),
             None => {
                 let failed: Vec<&RowResult> = self.rows.iter().filter(|r| !r.passed).collect();
-                let show = |r: &RowResult| match r.baseline {
-                    Some(b) => format!("{} = {} (baseline {})", r.row, num(r.value), num(b)),
-                    None => format!("{} = {}", r.row, num(r.value)),
+                let show = |r: &RowResult| {
+                    let mut extra = Vec::new();
+                    if let Some(b) = r.baseline {
+                        extra.push(format!("baseline {}", num(b)));
+                    }
+                    if let Some(c) = r.change_pct {
+                        extra.push(format!("{c:+.1} %"));
+                    }
+                    if let Some(p) = r.p_value {
+                        extra.push(format!("p = {p:.3}"));
+                    }
+                    if let Some(n) = &r.note {
+                        extra.push(n.clone());
+                    }
+                    if extra.is_empty() {
+                        format!("{} = {}", r.row, num(r.value))
+                    } else {
+                        format!("{} = {} ({})", r.row, num(r.value), extra.join(", "))
+                    }
                 };
                 if failed.is_empty() {
                     match self.rows.len() {
@@ -88,7 +113,7 @@ impl CheckResult {
     }
 }
 
-fn num(v: f64) -> String {
+pub fn num(v: f64) -> String {
     if v.fract() == 0.0 && v.abs() < 1e15 {
         format!("{v:.0}")
     } else {
@@ -356,6 +381,9 @@ impl Eval<'_> {
                 value: v,
                 baseline: None,
                 passed,
+                change_pct: None,
+                p_value: None,
+                note: None,
             });
         }
         Ok(())
@@ -406,6 +434,9 @@ impl Eval<'_> {
                 value: v,
                 baseline: Some(b),
                 passed: worse <= fraction,
+                change_pct: None,
+                p_value: None,
+                note: None,
             });
         }
         Ok(())
@@ -443,6 +474,8 @@ mod tests {
             limit,
             baseline: None,
             shown: shown.into(),
+            significance: 0.05,
+            statistic: crate::plan::model::Statistic::Mean,
         };
         let max5 = check(
             Limit::Max(parse_quantity("5ms").unwrap()),

@@ -52,6 +52,15 @@ impl Template {
         })
     }
 
+    /// The names the template reads and does not set itself, dotted
+    /// (`vars.streams`, `host.name`).
+    pub fn references(&self) -> std::collections::HashSet<String> {
+        self.env
+            .get_template(&self.name)
+            .map(|t| t.undeclared_variables(true))
+            .unwrap_or_default()
+    }
+
     pub fn render(&self, context: &Value) -> Result<String, String> {
         let tmpl = self
             .env

@@ -260,6 +260,7 @@ fn empty_plan(name: &str, path: &Path, ec2: Option<Ec2Config>) -> crate::plan::P
         collects: Vec::new(),
         analyses: Vec::new(),
         checks: Vec::new(),
+        series: None,
     }
 }
 

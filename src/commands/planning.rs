@@ -21,9 +21,19 @@ pub struct Planned {
 pub fn compile(path: &Path) -> Result<(Graph, Source)> {
     let base = std::env::current_dir()?;
     let (plan, source) = crate::plan::load(path, &base)?;
-    let graph = graph::compile(plan)
+    let mut graph = graph::compile(plan)
         .map_err(|d| Error::Diagnostics(source.render(&d, "nothing was planned")))?;
+    // An order for validate and graph; plan and apply set the series' own.
+    graph.order_series(series_seed(&graph.plan.name, None));
     Ok((graph, source))
+}
+
+/// The seed of a new series of `plan` after series `previous`.
+fn series_seed(plan: &str, previous: Option<&str>) -> u64 {
+    let h = crate::hash::sha256_hex(
+        format!("runner series {plan} {}", previous.unwrap_or("")).as_bytes(),
+    );
+    u64::from_str_radix(&h[..16], 16).unwrap_or(0)
 }
 
 /// Refuses a fresh start over what an earlier apply left, unless asked.
@@ -57,12 +67,27 @@ pub struct Flags {
 }
 
 /// Plans `graph` against `state` (the caller loaded it, under the lock if it writes).
-pub fn make_with(graph: Graph, paths: Paths, state: State, new_trial: bool) -> Result<Planned> {
+pub fn make_with(mut graph: Graph, paths: Paths, state: State, new_trial: bool) -> Result<Planned> {
     let refresh = crate::provider::refresh(&state, &paths, Some(&graph.plan)).map_err(|e| {
         Error::msg(format!("refreshing plan `{}`: {e}", graph.plan.name))
             .help("nothing was changed; fix the cause and plan again")
     })?;
+    // A series goes on in the order its seed gave it; a new one gets a
+    // seed of its own (from the series before: plan and apply agree).
+    let fresh_seed = series_seed(
+        &graph.plan.name,
+        state.series.as_ref().map(|s| s.id.as_str()),
+    );
+    graph.order_series(state.series.as_ref().map_or(fresh_seed, |s| s.seed));
     let mut changes = diff::diff(&graph, &state, &refresh, new_trial);
+    let begins = changes
+        .changes
+        .iter()
+        .any(|c| c.id == "series" && c.action == diff::Action::Create);
+    if begins && state.series.as_ref().is_some_and(|s| s.seed != fresh_seed) {
+        graph.order_series(fresh_seed);
+        changes = diff::diff(&graph, &state, &refresh, new_trial);
+    }
     changes.notes = refresh.notes;
     if let Some(c) = &graph.plan.ec2
         && changes
@@ -144,7 +169,23 @@ pub fn print_changes(planned: &Planned, json: bool) {
         "runner will make these changes to plan `{}`:\n\n",
         planned.graph.plan.name
     );
-    for c in &changes.changes {
+    let verbose = matches!(crate::style::verbosity(), crate::style::Verbosity::Verbose);
+    let folded = if verbose {
+        Vec::new()
+    } else {
+        fold_series(planned)
+    };
+    let mut said = std::collections::HashSet::new();
+    for (i, c) in changes.changes.iter().enumerate() {
+        if let Some(line) = folded.iter().find(|f| f.members.contains(&i)) {
+            if said.insert(line.text.clone()) {
+                let symbol = line.action.symbol();
+                let shown =
+                    crate::style::out(&format!("{symbol:>5}"), crate::style::of_symbol(symbol));
+                let _ = writeln!(text, "{shown} {}", line.text);
+            }
+            continue;
+        }
         let symbol = c.action.symbol();
         let shown = crate::style::out(&format!("{symbol:>5}"), crate::style::of_symbol(symbol));
         if c.reason.is_empty() {
@@ -160,4 +201,78 @@ pub fn print_changes(planned: &Planned, json: bool) {
         summary.add, summary.change, summary.replace, summary.destroy
     );
     crate::out::out!("{text}");
+}
+
+/// Lines that stand for many changes of a series' trials.
+struct Folded {
+    action: diff::Action,
+    text: String,
+    /// Indices into the changes.
+    members: Vec<usize>,
+}
+
+/// A series' trials and their nodes, folded: one line per action for the
+/// trials (their points and repetitions, in the order they run) and one
+/// per node of theirs (`analyze x`, in how many trials). `-v` lists each.
+fn fold_series(planned: &Planned) -> Vec<Folded> {
+    let graph = &planned.graph;
+    let mut out: Vec<Folded> = Vec::new();
+    for (i, c) in planned.changes.changes.iter().enumerate() {
+        // A node of a series' trial, or one of a trial no longer in the plan.
+        let in_slot = c.node.filter(|&n| graph.dag[n].slot.is_some());
+        let gone = c.node.is_none() && c.action == diff::Action::Destroy && c.id.contains(" @ ");
+        if (in_slot.is_none() && !gone) || c.armed_trial.is_some() {
+            continue;
+        }
+        let is_trial = in_slot.is_some_and(|n| graph.dag[n].kind == crate::graph::NodeKind::Trial);
+        let group = if is_trial {
+            "trials".to_string()
+        } else {
+            c.id.split(" @ ").next().unwrap_or(&c.id).to_string()
+        };
+        let key = format!("{:?} {group}", c.action);
+        match out.iter_mut().find(|f| f.text.starts_with(&key)) {
+            Some(f) => f.members.push(i),
+            None => out.push(Folded {
+                action: c.action,
+                text: key,
+                members: vec![i],
+            }),
+        }
+    }
+    for f in &mut out {
+        let group = f.text.split_once(' ').map_or("", |x| x.1).to_string();
+        let n = f.members.len();
+        f.text = if group == "trials" {
+            let labels: Vec<&str> = f
+                .members
+                .iter()
+                .map(|&i| planned.changes.changes[i].id.trim_start_matches("trial "))
+                .collect();
+            let shown = if labels.len() > 12 {
+                format!(
+                    "{}, … {}",
+                    labels[..10].join(", "),
+                    labels[labels.len() - 1]
+                )
+            } else {
+                labels.join(", ")
+            };
+            format!(
+                "{} of the series, in this order: {shown}",
+                crate::style::plural(n, "trial")
+            )
+        } else if f.action == diff::Action::Destroy {
+            format!(
+                "{group}  (of {} no longer in the plan; their outputs stay)",
+                crate::style::plural(n, "trial")
+            )
+        } else {
+            format!(
+                "{group}  (in {} of the series)",
+                crate::style::plural(n, "trial")
+            )
+        };
+    }
+    out
 }

@@ -9,6 +9,7 @@
 //! has and the graph lacks is destroyed.
 
 mod hosts;
+mod series;
 mod steps;
 mod trial;
 
@@ -151,7 +152,15 @@ pub fn diff(graph: &Graph, state: &State, refresh: &Refresh, new_trial: bool) ->
     let mut out = Changes::default();
     let host_action = hosts::changes(graph, state, refresh, &mut out);
     steps::changes(graph, state, &host_action, &mut out);
-    trial::changes(graph, state, new_trial, &host_action, &mut out);
+    let armed_in_series = series::changes(graph, state, new_trial, &host_action, &mut out);
+    trial::changes(
+        graph,
+        state,
+        new_trial,
+        armed_in_series,
+        &host_action,
+        &mut out,
+    );
     gone(graph, state, &mut out);
     // Listed in the order it is done: an armed trial is finished first.
     out.changes.sort_by_key(|c| c.armed_trial.is_none());

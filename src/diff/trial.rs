@@ -18,13 +18,15 @@ pub(super) fn changes(
     graph: &Graph,
     state: &State,
     new_trial: bool,
+    armed_in_series: bool,
     host_action: &HostActions,
     out: &mut Changes,
 ) {
+    // The plan's own trial (a series' trials are the series').
     let trial_idx = graph
         .dag
         .node_indices()
-        .find(|&i| graph.dag[i].kind == NodeKind::Trial);
+        .find(|&i| graph.dag[i].kind == NodeKind::Trial && graph.dag[i].slot.is_none());
     let trial =
         trial_idx.and_then(|i| trial_verdict(graph, &graph.dag[i], state, new_trial, host_action));
     // Without a new trial, the plan's test nodes report their results in
@@ -33,7 +35,9 @@ pub(super) fn changes(
         Some(_) => Vec::new(),
         None => graph.plan.tests.iter().map(|t| t.name.clone()).collect(),
     };
-    unfinished(graph, state, by_nodes, out);
+    if !armed_in_series {
+        unfinished(graph, state, by_nodes, out);
+    }
     let Some(trial_idx) = trial_idx else {
         return;
     };

@@ -12,12 +12,12 @@ use super::{Cx, Done, Shared, Task};
 use crate::error::{Error, Result};
 use crate::paths::host_file_name;
 use crate::plan::model::Collect;
-use crate::state::{HostState, Op, TrialRecord};
+use crate::state::{HostState, Op};
 
 pub(super) fn run(cx: Cx<'_>, node: NodeIndex, collect: usize) -> Task {
     let spec = cx.graph.plan.collects[collect].clone();
     let hosts = cx.state.hosts.clone();
-    let record = cx.state.trial.clone();
+    let record = super::series::trial_of(cx.graph, cx.state, node);
     let hash = cx.graph.dag[node].hash.clone();
     let id = cx.change.id.clone();
     let (shared, fail) = (cx.shared, cx.fail);
@@ -32,12 +32,12 @@ async fn collect_into(
     shared: Arc<Shared>,
     spec: Collect,
     hosts: BTreeMap<String, HostState>,
-    record: Option<TrialRecord>,
+    record: Option<String>,
     id: String,
     hash: String,
 ) -> Result<Done> {
     let record = record.ok_or_else(|| Error::msg("no trial to collect into"))?;
-    let dir = shared.paths.trials().join(&record.id);
+    let dir = shared.paths.trials().join(&record);
     let sessions = shared
         .pool
         .sessions(&spec.hosts, &hosts)
@@ -74,7 +74,7 @@ async fn collect_into(
         return Err(Error::msg(tally.errors.join("; ")));
     }
     Ok(Done::Summary {
-        op: Op::node(id, hash, &record.id),
+        op: Op::node(id, hash, &record),
         lines: tally.lines(&spec, &dir),
         failures: Vec::new(),
     })

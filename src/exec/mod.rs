@@ -14,6 +14,7 @@ mod conn;
 mod dispatcher;
 mod host;
 mod schedule;
+mod series;
 mod step;
 mod tables;
 mod trial;
@@ -230,6 +231,10 @@ fn task(graph: &Graph, change: &Change, state: &State, shared: &Arc<Shared>, tag
             kind @ (NodeKind::Analyze { .. } | NodeKind::Checks | NodeKind::HtmlReport) => {
                 tables::run(cx, node, kind)
             }
+            NodeKind::Series => series::start(cx),
+            kind @ (NodeKind::SeriesAnalyze { .. }
+            | NodeKind::SeriesChecks
+            | NodeKind::SeriesReport) => series::tables(cx, node, kind),
             NodeKind::Barrier { .. } => {
                 let failure = cx.fail.with("a barrier is not a change");
                 Box::pin(async move { Err(failure) })

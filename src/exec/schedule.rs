@@ -68,14 +68,35 @@ impl Schedule {
             .map(|i| {
                 matches!(
                     kind(i),
-                    Some(NodeKind::Analyze { .. } | NodeKind::Collect { .. } | NodeKind::Checks)
+                    Some(
+                        NodeKind::Analyze { .. }
+                            | NodeKind::Collect { .. }
+                            | NodeKind::Checks
+                            | NodeKind::SeriesAnalyze { .. }
+                            | NodeKind::SeriesChecks
+                    )
                 )
             })
             .collect();
         let tolerates = (0..items.len())
-            .map(|i| matches!(kind(i), Some(NodeKind::Checks | NodeKind::HtmlReport)))
+            .map(|i| {
+                matches!(
+                    kind(i),
+                    Some(
+                        NodeKind::Checks
+                            | NodeKind::HtmlReport
+                            | NodeKind::SeriesChecks
+                            | NodeKind::SeriesReport
+                    )
+                )
+            })
             .collect();
-        let first = changes.changes.iter().position(|c| c.armed_trial.is_some());
+        // The plain trial's armed leftover; a series' trial is finished in
+        // its place in the series (after the series node).
+        let first = changes
+            .changes
+            .iter()
+            .position(|c| c.armed_trial.is_some() && c.node.is_none());
         Schedule::new(items, &edges, first, fails_softly, tolerates)
     }
 

@@ -7,18 +7,18 @@ use petgraph::graph::NodeIndex;
 use super::{Cx, Done, Shared, Task};
 use crate::error::{Error, Result};
 use crate::graph::NodeKind;
-use crate::state::{Op, TrialRecord};
+use crate::state::Op;
 use crate::trial::Trial;
 
 pub(super) fn run(cx: Cx<'_>, node: NodeIndex, kind: NodeKind) -> Task {
-    let record = cx.state.trial.clone();
+    let record = super::series::trial_of(cx.graph, cx.state, node);
     let hash = cx.graph.dag[node].hash.clone();
     let id = cx.change.id.clone();
     let (shared, fail) = (cx.shared, cx.fail);
     Box::pin(async move {
         let done = tokio::task::spawn_blocking(move || {
             let record = record.ok_or_else(|| Error::msg("no trial to work on"))?;
-            let op = Op::node(id, hash, &record.id);
+            let op = Op::node(id, hash, &record);
             match kind {
                 NodeKind::Analyze { analysis } => analyze(&shared, analysis, &record, op),
                 NodeKind::Checks => checks(&shared, &record, op),
@@ -33,8 +33,8 @@ pub(super) fn run(cx: Cx<'_>, node: NodeIndex, kind: NodeKind) -> Task {
 
 /// An `[[analyze]]` node: its tables from the latest trial. Not recorded
 /// when an input is bad: the plan shows it again until it is good.
-fn analyze(shared: &Shared, index: usize, record: &TrialRecord, op: Op) -> Result<Done> {
-    let dir = shared.paths.trials().join(&record.id);
+fn analyze(shared: &Shared, index: usize, record: &str, op: Op) -> Result<Done> {
+    let dir = shared.paths.trials().join(record);
     let trial = Trial::read(&dir)?;
     let a = &shared.plan.analyses[index];
     let written = crate::trial::analysis::run_one(&shared.plan, a, &dir, &trial)?;
@@ -65,8 +65,8 @@ fn analyze(shared: &Shared, index: usize, record: &TrialRecord, op: Op) -> Resul
 }
 
 /// Every `[[check]]` on the latest trial's tables, into its trial.json.
-fn checks(shared: &Shared, record: &TrialRecord, op: Op) -> Result<Done> {
-    let dir = shared.paths.trials().join(&record.id);
+fn checks(shared: &Shared, record: &str, op: Op) -> Result<Done> {
+    let dir = shared.paths.trials().join(record);
     let (_, results) = crate::trial::record_checks(&shared.plan, &dir, shared.baseline.as_deref())?;
     Ok(Done::Checked {
         op,
@@ -79,8 +79,8 @@ fn checks(shared: &Shared, record: &TrialRecord, op: Op) -> Result<Done> {
 }
 
 /// The latest trial's `report.html`.
-fn html_report(shared: &Shared, record: &TrialRecord, op: Op) -> Result<Done> {
-    let dir = shared.paths.trials().join(&record.id);
+fn html_report(shared: &Shared, record: &str, op: Op) -> Result<Done> {
+    let dir = shared.paths.trials().join(record);
     let trial = Trial::read(&dir)?;
     let path = crate::html::write(&shared.plan, &dir, &trial)?;
     Ok(Done::Summary {

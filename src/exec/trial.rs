@@ -23,19 +23,32 @@ use crate::trial::{self, Trial, TrialTest};
 /// A test that starts this much after its time on a host is said to be late.
 const LATE_S: f64 = 0.05;
 
-/// The trial node: a new trial, from arming to its outputs fetched.
-pub(super) fn run(cx: Cx<'_>, node: NodeIndex) -> Task {
-    let node = &cx.graph.dag[node];
+/// The trial node: a new trial, from arming to its outputs fetched. A
+/// series' trial (a slot) finishes the trial of its slot an interrupted
+/// apply armed, or runs a new one into the series.
+pub(super) fn run(cx: Cx<'_>, node_idx: NodeIndex) -> Task {
+    if cx.change.armed_trial.is_some() {
+        return finish_armed(cx);
+    }
+    let node = &cx.graph.dag[node_idx];
     let Payload::Trial(spec) = node.payload.clone() else {
         let failure = cx.fail.with("no trial to run");
         return Box::pin(async move { Err(failure) });
+    };
+    let series = match node.slot.map(|k| super::series::placement(&cx, k)) {
+        Some(Ok(s)) => Some(s),
+        Some(Err(e)) => {
+            let failure = cx.fail.with(e);
+            return Box::pin(async move { Err(failure) });
+        }
+        None => None,
     };
     let hosts = cx.state.hosts.clone();
     let hash = node.hash.clone();
     let (shared, fail) = (cx.shared, cx.fail);
     Box::pin(async move {
         let spec = resolve(&spec, &hosts).map_err(|e| fail.with(e))?;
-        new_trial(shared, spec, hosts, hash)
+        new_trial(shared, spec, hosts, hash, series)
             .await
             .map_err(|e| fail.with(e))
     })
@@ -46,6 +59,7 @@ async fn new_trial(
     spec: Arc<TrialSpec>,
     hosts: BTreeMap<String, HostState>,
     hash: String,
+    series: Option<crate::trial::TrialSeries>,
 ) -> Result<Done> {
     phases::check_times(&spec).map_err(Error::msg)?;
     let sessions = shared
@@ -67,6 +81,7 @@ async fn new_trial(
         &spec,
         &addresses,
     );
+    trial.series = series;
     for e in phases::clocks(&sessions, &mut trial).await {
         shared.say(format!("warning: {e}"));
     }
@@ -87,8 +102,18 @@ async fn new_trial(
         return Err(monitors_failed(&shared, &sessions, &spec, trial, &dir, failed).await);
     }
     arm(&shared, &sessions, &spec, &mut trial, &dir).await?;
-    // Its test nodes report the tests.
-    finish(&spec, &sessions, trial, &dir, &hash, &|_| false).await
+    in_series(&shared, &trial, "armed");
+    // Its test nodes report the tests; a series' trial has none.
+    let by_trial = trial.series.is_some();
+    finish(&shared, &spec, &sessions, trial, &dir, &hash, &|_| by_trial).await
+}
+
+/// A series' trial in its `series.json`: a failure to write it is said,
+/// and the trial goes on (the state records it all the same).
+fn in_series(shared: &Shared, trial: &Trial, status: &str) {
+    if let Err(e) = crate::series::record_trial(&shared.paths.trials(), trial, status) {
+        shared.say(format!("warning: trial {}: series.json: {e}", trial.trial));
+    }
 }
 
 /// Monitors that did not start end the trial: what did start is stopped,
@@ -109,6 +134,7 @@ async fn monitors_failed(
     let _ = shared
         .record_now(record(&trial, "", TrialStatus::Finished))
         .await;
+    in_series(shared, &trial, "abandoned");
     Error::msg(format!("monitors did not start: {}", failed.join("; ")))
 }
 
@@ -175,6 +201,7 @@ pub(super) fn finish_armed(cx: Cx<'_>) -> Task {
         .as_ref()
         .map(|t| t.hash.clone())
         .unwrap_or_default();
+    let slot = cx.state.trial.as_ref().and_then(|t| t.slot.clone());
     let shared = cx.shared;
     Box::pin(async move {
         shared.say(format!(
@@ -192,19 +219,26 @@ pub(super) fn finish_armed(cx: Cx<'_>) -> Task {
                 .await
                 .map_err(Error::msg)?;
             let report = |test: &str| !by_nodes.iter().any(|t| t == test);
-            finish(&spec, &sessions, trial, &dir, &hash, &report).await
+            finish(&shared, &spec, &sessions, trial, &dir, &hash, &report).await
         };
-        Ok(attempt.await.unwrap_or_else(|e| abandoned(&id, hash, &e)))
+        Ok(attempt.await.unwrap_or_else(|e| {
+            if let Ok(trial) = Trial::read(&dir) {
+                in_series(&shared, &trial, "abandoned");
+            }
+            abandoned(&id, hash, slot, &e)
+        }))
     })
 }
 
-fn abandoned(id: &str, hash: String, e: &Error) -> Done {
+fn abandoned(id: &str, hash: String, slot: Option<String>, e: &Error) -> Done {
     Done::Summary {
         op: Op::Trial {
             trial: TrialRecord {
                 id: id.to_string(),
                 hash,
                 status: TrialStatus::Finished,
+                slot,
+                abandoned: true,
             },
         },
         lines: vec![format!(
@@ -225,6 +259,8 @@ fn record(trial: &Trial, hash: &str, status: TrialStatus) -> Op {
             id: trial.trial.clone(),
             hash: hash.to_string(),
             status,
+            slot: trial.series.as_ref().map(|s| s.slot.clone()),
+            abandoned: false,
         },
     }
 }
@@ -234,6 +270,7 @@ fn record(trial: &Trial, hash: &str, status: TrialStatus) -> Op {
 /// Output that could not be stored leaves the trial unfetched: partial,
 /// a failure, fetched again by the next apply.
 async fn finish(
+    shared: &Shared,
     spec: &TrialSpec,
     sessions: &Sessions,
     mut trial: Trial,
@@ -262,6 +299,7 @@ async fn finish(
     }
     trial.write(dir)?;
     crate::trial::collect::write_manifest(dir)?;
+    in_series(shared, &trial, &trial.status);
     let mut lines = vec![format!(
         "trial {} {} → {}",
         trial.trial,

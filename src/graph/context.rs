@@ -1,7 +1,8 @@
 //! What templates see, per host: `host` (name, group, index, address),
 //! `groups` (every host of every group) and `vars` (the plan's, overlaid
-//! by the host's group's). The shared parts are built once and
-//! reference-counted, not copied per host.
+//! by the host's group's, and in a series' trial by the point's), and in a
+//! series' trial `series` (`point`, `repetition`). The shared parts are
+//! built once and reference-counted, not copied per host.
 
 use std::collections::HashMap;
 
@@ -16,6 +17,8 @@ pub(super) struct Contexts<'p> {
     vars_by_group: HashMap<&'p str, Value>,
     /// Every host of the plan by name.
     pub specs: HashMap<&'p str, &'p HostSpec>,
+    /// In a series' trial: `series.point`, `series.repetition`.
+    series: Option<Value>,
 }
 
 impl<'p> Contexts<'p> {
@@ -42,15 +45,43 @@ impl<'p> Contexts<'p> {
             groups: crate::template::value(&&groups),
             vars_by_group,
             specs: plan.hosts().map(|h| (h.name.as_str(), h)).collect(),
+            series: None,
+        }
+    }
+
+    /// The contexts of one trial of a series: the point's vars over each
+    /// group's, and `series`.
+    pub fn for_point(&self, point: &crate::plan::model::Vars, series: Value) -> Contexts<'p> {
+        let vars_by_group = self
+            .plan
+            .groups
+            .iter()
+            .map(|g| {
+                let mut vars = self.plan.vars.clone();
+                vars.extend(g.vars.clone());
+                vars.extend(point.clone());
+                (g.name.as_str(), crate::template::value(&&vars))
+            })
+            .collect();
+        Contexts {
+            plan: self.plan,
+            groups: self.groups.clone(),
+            vars_by_group,
+            specs: self.specs.clone(),
+            series: Some(series),
         }
     }
 
     /// The context of templates rendered for `spec`.
     pub fn of_host(&self, spec: &HostSpec) -> Value {
-        minijinja::context! {
+        let base = minijinja::context! {
             host => crate::template::value(&host_json(self.plan, spec)),
             groups => self.groups.clone(),
             vars => self.vars_by_group.get(spec.group.as_str()).cloned().unwrap_or_default(),
+        };
+        match &self.series {
+            Some(series) => minijinja::context! { series => series.clone(), ..base },
+            None => base,
         }
     }
 }

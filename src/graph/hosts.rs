@@ -14,6 +14,7 @@ pub(super) fn add(plan: &Plan, dag: &mut DiGraph<Node, ()>) -> HashMap<String, N
     let mut nodes = HashMap::new();
     for h in plan.hosts() {
         let idx = dag.add_node(Node {
+            slot: None,
             id: host_id(&h.name),
             host: h.name.clone(),
             kind: NodeKind::Host,

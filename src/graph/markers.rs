@@ -35,7 +35,7 @@ fn markers(text: &str) -> Vec<(&str, &str)> {
 
 fn payload_texts(payload: &Payload) -> Vec<std::borrow::Cow<'_, str>> {
     match payload {
-        Payload::None => Vec::new(),
+        Payload::None | Payload::Series(_) => Vec::new(),
         Payload::Run { command } => vec![command.as_str().into()],
         Payload::Write {
             bytes,

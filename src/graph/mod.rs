@@ -10,6 +10,7 @@
 mod context;
 mod hosts;
 mod markers;
+pub mod series;
 mod steps;
 mod trial;
 
@@ -42,6 +43,14 @@ pub enum NodeKind {
     Checks,
     /// The trial's `report.html`, after everything else of the trial.
     HtmlReport,
+    /// A series: its folder and `series.json`, before its first trial.
+    Series,
+    /// `[[analyze]]` number `analysis` over every trial of the series.
+    SeriesAnalyze { analysis: usize },
+    /// Every `[[check]]` on the series' tables.
+    SeriesChecks,
+    /// The series' `report.html`, last.
+    SeriesReport,
 }
 
 /// What a trial runs, rendered per host. `out` and `trial` in commands are
@@ -85,6 +94,9 @@ pub struct Node {
     pub hash: String,
     /// What the step sends: the command, the rendered template, the file bytes.
     pub payload: Payload,
+    /// A series' trial and its nodes: the slot (index into the series'
+    /// slots) whose trial they belong to.
+    pub slot: Option<usize>,
 }
 
 #[derive(Debug, Clone)]
@@ -102,6 +114,7 @@ pub enum Payload {
         rendered: bool,
     },
     Trial(std::sync::Arc<TrialSpec>),
+    Series(std::sync::Arc<series::SeriesSpec>),
 }
 
 #[derive(Debug)]
@@ -122,6 +135,7 @@ pub fn step_id(step: &str, host: &str) -> String {
 pub fn compile(plan: Plan) -> Result<Graph, Vec<Diagnostic>> {
     let mut diags = Vec::new();
     steps::check_cycles(&plan, &mut diags);
+    series::check_steps(&plan, &mut diags);
     if !diags.is_empty() {
         return Err(diags);
     }
@@ -130,7 +144,9 @@ pub fn compile(plan: Plan) -> Result<Graph, Vec<Diagnostic>> {
     let contexts = context::Contexts::of(&plan);
     let step_nodes = steps::add(&plan, &contexts, &host_nodes, &mut dag, &mut diags);
     steps::add_barriers(&plan, &step_nodes, &mut dag);
-    if !plan.tests.is_empty() || !plan.monitors.is_empty() {
+    if plan.series.is_some() {
+        series::add(&plan, &contexts, &mut dag, &mut diags);
+    } else if !plan.tests.is_empty() || !plan.monitors.is_empty() {
         let spec = trial::spec(&plan, &contexts, &mut diags);
         trial::add(&plan, &mut dag, spec);
     }
@@ -175,12 +191,15 @@ impl Graph {
                 NodeKind::Host => "box",
                 NodeKind::Step { .. } => "ellipse",
                 NodeKind::Barrier { .. } => "point",
-                NodeKind::Trial => "doubleoctagon",
+                NodeKind::Trial | NodeKind::Series => "doubleoctagon",
                 NodeKind::Test { .. }
                 | NodeKind::Collect { .. }
                 | NodeKind::Analyze { .. }
                 | NodeKind::Checks
-                | NodeKind::HtmlReport => "note",
+                | NodeKind::HtmlReport
+                | NodeKind::SeriesAnalyze { .. }
+                | NodeKind::SeriesChecks
+                | NodeKind::SeriesReport => "note",
             };
             let _ = writeln!(out, "  n{} [label=\"{}\", shape={shape}];", i.index(), n.id);
         }

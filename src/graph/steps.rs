@@ -45,6 +45,7 @@ pub(super) fn add(
                 None => continue,
             };
             let idx = dag.add_node(Node {
+                slot: None,
                 id: step_id(&step.name, host_name),
                 host: host_name.clone(),
                 kind: NodeKind::Step { step: si },
@@ -154,6 +155,7 @@ pub(super) fn add_barriers(
             }
             let barrier = *barriers.entry(di).or_insert_with(|| {
                 let b = dag.add_node(Node {
+                    slot: None,
                     id: format!("after {dep}"),
                     host: String::new(),
                     kind: NodeKind::Barrier { step: di },

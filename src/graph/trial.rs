@@ -113,6 +113,7 @@ pub(super) fn add(plan: &Plan, dag: &mut DiGraph<Node, ()>, spec: TrialSpec) {
         .filter(|&i| matches!(dag[i].kind, NodeKind::Host | NodeKind::Step { .. }))
         .collect();
     let trial = dag.add_node(Node {
+        slot: None,
         id: TRIAL_NODE.to_string(),
         host: summary(plan, &spec),
         kind: NodeKind::Trial,
@@ -155,7 +156,11 @@ pub(super) fn add(plan: &Plan, dag: &mut DiGraph<Node, ()>, spec: TrialSpec) {
 }
 
 /// What the trial runs, and the configuration of its hosts.
-fn trial_hash(dag: &DiGraph<Node, ()>, config: &[NodeIndex], spec: &TrialSpec) -> String {
+pub(super) fn trial_hash(
+    dag: &DiGraph<Node, ()>,
+    config: &[NodeIndex],
+    spec: &TrialSpec,
+) -> String {
     let mut hasher = Hasher::default();
     for a in spec.monitors.iter().chain(&spec.tests) {
         hasher = hasher
@@ -176,7 +181,7 @@ fn trial_hash(dag: &DiGraph<Node, ()>, config: &[NodeIndex], spec: &TrialSpec) -
 }
 
 /// `tests tcp, udp on 3 hosts; monitors dstat on 1 host`.
-fn summary(plan: &Plan, spec: &TrialSpec) -> String {
+pub(super) fn summary(plan: &Plan, spec: &TrialSpec) -> String {
     let count = |items: &[Armed]| {
         let mut hosts: Vec<&str> = items.iter().map(|a| a.host.as_str()).collect();
         hosts.sort_unstable();
@@ -205,6 +210,7 @@ fn summary(plan: &Plan, spec: &TrialSpec) -> String {
 
 fn test_node(i: usize, t: &crate::plan::model::Test) -> Node {
     Node {
+        slot: None,
         id: format!("test {}", t.name),
         host: format!("{} at {}", hosts_summary(&t.hosts), t.at.show()),
         kind: NodeKind::Test { test: i },
@@ -213,7 +219,7 @@ fn test_node(i: usize, t: &crate::plan::model::Test) -> Node {
     }
 }
 
-fn collect_node(i: usize, c: &crate::plan::model::Collect) -> Node {
+pub(super) fn collect_node(i: usize, c: &crate::plan::model::Collect) -> Node {
     let mut h = Hasher::default().part("collect", c.name.as_bytes());
     for f in &c.files {
         h = h.part("file", f.as_bytes());
@@ -222,6 +228,7 @@ fn collect_node(i: usize, c: &crate::plan::model::Collect) -> Node {
         h = h.part("host", host.as_bytes());
     }
     Node {
+        slot: None,
         id: format!("collect {}", c.name),
         host: hosts_summary(&c.hosts),
         kind: NodeKind::Collect { collect: i },
@@ -230,8 +237,9 @@ fn collect_node(i: usize, c: &crate::plan::model::Collect) -> Node {
     }
 }
 
-fn analysis_node(i: usize, a: &Analysis) -> Node {
+pub(super) fn analysis_node(i: usize, a: &Analysis) -> Node {
     Node {
+        slot: None,
         id: format!("analyze {}", a.name),
         host: a.parser.name().to_string(),
         kind: NodeKind::Analyze { analysis: i },
@@ -240,12 +248,13 @@ fn analysis_node(i: usize, a: &Analysis) -> Node {
     }
 }
 
-fn checks_node(plan: &Plan) -> Node {
+pub(super) fn checks_node(plan: &Plan) -> Node {
     let mut h = Hasher::default();
     for c in &plan.checks {
         h = h.part("check", format!("{c:?}").as_bytes());
     }
     Node {
+        slot: None,
         id: "checks".to_string(),
         host: crate::style::plural(plan.checks.len(), "check"),
         kind: NodeKind::Checks,
@@ -254,8 +263,9 @@ fn checks_node(plan: &Plan) -> Node {
     }
 }
 
-fn report_node() -> Node {
+pub(super) fn report_node() -> Node {
     Node {
+        slot: None,
         id: "report".to_string(),
         host: "report.html".to_string(),
         kind: NodeKind::HtmlReport,
@@ -264,7 +274,7 @@ fn report_node() -> Node {
     }
 }
 
-fn analysis_hash(a: &Analysis) -> String {
+pub(super) fn analysis_hash(a: &Analysis) -> String {
     let mut h = Hasher::default()
         .part("name", a.name.as_bytes())
         .part("parser", a.parser.name().as_bytes())

@@ -7,6 +7,8 @@
 
 pub mod chart;
 pub mod compare;
+pub mod series;
+mod sweep;
 
 use std::path::{Path, PathBuf};
 
@@ -39,6 +41,14 @@ pub fn render(name: &str, ctx: Value) -> crate::error::Result<String> {
         (
             "runner/compare.html",
             include_str!("templates/compare.html.j2"),
+        ),
+        (
+            "runner/series.html",
+            include_str!("templates/series.html.j2"),
+        ),
+        (
+            "runner/checks.html",
+            include_str!("templates/checks.html.j2"),
         ),
     ] {
         env.add_template(n, text)
@@ -128,13 +138,17 @@ pub fn page(plan: &Plan, dir: &Path, trial: &Trial) -> crate::error::Result<Stri
 }
 
 fn checks_panel(trial: &Trial) -> Option<Value> {
-    if trial.checks.is_empty() {
+    checks_of(&trial.checks)
+}
+
+/// The pass/fail panel of checks (a trial's or a series').
+pub(crate) fn checks_of(checks: &[crate::check::CheckResult]) -> Option<Value> {
+    if checks.is_empty() {
         return None;
     }
-    let failed = trial.checks.iter().filter(|c| !c.passed).count();
-    let n = trial.checks.len();
-    let rows: Vec<Value> = trial
-        .checks
+    let failed = checks.iter().filter(|c| !c.passed).count();
+    let n = checks.len();
+    let rows: Vec<Value> = checks
         .iter()
         .map(|c| {
             let (class, word) = match (c.passed, c.no_baseline) {
@@ -196,7 +210,7 @@ pub struct Shown {
 }
 
 impl Shown {
-    fn read(path: &Path) -> Option<Shown> {
+    pub(crate) fn read(path: &Path) -> Option<Shown> {
         let mut r = csv::Reader::from_path(path).ok()?;
         let headers: Vec<String> = r.headers().ok()?.iter().map(str::to_string).collect();
         let rows: Vec<Vec<String>> = r
@@ -209,7 +223,7 @@ impl Shown {
 
     /// Headers, and per row each cell as `{shown, exact}` (`exact` none
     /// for text).
-    fn value(&self) -> Value {
+    pub(crate) fn value(&self) -> Value {
         // A long table (dstat) carries its figures' unit in a `unit` column.
         let unit_col = self.headers.iter().position(|h| h == "unit");
         let units: Vec<Option<&str>> = self
@@ -228,10 +242,22 @@ impl Shown {
                             return context! { shown => cell, exact => () };
                         };
                         let unit = units[i].or_else(|| {
-                            matches!(self.headers[i].as_str(), "mean" | "min" | "max")
-                                .then(|| unit_col.and_then(|u| row.get(u)))
-                                .flatten()
-                                .map(String::as_str)
+                            matches!(
+                                self.headers[i].as_str(),
+                                "mean"
+                                    | "min"
+                                    | "max"
+                                    | "stddev"
+                                    | "ci95_low"
+                                    | "ci95_high"
+                                    | "median"
+                                    | "pooled"
+                                    | "mean_a"
+                                    | "mean_b"
+                            )
+                            .then(|| unit_col.and_then(|u| row.get(u)))
+                            .flatten()
+                            .map(String::as_str)
                         });
                         context! { shown => crate::units::human(v, unit), exact => cell }
                     })

@@ -4,7 +4,7 @@
 //! checked then, as a failure of the check.
 
 use super::model::Analysis;
-use super::model::{Check, Limit};
+use super::model::{Check, Limit, Statistic};
 use super::syntax::{RawCheck, RawPlan, Sp};
 use crate::diag::Diagnostic;
 use crate::units::{Better, parse_percent, parse_quantity};
@@ -60,6 +60,8 @@ fn one(c: &RawCheck, analyses: &[Analysis], diags: &mut Vec<Diagnostic>) -> Opti
         column: column.value.clone(),
         limit,
         baseline: c.baseline.as_ref().map(|b| b.value.clone()),
+        significance: significance(c, kind, diags),
+        statistic: statistic(c, kind, diags),
         shown: match kind {
             "max" => format!("≤ {}", value.value),
             "min" => format!("≥ {}", value.value),
@@ -210,4 +212,58 @@ fn check_baseline(c: &RawCheck, kind: &str, diags: &mut Vec<Diagnostic>) {
             b.span.clone(),
         ));
     }
+}
+
+/// `significance = 0.01`: α of a series' regression check (default 0.05).
+fn significance(c: &RawCheck, kind: &str, diags: &mut Vec<Diagnostic>) -> f64 {
+    let Some(s) = &c.significance else {
+        return 0.05;
+    };
+    if kind != "regression" {
+        diags.push(
+            Diagnostic::at(
+                "`significance` belongs to a `regression` check",
+                s.span.clone(),
+            )
+            .help("`max` and `min` on a series hold a `statistic` instead"),
+        );
+    }
+    match s.value.parse::<f64>() {
+        Ok(a) if a > 0.0 && a < 1.0 => a,
+        _ => {
+            diags.push(
+                Diagnostic::at(
+                    format!("`significance = {}` is not a probability", s.value),
+                    s.span.clone(),
+                )
+                .help("α, between 0 and 1: `significance = 0.01`"),
+            );
+            0.05
+        }
+    }
+}
+
+/// `statistic = "ci95_high"`: what a `max`/`min` holds on a series.
+fn statistic(c: &RawCheck, kind: &str, diags: &mut Vec<Diagnostic>) -> Statistic {
+    let Some(s) = &c.statistic else {
+        return Statistic::Mean;
+    };
+    if kind == "regression" {
+        diags.push(
+            Diagnostic::at(
+                "`statistic` belongs to a `max` or `min` check",
+                s.span.clone(),
+            )
+            .help("a regression compares every trial of both series (a two-sample test)"),
+        );
+    }
+    Statistic::parse(&s.value).unwrap_or_else(|| {
+        diags.push(crate::plan::values::unknown(
+            "statistic",
+            &s.value,
+            s.span.clone(),
+            &Statistic::NAMES,
+        ));
+        Statistic::Mean
+    })
 }

@@ -5,6 +5,7 @@ pub mod checks;
 pub mod ec2;
 mod groups;
 pub mod model;
+mod series;
 mod steps;
 pub mod syntax;
 mod trial;

@@ -30,6 +30,60 @@ pub struct Plan {
     pub collects: Vec<Collect>,
     pub analyses: Vec<Analysis>,
     pub checks: Vec<Check>,
+    /// `[series]`: the trial swept over points and repeated.
+    pub series: Option<Series>,
+}
+
+/// `[series]`, validated: every point (the cartesian product of `vars`)
+/// runs `repeat` measured trials and `discard` warm-ups first.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Series {
+    pub repeat: usize,
+    pub discard: usize,
+    pub order: SeriesOrder,
+    /// In the order written: a var's name and its values.
+    pub vars: Vec<(String, Vec<serde_json::Value>)>,
+}
+
+/// The order of a series' trials: rounds of every point once each.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SeriesOrder {
+    /// Each round in its own shuffled order (the seed in series.json).
+    Shuffled,
+    /// Each round in the order the points are written.
+    InOrder,
+}
+
+/// Which statistic of a figure over a series' trials a `max`/`min` check holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Statistic {
+    Mean,
+    Median,
+    Ci95Low,
+    Ci95High,
+    Min,
+    Max,
+}
+
+impl Statistic {
+    pub const NAMES: [&str; 6] = ["mean", "median", "ci95_low", "ci95_high", "min", "max"];
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "mean" => Statistic::Mean,
+            "median" => Statistic::Median,
+            "ci95_low" => Statistic::Ci95Low,
+            "ci95_high" => Statistic::Ci95High,
+            "min" => Statistic::Min,
+            "max" => Statistic::Max,
+            _ => return None,
+        })
+    }
+
+    /// The series table's column of this statistic.
+    pub fn name(self) -> &'static str {
+        Self::NAMES[self as usize]
+    }
 }
 
 /// A `[[monitor]]`: started on its hosts before the first test of a trial,
@@ -124,6 +178,10 @@ pub struct Check {
     pub baseline: Option<String>,
     /// The limit as written, for messages and the report.
     pub shown: String,
+    /// On a series, a regression fails only when this significant (α).
+    pub significance: f64,
+    /// On a series, what `max`/`min` hold.
+    pub statistic: Statistic,
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -36,6 +36,18 @@ pub struct RawPlan {
     pub collects: Vec<RawCollect>,
     pub analyses: Vec<RawAnalysis>,
     pub checks: Vec<RawCheck>,
+    pub series: Option<RawSeries>,
+}
+
+/// `[series]`: trials per point, warm-ups, order, and the swept vars.
+#[derive(Debug)]
+pub struct RawSeries {
+    pub span: Range<usize>,
+    pub repeat: Option<Sp<i64>>,
+    pub discard: Option<Sp<i64>>,
+    pub order: Option<Sp<String>>,
+    /// `[series.vars]`: each a list of values, with its span and its items'.
+    pub vars: Vec<(Sp<String>, Sp<Vec<Sp<serde_json::Value>>>)>,
 }
 
 /// A `[[check]]`: a figure of an analysis table held to a limit.
@@ -52,6 +64,8 @@ pub struct RawCheck {
     pub regression: Option<Sp<String>>,
     pub better: Option<Sp<String>>,
     pub baseline: Option<Sp<String>>,
+    pub significance: Option<Sp<String>>,
+    pub statistic: Option<Sp<String>>,
 }
 
 /// A `[[monitor]]`: a long-running command around a trial's tests.
@@ -162,7 +176,9 @@ pub struct RawStep {
 
 const TOP_KEYS: &[&str] = &[
     "name", "provider", "vars", "groups", "step", "monitor", "test", "collect", "analyze", "check",
+    "series",
 ];
+const SERIES_KEYS: &[&str] = &["repeat", "discard", "order", "vars"];
 const CHECK_KEYS: &[&str] = &[
     "name",
     "table",
@@ -173,6 +189,8 @@ const CHECK_KEYS: &[&str] = &[
     "regression",
     "better",
     "baseline",
+    "significance",
+    "statistic",
 ];
 const MONITOR_KEYS: &[&str] = &["name", "on", "run", "stop_timeout"];
 const TEST_KEYS: &[&str] = &["name", "on", "run", "at", "timeout"];
@@ -252,6 +270,7 @@ pub fn parse(source: &str) -> Result<RawPlan, Vec<Diagnostic>> {
             .collect(),
         analyses: analyses(top, d),
         checks: checks(top, d),
+        series: series(top, d),
     };
     if diags.is_empty() {
         Ok(plan)
@@ -384,8 +403,42 @@ fn checks(top: &DeTable<'_>, diags: &mut Vec<Diagnostic>) -> Vec<RawCheck> {
             regression: get_string(t, "regression", &ctx, diags),
             better: get_string(t, "better", &ctx, diags),
             baseline: get_string(t, "baseline", &ctx, diags),
+            significance: get_number_or_string(t, "significance", &ctx, diags),
+            statistic: get_string(t, "statistic", &ctx, diags),
         })
         .collect()
+}
+
+fn series(top: &DeTable<'_>, diags: &mut Vec<Diagnostic>) -> Option<RawSeries> {
+    let t = get_table(top, "series", "the plan", diags)?;
+    let ctx = "`[series]`";
+    check_keys(t, SERIES_KEYS, ctx, diags, |_, _| None);
+    let mut vars = Vec::new();
+    if let Some(v) = get_table(t, "vars", ctx, diags) {
+        for (k, val) in v {
+            let name = Sp::new(k.get_ref().to_string(), k.span());
+            match val.get_ref() {
+                DeValue::Array(items) => {
+                    let items = items
+                        .iter()
+                        .map(|i| Sp::new(to_json(i.get_ref()), i.span()))
+                        .collect();
+                    vars.push((name, Sp::new(items, val.span())));
+                }
+                _ => diags.push(
+                    type_error(k.get_ref(), "`[series.vars]`", "a list of values", val)
+                        .help("each series var lists its values: `streams = [1, 2, 4]`"),
+                ),
+            }
+        }
+    }
+    Some(RawSeries {
+        span: lookup(top, "series").map_or(0..0, |v| v.span()),
+        repeat: get_int(t, "repeat", ctx, diags),
+        discard: get_int(t, "discard", ctx, diags),
+        order: get_string(t, "order", ctx, diags),
+        vars,
+    })
 }
 
 /// A table of strings (`row = { column = "value" }`), each with its spans.

@@ -43,6 +43,31 @@ pub struct State {
     /// What the `ec2` provider made for the plan as a whole.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ec2: Option<Ec2Shared>,
+    /// The latest series, and which of its trials are done.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub series: Option<SeriesRecord>,
+}
+
+/// A series: its id (`series-20261205T120000Z`, its folder under
+/// `trials/<plan>/`), the seed of its order, and its trials done, by slot
+/// (the trial node's id).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct SeriesRecord {
+    pub id: String,
+    pub seed: u64,
+    #[serde(default)]
+    pub trials: BTreeMap<String, SlotRecord>,
+}
+
+/// A series' trial that is over.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SlotRecord {
+    pub trial: String,
+    /// What it ran: a slot whose hash changed since starts a new series.
+    pub hash: String,
+    /// It could not be finished: it runs again.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub abandoned: bool,
 }
 
 /// The account, region and shared resources of an `ec2` plan: enough to
@@ -85,6 +110,12 @@ pub struct TrialRecord {
     /// What the trial ran (monitors, tests, their hosts' configuration).
     pub hash: String,
     pub status: TrialStatus,
+    /// A series' trial: its slot (the trial node's id).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub slot: Option<String>,
+    /// Finished without its results: its hosts were gone or unreachable.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub abandoned: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -225,7 +256,22 @@ impl State {
             Op::StepGone { id } => {
                 self.steps.remove(id);
             }
-            Op::Trial { trial } => self.trial = Some(trial.clone()),
+            Op::Trial { trial } => {
+                if let (Some(slot), Some(series)) = (&trial.slot, &mut self.series)
+                    && trial.status != TrialStatus::Armed
+                {
+                    series.trials.insert(
+                        slot.clone(),
+                        SlotRecord {
+                            trial: trial.id.clone(),
+                            hash: trial.hash.clone(),
+                            abandoned: trial.abandoned,
+                        },
+                    );
+                }
+                self.trial = Some(trial.clone());
+            }
+            Op::Series { series } => self.series = Some(series.clone()),
             Op::Node { id, node } => {
                 self.nodes.insert(id.clone(), node.clone());
             }
@@ -311,6 +357,10 @@ pub enum Op {
     },
     Ec2 {
         ec2: Option<Ec2Shared>,
+    },
+    /// A series begins (none of its trials done yet).
+    Series {
+        series: SeriesRecord,
     },
     /// Done, and nothing to remember (an orphan destroyed).
     Nothing,

@@ -117,6 +117,13 @@ pub fn run_one(plan: &Plan, a: &Analysis, dir: &Path, trial: &Trial) -> Result<W
     Ok(written)
 }
 
+/// The rows (groups of files) analysis `a` makes of the trial in `dir`.
+pub fn groups_of(a: &Analysis, dir: &Path, trial: &Trial) -> Result<Vec<Group>> {
+    let files = super::matching_files(dir, &a.files)?;
+    let cut = cut_by_windows(a, &files, trial);
+    Ok(groups(a, dir, &files, trial, cut))
+}
+
 /// `by = ["test"]`: files under a test's folder (`<host>/<test>/…`) belong
 /// to that test; output that spans tests (a monitor's dstat, an iperf
 /// server's log) is cut by the tests' windows instead.
@@ -181,7 +188,7 @@ fn groups(
 /// The table in each of the analysis's formats; CSV stays plain RFC 4180,
 /// and what it was computed from is written beside it. A project's own
 /// `analysis/` templates override the built-in ones.
-fn write_tables(a: &Analysis, table: &crate::table::Table, dir: &Path) -> Result<Vec<PathBuf>> {
+pub fn write_tables(a: &Analysis, table: &crate::table::Table, dir: &Path) -> Result<Vec<PathBuf>> {
     let out_dir = dir.join("analysis");
     fs_err::create_dir_all(&out_dir)?;
     let mut paths = Vec::new();

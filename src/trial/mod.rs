@@ -52,6 +52,23 @@ pub struct Trial {
     /// `[[check]]` results, once evaluated.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub checks: Vec<crate::check::CheckResult>,
+    /// A series' trial: which series, point and repetition.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub series: Option<TrialSeries>,
+}
+
+/// Where a series' trial belongs.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct TrialSeries {
+    pub series: String,
+    /// The trial node's id in the plan (`trial streams=4 #2`).
+    pub slot: String,
+    /// `streams=4,protocol=udp`.
+    pub point: String,
+    pub vars: serde_json::Map<String, serde_json::Value>,
+    pub repetition: usize,
+    /// A warm-up, left out of the statistics.
+    pub warmup: bool,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]

@@ -1,0 +1,365 @@
+//! The series node (its folder and `series.json`, before its first trial)
+//! and the series' own nodes after its last: tables over every trial of
+//! each point, checks on them, the series' `report.html`. A series' trial
+//! and its collects, analyses and report are the plain trial's nodes,
+//! working on their slot's trial ([`trial_of`]).
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+
+use petgraph::graph::NodeIndex;
+
+use super::{Cx, Done, Shared, Task};
+use crate::error::{Error, Result};
+use crate::graph::series::SeriesSpec;
+use crate::graph::{Graph, NodeKind};
+use crate::kinds::ParserKind;
+use crate::series::{PointEntry, SeriesFile};
+use crate::state::{Op, SeriesRecord, State};
+use crate::trial::{Trial, TrialSeries};
+
+/// Where slot `k`'s trial belongs in the series under way.
+pub(super) fn placement(cx: &Cx<'_>, k: usize) -> std::result::Result<TrialSeries, String> {
+    let spec = cx.graph.series().ok_or("the plan has no series")?;
+    let slot = spec.slots.get(k).ok_or("no such trial in the series")?;
+    let series = cx
+        .state
+        .series
+        .as_ref()
+        .ok_or("the series was not begun (its node did not run)")?;
+    let point = &spec.points[slot.point];
+    Ok(TrialSeries {
+        series: series.id.clone(),
+        slot: slot.id.clone(),
+        point: point.label.clone(),
+        vars: point.vars.clone(),
+        repetition: slot.repetition,
+        warmup: slot.warmup,
+    })
+}
+
+/// The trial a trial's node works on: its slot's, in a series; else the
+/// latest trial.
+pub(super) fn trial_of(graph: &Graph, state: &State, node: NodeIndex) -> Option<String> {
+    match graph.dag[node].slot {
+        Some(k) => {
+            let slot = graph.series()?.slots.get(k)?;
+            let done = state.series.as_ref()?.trials.get(&slot.id)?;
+            Some(done.trial.clone())
+        }
+        None => state.trial.as_ref().map(|t| t.id.clone()),
+    }
+}
+
+/// The series node: a new series (an id, its folder, `series.json`,
+/// recorded), or the one under way, its `series.json` brought up to date
+/// with the plan's points.
+pub(super) fn start(cx: Cx<'_>) -> Task {
+    let Some(spec) = cx.graph.series().cloned() else {
+        let failure = cx.fail.with("the plan has no series");
+        return Box::pin(async move { Err(failure) });
+    };
+    let fresh = cx.change.action == crate::diff::Action::Create;
+    let record = if fresh {
+        SeriesRecord {
+            id: crate::series::new_id(&cx.shared.paths.name),
+            seed: spec.seed,
+            trials: Default::default(),
+        }
+    } else {
+        cx.state.series.clone().unwrap_or_default()
+    };
+    let plan = cx.shared.plan.clone();
+    let trials = cx.shared.paths.trials();
+    let fail = cx.fail;
+    Box::pin(async move {
+        let dir = trials.join(&record.id);
+        let write = || -> Result<()> {
+            fs_err::create_dir_all(&dir)?;
+            let mut file = SeriesFile::read(&dir).unwrap_or_default();
+            describe(&mut file, &plan, &spec, &record);
+            file.write(&dir)
+        };
+        write().map_err(|e| fail.with(e))?;
+        let done = record.trials.len();
+        let line = if fresh {
+            format!(
+                "series {}: {} → {}",
+                record.id,
+                crate::style::plural(spec.slots.len(), "trial"),
+                crate::paths::shown(&dir)
+            )
+        } else {
+            format!(
+                "series {}: going on ({done} of {} trials done)",
+                record.id,
+                spec.slots.len()
+            )
+        };
+        Ok(Done::Summary {
+            op: if fresh {
+                Op::Series { series: record }
+            } else {
+                Op::Nothing
+            },
+            lines: vec![line],
+            failures: Vec::new(),
+        })
+    })
+}
+
+/// `series.json`'s description of the series (its trials kept).
+fn describe(
+    file: &mut SeriesFile,
+    plan: &crate::plan::Plan,
+    spec: &SeriesSpec,
+    record: &SeriesRecord,
+) {
+    file.plan = plan.name.clone();
+    file.series = record.id.clone();
+    file.runner_version = env!("CARGO_PKG_VERSION").to_string();
+    file.vars = spec.vars.clone();
+    file.points = spec
+        .points
+        .iter()
+        .map(|p| PointEntry {
+            label: p.label.clone(),
+            vars: p.vars.clone(),
+        })
+        .collect();
+    file.repeat = spec.repeat;
+    file.discard = spec.discard;
+    file.order = match plan.series.as_ref().map(|s| s.order) {
+        Some(crate::plan::model::SeriesOrder::InOrder) => "in-order",
+        _ => "shuffled",
+    }
+    .to_string();
+    file.seed = record.seed;
+    file.planned = spec
+        .order
+        .iter()
+        .map(|&i| spec.slots[i].id.clone())
+        .collect();
+}
+
+/// The series' analyses, checks and report, on blocking threads.
+pub(super) fn tables(cx: Cx<'_>, node: NodeIndex, kind: NodeKind) -> Task {
+    let spec = cx.graph.series().cloned();
+    let series = cx.state.series.clone();
+    let hash = cx.graph.dag[node].hash.clone();
+    let id = cx.change.id.clone();
+    let (shared, fail) = (cx.shared, cx.fail);
+    Box::pin(async move {
+        let done = tokio::task::spawn_blocking(move || {
+            let spec = spec.ok_or_else(|| Error::msg("the plan has no series"))?;
+            let series = series.ok_or_else(|| Error::msg("no series ran"))?;
+            let cx = SeriesCx {
+                shared: &shared,
+                spec: &spec,
+                series: &series,
+                dir: shared.paths.trials().join(&series.id),
+            };
+            let op = Op::node(id, hash, &series.id);
+            match kind {
+                NodeKind::SeriesAnalyze { analysis } => cx.analyze(analysis, op),
+                NodeKind::SeriesChecks => cx.checks(op),
+                _ => cx.report(op),
+            }
+        })
+        .await
+        .map_err(|e| fail.with(e))?;
+        done.map_err(|e| fail.with(e))
+    })
+}
+
+struct SeriesCx<'a> {
+    shared: &'a Shared,
+    spec: &'a SeriesSpec,
+    series: &'a SeriesRecord,
+    dir: PathBuf,
+}
+
+impl SeriesCx<'_> {
+    /// Each point's measured trials that finished, in the order they ran.
+    fn measured(&self) -> Vec<Vec<String>> {
+        let mut out = vec![Vec::new(); self.spec.points.len()];
+        for &i in &self.spec.order {
+            let slot = &self.spec.slots[i];
+            if slot.warmup {
+                continue;
+            }
+            if let Some(r) = self.series.trials.get(&slot.id).filter(|r| !r.abandoned) {
+                out[slot.point].push(r.trial.clone());
+            }
+        }
+        out
+    }
+
+    fn analyze(&self, index: usize, op: Op) -> Result<Done> {
+        let a = &self.shared.plan.analyses[index];
+        let trials = self.shared.paths.trials();
+        let measured = self.measured();
+        let inputs: Vec<crate::series::tables::PointInput> = self
+            .spec
+            .points
+            .iter()
+            .zip(&measured)
+            .map(|(p, ids)| crate::series::tables::PointInput {
+                label: &p.label,
+                vars: &p.vars,
+                trials: ids.iter().map(|t| trials.join(t)).collect(),
+            })
+            .collect();
+        let pooled = (a.parser == ParserKind::Hdr).then(|| pooled(a, &inputs));
+        let mut table =
+            crate::series::tables::build(&a.name, &self.spec.vars, &inputs, pooled.as_ref());
+        let n: usize = measured.iter().map(Vec::len).sum();
+        table.notes = vec![
+            format!(
+                "Series {} of plan `{}` ({}): {} × {} measured ({n} trials read{}).",
+                self.series.id,
+                self.shared.plan.name,
+                crate::paths::shown(&self.dir),
+                crate::style::plural(self.spec.points.len(), "point"),
+                crate::style::plural(self.spec.repeat, "repetition"),
+                match self.spec.discard {
+                    0 => String::new(),
+                    d => format!(
+                        "; {} per point left out",
+                        crate::style::plural(d, "warm-up")
+                    ),
+                }
+            ),
+            format!(
+                "Each row: one figure of the trials' own `analysis/{}.csv` over a point's measured trials; n values used, missing = trials that left it blank; stddev is the sample's (n − 1); ci95 is Student's t interval of the mean.",
+                a.name
+            ),
+        ];
+        if pooled.is_some() {
+            table.notes.push("`pooled`: the figure of all the point's trials' histograms merged (HdrHistogram add). mean/median/min/max of a percentile are statistics of the per-trial percentiles, never the percentile itself.".into());
+        }
+        table.notes.push(format!(
+            "Trials by point: {}.",
+            self.spec
+                .points
+                .iter()
+                .zip(&measured)
+                .map(|(p, ids)| format!(
+                    "{}: {}",
+                    if p.label.is_empty() { "all" } else { &p.label },
+                    ids.join(" ")
+                ))
+                .collect::<Vec<_>>()
+                .join("; ")
+        ));
+        table
+            .notes
+            .push(format!("runner {}.", env!("CARGO_PKG_VERSION")));
+        let paths = crate::trial::analysis::write_tables(a, &table, &self.dir)?;
+        Ok(Done::Summary {
+            op,
+            lines: vec![format!(
+                "series analyze {}: {}",
+                a.name,
+                paths
+                    .iter()
+                    .map(|p| crate::paths::shown(p))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )],
+            failures: Vec::new(),
+        })
+    }
+
+    fn checks(&self, op: Op) -> Result<Done> {
+        let trials = self.shared.paths.trials();
+        let previous = crate::series::previous(&trials, &self.series.id);
+        let results = crate::series::checks::evaluate(
+            &self.shared.plan.checks,
+            &self.dir,
+            &trials,
+            self.shared.baseline.as_deref(),
+            previous.as_deref(),
+        );
+        let mut file = SeriesFile::read(&self.dir)?;
+        file.checks = results.clone();
+        file.write(&self.dir)?;
+        Ok(Done::Checked {
+            op,
+            lines: results
+                .iter()
+                .map(crate::check::CheckResult::line)
+                .collect(),
+            failed: results.iter().filter(|r| !r.passed).count(),
+        })
+    }
+
+    fn report(&self, op: Op) -> Result<Done> {
+        let file = SeriesFile::read(&self.dir)?;
+        let path = crate::html::series::write(&self.shared.plan, &self.dir, &file)?;
+        Ok(Done::Summary {
+            op,
+            lines: vec![format!("series report: {}", crate::paths::shown(&path))],
+            failures: Vec::new(),
+        })
+    }
+}
+
+/// Each point's histograms of all its trials merged: (point, row keys,
+/// figure) → the figure of the merged histogram.
+fn pooled(
+    a: &crate::plan::model::Analysis,
+    inputs: &[crate::series::tables::PointInput],
+) -> HashMap<(String, String, String), f64> {
+    let mut out = HashMap::new();
+    for p in inputs {
+        let mut groups: Vec<crate::analyze::Group> = Vec::new();
+        for dir in &p.trials {
+            let Ok(trial) = Trial::read(dir) else {
+                continue;
+            };
+            let Ok(these) = crate::trial::analysis::groups_of(a, dir, &trial) else {
+                continue;
+            };
+            for g in these {
+                match groups.iter_mut().find(|x| x.label == g.label) {
+                    Some(x) => x.files.extend(g.files),
+                    None => groups.push(g),
+                }
+            }
+        }
+        if groups.is_empty() {
+            continue;
+        }
+        let opts = crate::analyze::Options {
+            key: a.key.clone(),
+            merge: a.merge.clone(),
+            tag: crate::analyze::hdr::TagFilter::parse(&a.tag),
+            unit: a.unit.clone(),
+            columns: a.columns.clone(),
+            windows: Vec::new(),
+        };
+        let Some(table) = crate::analyze::analyze(a.parser, &groups, &opts).table else {
+            continue;
+        };
+        let Ok(csv) = crate::render::render(&table, crate::kinds::Format::Csv, None) else {
+            continue;
+        };
+        // Read back as every trial's CSV is, so that rows and figures are named alike.
+        if let Some(t) = crate::series::tables::Csv::parse(&csv) {
+            for (keys, figures) in t.split() {
+                let key_text = keys
+                    .iter()
+                    .map(|(k, v)| format!("{k}={v}"))
+                    .collect::<Vec<_>>()
+                    .join("\u{1f}");
+                for (figure, value) in figures {
+                    if let Some(v) = value {
+                        out.insert((p.label.to_string(), key_text.clone(), figure), v);
+                    }
+                }
+            }
+        }
+    }
+    out
+}

@@ -1,0 +1,210 @@
+//! `trials/<plan>/<series-id>/report.html`: the series' header, its checks,
+//! per analysis the headline figures charted against the first series var
+//! (a line per combination of the others, 95 % intervals, every trial as a
+//! dot) and in the order the trials ran, the series table, and every trial
+//! with a link to its own report.
+
+use std::path::{Path, PathBuf};
+
+use minijinja::{Value, context};
+
+use super::sweep::{self, Line};
+use super::{Shown, render, svg};
+use crate::kinds::ParserKind;
+use crate::plan::Plan;
+use crate::series::SeriesFile;
+use crate::series::tables::{PointInput, gather, unit_of};
+
+/// Charts per analysis at most (a row and a headline figure each).
+const MAX_CHARTS: usize = 8;
+
+pub fn write(plan: &Plan, dir: &Path, file: &SeriesFile) -> crate::error::Result<PathBuf> {
+    let analyses: Vec<Value> = plan
+        .analyses
+        .iter()
+        .map(|a| analysis(a, dir, file))
+        .collect();
+    let done = file
+        .trials
+        .iter()
+        .filter(|t| t.status == "complete" || t.status == "partial")
+        .count();
+    let points: Vec<&str> = file.points.iter().map(|p| p.label.as_str()).collect();
+    let html = render(
+        "series",
+        context! {
+            s => crate::template::value(file),
+            points => if points.iter().all(|p| p.is_empty()) { "one (no series vars)".to_string() } else { points.join("; ") },
+            done,
+            planned => file.planned.len().max(file.trials.len()),
+            checks => super::checks_of(&file.checks),
+            analyses,
+            trials => crate::template::value(&file.trials),
+        },
+    )?;
+    let path = dir.join("report.html");
+    crate::state::write_atomic(&path, html.as_bytes())?;
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let _ = fs_err::set_permissions(&path, std::fs::Permissions::from_mode(0o644));
+    }
+    Ok(path)
+}
+
+fn analysis(a: &crate::plan::model::Analysis, dir: &Path, file: &SeriesFile) -> Value {
+    let table = Shown::read(&dir.join("analysis").join(format!("{}.csv", a.name)));
+    context! {
+        name => &a.name,
+        parser => a.parser.name(),
+        table => table.as_ref().map(Shown::value),
+        charts => charts(a, dir, file).into_iter().map(svg).collect::<Vec<_>>(),
+    }
+}
+
+/// The figure a chart shows first for each parser.
+fn headline(parser: ParserKind, figure: &str) -> bool {
+    let name = figure.split_once(" (").map_or(figure, |x| x.0);
+    match parser {
+        ParserKind::Iperf3 => figure == "received (bit/s)",
+        ParserKind::Iperf2 => figure == "rate (bit/s)",
+        ParserKind::Hdr => name == "p99" || name == "p50",
+        ParserKind::Dstat | ParserKind::Csv => name == "mean",
+    }
+}
+
+fn charts(a: &crate::plan::model::Analysis, dir: &Path, file: &SeriesFile) -> Vec<String> {
+    let trials_root = dir.parent().unwrap_or(Path::new("."));
+    let measured: Vec<Vec<&crate::series::TrialEntry>> = file
+        .points
+        .iter()
+        .map(|p| file.measured(&p.label))
+        .collect();
+    let inputs: Vec<PointInput> = file
+        .points
+        .iter()
+        .zip(&measured)
+        .map(|(p, m)| PointInput {
+            label: &p.label,
+            vars: &p.vars,
+            trials: m.iter().map(|t| trials_root.join(&t.id)).collect(),
+        })
+        .collect();
+    let g = gather(&a.name, &inputs);
+    // The rows and figures to chart: headline figures, else the first.
+    let mut wanted: Vec<(String, String)> = Vec::new();
+    for (_, keys, figure, _) in &g.entries {
+        let k = key_text(keys);
+        if headline(a.parser, figure) && !wanted.contains(&(k.clone(), figure.clone())) {
+            wanted.push((k, figure.clone()));
+        }
+    }
+    if wanted.is_empty()
+        && let Some((_, keys, figure, _)) = g.entries.first()
+    {
+        wanted.push((key_text(keys), figure.clone()));
+    }
+    let (x_labels, x_of, line_of) = axes(file);
+    let first_var = file.vars.first().cloned().unwrap_or_else(|| "point".into());
+    let mut out = Vec::new();
+    for (k, figure) in wanted.into_iter().take(MAX_CHARTS) {
+        let mut lines: Vec<Line> = Vec::new();
+        let mut dots: Vec<(usize, f64, usize)> = Vec::new();
+        for (pi, keys, f, values) in &g.entries {
+            if f != &figure || key_text(keys) != k {
+                continue;
+            }
+            let present: Vec<f64> = values.iter().flatten().copied().collect();
+            let Some(s) = crate::stats::summary(&present) else {
+                continue;
+            };
+            let name = &line_of[*pi];
+            let at = match lines.iter().position(|l| &l.name == name) {
+                Some(i) => i,
+                None => {
+                    lines.push(Line {
+                        name: name.clone(),
+                        points: Vec::new(),
+                    });
+                    lines.len() - 1
+                }
+            };
+            lines[at]
+                .points
+                .push((x_of[*pi], s.mean, s.ci95, present.clone()));
+            for (t, v) in measured[*pi].iter().zip(values) {
+                if let (Some(v), Some(run)) = (v, file.trials.iter().position(|x| x.id == t.id)) {
+                    dots.push((run, *v, *pi));
+                }
+            }
+        }
+        for l in &mut lines {
+            l.points.sort_by_key(|p| p.0);
+        }
+        let title = if k.is_empty() {
+            format!("{}: {figure}", a.name)
+        } else {
+            format!("{}: {figure} — {k}", a.name)
+        };
+        let unit = unit_of(&figure);
+        if let Some(c) = sweep::sweep(&title, &first_var, unit, &x_labels, &lines) {
+            out.push(c);
+        }
+        let names: Vec<String> = file
+            .points
+            .iter()
+            .map(|p| {
+                if p.label.is_empty() {
+                    "all".into()
+                } else {
+                    p.label.clone()
+                }
+            })
+            .collect();
+        if let Some(c) = sweep::drift(
+            &format!("{title}, in the order the trials ran"),
+            unit,
+            &dots,
+            &names,
+        ) {
+            out.push(c);
+        }
+    }
+    out
+}
+
+fn key_text(keys: &[(String, String)]) -> String {
+    keys.iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// The x axis (the first series var's values, as written first), each
+/// point's place on it, and each point's line (the other vars).
+fn axes(file: &SeriesFile) -> (Vec<String>, Vec<usize>, Vec<String>) {
+    let shown = |v: Option<&serde_json::Value>| match v {
+        Some(serde_json::Value::String(s)) => s.clone(),
+        Some(other) => other.to_string(),
+        None => "all".into(),
+    };
+    let mut labels: Vec<String> = Vec::new();
+    let mut x_of = Vec::new();
+    let mut line_of = Vec::new();
+    for p in &file.points {
+        let x = shown(file.vars.first().and_then(|v| p.vars.get(v)));
+        let at = labels.iter().position(|l| *l == x).unwrap_or_else(|| {
+            labels.push(x.clone());
+            labels.len() - 1
+        });
+        x_of.push(at);
+        line_of.push(
+            file.vars
+                .iter()
+                .skip(1)
+                .map(|v| format!("{v}={}", shown(p.vars.get(v))))
+                .collect::<Vec<_>>()
+                .join(","),
+        );
+    }
+    (labels, x_of, line_of)
+}

@@ -1,0 +1,190 @@
+//! A series' charts (inline SVG): a figure against the first series var,
+//! a line per combination of the others through the means, each point's
+//! 95 % interval as an error bar and its trials as dots (a strip plot, so
+//! an outlier run shows); and the trials in the order they ran, to see
+//! drift.
+
+use plotters::prelude::*;
+
+use super::chart::{WIDTH, si};
+
+/// One line of a sweep chart.
+pub struct Line {
+    pub name: String,
+    /// (category index on the x axis, mean, 95 % interval, each trial's value).
+    pub points: Vec<(usize, f64, Option<(f64, f64)>, Vec<f64>)>,
+}
+
+fn y_range(values: impl Iterator<Item = f64>) -> Option<(f64, f64)> {
+    let (lo, hi) = values
+        .filter(|v| v.is_finite())
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| {
+            (a.min(v), b.max(v))
+        });
+    if lo > hi {
+        return None;
+    }
+    let pad = ((hi - lo) * 0.08)
+        .max(hi.abs() * 0.02)
+        .max(f64::MIN_POSITIVE);
+    Some(((lo - pad).min(0.0f64.max(lo - pad)), hi + pad))
+}
+
+/// A figure over the points of the first series var; `None` with nothing to draw.
+pub fn sweep(
+    title: &str,
+    x_desc: &str,
+    y_desc: &str,
+    x_labels: &[String],
+    lines: &[Line],
+) -> Option<String> {
+    let all = lines.iter().flat_map(|l| {
+        l.points.iter().flat_map(|(_, m, ci, dots)| {
+            std::iter::once(*m)
+                .chain(ci.iter().flat_map(|c| [c.0, c.1]))
+                .chain(dots.iter().copied())
+        })
+    });
+    let (y0, y1) = y_range(all)?;
+    let n = x_labels.len().max(1);
+    let labels = x_labels.to_vec();
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (WIDTH, 360)).into_drawing_area();
+        root.fill(&WHITE).ok()?;
+        let mut chart = ChartBuilder::on(&root)
+            .caption(title, ("sans-serif", 16))
+            .margin(12)
+            .x_label_area_size(40)
+            .y_label_area_size(64)
+            .build_cartesian_2d(-0.5..(n as f64 - 0.5), y0..y1)
+            .ok()?;
+        let lf = move |v: &f64| {
+            let i = v.round();
+            if (v - i).abs() < 0.01 && i >= 0.0 {
+                labels.get(i as usize).cloned().unwrap_or_default()
+            } else {
+                String::new()
+            }
+        };
+        chart
+            .configure_mesh()
+            .x_desc(x_desc)
+            .y_desc(y_desc)
+            .x_labels(n * 4 + 1)
+            .x_label_formatter(&lf)
+            .y_label_formatter(&|v| si(*v))
+            .light_line_style(WHITE.mix(0.0))
+            .draw()
+            .ok()?;
+        let width = 0.5 / lines.len().max(1) as f64;
+        for (li, line) in lines.iter().enumerate() {
+            let color = Palette99::pick(li).to_rgba();
+            // Lines side by side within a category, so that their bars and dots do not hide each other.
+            let dx = (li as f64 - (lines.len() as f64 - 1.0) / 2.0) * width;
+            let at = |x: usize| x as f64 + dx;
+            chart
+                .draw_series(LineSeries::new(
+                    line.points.iter().map(|p| (at(p.0), p.1)),
+                    color.stroke_width(2),
+                ))
+                .ok()?
+                .label(line.name.clone())
+                .legend(move |(x, y)| {
+                    PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(2))
+                });
+            for (x, _, ci, dots) in &line.points {
+                if let Some((lo, hi)) = ci {
+                    let cap = width * 0.25;
+                    for seg in [
+                        vec![(at(*x), *lo), (at(*x), *hi)],
+                        vec![(at(*x) - cap, *lo), (at(*x) + cap, *lo)],
+                        vec![(at(*x) - cap, *hi), (at(*x) + cap, *hi)],
+                    ] {
+                        chart
+                            .draw_series(std::iter::once(PathElement::new(
+                                seg,
+                                color.stroke_width(1),
+                            )))
+                            .ok()?;
+                    }
+                }
+                let k = dots.len().max(1) as f64;
+                chart
+                    .draw_series(dots.iter().enumerate().map(|(i, v)| {
+                        let jitter = (i as f64 / k - 0.5) * width * 0.5;
+                        Circle::new((at(*x) + jitter, *v), 3, color.mix(0.45).filled())
+                    }))
+                    .ok()?;
+            }
+        }
+        if lines.len() > 1 || lines.first().is_some_and(|l| !l.name.is_empty()) {
+            chart
+                .configure_series_labels()
+                .position(SeriesLabelPosition::UpperRight)
+                .border_style(BLACK.mix(0.3))
+                .background_style(WHITE.mix(0.85))
+                .label_font(("sans-serif", 12))
+                .draw()
+                .ok()?;
+        }
+        root.present().ok()?;
+    }
+    Some(svg)
+}
+
+/// Each trial's value in the order the trials ran, coloured by point.
+pub fn drift(
+    title: &str,
+    y_desc: &str,
+    dots: &[(usize, f64, usize)],
+    names: &[String],
+) -> Option<String> {
+    let (y0, y1) = y_range(dots.iter().map(|d| d.1))?;
+    let n = dots.iter().map(|d| d.0).max()? + 1;
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (WIDTH, 260)).into_drawing_area();
+        root.fill(&WHITE).ok()?;
+        let mut chart = ChartBuilder::on(&root)
+            .caption(title, ("sans-serif", 14))
+            .margin(12)
+            .x_label_area_size(36)
+            .y_label_area_size(64)
+            .build_cartesian_2d(0.5..(n as f64 + 0.5), y0..y1)
+            .ok()?;
+        chart
+            .configure_mesh()
+            .x_desc("trial, in the order they ran")
+            .y_desc(y_desc)
+            .x_label_formatter(&|v| format!("{v:.0}"))
+            .y_label_formatter(&|v| si(*v))
+            .light_line_style(WHITE.mix(0.0))
+            .draw()
+            .ok()?;
+        for (pi, name) in names.iter().enumerate() {
+            let color = Palette99::pick(pi).to_rgba();
+            chart
+                .draw_series(
+                    dots.iter()
+                        .filter(|d| d.2 == pi)
+                        .map(|d| Circle::new((d.0 as f64 + 1.0, d.1), 4, color.filled())),
+                )
+                .ok()?
+                .label(name.clone())
+                .legend(move |(x, y)| Circle::new((x + 8, y), 4, color.filled()));
+        }
+        if names.len() > 1 {
+            chart
+                .configure_series_labels()
+                .position(SeriesLabelPosition::UpperRight)
+                .border_style(BLACK.mix(0.3))
+                .background_style(WHITE.mix(0.85))
+                .label_font(("sans-serif", 11))
+                .draw()
+                .ok()?;
+        }
+        root.present().ok()?;
+    }
+    Some(svg)
+}

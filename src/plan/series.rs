@@ -1,0 +1,181 @@
+//! `[series]`, validated: `repeat` (1–1000) and `discard` (0–100) trials
+//! per point, an `order`, and series vars — each a non-empty list of
+//! distinct strings, numbers or booleans, named like a template name and
+//! not like a plan or group var (a point's value would hide it). That
+//! steps do not use them is checked when they are rendered (`graph`).
+
+use super::model::{Group, Series, SeriesOrder};
+use super::syntax::{RawPlan, RawSeries, Sp};
+use crate::diag::Diagnostic;
+
+/// The series tables' own columns: a series var may not be named so.
+const RESERVED: [&str; 12] = [
+    "figure",
+    "unit",
+    "n",
+    "missing",
+    "mean",
+    "stddev",
+    "ci95_low",
+    "ci95_high",
+    "median",
+    "min",
+    "max",
+    "pooled",
+];
+
+/// More trials than this in one series is almost surely a typo.
+const MAX_TRIALS: usize = 10_000;
+
+pub fn validate(raw: &RawPlan, groups: &[Group], diags: &mut Vec<Diagnostic>) -> Option<Series> {
+    let s = raw.series.as_ref()?;
+    if raw.tests.is_empty() {
+        diags.push(
+            Diagnostic::at(
+                "`[series]` without a `[[test]]`: there is nothing to repeat",
+                s.span.clone(),
+            )
+            .help("add a `[[test]]`, or remove `[series]`"),
+        );
+    }
+    let repeat = bounded(s.repeat.as_ref(), "repeat", 1, 1000, 1, diags);
+    let discard = bounded(s.discard.as_ref(), "discard", 0, 100, 0, diags);
+    let order = match s.order.as_ref().map(|o| o.value.as_str()) {
+        None | Some("shuffled") => SeriesOrder::Shuffled,
+        Some("in-order") => SeriesOrder::InOrder,
+        Some(other) => {
+            let span = s.order.as_ref().map(|o| o.span.clone());
+            diags.push(
+                Diagnostic::new(format!("unknown series order `{other}`"), span)
+                    .help("expected `shuffled` (each round in its own random order, the default) or `in-order`"),
+            );
+            SeriesOrder::Shuffled
+        }
+    };
+    let vars = vars(raw, s, groups, diags);
+    let points: usize = vars.iter().map(|(_, v)| v.len().max(1)).product();
+    let trials = points.saturating_mul(repeat + discard);
+    if trials > MAX_TRIALS {
+        diags.push(
+            Diagnostic::at(
+                format!("the series has {points} points × {} trials = {trials} trials, more than {MAX_TRIALS}", repeat + discard),
+                s.span.clone(),
+            )
+            .help("sweep fewer values, or split the sweep into plans"),
+        );
+    }
+    Some(Series {
+        repeat,
+        discard,
+        order,
+        vars,
+    })
+}
+
+fn bounded(
+    v: Option<&Sp<i64>>,
+    key: &str,
+    lo: i64,
+    hi: i64,
+    default: usize,
+    diags: &mut Vec<Diagnostic>,
+) -> usize {
+    match v {
+        None => default,
+        Some(v) if (lo..=hi).contains(&v.value) => v.value as usize,
+        Some(v) => {
+            diags.push(Diagnostic::at(
+                format!(
+                    "`{key} = {}` in `[series]` is out of range ({lo} to {hi})",
+                    v.value
+                ),
+                v.span.clone(),
+            ));
+            default
+        }
+    }
+}
+
+fn vars(
+    raw: &RawPlan,
+    s: &RawSeries,
+    groups: &[Group],
+    diags: &mut Vec<Diagnostic>,
+) -> Vec<(String, Vec<serde_json::Value>)> {
+    let mut out = Vec::new();
+    for (name, values) in &s.vars {
+        let n = &name.value;
+        let ident = n
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+            && n.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+        if !ident {
+            diags.push(
+                Diagnostic::at(format!("series var `{n}` is not a template name"), name.span.clone())
+                    .help("use letters, digits and `_`, starting with a letter: templates read it as `vars.NAME`"),
+            );
+        }
+        if RESERVED.contains(&n.as_str()) {
+            diags.push(
+                Diagnostic::at(
+                    format!("series var `{n}` is named like a column of the series tables"),
+                    name.span.clone(),
+                )
+                .help(format!(
+                    "rename it: {} are the tables' own columns",
+                    RESERVED.map(|r| format!("`{r}`")).join(", ")
+                )),
+            );
+        }
+        let clash = if raw.vars.contains_key(n) {
+            Some("the plan's `[vars]`".to_string())
+        } else {
+            groups
+                .iter()
+                .find(|g| g.vars.contains_key(n))
+                .map(|g| format!("group `{}`'s vars", g.name))
+        };
+        if let Some(clash) = clash {
+            diags.push(
+                Diagnostic::at(
+                    format!("series var `{n}` is also set in {clash}"),
+                    name.span.clone(),
+                )
+                .help("a point's value would hide it: rename one of them"),
+            );
+        }
+        if values.value.is_empty() {
+            diags.push(
+                Diagnostic::at(
+                    format!("series var `{n}` has no values"),
+                    values.span.clone(),
+                )
+                .help("list the values to sweep, e.g. `streams = [1, 2, 4]`"),
+            );
+        }
+        let mut seen: Vec<&serde_json::Value> = Vec::new();
+        for v in &values.value {
+            if v.value.is_array() || v.value.is_object() {
+                diags.push(
+                    Diagnostic::at(
+                        format!("a value of series var `{n}` is a list or table"),
+                        v.span.clone(),
+                    )
+                    .help("series values are strings, numbers or booleans"),
+                );
+            } else if seen.contains(&&v.value) {
+                diags.push(Diagnostic::at(
+                    format!("series var `{n}` lists {} twice", v.value),
+                    v.span.clone(),
+                ));
+            }
+            seen.push(&v.value);
+        }
+        out.push((
+            n.clone(),
+            values.value.iter().map(|v| v.value.clone()).collect(),
+        ));
+    }
+    out
+}

@@ -1,0 +1,187 @@
+//! A series: `trials/<plan>/<series-id>/` holding `series.json` — its
+//! points, run order and seed, and each of its trials (an ordinary trial
+//! folder beside it) with its point, repetition and status — and the
+//! series' tables (`analysis/`, `tables`) and `report.html`.
+
+pub mod checks;
+pub mod tables;
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+
+/// Series ids: `series-` and the UTC time, so that they sort in the order
+/// the series ran, and never look like a trial's.
+pub const PREFIX: &str = "series-";
+
+/// `series.json`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct SeriesFile {
+    pub plan: String,
+    pub series: String,
+    #[serde(default)]
+    pub runner_version: String,
+    /// The series vars' names, in the order written.
+    #[serde(default)]
+    pub vars: Vec<String>,
+    pub points: Vec<PointEntry>,
+    #[serde(default)]
+    pub repeat: usize,
+    #[serde(default)]
+    pub discard: usize,
+    /// `shuffled` or `in-order`.
+    #[serde(default)]
+    pub order: String,
+    #[serde(default)]
+    pub seed: u64,
+    /// Every trial of the series (its slot), in the order they run.
+    #[serde(default)]
+    pub planned: Vec<String>,
+    /// Every trial begun for the series, in the order they ran.
+    #[serde(default)]
+    pub trials: Vec<TrialEntry>,
+    /// `[[check]]` results on the series' tables, once evaluated.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub checks: Vec<crate::check::CheckResult>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct PointEntry {
+    /// `streams=4,protocol=udp`.
+    pub label: String,
+    pub vars: serde_json::Map<String, serde_json::Value>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct TrialEntry {
+    pub id: String,
+    /// The point's label.
+    pub point: String,
+    pub repetition: usize,
+    /// A warm-up: kept, left out of the statistics.
+    pub discard: bool,
+    /// `armed`, `complete`, `partial` or `abandoned`.
+    pub status: String,
+}
+
+impl SeriesFile {
+    pub fn read(dir: &Path) -> Result<SeriesFile> {
+        let path = dir.join("series.json");
+        let bytes = fs_err::read(&path)?;
+        serde_json::from_slice(&bytes).map_err(|e| {
+            Error::msg(format!(
+                "{} cannot be read: {e}",
+                crate::paths::shown(&path)
+            ))
+        })
+    }
+
+    pub fn write(&self, dir: &Path) -> Result<()> {
+        let mut text = serde_json::to_vec_pretty(self).map_err(|e| Error::msg(e.to_string()))?;
+        text.push(b'\n');
+        crate::state::write_atomic(&dir.join("series.json"), &text)?;
+        Ok(())
+    }
+
+    /// Records (or updates) one trial's entry.
+    pub fn upsert(&mut self, entry: TrialEntry) {
+        match self.trials.iter_mut().find(|t| t.id == entry.id) {
+            Some(t) => *t = entry,
+            None => self.trials.push(entry),
+        }
+    }
+
+    /// The measured trials (not warm-ups) that finished with results, by
+    /// point label: their ids in the order they ran.
+    pub fn measured(&self, point: &str) -> Vec<&TrialEntry> {
+        self.trials
+            .iter()
+            .filter(|t| t.point == point && !t.discard)
+            .filter(|t| t.status == "complete" || t.status == "partial")
+            .collect()
+    }
+}
+
+/// A new series id; `-2`, `-3`… when one of that second exists.
+pub fn new_id(plan: &str) -> String {
+    let base = format!(
+        "{PREFIX}{}",
+        crate::trial::new_id_at(std::time::SystemTime::now())
+    );
+    let root = crate::paths::trials_dir(plan);
+    let mut id = base.clone();
+    let mut n = 1;
+    while root.join(&id).exists() {
+        n += 1;
+        id = format!("{base}-{n}");
+    }
+    id
+}
+
+/// Whether `id` names a series (not a trial).
+pub fn is_series_id(id: &str) -> bool {
+    id.starts_with(PREFIX)
+}
+
+/// The series before `id` under `trials` that has tables: the default
+/// baseline of a series' `regression` checks.
+pub fn previous(trials: &Path, id: &str) -> Option<String> {
+    let mut ids: Vec<String> = fs_err::read_dir(trials)
+        .ok()?
+        .flatten()
+        .filter_map(|e| e.file_name().to_str().map(str::to_string))
+        .filter(|s| is_series_id(s) && s.as_str() < id)
+        .filter(|s| trials.join(s).join("analysis").is_dir())
+        .collect();
+    ids.sort();
+    ids.pop()
+}
+
+/// The series folder named, or the latest.
+pub fn find(plan: &str, id: Option<&str>) -> Result<(PathBuf, SeriesFile)> {
+    let root = crate::paths::trials_dir(plan);
+    let id = match id {
+        Some(id) if !crate::paths::is_trial_id(id) => {
+            return Err(Error::msg(format!("`{id}` is not a series id")));
+        }
+        Some(id) => id.to_string(),
+        None => {
+            let mut ids: Vec<String> = fs_err::read_dir(&root)
+                .map(|d| {
+                    d.flatten()
+                        .filter_map(|e| e.file_name().to_str().map(str::to_string))
+                        .filter(|s| is_series_id(s))
+                        .collect()
+                })
+                .unwrap_or_default();
+            ids.sort();
+            ids.pop().ok_or_else(|| {
+                Error::msg(format!("plan `{plan}` has no series yet"))
+                    .help("a series is made by `runner apply` of a plan with `[series]`")
+            })?
+        }
+    };
+    let dir = root.join(&id);
+    let file = SeriesFile::read(&dir)?;
+    Ok((dir, file))
+}
+
+/// Records `trial` (a series' trial) in its series' `series.json` with
+/// `status`; nothing for a trial of no series.
+pub fn record_trial(trials: &Path, trial: &crate::trial::Trial, status: &str) -> Result<()> {
+    let Some(s) = &trial.series else {
+        return Ok(());
+    };
+    let dir = trials.join(&s.series);
+    let mut file = SeriesFile::read(&dir)?;
+    file.upsert(TrialEntry {
+        id: trial.trial.clone(),
+        point: s.point.clone(),
+        repetition: s.repetition,
+        discard: s.warmup,
+        status: status.to_string(),
+    });
+    file.write(&dir)
+}

@@ -1,0 +1,270 @@
+//! A series' tables, in long format: per `[[analyze]]`, one row per point
+//! × the per-trial table's row (its text cells: source, test, host, tag…)
+//! × figure (the per-trial table's numeric column), with the spread of
+//! that figure over the point's measured trials — `n`, `missing`, `mean`,
+//! `stddev`, the 95 % interval, `median`, `min`, `max` — read from each
+//! trial's own `analysis/<name>.csv`, so that the series says exactly what
+//! its trials' tables say. For latency histograms, `pooled` is the figure
+//! of all the point's trials' histograms merged: a percentile is never
+//! averaged and called the percentile.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use crate::table::{Cell, Column, Table};
+
+/// A trial's table as its CSV has it.
+#[derive(Debug, Clone, Default)]
+pub struct Csv {
+    pub headers: Vec<String>,
+    pub rows: Vec<Vec<String>>,
+}
+
+impl Csv {
+    pub fn read(path: &Path) -> Option<Csv> {
+        Self::from_reader(csv::Reader::from_path(path).ok()?)
+    }
+
+    pub fn parse(text: &str) -> Option<Csv> {
+        Self::from_reader(csv::Reader::from_reader(text.as_bytes()))
+    }
+
+    fn from_reader<R: std::io::Read>(mut r: csv::Reader<R>) -> Option<Csv> {
+        let headers = r.headers().ok()?.iter().map(str::to_string).collect();
+        let rows = r
+            .records()
+            .filter_map(Result::ok)
+            .map(|rec| rec.iter().map(str::to_string).collect())
+            .collect();
+        Some(Csv { headers, rows })
+    }
+
+    /// Columns that hold text somewhere: a row's identity, not a figure.
+    pub fn text_columns(&self) -> Vec<usize> {
+        (0..self.headers.len())
+            .filter(|&i| {
+                self.rows.iter().any(|r| {
+                    r.get(i)
+                        .is_some_and(|c| !c.is_empty() && c.parse::<f64>().is_err())
+                })
+            })
+            .collect()
+    }
+
+    /// Every row as (its text cells by header, its figures by header).
+    pub fn split(&self) -> Vec<(Vec<(String, String)>, Vec<(String, Option<f64>)>)> {
+        let text = self.text_columns();
+        self.rows
+            .iter()
+            .map(|r| {
+                let mut keys = Vec::new();
+                let mut figures = Vec::new();
+                for (i, h) in self.headers.iter().enumerate() {
+                    let cell = r.get(i).map_or("", String::as_str);
+                    if text.contains(&i) {
+                        keys.push((h.clone(), cell.to_string()));
+                    } else {
+                        figures.push((h.clone(), cell.parse::<f64>().ok()));
+                    }
+                }
+                (keys, figures)
+            })
+            .collect()
+    }
+}
+
+/// `p99 (us)` → `us`.
+pub fn unit_of(header: &str) -> &str {
+    header
+        .rsplit_once(" (")
+        .and_then(|(_, u)| u.strip_suffix(')'))
+        .unwrap_or("")
+}
+
+/// One point of the series and its measured trials' folders.
+pub struct PointInput<'a> {
+    pub label: &'a str,
+    pub vars: &'a serde_json::Map<String, serde_json::Value>,
+    pub trials: Vec<PathBuf>,
+}
+
+/// A figure's values over a point's trials (`None`: the trial left it blank
+/// or has no such row).
+pub type Values = Vec<Option<f64>>;
+
+/// Every figure of table `name` over each point's trials:
+/// (point label, row keys, figure) → values, in first-seen order.
+pub struct Gathered {
+    pub key_columns: Vec<String>,
+    pub entries: Vec<(usize, Vec<(String, String)>, String, Values)>,
+}
+
+/// Reads table `name` of every trial of every point.
+pub fn gather(name: &str, points: &[PointInput]) -> Gathered {
+    let mut key_columns: Vec<String> = Vec::new();
+    let mut entries: Vec<(usize, Vec<(String, String)>, String, Values)> = Vec::new();
+    let mut index: HashMap<(usize, String, String), usize> = HashMap::new();
+    for (pi, point) in points.iter().enumerate() {
+        let n = point.trials.len();
+        for (ti, dir) in point.trials.iter().enumerate() {
+            let Some(csv) = Csv::read(&dir.join("analysis").join(format!("{name}.csv"))) else {
+                continue;
+            };
+            for (keys, figures) in csv.split() {
+                for (k, _) in &keys {
+                    if !key_columns.contains(k) {
+                        key_columns.push(k.clone());
+                    }
+                }
+                let key_text = keys
+                    .iter()
+                    .map(|(k, v)| format!("{k}={v}"))
+                    .collect::<Vec<_>>()
+                    .join("\u{1f}");
+                for (figure, value) in figures {
+                    let at = *index
+                        .entry((pi, key_text.clone(), figure.clone()))
+                        .or_insert_with(|| {
+                            entries.push((pi, keys.clone(), figure.clone(), vec![None; n]));
+                            entries.len() - 1
+                        });
+                    entries[at].3[ti] = value;
+                }
+            }
+        }
+    }
+    Gathered {
+        key_columns,
+        entries,
+    }
+}
+
+/// The series table of analysis `name`; `pooled` holds the merged
+/// histograms' figures by (point, row keys as `k=v` joined by `\x1f`,
+/// figure), for HDR tables (`None` for other parsers: no `pooled` column).
+pub fn build(
+    name: &str,
+    vars: &[String],
+    points: &[PointInput],
+    pooled: Option<&HashMap<(String, String, String), f64>>,
+) -> Table {
+    let g = gather(name, points);
+    let mut columns: Vec<Column> = vars.iter().map(|v| Column::text(v)).collect();
+    columns.extend(g.key_columns.iter().map(|k| Column::text(k)));
+    columns.push(Column::text("figure"));
+    columns.push(Column::text("unit"));
+    columns.push(Column::int("n", None));
+    columns.push(Column::int("missing", None));
+    for s in [
+        "mean",
+        "stddev",
+        "ci95_low",
+        "ci95_high",
+        "median",
+        "min",
+        "max",
+    ] {
+        columns.push(Column::float(s, None, 4));
+    }
+    if pooled.is_some() {
+        columns.push(Column::float("pooled", None, 4));
+    }
+    let mut rows = Vec::with_capacity(g.entries.len());
+    for (pi, keys, figure, values) in &g.entries {
+        let point = &points[*pi];
+        let mut row: Vec<Cell> = vars
+            .iter()
+            .map(|v| match point.vars.get(v) {
+                Some(serde_json::Value::String(s)) => Cell::Text(s.clone()),
+                Some(other) => Cell::Text(other.to_string()),
+                None => Cell::Empty,
+            })
+            .collect();
+        for k in &g.key_columns {
+            row.push(
+                keys.iter()
+                    .find(|(c, _)| c == k)
+                    .map_or(Cell::Empty, |(_, v)| Cell::Text(v.clone())),
+            );
+        }
+        row.push(Cell::Text(figure.clone()));
+        row.push(Cell::Text(unit_of(figure).to_string()));
+        let present: Vec<f64> = values.iter().flatten().copied().collect();
+        row.push(Cell::Int(present.len() as i128));
+        row.push(Cell::Int((values.len() - present.len()) as i128));
+        let f = |v: Option<f64>| v.map_or(Cell::Empty, Cell::Float);
+        match crate::stats::summary(&present) {
+            Some(s) => row.extend([
+                Cell::Float(s.mean),
+                f(s.stddev),
+                f(s.ci95.map(|c| c.0)),
+                f(s.ci95.map(|c| c.1)),
+                Cell::Float(s.median),
+                Cell::Float(s.min),
+                Cell::Float(s.max),
+            ]),
+            None => row.extend(std::iter::repeat_n(Cell::Empty, 7)),
+        }
+        if let Some(pooled) = pooled {
+            let key_text = keys
+                .iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect::<Vec<_>>()
+                .join("\u{1f}");
+            row.push(f(pooled
+                .get(&(point.label.to_string(), key_text, figure.clone()))
+                .copied()));
+        }
+        rows.push(row);
+    }
+    Table {
+        title: format!("{name} — series"),
+        columns,
+        rows,
+        notes: Vec::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn figures_are_spread_over_trials_and_blanks_are_missing() {
+        let root = tempfile::tempdir().unwrap();
+        let tables = [
+            "source,tag,count,p99 (us)\nall files,read,10,120\n",
+            "source,tag,count,p99 (us)\nall files,read,10,\n",
+            "source,tag,count,p99 (us)\nall files,read,12,140\n",
+        ];
+        let mut trials = Vec::new();
+        for (i, t) in tables.iter().enumerate() {
+            let dir = root.path().join(format!("t{i}"));
+            std::fs::create_dir_all(dir.join("analysis")).unwrap();
+            std::fs::write(dir.join("analysis/lat.csv"), t).unwrap();
+            trials.push(dir);
+        }
+        let mut vars = serde_json::Map::new();
+        vars.insert("streams".into(), 4.into());
+        let points = [PointInput {
+            label: "streams=4",
+            vars: &vars,
+            trials,
+        }];
+        let table = build("lat", &["streams".to_string()], &points, None);
+        let headers: Vec<String> = table.columns.iter().map(Column::header).collect();
+        assert_eq!(
+            &headers[..6],
+            ["streams", "source", "tag", "figure", "unit", "n"]
+        );
+        let p99 = table
+            .rows
+            .iter()
+            .find(|r| r[3] == Cell::Text("p99 (us)".into()))
+            .unwrap();
+        assert_eq!(p99[4], Cell::Text("us".into()));
+        assert_eq!((&p99[5], &p99[6]), (&Cell::Int(2), &Cell::Int(1)));
+        assert_eq!(p99[7], Cell::Float(130.0));
+        assert_eq!(p99[0], Cell::Text("4".into()));
+    }
+}
