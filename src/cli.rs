@@ -124,11 +124,17 @@ pub enum Command {
         plan: PathBuf,
         /// A trial id (a folder under `trials/<plan>/`); default: the latest.
         trial: Option<String>,
-        /// Compare two trials instead: every figure side by side with the
-        /// change in %, into `trials/<plan>/B/analysis/compare-A/`
-        /// (report.html, delta.csv, delta.md).
+        /// Compare two trials, or two series, instead: every figure's
+        /// means and n, the change in % with its 95 % interval, a p-value
+        /// and a verdict (`~`, better, worse), into
+        /// `trials/<plan>/B/analysis/compare-A/` (report.html, delta.csv,
+        /// delta.md).
         #[arg(long, num_args = 2, value_names = ["A", "B"])]
         compare: Option<Vec<String>>,
+        /// The two-sample test of `--compare`: a Mann–Whitney U test
+        /// (default) or Welch's t.
+        #[arg(long, value_enum, default_value_t = crate::kinds::TestKind::UTest, requires = "compare")]
+        test: crate::kinds::TestKind,
     },
     /// Evaluate the plan's `[[check]]`s on a trial again (default: the latest);
     /// exit 3 when one fails.

@@ -129,3 +129,23 @@ mod tests {
         assert_eq!(ParserKind::parse("hdrx"), None);
     }
 }
+
+/// Which two-sample test a comparison uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum)]
+pub enum TestKind {
+    /// Mann–Whitney U, two-sided (no assumption of normality).
+    #[default]
+    #[value(name = "utest")]
+    UTest,
+    /// Welch's t, two-sided (unequal variances).
+    Welch,
+}
+
+impl TestKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            TestKind::UTest => "Mann–Whitney U",
+            TestKind::Welch => "Welch's t",
+        }
+    }
+}

@@ -10,6 +10,8 @@
 
 use statrs::distribution::{Continuous, ContinuousCDF, Normal, StudentsT};
 
+pub use crate::kinds::TestKind;
+
 /// The confidence of every interval.
 pub const CONFIDENCE: f64 = 0.95;
 
@@ -84,26 +86,6 @@ pub fn t_quantile(p: f64, df: f64) -> f64 {
         }
     }
     x
-}
-
-/// Which two-sample test a comparison uses.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
-pub enum TestKind {
-    /// Mann–Whitney U, two-sided (no assumption of normality).
-    #[default]
-    #[value(name = "utest")]
-    UTest,
-    /// Welch's t, two-sided (unequal variances).
-    Welch,
-}
-
-impl TestKind {
-    pub fn name(self) -> &'static str {
-        match self {
-            TestKind::UTest => "Mann–Whitney U",
-            TestKind::Welch => "Welch's t",
-        }
-    }
 }
 
 /// Mann–Whitney U of `a` against `b`: (U of `a`, two-sided p-value).
@@ -204,7 +186,12 @@ pub fn welch(a: &[f64], b: &[f64]) -> Option<(f64, f64, f64, (f64, f64))> {
         _ if d == 0.0 => f64::NAN,
         _ => 0.0,
     };
-    let half = t_quantile(0.5 + CONFIDENCE / 2.0, df) * se;
+    // Every value the same on both sides: the difference is exactly known.
+    let half = if se == 0.0 {
+        0.0
+    } else {
+        t_quantile(0.5 + CONFIDENCE / 2.0, df) * se
+    };
     Some((t, df, p, (d - half, d + half)))
 }
 

@@ -1,5 +1,5 @@
-//! `runner analyze PLAN [TRIAL]`: the plan's `[[analyze]]` tables of a trial,
-//! written to `trials/<plan>/<trial>/analysis/`.
+//! `runner analyze PLAN [TRIAL|SERIES]`: the plan's `[[analyze]]` tables of a
+//! trial (or a series), written to its `analysis/` folder.
 //! `runner analyze --parser P [--by file] [--format F] FILE…`: one table
 //! from the given files on stdout.
 //! Unreadable files are listed on stderr and make the exit code 1; the
@@ -123,6 +123,18 @@ fn run_plan(args: &[PathBuf]) -> Result<Exit> {
     // Writing tables into a trial: one writer at a time, as for apply.
     let paths = crate::paths::Paths::here(&plan.name);
     let _lock = crate::state::lock::Lock::acquire(&paths.lock(), "analysed")?;
+    if let Some(id) = trial_id
+        .as_deref()
+        .filter(|id| crate::series::is_series_id(id))
+    {
+        let (dir, _) = crate::series::find(&plan.name, Some(id))?;
+        for a in &plan.analyses {
+            for t in crate::series::analysis::run_one(&plan, a, &dir)? {
+                crate::out::errln!("wrote {}", crate::paths::shown(&t));
+            }
+        }
+        return Ok(Exit::Success);
+    }
     let (dir, trial) = crate::trial::find(&plan.name, trial_id.as_deref())?;
     let written = crate::trial::analysis::run_all(&plan, &dir, &trial)?;
     for w in &written.warnings {

@@ -20,6 +20,9 @@ pub fn run(plan_path: &Path, trial_id: Option<&str>, baseline: Option<&str>) -> 
     }
     let paths = crate::paths::Paths::here(&plan.name);
     let _lock = crate::state::lock::Lock::acquire(&paths.lock(), "checked")?;
+    if let Some(id) = trial_id.filter(|id| crate::series::is_series_id(id)) {
+        return check_series(&plan, id, baseline);
+    }
     let (dir, trial) = crate::trial::find(&plan.name, trial_id)?;
     let trials = crate::paths::trials_dir(&plan.name);
     if let Some(b) = baseline
@@ -49,6 +52,42 @@ pub fn run(plan_path: &Path, trial_id: Option<&str>, baseline: Option<&str>) -> 
             results.len(),
             trial.trial
         );
+        Exit::ChecksFailed
+    } else {
+        Exit::Success
+    })
+}
+
+/// The checks on a series' tables, against `baseline` (a series) or the
+/// series before; into its series.json and report.
+fn check_series(plan: &crate::plan::Plan, id: &str, baseline: Option<&str>) -> Result<Exit> {
+    let (dir, mut file) = crate::series::find(&plan.name, Some(id))?;
+    let trials = crate::paths::trials_dir(&plan.name);
+    if let Some(b) = baseline
+        && !trials.join(b).join("series.json").is_file()
+    {
+        return Err(Error::msg(format!(
+            "no series `{b}` under {}",
+            crate::paths::shown(&trials)
+        ))
+        .help("a series' baseline is a series: name a `series-…` folder of this plan"));
+    }
+    let previous = crate::series::previous(&trials, id);
+    let results =
+        crate::series::checks::evaluate(&plan.checks, &dir, &trials, baseline, previous.as_deref());
+    for r in &results {
+        crate::out::outln!("{}", r.line());
+    }
+    file.checks = results.clone();
+    file.write(&dir)?;
+    if dir.join("report.html").exists()
+        && let Err(e) = crate::html::series::write(plan, &dir, &file)
+    {
+        crate::out::errln!("warning: report.html not updated: {e}");
+    }
+    let failed = results.iter().filter(|r| !r.passed).count();
+    Ok(if failed > 0 {
+        crate::out::errln!("{failed} of {} checks failed on series {id}", results.len());
         Exit::ChecksFailed
     } else {
         Exit::Success

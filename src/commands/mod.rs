@@ -77,7 +77,8 @@ pub fn run(command: Command) -> Result<Exit> {
             plan,
             trial,
             compare,
-        } => report::run(&plan, trial.as_deref(), compare.as_deref()),
+            test,
+        } => report::run(&plan, trial.as_deref(), compare.as_deref(), test),
         Command::Check {
             plan,
             trial,

@@ -6,19 +6,31 @@ use std::path::Path;
 use crate::error::{Error, Result};
 use crate::exit::Exit;
 
-pub fn run(plan_path: &Path, trial_id: Option<&str>, compare: Option<&[String]>) -> Result<Exit> {
+pub fn run(
+    plan_path: &Path,
+    trial_id: Option<&str>,
+    compare: Option<&[String]>,
+    test: crate::stats::TestKind,
+) -> Result<Exit> {
     let base = std::env::current_dir()?;
     let (plan, _) = crate::plan::load(plan_path, &base)?;
     let paths = crate::paths::Paths::here(&plan.name);
     let _lock = crate::state::lock::Lock::acquire(&paths.lock(), "reported")?;
     if let Some([a, b]) = compare {
         let trials = crate::paths::trials_dir(&plan.name);
-        let out = crate::html::compare::write(&plan, &trials, a, b).map_err(|e| {
-            Error::msg(e).help("name two trial folders of this plan (`ls trials/<plan>`)")
+        let out = crate::html::compare::write(&plan, &trials, a, b, test).map_err(|e| {
+            Error::msg(e)
+                .help("name two trials, or two series, of this plan (folders under trials/<plan>/)")
         })?;
         for f in ["report.html", "delta.md", "delta.csv"] {
             crate::out::outln!("{}", crate::paths::shown(&out.join(f)));
         }
+        return Ok(Exit::Success);
+    }
+    if let Some(id) = trial_id.filter(|id| crate::series::is_series_id(id)) {
+        let (dir, file) = crate::series::find(&plan.name, Some(id))?;
+        let path = crate::html::series::write(&plan, &dir, &file)?;
+        crate::out::outln!("{}", crate::paths::shown(&path));
         return Ok(Exit::Success);
     }
     let (dir, trial) = crate::trial::find(&plan.name, trial_id)?;

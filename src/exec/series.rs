@@ -4,7 +4,6 @@
 //! and its collects, analyses and report are the plain trial's nodes,
 //! working on their slot's trial ([`trial_of`]).
 
-use std::collections::HashMap;
 use std::path::PathBuf;
 
 use petgraph::graph::NodeIndex;
@@ -13,10 +12,9 @@ use super::{Cx, Done, Shared, Task};
 use crate::error::{Error, Result};
 use crate::graph::series::SeriesSpec;
 use crate::graph::{Graph, NodeKind};
-use crate::kinds::ParserKind;
 use crate::series::{PointEntry, SeriesFile};
 use crate::state::{Op, SeriesRecord, State};
-use crate::trial::{Trial, TrialSeries};
+use crate::trial::TrialSeries;
 
 /// Where slot `k`'s trial belongs in the series under way.
 pub(super) fn placement(cx: &Cx<'_>, k: usize) -> std::result::Result<TrialSeries, String> {
@@ -180,82 +178,9 @@ struct SeriesCx<'a> {
 }
 
 impl SeriesCx<'_> {
-    /// Each point's measured trials that finished, in the order they ran.
-    fn measured(&self) -> Vec<Vec<String>> {
-        let mut out = vec![Vec::new(); self.spec.points.len()];
-        for &i in &self.spec.order {
-            let slot = &self.spec.slots[i];
-            if slot.warmup {
-                continue;
-            }
-            if let Some(r) = self.series.trials.get(&slot.id).filter(|r| !r.abandoned) {
-                out[slot.point].push(r.trial.clone());
-            }
-        }
-        out
-    }
-
     fn analyze(&self, index: usize, op: Op) -> Result<Done> {
         let a = &self.shared.plan.analyses[index];
-        let trials = self.shared.paths.trials();
-        let measured = self.measured();
-        let inputs: Vec<crate::series::tables::PointInput> = self
-            .spec
-            .points
-            .iter()
-            .zip(&measured)
-            .map(|(p, ids)| crate::series::tables::PointInput {
-                label: &p.label,
-                vars: &p.vars,
-                trials: ids.iter().map(|t| trials.join(t)).collect(),
-            })
-            .collect();
-        let pooled = (a.parser == ParserKind::Hdr).then(|| pooled(a, &inputs));
-        let mut table =
-            crate::series::tables::build(&a.name, &self.spec.vars, &inputs, pooled.as_ref());
-        let n: usize = measured.iter().map(Vec::len).sum();
-        table.notes = vec![
-            format!(
-                "Series {} of plan `{}` ({}): {} × {} measured ({n} trials read{}).",
-                self.series.id,
-                self.shared.plan.name,
-                crate::paths::shown(&self.dir),
-                crate::style::plural(self.spec.points.len(), "point"),
-                crate::style::plural(self.spec.repeat, "repetition"),
-                match self.spec.discard {
-                    0 => String::new(),
-                    d => format!(
-                        "; {} per point left out",
-                        crate::style::plural(d, "warm-up")
-                    ),
-                }
-            ),
-            format!(
-                "Each row: one figure of the trials' own `analysis/{}.csv` over a point's measured trials; n values used, missing = trials that left it blank; stddev is the sample's (n − 1); ci95 is Student's t interval of the mean.",
-                a.name
-            ),
-        ];
-        if pooled.is_some() {
-            table.notes.push("`pooled`: the figure of all the point's trials' histograms merged (HdrHistogram add). mean/median/min/max of a percentile are statistics of the per-trial percentiles, never the percentile itself.".into());
-        }
-        table.notes.push(format!(
-            "Trials by point: {}.",
-            self.spec
-                .points
-                .iter()
-                .zip(&measured)
-                .map(|(p, ids)| format!(
-                    "{}: {}",
-                    if p.label.is_empty() { "all" } else { &p.label },
-                    ids.join(" ")
-                ))
-                .collect::<Vec<_>>()
-                .join("; ")
-        ));
-        table
-            .notes
-            .push(format!("runner {}.", env!("CARGO_PKG_VERSION")));
-        let paths = crate::trial::analysis::write_tables(a, &table, &self.dir)?;
+        let paths = crate::series::analysis::run_one(&self.shared.plan, a, &self.dir)?;
         Ok(Done::Summary {
             op,
             lines: vec![format!(
@@ -303,63 +228,4 @@ impl SeriesCx<'_> {
             failures: Vec::new(),
         })
     }
-}
-
-/// Each point's histograms of all its trials merged: (point, row keys,
-/// figure) → the figure of the merged histogram.
-fn pooled(
-    a: &crate::plan::model::Analysis,
-    inputs: &[crate::series::tables::PointInput],
-) -> HashMap<(String, String, String), f64> {
-    let mut out = HashMap::new();
-    for p in inputs {
-        let mut groups: Vec<crate::analyze::Group> = Vec::new();
-        for dir in &p.trials {
-            let Ok(trial) = Trial::read(dir) else {
-                continue;
-            };
-            let Ok(these) = crate::trial::analysis::groups_of(a, dir, &trial) else {
-                continue;
-            };
-            for g in these {
-                match groups.iter_mut().find(|x| x.label == g.label) {
-                    Some(x) => x.files.extend(g.files),
-                    None => groups.push(g),
-                }
-            }
-        }
-        if groups.is_empty() {
-            continue;
-        }
-        let opts = crate::analyze::Options {
-            key: a.key.clone(),
-            merge: a.merge.clone(),
-            tag: crate::analyze::hdr::TagFilter::parse(&a.tag),
-            unit: a.unit.clone(),
-            columns: a.columns.clone(),
-            windows: Vec::new(),
-        };
-        let Some(table) = crate::analyze::analyze(a.parser, &groups, &opts).table else {
-            continue;
-        };
-        let Ok(csv) = crate::render::render(&table, crate::kinds::Format::Csv, None) else {
-            continue;
-        };
-        // Read back as every trial's CSV is, so that rows and figures are named alike.
-        if let Some(t) = crate::series::tables::Csv::parse(&csv) {
-            for (keys, figures) in t.split() {
-                let key_text = keys
-                    .iter()
-                    .map(|(k, v)| format!("{k}={v}"))
-                    .collect::<Vec<_>>()
-                    .join("\u{1f}");
-                for (figure, value) in figures {
-                    if let Some(v) = value {
-                        out.insert((p.label.to_string(), key_text.clone(), figure), v);
-                    }
-                }
-            }
-        }
-    }
-    out
 }

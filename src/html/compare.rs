@@ -1,8 +1,8 @@
 //! `runner report PLAN --compare A B`: every figure of every analysis table
-//! of trial A beside trial B's, with the change in %, as CSV, Markdown and
-//! an HTML page (with both trials' latency spectra on one chart), written
-//! to `trials/<plan>/<B>/analysis/compare-<A>/`. Rows are matched by their text
-//! cells (test, host, source…); a row only one trial has is listed too.
+//! of trial (or series) A beside B's — the means, n, the change in % with
+//! its interval, a p-value and a verdict (`crate::series::compare`) — as
+//! CSV (long format), Markdown and an HTML page (two trials' latency
+//! spectra on one chart), written to `trials/<plan>/<B>/analysis/compare-<A>/`.
 
 use std::fmt::Write as _;
 
@@ -12,141 +12,8 @@ use std::path::{Path, PathBuf};
 use super::chart::{self, XAxis};
 use crate::kinds::ParserKind;
 use crate::plan::Plan;
-
-/// One figure in both trials.
-pub struct Delta {
-    pub table: String,
-    pub row: String,
-    pub column: String,
-    pub a: Option<f64>,
-    pub b: Option<f64>,
-}
-
-impl Delta {
-    /// (B − A) / |A| in %, when both are there and A is not zero.
-    pub fn change(&self) -> Option<f64> {
-        match (self.a, self.b) {
-            (Some(a), Some(b)) if a != 0.0 => Some((b - a) / a.abs() * 100.0),
-            _ => None,
-        }
-    }
-}
-
-struct Csv {
-    headers: Vec<String>,
-    rows: Vec<Vec<String>>,
-}
-
-fn read(path: &Path) -> Option<Csv> {
-    let mut r = csv::Reader::from_path(path).ok()?;
-    let headers = r.headers().ok()?.iter().map(str::to_string).collect();
-    let rows = r
-        .records()
-        .filter_map(Result::ok)
-        .map(|rec| rec.iter().map(str::to_string).collect())
-        .collect();
-    Some(Csv { headers, rows })
-}
-
-impl Csv {
-    fn text_columns(&self) -> Vec<usize> {
-        (0..self.headers.len())
-            .filter(|&i| {
-                self.rows.iter().any(|r| {
-                    r.get(i)
-                        .is_some_and(|c| !c.is_empty() && c.parse::<f64>().is_err())
-                })
-            })
-            .collect()
-    }
-}
-
-/// The deltas of every table both trials have.
-pub fn deltas(plan: &Plan, a: &Path, b: &Path) -> Vec<Delta> {
-    let mut out = Vec::new();
-    for an in &plan.analyses {
-        let file = format!("analysis/{}.csv", an.name);
-        let (ta, tb) = match (read(&a.join(&file)), read(&b.join(&file))) {
-            (Some(ta), Some(tb)) => (ta, tb),
-            (None, None) => continue,
-            // Said, not dropped.
-            (ta, _) => {
-                out.push(Delta {
-                    table: an.name.clone(),
-                    row: "(the whole table)".into(),
-                    column: format!(
-                        "only in trial {}",
-                        if ta.is_some() { id_of(a) } else { id_of(b) }
-                    ),
-                    a: None,
-                    b: None,
-                });
-                continue;
-            }
-        };
-        let text: Vec<usize> = {
-            let mut t = ta.text_columns();
-            for i in tb.text_columns() {
-                if !t.contains(&i) {
-                    t.push(i);
-                }
-            }
-            t
-        };
-        let key = |headers: &[String], r: &[String]| {
-            text.iter()
-                .map(|&i| {
-                    format!(
-                        "{}={}",
-                        headers.get(i).map_or("", String::as_str),
-                        r.get(i).map_or("", String::as_str)
-                    )
-                })
-                .collect::<Vec<_>>()
-                .join(" ")
-        };
-        let mut keys: Vec<String> = ta.rows.iter().map(|r| key(&ta.headers, r)).collect();
-        for r in &tb.rows {
-            let k = key(&tb.headers, r);
-            if !keys.contains(&k) {
-                keys.push(k);
-            }
-        }
-        for k in keys {
-            let ra = ta.rows.iter().find(|r| key(&ta.headers, r) == k);
-            let rb = tb.rows.iter().find(|r| key(&tb.headers, r) == k);
-            for (i, col) in ta.headers.iter().enumerate() {
-                if text.contains(&i) {
-                    continue;
-                }
-                let j = tb.headers.iter().position(|h| h == col);
-                let va = ra
-                    .and_then(|r| r.get(i))
-                    .and_then(|v| v.parse::<f64>().ok());
-                let vb = rb
-                    .and_then(|r| r.get(j?))
-                    .and_then(|v| v.parse::<f64>().ok());
-                if va.is_none() && vb.is_none() {
-                    continue;
-                }
-                out.push(Delta {
-                    table: an.name.clone(),
-                    row: k.clone(),
-                    column: col.clone(),
-                    a: va,
-                    b: vb,
-                });
-            }
-        }
-    }
-    out
-}
-
-fn id_of(dir: &Path) -> String {
-    dir.file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default()
-}
+use crate::series::compare::{self, Delta};
+use crate::stats::TestKind;
 
 fn num(v: Option<f64>) -> String {
     v.map_or_else(String::new, |v| {
@@ -162,59 +29,157 @@ fn pct(v: Option<f64>) -> String {
     v.map_or_else(String::new, |p| format!("{p:+.2}"))
 }
 
-/// Writes the comparison; its folder.
-pub fn write(plan: &Plan, trials: &Path, a: &str, b: &str) -> Result<PathBuf, String> {
+/// Writes the comparison of trial (or series) B against A; its folder.
+pub fn write(
+    plan: &Plan,
+    trials: &Path,
+    a: &str,
+    b: &str,
+    test: TestKind,
+) -> Result<PathBuf, String> {
     let (da, db) = (trials.join(a), trials.join(b));
-    for (id, d) in [(a, &da), (b, &db)] {
-        if !d.join("trial.json").is_file() {
-            return Err(format!(
-                "no trial `{id}` under {}",
+    let kind = |id: &str, d: &Path| {
+        if d.join("series.json").is_file() {
+            Ok(true)
+        } else if d.join("trial.json").is_file() {
+            Ok(false)
+        } else {
+            Err(format!(
+                "no trial or series `{id}` under {}",
                 crate::paths::shown(trials)
-            ));
+            ))
         }
+    };
+    if kind(a, &da)? != kind(b, &db)? {
+        return Err(format!(
+            "`{a}` and `{b}` are a trial and a series: compare trials with trials, series with series"
+        ));
     }
-    let deltas = deltas(plan, &da, &db);
-    // Beside trial B's own tables: the comparison is B's, against A.
-    let out = trials.join(b).join("analysis").join(format!("compare-{a}"));
+    let names: Vec<String> = plan.analyses.iter().map(|an| an.name.clone()).collect();
+    let deltas = compare::deltas(&names, &da, &db, test);
+    // Beside B's own tables: the comparison is B's, against A.
+    let out = db.join("analysis").join(format!("compare-{a}"));
     fs_err::create_dir_all(&out).map_err(|e| e.to_string())?;
-    let mut w = csv::Writer::from_writer(Vec::new());
-    let head = ["table", "row", "column", a, b, "change %"];
-    w.write_record(head).map_err(|e| e.to_string())?;
-    let mut md =
-        format!("| table | row | column | {a} | {b} | change % |\n|---|---|---|---:|---:|---:|\n");
-    for d in &deltas {
-        w.write_record([
-            d.table.as_str(),
-            d.row.as_str(),
-            d.column.as_str(),
-            &num(d.a),
-            &num(d.b),
-            &pct(d.change()),
-        ])
+    let csv_bytes = delta_csv(&deltas).map_err(|e| e.to_string())?;
+    crate::state::write_atomic(&out.join("delta.csv"), &csv_bytes).map_err(|e| e.to_string())?;
+    let md = delta_md(&deltas, a, b, test);
+    crate::state::write_atomic(&out.join("delta.md"), md.as_bytes()).map_err(|e| e.to_string())?;
+    let html = page(plan, a, b, &da, &db, &deltas, test).map_err(|e| e.to_string())?;
+    crate::state::write_atomic(&out.join("report.html"), html.as_bytes())
         .map_err(|e| e.to_string())?;
+    Ok(out)
+}
+
+/// `delta.csv`: long format, one row per table × row × figure.
+fn delta_csv(deltas: &[Delta]) -> Result<Vec<u8>, csv::Error> {
+    let keys = compare::key_columns(deltas);
+    let mut w = csv::Writer::from_writer(Vec::new());
+    let mut head: Vec<&str> = vec!["table"];
+    head.extend(keys.iter().map(String::as_str));
+    head.extend([
+        "figure",
+        "mean_a",
+        "mean_b",
+        "n_a",
+        "n_b",
+        "change_pct",
+        "change_ci95_low",
+        "change_ci95_high",
+        "p_value",
+        "verdict",
+    ]);
+    w.write_record(&head)?;
+    for d in deltas {
+        let c = d.change.as_ref();
+        let mut row: Vec<String> = vec![d.table.clone()];
+        row.extend(keys.iter().map(|k| {
+            d.keys
+                .iter()
+                .find(|(c, _)| c == k)
+                .map_or(String::new(), |(_, v)| v.clone())
+        }));
+        row.extend([
+            d.figure.clone(),
+            exact(c.map(|c| c.mean_a).or_else(|| mean(&d.a))),
+            exact(c.map(|c| c.mean_b).or_else(|| mean(&d.b))),
+            d.a.len().to_string(),
+            d.b.len().to_string(),
+            exact(c.and_then(|c| c.pct)),
+            exact(c.and_then(|c| c.ci95).map(|x| x.0)),
+            exact(c.and_then(|c| c.ci95).map(|x| x.1)),
+            exact(c.and_then(|c| c.p)),
+            d.verdict.clone(),
+        ]);
+        w.write_record(&row)?;
+    }
+    w.into_inner().map_err(|e| e.into_error().into())
+}
+
+fn mean(v: &[f64]) -> Option<f64> {
+    (!v.is_empty()).then(|| v.iter().sum::<f64>() / v.len() as f64)
+}
+
+fn exact(v: Option<f64>) -> String {
+    v.map_or_else(String::new, |v| v.to_string())
+}
+
+fn row_text(d: &Delta) -> String {
+    d.keys
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+fn change_text(d: &Delta) -> String {
+    let Some(c) = &d.change else {
+        return String::new();
+    };
+    match (c.pct, c.ci95) {
+        (Some(p), Some((lo, hi))) => format!("{p:+.2} [{lo:+.2}, {hi:+.2}]"),
+        (Some(p), None) => format!("{p:+.2}"),
+        _ => String::new(),
+    }
+}
+
+fn p_text(d: &Delta) -> String {
+    d.change
+        .as_ref()
+        .and_then(|c| c.p)
+        .map_or(String::new(), |p| format!("{p:.4}"))
+}
+
+fn delta_md(deltas: &[Delta], a: &str, b: &str, test: TestKind) -> String {
+    let mut md = format!(
+        "| table | row | figure | A: {a} | B: {b} | change % [95 % CI] | p | verdict |\n|---|---|---|---:|---:|---:|---:|---|\n"
+    );
+    for d in deltas {
+        let side = |v: &[f64]| {
+            mean(v).map_or(String::new(), |m| {
+                format!("{} (n {})", num(Some(m)), v.len())
+            })
+        };
         let _ = writeln!(
             md,
-            "| {} | {} | {} | {} | {} | {} |",
+            "| {} | {} | {} | {} | {} | {} | {} | {} |",
             d.table,
-            d.row.replace('|', "\\|"),
-            d.column,
-            num(d.a),
-            num(d.b),
-            pct(d.change())
+            row_text(d).replace('|', "\\|"),
+            d.figure,
+            side(&d.a),
+            side(&d.b),
+            change_text(d),
+            p_text(d),
+            d.verdict
         );
     }
     let _ = writeln!(
         md,
-        "\nTrial {b} (B) against trial {a} (A); change = (B − A) / |A|. Written by runner {}.",
+        "\nB ({b}) against A ({a}); change = (B − A) / |A| of the means, its 95 % interval from Welch's t; p: two-sided {}; verdict at α = {}: `~` no significant change, `better`/`worse` by the unit (time: lower is better; rate: higher), `changed` when the unit does not say. Written by runner {}.",
+        test.name(),
+        compare::ALPHA,
         env!("CARGO_PKG_VERSION")
     );
-    let csv_bytes = w.into_inner().map_err(|e| e.to_string())?;
-    crate::state::write_atomic(&out.join("delta.csv"), &csv_bytes).map_err(|e| e.to_string())?;
-    crate::state::write_atomic(&out.join("delta.md"), md.as_bytes()).map_err(|e| e.to_string())?;
-    let html = page(plan, a, b, &da, &db, &deltas).map_err(|e| e.to_string())?;
-    crate::state::write_atomic(&out.join("report.html"), html.as_bytes())
-        .map_err(|e| e.to_string())?;
-    Ok(out)
+    md
 }
 
 fn page(
@@ -224,6 +189,7 @@ fn page(
     da: &Path,
     db: &Path,
     deltas: &[Delta],
+    test: TestKind,
 ) -> crate::error::Result<String> {
     let mut tables = Vec::new();
     for an in &plan.analyses {
@@ -231,16 +197,25 @@ fn page(
             .iter()
             .filter(|d| d.table == an.name)
             .map(|d| {
+                let class = match d.verdict.as_str() {
+                    "better" => "pass",
+                    "worse" => "fail",
+                    "~" => "muted",
+                    _ => "",
+                };
                 context! {
-                    row => &d.row, column => &d.column,
-                    a => num(d.a), b => num(d.b), change => pct(d.change()),
+                    row => row_text(d), figure => &d.figure,
+                    a => mean(&d.a).map(|m| num(Some(m))).unwrap_or_default(), n_a => d.a.len(),
+                    b => mean(&d.b).map(|m| num(Some(m))).unwrap_or_default(), n_b => d.b.len(),
+                    change => change_text(d), p => p_text(d), verdict => &d.verdict, class,
                 }
             })
             .collect();
         if rows.is_empty() {
             continue;
         }
-        let chart = (an.parser == ParserKind::Hdr)
+        let both_trials = da.join("trial.json").is_file() && db.join("trial.json").is_file();
+        let chart = (an.parser == ParserKind::Hdr && both_trials)
             .then(|| {
                 let mut series = super::spectra(an, da, &format!("{a}: "));
                 series.extend(super::spectra(an, db, &format!("{b}: ")));
@@ -257,5 +232,8 @@ fn page(
             .map(Value::from_safe_string);
         tables.push(context! { name => &an.name, rows, chart });
     }
-    super::render("compare", context! { plan => &plan.name, a, b, tables })
+    super::render(
+        "compare",
+        context! { plan => &plan.name, a, b, tables, test => test.name(), alpha => compare::ALPHA },
+    )
 }

@@ -27,8 +27,31 @@ const RESERVED: [&str; 12] = [
 /// More trials than this in one series is almost surely a typo.
 const MAX_TRIALS: usize = 10_000;
 
-pub fn validate(raw: &RawPlan, groups: &[Group], diags: &mut Vec<Diagnostic>) -> Option<Series> {
+pub fn validate(
+    raw: &RawPlan,
+    groups: &[Group],
+    tests: &[super::model::Test],
+    diags: &mut Vec<Diagnostic>,
+) -> Option<Series> {
     let s = raw.series.as_ref()?;
+    // Every trial of a series starts after its own trigger: a fixed time
+    // would be the same for all of them.
+    for t in tests {
+        let raw_at = raw
+            .tests
+            .iter()
+            .find(|r| r.name.as_ref().is_some_and(|n| n.value == t.name))
+            .and_then(|r| r.at.as_ref());
+        if let (super::model::At::Epoch(_), Some(at)) = (t.at, raw_at) {
+            diags.push(
+                Diagnostic::at(
+                    format!("test `{}` starts at a fixed time, but the plan is a series", t.name),
+                    at.span.clone(),
+                )
+                .help("each trial of a series starts after its own trigger: write `at` as an offset, e.g. `at = \"+2s\"`"),
+            );
+        }
+    }
     if raw.tests.is_empty() {
         diags.push(
             Diagnostic::at(

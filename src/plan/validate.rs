@@ -53,7 +53,7 @@ pub fn validate(raw: RawPlan, cx: Context<'_>) -> Result<Plan, Vec<Diagnostic>> 
     let tests = super::trial::validate_tests(&raw, &groups, &mut diags);
     let collects = super::trial::validate_collects(&raw, &groups, &mut diags);
     let checks = super::checks::validate(&raw, &analyses, &mut diags);
-    let series = super::series::validate(&raw, &groups, &mut diags);
+    let series = super::series::validate(&raw, &groups, &tests, &mut diags);
     if !diags.is_empty() {
         return Err(diags);
     }

@@ -3,7 +3,9 @@
 //! folder beside it) with its point, repetition and status — and the
 //! series' tables (`analysis/`, `tables`) and `report.html`.
 
+pub mod analysis;
 pub mod checks;
+pub mod compare;
 pub mod tables;
 
 use std::path::{Path, PathBuf};
@@ -96,9 +98,11 @@ impl SeriesFile {
     /// The measured trials (not warm-ups) that finished with results, by
     /// point label: their ids in the order they ran.
     pub fn measured(&self, point: &str) -> Vec<&TrialEntry> {
+        // Repetitions beyond `repeat` (it was lowered) are left out.
         self.trials
             .iter()
             .filter(|t| t.point == point && !t.discard)
+            .filter(|t| self.repeat == 0 || t.repetition <= self.repeat)
             .filter(|t| t.status == "complete" || t.status == "partial")
             .collect()
     }

@@ -73,6 +73,14 @@ impl Csv {
     }
 }
 
+/// A row's keys as one string (`k=v`, joined by `\x1f`): how rows are matched.
+pub fn key_text(keys: &[(String, String)]) -> String {
+    keys.iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join("\u{1f}")
+}
+
 /// `p99 (us)` → `us`.
 pub fn unit_of(header: &str) -> &str {
     header
@@ -116,11 +124,7 @@ pub fn gather(name: &str, points: &[PointInput]) -> Gathered {
                         key_columns.push(k.clone());
                     }
                 }
-                let key_text = keys
-                    .iter()
-                    .map(|(k, v)| format!("{k}={v}"))
-                    .collect::<Vec<_>>()
-                    .join("\u{1f}");
+                let key_text = key_text(&keys);
                 for (figure, value) in figures {
                     let at = *index
                         .entry((pi, key_text.clone(), figure.clone()))
@@ -206,11 +210,7 @@ pub fn build(
             None => row.extend(std::iter::repeat_n(Cell::Empty, 7)),
         }
         if let Some(pooled) = pooled {
-            let key_text = keys
-                .iter()
-                .map(|(k, v)| format!("{k}={v}"))
-                .collect::<Vec<_>>()
-                .join("\u{1f}");
+            let key_text = key_text(keys);
             row.push(f(pooled
                 .get(&(point.label.to_string(), key_text, figure.clone()))
                 .copied()));

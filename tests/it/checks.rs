@@ -116,15 +116,20 @@ fn checks_pass_fail_regress_and_gate_the_exit_code() {
     let out = format!("trials/chk/{second}/analysis/compare-{first}");
     let delta = p.read(&format!("{out}/delta.csv"));
     assert!(
-        delta.contains(&format!("table,row,column,{first},{second},change %")),
+        delta.starts_with("table,source,column,figure,mean_a,mean_b,n_a,n_b,change_pct,change_ci95_low,change_ci95_high,p_value,verdict\n"),
         "{delta}"
     );
+    // One trial a side: the change, and no noise estimate.
     assert!(
-        delta.contains("lat,source=all files column=latency,mean,4,6,+50.00"),
+        delta.contains("lat,all files,latency,mean,4,6,1,1,50,,,,1 trial: noise not estimated"),
         "{delta}"
     );
     assert!(p.read(&format!("{out}/delta.md")).contains("| lat |"));
     assert!(p.read(&format!("{out}/report.html")).contains("+50.00"));
+    assert!(
+        p.read(&format!("{out}/report.html"))
+            .contains("1 trial: noise not estimated")
+    );
     let r = p.run(&["report", "plan.toml", "--compare", &first, "nope"]);
     assert_eq!(r.code, 1, "{r:?}");
 
@@ -153,7 +158,7 @@ fn checks_pass_fail_regress_and_gate_the_exit_code() {
     r.ok();
     let delta = p.read(&format!("{out}/delta.csv"));
     assert!(
-        delta.contains(&format!("lat2,(the whole table),only in trial {second}")),
+        delta.contains("lat2,all files,latency,mean,,6,0,1,,,,,only in B"),
         "{delta}"
     );
 }

@@ -384,7 +384,7 @@ fn control_bytes_and_html_from_logs_stay_text() {
 }
 
 /// An HdrHistogram interval log line (V2 compressed) of `values`.
-fn hlog_line(tag: &str, start: f64, values: &[u64]) -> String {
+pub fn hlog_line(tag: &str, start: f64, values: &[u64]) -> String {
     use base64::Engine as _;
     use hdrhistogram::serialization::Serializer as _;
     let mut h = hdrhistogram::Histogram::<u64>::new_with_bounds(1, 3_600_000_000, 3).unwrap();

@@ -14,6 +14,8 @@ mod malformed;
 mod operator;
 mod report;
 mod saved_plan;
+mod series;
 mod static_hosts;
+mod stats;
 mod trials;
 mod uploads;

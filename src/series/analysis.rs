@@ -1,0 +1,138 @@
+//! `[[analyze]]` over a series: its long table from every measured trial's
+//! own table (`tables`), and for HDR the pooled figures — each point's
+//! histograms of all its trials merged — written as the series'
+//! `analysis/<name>.<format>`.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use super::SeriesFile;
+use super::tables::PointInput;
+use crate::error::Result;
+use crate::kinds::ParserKind;
+use crate::plan::Plan;
+use crate::plan::model::Analysis;
+use crate::trial::Trial;
+
+/// Analysis `a` over the series in `dir`; the tables written.
+pub fn run_one(plan: &Plan, a: &Analysis, dir: &Path) -> Result<Vec<PathBuf>> {
+    let file = SeriesFile::read(dir)?;
+    let root = dir.parent().unwrap_or(Path::new("."));
+    let measured: Vec<Vec<String>> = file
+        .points
+        .iter()
+        .map(|p| {
+            file.measured(&p.label)
+                .iter()
+                .map(|t| t.id.clone())
+                .collect()
+        })
+        .collect();
+    let inputs: Vec<PointInput> = file
+        .points
+        .iter()
+        .zip(&measured)
+        .map(|(p, ids)| PointInput {
+            label: &p.label,
+            vars: &p.vars,
+            trials: ids.iter().map(|t| root.join(t)).collect(),
+        })
+        .collect();
+    let pooled = (a.parser == ParserKind::Hdr).then(|| pooled(a, &inputs));
+    let mut table = super::tables::build(&a.name, &file.vars, &inputs, pooled.as_ref());
+    let n: usize = measured.iter().map(Vec::len).sum();
+    table.notes = vec![
+        format!(
+            "Series {} of plan `{}` ({}): {} × {} measured ({n} trials read{}).",
+            file.series,
+            plan.name,
+            crate::paths::shown(dir),
+            crate::style::plural(file.points.len(), "point"),
+            crate::style::plural(file.repeat, "repetition"),
+            match file.discard {
+                0 => String::new(),
+                d => format!(
+                    "; {} per point left out",
+                    crate::style::plural(d, "warm-up")
+                ),
+            }
+        ),
+        format!(
+            "Each row: one figure of the trials' own `analysis/{}.csv` over a point's measured trials; n values used, missing = trials that left it blank; stddev is the sample's (n − 1); ci95 is Student's t interval of the mean.",
+            a.name
+        ),
+    ];
+    if pooled.is_some() {
+        table.notes.push("`pooled`: the figure of all the point's trials' histograms merged (HdrHistogram add). mean/median/min/max of a percentile are statistics of the per-trial percentiles, never the percentile itself.".into());
+    }
+    table.notes.push(format!(
+        "Trials by point: {}.",
+        file.points
+            .iter()
+            .zip(&measured)
+            .map(|(p, ids)| format!(
+                "{}: {}",
+                if p.label.is_empty() { "all" } else { &p.label },
+                ids.join(" ")
+            ))
+            .collect::<Vec<_>>()
+            .join("; ")
+    ));
+    table
+        .notes
+        .push(format!("runner {}.", env!("CARGO_PKG_VERSION")));
+    crate::trial::analysis::write_tables(a, &table, dir)
+}
+
+/// Each point's histograms of all its trials merged: (point, row keys,
+/// figure) → the figure of the merged histogram.
+fn pooled(a: &Analysis, inputs: &[PointInput]) -> HashMap<(String, String, String), f64> {
+    let mut out = HashMap::new();
+    for p in inputs {
+        let mut groups: Vec<crate::analyze::Group> = Vec::new();
+        for dir in &p.trials {
+            let Ok(trial) = Trial::read(dir) else {
+                continue;
+            };
+            let Ok(these) = crate::trial::analysis::groups_of(a, dir, &trial) else {
+                continue;
+            };
+            for g in these {
+                match groups.iter_mut().find(|x| x.label == g.label) {
+                    Some(x) => x.files.extend(g.files),
+                    None => groups.push(g),
+                }
+            }
+        }
+        if groups.is_empty() {
+            continue;
+        }
+        let opts = crate::analyze::Options {
+            key: a.key.clone(),
+            merge: a.merge.clone(),
+            tag: crate::analyze::hdr::TagFilter::parse(&a.tag),
+            unit: a.unit.clone(),
+            columns: a.columns.clone(),
+            windows: Vec::new(),
+        };
+        let Some(table) = crate::analyze::analyze(a.parser, &groups, &opts).table else {
+            continue;
+        };
+        let Ok(csv) = crate::render::render(&table, crate::kinds::Format::Csv, None) else {
+            continue;
+        };
+        // Read back as every trial's CSV is, so that rows and figures are named alike.
+        let Some(t) = super::tables::Csv::parse(&csv) else {
+            continue;
+        };
+        for (keys, figures) in t.split() {
+            let key_text = super::tables::key_text(&keys);
+            for (figure, value) in figures {
+                if let Some(v) = value {
+                    out.insert((p.label.to_string(), key_text.clone(), figure), v);
+                }
+            }
+        }
+    }
+    out
+}

@@ -1,0 +1,157 @@
+//! Two trials, or two series, figure by figure: A's and B's mean and n, the
+//! change in % with its 95 % interval, the p-value of a two-sided test
+//! (Mann–Whitney U, or Welch's t) and a verdict at α = 0.05 — `~` (no
+//! significant change), `better`/`worse` (the direction from the unit:
+//! time lower, rate higher), `changed` (the unit does not say). A trial is
+//! one value per figure: its change is given, its noise is not. Rows are
+//! matched by their text cells, and a series' by its point's vars.
+
+use std::path::Path;
+
+use super::tables::{Csv, PointInput, gather, unit_of};
+use super::{SeriesFile, is_series_id};
+use crate::stats::{Change, TestKind};
+
+/// The significance of every verdict.
+pub const ALPHA: f64 = 0.05;
+
+/// One figure of one row in A and B.
+#[derive(Debug, Clone)]
+pub struct Delta {
+    pub table: String,
+    /// The row: series vars and text cells, by column.
+    pub keys: Vec<(String, String)>,
+    pub figure: String,
+    pub a: Vec<f64>,
+    pub b: Vec<f64>,
+    pub change: Option<Change>,
+    /// `~`, `better`, `worse`, `changed`, `1 trial: noise not estimated`,
+    /// `only in A`, `only in B`.
+    pub verdict: String,
+}
+
+/// Every figure's values: (row keys, figure) → values, in table order.
+type Samples = Vec<(Vec<(String, String)>, String, Vec<f64>)>;
+
+/// Table `name` of the trial or series in `dir`.
+fn samples(dir: &Path, name: &str) -> Option<Samples> {
+    let id = dir.file_name()?.to_string_lossy().into_owned();
+    if !is_series_id(&id) {
+        let csv = Csv::read(&dir.join("analysis").join(format!("{name}.csv")))?;
+        return Some(
+            csv.split()
+                .into_iter()
+                .flat_map(|(keys, figures)| {
+                    figures
+                        .into_iter()
+                        .map(move |(f, v)| (keys.clone(), f, v.into_iter().collect()))
+                })
+                .collect(),
+        );
+    }
+    let file = SeriesFile::read(dir).ok()?;
+    let root = dir.parent()?;
+    let inputs: Vec<PointInput> = file
+        .points
+        .iter()
+        .map(|p| PointInput {
+            label: &p.label,
+            vars: &p.vars,
+            trials: file
+                .measured(&p.label)
+                .iter()
+                .map(|t| root.join(&t.id))
+                .collect(),
+        })
+        .collect();
+    let g = gather(name, &inputs);
+    if g.entries.is_empty() {
+        return None;
+    }
+    Some(
+        g.entries
+            .into_iter()
+            .map(|(pi, keys, figure, values)| {
+                let mut all: Vec<(String, String)> = file
+                    .vars
+                    .iter()
+                    .map(|v| {
+                        let cell = match inputs[pi].vars.get(v) {
+                            Some(serde_json::Value::String(s)) => s.clone(),
+                            Some(other) => other.to_string(),
+                            None => String::new(),
+                        };
+                        (v.clone(), cell)
+                    })
+                    .collect();
+                all.extend(keys);
+                (all, figure, values.into_iter().flatten().collect())
+            })
+            .collect(),
+    )
+}
+
+/// The deltas of every table of `tables` that A or B has.
+pub fn deltas(tables: &[String], a: &Path, b: &Path, test: TestKind) -> Vec<Delta> {
+    let mut out = Vec::new();
+    for t in tables {
+        let (sa, sb) = (samples(a, t), samples(b, t));
+        if sa.is_none() && sb.is_none() {
+            continue;
+        }
+        let (sa, sb) = (sa.unwrap_or_default(), sb.unwrap_or_default());
+        let mut seen: Vec<(Vec<(String, String)>, String)> = Vec::new();
+        for (keys, figure, _) in sa.iter().chain(&sb) {
+            if !seen.iter().any(|(k, f)| k == keys && f == figure) {
+                seen.push((keys.clone(), figure.clone()));
+            }
+        }
+        let find = |s: &Samples, k: &Vec<(String, String)>, f: &str| {
+            s.iter()
+                .find(|(kk, ff, _)| kk == k && ff == f)
+                .map(|x| x.2.clone())
+        };
+        for (keys, figure) in seen {
+            let (va, vb) = (find(&sa, &keys, &figure), find(&sb, &keys, &figure));
+            let (va, vb) = (va.unwrap_or_default(), vb.unwrap_or_default());
+            if va.is_empty() && vb.is_empty() {
+                continue;
+            }
+            let change = crate::stats::change(&va, &vb, test);
+            let verdict = match &change {
+                Some(c) => crate::stats::verdict(c, ALPHA, better(&figure)).to_string(),
+                None if va.is_empty() => "only in B".into(),
+                None => "only in A".into(),
+            };
+            out.push(Delta {
+                table: t.clone(),
+                keys,
+                figure,
+                a: va,
+                b: vb,
+                change,
+                verdict,
+            });
+        }
+    }
+    out
+}
+
+/// Which way is better for a figure, from its unit.
+fn better(figure: &str) -> Option<crate::units::Better> {
+    let u = unit_of(figure);
+    crate::units::better_of((!u.is_empty()).then_some(u))
+}
+
+/// The rows' key columns of `deltas`, in first-seen order.
+pub fn key_columns(deltas: &[Delta]) -> Vec<String> {
+    let mut cols: Vec<String> = Vec::new();
+    for d in deltas {
+        for (k, _) in &d.keys {
+            if !cols.contains(k) {
+                cols.push(k.clone());
+            }
+        }
+    }
+    cols
+}
