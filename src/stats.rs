@@ -164,6 +164,15 @@ fn exact_u_sf(u: usize, m: usize, n: usize) -> f64 {
     ways[m][u..].iter().sum::<f64>() / total
 }
 
+/// The smallest two-sided p-value the U test can give for samples of
+/// `n1` and `n2` values (all of one above all of the other, no ties):
+/// `2 / C(n1 + n2, n1)`. At or above α, no change can be significant.
+pub fn smallest_u_p(n1: usize, n2: usize) -> f64 {
+    let (k, n) = (n1.min(n2), n1 + n2);
+    let ways = (0..k).fold(1.0, |acc, i| acc * (n - i) as f64 / (i + 1) as f64);
+    (2.0 / ways).min(1.0)
+}
+
 /// Welch's t of `a` against `b`: (t, degrees of freedom, two-sided p, the
 /// 95 % interval of mean(a) − mean(b)). `None` with fewer than 2 values on
 /// a side.
@@ -301,6 +310,14 @@ mod tests {
         assert_eq!(verdict(&c, 0.05, None), "1 trial: noise not estimated");
         let same = change(&[5.0, 5.0, 5.0], &[5.0, 5.0, 5.0], TestKind::UTest).unwrap();
         assert_eq!(verdict(&same, 0.05, None), "~");
+    }
+
+    #[test]
+    fn three_trials_a_side_cannot_be_significant() {
+        assert_eq!(smallest_u_p(3, 3), 0.1);
+        assert!(smallest_u_p(4, 4) < 0.05);
+        let (_, p) = mann_whitney_u(&[1.0, 2.0, 3.0], &[4.0, 5.0, 6.0]);
+        assert!(close(p, smallest_u_p(3, 3)));
     }
 
     #[test]

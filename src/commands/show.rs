@@ -17,6 +17,7 @@ pub fn run(plan: Option<&Path>, json: bool) -> Result<Exit> {
     let paths = Paths::here(&name);
     let state = State::load(&paths)?;
     let trial = last_trial(&name, &state);
+    let series = last_series(&name, &state);
     let instances = instances(&state, &paths);
     if json {
         let doc = serde_json::json!({
@@ -27,6 +28,7 @@ pub fn run(plan: Option<&Path>, json: bool) -> Result<Exit> {
             "steps": state.steps,
             "instances": instances,
             "trial": trial,
+            "series": series,
         });
         crate::out::outln!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
         return Ok(Exit::Success);
@@ -81,7 +83,31 @@ pub fn run(plan: Option<&Path>, json: bool) -> Result<Exit> {
             crate::out::outln!("  table {}", table.as_str().unwrap_or(""));
         }
     }
+    if let Some(s) = &series {
+        crate::out::outln!(
+            "series {}: {} of {} trials done, in {}",
+            s["id"].as_str().unwrap_or(""),
+            s["done"],
+            s["planned"],
+            s["dir"].as_str().unwrap_or("")
+        );
+    }
     Ok(Exit::Success)
+}
+
+/// The series the state records: id, trials done of planned, folder.
+fn last_series(plan: &str, state: &State) -> Option<serde_json::Value> {
+    let r = state.series.as_ref()?;
+    let dir = crate::paths::trials_dir(plan).join(&r.id);
+    let file = crate::series::SeriesFile::read(&dir).ok();
+    let done = r.trials.values().filter(|t| !t.abandoned).count();
+    Some(serde_json::json!({
+        "id": r.id,
+        "dir": crate::paths::shown(&dir),
+        "done": done,
+        "planned": file.as_ref().map_or(done, |f| f.planned.len()),
+        "trials": r.trials,
+    }))
 }
 
 /// The EC2 instances of the state, with their state now (one tag query;

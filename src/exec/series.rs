@@ -151,9 +151,9 @@ pub(super) fn tables(cx: Cx<'_>, node: NodeIndex, kind: NodeKind) -> Task {
         let done = tokio::task::spawn_blocking(move || {
             let spec = spec.ok_or_else(|| Error::msg("the plan has no series"))?;
             let series = series.ok_or_else(|| Error::msg("no series ran"))?;
+            let _ = &spec;
             let cx = SeriesCx {
                 shared: &shared,
-                spec: &spec,
                 series: &series,
                 dir: shared.paths.trials().join(&series.id),
             };
@@ -172,7 +172,6 @@ pub(super) fn tables(cx: Cx<'_>, node: NodeIndex, kind: NodeKind) -> Task {
 
 struct SeriesCx<'a> {
     shared: &'a Shared,
-    spec: &'a SeriesSpec,
     series: &'a SeriesRecord,
     dir: PathBuf,
 }

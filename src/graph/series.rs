@@ -61,11 +61,6 @@ impl SeriesSpec {
     pub fn slot(&self, id: &str) -> Option<&Slot> {
         self.slots.iter().find(|s| s.id == id)
     }
-
-    /// `series.point` and the series' folder show this for a point.
-    pub fn point_label(&self, point: usize) -> &str {
-        &self.points[point].label
-    }
 }
 
 /// Every point: the cartesian product of the series vars, the first var

@@ -25,10 +25,6 @@ fn num(v: Option<f64>) -> String {
     })
 }
 
-fn pct(v: Option<f64>) -> String {
-    v.map_or_else(String::new, |p| format!("{p:+.2}"))
-}
-
 /// Writes the comparison of trial (or series) B against A; its folder.
 pub fn write(
     plan: &Plan,
@@ -172,6 +168,9 @@ fn delta_md(deltas: &[Delta], a: &str, b: &str, test: TestKind) -> String {
             d.verdict
         );
     }
+    if let Some(note) = compare::too_few(deltas, test) {
+        let _ = writeln!(md, "\n**{note}**");
+    }
     let _ = writeln!(
         md,
         "\nB ({b}) against A ({a}); change = (B − A) / |A| of the means, its 95 % interval from Welch's t; p: two-sided {}; verdict at α = {}: `~` no significant change, `better`/`worse` by the unit (time: lower is better; rate: higher), `changed` when the unit does not say. Written by runner {}.",
@@ -234,6 +233,9 @@ fn page(
     }
     super::render(
         "compare",
-        context! { plan => &plan.name, a, b, tables, test => test.name(), alpha => compare::ALPHA },
+        context! {
+            plan => &plan.name, a, b, tables, test => test.name(), alpha => compare::ALPHA,
+            warning => compare::too_few(deltas, test),
+        },
     )
 }

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use minijinja::{Value, context};
 
-use super::sweep::{self, Line};
+use super::sweep::{self, At, Line};
 use super::{Shown, render, svg};
 use crate::kinds::ParserKind;
 use crate::plan::Plan;
@@ -128,9 +128,12 @@ fn charts(a: &crate::plan::model::Analysis, dir: &Path, file: &SeriesFile) -> Ve
                     lines.len() - 1
                 }
             };
-            lines[at]
-                .points
-                .push((x_of[*pi], s.mean, s.ci95, present.clone()));
+            lines[at].points.push(At {
+                x: x_of[*pi],
+                mean: s.mean,
+                ci: s.ci95,
+                dots: present.clone(),
+            });
             for (t, v) in measured[*pi].iter().zip(values) {
                 if let (Some(v), Some(run)) = (v, file.trials.iter().position(|x| x.id == t.id)) {
                     dots.push((run, *v, *pi));
@@ -138,7 +141,7 @@ fn charts(a: &crate::plan::model::Analysis, dir: &Path, file: &SeriesFile) -> Ve
             }
         }
         for l in &mut lines {
-            l.points.sort_by_key(|p| p.0);
+            l.points.sort_by_key(|p| p.x);
         }
         let title = if k.is_empty() {
             format!("{}: {figure}", a.name)

@@ -11,8 +11,16 @@ use super::chart::{WIDTH, si};
 /// One line of a sweep chart.
 pub struct Line {
     pub name: String,
-    /// (category index on the x axis, mean, 95 % interval, each trial's value).
-    pub points: Vec<(usize, f64, Option<(f64, f64)>, Vec<f64>)>,
+    pub points: Vec<At>,
+}
+
+/// A line's point: its category on the x axis, the mean, the 95 % interval
+/// and each trial's value.
+pub struct At {
+    pub x: usize,
+    pub mean: f64,
+    pub ci: Option<(f64, f64)>,
+    pub dots: Vec<f64>,
 }
 
 fn y_range(values: impl Iterator<Item = f64>) -> Option<(f64, f64)> {
@@ -39,11 +47,15 @@ pub fn sweep(
     lines: &[Line],
 ) -> Option<String> {
     let all = lines.iter().flat_map(|l| {
-        l.points.iter().flat_map(|(_, m, ci, dots)| {
-            std::iter::once(*m)
-                .chain(ci.iter().flat_map(|c| [c.0, c.1]))
-                .chain(dots.iter().copied())
-        })
+        l.points.iter().flat_map(
+            |At {
+                 mean: m, ci, dots, ..
+             }| {
+                std::iter::once(*m)
+                    .chain(ci.iter().flat_map(|c| [c.0, c.1]))
+                    .chain(dots.iter().copied())
+            },
+        )
     });
     let (y0, y1) = y_range(all)?;
     let n = x_labels.len().max(1);
@@ -85,7 +97,7 @@ pub fn sweep(
             let at = |x: usize| x as f64 + dx;
             chart
                 .draw_series(LineSeries::new(
-                    line.points.iter().map(|p| (at(p.0), p.1)),
+                    line.points.iter().map(|p| (at(p.x), p.mean)),
                     color.stroke_width(2),
                 ))
                 .ok()?
@@ -93,7 +105,7 @@ pub fn sweep(
                 .legend(move |(x, y)| {
                     PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(2))
                 });
-            for (x, _, ci, dots) in &line.points {
+            for At { x, ci, dots, .. } in &line.points {
                 if let Some((lo, hi)) = ci {
                     let cap = width * 0.25;
                     for seg in [

@@ -47,8 +47,11 @@ pub struct RawSeries {
     pub discard: Option<Sp<i64>>,
     pub order: Option<Sp<String>>,
     /// `[series.vars]`: each a list of values, with its span and its items'.
-    pub vars: Vec<(Sp<String>, Sp<Vec<Sp<serde_json::Value>>>)>,
+    pub vars: Vec<(Sp<String>, Sp<Vec<SpValue>>)>,
 }
+
+/// A value as written, with its span.
+pub type SpValue = Sp<serde_json::Value>;
 
 /// A `[[check]]`: a figure of an analysis table held to a limit.
 #[derive(Debug)]

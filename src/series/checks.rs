@@ -222,6 +222,17 @@ fn one(
                     p_value: change.p,
                     note: match change.p {
                         None => Some("1 trial: noise not estimated".into()),
+                        Some(_)
+                            if crate::stats::smallest_u_p(old.len(), cur.len())
+                                >= c.significance =>
+                        {
+                            Some(format!(
+                                "{} and {} trials cannot be significant at {}",
+                                old.len(),
+                                cur.len(),
+                                c.significance
+                            ))
+                        }
                         Some(_) if worse > *fraction && !significant => {
                             Some(format!("not significant at {}", c.significance))
                         }

@@ -8,7 +8,7 @@
 
 use std::path::Path;
 
-use super::tables::{Csv, PointInput, gather, unit_of};
+use super::tables::{Csv, PointInput, gather};
 use super::{SeriesFile, is_series_id};
 use crate::stats::{Change, TestKind};
 
@@ -119,7 +119,7 @@ pub fn deltas(tables: &[String], a: &Path, b: &Path, test: TestKind) -> Vec<Delt
             }
             let change = crate::stats::change(&va, &vb, test);
             let verdict = match &change {
-                Some(c) => crate::stats::verdict(c, ALPHA, better(&figure)).to_string(),
+                Some(c) => crate::stats::verdict(c, ALPHA, better(&keys, &figure)).to_string(),
                 None if va.is_empty() => "only in B".into(),
                 None => "only in A".into(),
             };
@@ -138,8 +138,8 @@ pub fn deltas(tables: &[String], a: &Path, b: &Path, test: TestKind) -> Vec<Delt
 }
 
 /// Which way is better for a figure, from its unit.
-fn better(figure: &str) -> Option<crate::units::Better> {
-    let u = unit_of(figure);
+fn better(keys: &[(String, String)], figure: &str) -> Option<crate::units::Better> {
+    let u = super::tables::unit_for(keys, figure);
     crate::units::better_of((!u.is_empty()).then_some(u))
 }
 
@@ -154,4 +154,23 @@ pub fn key_columns(deltas: &[Delta]) -> Vec<String> {
         }
     }
     cols
+}
+
+/// A note when some figure has too few trials a side for the U test to
+/// call any change significant at α.
+pub fn too_few(deltas: &[Delta], test: TestKind) -> Option<String> {
+    if test != TestKind::UTest {
+        return None;
+    }
+    let worst = deltas
+        .iter()
+        .filter(|d| d.a.len() > 1 && d.b.len() > 1)
+        .map(|d| (d.a.len(), d.b.len()))
+        .find(|&(a, b)| crate::stats::smallest_u_p(a, b) >= ALPHA)?;
+    Some(format!(
+        "With {} and {} trials a side, the U test's smallest p-value is {:.3}: it cannot call a change significant at α = {ALPHA}. Repeat at least 4 times a side (smallest p 0.029), or use --test welch.",
+        worst.0,
+        worst.1,
+        crate::stats::smallest_u_p(worst.0, worst.1)
+    ))
 }

@@ -13,6 +13,15 @@ use std::path::{Path, PathBuf};
 
 use crate::table::{Cell, Column, Table};
 
+/// A row's identity: its text cells, by column.
+pub type Keys = Vec<(String, String)>;
+
+/// A row split: its keys, and its figures by column.
+pub type Split = (Keys, Vec<(String, Option<f64>)>);
+
+/// A figure of a row of a point: (point index, row keys, figure, values).
+pub type Entry = (usize, Keys, String, Values);
+
 /// A trial's table as its CSV has it.
 #[derive(Debug, Clone, Default)]
 pub struct Csv {
@@ -52,7 +61,7 @@ impl Csv {
     }
 
     /// Every row as (its text cells by header, its figures by header).
-    pub fn split(&self) -> Vec<(Vec<(String, String)>, Vec<(String, Option<f64>)>)> {
+    pub fn split(&self) -> Vec<Split> {
         let text = self.text_columns();
         self.rows
             .iter()
@@ -89,6 +98,26 @@ pub fn unit_of(header: &str) -> &str {
         .unwrap_or("")
 }
 
+/// The unit of a row's figure: in its header (`p99 (us)`), else in the
+/// row's `unit` cell (dstat's long tables), else in its `column` cell
+/// (`elapsed (s)`, the csv parser's rows).
+pub fn unit_for<'a>(keys: &'a [(String, String)], figure: &'a str) -> &'a str {
+    let own = unit_of(figure);
+    if !own.is_empty() {
+        return own;
+    }
+    let cell = |name: &str| {
+        keys.iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    };
+    match (cell("unit"), cell("column")) {
+        (Some(u), _) if !u.is_empty() => u,
+        (_, Some(c)) => unit_of(c),
+        _ => "",
+    }
+}
+
 /// One point of the series and its measured trials' folders.
 pub struct PointInput<'a> {
     pub label: &'a str,
@@ -104,13 +133,13 @@ pub type Values = Vec<Option<f64>>;
 /// (point label, row keys, figure) → values, in first-seen order.
 pub struct Gathered {
     pub key_columns: Vec<String>,
-    pub entries: Vec<(usize, Vec<(String, String)>, String, Values)>,
+    pub entries: Vec<Entry>,
 }
 
 /// Reads table `name` of every trial of every point.
 pub fn gather(name: &str, points: &[PointInput]) -> Gathered {
     let mut key_columns: Vec<String> = Vec::new();
-    let mut entries: Vec<(usize, Vec<(String, String)>, String, Values)> = Vec::new();
+    let mut entries: Vec<Entry> = Vec::new();
     let mut index: HashMap<(usize, String, String), usize> = HashMap::new();
     for (pi, point) in points.iter().enumerate() {
         let n = point.trials.len();
@@ -192,7 +221,7 @@ pub fn build(
             );
         }
         row.push(Cell::Text(figure.clone()));
-        row.push(Cell::Text(unit_of(figure).to_string()));
+        row.push(Cell::Text(unit_for(keys, figure).to_string()));
         let present: Vec<f64> = values.iter().flatten().copied().collect();
         row.push(Cell::Int(present.len() as i128));
         row.push(Cell::Int((values.len() - present.len()) as i128));

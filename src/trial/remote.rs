@@ -233,7 +233,13 @@ while :; do
 /// KILL to what is left after its timeout. Prints `exited NAME CODE` for one
 /// that had ended on its own, then `stopped NAME EPOCH` or `killed NAME EPOCH`.
 pub fn stop_monitors(trial: &str, tag: &str, host: &str, monitors: &[(&str, Duration)]) -> String {
-    let mut s = String::new();
+    // Whether process group $1 has a process that is not a zombie: a group
+    // whose processes were killed holds zombies until init reaps them,
+    // which some inits do only every second or so (`kill -0` counts them).
+    // Builtins only: /proc/PID/stat after the command's `) `: state, ppid, pgrp.
+    let mut s = String::from(
+        "live() {\n  g=$1\n  for f in /proc/[0-9]*/stat; do\n    read -r l < \"$f\" 2>/dev/null || continue\n    l=${l##*\") \"}\n    set -- $l\n    [ \"$3\" = \"$g\" ] && [ \"$1\" != Z ] && return 0\n  done\n  return 1\n}\n",
+    );
     for (name, _) in monitors {
         let d = quote(&out_dir(trial, host, name));
         // One that already ended on its own is said first (`exited NAME CODE`).
@@ -250,8 +256,8 @@ pub fn stop_monitors(trial: &str, tag: &str, host: &str, monitors: &[(&str, Dura
         let tenths = (timeout.as_millis() / 100).max(1);
         s.push_str(&format!(
             "how=stopped; p=$(cat {d}/pid 2>/dev/null)\n\
-             if [ -n \"$p\" ]; then\n  i=0\n  while kill -0 -- -\"$p\" 2>/dev/null && [ $i -lt {tenths} ]; do sleep 0.1; i=$((i+1)); done\n  \
-             if kill -0 -- -\"$p\" 2>/dev/null; then kill -KILL -- -\"$p\" 2>/dev/null; how=killed; fi\nfi\n\
+             if [ -n \"$p\" ]; then\n  i=0\n  while live \"$p\" && [ $i -lt {tenths} ]; do sleep 0.1; i=$((i+1)); done\n  \
+             if live \"$p\"; then kill -KILL -- -\"$p\" 2>/dev/null; how=killed; fi\nfi\n\
              [ -s {d}/stopped ] || date +%s.%N > {d}/stopped; echo \"$how {name} $(cat {d}/stopped)\"\n"
         ));
     }

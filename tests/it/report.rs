@@ -73,7 +73,7 @@ column = "p99"
 max = "1s"
 "#;
 
-fn chromium(args: &[&str]) -> (String, String) {
+pub fn chromium(args: &[&str]) -> (String, String) {
     let out = Command::new("chromium")
         .args([
             "--headless",
@@ -97,7 +97,7 @@ fn chromium(args: &[&str]) -> (String, String) {
     )
 }
 
-fn escape(s: &str) -> String {
+pub fn escape(s: &str) -> String {
     s.replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")

@@ -150,6 +150,7 @@ fn a_series_repeats_every_point_and_goes_on_where_it_stopped() {
     let half = 12.706204736432095 * 0.5;
     let lo: f64 = m["ci95_low"].parse().unwrap();
     assert!((lo - (1001.5 - half)).abs() < 1e-9, "{m:?}");
+    series_report_opens_offline(&p, &ids[0]);
     assert!(
         p.path()
             .join(format!("trials/sw/{}/report.html", ids[0]))
@@ -260,7 +261,10 @@ fn a_series_repeats_every_point_and_goes_on_where_it_stopped() {
 
 /// Series `id` of plan `sc` on disk: per point (label, vars), the values
 /// of `lat`'s `p99 (ms)` and `rate (bit/s)` in each trial.
-fn disk_series(p: &Project, id: &str, points: &[(&str, i64, Vec<(f64, f64)>)], base: usize) {
+/// A point on disk: its label, its value of `streams`, each trial's (p99, rate).
+type DiskPoint<'a> = (&'a str, i64, Vec<(f64, f64)>);
+
+fn disk_series(p: &Project, id: &str, points: &[DiskPoint], base: usize) {
     let mut pts = Vec::new();
     let mut trials = Vec::new();
     let mut n = base;
@@ -466,4 +470,55 @@ unit = "us"
         (mean - pooled).abs() > 100.0,
         "the mean of p99s is not the pooled p99: {table}"
     );
+}
+
+/// The series' report: self-contained (links only to its trials' own
+/// reports), opened in a real browser, every figure of its table there.
+fn series_report_opens_offline(p: &Project, id: &str) {
+    let dir = p.path().join("trials/sw").join(id);
+    let path = dir.join("report.html");
+    let html = std::fs::read_to_string(&path).unwrap();
+    assert!(!html.contains("<script"), "a script");
+    for attr in ["src=", "url(", "@import"] {
+        assert!(!html.contains(attr), "{attr} in the report");
+    }
+    let hrefs: Vec<&str> = html
+        .split("href=\"")
+        .skip(1)
+        .map(|r| r.split('"').next().unwrap())
+        .collect();
+    assert_eq!(hrefs.len(), 6, "a link per trial");
+    for h in hrefs {
+        let target = h
+            .strip_prefix("../")
+            .expect("relative to the series folder");
+        assert!(
+            p.path().join("trials/sw").join(target).is_file(),
+            "{h} does not exist"
+        );
+    }
+    let url = format!("file://{}", path.display());
+    let (dom, log) = crate::report::chromium(&["--dump-dom", &url]);
+    assert!(
+        !log.contains("Uncaught") && !log.contains("CONSOLE"),
+        "console: {log}"
+    );
+    // Per headline figure: against the first series var, and in run order.
+    assert!(dom.matches("<svg").count() >= 4, "charts");
+    assert!(
+        dom.contains(">\nsize\n</text>") || dom.contains(">size</text>"),
+        "x axis named by the series var"
+    );
+    assert!(dom.contains("trial, in the order they ran"), "drift chart");
+    let mut csv = csv::Reader::from_path(dir.join("analysis/val.csv")).unwrap();
+    for rec in csv.records() {
+        for cell in rec.unwrap().iter() {
+            let shown = if cell.parse::<f64>().is_ok() {
+                format!("title=\"{}\"", crate::report::escape(cell))
+            } else {
+                format!(">{}</td>", crate::report::escape(cell))
+            };
+            assert!(dom.contains(&shown), "`{cell}` not in the page");
+        }
+    }
 }
