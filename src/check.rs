@@ -12,6 +12,43 @@ use serde::{Deserialize, Serialize};
 use crate::plan::model::{Check, Limit};
 use crate::units::{Better, better_of, in_unit};
 
+/// Why a check could not be evaluated (a column, a row or a baseline the
+/// table lacks, a unit that does not convert): the check fails and says so.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Unmet(pub String);
+
+impl From<String> for Unmet {
+    fn from(s: String) -> Self {
+        Unmet(s)
+    }
+}
+
+impl From<&str> for Unmet {
+    fn from(s: &str) -> Self {
+        Unmet(s.to_string())
+    }
+}
+
+impl std::fmt::Display for Unmet {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// A check's `row` that selects nothing, said with what it asked for.
+pub fn no_row_matches(c: &Check) -> Unmet {
+    let sel: Vec<String> = c
+        .row
+        .iter()
+        .map(|(k, v)| format!("{k} = \"{v}\""))
+        .collect();
+    Unmet(format!(
+        "no row of table `{}` matches {{ {} }}",
+        c.table,
+        sel.join(", ")
+    ))
+}
+
 /// One row's figure against the limit.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct RowResult {
@@ -127,7 +164,7 @@ struct CsvTable {
     rows: Vec<Vec<String>>,
 }
 
-fn read_csv(path: &Path) -> Result<CsvTable, String> {
+fn read_csv(path: &Path) -> Result<CsvTable, Unmet> {
     let mut r = csv::Reader::from_path(path)
         .map_err(|e| format!("cannot read {}: {e}", crate::paths::shown(path)))?;
     let columns = r
@@ -152,7 +189,7 @@ fn read_csv(path: &Path) -> Result<CsvTable, String> {
 
 impl CsvTable {
     /// `p99`, `p99 (us)`, `received bit/s`, `received (bit/s)`.
-    fn column(&self, wanted: &str) -> Result<usize, String> {
+    fn column(&self, wanted: &str) -> Result<usize, Unmet> {
         let matches: Vec<usize> = self
             .columns
             .iter()
@@ -174,14 +211,12 @@ impl CsvTable {
         };
         match matches.as_slice() {
             [one] => Ok(*one),
-            [] => Err(format!(
-                "the table has no column `{wanted}`; it has: {}",
-                all()
-            )),
+            [] => Err(format!("the table has no column `{wanted}`; it has: {}", all()).into()),
             _ => Err(format!(
                 "`{wanted}` names several columns; add the unit, as in `{wanted} {}`",
                 self.columns[matches[0]].1.as_deref().unwrap_or("")
-            )),
+            )
+            .into()),
         }
     }
 
@@ -267,7 +302,7 @@ fn evaluate_one(c: &Check, dir: &Path, trials: &Path, baseline: Option<&str>) ->
         });
     match evaluated {
         Ok(()) => out.passed = out.no_baseline || out.rows.iter().all(|r| r.passed),
-        Err(e) => out.error = Some(e),
+        Err(e) => out.error = Some(e.0),
     }
     out
 }
@@ -275,7 +310,7 @@ fn evaluate_one(c: &Check, dir: &Path, trials: &Path, baseline: Option<&str>) ->
 /// The rows a check's `row` selects. A selector names a column, or
 /// (`test`, `host`, `file`) a part of `source` when the table's rows are
 /// made `by` them (`tcp / client[0]`).
-fn select<'t>(c: &Check, table: &'t CsvTable) -> Result<Vec<&'t Vec<String>>, String> {
+fn select<'t>(c: &Check, table: &'t CsvTable) -> Result<Vec<&'t Vec<String>>, Unmet> {
     let source = table.columns.iter().position(|(n, _)| n == "source");
     let mut selectors: Vec<(usize, &String, bool)> = Vec::new();
     for (k, v) in &c.row {
@@ -284,7 +319,7 @@ fn select<'t>(c: &Check, table: &'t CsvTable) -> Result<Vec<&'t Vec<String>>, St
             Err(_) if matches!(k.as_str(), "test" | "host" | "file") && source.is_some() => {
                 selectors.push((source.unwrap_or(0), v, true));
             }
-            Err(e) => return Err(format!("`row` selects on `{k}`: {e}")),
+            Err(e) => return Err(format!("`row` selects on `{k}`: {e}").into()),
         }
     }
     let rows: Vec<&Vec<String>> = table
@@ -299,16 +334,7 @@ fn select<'t>(c: &Check, table: &'t CsvTable) -> Result<Vec<&'t Vec<String>>, St
         })
         .collect();
     if rows.is_empty() {
-        let sel: Vec<String> = c
-            .row
-            .iter()
-            .map(|(k, v)| format!("{k} = \"{v}\""))
-            .collect();
-        return Err(format!(
-            "no row of table `{}` matches {{ {} }}",
-            c.table,
-            sel.join(", ")
-        ));
+        return Err(no_row_matches(c));
     }
     Ok(rows)
 }
@@ -323,21 +349,22 @@ struct Eval<'t> {
 
 impl Eval<'_> {
     /// A row's number in the checked column.
-    fn value_of(&self, r: &[String]) -> Result<f64, String> {
+    fn value_of(&self, r: &[String]) -> Result<f64, Unmet> {
         let cell = r.get(self.col).map_or("", String::as_str);
         if cell.trim().is_empty() {
             return Err(format!(
                 "row {} has no figure in `{}`: the cell is empty (nothing was measured there)",
                 self.table.key(r),
                 self.c.column
-            ));
+            )
+            .into());
         }
         cell.parse::<f64>().map_err(|_| {
-            format!(
+            Unmet::from(format!(
                 "row {} has no number in `{}` (`{cell}`)",
                 self.table.key(r),
                 self.c.column,
-            )
+            ))
         })
     }
 
@@ -348,7 +375,7 @@ impl Eval<'_> {
         q: &crate::units::Quantity,
         is_max: bool,
         out: &mut CheckResult,
-    ) -> Result<(), String> {
+    ) -> Result<(), Unmet> {
         let unit = self.table.columns[self.col].1.clone();
         let unit_col = self.table.columns.iter().position(|(n, _)| n == "unit");
         for r in &self.rows {
@@ -390,14 +417,14 @@ impl Eval<'_> {
     }
 
     /// Which way is better: as the check says, else from the column's unit.
-    fn direction(&self, better: Option<Better>) -> Result<Better, String> {
+    fn direction(&self, better: Option<Better>) -> Result<Better, Unmet> {
         better
             .or_else(|| better_of(self.table.columns[self.col].1.as_deref()))
             .ok_or_else(|| {
-                format!(
+                Unmet(format!(
                     "whether higher or lower is better for `{}` is not known from its unit; add `better = \"higher\"` or `better = \"lower\"`",
                     self.c.column
-                )
+                ))
             })
     }
 
@@ -410,7 +437,7 @@ impl Eval<'_> {
         fraction: f64,
         better: Better,
         out: &mut CheckResult,
-    ) -> Result<(), String> {
+    ) -> Result<(), Unmet> {
         let bcol = base_table.column(&self.c.column)?;
         let by_key: BTreeMap<String, &Vec<String>> = base_table
             .rows

@@ -19,7 +19,7 @@ pub fn run(
     if let Some([a, b]) = compare {
         let trials = crate::paths::trials_dir(&plan.name);
         let out = crate::html::compare::write(&plan, &trials, a, b, test).map_err(|e| {
-            Error::msg(e)
+            Error::msg(e.to_string())
                 .help("name two trials, or two series, of this plan (folders under trials/<plan>/)")
         })?;
         for f in ["report.html", "delta.md", "delta.csv"] {

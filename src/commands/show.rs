@@ -62,26 +62,7 @@ pub fn run(plan: Option<&Path>, json: bool) -> Result<Exit> {
         );
     }
     if let Some(t) = &trial {
-        crate::out::outln!(
-            "last trial {} ({}) in {}",
-            t["id"].as_str().unwrap_or(""),
-            t["status"].as_str().unwrap_or(""),
-            t["dir"].as_str().unwrap_or("")
-        );
-        for test in t["tests"].as_array().into_iter().flatten() {
-            crate::out::outln!(
-                "  test {}: {} hosts, {} succeeded, start skew {}",
-                test["name"].as_str().unwrap_or(""),
-                test["hosts"],
-                test["succeeded"],
-                test["skew_ms"]
-                    .as_f64()
-                    .map_or("-".to_string(), |s| format!("{s:.1} ms"))
-            );
-        }
-        for table in t["tables"].as_array().into_iter().flatten() {
-            crate::out::outln!("  table {}", table.as_str().unwrap_or(""));
-        }
+        print_trial(t);
     }
     if let Some(s) = &series {
         crate::out::outln!(
@@ -93,6 +74,30 @@ pub fn run(plan: Option<&Path>, json: bool) -> Result<Exit> {
         );
     }
     Ok(Exit::Success)
+}
+
+/// The last trial: its id, status and folder, its tests, its tables.
+fn print_trial(t: &serde_json::Value) {
+    crate::out::outln!(
+        "last trial {} ({}) in {}",
+        t["id"].as_str().unwrap_or(""),
+        t["status"].as_str().unwrap_or(""),
+        t["dir"].as_str().unwrap_or("")
+    );
+    for test in t["tests"].as_array().into_iter().flatten() {
+        crate::out::outln!(
+            "  test {}: {} hosts, {} succeeded, start skew {}",
+            test["name"].as_str().unwrap_or(""),
+            test["hosts"],
+            test["succeeded"],
+            test["skew_ms"]
+                .as_f64()
+                .map_or("-".to_string(), |s| format!("{s:.1} ms"))
+        );
+    }
+    for table in t["tables"].as_array().into_iter().flatten() {
+        crate::out::outln!("  table {}", table.as_str().unwrap_or(""));
+    }
 }
 
 /// The series the state records: id, trials done of planned, folder.

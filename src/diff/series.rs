@@ -28,7 +28,7 @@ pub(super) fn changes(
     let Some(spec) = graph.series() else {
         return false;
     };
-    let Some(head) = graph
+    let Some(head_idx) = graph
         .dag
         .node_indices()
         .find(|&i| graph.dag[i].kind == NodeKind::Series)
@@ -62,16 +62,48 @@ pub(super) fn changes(
             out,
         );
     }
+    let head_verdict = head(
+        graph,
+        spec,
+        &cx,
+        fresh.as_deref(),
+        ran_or_rendered || armed.is_some(),
+    );
+    // Going on only to re-render: the series node has nothing to do.
+    let runs_trials = slot_changes
+        .iter()
+        .any(|c: &Change| c.node.is_some_and(|n| graph.dag[n].kind == NodeKind::Trial));
+    match head_verdict {
+        Some(v) if fresh.is_some() || runs_trials => {
+            super::push(out, head_idx, &graph.dag[head_idx], Some(v))
+        }
+        _ => out.unchanged += 1,
+    }
+    out.changes.extend(slot_changes);
+    cx.series_nodes(ran_or_rendered, out);
+    armed.is_some()
+}
+
+/// The series node's verdict: a new series (`fresh` says why), or the one
+/// under way going on when anything of it runs.
+fn head(
+    graph: &Graph,
+    spec: &SeriesSpec,
+    cx: &Slots,
+    fresh: Option<&str>,
+    anything: bool,
+) -> Verdict {
     let plan = &graph.plan.name;
-    let head_verdict = match (&fresh, record) {
+    let head = graph
+        .dag
+        .node_weights()
+        .find(|n| n.kind == NodeKind::Series)?;
+    match (fresh, cx.record) {
         (Some(why), _) => Some((
             Action::Create,
-            format!(
-                "{}{why} → trials/{plan}/<new series id>",
-                graph.dag[head].host
-            ),
+            format!("{}{why} → trials/{plan}/<new series id>", head.host),
         )),
-        (None, Some(r)) if ran_or_rendered || armed.is_some() => {
+        (None, Some(r)) if anything => {
             let done = spec.slots.iter().filter(|s| cx.done(s).is_some()).count();
             Some((
                 Action::Update,
@@ -84,20 +116,7 @@ pub(super) fn changes(
             ))
         }
         _ => None,
-    };
-    // Going on only to re-render: the series node has nothing to do.
-    let runs_trials = slot_changes
-        .iter()
-        .any(|c: &Change| c.node.is_some_and(|n| graph.dag[n].kind == NodeKind::Trial));
-    match head_verdict {
-        Some(v) if fresh.is_some() || runs_trials => {
-            super::push(out, head, &graph.dag[head], Some(v))
-        }
-        _ => out.unchanged += 1,
     }
-    out.changes.extend(slot_changes);
-    cx.series_nodes(ran_or_rendered, out);
-    armed.is_some()
 }
 
 /// Why a new series begins; `None`: the one under way goes on.

@@ -17,14 +17,20 @@ use crate::state::{Op, SeriesRecord, State};
 use crate::trial::TrialSeries;
 
 /// Where slot `k`'s trial belongs in the series under way.
-pub(super) fn placement(cx: &Cx<'_>, k: usize) -> std::result::Result<TrialSeries, String> {
-    let spec = cx.graph.series().ok_or("the plan has no series")?;
-    let slot = spec.slots.get(k).ok_or("no such trial in the series")?;
+pub(super) fn placement(cx: &Cx<'_>, k: usize) -> Result<TrialSeries> {
+    let spec = cx
+        .graph
+        .series()
+        .ok_or_else(|| Error::msg("the plan has no series"))?;
+    let slot = spec
+        .slots
+        .get(k)
+        .ok_or_else(|| Error::msg("no such trial in the series"))?;
     let series = cx
         .state
         .series
         .as_ref()
-        .ok_or("the series was not begun (its node did not run)")?;
+        .ok_or_else(|| Error::msg("the series was not begun (its node did not run)"))?;
     let point = &spec.points[slot.point];
     Ok(TrialSeries {
         series: series.id.clone(),

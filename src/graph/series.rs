@@ -210,6 +210,13 @@ pub(super) fn add(
     }
     spec.points = points;
     let lasts: Vec<NodeIndex> = spec.slots.iter().map(|s| s.last).collect();
+    add_tail(plan, dag, &lasts);
+    dag[head].host = summary(plan, &spec);
+    dag[head].payload = Payload::Series(Arc::new(spec));
+}
+
+/// The series' analyses, checks and report, after every trial's last node.
+fn add_tail(plan: &Plan, dag: &mut DiGraph<Node, ()>, lasts: &[NodeIndex]) {
     let mut tail = Vec::new();
     let analyses: Vec<NodeIndex> = plan
         .analyses
@@ -224,7 +231,7 @@ pub(super) fn add(
                 hash: super::trial::analysis_hash(a),
                 payload: Payload::None,
             });
-            for &l in &lasts {
+            for &l in lasts {
                 dag.add_edge(l, n, ());
             }
             n
@@ -252,8 +259,6 @@ pub(super) fn add(
     for &l in lasts.iter().chain(&tail) {
         dag.add_edge(l, report, ());
     }
-    dag[head].host = summary(plan, &spec);
-    dag[head].payload = Payload::Series(Arc::new(spec));
 }
 
 /// One slot's trial, collects, analyses and report; (trial, report).

@@ -43,7 +43,7 @@ fn thin(points: &[(f64, f64)], max: usize) -> Vec<(f64, f64)> {
     out
 }
 
-fn range(values: impl Iterator<Item = f64>) -> Option<(f64, f64)> {
+pub(super) fn range(values: impl Iterator<Item = f64>) -> Option<(f64, f64)> {
     let (lo, hi) = values
         .filter(|v| v.is_finite())
         .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| {

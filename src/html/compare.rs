@@ -32,7 +32,7 @@ pub fn write(
     a: &str,
     b: &str,
     test: TestKind,
-) -> Result<PathBuf, String> {
+) -> crate::error::Result<PathBuf> {
     let (da, db) = (trials.join(a), trials.join(b));
     let kind = |id: &str, d: &Path| {
         if d.join("series.json").is_file() {
@@ -40,29 +40,28 @@ pub fn write(
         } else if d.join("trial.json").is_file() {
             Ok(false)
         } else {
-            Err(format!(
+            Err(crate::Error::msg(format!(
                 "no trial or series `{id}` under {}",
                 crate::paths::shown(trials)
-            ))
+            )))
         }
     };
     if kind(a, &da)? != kind(b, &db)? {
-        return Err(format!(
+        return Err(crate::Error::msg(format!(
             "`{a}` and `{b}` are a trial and a series: compare trials with trials, series with series"
-        ));
+        )));
     }
     let names: Vec<String> = plan.analyses.iter().map(|an| an.name.clone()).collect();
     let deltas = compare::deltas(&names, &da, &db, test);
     // Beside B's own tables: the comparison is B's, against A.
     let out = db.join("analysis").join(format!("compare-{a}"));
-    fs_err::create_dir_all(&out).map_err(|e| e.to_string())?;
-    let csv_bytes = delta_csv(&deltas).map_err(|e| e.to_string())?;
-    crate::state::write_atomic(&out.join("delta.csv"), &csv_bytes).map_err(|e| e.to_string())?;
+    fs_err::create_dir_all(&out)?;
+    let csv_bytes = delta_csv(&deltas).map_err(|e| crate::Error::msg(e.to_string()))?;
+    crate::state::write_atomic(&out.join("delta.csv"), &csv_bytes)?;
     let md = delta_md(&deltas, a, b, test);
-    crate::state::write_atomic(&out.join("delta.md"), md.as_bytes()).map_err(|e| e.to_string())?;
-    let html = page(plan, a, b, &da, &db, &deltas, test).map_err(|e| e.to_string())?;
-    crate::state::write_atomic(&out.join("report.html"), html.as_bytes())
-        .map_err(|e| e.to_string())?;
+    crate::state::write_atomic(&out.join("delta.md"), md.as_bytes())?;
+    let html = page(plan, a, b, &da, &db, &deltas, test)?;
+    crate::state::write_atomic(&out.join("report.html"), html.as_bytes())?;
     Ok(out)
 }
 

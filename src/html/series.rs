@@ -90,11 +90,25 @@ fn charts(a: &crate::plan::model::Analysis, dir: &Path, file: &SeriesFile) -> Ve
         })
         .collect();
     let g = gather(&a.name, &inputs);
-    // The rows and figures to chart: headline figures, else the first.
+    let cx = Charts {
+        file,
+        measured: &measured,
+        axes: axes(file),
+        first_var: file.vars.first().cloned().unwrap_or_else(|| "point".into()),
+    };
+    wanted(a.parser, &g)
+        .into_iter()
+        .take(MAX_CHARTS)
+        .flat_map(|(k, figure)| cx.pair(&a.name, &g, &k, &figure))
+        .collect()
+}
+
+/// The rows and figures to chart: headline figures, else the first.
+fn wanted(parser: ParserKind, g: &crate::series::tables::Gathered) -> Vec<(String, String)> {
     let mut wanted: Vec<(String, String)> = Vec::new();
     for (_, keys, figure, _) in &g.entries {
         let k = key_text(keys);
-        if headline(a.parser, figure) && !wanted.contains(&(k.clone(), figure.clone())) {
+        if headline(parser, figure) && !wanted.contains(&(k.clone(), figure.clone())) {
             wanted.push((k, figure.clone()));
         }
     }
@@ -103,26 +117,43 @@ fn charts(a: &crate::plan::model::Analysis, dir: &Path, file: &SeriesFile) -> Ve
     {
         wanted.push((key_text(keys), figure.clone()));
     }
-    let (x_labels, x_of, line_of) = axes(file);
-    let first_var = file.vars.first().cloned().unwrap_or_else(|| "point".into());
-    let mut out = Vec::new();
-    for (k, figure) in wanted.into_iter().take(MAX_CHARTS) {
+    wanted
+}
+
+/// What every chart of a series' analysis shares.
+struct Charts<'a> {
+    file: &'a SeriesFile,
+    measured: &'a [Vec<&'a crate::series::TrialEntry>],
+    /// x labels, each point's x, each point's line.
+    axes: (Vec<String>, Vec<usize>, Vec<String>),
+    first_var: String,
+}
+
+impl Charts<'_> {
+    /// A figure of a row: against the first var, and in run order.
+    fn pair(
+        &self,
+        table: &str,
+        g: &crate::series::tables::Gathered,
+        k: &str,
+        figure: &str,
+    ) -> Vec<String> {
+        let (x_labels, x_of, line_of) = &self.axes;
         let mut lines: Vec<Line> = Vec::new();
         let mut dots: Vec<(usize, f64, usize)> = Vec::new();
         for (pi, keys, f, values) in &g.entries {
-            if f != &figure || key_text(keys) != k {
+            if f != figure || key_text(keys) != k {
                 continue;
             }
             let present: Vec<f64> = values.iter().flatten().copied().collect();
             let Some(s) = crate::stats::summary(&present) else {
                 continue;
             };
-            let name = &line_of[*pi];
-            let at = match lines.iter().position(|l| &l.name == name) {
+            let at = match lines.iter().position(|l| l.name == line_of[*pi]) {
                 Some(i) => i,
                 None => {
                     lines.push(Line {
-                        name: name.clone(),
+                        name: line_of[*pi].clone(),
                         points: Vec::new(),
                     });
                     lines.len() - 1
@@ -132,10 +163,11 @@ fn charts(a: &crate::plan::model::Analysis, dir: &Path, file: &SeriesFile) -> Ve
                 x: x_of[*pi],
                 mean: s.mean,
                 ci: s.ci95,
-                dots: present.clone(),
+                dots: present,
             });
-            for (t, v) in measured[*pi].iter().zip(values) {
-                if let (Some(v), Some(run)) = (v, file.trials.iter().position(|x| x.id == t.id)) {
+            for (t, v) in self.measured[*pi].iter().zip(values) {
+                let run = self.file.trials.iter().position(|x| x.id == t.id);
+                if let (Some(v), Some(run)) = (v, run) {
                     dots.push((run, *v, *pi));
                 }
             }
@@ -144,15 +176,13 @@ fn charts(a: &crate::plan::model::Analysis, dir: &Path, file: &SeriesFile) -> Ve
             l.points.sort_by_key(|p| p.x);
         }
         let title = if k.is_empty() {
-            format!("{}: {figure}", a.name)
+            format!("{table}: {figure}")
         } else {
-            format!("{}: {figure} — {k}", a.name)
+            format!("{table}: {figure} — {k}")
         };
-        let unit = unit_of(&figure);
-        if let Some(c) = sweep::sweep(&title, &first_var, unit, &x_labels, &lines) {
-            out.push(c);
-        }
-        let names: Vec<String> = file
+        let unit = unit_of(figure);
+        let names: Vec<String> = self
+            .file
             .points
             .iter()
             .map(|p| {
@@ -163,16 +193,15 @@ fn charts(a: &crate::plan::model::Analysis, dir: &Path, file: &SeriesFile) -> Ve
                 }
             })
             .collect();
-        if let Some(c) = sweep::drift(
-            &format!("{title}, in the order the trials ran"),
-            unit,
-            &dots,
-            &names,
-        ) {
-            out.push(c);
-        }
+        let drift = format!("{title}, in the order the trials ran");
+        [
+            sweep::sweep(&title, &self.first_var, unit, x_labels, &lines),
+            sweep::drift(&drift, unit, &dots, &names),
+        ]
+        .into_iter()
+        .flatten()
+        .collect()
     }
-    out
 }
 
 fn key_text(keys: &[(String, String)]) -> String {
@@ -185,16 +214,21 @@ fn key_text(keys: &[(String, String)]) -> String {
 /// The x axis (the first series var's values, as written first), each
 /// point's place on it, and each point's line (the other vars).
 fn axes(file: &SeriesFile) -> (Vec<String>, Vec<usize>, Vec<String>) {
-    let shown = |v: Option<&serde_json::Value>| match v {
-        Some(serde_json::Value::String(s)) => s.clone(),
-        Some(other) => other.to_string(),
-        None => "all".into(),
+    let shown = |vars: &serde_json::Map<String, serde_json::Value>, v: Option<&String>| {
+        let cell = v
+            .map(|v| crate::series::tables::var_cell(vars, v))
+            .unwrap_or_default();
+        if cell.is_empty() {
+            "all".to_string()
+        } else {
+            cell
+        }
     };
     let mut labels: Vec<String> = Vec::new();
     let mut x_of = Vec::new();
     let mut line_of = Vec::new();
     for p in &file.points {
-        let x = shown(file.vars.first().and_then(|v| p.vars.get(v)));
+        let x = shown(&p.vars, file.vars.first());
         let at = labels.iter().position(|l| *l == x).unwrap_or_else(|| {
             labels.push(x.clone());
             labels.len() - 1
@@ -204,7 +238,7 @@ fn axes(file: &SeriesFile) -> (Vec<String>, Vec<usize>, Vec<String>) {
             file.vars
                 .iter()
                 .skip(1)
-                .map(|v| format!("{v}={}", shown(p.vars.get(v))))
+                .map(|v| format!("{v}={}", shown(&p.vars, Some(v))))
                 .collect::<Vec<_>>()
                 .join(","),
         );

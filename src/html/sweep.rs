@@ -4,6 +4,7 @@
 //! an outlier run shows); and the trials in the order they ran, to see
 //! drift.
 
+use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 
 use super::chart::{WIDTH, si};
@@ -23,19 +24,13 @@ pub struct At {
     pub dots: Vec<f64>,
 }
 
+/// The y range of `values`, padded so that dots at the ends show whole.
 fn y_range(values: impl Iterator<Item = f64>) -> Option<(f64, f64)> {
-    let (lo, hi) = values
-        .filter(|v| v.is_finite())
-        .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| {
-            (a.min(v), b.max(v))
-        });
-    if lo > hi {
-        return None;
-    }
+    let (lo, hi) = super::chart::range(values)?;
     let pad = ((hi - lo) * 0.08)
         .max(hi.abs() * 0.02)
         .max(f64::MIN_POSITIVE);
-    Some(((lo - pad).min(0.0f64.max(lo - pad)), hi + pad))
+    Some((lo - pad, hi + pad))
 }
 
 /// A figure over the points of the first series var; `None` with nothing to draw.
@@ -91,44 +86,9 @@ pub fn sweep(
             .ok()?;
         let width = 0.5 / lines.len().max(1) as f64;
         for (li, line) in lines.iter().enumerate() {
-            let color = Palette99::pick(li).to_rgba();
             // Lines side by side within a category, so that their bars and dots do not hide each other.
             let dx = (li as f64 - (lines.len() as f64 - 1.0) / 2.0) * width;
-            let at = |x: usize| x as f64 + dx;
-            chart
-                .draw_series(LineSeries::new(
-                    line.points.iter().map(|p| (at(p.x), p.mean)),
-                    color.stroke_width(2),
-                ))
-                .ok()?
-                .label(line.name.clone())
-                .legend(move |(x, y)| {
-                    PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(2))
-                });
-            for At { x, ci, dots, .. } in &line.points {
-                if let Some((lo, hi)) = ci {
-                    let cap = width * 0.25;
-                    for seg in [
-                        vec![(at(*x), *lo), (at(*x), *hi)],
-                        vec![(at(*x) - cap, *lo), (at(*x) + cap, *lo)],
-                        vec![(at(*x) - cap, *hi), (at(*x) + cap, *hi)],
-                    ] {
-                        chart
-                            .draw_series(std::iter::once(PathElement::new(
-                                seg,
-                                color.stroke_width(1),
-                            )))
-                            .ok()?;
-                    }
-                }
-                let k = dots.len().max(1) as f64;
-                chart
-                    .draw_series(dots.iter().enumerate().map(|(i, v)| {
-                        let jitter = (i as f64 / k - 0.5) * width * 0.5;
-                        Circle::new((at(*x) + jitter, *v), 3, color.mix(0.45).filled())
-                    }))
-                    .ok()?;
-            }
+            draw_line(&mut chart, line, Palette99::pick(li).to_rgba(), dx, width)?;
         }
         if lines.len() > 1 || lines.first().is_some_and(|l| !l.name.is_empty()) {
             chart
@@ -143,6 +103,50 @@ pub fn sweep(
         root.present().ok()?;
     }
     Some(svg)
+}
+
+/// One line: through the means, an error bar and the trials' dots at each point.
+fn draw_line(
+    chart: &mut ChartContext<'_, SVGBackend<'_>, Cartesian2d<RangedCoordf64, RangedCoordf64>>,
+    line: &Line,
+    color: RGBAColor,
+    dx: f64,
+    width: f64,
+) -> Option<()> {
+    let at = |x: usize| x as f64 + dx;
+    chart
+        .draw_series(LineSeries::new(
+            line.points.iter().map(|p| (at(p.x), p.mean)),
+            color.stroke_width(2),
+        ))
+        .ok()?
+        .label(line.name.clone())
+        .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(2)));
+    for At { x, ci, dots, .. } in &line.points {
+        if let Some((lo, hi)) = ci {
+            let cap = width * 0.25;
+            for seg in [
+                vec![(at(*x), *lo), (at(*x), *hi)],
+                vec![(at(*x) - cap, *lo), (at(*x) + cap, *lo)],
+                vec![(at(*x) - cap, *hi), (at(*x) + cap, *hi)],
+            ] {
+                chart
+                    .draw_series(std::iter::once(PathElement::new(
+                        seg,
+                        color.stroke_width(1),
+                    )))
+                    .ok()?;
+            }
+        }
+        let k = dots.len().max(1) as f64;
+        chart
+            .draw_series(dots.iter().enumerate().map(|(i, v)| {
+                let jitter = (i as f64 / k - 0.5) * width * 0.5;
+                Circle::new((at(*x) + jitter, *v), 3, color.mix(0.45).filled())
+            }))
+            .ok()?;
+    }
+    Some(())
 }
 
 /// Each trial's value in the order the trials ran, coloured by point.

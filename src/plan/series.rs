@@ -127,78 +127,89 @@ fn vars(
 ) -> Vec<(String, Vec<serde_json::Value>)> {
     let mut out = Vec::new();
     for (name, values) in &s.vars {
-        let n = &name.value;
-        let ident = n
-            .chars()
-            .next()
-            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-            && n.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
-        if !ident {
-            diags.push(
-                Diagnostic::at(format!("series var `{n}` is not a template name"), name.span.clone())
-                    .help("use letters, digits and `_`, starting with a letter: templates read it as `vars.NAME`"),
-            );
-        }
-        if RESERVED.contains(&n.as_str()) {
-            diags.push(
-                Diagnostic::at(
-                    format!("series var `{n}` is named like a column of the series tables"),
-                    name.span.clone(),
-                )
-                .help(format!(
-                    "rename it: {} are the tables' own columns",
-                    RESERVED.map(|r| format!("`{r}`")).join(", ")
-                )),
-            );
-        }
-        let clash = if raw.vars.contains_key(n) {
-            Some("the plan's `[vars]`".to_string())
-        } else {
-            groups
-                .iter()
-                .find(|g| g.vars.contains_key(n))
-                .map(|g| format!("group `{}`'s vars", g.name))
-        };
-        if let Some(clash) = clash {
-            diags.push(
-                Diagnostic::at(
-                    format!("series var `{n}` is also set in {clash}"),
-                    name.span.clone(),
-                )
-                .help("a point's value would hide it: rename one of them"),
-            );
-        }
-        if values.value.is_empty() {
-            diags.push(
-                Diagnostic::at(
-                    format!("series var `{n}` has no values"),
-                    values.span.clone(),
-                )
-                .help("list the values to sweep, e.g. `streams = [1, 2, 4]`"),
-            );
-        }
-        let mut seen: Vec<&serde_json::Value> = Vec::new();
-        for v in &values.value {
-            if v.value.is_array() || v.value.is_object() {
-                diags.push(
-                    Diagnostic::at(
-                        format!("a value of series var `{n}` is a list or table"),
-                        v.span.clone(),
-                    )
-                    .help("series values are strings, numbers or booleans"),
-                );
-            } else if seen.contains(&&v.value) {
-                diags.push(Diagnostic::at(
-                    format!("series var `{n}` lists {} twice", v.value),
-                    v.span.clone(),
-                ));
-            }
-            seen.push(&v.value);
-        }
+        check_name(raw, name, groups, diags);
+        check_values(&name.value, values, diags);
         out.push((
-            n.clone(),
+            name.value.clone(),
             values.value.iter().map(|v| v.value.clone()).collect(),
         ));
     }
     out
+}
+
+/// A series var's name: a template name, not a table column, not a plan
+/// or group var.
+fn check_name(raw: &RawPlan, name: &Sp<String>, groups: &[Group], diags: &mut Vec<Diagnostic>) {
+    let n = &name.value;
+    let ident = n
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && n.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+    if !ident {
+        diags.push(
+            Diagnostic::at(format!("series var `{n}` is not a template name"), name.span.clone())
+                .help("use letters, digits and `_`, starting with a letter: templates read it as `vars.NAME`"),
+        );
+    }
+    if RESERVED.contains(&n.as_str()) {
+        diags.push(
+            Diagnostic::at(
+                format!("series var `{n}` is named like a column of the series tables"),
+                name.span.clone(),
+            )
+            .help(format!(
+                "rename it: {} are the tables' own columns",
+                RESERVED.map(|r| format!("`{r}`")).join(", ")
+            )),
+        );
+    }
+    let clash = if raw.vars.contains_key(n) {
+        Some("the plan's `[vars]`".to_string())
+    } else {
+        groups
+            .iter()
+            .find(|g| g.vars.contains_key(n))
+            .map(|g| format!("group `{}`'s vars", g.name))
+    };
+    if let Some(clash) = clash {
+        diags.push(
+            Diagnostic::at(
+                format!("series var `{n}` is also set in {clash}"),
+                name.span.clone(),
+            )
+            .help("a point's value would hide it: rename one of them"),
+        );
+    }
+}
+
+/// A series var's values: some, distinct, none a list or a table.
+fn check_values(n: &str, values: &Sp<Vec<super::syntax::SpValue>>, diags: &mut Vec<Diagnostic>) {
+    if values.value.is_empty() {
+        diags.push(
+            Diagnostic::at(
+                format!("series var `{n}` has no values"),
+                values.span.clone(),
+            )
+            .help("list the values to sweep, e.g. `streams = [1, 2, 4]`"),
+        );
+    }
+    let mut seen: Vec<&serde_json::Value> = Vec::new();
+    for v in &values.value {
+        if v.value.is_array() || v.value.is_object() {
+            diags.push(
+                Diagnostic::at(
+                    format!("a value of series var `{n}` is a list or table"),
+                    v.span.clone(),
+                )
+                .help("series values are strings, numbers or booleans"),
+            );
+        } else if seen.contains(&&v.value) {
+            diags.push(Diagnostic::at(
+                format!("series var `{n}` lists {} twice", v.value),
+                v.span.clone(),
+            ));
+        }
+        seen.push(&v.value);
+    }
 }

@@ -9,8 +9,8 @@ use std::collections::HashMap;
 use std::path::Path;
 
 use super::SeriesFile;
-use super::tables::{Csv, PointInput};
-use crate::check::{CheckResult, RowResult};
+use super::tables::Csv;
+use crate::check::{CheckResult, RowResult, Unmet};
 use crate::plan::model::{Check, Limit};
 use crate::units::{Better, better_of, in_unit};
 
@@ -37,7 +37,7 @@ pub fn evaluate(
             };
             match one(c, dir, trials, base, &mut out) {
                 Ok(()) => out.passed = out.no_baseline || out.rows.iter().all(|r| r.passed),
-                Err(e) => out.error = Some(e),
+                Err(e) => out.error = Some(e.0),
             }
             out
         })
@@ -73,7 +73,7 @@ impl Selected {
     }
 }
 
-fn select(c: &Check, dir: &Path) -> Result<Selected, String> {
+fn select(c: &Check, dir: &Path) -> Result<Selected, Unmet> {
     let path = dir.join("analysis").join(format!("{}.csv", c.table));
     let csv = Csv::read(&path).ok_or_else(|| {
         format!(
@@ -109,7 +109,8 @@ fn select(c: &Check, dir: &Path) -> Result<Selected, String> {
             "the table has no figure `{}`; it has: {}",
             c.column,
             figures.join(", ")
-        ));
+        )
+        .into());
     }
     for (k, v) in &c.row {
         let i = csv.headers[..figure]
@@ -124,16 +125,7 @@ fn select(c: &Check, dir: &Path) -> Result<Selected, String> {
         rows.retain(|&r| csv.rows[r].get(i).is_some_and(|cell| cell == v));
     }
     if rows.is_empty() {
-        let sel: Vec<String> = c
-            .row
-            .iter()
-            .map(|(k, v)| format!("{k} = \"{v}\""))
-            .collect();
-        return Err(format!(
-            "no row of table `{}` matches {{ {} }}",
-            c.table,
-            sel.join(", ")
-        ));
+        return Err(crate::check::no_row_matches(c));
     }
     Ok(Selected {
         csv,
@@ -148,46 +140,21 @@ fn one(
     trials: &Path,
     base: Option<&str>,
     out: &mut CheckResult,
-) -> Result<(), String> {
+) -> Result<(), Unmet> {
     let sel = select(c, dir)?;
     match &c.limit {
-        Limit::Max(q) | Limit::Min(q) => {
-            let is_max = matches!(c.limit, Limit::Max(_));
-            let stat = c.statistic.name();
-            out.limit = format!("{} ({stat} of the trials)", c.shown);
-            for &r in &sel.rows {
-                let cell = sel.cell(r, stat);
-                let v: f64 = cell.parse().map_err(|_| {
-                    format!("row {} has no `{stat}` of `{}`: the cell is empty (nothing was measured there, or too few trials)", sel.key(r), c.column)
-                })?;
-                let unit = sel.cell(r, "unit");
-                let limit = in_unit(q, (!unit.is_empty()).then_some(unit))?;
-                let slack = limit.abs() * 1e-9;
-                out.rows.push(RowResult {
-                    row: sel.key(r),
-                    value: v,
-                    baseline: None,
-                    passed: if is_max {
-                        v <= limit + slack
-                    } else {
-                        v >= limit - slack
-                    },
-                    change_pct: None,
-                    p_value: None,
-                    note: Some(format!("{stat} of n = {}", sel.cell(r, "n"))),
-                });
-            }
-            Ok(())
-        }
+        Limit::Max(q) | Limit::Min(q) => bounds(c, &sel, q, matches!(c.limit, Limit::Max(_)), out),
         Limit::Regression { fraction, better } => {
             let Some(base) = base else {
                 out.no_baseline = true;
                 return Ok(());
             };
             let unit = sel.cell(sel.rows[0], "unit").to_string();
-            let better = better.or_else(|| better_of((!unit.is_empty()).then_some(unit.as_str()))).ok_or_else(|| {
-                format!("whether higher or lower is better for `{}` is not known from its unit; add `better = \"higher\"` or `better = \"lower\"`", c.column)
-            })?;
+            let better = better
+                .or_else(|| better_of((!unit.is_empty()).then_some(unit.as_str())))
+                .ok_or_else(|| {
+                    format!("whether higher or lower is better for `{}` is not known from its unit; add `better = \"higher\"` or `better = \"lower\"`", c.column)
+                })?;
             out.limit = format!(
                 "{} ({} is better), series {base}; fails only when significant (Mann–Whitney U, p < {})",
                 c.shown,
@@ -203,79 +170,105 @@ fn one(
                 let old = then
                     .get(&key)
                     .ok_or_else(|| format!("baseline series {base} has no row {key}"))?;
-                let Some(change) = crate::stats::change(old, &cur, crate::stats::TestKind::UTest)
-                else {
-                    return Err(format!("row {key} has no values in one of the series"));
-                };
-                let pct = change.pct.unwrap_or(0.0);
-                let worse = match better {
-                    Better::Lower => pct / 100.0,
-                    Better::Higher => -pct / 100.0,
-                };
-                let significant = change.p.is_some_and(|p| p < c.significance);
-                out.rows.push(RowResult {
-                    row: sel.key(r),
-                    value: change.mean_b,
-                    baseline: Some(change.mean_a),
-                    passed: !(worse > *fraction && significant),
-                    change_pct: change.pct,
-                    p_value: change.p,
-                    note: match change.p {
-                        None => Some("1 trial: noise not estimated".into()),
-                        Some(_)
-                            if crate::stats::smallest_u_p(old.len(), cur.len())
-                                >= c.significance =>
-                        {
-                            Some(format!(
-                                "{} and {} trials cannot be significant at {}",
-                                old.len(),
-                                cur.len(),
-                                c.significance
-                            ))
-                        }
-                        Some(_) if worse > *fraction && !significant => {
-                            Some(format!("not significant at {}", c.significance))
-                        }
-                        Some(_) => None,
-                    },
-                });
+                out.rows
+                    .push(regression(c, sel.key(r), old, &cur, *fraction, better)?);
             }
             Ok(())
         }
     }
 }
 
+/// `max`/`min`: the check's statistic of each selected row within the limit.
+fn bounds(
+    c: &Check,
+    sel: &Selected,
+    q: &crate::units::Quantity,
+    is_max: bool,
+    out: &mut CheckResult,
+) -> Result<(), Unmet> {
+    let stat = c.statistic.name();
+    out.limit = format!("{} ({stat} of the trials)", c.shown);
+    for &r in &sel.rows {
+        let v: f64 = sel.cell(r, stat).parse().map_err(|_| {
+            format!("row {} has no `{stat}` of `{}`: the cell is empty (nothing was measured there, or too few trials)", sel.key(r), c.column)
+        })?;
+        let unit = sel.cell(r, "unit");
+        let limit = in_unit(q, (!unit.is_empty()).then_some(unit))?;
+        let slack = limit.abs() * 1e-9;
+        out.rows.push(RowResult {
+            row: sel.key(r),
+            value: v,
+            baseline: None,
+            passed: if is_max {
+                v <= limit + slack
+            } else {
+                v >= limit - slack
+            },
+            change_pct: None,
+            p_value: None,
+            note: Some(format!("{stat} of n = {}", sel.cell(r, "n"))),
+        });
+    }
+    Ok(())
+}
+
+/// One row of a regression: worse than `fraction` and significant fails.
+fn regression(
+    c: &Check,
+    row: String,
+    old: &[f64],
+    cur: &[f64],
+    fraction: f64,
+    better: Better,
+) -> Result<RowResult, Unmet> {
+    let Some(change) = crate::stats::change(old, cur, crate::stats::TestKind::UTest) else {
+        return Err(format!("row {row} has no values in one of the series").into());
+    };
+    let pct = change.pct.unwrap_or(0.0);
+    let worse = match better {
+        Better::Lower => pct / 100.0,
+        Better::Higher => -pct / 100.0,
+    };
+    let significant = change.p.is_some_and(|p| p < c.significance);
+    let too_few = crate::stats::smallest_u_p(old.len(), cur.len()) >= c.significance;
+    let note = match change.p {
+        None => Some("1 trial: noise not estimated".into()),
+        Some(_) if too_few => Some(format!(
+            "{} and {} trials cannot be significant at {}",
+            old.len(),
+            cur.len(),
+            c.significance
+        )),
+        Some(_) if worse > fraction && !significant => {
+            Some(format!("not significant at {}", c.significance))
+        }
+        Some(_) => None,
+    };
+    Ok(RowResult {
+        row,
+        value: change.mean_b,
+        baseline: Some(change.mean_a),
+        passed: !(worse > fraction && significant),
+        change_pct: change.pct,
+        p_value: change.p,
+        note,
+    })
+}
+
 /// Every trial's value of each figure of table `name` of the series in
 /// `dir`, by `var=value… key=value… figure=…` (warm-ups and unfinished
 /// trials left out).
-pub fn values(dir: &Path, name: &str) -> Result<HashMap<String, Vec<f64>>, String> {
+pub fn values(dir: &Path, name: &str) -> Result<HashMap<String, Vec<f64>>, Unmet> {
     let file = SeriesFile::read(dir).map_err(|e| e.to_string())?;
-    let trials = dir.parent().unwrap_or(Path::new("."));
-    let inputs: Vec<PointInput> = file
-        .points
-        .iter()
-        .map(|p| PointInput {
-            label: &p.label,
-            vars: &p.vars,
-            trials: file
-                .measured(&p.label)
-                .iter()
-                .map(|t| trials.join(&t.id))
-                .collect(),
-        })
-        .collect();
+    let inputs = file.inputs(dir.parent().unwrap_or(Path::new(".")));
     let g = super::tables::gather(name, &inputs);
     let mut out = HashMap::new();
     for (pi, keys, figure, vals) in &g.entries {
         let pi = *pi;
-        let vars = file.vars.iter().map(|v| {
-            let cell = match inputs[pi].vars.get(v) {
-                Some(serde_json::Value::String(s)) => s.clone(),
-                Some(other) => other.to_string(),
-                None => String::new(),
-            };
-            format!("{v}={cell}")
-        });
+        let vars = file
+            .vars
+            .iter()
+            .map(|v| format!("{v}={}", super::tables::var_cell(inputs[pi].vars, v)));
         let mut parts: Vec<String> = vars.collect();
         // As the table has them: every key column, empty where this row has none.
         parts.extend(g.key_columns.iter().map(|k| {

@@ -8,7 +8,7 @@
 
 use std::path::Path;
 
-use super::tables::{Csv, PointInput, gather};
+use super::tables::{Csv, gather};
 use super::{SeriesFile, is_series_id};
 use crate::stats::{Change, TestKind};
 
@@ -50,20 +50,7 @@ fn samples(dir: &Path, name: &str) -> Option<Samples> {
         );
     }
     let file = SeriesFile::read(dir).ok()?;
-    let root = dir.parent()?;
-    let inputs: Vec<PointInput> = file
-        .points
-        .iter()
-        .map(|p| PointInput {
-            label: &p.label,
-            vars: &p.vars,
-            trials: file
-                .measured(&p.label)
-                .iter()
-                .map(|t| root.join(&t.id))
-                .collect(),
-        })
-        .collect();
+    let inputs = file.inputs(dir.parent()?);
     let g = gather(name, &inputs);
     if g.entries.is_empty() {
         return None;
@@ -76,11 +63,7 @@ fn samples(dir: &Path, name: &str) -> Option<Samples> {
                     .vars
                     .iter()
                     .map(|v| {
-                        let cell = match inputs[pi].vars.get(v) {
-                            Some(serde_json::Value::String(s)) => s.clone(),
-                            Some(other) => other.to_string(),
-                            None => String::new(),
-                        };
+                        let cell = super::tables::var_cell(inputs[pi].vars, v);
                         (v.clone(), cell)
                     })
                     .collect();

@@ -95,6 +95,23 @@ impl SeriesFile {
         }
     }
 
+    /// Each point and its measured trials' folders (under `root`, the
+    /// plan's trials folder).
+    pub fn inputs(&self, root: &Path) -> Vec<tables::PointInput<'_>> {
+        self.points
+            .iter()
+            .map(|p| tables::PointInput {
+                label: &p.label,
+                vars: &p.vars,
+                trials: self
+                    .measured(&p.label)
+                    .iter()
+                    .map(|t| root.join(&t.id))
+                    .collect(),
+            })
+            .collect()
+    }
+
     /// The measured trials (not warm-ups) that finished with results, by
     /// point label: their ids in the order they ran.
     pub fn measured(&self, point: &str) -> Vec<&TrialEntry> {
@@ -110,18 +127,7 @@ impl SeriesFile {
 
 /// A new series id; `-2`, `-3`… when one of that second exists.
 pub fn new_id(plan: &str) -> String {
-    let base = format!(
-        "{PREFIX}{}",
-        crate::trial::new_id_at(std::time::SystemTime::now())
-    );
-    let root = crate::paths::trials_dir(plan);
-    let mut id = base.clone();
-    let mut n = 1;
-    while root.join(&id).exists() {
-        n += 1;
-        id = format!("{base}-{n}");
-    }
-    id
+    crate::trial::new_id_with(plan, PREFIX)
 }
 
 /// Whether `id` names a series (not a trial).

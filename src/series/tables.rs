@@ -90,6 +90,16 @@ pub fn key_text(keys: &[(String, String)]) -> String {
         .join("\u{1f}")
 }
 
+/// A series var's value as a table cell (a string as it is, a number as
+/// written; empty when the point has none).
+pub fn var_cell(vars: &serde_json::Map<String, serde_json::Value>, name: &str) -> String {
+    match vars.get(name) {
+        Some(serde_json::Value::String(s)) => s.clone(),
+        Some(other) => other.to_string(),
+        None => String::new(),
+    }
+}
+
 /// `p99 (us)` → `us`.
 pub fn unit_of(header: &str) -> &str {
     header
@@ -207,10 +217,9 @@ pub fn build(
         let point = &points[*pi];
         let mut row: Vec<Cell> = vars
             .iter()
-            .map(|v| match point.vars.get(v) {
-                Some(serde_json::Value::String(s)) => Cell::Text(s.clone()),
-                Some(other) => Cell::Text(other.to_string()),
-                None => Cell::Empty,
+            .map(|v| match var_cell(point.vars, v) {
+                c if c.is_empty() => Cell::Empty,
+                c => Cell::Text(c),
             })
             .collect();
         for k in &g.key_columns {

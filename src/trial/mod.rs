@@ -242,7 +242,12 @@ pub fn previous_trial(trials: &Path, id: &str) -> Option<String> {
 /// A new trial id: the UTC time, `20261123T084118Z`, sortable; `-2`, `-3`…
 /// when a trial of that second exists.
 pub fn new_id(plan: &str) -> String {
-    let base = new_id_at(std::time::SystemTime::now());
+    new_id_with(plan, "")
+}
+
+/// `prefix` and the UTC time, unique among the plan's trial folders.
+pub fn new_id_with(plan: &str, prefix: &str) -> String {
+    let base = format!("{prefix}{}", new_id_at(std::time::SystemTime::now()));
     let root = crate::paths::trials_dir(plan);
     let mut id = base.clone();
     let mut n = 1;
