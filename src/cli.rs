@@ -39,6 +39,25 @@ pub enum Command {
     ///
     /// Example: `runner completions bash > /etc/bash_completion.d/runner`
     Completions { shell: clap_complete::Shell },
+    /// (internal) A shaped link's delay line, run by runner in a plan's hub
+    /// namespace.
+    #[command(hide = true)]
+    DelayLine {
+        netns: String,
+        a: String,
+        b: String,
+        delay_us: u64,
+        jitter_us: u64,
+    },
+    /// (internal) OpenSSH's `ProxyCommand` for a host in a network
+    /// namespace: a TCP connection to HOST:PORT made inside NETNS, on
+    /// stdin and stdout.
+    #[command(hide = true)]
+    Proxy {
+        netns: String,
+        host: String,
+        port: u16,
+    },
     /// Check a plan and report every problem at once.
     ///
     /// Example: `runner validate plans/quickstart.toml`

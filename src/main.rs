@@ -19,8 +19,9 @@ mod hash;
 mod html;
 mod kinds;
 #[macro_use]
-mod out;
+mod netns;
 mod os;
+mod out;
 mod paths;
 mod plan;
 mod provider;

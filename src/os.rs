@@ -242,3 +242,143 @@ pub fn raise_open_files() -> u64 {
     }
     lim.current.unwrap_or(u64::MAX)
 }
+
+/// This machine's IPv4 routes (root namespace), as (destination, prefix
+/// length), from `/proc/net/route`; empty when it cannot be read.
+pub fn ipv4_routes() -> Vec<(std::net::Ipv4Addr, u8)> {
+    let Ok(text) = std::fs::read_to_string("/proc/net/route") else {
+        return Vec::new();
+    };
+    text.lines()
+        .skip(1)
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            // Little-endian hex, as the kernel prints them.
+            let dest = u32::from_str_radix(f.get(1)?, 16).ok()?.swap_bytes();
+            let mask = u32::from_str_radix(f.get(7)?, 16).ok()?.swap_bytes();
+            Some((std::net::Ipv4Addr::from(dest), mask.count_ones() as u8))
+        })
+        .collect()
+}
+
+/// Where `ip netns` keeps network namespace `name`.
+pub fn netns_path(name: &str) -> std::path::PathBuf {
+    std::path::Path::new("/var/run/netns").join(name)
+}
+
+/// Runs `cmd` inside the network namespace at `path` (it is entered
+/// between fork and exec): its sockets, and its children's, are there.
+#[allow(unsafe_code)]
+pub fn enter_netns(cmd: &mut std::process::Command, path: &std::path::Path) -> std::io::Result<()> {
+    use std::os::fd::AsFd as _;
+    use std::os::unix::process::CommandExt as _;
+    let ns = std::fs::File::open(path)?;
+    // SAFETY: the hook makes one system call (setns) on a file opened
+    // before the fork; it allocates nothing and takes no lock.
+    unsafe {
+        cmd.pre_exec(move || {
+            rustix::thread::move_into_link_name_space(
+                ns.as_fd(),
+                Some(rustix::thread::LinkNameSpaceType::Network),
+            )?;
+            Ok(())
+        });
+    }
+    Ok(())
+}
+
+/// Runs `f` on a thread of its own inside the network namespace at
+/// `path`: what it opens (sockets) stays in that namespace, whatever
+/// thread uses it next. Nothing else of this process changes namespace.
+pub fn in_netns<T: Send + 'static>(
+    path: &std::path::Path,
+    f: impl FnOnce() -> std::io::Result<T> + Send + 'static,
+) -> std::io::Result<T> {
+    use std::os::fd::AsFd as _;
+    let ns = std::fs::File::open(path)?;
+    std::thread::spawn(move || {
+        rustix::thread::move_into_link_name_space(
+            ns.as_fd(),
+            Some(rustix::thread::LinkNameSpaceType::Network),
+        )?;
+        f()
+    })
+    .join()
+    .map_err(|_| std::io::Error::other("a thread in a network namespace panicked"))?
+}
+
+/// A TCP connection to `addr` made from inside the network namespace at `path`.
+pub fn connect_in_netns(
+    path: &std::path::Path,
+    addr: std::net::SocketAddr,
+    timeout: std::time::Duration,
+) -> std::io::Result<std::net::TcpStream> {
+    in_netns(path, move || {
+        std::net::TcpStream::connect_timeout(&addr, timeout)
+    })
+}
+
+/// Enters the network namespace at `path` for good (the whole process:
+/// call it before starting threads).
+pub fn enter_netns_now(path: &std::path::Path) -> std::io::Result<()> {
+    use std::os::fd::AsFd as _;
+    let ns = std::fs::File::open(path)?;
+    rustix::thread::move_into_link_name_space(
+        ns.as_fd(),
+        Some(rustix::thread::LinkNameSpaceType::Network),
+    )?;
+    Ok(())
+}
+
+/// A raw packet socket on interface `name` (every protocol, whole
+/// Ethernet frames), that does not see the frames it sends itself.
+#[allow(unsafe_code)]
+pub fn packet_socket(name: &str) -> std::io::Result<std::os::fd::OwnedFd> {
+    use rustix::net::{AddressFamily, SocketType, eth};
+    use std::os::fd::AsRawFd as _;
+    let fd = rustix::net::socket(AddressFamily::PACKET, SocketType::RAW, Some(eth::ALL))?;
+    let index = rustix::net::netdevice::name_to_index(&fd, name)?;
+    let addr = libc::sockaddr_ll {
+        sll_family: libc::AF_PACKET as u16,
+        sll_protocol: (libc::ETH_P_ALL as u16).to_be(),
+        sll_ifindex: index as i32,
+        sll_hatype: 0,
+        sll_pkttype: 0,
+        sll_halen: 0,
+        sll_addr: [0; 8],
+    };
+    let one: libc::c_int = 1;
+    // SAFETY: `addr` and `one` live on this stack for the calls; the sizes
+    // passed are theirs; `fd` is an open socket owned here.
+    let (bound, ignored) = unsafe {
+        (
+            libc::bind(
+                fd.as_raw_fd(),
+                (&raw const addr).cast::<libc::sockaddr>(),
+                std::mem::size_of::<libc::sockaddr_ll>() as libc::socklen_t,
+            ),
+            libc::setsockopt(
+                fd.as_raw_fd(),
+                libc::SOL_PACKET,
+                libc::PACKET_IGNORE_OUTGOING,
+                (&raw const one).cast::<libc::c_void>(),
+                std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+            ),
+        )
+    };
+    if bound != 0 || ignored != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(fd)
+}
+
+/// Whether `program` is an executable file in a directory of `PATH`.
+pub fn on_path(program: &str) -> bool {
+    use std::os::unix::fs::PermissionsExt as _;
+    std::env::var_os("PATH").is_some_and(|paths| {
+        std::env::split_paths(&paths).any(|d| {
+            std::fs::metadata(d.join(program))
+                .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+        })
+    })
+}

@@ -99,6 +99,8 @@ pub struct Target {
     pub host_key: String,
     /// Commands run here; created on first use.
     pub workdir: String,
+    /// A host in a network namespace: connected to from inside it.
+    pub netns: Option<String>,
 }
 
 impl Target {
@@ -112,8 +114,30 @@ impl Target {
             identity: h.identity.clone(),
             host_key: h.host_key.clone(),
             workdir: h.workdir.clone(),
+            netns: h.network.as_ref().map(|n| n.netns.clone()),
         }
     }
+}
+
+/// The TCP connection to a target: from inside its network namespace when
+/// it has one (this process's own namespace is not changed).
+async fn open(target: &Target) -> std::io::Result<tokio::net::TcpStream> {
+    let Some(ns) = &target.netns else {
+        return tokio::net::TcpStream::connect((target.address.as_str(), target.port)).await;
+    };
+    let ip: std::net::IpAddr = target
+        .address
+        .parse()
+        .map_err(|_| std::io::Error::other(format!("`{}` is not an address", target.address)))?;
+    let addr = std::net::SocketAddr::new(ip, target.port);
+    let path = crate::os::netns_path(ns);
+    let std = tokio::task::spawn_blocking(move || {
+        crate::os::connect_in_netns(&path, addr, CONNECT_TIMEOUT)
+    })
+    .await
+    .map_err(std::io::Error::other)??;
+    std.set_nonblocking(true)?;
+    tokio::net::TcpStream::from_std(std)
 }
 
 struct Client {
@@ -381,11 +405,10 @@ async fn try_connect(
         expected: expected.clone(),
         mismatch: mismatch.clone(),
     };
-    let addr = (target.address.as_str(), target.port);
-    let connected = tokio::time::timeout(
-        CONNECT_TIMEOUT,
-        client::connect(config.clone(), addr, client),
-    )
+    let connected = tokio::time::timeout(CONNECT_TIMEOUT, async {
+        let stream = open(target).await?;
+        client::connect_stream(config.clone(), stream, client).await
+    })
     .await;
     match connected {
         Ok(Ok(handle)) => Ok(handle),

@@ -27,6 +27,7 @@ pub fn run(path: &Path, yes: bool, parallelism: usize) -> Result<Exit> {
     let rt = super::runtime()?;
     let target = Target::find(path, &name, &paths, &store.state, &rt)?;
     if target.is_empty() {
+        remove_namespaces(&paths, &reporter);
         crate::out::outln!("Nothing to destroy: the state of `{name}` records no hosts.");
         let _ = fs_err::remove_file(paths.saved_plan());
         set_aside(&paths, unreadable.as_ref(), &reporter);
@@ -69,10 +70,23 @@ pub fn run(path: &Path, yes: bool, parallelism: usize) -> Result<Exit> {
     if !applied.complete() {
         return Ok(Exit::Failure);
     }
+    remove_namespaces(&paths, &reporter);
     // Empty folders of the plan go too; keys and logs stay.
     let _ = fs_err::remove_dir(paths.hosts_dir());
     set_aside(&paths, unreadable.as_ref(), &reporter);
     Ok(Exit::Success)
+}
+
+/// The plan's network namespaces (hub, hosts a kill left), whatever the
+/// state says.
+fn remove_namespaces(paths: &Paths, reporter: &Reporter) {
+    let gone = crate::netns::remove_plan(&paths.name, &paths.dir());
+    if !gone.is_empty() {
+        reporter.line(format!(
+            "  - network namespaces {}: removed",
+            gone.join(", ")
+        ));
+    }
 }
 
 /// The state to destroy from. A state that cannot be written (a full
@@ -252,6 +266,7 @@ fn empty_plan(name: &str, path: &Path, ec2: Option<Ec2Config>) -> crate::plan::P
         },
         workdir: None,
         ec2,
+        network: Default::default(),
         vars: Default::default(),
         groups: Vec::new(),
         steps: Vec::new(),

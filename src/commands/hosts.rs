@@ -44,6 +44,18 @@ fn write_known_hosts(paths: &Paths, hosts: &[(String, HostState)]) -> Result<Pat
     Ok(path)
 }
 
+/// How OpenSSH reaches a host in a network namespace: through this
+/// runner, which connects from inside the namespace (`runner proxy`).
+fn proxy_command(h: &HostState) -> Option<String> {
+    let n = h.network.as_ref()?;
+    let exe = std::env::current_exe().ok()?;
+    Some(format!(
+        "{} proxy {} %h %p",
+        crate::shell::quote(&exe.to_string_lossy()),
+        n.netns
+    ))
+}
+
 fn ssh_config(paths: &Paths, hosts: &[(String, HostState)]) -> Result<String> {
     let known = write_known_hosts(paths, hosts)?;
     let mut text = String::new();
@@ -64,6 +76,9 @@ fn ssh_config(paths: &Paths, hosts: &[(String, HostState)]) -> Result<String> {
             "  UserKnownHostsFile \"{}\"\n  GlobalKnownHostsFile /dev/null",
             known.display()
         );
+        if let Some(proxy) = proxy_command(h) {
+            let _ = writeln!(text, "  ProxyCommand {proxy}");
+        }
         // A cloud host nothing has logged into yet: its key is accepted on
         // first connect and kept in the same file, pinned from then on.
         let strict = if h.host_key.is_empty() {
@@ -170,9 +185,11 @@ fn ansible(paths: &Paths, hosts: &[(String, HostState)]) -> Result<String> {
     for (group, list) in groups {
         let _ = writeln!(text, "[{group}]");
         for (name, h) in list {
+            let proxy =
+                proxy_command(h).map_or(String::new(), |p| format!(" -o ProxyCommand=\"{p}\""));
             let _ = writeln!(
                 text,
-                "{} ansible_host={} ansible_port={} ansible_user={} ansible_ssh_private_key_file=\"{}\" ansible_ssh_common_args='-o UserKnownHostsFile=\"{}\" -o StrictHostKeyChecking=yes' runner_host='{name}' runner_workdir=\"{}\"",
+                "{} ansible_host={} ansible_port={} ansible_user={} ansible_ssh_private_key_file=\"{}\" ansible_ssh_common_args='-o UserKnownHostsFile=\"{}\" -o StrictHostKeyChecking=yes{proxy}' runner_host='{name}' runner_workdir=\"{}\"",
                 host_file_name(name),
                 h.address,
                 h.port,

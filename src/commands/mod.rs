@@ -9,6 +9,7 @@ mod hosts;
 mod init;
 mod plan;
 mod planning;
+mod proxy;
 mod report;
 mod saved;
 mod show;
@@ -31,6 +32,24 @@ pub fn run(command: Command) -> Result<Exit> {
             Ok(Exit::Success)
         }
         Command::Validate { plan } => validate::run(&plan),
+        Command::DelayLine {
+            netns,
+            a,
+            b,
+            delay_us,
+            jitter_us,
+        } => {
+            use std::time::Duration;
+            crate::netns::delay::run(
+                &netns,
+                &a,
+                &b,
+                Duration::from_micros(delay_us),
+                Duration::from_micros(jitter_us),
+            )?;
+            Ok(Exit::Success)
+        }
+        Command::Proxy { netns, host, port } => proxy::run(&netns, &host, port),
         Command::Plan {
             plan,
             out,

@@ -175,6 +175,7 @@ pub(super) fn creating(
         dir: None,
         pid: None,
         ec2: None,
+        network: None,
     });
     h.status = HostStatus::Creating;
     h.made_by = Some(provider);

@@ -85,6 +85,9 @@ async fn new_trial(
     for e in phases::clocks(&sessions, &mut trial).await {
         shared.say(format!("warning: {e}"));
     }
+    for e in phases::links(&shared.plan, &hosts, &mut trial).await {
+        shared.say(format!("warning: {e}"));
+    }
     // The folder appears just before the trial is recorded; one a kill
     // leaves between the two is removed by the next apply.
     fs_err::create_dir_all(&dir)?;

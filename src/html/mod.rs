@@ -114,6 +114,7 @@ pub fn page(plan: &Plan, dir: &Path, trial: &Trial) -> crate::error::Result<Stri
                 name, address => &h.address,
                 offset => format!("{:+.3}", h.clock_offset_ms),
                 rtt => format!("{:.3}", h.rtt_ms),
+                link => h.link.as_ref().map(link_shown),
             }
         })
         .collect();
@@ -135,6 +136,39 @@ pub fn page(plan: &Plan, dir: &Path, trial: &Trial) -> crate::error::Result<Stri
             analyses,
         },
     )
+}
+
+/// A host's link for people: as configured, and as measured.
+fn link_shown(l: &crate::trial::TrialLink) -> Value {
+    let configured = l.configured.as_ref().map_or("not shaped".to_string(), |c| {
+        let mut parts = Vec::new();
+        if let Some(r) = c.rate_bps {
+            parts.push(crate::units::human(r as f64, Some("bit/s")));
+        }
+        match (c.delay_us, c.jitter_us) {
+            (Some(d), Some(j)) => {
+                parts.push(format!("{} ms ± {} ms", d as f64 / 1e3, j as f64 / 1e3))
+            }
+            (Some(d), None) => parts.push(format!("{} ms", d as f64 / 1e3)),
+            _ => {}
+        }
+        if let Some(p) = c.loss {
+            parts.push(format!("{} % loss", p * 100.0));
+        }
+        parts.join(", ")
+    });
+    let measured = match (&l.measured, &l.error) {
+        (Some(m), _) => {
+            let mut s = format!("round trip {:.2} ms", m.rtt_ms);
+            if let Some(r) = m.rate_bps {
+                s.push_str(&format!(", {}", crate::units::human(r, Some("bit/s"))));
+            }
+            s
+        }
+        (None, Some(e)) => format!("not measured: {e}"),
+        (None, None) => String::new(),
+    };
+    context! { configured, measured }
 }
 
 fn checks_panel(trial: &Trial) -> Option<Value> {

@@ -10,6 +10,7 @@ use crate::diag::Diagnostic;
 pub fn validate_groups(
     raw: &RawPlan,
     provider: &Provider,
+    network: &super::model::Network,
     diags: &mut Vec<Diagnostic>,
 ) -> Vec<Group> {
     let groups: Vec<Group> = raw
@@ -17,10 +18,14 @@ pub fn validate_groups(
         .iter()
         .map(|g| {
             check_name(&g.name, "group name", diags);
-            let hosts = match provider {
+            let mut hosts = match provider {
                 Provider::Local | Provider::Ec2 => counted(raw, g, provider, diags),
                 Provider::Static => listed(raw, g, diags),
             };
+            let links = super::network::links(g, hosts.len(), network, diags);
+            for (h, l) in hosts.iter_mut().zip(links) {
+                h.link = l;
+            }
             Group {
                 name: g.name.value.clone(),
                 vars: g.vars.clone(),
@@ -96,6 +101,7 @@ fn counted(
             index,
             fixed: None,
             ec2: (*provider == Provider::Ec2).then(|| super::ec2::host_of(raw, g)),
+            link: None,
         })
         .collect()
 }
@@ -143,6 +149,7 @@ fn listed(raw: &RawPlan, g: &RawGroup, diags: &mut Vec<Diagnostic>) -> Vec<HostS
                 index,
                 fixed,
                 ec2: None,
+                link: None,
             }
         })
         .collect()

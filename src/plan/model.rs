@@ -22,6 +22,8 @@ pub struct Plan {
     pub workdir: Option<String>,
     /// `[provider]` of `kind = "ec2"`.
     pub ec2: Option<Ec2Config>,
+    /// `[provider] network` of local hosts.
+    pub network: Network,
     pub vars: Vars,
     pub groups: Vec<Group>,
     pub steps: Vec<Step>,
@@ -261,6 +263,44 @@ pub struct HostSpec {
     pub index: usize,
     pub fixed: Option<FixedHost>,
     pub ec2: Option<Ec2Host>,
+    /// Local hosts in namespaces: the host's access link, shaped.
+    pub link: Option<Link>,
+}
+
+/// A host's access link, each direction: rate (bit/s as tc counts them:
+/// whole frames), delay and jitter (each packet's delay uniform in delay ±
+/// jitter, kept in order), loss (a fraction, each direction).
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Link {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rate_bps: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delay_us: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jitter_us: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub loss: Option<f64>,
+}
+
+impl Link {
+    /// Nothing to shape.
+    pub fn is_empty(&self) -> bool {
+        *self == Link::default()
+    }
+}
+
+/// How local hosts are networked.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub enum Network {
+    /// Every host an sshd on 127.0.0.1 (the default).
+    #[default]
+    Loopback,
+    /// A network namespace per host on a bridge, with its own address in
+    /// `subnet` (`10.203.0.0/16`: base address and prefix length).
+    Namespaces {
+        base: std::net::Ipv4Addr,
+        prefix: u8,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]

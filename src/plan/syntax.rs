@@ -140,6 +140,9 @@ pub struct RawProvider {
     pub expire_after: Option<Sp<String>>,
     pub ssh_from: Option<Sp<Vec<Sp<String>>>>,
     pub ssh_timeout: Option<Sp<String>>,
+    // local
+    pub network: Option<Sp<String>>,
+    pub addresses: Option<Sp<String>>,
 }
 
 #[derive(Debug)]
@@ -152,6 +155,20 @@ pub struct RawGroup {
     pub instance_type: Option<Sp<String>>,
     pub ami: Option<Sp<String>>,
     pub spot: Option<Sp<bool>>,
+    /// `link = { rate, delay, jitter, loss }`: each host's access link.
+    pub link: Option<RawLink>,
+    /// `links = [{…}, …]`: host by host (index order), over `link`.
+    pub links: Option<Sp<Vec<RawLink>>>,
+}
+
+/// A link as written: each property with its span.
+#[derive(Debug, Clone, Default)]
+pub struct RawLink {
+    pub span: std::ops::Range<usize>,
+    pub rate: Option<Sp<String>>,
+    pub delay: Option<Sp<String>>,
+    pub jitter: Option<Sp<String>>,
+    pub loss: Option<Sp<String>>,
 }
 
 #[derive(Debug)]
@@ -214,8 +231,20 @@ const PROVIDER_KEYS: &[&str] = &[
     "expire_after",
     "ssh_from",
     "ssh_timeout",
+    "network",
+    "addresses",
 ];
-const GROUP_KEYS: &[&str] = &["count", "vars", "hosts", "instance_type", "ami", "spot"];
+const GROUP_KEYS: &[&str] = &[
+    "count",
+    "vars",
+    "hosts",
+    "instance_type",
+    "ami",
+    "spot",
+    "link",
+    "links",
+];
+const LINK_KEYS: &[&str] = &["rate", "delay", "jitter", "loss"];
 const HOST_KEYS: &[&str] = &["address", "port", "user", "identity", "host_key"];
 const ANALYZE_KEYS: &[&str] = &[
     "name", "parser", "files", "by", "formats", "unit", "tag", "columns", "key", "merge",
@@ -305,6 +334,8 @@ fn provider(top: &DeTable<'_>, diags: &mut Vec<Diagnostic>) -> RawProvider {
         expire_after: get_string(t, "expire_after", ctx, diags),
         ssh_from: get_string_list(t, "ssh_from", ctx, diags),
         ssh_timeout: get_string(t, "ssh_timeout", ctx, diags),
+        network: get_string(t, "network", ctx, diags),
+        addresses: get_string(t, "addresses", ctx, diags),
     }
 }
 
@@ -328,10 +359,32 @@ fn groups(top: &DeTable<'_>, diags: &mut Vec<Diagnostic>) -> Vec<RawGroup> {
             instance_type: get_string(t, "instance_type", &ctx, diags),
             ami: get_string(t, "ami", &ctx, diags),
             spot: get_bool(t, "spot", &ctx, diags),
+            link: lookup(t, "link").and_then(|v| link(v, &format!("{ctx}, `link`"), diags)),
+            links: get_array(t, "links", &ctx, diags).map(|(items, span)| {
+                let links = items
+                    .iter()
+                    .enumerate()
+                    .filter_map(|(i, v)| link(v, &format!("{ctx}, `links` {i}"), diags))
+                    .collect();
+                Sp::new(links, span)
+            }),
             name,
         });
     }
     out
+}
+
+/// A link table: rate, delay, jitter and loss, each a string or a number.
+fn link(v: &Spanned<DeValue<'_>>, ctx: &str, diags: &mut Vec<Diagnostic>) -> Option<RawLink> {
+    let t = expect_table(v, ctx, diags)?;
+    check_keys(t, LINK_KEYS, ctx, diags, |_, _| None);
+    Some(RawLink {
+        span: v.span(),
+        rate: get_number_or_string(t, "rate", ctx, diags),
+        delay: get_string(t, "delay", ctx, diags),
+        jitter: get_string(t, "jitter", ctx, diags),
+        loss: get_number_or_string(t, "loss", ctx, diags),
+    })
 }
 
 /// A static group's `hosts`.

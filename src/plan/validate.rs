@@ -25,7 +25,8 @@ pub fn validate(raw: RawPlan, cx: Context<'_>) -> Result<Plan, Vec<Diagnostic>> 
     if provider != Provider::Ec2 {
         super::ec2::refuse_ec2_keys(&raw, &mut diags);
     }
-    let groups = super::groups::validate_groups(&raw, &provider, &mut diags);
+    let network = super::network::network(&raw, &provider, &mut diags);
+    let groups = super::groups::validate_groups(&raw, &provider, &network, &mut diags);
     if let Some(config) = &ec2 {
         super::ec2::check_groups(&raw, config, &groups, &mut diags);
     }
@@ -64,6 +65,7 @@ pub fn validate(raw: RawPlan, cx: Context<'_>) -> Result<Plan, Vec<Diagnostic>> 
         provider,
         workdir: raw.provider.workdir.as_ref().map(|w| w.value.clone()),
         ec2,
+        network,
         vars: raw.vars,
         groups,
         steps,

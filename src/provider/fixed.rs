@@ -54,6 +54,7 @@ impl Fixed {
             dir: None,
             pid: None,
             ec2: None,
+            network: None,
         })
     }
 }

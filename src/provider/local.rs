@@ -20,6 +20,8 @@ use crate::state::{HostState, HostStatus, Op, Paths};
 #[derive(Clone)]
 pub struct Local {
     paths: Paths,
+    /// `network = "namespaces"`: the plan's network.
+    net: Option<crate::netns::Net>,
 }
 
 const START_TIMEOUT: Duration = Duration::from_secs(20);
@@ -41,9 +43,16 @@ pub fn sshd_path() -> PathBuf {
 }
 
 impl Local {
-    pub fn new(paths: &Paths) -> Self {
+    pub fn new(paths: &Paths, network: &crate::plan::model::Network) -> Self {
+        let net = match network {
+            crate::plan::model::Network::Loopback => None,
+            crate::plan::model::Network::Namespaces { base, prefix } => Some(
+                crate::netns::Net::new(&paths.name, &paths.dir(), *base, *prefix),
+            ),
+        };
         Local {
             paths: paths.clone(),
+            net,
         }
     }
 
@@ -187,7 +196,8 @@ pub fn host_dirs(paths: &Paths) -> Vec<PathBuf> {
     dirs
 }
 
-/// Stops the sshd of a host directory (if it is ours and running) and
+/// Stops the sshd of a host directory (if it is ours and running),
+/// removes its network namespace (and delay line) if it has one, and
 /// removes the directory. `Ok(true)` when an sshd was stopped.
 pub fn destroy_dir(dir: &Path) -> Result<bool, Error> {
     let stopped = match our_sshd(dir, None) {
@@ -197,6 +207,10 @@ pub fn destroy_dir(dir: &Path) -> Result<bool, Error> {
         }
         None => false,
     };
+    if let Ok(ns) = fs_err::read_to_string(dir.join("netns")) {
+        let hub = fs_err::read_to_string(dir.join("hub")).ok();
+        crate::netns::remove_host(ns.trim(), hub.as_deref().map(str::trim), dir);
+    }
     match fs_err::remove_dir_all(dir) {
         Ok(()) => Ok(stopped),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(stopped),
@@ -231,9 +245,20 @@ fn rc_to_hide() -> Option<PathBuf> {
 }
 
 impl Provider for Local {
-    fn prepare<'a>(&'a self, _creating: &'a [HostSpec]) -> Fut<'a, Result<Option<Op>, Error>> {
+    fn prepare<'a>(&'a self, creating: &'a [HostSpec]) -> Fut<'a, Result<Option<Op>, Error>> {
         let me = self.clone();
-        Box::pin(async move { blocking(move || me.prepare_now().map(|()| None)).await })
+        let links: Vec<crate::plan::model::Link> =
+            creating.iter().filter_map(|h| h.link.clone()).collect();
+        Box::pin(async move {
+            blocking(move || {
+                me.prepare_now()?;
+                if let Some(net) = &me.net {
+                    prepare_network(net, &links)?;
+                }
+                Ok(None)
+            })
+            .await
+        })
     }
 
     fn create<'a>(&'a self, req: Create<'a>) -> Fut<'a, Result<HostState, Error>> {
@@ -278,6 +303,45 @@ pub fn destroy_host(state: &HostState) -> Result<(), Error> {
 }
 
 impl Local {
+    /// A namespaced host's place: its address (the lowest no other host of
+    /// the plan has), its namespace and link made; noted in its folder for
+    /// destroy.
+    fn place(
+        &self,
+        net: &crate::netns::Net,
+        host: &HostSpec,
+        dir: &Path,
+    ) -> Result<(crate::state::NetHost, std::net::Ipv4Addr), Error> {
+        static ADDRESSES: std::sync::Mutex<()> = std::sync::Mutex::new(());
+        let file = crate::paths::host_file_name(&host.name);
+        let ns = net.host(&file);
+        // Recorded first: a kill from here on leaves what destroy removes.
+        fs_err::write(dir.join("netns"), &ns)?;
+        fs_err::write(dir.join("hub"), net.hub())?;
+        let addr = {
+            let _one = ADDRESSES.lock().unwrap_or_else(|e| e.into_inner());
+            let used: Vec<std::net::Ipv4Addr> = host_dirs(&self.paths)
+                .iter()
+                .filter_map(|d| fs_err::read_to_string(d.join("address")).ok())
+                .filter_map(|a| a.trim().parse().ok())
+                .collect();
+            let addr = net
+                .free_address(&used)
+                .ok_or("no address left in the plan's `addresses` range")?;
+            fs_err::write(dir.join("address"), addr.to_string())?;
+            addr
+        };
+        net.add_host(&file, addr, host.link.as_ref(), dir)
+            .map_err(|e| Error::Other(format!("{}: {e}", host.name)))?;
+        Ok((
+            crate::state::NetHost {
+                netns: ns,
+                hub: net.hub(),
+            },
+            addr,
+        ))
+    }
+
     fn prepare_now(&self) -> Result<(), Error> {
         let sshd = sshd_path();
         if !sshd.exists() {
@@ -319,6 +383,10 @@ impl Local {
         }
         let work = dir.join("work");
         fs_err::create_dir_all(&work)?;
+        let placed = match &self.net {
+            Some(net) => Some(self.place(net, host, &dir)?),
+            None => None,
+        };
         let host_key = dir.join("host_ed25519_key");
         // Its public half is kept in the state only: one file fewer per host.
         let public = make_key(&host_key, &host.name, false)?;
@@ -332,16 +400,30 @@ impl Local {
             // A failed attempt's sshd may still write these: start clean.
             let _ = fs_err::remove_file(dir.join("sshd.pid"));
             let _ = fs_err::write(dir.join("sshd.log"), b"");
-            let port = free_port()?;
+            // In its own namespace, a host's sshd has port 22 to itself.
+            let port = if placed.is_some() { 22 } else { free_port()? };
+            let listen = if placed.is_some() {
+                "0.0.0.0"
+            } else {
+                "127.0.0.1"
+            };
             let config = dir.join("sshd_config");
-            fs_err::write(&config, sshd_config(&host.name, &dir, &work, port, &user))?;
-            match start_sshd(&dir, port) {
+            fs_err::write(
+                &config,
+                sshd_config(&host.name, &dir, &work, listen, port, &user),
+            )?;
+            let ns = placed
+                .as_ref()
+                .map(|(n, _)| crate::os::netns_path(&n.netns));
+            match start_sshd(&dir, port, ns.as_deref()) {
                 Ok(pid) => {
                     return Ok(HostState {
                         hash: String::new(),
                         status: HostStatus::Ready,
                         instance: instance.to_string(),
-                        address: "127.0.0.1".into(),
+                        address: placed
+                            .as_ref()
+                            .map_or("127.0.0.1".into(), |(_, a)| a.to_string()),
                         port,
                         user,
                         identity: self.paths.client_key(),
@@ -351,6 +433,7 @@ impl Local {
                         dir: Some(dir),
                         pid: Some(pid),
                         ec2: None,
+                        network: placed.map(|(n, _)| n),
                     });
                 }
                 // Most likely another process took the port between our probe and sshd's bind.
@@ -361,14 +444,48 @@ impl Local {
     }
 }
 
+/// Before any host of a namespaced plan is made: root, the tools its links
+/// need, the hub.
+fn prepare_network(
+    net: &crate::netns::Net,
+    links: &[crate::plan::model::Link],
+) -> Result<(), Error> {
+    if !crate::os::is_root() {
+        return Err("`network = \"namespaces\"` needs root (CAP_NET_ADMIN and CAP_SYS_ADMIN, to make network namespaces): run runner as root, or use the default loopback network; nothing was started".into());
+    }
+    let netem = || crate::netns::has_netem();
+    let mut need = vec![("ip", "iproute2")];
+    if links
+        .iter()
+        .any(|l| l.rate_bps.is_some() || (netem() && !l.is_empty()))
+    {
+        need.push(("tc", "iproute2"));
+    }
+    if links.iter().any(|l| l.loss.is_some()) && !netem() {
+        need.push(("nft", "nftables"));
+    }
+    if links.iter().any(|l| l.delay_us.is_some()) && !netem() {
+        need.push(("ethtool", "ethtool"));
+    }
+    for (tool, package) in need {
+        if !crate::os::on_path(tool) {
+            return Err(format!(
+                "`{tool}` is not installed, and the plan's network needs it: install {package} (apt-get install {package}); nothing was started"
+            )
+            .into());
+        }
+    }
+    net.ensure_hub().map_err(|e| Error::Other(e.to_string()))
+}
+
 /// sshd_config takes a path with spaces in double quotes; it has no escape
 /// for a double quote itself, which `prepare` rejects.
-fn sshd_config(host: &str, dir: &Path, work: &Path, port: u16, user: &str) -> String {
+fn sshd_config(host: &str, dir: &Path, work: &Path, listen: &str, port: u16, user: &str) -> String {
     let d = dir.display();
     format!(
         r#"# runner local host {host}
 Port {port}
-ListenAddress 127.0.0.1
+ListenAddress {listen}
 AddressFamily inet
 HostKey "{d}/host_ed25519_key"
 PidFile "{d}/sshd.pid"
@@ -424,8 +541,9 @@ fn no_reexec_flag() -> &'static str {
     })
 }
 
-/// Starts sshd (it daemonizes before binding) and waits for its pid file and port.
-fn start_sshd(dir: &Path, port: u16) -> Result<u32, Error> {
+/// Starts sshd (it daemonizes before binding) and waits for its pid file
+/// and port; inside network namespace `netns` when given.
+fn start_sshd(dir: &Path, port: u16, netns: Option<&Path>) -> Result<u32, Error> {
     let config = dir.join("sshd_config");
     let log = dir.join("sshd.log");
     let sshd = sshd_path();
@@ -437,6 +555,10 @@ fn start_sshd(dir: &Path, port: u16) -> Result<u32, Error> {
     }
     if let Some(rc) = rc_to_hide() {
         crate::os::hide_file_from(&mut cmd, &rc);
+    }
+    if let Some(ns) = netns {
+        crate::os::enter_netns(&mut cmd, ns)
+            .map_err(|e| Error::Other(format!("cannot enter {}: {e}", ns.display())))?;
     }
     crate::os::keep_open_files_limit(&mut cmd);
     let out = cmd

@@ -82,7 +82,7 @@ pub fn for_plan(plan: &Plan, paths: &Paths) -> Box<dyn Provider> {
         (crate::kinds::Provider::Static, _) => {
             Box::new(fixed::Fixed::new(&plan.name, plan.workdir.as_deref()))
         }
-        _ => Box::new(local::Local::new(paths)),
+        _ => Box::new(local::Local::new(paths, &plan.network)),
     }
 }
 
@@ -92,7 +92,9 @@ pub fn for_state(state: &HostState, paths: &Paths, plan_name: &str) -> Box<dyn P
         (crate::kinds::Provider::Ec2, Some(e)) => {
             Box::new(ec2::Ec2::from_state(e, plan_name, paths))
         }
-        (crate::kinds::Provider::Local, _) => Box::new(local::Local::new(paths)),
+        (crate::kinds::Provider::Local, _) => {
+            Box::new(local::Local::new(paths, &Default::default()))
+        }
         _ => Box::new(fixed::Fixed::new(plan_name, None)),
     }
 }

@@ -159,6 +159,17 @@ pub struct HostState {
     /// Ec2 provider: the instance.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ec2: Option<Box<Ec2Instance>>,
+    /// Local provider on `network = "namespaces"`: where the host is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub network: Option<NetHost>,
+}
+
+/// A local host in a network namespace: its namespace (runner reaches its
+/// sshd from inside it) and the plan's hub (links are probed from there).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NetHost {
+    pub netns: String,
+    pub hub: String,
 }
 
 impl HostState {

@@ -83,6 +83,23 @@ pub struct TrialHost {
     /// Round trip of the best clock sample.
     #[serde(default)]
     pub rtt_ms: f64,
+    /// A host in a network namespace: its link as configured and as
+    /// measured from the hub when the trial began.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub link: Option<TrialLink>,
+}
+
+/// A host's link in a trial.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct TrialLink {
+    /// `None`: not shaped.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub configured: Option<crate::plan::model::Link>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub measured: Option<crate::netns::probe::Measured>,
+    /// Why it could not be measured.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]

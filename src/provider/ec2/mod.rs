@@ -777,6 +777,7 @@ impl Inner {
                 private_address: String::new(),
                 launch: String::new(),
             })),
+            network: None,
         }
     }
 

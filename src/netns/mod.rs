@@ -1,0 +1,436 @@
+//! Local hosts on a network of their own (`[provider] network =
+//! "namespaces"`): each host a network namespace with its own address,
+//! joined by a veth pair to a bridge in the plan's hub namespace. A host's
+//! `link` is shaped on its pair: rate with `tbf` on each end's egress (so
+//! each direction), delay, jitter and loss with netem where the kernel has
+//! it; where it has not, delay and jitter by a runner delay line in the hub
+//! ([`delay`]) and loss by nftables in the host's namespace. Nothing in the
+//! machine's own namespace changes: every link is made inside namespaces,
+//! and every namespace is named `runner-<plan>-<project>-…` (`ip netns
+//! list`), so that destroy finds what a kill left.
+
+pub mod delay;
+pub mod probe;
+
+use std::net::Ipv4Addr;
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+use crate::plan::model::Link;
+
+/// The plan's network: its namespaces' names, its addresses.
+#[derive(Debug, Clone)]
+pub struct Net {
+    /// `runner-<plan>-<project>-`: every namespace of the plan starts so.
+    prefix: String,
+    pub base: Ipv4Addr,
+    pub prefix_len: u8,
+}
+
+/// A command that failed: what ran, and what it said.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct NetError(pub String);
+
+type Result<T> = std::result::Result<T, NetError>;
+
+impl Net {
+    /// The network of the plan whose folder is `dir` (`.runner/<plan>`).
+    pub fn new(plan: &str, dir: &Path, base: Ipv4Addr, prefix_len: u8) -> Net {
+        Net {
+            prefix: prefix_of(plan, dir),
+            base,
+            prefix_len,
+        }
+    }
+
+    pub fn hub(&self) -> String {
+        format!("{}hub", self.prefix)
+    }
+
+    /// The namespace of host `file_name` (`client-0`).
+    pub fn host(&self, file_name: &str) -> String {
+        format!("{}{file_name}", self.prefix)
+    }
+
+    /// The hub's own address (probes start there).
+    pub fn hub_address(&self) -> Ipv4Addr {
+        Ipv4Addr::from(u32::from(self.base) + 1)
+    }
+
+    /// The lowest address of the range that `used` does not hold (the
+    /// first is the network's, the second the hub's).
+    pub fn free_address(&self, used: &[Ipv4Addr]) -> Option<Ipv4Addr> {
+        let size = 1u32 << (32 - self.prefix_len);
+        (2..size - 1)
+            .map(|i| Ipv4Addr::from(u32::from(self.base) + i))
+            .find(|a| !used.contains(a))
+    }
+
+    /// The hub namespace and its bridge, if missing.
+    pub fn ensure_hub(&self) -> Result<()> {
+        let hub = self.hub();
+        if crate::os::netns_path(&hub).exists() && ip(&["-n", &hub, "link", "show", "br0"]).is_ok()
+        {
+            return Ok(());
+        }
+        // Half-made (a kill): made again.
+        let _ = ip(&["netns", "del", &hub]);
+        ip(&["netns", "add", &hub])?;
+        let addr = format!("{}/{}", self.hub_address(), self.prefix_len);
+        for args in [
+            vec!["-n", &hub, "link", "set", "lo", "up"],
+            vec!["-n", &hub, "link", "add", "br0", "type", "bridge"],
+            vec!["-n", &hub, "addr", "add", &addr, "dev", "br0"],
+            vec!["-n", &hub, "link", "set", "br0", "up"],
+        ] {
+            ip(&args)?;
+        }
+        Ok(())
+    }
+
+    /// Host `file_name`'s namespace at `addr`, joined to the hub through
+    /// its link, shaped. `dir` keeps what destroy needs (the delay line's pid).
+    pub fn add_host(
+        &self,
+        file_name: &str,
+        addr: Ipv4Addr,
+        link: Option<&Link>,
+        dir: &Path,
+    ) -> Result<()> {
+        let ns = self.host(file_name);
+        let hub = self.hub();
+        let _ = ip(&["netns", "del", &ns]);
+        ip(&["netns", "add", &ns])?;
+        ip(&["-n", &ns, "link", "set", "lo", "up"])?;
+        let id = &crate::hash::sha256_hex(file_name.as_bytes())[..6];
+        let (h, d, b) = (format!("h{id}"), format!("d{id}"), format!("b{id}"));
+        ip(&[
+            "-n", &hub, "link", "add", &h, "type", "veth", "peer", "name", "eth0", "netns", &ns,
+        ])?;
+        let line = link.filter(|l| l.delay_us.is_some() && !has_netem());
+        if line.is_some() {
+            // host eth0 ⇄ h (hub) ═ delay line ═ d ⇄ b (bridge port)
+            ip(&[
+                "-n", &hub, "link", "add", &d, "type", "veth", "peer", "name", &b,
+            ])?;
+            ip(&["-n", &hub, "link", "set", &b, "master", "br0"])?;
+            for i in [&d, &b] {
+                ip(&["-n", &hub, "link", "set", i, "up"])?;
+            }
+        } else {
+            ip(&["-n", &hub, "link", "set", &h, "master", "br0"])?;
+        }
+        ip(&["-n", &hub, "link", "set", &h, "up"])?;
+        let cidr = format!("{addr}/{}", self.prefix_len);
+        ip(&["-n", &ns, "addr", "add", &cidr, "dev", "eth0"])?;
+        ip(&["-n", &ns, "link", "set", "eth0", "up"])?;
+        let Some(l) = link else {
+            return Ok(());
+        };
+        if let Some(l) = line {
+            for (space, dev) in [
+                (&ns, "eth0"),
+                (&hub, h.as_str()),
+                (&hub, d.as_str()),
+                (&hub, b.as_str()),
+            ] {
+                offloads_off(space, dev)?;
+            }
+            start_delay_line(&hub, &h, &d, l, dir)?;
+        }
+        for (space, dev) in [(&ns, "eth0"), (&hub, h.as_str())] {
+            for cmd in shaping(l, dev, has_netem()) {
+                let args: Vec<&str> = cmd.iter().map(String::as_str).collect();
+                tool_in(space, &args)?;
+            }
+        }
+        if let (Some(loss), false) = (l.loss, has_netem()) {
+            drop_at_random(&ns, loss)?;
+        }
+        Ok(())
+    }
+}
+
+/// `runner-<plan>-<project>-`: the project is the plan folder's path (a
+/// hash of it), so that two checkouts of one plan never share a name.
+fn prefix_of(plan: &str, dir: &Path) -> String {
+    let abs = std::path::absolute(dir).unwrap_or_else(|_| dir.to_path_buf());
+    let project = crate::hash::sha256_hex(abs.to_string_lossy().as_bytes());
+    format!("runner-{plan}-{}-", &project[..6])
+}
+
+/// Every namespace of plan `plan` (folder `dir`), and every delay line in
+/// them, gone: what destroy leaves, whatever the state says (also what a
+/// kill left). The names removed.
+pub fn remove_plan(plan: &str, dir: &Path) -> Vec<String> {
+    let prefix = prefix_of(plan, dir);
+    let ours: Vec<String> = namespaces()
+        .into_iter()
+        .filter(|n| n.starts_with(&prefix))
+        .collect();
+    for name in &ours {
+        stop_delay_lines(name);
+        let _ = ip(&["netns", "del", name]);
+    }
+    ours
+}
+
+/// Host `ns` gone: its delay line stopped (pid in `dir`), its namespace
+/// deleted (its veth pair with it).
+pub fn remove_host(ns: &str, hub: Option<&str>, dir: &Path) {
+    if let Some(pid) = delay_line_pid(dir, hub) {
+        crate::os::terminate(&[pid], std::time::Duration::from_secs(2));
+    }
+    let _ = ip(&["netns", "del", ns]);
+}
+
+/// The namespaces `ip netns` knows.
+pub fn namespaces() -> Vec<String> {
+    std::fs::read_dir("/var/run/netns")
+        .map(|d| {
+            d.flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Runs `ip ARGS`; its stderr is the error.
+fn ip(args: &[&str]) -> Result<()> {
+    tool("ip", args)
+}
+
+fn tool(prog: &str, args: &[&str]) -> Result<()> {
+    let out = Command::new(prog)
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|e| NetError(format!("cannot run `{prog}`: {e}")))?;
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(NetError(format!(
+            "`{prog} {}` failed: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stderr).trim()
+        )))
+    }
+}
+
+/// `tc …` (or another tool: `cmd[0]`) run inside namespace `ns`.
+fn tool_in(ns: &str, cmd: &[&str]) -> Result<()> {
+    let mut args = vec!["netns", "exec", ns];
+    args.extend(cmd);
+    tool("ip", &args)
+}
+
+/// The qdiscs that shape `dev`'s egress for `link`: `tbf` for the rate;
+/// netem for delay, jitter and loss where the kernel has it (tbf then its
+/// child). Pure, so that the netem path is checked where netem is missing.
+pub fn shaping(link: &Link, dev: &str, netem: bool) -> Vec<Vec<String>> {
+    let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<String>>();
+    let mut out = Vec::new();
+    let delayed = netem && (link.delay_us.is_some() || link.loss.is_some());
+    let mut parent = vec!["root".to_string()];
+    if delayed {
+        let mut cmd = s(&[
+            "tc", "qdisc", "add", "dev", dev, "root", "handle", "1:", "netem",
+        ]);
+        if let Some(d) = link.delay_us {
+            cmd.extend(s(&["delay", &format!("{d}us")]));
+            if let Some(j) = link.jitter_us.filter(|&j| j > 0) {
+                cmd.extend(s(&[&format!("{j}us"), "distribution", "uniform"]));
+            }
+        }
+        if let Some(p) = link.loss {
+            cmd.extend(s(&["loss", &format!("{}%", p * 100.0)]));
+        }
+        // A queue long enough for the link's delay at any rate it carries.
+        cmd.extend(s(&["limit", "100000"]));
+        out.push(cmd);
+        parent = s(&["parent", "1:1", "handle", "10:"]);
+    }
+    if let Some(rate) = link.rate_bps {
+        // Burst: 10 ms of traffic, at least two frames; a queue of 100 ms.
+        let burst = (rate / 8 / 100).max(3028);
+        let mut cmd = s(&["tc", "qdisc", "add", "dev", dev]);
+        cmd.extend(parent);
+        cmd.extend(s(&[
+            "tbf",
+            "rate",
+            &format!("{rate}bit"),
+            "burst",
+            &burst.to_string(),
+            "latency",
+            "100ms",
+        ]));
+        out.push(cmd);
+    }
+    out
+}
+
+/// Whether this kernel has netem (tried once, in a throw-away namespace).
+pub fn has_netem() -> bool {
+    static NETEM: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *NETEM.get_or_init(|| {
+        if std::env::var_os("RUNNER_NO_NETEM").is_some() {
+            return false;
+        }
+        let ns = format!("runner-probe-{}", crate::os::unique_id());
+        if ip(&["netns", "add", &ns]).is_err() {
+            return false;
+        }
+        let ok = tool_in(
+            &ns,
+            &[
+                "tc", "qdisc", "add", "dev", "lo", "root", "netem", "delay", "1ms",
+            ],
+        )
+        .is_ok();
+        let _ = ip(&["netns", "del", &ns]);
+        ok
+    })
+}
+
+/// Whole frames, full checksums: what a packet socket must see.
+fn offloads_off(ns: &str, dev: &str) -> Result<()> {
+    tool_in(
+        ns,
+        &[
+            "ethtool", "-K", dev, "tx", "off", "tso", "off", "gso", "off", "gro", "off",
+        ],
+    )
+}
+
+/// Loss without netem: nftables in the host's namespace drops each packet
+/// on its link (`eth0`; not runner's own connection, local to it) with
+/// probability `loss`, in and out.
+fn drop_at_random(ns: &str, loss: f64) -> Result<()> {
+    let per_million = (loss * 1e6).round() as u64;
+    let rules = format!(
+        "table inet runner {{\n  chain input {{ type filter hook input priority 0; iifname \"eth0\" numgen random mod 1000000 < {per_million} drop; }}\n  chain output {{ type filter hook output priority 0; oifname \"eth0\" numgen random mod 1000000 < {per_million} drop; }}\n}}\n"
+    );
+    let mut cmd = Command::new("ip");
+    cmd.args(["netns", "exec", ns, "nft", "-f", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    let mut child = cmd
+        .spawn()
+        .map_err(|e| NetError(format!("cannot run `nft`: {e}")))?;
+    if let Some(mut stdin) = child.stdin.take() {
+        use std::io::Write as _;
+        let _ = stdin.write_all(rules.as_bytes());
+    }
+    let out = child
+        .wait_with_output()
+        .map_err(|e| NetError(e.to_string()))?;
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(NetError(format!(
+            "`nft` failed in {ns}: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        )))
+    }
+}
+
+/// Starts `runner delay-line` between `a` and `b` in the hub, detached;
+/// its pid in `dir/delayline.pid`.
+fn start_delay_line(hub: &str, a: &str, b: &str, link: &Link, dir: &Path) -> Result<()> {
+    let exe = std::env::current_exe().map_err(|e| NetError(e.to_string()))?;
+    let child = Command::new(exe)
+        .args([
+            "delay-line",
+            hub,
+            a,
+            b,
+            &link.delay_us.unwrap_or(0).to_string(),
+            &link.jitter_us.unwrap_or(0).to_string(),
+        ])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .map_err(|e| NetError(format!("cannot start the delay line: {e}")))?;
+    std::fs::write(dir.join("delayline.pid"), child.id().to_string())
+        .map_err(|e| NetError(e.to_string()))?;
+    Ok(())
+}
+
+/// The delay line recorded in `dir`, if it is still ours (its command line
+/// names the hub).
+fn delay_line_pid(dir: &Path, hub: Option<&str>) -> Option<u32> {
+    let pid: u32 = std::fs::read_to_string(dir.join("delayline.pid"))
+        .ok()?
+        .trim()
+        .parse()
+        .ok()?;
+    let cmd = crate::os::cmdline(pid)?;
+    (cmd.contains("delay-line") && hub.is_none_or(|h| cmd.contains(h))).then_some(pid)
+}
+
+/// Delay lines running in namespace `ns` (found by their command line,
+/// which names it: what a kill left without a pid file).
+fn stop_delay_lines(ns: &str) {
+    let pids: Vec<u32> = std::fs::read_dir("/proc")
+        .map(|d| {
+            d.flatten()
+                .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+                .filter(|&p| {
+                    crate::os::cmdline(p).is_some_and(|c| {
+                        c.contains(" delay-line ") && c.contains(&format!(" {ns} "))
+                    })
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    if !pids.is_empty() {
+        crate::os::terminate(&pids, std::time::Duration::from_secs(2));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn netem_where_the_kernel_has_it_else_tbf_alone() {
+        let l = Link {
+            rate_bps: Some(50_000_000),
+            delay_us: Some(20_000),
+            jitter_us: Some(2_000),
+            loss: Some(0.005),
+        };
+        let with: Vec<String> = shaping(&l, "eth0", true)
+            .iter()
+            .map(|c| c.join(" "))
+            .collect();
+        assert_eq!(
+            with,
+            [
+                "tc qdisc add dev eth0 root handle 1: netem delay 20000us 2000us distribution uniform loss 0.5% limit 100000",
+                "tc qdisc add dev eth0 parent 1:1 handle 10: tbf rate 50000000bit burst 62500 latency 100ms",
+            ]
+        );
+        let without: Vec<String> = shaping(&l, "eth0", false)
+            .iter()
+            .map(|c| c.join(" "))
+            .collect();
+        assert_eq!(
+            without,
+            ["tc qdisc add dev eth0 root tbf rate 50000000bit burst 62500 latency 100ms"]
+        );
+        assert!(shaping(&Link::default(), "eth0", false).is_empty());
+    }
+
+    #[test]
+    fn addresses_skip_the_network_and_the_hub() {
+        let n = Net::new("p", Path::new("/tmp/x"), Ipv4Addr::new(10, 9, 0, 0), 30);
+        assert_eq!(n.hub_address(), Ipv4Addr::new(10, 9, 0, 1));
+        assert_eq!(n.free_address(&[]), Some(Ipv4Addr::new(10, 9, 0, 2)));
+        assert_eq!(n.free_address(&[Ipv4Addr::new(10, 9, 0, 2)]), None);
+        assert!(n.hub().starts_with("runner-p-") && n.hub().ends_with("-hub"));
+    }
+}
