@@ -19,7 +19,6 @@ mod hash;
 mod html;
 mod kinds;
 #[macro_use]
-mod netns;
 mod os;
 mod out;
 mod paths;

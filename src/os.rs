@@ -307,17 +307,6 @@ pub fn in_netns<T: Send + 'static>(
     .map_err(|_| std::io::Error::other("a thread in a network namespace panicked"))?
 }
 
-/// A TCP connection to `addr` made from inside the network namespace at `path`.
-pub fn connect_in_netns(
-    path: &std::path::Path,
-    addr: std::net::SocketAddr,
-    timeout: std::time::Duration,
-) -> std::io::Result<std::net::TcpStream> {
-    in_netns(path, move || {
-        std::net::TcpStream::connect_timeout(&addr, timeout)
-    })
-}
-
 /// Enters the network namespace at `path` for good (the whole process:
 /// call it before starting threads).
 pub fn enter_netns_now(path: &std::path::Path) -> std::io::Result<()> {

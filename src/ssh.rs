@@ -119,6 +119,49 @@ impl Target {
     }
 }
 
+/// A TCP connection to `addr` made from inside network namespace `ns`
+/// (a socket stays in the namespace it was made in).
+pub fn connect_in(
+    ns: &str,
+    addr: std::net::SocketAddr,
+    timeout: Duration,
+) -> std::io::Result<std::net::TcpStream> {
+    crate::os::in_netns(&crate::os::netns_path(ns), move || {
+        std::net::TcpStream::connect_timeout(&addr, timeout)
+    })
+}
+
+/// OpenSSH's `ProxyCommand` for a host in namespace `ns`: a connection to
+/// `addr` made from inside it, fed from `input`, its answers to `output`,
+/// until either side closes.
+pub fn proxy(
+    ns: &str,
+    addr: std::net::SocketAddr,
+    mut input: impl std::io::Read + Send + 'static,
+    mut output: impl std::io::Write,
+) -> std::io::Result<()> {
+    use std::io::{Read as _, Write as _};
+    let stream = connect_in(ns, addr, CONNECT_TIMEOUT)?;
+    let mut up = stream.try_clone()?;
+    let mut down = stream;
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 32 * 1024];
+        while let Ok(n) = input.read(&mut buf) {
+            if n == 0 || up.write_all(&buf[..n]).is_err() {
+                break;
+            }
+        }
+        let _ = up.shutdown(std::net::Shutdown::Write);
+    });
+    let mut buf = [0u8; 32 * 1024];
+    while let Ok(n) = down.read(&mut buf) {
+        if n == 0 || output.write_all(&buf[..n]).is_err() || output.flush().is_err() {
+            break;
+        }
+    }
+    Ok(())
+}
+
 /// The TCP connection to a target: from inside its network namespace when
 /// it has one (this process's own namespace is not changed).
 async fn open(target: &Target) -> std::io::Result<tokio::net::TcpStream> {
@@ -130,12 +173,10 @@ async fn open(target: &Target) -> std::io::Result<tokio::net::TcpStream> {
         .parse()
         .map_err(|_| std::io::Error::other(format!("`{}` is not an address", target.address)))?;
     let addr = std::net::SocketAddr::new(ip, target.port);
-    let path = crate::os::netns_path(ns);
-    let std = tokio::task::spawn_blocking(move || {
-        crate::os::connect_in_netns(&path, addr, CONNECT_TIMEOUT)
-    })
-    .await
-    .map_err(std::io::Error::other)??;
+    let ns = ns.clone();
+    let std = tokio::task::spawn_blocking(move || connect_in(&ns, addr, CONNECT_TIMEOUT))
+        .await
+        .map_err(std::io::Error::other)??;
     std.set_nonblocking(true)?;
     tokio::net::TcpStream::from_std(std)
 }

@@ -80,7 +80,7 @@ pub fn run(path: &Path, yes: bool, parallelism: usize) -> Result<Exit> {
 /// The plan's network namespaces (hub, hosts a kill left), whatever the
 /// state says.
 fn remove_namespaces(paths: &Paths, reporter: &Reporter) {
-    let gone = crate::netns::remove_plan(&paths.name, &paths.dir());
+    let gone = crate::provider::netns::remove_plan(&paths.name, &paths.dir());
     if !gone.is_empty() {
         reporter.line(format!(
             "  - network namespaces {}: removed",

@@ -40,7 +40,7 @@ pub fn run(command: Command) -> Result<Exit> {
             jitter_us,
         } => {
             use std::time::Duration;
-            crate::netns::delay::run(
+            crate::provider::netns::delay::run(
                 &netns,
                 &a,
                 &b,

@@ -21,7 +21,7 @@ use crate::state::{HostState, HostStatus, Op, Paths};
 pub struct Local {
     paths: Paths,
     /// `network = "namespaces"`: the plan's network.
-    net: Option<crate::netns::Net>,
+    net: Option<crate::provider::netns::Net>,
 }
 
 const START_TIMEOUT: Duration = Duration::from_secs(20);
@@ -47,7 +47,7 @@ impl Local {
         let net = match network {
             crate::plan::model::Network::Loopback => None,
             crate::plan::model::Network::Namespaces { base, prefix } => Some(
-                crate::netns::Net::new(&paths.name, &paths.dir(), *base, *prefix),
+                crate::provider::netns::Net::new(&paths.name, &paths.dir(), *base, *prefix),
             ),
         };
         Local {
@@ -209,7 +209,7 @@ pub fn destroy_dir(dir: &Path) -> Result<bool, Error> {
     };
     if let Ok(ns) = fs_err::read_to_string(dir.join("netns")) {
         let hub = fs_err::read_to_string(dir.join("hub")).ok();
-        crate::netns::remove_host(ns.trim(), hub.as_deref().map(str::trim), dir);
+        crate::provider::netns::remove_host(ns.trim(), hub.as_deref().map(str::trim), dir);
     }
     match fs_err::remove_dir_all(dir) {
         Ok(()) => Ok(stopped),
@@ -308,7 +308,7 @@ impl Local {
     /// destroy.
     fn place(
         &self,
-        net: &crate::netns::Net,
+        net: &crate::provider::netns::Net,
         host: &HostSpec,
         dir: &Path,
     ) -> Result<(crate::state::NetHost, std::net::Ipv4Addr), Error> {
@@ -447,13 +447,13 @@ impl Local {
 /// Before any host of a namespaced plan is made: root, the tools its links
 /// need, the hub.
 fn prepare_network(
-    net: &crate::netns::Net,
+    net: &crate::provider::netns::Net,
     links: &[crate::plan::model::Link],
 ) -> Result<(), Error> {
     if !crate::os::is_root() {
         return Err("`network = \"namespaces\"` needs root (CAP_NET_ADMIN and CAP_SYS_ADMIN, to make network namespaces): run runner as root, or use the default loopback network; nothing was started".into());
     }
-    let netem = || crate::netns::has_netem();
+    let netem = || crate::provider::netns::has_netem();
     let mut need = vec![("ip", "iproute2")];
     if links
         .iter()

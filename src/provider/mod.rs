@@ -7,6 +7,7 @@ pub mod ec2;
 mod error;
 pub mod fixed;
 pub mod local;
+pub mod netns;
 
 pub use error::Error;
 

@@ -89,6 +89,15 @@ pub struct TrialHost {
     pub link: Option<TrialLink>,
 }
 
+/// A link as measured from the hub: round trip, and the rate that reaches
+/// the host when it is shaped.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct LinkMeasured {
+    pub rtt_ms: f64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rate_bps: Option<f64>,
+}
+
 /// A host's link in a trial.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 pub struct TrialLink {
@@ -96,7 +105,7 @@ pub struct TrialLink {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub configured: Option<crate::plan::model::Link>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub measured: Option<crate::netns::probe::Measured>,
+    pub measured: Option<LinkMeasured>,
     /// Why it could not be measured.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,

@@ -163,54 +163,6 @@ pub async fn clocks(sessions: &Sessions, trial: &mut Trial) -> Vec<String> {
     errors
 }
 
-/// Each host in a network namespace: its link as configured, and as
-/// measured from the plan's hub (round trip; the rate of a short transfer
-/// when it is shaped). Probes run at once; a failed one is said, not fatal.
-pub async fn links(
-    plan: &crate::plan::Plan,
-    hosts: &BTreeMap<String, crate::state::HostState>,
-    trial: &mut Trial,
-) -> Vec<String> {
-    let mut set = tokio::task::JoinSet::new();
-    for name in trial.hosts.keys() {
-        let Some(h) = hosts.get(name) else { continue };
-        let Some(net) = h.network.clone() else {
-            continue;
-        };
-        let Ok(addr) = h.address.parse::<std::net::Ipv4Addr>() else {
-            continue;
-        };
-        let configured = plan
-            .hosts()
-            .find(|s| &s.name == name)
-            .and_then(|s| s.link.clone());
-        let name = name.clone();
-        let rate = configured.as_ref().and_then(|l| l.rate_bps);
-        set.spawn_blocking(move || {
-            let measured = crate::netns::probe::measure(&net.hub, &net.netns, addr, rate);
-            (name, configured, measured)
-        });
-    }
-    let mut warnings = Vec::new();
-    while let Some(Ok((name, configured, measured))) = set.join_next().await {
-        let (measured, error) = match measured {
-            Ok(m) => (Some(m), None),
-            Err(e) => {
-                warnings.push(format!("{name}: its link could not be measured: {e}"));
-                (None, Some(e.to_string()))
-            }
-        };
-        if let Some(h) = trial.hosts.get_mut(&name) {
-            h.link = Some(crate::trial::TrialLink {
-                configured,
-                measured,
-                error,
-            });
-        }
-    }
-    warnings
-}
-
 /// Runs one script on every host that has something to do, at once.
 async fn on_hosts(
     sessions: &Sessions,

@@ -8,10 +8,9 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 /// What a probe found.
-#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct Measured {
     pub rtt_ms: f64,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rate_bps: Option<f64>,
 }
 
