@@ -106,7 +106,7 @@ impl CheckResult {
         };
         let detail = match &self.error {
             Some(e) => e.clone(),
-            None if self.no_baseline => "no earlier trial to compare with yet".into(),
+            None if self.no_baseline => "nothing earlier to compare with yet".into(),
             None => {
                 let failed: Vec<&RowResult> = self.rows.iter().filter(|r| !r.passed).collect();
                 let show = |r: &RowResult| {
@@ -129,11 +129,26 @@ impl CheckResult {
                         format!("{} = {} ({})", r.row, num(r.value), extra.join(", "))
                     }
                 };
-                if failed.is_empty() {
+                // Worse than the limit, but passing for want of significance.
+                let unproven: Vec<&RowResult> = self
+                    .rows
+                    .iter()
+                    .filter(|r| r.passed && r.change_pct.is_some() && r.note.is_some())
+                    .collect();
+                if failed.is_empty() && unproven.is_empty() {
                     match self.rows.len() {
                         1 => "1 row within the limit".to_string(),
                         n => format!("{n} rows within the limit"),
                     }
+                } else if failed.is_empty() {
+                    format!(
+                        "worse than the limit, not significantly: {}",
+                        unproven
+                            .iter()
+                            .map(|r| show(r))
+                            .collect::<Vec<_>>()
+                            .join("; ")
+                    )
                 } else {
                     failed
                         .iter()

@@ -141,7 +141,8 @@ pub enum Command {
     /// Example: `runner report plans/quickstart.toml && xdg-open trials/quickstart/*/report.html`
     Report {
         plan: PathBuf,
-        /// A trial id (a folder under `trials/<plan>/`); default: the latest.
+        /// A trial or series id (a folder under `trials/<plan>/`); default:
+        /// the latest trial (the latest series in a plan with `[series]`).
         trial: Option<String>,
         /// Compare two trials, or two series, instead: every figure's
         /// means and n, the change in % with its 95 % interval, a p-value
@@ -161,10 +162,11 @@ pub enum Command {
     /// Example: `runner check plans/quickstart.toml --baseline 20261123T192821Z`
     Check {
         plan: PathBuf,
-        /// A trial id (a folder under `trials/<plan>/`); default: the latest.
+        /// A trial or series id (a folder under `trials/<plan>/`); default:
+        /// the latest trial (the latest series in a plan with `[series]`).
         trial: Option<String>,
-        /// The trial `regression` checks compare with (default: each
-        /// check's `baseline`, else the trial before).
+        /// The trial (or series) `regression` checks compare with (default:
+        /// each check's `baseline`, else the one before).
         #[arg(long, value_name = "TRIAL")]
         baseline: Option<String>,
     },

@@ -123,9 +123,13 @@ fn run_plan(args: &[PathBuf]) -> Result<Exit> {
     // Writing tables into a trial: one writer at a time, as for apply.
     let paths = crate::paths::Paths::here(&plan.name);
     let _lock = crate::state::lock::Lock::acquire(&paths.lock(), "analysed")?;
+    let latest_series = (trial_id.is_none() && plan.series.is_some())
+        .then(|| crate::series::find(&plan.name, None).map(|(_, f)| f.series))
+        .transpose()?;
     if let Some(id) = trial_id
         .as_deref()
         .filter(|id| crate::series::is_series_id(id))
+        .or(latest_series.as_deref())
     {
         let (dir, _) = crate::series::find(&plan.name, Some(id))?;
         for a in &plan.analyses {

@@ -23,6 +23,11 @@ pub fn run(plan_path: &Path, trial_id: Option<&str>, baseline: Option<&str>) -> 
     if let Some(id) = trial_id.filter(|id| crate::series::is_series_id(id)) {
         return check_series(&plan, id, baseline);
     }
+    // A series plan's checks are the series': its latest, by default.
+    if trial_id.is_none() && plan.series.is_some() {
+        let (_, file) = crate::series::find(&plan.name, None)?;
+        return check_series(&plan, &file.series, baseline);
+    }
     let (dir, trial) = crate::trial::find(&plan.name, trial_id)?;
     let trials = crate::paths::trials_dir(&plan.name);
     if let Some(b) = baseline

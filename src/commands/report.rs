@@ -27,7 +27,13 @@ pub fn run(
         }
         return Ok(Exit::Success);
     }
-    if let Some(id) = trial_id.filter(|id| crate::series::is_series_id(id)) {
+    let latest_series = (trial_id.is_none() && plan.series.is_some())
+        .then(|| crate::series::find(&plan.name, None).map(|(_, f)| f.series))
+        .transpose()?;
+    if let Some(id) = trial_id
+        .filter(|id| crate::series::is_series_id(id))
+        .or(latest_series.as_deref())
+    {
         let (dir, file) = crate::series::find(&plan.name, Some(id))?;
         let path = crate::html::series::write(&plan, &dir, &file)?;
         crate::out::outln!("{}", crate::paths::shown(&path));

@@ -50,7 +50,10 @@ pub(super) fn changes(
         record,
         fresh: fresh.is_some(),
     };
-    let mut ran_or_rendered = false;
+    // Trials of the series no longer in the plan (a value removed,
+    // `repeat` lowered): the series' tables are made again without them.
+    let left = record.is_some_and(|r| r.trials.keys().any(|id| spec.slot(id).is_none()));
+    let mut ran_or_rendered = left;
     let mut slot_changes = Vec::new();
     for &i in &spec.order {
         let slot = &spec.slots[i];
@@ -74,7 +77,7 @@ pub(super) fn changes(
         .iter()
         .any(|c: &Change| c.node.is_some_and(|n| graph.dag[n].kind == NodeKind::Trial));
     match head_verdict {
-        Some(v) if fresh.is_some() || runs_trials => {
+        Some(v) if fresh.is_some() || runs_trials || left => {
             super::push(out, head_idx, &graph.dag[head_idx], Some(v))
         }
         _ => out.unchanged += 1,
@@ -131,7 +134,20 @@ fn why_new(
         return Some(String::new());
     };
     if new_trial {
-        return Some("; --new-trial".into());
+        let left = spec
+            .slots
+            .iter()
+            .filter(|s| !record.trials.contains_key(&s.id))
+            .count();
+        return Some(if left > 0 {
+            format!(
+                "; --new-trial (series {} is left with {left} of {} trials not run)",
+                record.id,
+                spec.slots.len()
+            )
+        } else {
+            "; --new-trial".into()
+        });
     }
     for slot in &spec.slots {
         if let Some(done) = record.trials.get(&slot.id)
@@ -178,10 +194,22 @@ struct Slots<'a> {
 }
 
 impl Slots<'_> {
-    /// The trial of a slot that is done (and not abandoned).
+    /// The trial of a slot that is done: complete (not partial, not
+    /// abandoned), and what the slot runs now.
     fn done(&self, slot: &Slot) -> Option<&str> {
         let r = self.record?.trials.get(&slot.id)?;
-        (!r.abandoned && r.hash == self.graph.dag[slot.trial].hash).then_some(r.trial.as_str())
+        (!r.abandoned && !r.partial && r.hash == self.graph.dag[slot.trial].hash)
+            .then_some(r.trial.as_str())
+    }
+
+    /// Why a slot runs again: its last trial was partial or abandoned.
+    fn again(&self, slot: &Slot) -> Option<String> {
+        let r = self.record?.trials.get(&slot.id)?;
+        match (r.partial, r.abandoned) {
+            (true, _) => Some(format!("; again: trial {} failed on some host", r.trial)),
+            (_, true) => Some(format!("; again: trial {} did not finish", r.trial)),
+            _ => None,
+        }
     }
 
     /// The slot's trial and its nodes; whether anything of it runs.
@@ -201,7 +229,10 @@ impl Slots<'_> {
                 format!("finish trial {id}, armed by an interrupted apply"),
             )),
             (false, None, Some(_)) => None,
-            (false, None, None) => Some((Action::Create, trial.host.clone())),
+            (false, None, None) => Some((
+                Action::Create,
+                format!("{}{}", trial.host, self.again(slot).unwrap_or_default()),
+            )),
         };
         let runs = verdict.as_ref().map(|v| v.0);
         match verdict {
@@ -220,6 +251,9 @@ impl Slots<'_> {
             let fed = upstream && !matches!(n.kind, NodeKind::Collect { .. });
             let v: Verdict = match (runs, done) {
                 (Some(a), _) => Some((a, n.host.clone())),
+                // What a host holds now is not what it held in a trial
+                // that is over: a new or changed collect is for new trials.
+                (None, Some(_)) if matches!(n.kind, NodeKind::Collect { .. }) => None,
                 (None, Some(t)) if self.current(n, t) && !fed => None,
                 (None, Some(t)) => {
                     Some((Action::Update, format!("{}; again in trial {t}", n.host)))

@@ -135,6 +135,7 @@ fn trial_verdict(
         _ if new_trial => format!("{what}; --new-trial"),
         None => what.clone(),
         Some(t) if t.hash != node.hash => format!("{what}; changed since trial {}", t.id),
+        Some(t) if t.abandoned => format!("{what}; trial {} did not run its tests", t.id),
         Some(_) if !recreated.is_empty() => format!(
             "{what}; its hosts are (re)created ({})",
             crate::graph::hosts_summary(&recreated)

@@ -220,7 +220,7 @@ fn task(graph: &Graph, change: &Change, state: &State, shared: &Arc<Shared>, tag
     match change.node {
         None if change.orphan.is_some() => host::destroy_orphan(cx),
         None if change.is_host => host::destroy(cx),
-        None if change.armed_trial.is_some() => trial::finish_armed(cx),
+        None if change.armed_trial.is_some() => trial::finish_armed(cx, None),
         None => forget(change, state),
         Some(node) => match graph.dag[node].kind.clone() {
             NodeKind::Host => host::create(cx, node),

@@ -64,7 +64,7 @@ pub(super) fn start(cx: Cx<'_>) -> Task {
         return Box::pin(async move { Err(failure) });
     };
     let fresh = cx.change.action == crate::diff::Action::Create;
-    let record = if fresh {
+    let mut record = if fresh {
         SeriesRecord {
             id: crate::series::new_id(&cx.shared.paths.name),
             seed: spec.seed,
@@ -73,6 +73,10 @@ pub(super) fn start(cx: Cx<'_>) -> Task {
     } else {
         cx.state.series.clone().unwrap_or_default()
     };
+    // Trials no longer in the plan are forgotten (their folders stay).
+    let before = record.trials.len();
+    record.trials.retain(|id, _| spec.slot(id).is_some());
+    let pruned = record.trials.len() < before;
     let plan = cx.shared.plan.clone();
     let trials = cx.shared.paths.trials();
     let fail = cx.fail;
@@ -95,13 +99,13 @@ pub(super) fn start(cx: Cx<'_>) -> Task {
             )
         } else {
             format!(
-                "series {}: going on ({done} of {} trials done)",
+                "series {}: {done} of {} trials were done before this apply",
                 record.id,
                 spec.slots.len()
             )
         };
         Ok(Done::Summary {
-            op: if fresh {
+            op: if fresh || pruned {
                 Op::Series { series: record }
             } else {
                 Op::Nothing

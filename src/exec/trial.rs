@@ -27,31 +27,53 @@ const LATE_S: f64 = 0.05;
 /// series' trial (a slot) finishes the trial of its slot an interrupted
 /// apply armed, or runs a new one into the series.
 pub(super) fn run(cx: Cx<'_>, node_idx: NodeIndex) -> Task {
-    if cx.change.armed_trial.is_some() {
-        return finish_armed(cx);
-    }
-    let node = &cx.graph.dag[node_idx];
-    let Payload::Trial(spec) = node.payload.clone() else {
-        let failure = cx.fail.with("no trial to run");
-        return Box::pin(async move { Err(failure) });
-    };
-    let series = match node.slot.map(|k| super::series::placement(&cx, k)) {
-        Some(Ok(s)) => Some(s),
-        Some(Err(e)) => {
+    let fresh = match Fresh::of(&cx, node_idx) {
+        Ok(f) => f,
+        Err(e) => {
             let failure = cx.fail.with(e);
             return Box::pin(async move { Err(failure) });
         }
-        None => None,
     };
-    let hosts = cx.state.hosts.clone();
-    let hash = node.hash.clone();
+    if cx.change.armed_trial.is_some() {
+        // A series' trial an interrupted apply armed: finished, or, if its
+        // tests never were armed, run anew in its place.
+        return finish_armed(cx, Some(fresh));
+    }
     let (shared, fail) = (cx.shared, cx.fail);
-    Box::pin(async move {
-        let spec = resolve(&spec, &hosts).map_err(|e| fail.with(e))?;
-        new_trial(shared, spec, hosts, hash, series)
-            .await
-            .map_err(|e| fail.with(e))
-    })
+    Box::pin(async move { fresh.run(shared).await.map_err(|e| fail.with(e)) })
+}
+
+/// What a new trial of a trial node needs.
+pub(super) struct Fresh {
+    spec: Arc<TrialSpec>,
+    hosts: BTreeMap<String, HostState>,
+    hash: String,
+    series: Option<crate::trial::TrialSeries>,
+}
+
+impl Fresh {
+    fn of(cx: &Cx<'_>, node_idx: NodeIndex) -> Result<Fresh> {
+        let node = &cx.graph.dag[node_idx];
+        let Payload::Trial(spec) = node.payload.clone() else {
+            return Err(Error::msg("no trial to run"));
+        };
+        let series = node
+            .slot
+            .map(|k| super::series::placement(cx, k))
+            .transpose()?;
+        let hosts = cx.state.hosts.clone();
+        let spec = resolve(&spec, &hosts).map_err(|e| Error::msg(e.to_string()))?;
+        Ok(Fresh {
+            spec,
+            hosts,
+            hash: node.hash.clone(),
+            series,
+        })
+    }
+
+    async fn run(self, shared: Arc<Shared>) -> Result<Done> {
+        new_trial(shared, self.spec, self.hosts, self.hash, self.series).await
+    }
 }
 
 async fn new_trial(
@@ -248,7 +270,7 @@ async fn arm(
 /// plan says now. A trial that cannot be finished (its hosts are gone or
 /// unreachable) is recorded as finished all the same, and said to be
 /// abandoned: it must not hold up every later apply.
-pub(super) fn finish_armed(cx: Cx<'_>) -> Task {
+pub(super) fn finish_armed(cx: Cx<'_>, then: Option<Fresh>) -> Task {
     let id = cx.change.armed_trial.clone().unwrap_or_default();
     let by_nodes = cx.change.reported_by_nodes.clone();
     let hosts = cx.state.hosts.clone();
@@ -275,16 +297,66 @@ pub(super) fn finish_armed(cx: Cx<'_>) -> Task {
                 .sessions(&spec.hosts, &hosts)
                 .await
                 .map_err(Error::msg)?;
-            let report = |test: &str| !by_nodes.iter().any(|t| t == test);
-            finish(&shared, &spec, &sessions, trial, &dir, &hash, &report).await
-        };
-        Ok(attempt.await.unwrap_or_else(|e| {
-            if let Ok(trial) = Trial::read(&dir) {
-                in_series(&shared, &trial, "abandoned");
+            if trial.trigger_epoch <= 0.0 {
+                // Killed before its tests were armed: nothing ran.
+                return Ok(None);
             }
-            abandoned(&id, hash, slot, &e)
-        }))
+            let report = |test: &str| !by_nodes.iter().any(|t| t == test);
+            finish(&shared, &spec, &sessions, trial, &dir, &hash, &report)
+                .await
+                .map(Some)
+        };
+        match attempt.await {
+            Ok(Some(done)) => Ok(done),
+            Ok(None) => Ok(never_armed(&shared, &hosts, &id, &dir, (hash, slot), then).await),
+            Err(e) => {
+                if let Ok(trial) = Trial::read(&dir) {
+                    in_series(&shared, &trial, "abandoned");
+                }
+                Ok(abandoned(&id, hash, slot, &e))
+            }
+        }
     })
+}
+
+/// A trial whose tests were never armed (runner was killed first): its
+/// monitors stopped, it is recorded as abandoned, and it runs again — at
+/// once for a series' trial (`then`), by the next apply for a plain one.
+async fn never_armed(
+    shared: &Arc<Shared>,
+    hosts: &BTreeMap<String, HostState>,
+    id: &str,
+    dir: &Path,
+    (hash, slot): (String, Option<String>),
+    then: Option<Fresh>,
+) -> Done {
+    if let Ok(mut trial) = Trial::read(dir) {
+        let spec = phases::spec_of(&trial);
+        if let Ok(sessions) = shared.pool.sessions(&spec.hosts, hosts).await {
+            phases::stop_monitors(&sessions, &spec, &mut trial).await;
+        }
+        trial.status = "abandoned".into();
+        let _ = trial.write(dir);
+        in_series(shared, &trial, "abandoned");
+    }
+    let line =
+        format!("trial {id}: its tests were never armed (runner stopped first); nothing ran");
+    if let Some(fresh) = then {
+        shared.say(format!("{line}; it runs again now"));
+        return match fresh.run(shared.clone()).await {
+            Ok(done) => done,
+            Err(e) => abandoned(id, hash, slot, &e),
+        };
+    }
+    let mut done = abandoned(id, hash, slot, &Error::msg("never armed"));
+    if let Done::Summary {
+        lines, failures, ..
+    } = &mut done
+    {
+        *lines = vec![format!("{line}; the next apply runs it")];
+        failures.clear();
+    }
+    done
 }
 
 fn abandoned(id: &str, hash: String, slot: Option<String>, e: &Error) -> Done {
@@ -296,6 +368,7 @@ fn abandoned(id: &str, hash: String, slot: Option<String>, e: &Error) -> Done {
                 status: TrialStatus::Finished,
                 slot,
                 abandoned: true,
+                partial: false,
             },
         },
         lines: vec![format!(
@@ -318,6 +391,7 @@ fn record(trial: &Trial, hash: &str, status: TrialStatus) -> Op {
             status,
             slot: trial.series.as_ref().map(|s| s.slot.clone()),
             abandoned: false,
+            partial: trial.status == "partial",
         },
     }
 }

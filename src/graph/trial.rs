@@ -102,7 +102,7 @@ fn run_error(s: &Section, host: Option<&String>, e: &str) -> Diagnostic {
         s.span.clone(),
     )
     .help(
-        "template variables are `host`, `groups`, `vars`, `out` (this one's output folder) and `trial`; a name that is not defined is an error; a literal `{{` is written `{{ \"{{\" }}`",
+        "template variables are `host`, `groups`, `vars`, `out` (this one's output folder), `trial`, and in a series `series` (`point`, `repetition`, `warmup`); a name that is not defined is an error; a literal `{{` is written `{{ \"{{\" }}`",
     )
 }
 

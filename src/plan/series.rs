@@ -8,8 +8,9 @@ use super::model::{Group, Series, SeriesOrder};
 use super::syntax::{RawPlan, RawSeries, Sp};
 use crate::diag::Diagnostic;
 
-/// The series tables' own columns: a series var may not be named so.
-const RESERVED: [&str; 12] = [
+/// The series tables' own columns, and the per-trial tables' key columns
+/// (which the series tables carry too): a series var may not be named so.
+const RESERVED: [&str; 21] = [
     "figure",
     "unit",
     "n",
@@ -22,6 +23,15 @@ const RESERVED: [&str; 12] = [
     "min",
     "max",
     "pooled",
+    "source",
+    "test",
+    "host",
+    "file",
+    "tag",
+    "column",
+    "protocol",
+    "reverse",
+    "error",
 ];
 
 /// More trials than this in one series is almost surely a typo.
@@ -194,8 +204,14 @@ fn check_values(n: &str, values: &Sp<Vec<super::syntax::SpValue>>, diags: &mut V
             .help("list the values to sweep, e.g. `streams = [1, 2, 4]`"),
         );
     }
-    let mut seen: Vec<&serde_json::Value> = Vec::new();
+    // Values are told apart as they are shown (`1` and `"1"` are one
+    // point's label), and labels are `a=1,b=2 #3`: no `,`, `=`, `@`, `#`.
+    let mut seen: Vec<String> = Vec::new();
     for v in &values.value {
+        let shown = match &v.value {
+            serde_json::Value::String(s) => s.clone(),
+            other => other.to_string(),
+        };
         if v.value.is_array() || v.value.is_object() {
             diags.push(
                 Diagnostic::at(
@@ -204,12 +220,28 @@ fn check_values(n: &str, values: &Sp<Vec<super::syntax::SpValue>>, diags: &mut V
                 )
                 .help("series values are strings, numbers or booleans"),
             );
-        } else if seen.contains(&&v.value) {
-            diags.push(Diagnostic::at(
-                format!("series var `{n}` lists {} twice", v.value),
-                v.span.clone(),
-            ));
+        } else if shown.is_empty()
+            || shown.contains([',', '=', '@', '#'])
+            || shown.chars().any(char::is_control)
+        {
+            diags.push(
+                Diagnostic::at(
+                    format!("series var `{n}` has the value {}, which cannot label a point", v.value),
+                    v.span.clone(),
+                )
+                .help("points are labelled `streams=4,protocol=udp`: a value may not be empty or hold `,`, `=`, `@`, `#` or control characters"),
+            );
+        } else if seen.contains(&shown) {
+            diags.push(
+                Diagnostic::at(
+                    format!("series var `{n}` lists {shown} twice"),
+                    v.span.clone(),
+                )
+                .help(
+                    "values are told apart as they are shown: `1` and `\"1\"` are the same point",
+                ),
+            );
         }
-        seen.push(&v.value);
+        seen.push(shown);
     }
 }

@@ -231,18 +231,17 @@ fn regression(
     };
     let significant = change.p.is_some_and(|p| p < c.significance);
     let too_few = crate::stats::smallest_u_p(old.len(), cur.len()) >= c.significance;
+    // Said only of a row worse than the limit that passes for want of significance.
     let note = match change.p {
+        _ if worse <= fraction || significant => None,
         None => Some("1 trial: noise not estimated".into()),
         Some(_) if too_few => Some(format!(
-            "{} and {} trials cannot be significant at {}",
+            "not significant: {} and {} trials cannot be at {}",
             old.len(),
             cur.len(),
             c.significance
         )),
-        Some(_) if worse > fraction && !significant => {
-            Some(format!("not significant at {}", c.significance))
-        }
-        Some(_) => None,
+        Some(_) => Some(format!("not significant at {}", c.significance)),
     };
     Ok(RowResult {
         row,

@@ -145,9 +145,16 @@ pub fn too_few(deltas: &[Delta], test: TestKind) -> Option<String> {
     if test != TestKind::UTest {
         return None;
     }
+    // Only where it matters: a change the test did not call significant.
     let worst = deltas
         .iter()
         .filter(|d| d.a.len() > 1 && d.b.len() > 1)
+        .filter(|d| {
+            d.change
+                .as_ref()
+                .and_then(|c| c.p)
+                .is_none_or(|p| p >= ALPHA)
+        })
         .map(|d| (d.a.len(), d.b.len()))
         .find(|&(a, b)| crate::stats::smallest_u_p(a, b) >= ALPHA)?;
     Some(format!(

@@ -115,13 +115,20 @@ impl SeriesFile {
     /// The measured trials (not warm-ups) that finished with results, by
     /// point label: their ids in the order they ran.
     pub fn measured(&self, point: &str) -> Vec<&TrialEntry> {
-        // Repetitions beyond `repeat` (it was lowered) are left out.
-        self.trials
+        // Repetitions beyond `repeat` (it was lowered) are left out; a
+        // repetition that ran again counts once, its last run.
+        let mut out: Vec<&TrialEntry> = Vec::new();
+        for t in self
+            .trials
             .iter()
             .filter(|t| t.point == point && !t.discard)
             .filter(|t| self.repeat == 0 || t.repetition <= self.repeat)
             .filter(|t| t.status == "complete" || t.status == "partial")
-            .collect()
+        {
+            out.retain(|o| o.repetition != t.repetition);
+            out.push(t);
+        }
+        out
     }
 }
 

@@ -65,9 +65,12 @@ pub struct SlotRecord {
     pub trial: String,
     /// What it ran: a slot whose hash changed since starts a new series.
     pub hash: String,
-    /// It could not be finished: it runs again.
+    /// It could not be finished, or its tests never were armed: it runs again.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub abandoned: bool,
+    /// A test failed on some host: it runs again (its folder stays).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub partial: bool,
 }
 
 /// The account, region and shared resources of an `ec2` plan: enough to
@@ -113,9 +116,13 @@ pub struct TrialRecord {
     /// A series' trial: its slot (the trial node's id).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub slot: Option<String>,
-    /// Finished without its results: its hosts were gone or unreachable.
+    /// Finished without its results: its hosts were gone or unreachable,
+    /// or its tests never were armed.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub abandoned: bool,
+    /// A test failed (or left no result) on some host.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub partial: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -277,6 +284,7 @@ impl State {
                             trial: trial.id.clone(),
                             hash: trial.hash.clone(),
                             abandoned: trial.abandoned,
+                            partial: trial.partial,
                         },
                     );
                 }

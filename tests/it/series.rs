@@ -522,3 +522,124 @@ fn series_report_opens_offline(p: &Project, id: &str) {
         }
     }
 }
+
+/// A server with a monitor (which widens the moment between a trial
+/// recorded armed and its tests armed) and a client; every trial notes its
+/// point and repetition in `runs.txt`.
+const KILL_PLAN: &str = r#"name = "ka"
+[groups.server]
+count = 1
+[groups.client]
+count = 1
+[series]
+repeat = 3
+order = "in-order"
+[series.vars]
+mode = ["x", "y"]
+[[monitor]]
+name = "m"
+on = ["server"]
+run = "sleep 30"
+[[test]]
+name = "w"
+on = ["client"]
+run = """
+echo "{{ series.point }} {{ series.repetition }}" >> runs.txt
+printf 'v\n1\n' > {{ out }}/r.csv
+"""
+[[analyze]]
+name = "vals"
+parser = "csv"
+files = "*/w/r.csv"
+"#;
+
+#[test]
+fn a_kill_before_the_tests_are_armed_runs_that_repetition_again() {
+    for round in 0..5u64 {
+        let p = Project::new();
+        p.write("plan.toml", KILL_PLAN);
+        let mut child = p.command(&["apply", "plan.toml", "--yes"]).spawn().unwrap();
+        // Kill as soon as the second trial's folder appears: just before or
+        // just after it is recorded armed, before its tests are.
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let folders = std::fs::read_dir(p.path().join("trials/ka"))
+                .map(|d| {
+                    d.flatten()
+                        .filter(|e| e.path().join("trial.json").is_file())
+                        .count()
+                })
+                .unwrap_or(0);
+            if folders >= 2 || Instant::now() > deadline {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(2 + round * 3));
+        }
+        kill(child.id(), "KILL");
+        let _ = child.wait();
+        let r = p.run(&["apply", "plan.toml", "--yes"]);
+        assert_eq!(r.code, 0, "round {round}: {r:?}");
+        let plan = p.run(&["plan", "plan.toml"]);
+        assert!(
+            plan.stdout.contains("No changes."),
+            "round {round}: {plan:?}"
+        );
+        // Every (point, repetition) ran, none twice.
+        let runs = p.read(".runner/ka/hosts/client-0/work/runs.txt");
+        let mut lines: Vec<&str> = runs.lines().collect();
+        lines.sort_unstable();
+        lines.dedup();
+        assert_eq!(
+            lines.len(),
+            runs.lines().count(),
+            "round {round}: twice:\n{runs}"
+        );
+        assert_eq!(lines.len(), 6, "round {round}:\n{runs}");
+        p.run(&["destroy", "plan.toml", "--yes"]).ok();
+    }
+}
+
+#[test]
+fn a_repetition_that_failed_runs_again_and_counts_once() {
+    let p = Project::new();
+    p.write(
+        "plan.toml",
+        r#"name = "fl"
+[groups.h]
+count = 1
+[series]
+repeat = 3
+[[test]]
+name = "t"
+on = ["h"]
+run = """
+if [ {{ series.repetition }} = 2 ] && [ ! -e failed-once ]; then touch failed-once; exit 7; fi
+printf 'v\n{{ series.repetition }}\n' > {{ out }}/v.csv
+"""
+[[analyze]]
+name = "val"
+parser = "csv"
+files = "*/t/v.csv"
+"#,
+    );
+    let r = p.run(&["apply", "plan.toml", "--yes"]);
+    assert_eq!(r.code, 1, "{r:?}");
+    let plan = p.run(&["plan", "plan.toml", "-v"]);
+    assert!(plan.stdout.contains("failed on some host"), "{plan:?}");
+    p.run(&["apply", "plan.toml", "--yes"]).ok();
+    assert!(p.run(&["plan", "plan.toml"]).stdout.contains("No changes."));
+    let id = std::fs::read_dir(p.path().join("trials/fl"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .find(|n| n.starts_with("series-"))
+        .unwrap();
+    let table = p.read(&format!("trials/fl/{id}/analysis/val.csv"));
+    let mean = table
+        .lines()
+        .find(|l| l.starts_with("all files") && l.contains(",mean,"))
+        .unwrap();
+    // Repetitions 1, 2 (its second run) and 3: n 3, mean 2.
+    assert!(mean.contains(",3,0,2,"), "{table}");
+    p.run(&["destroy", "plan.toml", "--yes"]).ok();
+}
