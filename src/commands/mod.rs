@@ -21,16 +21,19 @@ use std::path::Path;
 use crate::error::{Error, Result};
 use crate::exit::Exit;
 
+/// `runner completions SHELL`.
+fn completions(shell: clap_complete::Shell) -> Result<Exit> {
+    use clap::CommandFactory as _;
+    let mut out = Vec::new();
+    clap_complete::generate(shell, &mut crate::cli::Cli::command(), "runner", &mut out);
+    crate::out::write(&String::from_utf8_lossy(&out));
+    Ok(Exit::Success)
+}
+
 pub fn run(command: Command) -> Result<Exit> {
     match command {
         Command::Init { dir } => init::run(&dir),
-        Command::Completions { shell } => {
-            use clap::CommandFactory as _;
-            let mut out = Vec::new();
-            clap_complete::generate(shell, &mut crate::cli::Cli::command(), "runner", &mut out);
-            crate::out::write(&String::from_utf8_lossy(&out));
-            Ok(Exit::Success)
-        }
+        Command::Completions { shell } => completions(shell),
         Command::Validate { plan } => validate::run(&plan),
         Command::DelayLine {
             netns,
@@ -38,17 +41,7 @@ pub fn run(command: Command) -> Result<Exit> {
             b,
             delay_us,
             jitter_us,
-        } => {
-            use std::time::Duration;
-            crate::provider::netns::delay::run(
-                &netns,
-                &a,
-                &b,
-                Duration::from_micros(delay_us),
-                Duration::from_micros(jitter_us),
-            )?;
-            Ok(Exit::Success)
-        }
+        } => proxy::delay_line(&netns, (&a, &b), delay_us, jitter_us),
         Command::Proxy { netns, host, port } => proxy::run(&netns, &host, port),
         Command::Plan {
             plan,

@@ -1,6 +1,7 @@
-//! `runner proxy NETNS HOST PORT` (hidden): OpenSSH's `ProxyCommand` for a
-//! local host in a network namespace (this machine has no route to it):
-//! the connection is made from inside the namespace.
+//! The hidden commands of namespaced local hosts: `runner proxy NETNS HOST
+//! PORT`, OpenSSH's `ProxyCommand` for a host in a network namespace (this
+//! machine has no route to it: the connection is made from inside the
+//! namespace); `runner delay-line`, a shaped link's delay line.
 
 use crate::error::{Error, Result};
 use crate::exit::Exit;
@@ -12,5 +13,23 @@ pub fn run(netns: &str, host: &str, port: u16) -> Result<Exit> {
     let addr = std::net::SocketAddr::new(ip, port);
     crate::ssh::proxy(netns, addr, std::io::stdin(), std::io::stdout().lock())
         .map_err(|e| Error::msg(format!("cannot reach {host}:{port} in {netns}: {e}")))?;
+    Ok(Exit::Success)
+}
+
+/// `runner delay-line NETNS A B DELAY_US JITTER_US`: runs until killed.
+pub fn delay_line(
+    netns: &str,
+    (a, b): (&str, &str),
+    delay_us: u64,
+    jitter_us: u64,
+) -> Result<Exit> {
+    use std::time::Duration;
+    crate::provider::netns::delay::run(
+        netns,
+        a,
+        b,
+        Duration::from_micros(delay_us),
+        Duration::from_micros(jitter_us),
+    )?;
     Ok(Exit::Success)
 }
