@@ -185,8 +185,14 @@ fn ansible(paths: &Paths, hosts: &[(String, HostState)]) -> Result<String> {
     for (group, list) in groups {
         let _ = writeln!(text, "[{group}]");
         for (name, h) in list {
-            let proxy =
-                proxy_command(h).map_or(String::new(), |p| format!(" -o ProxyCommand=\"{p}\""));
+            let proxy = proxy_command(h).map_or(String::new(), |p| {
+                // Hosts of two projects in namespaces may share an address:
+                // their own ControlPath keeps Ansible's persistent
+                // connections apart (its default is named by address).
+                let ns = h.network.as_ref().map_or("", |n| n.netns.as_str());
+                let tag = &crate::hash::sha256_hex(ns.as_bytes())[..16];
+                format!(" -o ProxyCommand=\"{p}\" -o ControlPath=~/.ansible/cp/runner-{tag}")
+            });
             let _ = writeln!(
                 text,
                 "{} ansible_host={} ansible_port={} ansible_user={} ansible_ssh_private_key_file=\"{}\" ansible_ssh_common_args='-o UserKnownHostsFile=\"{}\" -o StrictHostKeyChecking=yes{proxy}' runner_host='{name}' runner_workdir=\"{}\"",

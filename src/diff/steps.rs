@@ -35,7 +35,7 @@ fn verdict(
         crate::graph::effective_hash(node, &state.hosts)
     };
     match (previous, host_action.get(node.host.as_str())) {
-        (None, _) if !refs.is_empty() => Some((
+        (None, _) if !refs.is_empty() && (recreated_ref.is_some() || hash.is_none()) => Some((
             Action::Create,
             format!(
                 "uses the address of {}: {}",

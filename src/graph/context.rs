@@ -9,6 +9,7 @@ use std::collections::HashMap;
 use minijinja::Value;
 
 use super::markers::deferred;
+use crate::plan::model::Network;
 use crate::plan::{HostSpec, Plan, Provider};
 
 pub(super) struct Contexts<'p> {
@@ -100,12 +101,14 @@ fn host_json(plan: &Plan, h: &HostSpec) -> serde_json::Value {
 }
 
 /// The address a host is reached at: known before it is provisioned for
-/// local and static hosts; for EC2 a marker that stands for it until the
-/// host exists ("known after apply").
+/// static hosts and local hosts on loopback; for EC2 and for a local host
+/// in its own namespace (its address is given when it is placed) a marker
+/// that stands for it until the host exists ("known after apply").
 fn address_of(plan: &Plan, host: &HostSpec, field: &str) -> String {
     match (&plan.provider, &host.fixed) {
         (Provider::Static, Some(f)) => f.address.clone(),
         (Provider::Ec2, _) => deferred(field, &host.name),
+        (Provider::Local, _) if plan.network != Network::Loopback => deferred(field, &host.name),
         _ => "127.0.0.1".to_string(),
     }
 }

@@ -121,6 +121,66 @@ impl Project {
     pub fn sshd_processes(&self) -> Vec<u32> {
         sshd_matching(&self.path().to_string_lossy())
     }
+
+    /// How the names of plan `plan`'s network namespaces begin here
+    /// (`runner-<plan>-<first 6 hex of the sha256 of .runner/<plan>>-`).
+    pub fn netns_prefix(&self, plan: &str) -> String {
+        use sha2::Digest;
+        let dir = self.path().join(".runner").join(plan);
+        let hash = hex::encode(sha2::Sha256::digest(dir.to_string_lossy().as_bytes()));
+        format!("runner-{plan}-{}-", &hash[..6])
+    }
+
+    /// Plan `plan`'s namespaces still there, and delay lines in them.
+    pub fn netns_left(&self, plan: &str) -> Vec<String> {
+        let prefix = self.netns_prefix(plan);
+        let mut left: Vec<String> = std::fs::read_dir("/var/run/netns")
+            .map(|d| {
+                d.flatten()
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .filter(|n| n.starts_with(&prefix))
+                    .collect()
+            })
+            .unwrap_or_default();
+        left.extend(delay_lines(&prefix).into_iter().map(|(_, cmd)| cmd));
+        left
+    }
+
+    /// Removes what a failed test left of namespaced plans: their delay
+    /// lines (by PID) and namespaces.
+    fn remove_namespaces(&self) {
+        let Ok(plans) = std::fs::read_dir(self.path().join(".runner")) else {
+            return;
+        };
+        for plan in plans.flatten().filter(|e| e.path().is_dir()) {
+            let plan = plan.file_name().to_string_lossy().into_owned();
+            let prefix = self.netns_prefix(&plan);
+            for (pid, _) in delay_lines(&prefix) {
+                kill(pid, "KILL");
+            }
+            for name in self.netns_left(&plan) {
+                if name.starts_with(&prefix) {
+                    let _ = Command::new("ip").args(["netns", "del", &name]).status();
+                }
+            }
+        }
+    }
+}
+
+/// Live `runner delay-line` processes whose command line names `prefix`.
+fn delay_lines(prefix: &str) -> Vec<(u32, String)> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Some(pid) = e.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) else {
+            continue;
+        };
+        let cmd = std::fs::read(e.path().join("cmdline")).unwrap_or_default();
+        let cmd = String::from_utf8_lossy(&cmd).replace('\0', " ");
+        if cmd.contains(" delay-line ") && cmd.contains(prefix) && alive(pid) {
+            out.push((pid, cmd));
+        }
+    }
+    out
 }
 
 /// Every live sshd whose command line contains `needle`.
@@ -191,6 +251,7 @@ impl Drop for Project {
         for p in pids.iter().filter(|p| alive(**p)) {
             kill(*p, "KILL");
         }
+        self.remove_namespaces();
     }
 }
 

@@ -11,6 +11,7 @@ mod hosts;
 mod house;
 mod local;
 mod malformed;
+mod network;
 mod operator;
 mod report;
 mod saved_plan;

@@ -146,7 +146,8 @@ impl Net {
             }
         }
         if let (Some(loss), false) = (l.loss, has_netem()) {
-            drop_at_random(&ns, loss)?;
+            let port = if line.is_some() { &b } else { &h };
+            drop_at_random(&ns, &hub, port, loss)?;
         }
         Ok(())
     }
@@ -171,6 +172,7 @@ pub fn remove_plan(plan: &str, dir: &Path) -> Vec<String> {
         .collect();
     for name in &ours {
         stop_delay_lines(name);
+        stop_processes(name);
         let _ = ip(&["netns", "del", name]);
     }
     ours
@@ -182,7 +184,28 @@ pub fn remove_host(ns: &str, hub: Option<&str>, dir: &Path) {
     if let Some(pid) = delay_line_pid(dir, hub) {
         crate::os::terminate(&[pid], std::time::Duration::from_secs(2));
     }
+    stop_processes(ns);
     let _ = ip(&["netns", "del", ns]);
+}
+
+/// Every process left in namespace `ns` stopped (what a test or a step
+/// started there and left running, a daemon such as `iperf3 -D`): a
+/// namespace runner made belongs to the plan, and so does what runs in it.
+fn stop_processes(ns: &str) {
+    let Ok(out) = Command::new("ip")
+        .args(["netns", "pids", ns])
+        .stdin(Stdio::null())
+        .output()
+    else {
+        return;
+    };
+    let pids: Vec<u32> = String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .filter_map(|p| p.parse().ok())
+        .collect();
+    if !pids.is_empty() {
+        crate::os::terminate(&pids, std::time::Duration::from_secs(2));
+    }
 }
 
 /// The namespaces `ip netns` knows.
@@ -303,14 +326,27 @@ fn offloads_off(ns: &str, dev: &str) -> Result<()> {
     )
 }
 
-/// Loss without netem: nftables in the host's namespace drops each packet
-/// on its link (`eth0`; not runner's own connection, local to it) with
-/// probability `loss`, in and out.
-fn drop_at_random(ns: &str, loss: f64) -> Result<()> {
+/// Loss without netem, silent as a wire's: nftables drops each frame with
+/// probability `loss` as it arrives — in the host's namespace on its way
+/// in (`eth0`), and on the hub's bridge on its way out (from `port`, the
+/// host's bridge port). Dropping on the host's own way out would fail the
+/// sender's `send` (EPERM), which no link does.
+fn drop_at_random(ns: &str, hub: &str, port: &str, loss: f64) -> Result<()> {
     let per_million = (loss * 1e6).round() as u64;
-    let rules = format!(
-        "table inet runner {{\n  chain input {{ type filter hook input priority 0; iifname \"eth0\" numgen random mod 1000000 < {per_million} drop; }}\n  chain output {{ type filter hook output priority 0; oifname \"eth0\" numgen random mod 1000000 < {per_million} drop; }}\n}}\n"
+    let rule = format!("numgen random mod 1000000 < {per_million} drop");
+    let host = format!(
+        "table inet runner {{\n  chain input {{ type filter hook input priority 0; iifname \"eth0\" {rule}; }}\n}}\n"
     );
+    nft(ns, &host)?;
+    // One table on the hub for every host: `add` makes it once.
+    let bridge = format!(
+        "add table bridge runner\nadd chain bridge runner forward {{ type filter hook forward priority 0; }}\nadd rule bridge runner forward iifname \"{port}\" {rule}\n"
+    );
+    nft(hub, &bridge)
+}
+
+/// `nft -f -` with `rules`, inside namespace `ns`.
+fn nft(ns: &str, rules: &str) -> Result<()> {
     let mut cmd = Command::new("ip");
     cmd.args(["netns", "exec", ns, "nft", "-f", "-"])
         .stdin(Stdio::piped())

@@ -1,0 +1,357 @@
+//! Local hosts on a network of their own (`network = "namespaces"`): a
+//! namespace per host on the plan's bridge, links shaped (rate by tbf;
+//! delay, jitter and loss by runner's delay line and nftables where the
+//! kernel has no netem), reached by runner, OpenSSH and Ansible, and
+//! nothing left — and nothing changed in the machine's own namespace —
+//! after destroy, also after kill -9 at random moments.
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use crate::common::{Project, kill};
+
+/// What the machine's own namespace looks like: addresses, routes, links,
+/// qdiscs, firewall.
+fn root_namespace() -> String {
+    let mut out = String::new();
+    for args in [
+        &["ip", "-4", "addr"][..],
+        &["ip", "-6", "addr"],
+        &["ip", "route"],
+        &["ip", "link"],
+        &["tc", "qdisc", "show"],
+        &["nft", "list", "ruleset"],
+    ] {
+        let o = Command::new(args[0]).args(&args[1..]).output().unwrap();
+        out.push_str(&String::from_utf8_lossy(&o.stdout));
+    }
+    out
+}
+
+/// A command's stdout on a host, as `runner ssh` runs it (real OpenSSH,
+/// through runner's proxy into the host's namespace).
+fn on(p: &Project, host: &str, cmd: &str) -> String {
+    let r = p.run(&["ssh", "plan.toml", host, cmd]);
+    assert_eq!(r.code, 0, "{host}: {cmd}: {r:?}");
+    r.stdout
+}
+
+const PLAN: &str = r#"name = "net"
+[provider]
+network = "namespaces"
+[groups.server]
+count = 1
+[groups.client]
+count = 4
+links = [
+  { rate = "50mbit" },
+  { delay = "20ms", jitter = "2ms" },
+  { loss = "1%" },
+  { rate = "500mbit" },
+]
+"#;
+
+#[test]
+fn shaped_links_between_namespaces_measure_what_they_say() {
+    let before = root_namespace();
+    let p = Project::new();
+    p.write("plan.toml", PLAN);
+    p.run(&["apply", "plan.toml", "--yes"]).ok();
+    // Its own address, in the plan's range, on its own link.
+    let addr = on(&p, "server[0]", "ip -4 -o addr show eth0");
+    let server = addr
+        .split_whitespace()
+        .find_map(|w| w.strip_suffix("/16"))
+        .expect("an address in 10.203.0.0/16")
+        .to_string();
+    assert!(server.starts_with("10.203.0."), "{addr}");
+    // Ansible reaches every host too (the inventory's ProxyCommand).
+    let inv = p.run(&["inventory", "plan.toml", "--format", "ansible"]);
+    p.write("inventory.ini", &inv.stdout);
+    let ansible = Command::new("timeout")
+        .args(["120", "ansible", "-i", "inventory.ini", "all", "-m", "ping"])
+        .current_dir(p.path())
+        .output()
+        .expect("ansible (scripts/install-tools --tests installs it)");
+    let text = String::from_utf8_lossy(&ansible.stdout);
+    assert_eq!(text.matches("SUCCESS").count(), 5, "{text}");
+    // runner ping measures every host's clock through its namespace.
+    let ping = p.run(&["ping", "plan.toml"]);
+    assert_eq!(ping.code, 0, "{ping:?}");
+    let reachable = ping.stdout.lines().filter(|l| l.contains(" yes ")).count();
+    assert_eq!(reachable, 5, "{ping:?}");
+    assert!(ping.stdout.contains(&format!("{server}:22")), "{ping:?}");
+
+    // Rate: iperf3 TCP from the 50 Mbit/s client, the first second left out.
+    on(&p, "server[0]", "iperf3 -s -D -p 5201 --logfile /dev/null");
+    for (client, rate) in [("client[0]", 50e6), ("client[3]", 500e6)] {
+        let out = on(
+            &p,
+            client,
+            &format!("iperf3 -c {server} -p 5201 -t 5 -O 1 -J"),
+        );
+        let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+        let bps = v["end"]["sum_received"]["bits_per_second"]
+            .as_f64()
+            .unwrap();
+        assert!(
+            (0.90..=1.01).contains(&(bps / rate)),
+            "{client}: {bps} bit/s"
+        );
+    }
+
+    // Delay and jitter: 20 ms ± 2 ms each way, kept in order.
+    // One ping first: the neighbour (ARP) exchange crosses the link too.
+    let out = on(
+        &p,
+        "client[1]",
+        &format!("ping -c 1 -q {server} >/dev/null; ping -c 100 -i 0.02 -q {server}"),
+    );
+    let stats = out
+        .lines()
+        .find(|l| l.contains("min/avg/max/mdev"))
+        .unwrap();
+    let nums: Vec<f64> = stats
+        .split('=')
+        .nth(1)
+        .unwrap()
+        .trim()
+        .split(" ms")
+        .next()
+        .unwrap()
+        .split('/')
+        .map(|x| x.parse().unwrap())
+        .collect();
+    assert!((38.0..=42.0).contains(&nums[1]), "mean round trip: {stats}");
+    assert!(
+        (1.0..=3.0).contains(&nums[3]),
+        "round trip deviation: {stats}"
+    );
+
+    // Loss: 10,000 UDP datagrams, within the binomial 99.9 % interval of 1 %.
+    on(&p, "server[0]", "iperf3 -s -D -p 5202 --logfile /dev/null");
+    let out = on(
+        &p,
+        "client[2]",
+        &format!("iperf3 -c {server} -p 5202 -u -b 20M -l 1000 -k 10000 -J"),
+    );
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let lost = v["end"]["sum"]["lost_packets"].as_f64().unwrap();
+    let sent = v["end"]["sum"]["packets"].as_f64().unwrap();
+    let sd = (sent * 0.01 * 0.99).sqrt();
+    assert!(
+        (lost - sent * 0.01).abs() <= 3.29 * sd,
+        "{lost} of {sent} lost"
+    );
+
+    // The trial's link probes say the same.
+    p.write(
+        "plan.toml",
+        &format!("{PLAN}[[test]]\nname = \"t\"\non = [\"client\"]\nrun = \"true\"\n"),
+    );
+    p.run(&["apply", "plan.toml", "--yes"]).ok();
+    let id = std::fs::read_dir(p.path().join("trials/net"))
+        .unwrap()
+        .flatten()
+        .next()
+        .unwrap()
+        .file_name();
+    let t: serde_json::Value =
+        serde_json::from_str(&p.read(&format!("trials/net/{}/trial.json", id.to_string_lossy())))
+            .unwrap();
+    let rate = t["hosts"]["client[0]"]["link"]["measured"]["rate_bps"]
+        .as_f64()
+        .unwrap();
+    assert!((0.9..=1.05).contains(&(rate / 50e6)), "{t:#}");
+    let rtt = t["hosts"]["client[1]"]["link"]["measured"]["rtt_ms"]
+        .as_f64()
+        .unwrap();
+    assert!((36.0..=46.0).contains(&rtt), "{t:#}");
+    assert_eq!(t["hosts"]["client[2]"]["link"]["configured"]["loss"], 0.01);
+
+    p.run(&["destroy", "plan.toml", "--yes"]).ok();
+    assert!(p.netns_left("net").is_empty(), "{:?}", p.netns_left("net"));
+    assert_eq!(
+        root_namespace(),
+        before,
+        "the machine's own namespace changed"
+    );
+}
+
+/// Two hosts, one with a delay line (a process of its own).
+const SMALL: &str = r#"name = "kn"
+[provider]
+network = "namespaces"
+[groups.h]
+count = 2
+link = { rate = "100mbit", delay = "5ms", loss = "0.1%" }
+"#;
+
+#[test]
+fn kill_9_at_random_moments_of_apply_and_destroy_leaves_nothing() {
+    let before = root_namespace();
+    let p = Project::new();
+    p.write("plan.toml", SMALL);
+    for round in 0..20u64 {
+        // Half the rounds kill an apply, half a destroy of an applied plan.
+        let killing_apply = round % 2 == 0;
+        if !killing_apply {
+            p.run(&["apply", "plan.toml", "--yes"]).ok();
+        }
+        let args: &[&str] = if killing_apply {
+            &["apply", "plan.toml", "--yes"]
+        } else {
+            &["destroy", "plan.toml", "--yes"]
+        };
+        let mut child = p.command(args).spawn().unwrap();
+        std::thread::sleep(Duration::from_millis(50 + (round * 37) % 600));
+        kill(child.id(), "KILL");
+        let _ = child.wait();
+        let r = p.run(&["destroy", "plan.toml", "--yes"]);
+        assert_eq!(r.code, 0, "round {round}: {r:?}");
+        let deadline = Instant::now() + Duration::from_secs(3);
+        while !p.netns_left("kn").is_empty() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        assert!(
+            p.netns_left("kn").is_empty(),
+            "round {round}: {:?}",
+            p.netns_left("kn")
+        );
+    }
+    assert_eq!(
+        root_namespace(),
+        before,
+        "the machine's own namespace changed"
+    );
+}
+
+#[test]
+fn namespaces_need_what_they_need_and_say_so() {
+    let p = Project::new();
+    p.write(
+        "plan.toml",
+        r#"name = "nn"
+[groups.h]
+count = 1
+link = { rate = "10mbit" }
+"#,
+    );
+    let r = p.run(&["validate", "plan.toml"]);
+    assert_eq!(r.code, 1);
+    assert!(r.stderr.contains("add `network = \"namespaces\"`"), "{r:?}");
+    // A range this machine routes (its own link's) is refused.
+    let routes = std::fs::read_to_string("/proc/net/route").unwrap();
+    let (dest, bits) = routes
+        .lines()
+        .skip(1)
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            let dest = u32::from_str_radix(f[1], 16).ok()?.swap_bytes();
+            let mask = u32::from_str_radix(f[7], 16).ok()?.swap_bytes();
+            (mask != 0).then(|| (std::net::Ipv4Addr::from(dest), mask.count_ones()))
+        })
+        .next()
+        .expect("a route of this machine");
+    p.write(
+        "plan.toml",
+        &format!(
+            "name = \"nn\"\n[provider]\nnetwork = \"namespaces\"\naddresses = \"{dest}/{bits}\"\n[groups.h]\ncount = 1\n"
+        ),
+    );
+    let r = p.run(&["validate", "plan.toml"]);
+    assert_eq!(r.code, 1, "{r:?}");
+    assert!(
+        r.stderr
+            .contains(&format!("overlaps {dest}/{bits}, a route of this machine")),
+        "{r:?}"
+    );
+}
+
+/// The seed's OpenVPN tester, as `plans/openvpn.toml` runs it: keys made
+/// on the server and fetched by the clients, tunnels as monitors, iperf3
+/// through them at one start time, TCP then UDP, tables in CSV, Mediawiki
+/// and Trac; nothing left after destroy.
+#[test]
+fn the_openvpn_plan_runs_end_to_end() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let p = Project::new();
+    p.write(
+        "plans/openvpn.toml",
+        &std::fs::read_to_string(root.join("plans/openvpn.toml")).unwrap(),
+    );
+    for f in ["pki.sh", "server.conf.j2"] {
+        let text = std::fs::read_to_string(root.join("resources/openvpn").join(f)).unwrap();
+        p.write(&format!("resources/openvpn/{f}"), &text);
+    }
+    p.run(&["apply", "plans/openvpn.toml", "--yes"]).ok();
+    let trials = p.path().join("trials/openvpn");
+    let id = std::fs::read_dir(&trials)
+        .unwrap()
+        .flatten()
+        .next()
+        .unwrap()
+        .file_name();
+    let dir = trials.join(id);
+    let read =
+        |f: &str| std::fs::read_to_string(dir.join(f)).unwrap_or_else(|e| panic!("{f}: {e}"));
+    // A row per client and test; every tunnel carried most of its 20 Mbit/s
+    // link (TCP through OpenVPN: headers, slow start) and UDP lost little.
+    let table = read("analysis/throughput.csv");
+    let mut rows = csv::Reader::from_reader(table.as_bytes());
+    let head = rows.headers().unwrap().clone();
+    let col = |name: &str| head.iter().position(|h| h == name).unwrap();
+    let mut seen = Vec::new();
+    for row in rows.records() {
+        let row = row.unwrap();
+        let received: f64 = row[col("received (bit/s)")].parse().unwrap();
+        let source = row[col("source")].to_string();
+        if source.starts_with("tcp") {
+            assert!((14e6..=20e6).contains(&received), "{source}: {received}");
+        } else {
+            assert!((13e6..=15.1e6).contains(&received), "{source}: {received}");
+            let lost: f64 = row[col("lost (%)")].parse().unwrap();
+            assert!(lost < 2.0, "{source}: {lost} % lost");
+        }
+        seen.push(source);
+    }
+    seen.sort();
+    assert_eq!(seen.len(), 8, "{seen:?}");
+    assert!(
+        seen[0] == "tcp / client[0]" && seen[7] == "udp / client[3]",
+        "{seen:?}"
+    );
+    // The server's CPU in each test's window.
+    let cpu = read("analysis/server-cpu.csv");
+    for window in ["tcp", "udp"] {
+        assert!(
+            cpu.contains(&format!(",{window},total cpu usage.idl,")),
+            "{cpu}"
+        );
+    }
+    for f in [
+        "throughput.wiki",
+        "throughput.trac",
+        "server-cpu.wiki",
+        "server-cpu.trac",
+    ] {
+        assert!(read(&format!("analysis/{f}")).contains("client[0]") || f.starts_with("server"));
+    }
+    // Every client's tunnel came up, and the tests started together.
+    for i in 0..4 {
+        let log = read(&format!("client-{i}/tunnel/openvpn.log"));
+        assert!(
+            log.contains("Initialization Sequence Completed"),
+            "client-{i}: {log}"
+        );
+    }
+    let t: serde_json::Value = serde_json::from_str(&read("trial.json")).unwrap();
+    assert_eq!(t["status"], "complete", "{t:#}");
+
+    p.run(&["destroy", "plans/openvpn.toml", "--yes"]).ok();
+    assert!(
+        p.netns_left("openvpn").is_empty(),
+        "{:?}",
+        p.netns_left("openvpn")
+    );
+}
