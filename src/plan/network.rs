@@ -140,8 +140,9 @@ pub fn links(
             .help("links are shaped between network namespaces: add `network = \"namespaces\"` to `[provider]`"),
         );
         // Its values are checked all the same: every error at once.
-        g.link.iter().for_each(|l| drop(link(l, diags)));
-        g.links.iter().flat_map(|l| &l.value).for_each(|l| drop(link(l, diags)));
+        for l in g.link.iter().chain(g.links.iter().flat_map(|l| &l.value)) {
+            let _ = link(l, diags);
+        }
         return vec![None; count];
     }
     let group = g.link.as_ref().and_then(|l| link(l, diags));
