@@ -53,7 +53,12 @@ pub async fn client(region: &str, endpoint: Option<&str>) -> Result<aws_sdk_ec2:
         .operation_attempt_timeout(env_ms("RUNNER_EC2_ATTEMPT_TIMEOUT_MS", 60_000))
         .operation_timeout(env_ms("RUNNER_EC2_CALL_TIMEOUT_MS", 300_000))
         .build();
+    use aws_smithy_http_client::tls;
+    let https = aws_smithy_http_client::Builder::new()
+        .tls_provider(tls::Provider::Rustls(tls::rustls_provider::CryptoMode::Ring))
+        .build_https();
     let mut loader = aws_config::defaults(BehaviorVersion::latest())
+        .http_client(https)
         .region(Region::new(region.to_string()))
         .retry_config(retry)
         .timeout_config(timeouts);
