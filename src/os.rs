@@ -44,8 +44,10 @@ pub fn comm(pid: u32) -> Option<String> {
 pub fn listens_on(pid: u32, port: u16) -> bool {
     let want = format!(":{port:04X}");
     let mut inodes = Vec::new();
-    for table in ["/proc/net/tcp", "/proc/net/tcp6"] {
-        let Ok(text) = std::fs::read_to_string(table) else {
+    // The process's own network namespace's tables (a host in a namespace
+    // listens there, not in runner's).
+    for table in ["tcp", "tcp6"] {
+        let Ok(text) = std::fs::read_to_string(format!("/proc/{pid}/net/{table}")) else {
             continue;
         };
         for line in text.lines().skip(1) {

@@ -176,6 +176,7 @@ async fn links(
                 Some(crate::trial::LinkMeasured {
                     rtt_ms: m.rtt_ms,
                     rate_bps: m.rate_bps,
+                    rate_at_least: m.rate_at_least,
                 }),
                 None,
             ),

@@ -48,5 +48,13 @@ fn hash(plan: &Plan, h: &HostSpec) -> String {
         ]);
         hasher = hasher.part("ec2", args.to_string().as_bytes());
     }
+    if let crate::plan::model::Network::Namespaces { base, prefix } = &plan.network {
+        // A host in a namespace is made with its range and its link: a
+        // change to either makes it again (loopback hashes stay as they were).
+        hasher = hasher.part("network", format!("{base}/{prefix}").as_bytes());
+        if let Some(link) = &h.link {
+            hasher = hasher.part("link", &serde_json::to_vec(link).unwrap_or_default());
+        }
+    }
     hasher.finish()
 }

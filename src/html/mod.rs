@@ -161,7 +161,11 @@ fn link_shown(l: &crate::trial::TrialLink) -> Value {
         (Some(m), _) => {
             let mut s = format!("round trip {:.2} ms", m.rtt_ms);
             if let Some(r) = m.rate_bps {
-                s.push_str(&format!(", {}", crate::units::human(r, Some("bit/s"))));
+                let at_least = if m.rate_at_least { "at least " } else { "" };
+                s.push_str(&format!(
+                    ", {at_least}{}",
+                    crate::units::human(r, Some("bit/s"))
+                ));
             }
             s
         }

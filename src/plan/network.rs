@@ -75,12 +75,25 @@ fn addresses(raw: &RawPlan, diags: &mut Vec<Diagnostic>) -> Network {
         .iter()
         .map(|g| g.count.as_ref().map_or(0, |c| c.value.max(0) as usize))
         .sum();
+    if let Some((dest, p, what)) = RESERVED
+        .iter()
+        .find(|&&(dest, p, _)| overlaps((base, prefix), (dest, p)))
+    {
+        diags.push(
+            Diagnostic::new(
+                format!("`addresses = \"{text}\"` overlaps {dest}/{p}, {what}"),
+                span.clone(),
+            )
+            .help("hosts need unicast addresses of a network of their own: use a private range, e.g. `10.213.0.0/16`, `172.29.0.0/16` or `192.168.213.0/24`"),
+        );
+    }
     let room = (1usize << (32 - prefix)).saturating_sub(3);
     if hosts > room {
+        let s = if room == 1 { "" } else { "s" };
         diags.push(
             Diagnostic::new(
                 format!(
-                    "`addresses = \"{text}\"` has room for {room} hosts, the plan asks for {hosts}"
+                    "`addresses = \"{text}\"` has room for {room} host{s}, the plan asks for {hosts}"
                 ),
                 span.clone(),
             )
@@ -102,6 +115,27 @@ fn addresses(raw: &RawPlan, diags: &mut Vec<Diagnostic>) -> Network {
     }
     Network::Namespaces { base, prefix }
 }
+
+/// Ranges no host can be given: (base, prefix, what it is).
+const RESERVED: [(Ipv4Addr, u8, &str); 5] = [
+    (
+        Ipv4Addr::new(0, 0, 0, 0),
+        8,
+        "\"this network\" (not an address a host can have)",
+    ),
+    (
+        Ipv4Addr::new(127, 0, 0, 0),
+        8,
+        "loopback (each namespace has its own)",
+    ),
+    (Ipv4Addr::new(169, 254, 0, 0), 16, "link-local addresses"),
+    (Ipv4Addr::new(224, 0, 0, 0), 4, "multicast addresses"),
+    (
+        Ipv4Addr::new(240, 0, 0, 0),
+        4,
+        "reserved addresses (and broadcast)",
+    ),
+];
 
 /// `10.203.0.0/16` → (base, 16); the base with its host bits cleared.
 pub fn parse_cidr(text: &str) -> Option<(Ipv4Addr, u8)> {
@@ -144,6 +178,17 @@ pub fn links(
             let _ = link(l, diags);
         }
         return vec![None; count];
+    }
+    if let (Some(_), Some(list)) = (&g.link, &g.links) {
+        diags.push(
+            Diagnostic::at(
+                format!("group `{}` has both `link` and `links`", g.name.value),
+                list.span.clone(),
+            )
+            .help(
+                "`link` shapes every host of the group alike, `links` each host its own: keep one",
+            ),
+        );
     }
     let group = g.link.as_ref().and_then(|l| link(l, diags));
     let mut out = vec![group; count];
@@ -227,11 +272,14 @@ fn bad(v: &Sp<String>, key: &str, help: &str) -> Diagnostic {
 /// `50mbit`, `1gbit`, `500kbit`, `2.5Gbit/s`, `800000` (bit/s) → bit/s.
 pub fn parse_rate(text: &str) -> Result<u64, String> {
     let t = text.trim().to_ascii_lowercase();
-    let t = t.strip_suffix("/s").unwrap_or(&t);
-    let t = t
-        .strip_suffix("bps")
-        .map(|x| format!("{x}bit"))
-        .unwrap_or_else(|| t.to_string());
+    let t = t.strip_suffix("/s").unwrap_or(&t).to_string();
+    if let Some(n) = t.strip_suffix("bps") {
+        // tc reads `mbps` as megabytes a second; many people mean megabits.
+        return Err(format!(
+            "`{}` is ambiguous (tc reads `bps` as bytes a second): write bits, e.g. `{n}bit`",
+            text.trim()
+        ));
+    }
     let (num, mult) = [
         ("tbit", 1e12),
         ("gbit", 1e9),
@@ -261,6 +309,7 @@ mod tests {
         assert_eq!(parse_rate("2.5Gbit/s"), Ok(2_500_000_000));
         assert_eq!(parse_rate("500kbit"), Ok(500_000));
         assert!(parse_rate("fast").is_err());
+        assert!(parse_rate("50mbps").unwrap_err().contains("ambiguous"));
         assert_eq!(
             parse_cidr("10.203.4.5/16"),
             Some((Ipv4Addr::new(10, 203, 0, 0), 16))

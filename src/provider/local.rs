@@ -284,6 +284,11 @@ impl Provider for Local {
 /// Whether the sshd the state records still runs.
 pub fn refresh(state: &HostState) -> Option<String> {
     let dir = state.dir.as_ref()?;
+    if let Some(n) = &state.network
+        && let Some(broken) = crate::provider::netns::host_broken(&n.netns, &n.hub, dir)
+    {
+        return Some(broken);
+    }
     match our_sshd(dir, state.pid) {
         Some(_) => None,
         None => Some(format!(

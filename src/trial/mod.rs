@@ -96,6 +96,9 @@ pub struct LinkMeasured {
     pub rtt_ms: f64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rate_bps: Option<f64>,
+    /// The probe was the limit, not the link: `rate_bps` is a lower bound.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub rate_at_least: bool,
 }
 
 /// A host's link in a trial.

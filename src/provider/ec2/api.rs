@@ -55,7 +55,9 @@ pub async fn client(region: &str, endpoint: Option<&str>) -> Result<aws_sdk_ec2:
         .build();
     use aws_smithy_http_client::tls;
     let https = aws_smithy_http_client::Builder::new()
-        .tls_provider(tls::Provider::Rustls(tls::rustls_provider::CryptoMode::Ring))
+        .tls_provider(tls::Provider::Rustls(
+            tls::rustls_provider::CryptoMode::Ring,
+        ))
         .build_https();
     let mut loader = aws_config::defaults(BehaviorVersion::latest())
         .http_client(https)

@@ -100,11 +100,13 @@ impl Net {
     ) -> Result<()> {
         let ns = self.host(file_name);
         let hub = self.hub();
+        // What an earlier life of this host left (a kill, a failed make):
+        // gone first, so that nothing is made twice.
+        clear_host(&hub, file_name);
         let _ = ip(&["netns", "del", &ns]);
         ip(&["netns", "add", &ns])?;
         ip(&["-n", &ns, "link", "set", "lo", "up"])?;
-        let id = &crate::hash::sha256_hex(file_name.as_bytes())[..6];
-        let (h, d, b) = (format!("h{id}"), format!("d{id}"), format!("b{id}"));
+        let (h, d, b) = port_names(file_name);
         ip(&[
             "-n", &hub, "link", "add", &h, "type", "veth", "peer", "name", "eth0", "netns", &ns,
         ])?;
@@ -147,7 +149,7 @@ impl Net {
         }
         if let (Some(loss), false) = (l.loss, has_netem()) {
             let port = if line.is_some() { &b } else { &h };
-            drop_at_random(&ns, &hub, port, loss)?;
+            drop_at_random(&ns, &hub, port, &h, loss)?;
         }
         Ok(())
     }
@@ -178,14 +180,60 @@ pub fn remove_plan(plan: &str, dir: &Path) -> Vec<String> {
     ours
 }
 
-/// Host `ns` gone: its delay line stopped (pid in `dir`), its namespace
-/// deleted (its veth pair with it).
+/// Host `ns` gone: its delay line stopped (pid in `dir`), what it had in
+/// the hub (its veth ends, its loss rule) removed, its namespace deleted.
 pub fn remove_host(ns: &str, hub: Option<&str>, dir: &Path) {
     if let Some(pid) = delay_line_pid(dir, hub) {
         crate::os::terminate(&[pid], std::time::Duration::from_secs(2));
     }
+    if let Some(hub) = hub
+        && let Some(file_name) = hub.strip_suffix("hub").and_then(|p| ns.strip_prefix(p))
+    {
+        clear_host(hub, file_name);
+    }
     stop_processes(ns);
     let _ = ip(&["netns", "del", ns]);
+}
+
+/// The hub's ends of host `file_name`'s link: `h` (its veth's peer), and
+/// where a delay line cuts the link, `d` ⇄ `b` (the bridge port).
+fn port_names(file_name: &str) -> (String, String, String) {
+    let id = &crate::hash::sha256_hex(file_name.as_bytes())[..6];
+    (format!("h{id}"), format!("d{id}"), format!("b{id}"))
+}
+
+/// Host `file_name`'s part of the hub removed: its delay line, its veth
+/// pairs (deleting one end deletes the other; done here rather than left
+/// to the namespace's deletion, which the kernel finishes later), and its
+/// loss rule on the bridge. Absent parts are no error.
+fn clear_host(hub: &str, file_name: &str) {
+    let (h, d, _) = port_names(file_name);
+    stop_delay_line_of(hub, &h);
+    for dev in [&h, &d] {
+        let _ = ip(&["-n", hub, "link", "del", dev]);
+    }
+    let Ok(out) = Command::new("ip")
+        .args([
+            "netns", "exec", hub, "nft", "-a", "list", "chain", "bridge", "runner", "forward",
+        ])
+        .stdin(Stdio::null())
+        .stderr(Stdio::null())
+        .output()
+    else {
+        return;
+    };
+    let tag = format!("comment \"{h}\"");
+    for line in String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|l| l.contains(&tag))
+    {
+        if let Some(handle) = line.rsplit("# handle ").next().map(str::trim) {
+            let _ = nft(
+                hub,
+                &format!("delete rule bridge runner forward handle {handle}\n"),
+            );
+        }
+    }
 }
 
 /// Every process left in namespace `ns` stopped (what a test or a step
@@ -331,7 +379,9 @@ fn offloads_off(ns: &str, dev: &str) -> Result<()> {
 /// in (`eth0`), and on the hub's bridge on its way out (from `port`, the
 /// host's bridge port). Dropping on the host's own way out would fail the
 /// sender's `send` (EPERM), which no link does.
-fn drop_at_random(ns: &str, hub: &str, port: &str, loss: f64) -> Result<()> {
+/// The hub's rule carries the host's tag (`comment`), by which
+/// [`clear_host`] finds it.
+fn drop_at_random(ns: &str, hub: &str, port: &str, tag: &str, loss: f64) -> Result<()> {
     let per_million = (loss * 1e6).round() as u64;
     let rule = format!("numgen random mod 1000000 < {per_million} drop");
     let host = format!(
@@ -340,7 +390,7 @@ fn drop_at_random(ns: &str, hub: &str, port: &str, loss: f64) -> Result<()> {
     nft(ns, &host)?;
     // One table on the hub for every host: `add` makes it once.
     let bridge = format!(
-        "add table bridge runner\nadd chain bridge runner forward {{ type filter hook forward priority 0; }}\nadd rule bridge runner forward iifname \"{port}\" {rule}\n"
+        "add table bridge runner\nadd chain bridge runner forward {{ type filter hook forward priority 0; }}\nadd rule bridge runner forward iifname \"{port}\" {rule} comment \"{tag}\"\n"
     );
     nft(hub, &bridge)
 }
@@ -407,17 +457,41 @@ fn delay_line_pid(dir: &Path, hub: Option<&str>) -> Option<u32> {
     (cmd.contains("delay-line") && hub.is_none_or(|h| cmd.contains(h))).then_some(pid)
 }
 
+/// What is broken in a host's network, if anything: its namespace gone,
+/// or its delay line (recorded in `dir`) not running — the host is then
+/// unreachable or unshaped, and must be made again.
+pub fn host_broken(ns: &str, hub: &str, dir: &Path) -> Option<String> {
+    if !crate::os::netns_path(ns).exists() {
+        return Some(format!("its network namespace {ns} is gone"));
+    }
+    if !crate::os::netns_path(hub).exists() {
+        return Some(format!("the plan's hub namespace {hub} is gone"));
+    }
+    if dir.join("delayline.pid").exists() && delay_line_pid(dir, Some(hub)).is_none() {
+        return Some("its link's delay line is not running".into());
+    }
+    None
+}
+
 /// Delay lines running in namespace `ns` (found by their command line,
 /// which names it: what a kill left without a pid file).
 fn stop_delay_lines(ns: &str) {
+    stop_delay_lines_named(&format!(" {ns} "));
+}
+
+/// The delay line of port `h` in `hub`, if one runs.
+fn stop_delay_line_of(hub: &str, h: &str) {
+    stop_delay_lines_named(&format!(" {hub} {h} "));
+}
+
+fn stop_delay_lines_named(needle: &str) {
     let pids: Vec<u32> = std::fs::read_dir("/proc")
         .map(|d| {
             d.flatten()
                 .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
                 .filter(|&p| {
-                    crate::os::cmdline(p).is_some_and(|c| {
-                        c.contains(" delay-line ") && c.contains(&format!(" {ns} "))
-                    })
+                    crate::os::cmdline(p)
+                        .is_some_and(|c| c.contains(" delay-line ") && c.contains(needle))
                 })
                 .collect()
         })

@@ -12,6 +12,10 @@ use std::time::{Duration, Instant};
 pub struct Measured {
     pub rtt_ms: f64,
     pub rate_bps: Option<f64>,
+    /// The probe could not send faster than the link (one thread, 0.3 s
+    /// of 1400-byte datagrams: a few hundred Mbit/s here): `rate_bps` is
+    /// then what the probe reached, a lower bound of the link's rate.
+    pub rate_at_least: bool,
 }
 
 /// How long the rate probe sends.
@@ -38,20 +42,26 @@ pub fn measure(
         rtts.push(t.as_secs_f64() * 1000.0);
     }
     rtts.sort_by(f64::total_cmp);
-    let rate_bps = match rate {
-        Some(r) => Some(rate_to(&hub_path, &crate::os::netns_path(ns), addr, r)?),
-        None => None,
+    let (rate_bps, rate_at_least) = match rate {
+        Some(r) => {
+            let (got, sent) = rate_to(&hub_path, &crate::os::netns_path(ns), addr, r)?;
+            // Sent at less than 1.2 × the link: the link was not the limit.
+            (Some(got), sent < 1.2 * r as f64)
+        }
+        None => (None, false),
     };
     Ok(Measured {
         rtt_ms: rtts[rtts.len() / 2],
         rate_bps,
+        rate_at_least,
     })
 }
 
 /// Bit/s that reach the host from the hub: UDP datagrams sent at 1.5 ×
 /// the link's rate for 0.3 s, counted as they arrive (first to last). Not
 /// TCP: a short TCP transfer over a long, lossy link measures slow start.
-fn rate_to(hub: &Path, host: &Path, addr: Ipv4Addr, rate: u64) -> std::io::Result<f64> {
+/// Also the rate the probe sent at (bit/s on the wire).
+fn rate_to(hub: &Path, host: &Path, addr: Ipv4Addr, rate: u64) -> std::io::Result<(f64, f64)> {
     let socket = crate::os::in_netns(host, move || UdpSocket::bind((addr, 0)))?;
     let to = socket.local_addr()?;
     let receiver = std::thread::spawn(move || -> std::io::Result<f64> {
@@ -89,17 +99,19 @@ fn rate_to(hub: &Path, host: &Path, addr: Ipv4Addr, rate: u64) -> std::io::Resul
             0.0
         })
     });
-    crate::os::in_netns(hub, move || {
+    let sent = crate::os::in_netns(hub, move || {
         let s = UdpSocket::bind((Ipv4Addr::UNSPECIFIED, 0))?;
         s.connect(to)?;
         let datagram = vec![0u8; 1400];
         let per_ms = (rate as f64 * 1.5 / 8.0 / 1000.0 / 1442.0).ceil().max(1.0) as usize;
         let start = Instant::now();
-        let mut tick = 0u32;
+        let (mut tick, mut sent) = (0u32, 0u64);
         while start.elapsed() < SEND_FOR {
             for _ in 0..per_ms {
                 // A full queue drops: that is the point.
-                let _ = s.send(&datagram);
+                if s.send(&datagram).is_ok() {
+                    sent += 1442;
+                }
             }
             tick += 1;
             let next = start + Duration::from_millis(u64::from(tick));
@@ -107,9 +119,10 @@ fn rate_to(hub: &Path, host: &Path, addr: Ipv4Addr, rate: u64) -> std::io::Resul
                 std::thread::sleep(wait);
             }
         }
-        Ok(())
+        Ok(sent as f64 * 8.0 / start.elapsed().as_secs_f64())
     })?;
-    receiver
+    let got = receiver
         .join()
-        .map_err(|_| std::io::Error::other("the rate probe's receiver panicked"))?
+        .map_err(|_| std::io::Error::other("the rate probe's receiver panicked"))??;
+    Ok((got, sent))
 }
