@@ -185,29 +185,48 @@ fn ansible(paths: &Paths, hosts: &[(String, HostState)]) -> Result<String> {
     for (group, list) in groups {
         let _ = writeln!(text, "[{group}]");
         for (name, h) in list {
-            let proxy = proxy_command(h).map_or(String::new(), |p| {
+            let mut ssh = vec![
+                format!("UserKnownHostsFile=\"{}\"", known.display()),
+                "StrictHostKeyChecking=yes".to_string(),
+            ];
+            if let Some(p) = proxy_command(h) {
                 // Hosts of two projects in namespaces may share an address:
                 // their own ControlPath keeps Ansible's persistent
                 // connections apart (its default is named by address).
                 let ns = h.network.as_ref().map_or("", |n| n.netns.as_str());
                 let tag = &crate::hash::sha256_hex(ns.as_bytes())[..16];
-                format!(" -o ProxyCommand=\"{p}\" -o ControlPath=~/.ansible/cp/runner-{tag}")
-            });
+                ssh.push(format!("ProxyCommand={p}"));
+                ssh.push(format!("ControlPath=~/.ansible/cp/runner-{tag}"));
+            }
             let _ = writeln!(
                 text,
-                "{} ansible_host={} ansible_port={} ansible_user={} ansible_ssh_private_key_file=\"{}\" ansible_ssh_common_args='-o UserKnownHostsFile=\"{}\" -o StrictHostKeyChecking=yes{proxy}' runner_host='{name}' runner_workdir=\"{}\"",
+                "{} ansible_host={} ansible_port={} ansible_user={} ansible_ssh_private_key_file=\"{}\" ansible_ssh_common_args={} runner_host='{name}' runner_workdir=\"{}\"",
                 host_file_name(name),
                 h.address,
                 h.port,
                 h.user,
                 h.identity.display(),
-                known.display(),
+                ini_ssh_args(&ssh),
                 h.workdir
             );
         }
         text.push('\n');
     }
     Ok(text)
+}
+
+/// `-o OPTION` for each of `options`, as an INI inventory value: Ansible
+/// splits the line (shell words), then the value again before it calls
+/// ssh, and ssh splits an option's value at spaces unless it is in double
+/// quotes — so each option is one shell word (single quotes) in a
+/// double-quoted value. Paths with spaces survive all three.
+fn ini_ssh_args(options: &[String]) -> String {
+    let words: Vec<String> = options
+        .iter()
+        .map(|o| format!("-o {}", crate::shell::quote(o)))
+        .collect();
+    let value = words.join(" ").replace('\\', "\\\\").replace('"', "\\\"");
+    format!("\"{value}\"")
 }
 
 pub fn inventory(plan: &Path, format: crate::cli::InventoryFormat) -> Result<Exit> {

@@ -134,3 +134,42 @@ fn ping_ssh_and_inventory_reach_the_hosts_with_pinned_keys() {
         "{ping:?}"
     );
 }
+
+/// A project in a folder with a space: Ansible splits the inventory line,
+/// then its ssh arguments, and ssh an option's value; the known-hosts path
+/// must come through whole (it did not: "Host key verification failed").
+#[test]
+fn the_ansible_inventory_works_from_a_folder_with_a_space() {
+    let p = Project::new();
+    let dir = p.path().join("proj A");
+    std::fs::create_dir(&dir).unwrap();
+    std::fs::write(
+        dir.join("plan.toml"),
+        "name = \"sp\"\n[groups.h]\ncount = 1\n",
+    )
+    .unwrap();
+    let run = |args: &[&str]| {
+        let mut c = p.command(args);
+        c.current_dir(&dir);
+        wait_bounded(c.spawn().unwrap(), std::time::Duration::from_secs(120))
+    };
+    run(&["apply", "plan.toml", "--yes"]).ok();
+    let inv = run(&["inventory", "plan.toml", "--format", "ansible"]);
+    inv.ok();
+    std::fs::write(dir.join("inventory.ini"), &inv.stdout).unwrap();
+    // Its own ControlPath: no persistent connection of another test's.
+    let out = output_of(
+        Command::new("timeout")
+            .args(["120", "ansible", "-i", "inventory.ini", "all", "-m", "ping"])
+            .env("ANSIBLE_SSH_ARGS", "-o ControlMaster=no")
+            .current_dir(&dir)
+            .output()
+            .unwrap(),
+    );
+    assert!(
+        out.stdout.contains("\"ping\": \"pong\""),
+        "{out:?}\n{}",
+        inv.stdout
+    );
+    run(&["destroy", "plan.toml", "--yes"]).ok();
+}
