@@ -208,7 +208,7 @@ fn imports(name: &str, code: &str, modules: &BTreeSet<String>) -> BTreeSet<Strin
         } else {
             // A parent's use of its own children: `use child::X`.
             let first = p.split("::").next().unwrap_or("");
-            let child = if name == "main" {
+            let child = if name == "main" || name == "lib" {
                 first.to_string()
             } else {
                 format!("{name}/{first}")
@@ -397,7 +397,10 @@ fn only_the_reporter_and_the_commands_write_the_terminal() {
         "io::stdout()",
         "io::stderr()",
     ];
-    let found = offenders(&terminal, &["reporter", "out", "style", "main", "commands"]);
+    let found = offenders(
+        &terminal,
+        &["reporter", "out", "style", "main", "lib", "commands"],
+    );
     assert!(
         found.is_empty(),
         "terminal writes outside the reporter:\n{}",
