@@ -30,6 +30,9 @@ pub(super) fn changes<'g>(
         };
         host_action.insert(node.host.as_str(), action);
         let mut adopt = None;
+        if let Some(link) = graph.plan.host(&node.host).and_then(|s| s.link.as_ref()) {
+            reason.push_str(&format!("; link {}", link.describe()));
+        }
         if let Some(e) = graph.plan.host(&node.host).and_then(|s| s.ec2.as_ref()) {
             let market = if e.spot { "spot" } else { "on-demand" };
             reason.push_str(&format!("; {}, {market}, {}", e.instance_type, e.ami));

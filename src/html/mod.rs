@@ -140,23 +140,10 @@ pub fn page(plan: &Plan, dir: &Path, trial: &Trial) -> crate::error::Result<Stri
 
 /// A host's link for people: as configured, and as measured.
 fn link_shown(l: &crate::trial::TrialLink) -> Value {
-    let configured = l.configured.as_ref().map_or("not shaped".to_string(), |c| {
-        let mut parts = Vec::new();
-        if let Some(r) = c.rate_bps {
-            parts.push(crate::units::human(r as f64, Some("bit/s")));
-        }
-        match (c.delay_us, c.jitter_us) {
-            (Some(d), Some(j)) => {
-                parts.push(format!("{} ms ± {} ms", d as f64 / 1e3, j as f64 / 1e3))
-            }
-            (Some(d), None) => parts.push(format!("{} ms", d as f64 / 1e3)),
-            _ => {}
-        }
-        if let Some(p) = c.loss {
-            parts.push(format!("{} % loss", p * 100.0));
-        }
-        parts.join(", ")
-    });
+    let configured = l
+        .configured
+        .as_ref()
+        .map_or("not shaped".to_string(), |c| c.describe());
     let measured = match (&l.measured, &l.error) {
         (Some(m), _) => {
             let mut s = format!("round trip {:.2} ms", m.rtt_ms);

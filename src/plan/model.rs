@@ -283,6 +283,25 @@ pub struct Link {
 }
 
 impl Link {
+    /// The link for people: `50 Mbit/s, 20 ms ± 2 ms, 0.5 % loss`.
+    pub fn describe(&self) -> String {
+        let mut parts = Vec::new();
+        if let Some(r) = self.rate_bps {
+            parts.push(crate::units::human(r as f64, Some("bit/s")));
+        }
+        match (self.delay_us, self.jitter_us) {
+            (Some(d), Some(j)) if j > 0 => {
+                parts.push(format!("{} ms ± {} ms", d as f64 / 1e3, j as f64 / 1e3))
+            }
+            (Some(d), _) => parts.push(format!("{} ms", d as f64 / 1e3)),
+            _ => {}
+        }
+        if let Some(p) = self.loss {
+            parts.push(format!("{} % loss", p * 100.0));
+        }
+        parts.join(", ")
+    }
+
     /// Nothing to shape.
     pub fn is_empty(&self) -> bool {
         *self == Link::default()
