@@ -173,6 +173,17 @@ fn python_literal(v: &serde_json::Value) -> String {
 
 fn ansible(paths: &Paths, hosts: &[(String, HostState)]) -> Result<String> {
     let known = write_known_hosts(paths, hosts)?;
+    if hosts.iter().any(|(_, h)| h.network.is_some()) {
+        // Ansible makes its ControlPath folder only when it names the path
+        // itself; the inventory names it for namespaced hosts.
+        if let Some(home) = std::env::var_os("HOME") {
+            let cp = std::path::Path::new(&home).join(".ansible/cp");
+            if fs_err::create_dir_all(&cp).is_ok() {
+                use std::os::unix::fs::PermissionsExt as _;
+                let _ = fs_err::set_permissions(&cp, std::fs::Permissions::from_mode(0o700));
+            }
+        }
+    }
     let mut groups: Vec<(String, Vec<&(String, HostState)>)> = Vec::new();
     for entry in hosts {
         let group = entry.0.split('[').next().unwrap_or(&entry.0).to_string();

@@ -142,13 +142,16 @@ fn in_series(shared: &Shared, trial: &Trial, status: &str) {
 }
 
 /// Each host in a network namespace: its link as configured, and as
-/// measured from the plan's hub (round trip; the rate of a short transfer
-/// when it is shaped). Probes run at once; a failed one is said, not fatal.
+/// measured from the plan's hub (round trip; the rate of a short UDP
+/// probe when it is shaped). At most `PROBES` hosts at a time, so that the
+/// probes do not measure the hub's CPU; a failed one is said, not fatal.
 async fn links(
     plan: &crate::plan::Plan,
     hosts: &BTreeMap<String, crate::state::HostState>,
     trial: &mut Trial,
 ) -> Vec<String> {
+    const PROBES: usize = 4;
+    let permits = std::sync::Arc::new(tokio::sync::Semaphore::new(PROBES));
     let mut set = tokio::task::JoinSet::new();
     for name in trial.hosts.keys() {
         let Some(h) = hosts.get(name) else { continue };
@@ -164,8 +167,14 @@ async fn links(
             .and_then(|s| s.link.clone());
         let name = name.clone();
         let rate = configured.as_ref().and_then(|l| l.rate_bps);
-        set.spawn_blocking(move || {
-            let measured = crate::provider::netns::probe::measure(&net.hub, &net.netns, addr, rate);
+        let permits = permits.clone();
+        set.spawn(async move {
+            let _one = permits.acquire_owned().await;
+            let measured = tokio::task::spawn_blocking(move || {
+                crate::provider::netns::probe::measure(&net.hub, &net.netns, addr, rate)
+            })
+            .await
+            .unwrap_or_else(|e| Err(std::io::Error::other(e.to_string())));
             (name, configured, measured)
         });
     }

@@ -267,6 +267,12 @@ pub struct HostSpec {
     pub link: Option<Link>,
 }
 
+/// A fraction as a percentage for people and tc: `0.07` → `7` (not
+/// `7.000000000000001`), to a millionth.
+pub fn percent(fraction: f64) -> f64 {
+    (fraction * 1e8).round() / 1e6
+}
+
 /// A host's access link, each direction: rate (bit/s as tc counts them:
 /// whole frames), delay and jitter (each packet's delay uniform in delay ±
 /// jitter, kept in order), loss (a fraction, each direction).
@@ -297,7 +303,7 @@ impl Link {
             _ => {}
         }
         if let Some(p) = self.loss {
-            parts.push(format!("{} % loss", p * 100.0));
+            parts.push(format!("{} % loss", percent(p)));
         }
         parts.join(", ")
     }

@@ -87,6 +87,17 @@ fn addresses(raw: &RawPlan, diags: &mut Vec<Diagnostic>) -> Network {
             .help("hosts need unicast addresses of a network of their own: use a private range, e.g. `10.213.0.0/16`, `172.29.0.0/16` or `192.168.213.0/24`"),
         );
     }
+    if hosts > MAX_BRIDGED {
+        diags.push(
+            Diagnostic::new(
+                format!("{hosts} hosts in namespaces: a plan's bridge holds at most {MAX_BRIDGED}"),
+                raw.provider.span.clone(),
+            )
+            .help(
+                "a Linux bridge has at most 1,024 ports: use fewer hosts, or the loopback network",
+            ),
+        );
+    }
     let room = (1usize << (32 - prefix)).saturating_sub(3);
     if hosts > room {
         let s = if room == 1 { "" } else { "s" };
@@ -115,6 +126,9 @@ fn addresses(raw: &RawPlan, diags: &mut Vec<Diagnostic>) -> Network {
     }
     Network::Namespaces { base, prefix }
 }
+
+/// Hosts of one plan in namespaces: each is a port of the hub's bridge.
+const MAX_BRIDGED: usize = 1000;
 
 /// Ranges no host can be given: (base, prefix, what it is).
 const RESERVED: [(Ipv4Addr, u8, &str); 5] = [

@@ -458,18 +458,18 @@ fn prepare_network(
     if !crate::os::is_root() {
         return Err("`network = \"namespaces\"` needs root (CAP_NET_ADMIN and CAP_SYS_ADMIN, to make network namespaces): run runner as root, or use the default loopback network; nothing was started".into());
     }
-    let netem = || crate::provider::netns::has_netem();
+    let netem = |l: &crate::plan::model::Link| crate::provider::netns::uses_netem(l);
     let mut need = vec![("ip", "iproute2")];
     if links
         .iter()
-        .any(|l| l.rate_bps.is_some() || (netem() && !l.is_empty()))
+        .any(|l| l.rate_bps.is_some() || (netem(l) && !l.is_empty()))
     {
         need.push(("tc", "iproute2"));
     }
-    if links.iter().any(|l| l.loss.is_some()) && !netem() {
+    if links.iter().any(|l| l.loss.is_some() && !netem(l)) {
         need.push(("nft", "nftables"));
     }
-    if links.iter().any(|l| l.delay_us.is_some()) && !netem() {
+    if links.iter().any(|l| l.delay_us.is_some() && !netem(l)) {
         need.push(("ethtool", "ethtool"));
     }
     for (tool, package) in need {

@@ -80,11 +80,19 @@ fn read_and_stamp(
     }
 }
 
+/// How long a frame may wait past its time before it is dropped: the
+/// line's queue (as long as tbf's, 100 ms), so that a line that cannot keep
+/// up (its interface's queue full behind a rate, or the CPU) drops like a
+/// full queue instead of holding seconds of frames.
+const LATE: Duration = Duration::from_millis(100);
+
 fn send_when_due(to: &OwnedFd, rx: Receiver<(Instant, Vec<u8>)>) {
     for (due, frame) in rx {
         let now = Instant::now();
         if due > now {
             std::thread::sleep(due - now);
+        } else if now - due > LATE {
+            continue;
         }
         if rustix::net::send(to, &frame, rustix::net::SendFlags::empty()).is_err() {
             // A frame the interface refuses (too big, down): dropped, as a wire would.

@@ -70,14 +70,20 @@ impl Net {
     /// The hub namespace and its bridge, if missing.
     pub fn ensure_hub(&self) -> Result<()> {
         let hub = self.hub();
+        let addr = format!("{}/{}", self.hub_address(), self.prefix_len);
         if crate::os::netns_path(&hub).exists() && ip(&["-n", &hub, "link", "show", "br0"]).is_ok()
         {
+            // The plan's range may have changed (its hosts are made again):
+            // the hub's own address follows it.
+            if !bridge_has(&hub, &addr) {
+                ip(&["-n", &hub, "addr", "flush", "dev", "br0"])?;
+                ip(&["-n", &hub, "addr", "add", &addr, "dev", "br0"])?;
+            }
             return Ok(());
         }
         // Half-made (a kill): made again.
         let _ = ip(&["netns", "del", &hub]);
         ip(&["netns", "add", &hub])?;
-        let addr = format!("{}/{}", self.hub_address(), self.prefix_len);
         for args in [
             vec!["-n", &hub, "link", "set", "lo", "up"],
             vec!["-n", &hub, "link", "add", "br0", "type", "bridge"],
@@ -110,7 +116,11 @@ impl Net {
         ip(&[
             "-n", &hub, "link", "add", &h, "type", "veth", "peer", "name", "eth0", "netns", &ns,
         ])?;
-        let line = link.filter(|l| l.delay_us.is_some() && !has_netem());
+        // netem delays where the kernel has it, unless the link has jitter:
+        // netem's jitter reorders packets, runner's delay line keeps them in
+        // order, and a plan means the same on every kernel.
+        let netem = link.is_some_and(uses_netem);
+        let line = link.filter(|l| l.delay_us.is_some() && !netem);
         if line.is_some() {
             // host eth0 ⇄ h (hub) ═ delay line ═ d ⇄ b (bridge port)
             ip(&[
@@ -142,12 +152,12 @@ impl Net {
             start_delay_line(&hub, &h, &d, l, dir)?;
         }
         for (space, dev) in [(&ns, "eth0"), (&hub, h.as_str())] {
-            for cmd in shaping(l, dev, has_netem()) {
+            for cmd in shaping(l, dev, netem) {
                 let args: Vec<&str> = cmd.iter().map(String::as_str).collect();
                 tool_in(space, &args)?;
             }
         }
-        if let (Some(loss), false) = (l.loss, has_netem()) {
+        if let (Some(loss), false) = (l.loss, netem) {
             let port = if line.is_some() { &b } else { &h };
             drop_at_random(&ns, &hub, port, &h, loss)?;
         }
@@ -198,7 +208,9 @@ pub fn remove_host(ns: &str, hub: Option<&str>, dir: &Path) {
 /// The hub's ends of host `file_name`'s link: `h` (its veth's peer), and
 /// where a delay line cuts the link, `d` ⇄ `b` (the bridge port).
 fn port_names(file_name: &str) -> (String, String, String) {
-    let id = &crate::hash::sha256_hex(file_name.as_bytes())[..6];
+    // 15 bytes at most (the kernel's limit): a letter and 14 hex digits,
+    // so that two hosts of a plan never share a name.
+    let id = &crate::hash::sha256_hex(file_name.as_bytes())[..14];
     (format!("h{id}"), format!("d{id}"), format!("b{id}"))
 }
 
@@ -310,12 +322,17 @@ pub fn shaping(link: &Link, dev: &str, netem: bool) -> Vec<Vec<String>> {
         ]);
         if let Some(d) = link.delay_us {
             cmd.extend(s(&["delay", &format!("{d}us")]));
+            // No distribution table: netem's jitter is then uniform
+            // (iproute2 ships no `uniform.dist` to name).
             if let Some(j) = link.jitter_us.filter(|&j| j > 0) {
-                cmd.extend(s(&[&format!("{j}us"), "distribution", "uniform"]));
+                cmd.push(format!("{j}us"));
             }
         }
         if let Some(p) = link.loss {
-            cmd.extend(s(&["loss", &format!("{}%", p * 100.0)]));
+            cmd.extend(s(&[
+                "loss",
+                &format!("{}%", crate::plan::model::percent(p)),
+            ]));
         }
         // A queue long enough for the link's delay at any rate it carries.
         cmd.extend(s(&["limit", "100000"]));
@@ -345,7 +362,7 @@ pub fn shaping(link: &Link, dev: &str, netem: bool) -> Vec<Vec<String>> {
 pub fn has_netem() -> bool {
     static NETEM: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
     *NETEM.get_or_init(|| {
-        if std::env::var_os("RUNNER_NO_NETEM").is_some() {
+        if std::env::var("RUNNER_NO_NETEM").is_ok_and(|v| !v.is_empty() && v != "0") {
             return false;
         }
         let ns = format!("runner-probe-{}", crate::os::unique_id());
@@ -362,6 +379,25 @@ pub fn has_netem() -> bool {
         let _ = ip(&["netns", "del", &ns]);
         ok
     })
+}
+
+/// Whether `link` is shaped by netem: the kernel has it, and the link has
+/// no jitter (netem's jitter reorders; runner's delay line keeps order).
+pub fn uses_netem(link: &Link) -> bool {
+    has_netem() && link.jitter_us.unwrap_or(0) == 0
+}
+
+/// Whether bridge `br0` in `hub` has address `addr` (`a.b.c.d/len`).
+fn bridge_has(hub: &str, addr: &str) -> bool {
+    Command::new("ip")
+        .args(["-n", hub, "-4", "-o", "addr", "show", "dev", "br0"])
+        .stdin(Stdio::null())
+        .output()
+        .is_ok_and(|o| {
+            String::from_utf8_lossy(&o.stdout)
+                .split_whitespace()
+                .any(|w| w == addr)
+        })
 }
 
 /// Whole frames, full checksums: what a packet socket must see.
@@ -520,7 +556,7 @@ mod tests {
         assert_eq!(
             with,
             [
-                "tc qdisc add dev eth0 root handle 1: netem delay 20000us 2000us distribution uniform loss 0.5% limit 100000",
+                "tc qdisc add dev eth0 root handle 1: netem delay 20000us 2000us loss 0.5% limit 100000",
                 "tc qdisc add dev eth0 parent 1:1 handle 10: tbf rate 50000000bit burst 62500 latency 100ms",
             ]
         );

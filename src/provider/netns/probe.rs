@@ -60,7 +60,8 @@ pub fn measure(
 /// Bit/s that reach the host from the hub: UDP datagrams sent at 1.5 ×
 /// the link's rate for 0.3 s, counted as they arrive (first to last). Not
 /// TCP: a short TCP transfer over a long, lossy link measures slow start.
-/// Also the rate the probe sent at (bit/s on the wire).
+/// Also the rate the probe offered (bit/s on the wire): what it could send,
+/// whether the link took it or pushed back.
 fn rate_to(hub: &Path, host: &Path, addr: Ipv4Addr, rate: u64) -> std::io::Result<(f64, f64)> {
     let socket = crate::os::in_netns(host, move || UdpSocket::bind((addr, 0)))?;
     let to = socket.local_addr()?;
@@ -102,15 +103,20 @@ fn rate_to(hub: &Path, host: &Path, addr: Ipv4Addr, rate: u64) -> std::io::Resul
     let sent = crate::os::in_netns(hub, move || {
         let s = UdpSocket::bind((Ipv4Addr::UNSPECIFIED, 0))?;
         s.connect(to)?;
+        // A full queue must not pace the sender to the link: what it
+        // offered, not what got through, says whether it was the limit.
+        s.set_nonblocking(true)?;
         let datagram = vec![0u8; 1400];
         let per_ms = (rate as f64 * 1.5 / 8.0 / 1000.0 / 1442.0).ceil().max(1.0) as usize;
         let start = Instant::now();
-        let (mut tick, mut sent) = (0u32, 0u64);
+        let (mut tick, mut offered) = (0u32, 0u64);
         while start.elapsed() < SEND_FOR {
             for _ in 0..per_ms {
-                // A full queue drops: that is the point.
-                if s.send(&datagram).is_ok() {
-                    sent += 1442;
+                // A full queue drops (or pushes back): that is the point.
+                match s.send(&datagram) {
+                    Ok(_) => offered += 1442,
+                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => offered += 1442,
+                    Err(_) => {}
                 }
             }
             tick += 1;
@@ -119,7 +125,7 @@ fn rate_to(hub: &Path, host: &Path, addr: Ipv4Addr, rate: u64) -> std::io::Resul
                 std::thread::sleep(wait);
             }
         }
-        Ok(sent as f64 * 8.0 / start.elapsed().as_secs_f64())
+        Ok(offered as f64 * 8.0 / start.elapsed().as_secs_f64())
     })?;
     let got = receiver
         .join()
