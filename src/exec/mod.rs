@@ -206,6 +206,20 @@ pub(crate) enum Done {
     },
 }
 
+impl Done {
+    /// Checks evaluated: a line for each, and how many did not pass.
+    fn checked(op: Op, results: &[crate::check::CheckResult]) -> Done {
+        Done::Checked {
+            op,
+            lines: results
+                .iter()
+                .map(crate::check::CheckResult::line)
+                .collect(),
+            failed: results.iter().filter(|r| !r.passed).count(),
+        }
+    }
+}
+
 /// The task of one change, with everything it needs copied in. `tag`
 /// marks the remote processes of a step, so that they can be found and
 /// stopped if the step is abandoned.

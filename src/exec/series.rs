@@ -218,14 +218,7 @@ impl SeriesCx<'_> {
         let mut file = SeriesFile::read(&self.dir)?;
         file.checks = results.clone();
         file.write(&self.dir)?;
-        Ok(Done::Checked {
-            op,
-            lines: results
-                .iter()
-                .map(crate::check::CheckResult::line)
-                .collect(),
-            failed: results.iter().filter(|r| !r.passed).count(),
-        })
+        Ok(Done::checked(op, &results))
     }
 
     fn report(&self, op: Op) -> Result<Done> {

@@ -68,14 +68,7 @@ fn analyze(shared: &Shared, index: usize, record: &str, op: Op) -> Result<Done> 
 fn checks(shared: &Shared, record: &str, op: Op) -> Result<Done> {
     let dir = shared.paths.trials().join(record);
     let (_, results) = crate::trial::record_checks(&shared.plan, &dir, shared.baseline.as_deref())?;
-    Ok(Done::Checked {
-        op,
-        lines: results
-            .iter()
-            .map(crate::check::CheckResult::line)
-            .collect(),
-        failed: results.iter().filter(|r| !r.passed).count(),
-    })
+    Ok(Done::checked(op, &results))
 }
 
 /// The latest trial's `report.html`.

@@ -88,7 +88,8 @@ fn nines_label(x: f64) -> String {
 }
 
 /// A 2-D chart on an SVG string.
-type Chart<'a, 'b> = ChartContext<'a, SVGBackend<'b>, Cartesian2d<RangedCoordf64, RangedCoordf64>>;
+pub(super) type Chart<'a, 'b> =
+    ChartContext<'a, SVGBackend<'b>, Cartesian2d<RangedCoordf64, RangedCoordf64>>;
 
 /// A line chart; `None` when there is nothing to draw.
 pub fn lines(
@@ -224,16 +225,21 @@ fn draw_lines<'a, 'b: 'a>(
             });
     }
     if drawn.len() > 1 || !drawn[0].0.is_empty() {
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperRight)
-            .border_style(BLACK.mix(0.3))
-            .background_style(WHITE.mix(0.85))
-            .label_font(("sans-serif", 12))
-            .draw()
-            .ok()?;
+        legend(chart, 12)?;
     }
     Some(())
+}
+
+/// The chart's legend, top right, its labels `font` px.
+pub(super) fn legend<'a, 'b: 'a>(chart: &mut Chart<'a, 'b>, font: u32) -> Option<()> {
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::UpperRight)
+        .border_style(BLACK.mix(0.3))
+        .background_style(WHITE.mix(0.85))
+        .label_font(("sans-serif", font))
+        .draw()
+        .ok()
 }
 
 /// Horizontal bars, one per label: the slow host stands out.

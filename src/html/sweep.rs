@@ -7,7 +7,7 @@
 use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 
-use super::chart::{WIDTH, si};
+use super::chart::{WIDTH, legend, si};
 
 /// One line of a sweep chart.
 pub struct Line {
@@ -91,14 +91,7 @@ pub fn sweep(
             draw_line(&mut chart, line, Palette99::pick(li).to_rgba(), dx, width)?;
         }
         if lines.len() > 1 || lines.first().is_some_and(|l| !l.name.is_empty()) {
-            chart
-                .configure_series_labels()
-                .position(SeriesLabelPosition::UpperRight)
-                .border_style(BLACK.mix(0.3))
-                .background_style(WHITE.mix(0.85))
-                .label_font(("sans-serif", 12))
-                .draw()
-                .ok()?;
+            legend(&mut chart, 12)?;
         }
         root.present().ok()?;
     }
@@ -191,14 +184,7 @@ pub fn drift(
                 .legend(move |(x, y)| Circle::new((x + 8, y), 4, color.filled()));
         }
         if names.len() > 1 {
-            chart
-                .configure_series_labels()
-                .position(SeriesLabelPosition::UpperRight)
-                .border_style(BLACK.mix(0.3))
-                .background_style(WHITE.mix(0.85))
-                .label_font(("sans-serif", 11))
-                .draw()
-                .ok()?;
+            legend(&mut chart, 11)?;
         }
         root.present().ok()?;
     }

@@ -17,6 +17,7 @@ use std::path::{Path, PathBuf};
 
 use crate::diag::{self, Diagnostic};
 pub use model::{Action, HostSpec, Plan, Provider, Step};
+pub use series::STATISTICS;
 
 /// The plan file's text, kept for rendering diagnostics from any stage.
 #[derive(Debug, Clone)]

@@ -8,13 +8,9 @@ use super::model::{Group, Series, SeriesOrder};
 use super::syntax::{RawPlan, RawSeries, Sp};
 use crate::diag::Diagnostic;
 
-/// The series tables' own columns, and the per-trial tables' key columns
-/// (which the series tables carry too): a series var may not be named so.
-const RESERVED: [&str; 21] = [
-    "figure",
-    "unit",
-    "n",
-    "missing",
+/// The statistics of a figure over a point's trials: columns of the
+/// series tables, in their order.
+pub const STATISTICS: [&str; 7] = [
     "mean",
     "stddev",
     "ci95_low",
@@ -22,17 +18,19 @@ const RESERVED: [&str; 21] = [
     "median",
     "min",
     "max",
-    "pooled",
-    "source",
-    "test",
-    "host",
-    "file",
-    "tag",
-    "column",
-    "protocol",
-    "reverse",
-    "error",
 ];
+
+/// The series tables' own columns, and the per-trial tables' key columns
+/// (which the series tables carry too): a series var may not be named so.
+fn reserved() -> impl Iterator<Item = &'static str> {
+    ["figure", "unit", "n", "missing"]
+        .into_iter()
+        .chain(STATISTICS)
+        .chain([
+            "pooled", "source", "test", "host", "file", "tag", "column", "protocol", "reverse",
+            "error",
+        ])
+}
 
 /// More trials than this in one series is almost surely a typo.
 const MAX_TRIALS: usize = 10_000;
@@ -162,7 +160,7 @@ fn check_name(raw: &RawPlan, name: &Sp<String>, groups: &[Group], diags: &mut Ve
                 .help("use letters, digits and `_`, starting with a letter: templates read it as `vars.NAME`"),
         );
     }
-    if RESERVED.contains(&n.as_str()) {
+    if reserved().any(|r| r == n) {
         diags.push(
             Diagnostic::at(
                 format!("series var `{n}` is named like a column of the series tables"),
@@ -170,7 +168,10 @@ fn check_name(raw: &RawPlan, name: &Sp<String>, groups: &[Group], diags: &mut Ve
             )
             .help(format!(
                 "rename it: {} are the tables' own columns",
-                RESERVED.map(|r| format!("`{r}`")).join(", ")
+                reserved()
+                    .map(|r| format!("`{r}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
             )),
         );
     }

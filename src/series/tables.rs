@@ -198,15 +198,7 @@ pub fn build(
     columns.push(Column::text("unit"));
     columns.push(Column::int("n", None));
     columns.push(Column::int("missing", None));
-    for s in [
-        "mean",
-        "stddev",
-        "ci95_low",
-        "ci95_high",
-        "median",
-        "min",
-        "max",
-    ] {
+    for s in crate::plan::STATISTICS {
         columns.push(Column::float(s, None, 4));
     }
     if pooled.is_some() {

@@ -113,21 +113,7 @@ fn shaped_links_between_namespaces_measure_what_they_say() {
         "client[1]",
         &format!("ping -c 1 -q {server} >/dev/null; ping -c 100 -i 0.02 -q {server}"),
     );
-    let stats = out
-        .lines()
-        .find(|l| l.contains("min/avg/max/mdev"))
-        .unwrap();
-    let nums: Vec<f64> = stats
-        .split('=')
-        .nth(1)
-        .unwrap()
-        .trim()
-        .split(" ms")
-        .next()
-        .unwrap()
-        .split('/')
-        .map(|x| x.parse().unwrap())
-        .collect();
+    let (stats, nums) = ping_stats(&out);
     assert!((38.0..=42.0).contains(&nums[1]), "mean round trip: {stats}");
     assert!(
         (1.0..=3.0).contains(&nums[3]),
@@ -416,20 +402,27 @@ fn round_trip_ms(p: &Project, host: &str) -> f64 {
         host,
         &format!("ping -c 1 -q {server} >/dev/null; ping -c 30 -i 0.02 -q {server}; true"),
     );
+    ping_stats(&out).1[1]
+}
+
+/// ping's summary line and its round trips in ms: min, avg, max, mdev.
+fn ping_stats(out: &str) -> (String, Vec<f64>) {
     let stats = out
         .lines()
-        .find(|l| l.contains("min/avg/max"))
+        .find(|l| l.contains("min/avg/max/mdev"))
         .unwrap_or_else(|| panic!("{out}"));
-    stats
+    let nums = stats
         .split('=')
         .nth(1)
         .unwrap()
         .trim()
+        .split(" ms")
+        .next()
+        .unwrap()
         .split('/')
-        .nth(1)
-        .unwrap()
-        .parse()
-        .unwrap()
+        .map(|x| x.parse().unwrap())
+        .collect();
+    (stats.to_string(), nums)
 }
 
 /// A link changed makes its host again with the new shape; hosts removed
