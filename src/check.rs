@@ -10,6 +10,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use crate::plan::model::{Check, Limit};
+use crate::table::Csv;
 use crate::units::{Better, better_of, in_unit};
 
 /// Why a check could not be evaluated (a column, a row or a baseline the
@@ -20,6 +21,18 @@ pub struct Unmet(pub String);
 impl From<String> for Unmet {
     fn from(s: String) -> Self {
         Unmet(s)
+    }
+}
+
+impl From<crate::units::Error> for Unmet {
+    fn from(e: crate::units::Error) -> Self {
+        Unmet(e.to_string())
+    }
+}
+
+impl From<crate::table::NoColumn> for Unmet {
+    fn from(e: crate::table::NoColumn) -> Self {
+        Unmet(e.to_string())
     }
 }
 
@@ -173,85 +186,9 @@ pub fn num(v: f64) -> String {
     }
 }
 
-/// A table as its CSV has it: headers split into name and unit, rows.
-struct CsvTable {
-    columns: Vec<(String, Option<String>)>,
-    rows: Vec<Vec<String>>,
-}
-
-fn read_csv(path: &Path) -> Result<CsvTable, Unmet> {
-    let mut r = csv::Reader::from_path(path)
-        .map_err(|e| format!("cannot read {}: {e}", crate::paths::shown(path)))?;
-    let columns = r
-        .headers()
-        .map_err(|e| e.to_string())?
-        .iter()
-        .map(|h| match h.rsplit_once(" (") {
-            Some((name, unit)) if unit.ends_with(')') => (
-                name.to_string(),
-                Some(unit.trim_end_matches(')').to_string()),
-            ),
-            _ => (h.to_string(), None),
-        })
-        .collect();
-    let rows = r
-        .records()
-        .map(|rec| rec.map(|r| r.iter().map(str::to_string).collect()))
-        .collect::<Result<_, _>>()
-        .map_err(|e| e.to_string())?;
-    Ok(CsvTable { columns, rows })
-}
-
-impl CsvTable {
-    /// `p99`, `p99 (us)`, `received bit/s`, `received (bit/s)`.
-    fn column(&self, wanted: &str) -> Result<usize, Unmet> {
-        let matches: Vec<usize> = self
-            .columns
-            .iter()
-            .enumerate()
-            .filter(|(_, (name, unit))| {
-                let u = unit.as_deref().unwrap_or("");
-                wanted == name
-                    || wanted == format!("{name} ({u})")
-                    || wanted == format!("{name} {u}")
-            })
-            .map(|(i, _)| i)
-            .collect();
-        let all = || {
-            self.columns
-                .iter()
-                .map(|(n, u)| u.as_ref().map_or(n.clone(), |u| format!("{n} ({u})")))
-                .collect::<Vec<_>>()
-                .join(", ")
-        };
-        match matches.as_slice() {
-            [one] => Ok(*one),
-            [] => Err(format!("the table has no column `{wanted}`; it has: {}", all()).into()),
-            _ => Err(format!(
-                "`{wanted}` names several columns; add the unit, as in `{wanted} {}`",
-                self.columns[matches[0]].1.as_deref().unwrap_or("")
-            )
-            .into()),
-        }
-    }
-
-    fn is_text(&self, col: usize) -> bool {
-        self.rows.iter().any(|r| {
-            r.get(col)
-                .is_some_and(|c| !c.is_empty() && c.parse::<f64>().is_err())
-        })
-    }
-
-    /// The row's identity: its text cells, by column name.
-    fn key(&self, row: &[String]) -> String {
-        self.columns
-            .iter()
-            .enumerate()
-            .filter(|(i, _)| self.is_text(*i))
-            .map(|(i, (n, _))| format!("{n}={}", row.get(i).map_or("", String::as_str)))
-            .collect::<Vec<_>>()
-            .join(" ")
-    }
+/// A trial's table, or why it cannot be read.
+fn read_csv(path: &Path) -> Result<Csv, Unmet> {
+    Csv::read(path).map_err(|e| Unmet(format!("cannot read {}: {e}", crate::paths::shown(path))))
 }
 
 /// Evaluates every check on the trial in `dir`; `baseline` is where the
@@ -286,7 +223,7 @@ fn evaluate_one(c: &Check, dir: &Path, trials: &Path, baseline: Option<&str>) ->
     };
     let evaluated =
         read_csv(&dir.join("analysis").join(format!("{}.csv", c.table))).and_then(|table| {
-            let col = table.column(&c.column)?;
+            let col = table.find(&c.column)?;
             let rows = select(c, &table)?;
             let eval = Eval {
                 c,
@@ -325,11 +262,11 @@ fn evaluate_one(c: &Check, dir: &Path, trials: &Path, baseline: Option<&str>) ->
 /// The rows a check's `row` selects. A selector names a column, or
 /// (`test`, `host`, `file`) a part of `source` when the table's rows are
 /// made `by` them (`tcp / client[0]`).
-fn select<'t>(c: &Check, table: &'t CsvTable) -> Result<Vec<&'t Vec<String>>, Unmet> {
-    let source = table.columns.iter().position(|(n, _)| n == "source");
+fn select<'t>(c: &Check, table: &'t Csv) -> Result<Vec<&'t Vec<String>>, Unmet> {
+    let source = table.position("source");
     let mut selectors: Vec<(usize, &String, bool)> = Vec::new();
     for (k, v) in &c.row {
-        match table.column(k) {
+        match table.find(k) {
             Ok(i) => selectors.push((i, v, false)),
             Err(_) if matches!(k.as_str(), "test" | "host" | "file") && source.is_some() => {
                 selectors.push((source.unwrap_or(0), v, true));
@@ -357,7 +294,7 @@ fn select<'t>(c: &Check, table: &'t CsvTable) -> Result<Vec<&'t Vec<String>>, Un
 /// One check on the rows it selects of one table.
 struct Eval<'t> {
     c: &'t Check,
-    table: &'t CsvTable,
+    table: &'t Csv,
     col: usize,
     rows: Vec<&'t Vec<String>>,
 }
@@ -369,7 +306,7 @@ impl Eval<'_> {
         if cell.trim().is_empty() {
             return Err(format!(
                 "row {} has no figure in `{}`: the cell is empty (nothing was measured there)",
-                self.table.key(r),
+                self.table.row_key(r),
                 self.c.column
             )
             .into());
@@ -377,7 +314,7 @@ impl Eval<'_> {
         cell.parse::<f64>().map_err(|_| {
             Unmet::from(format!(
                 "row {} has no number in `{}` (`{cell}`)",
-                self.table.key(r),
+                self.table.row_key(r),
                 self.c.column,
             ))
         })
@@ -391,8 +328,8 @@ impl Eval<'_> {
         is_max: bool,
         out: &mut CheckResult,
     ) -> Result<(), Unmet> {
-        let unit = self.table.columns[self.col].1.clone();
-        let unit_col = self.table.columns.iter().position(|(n, _)| n == "unit");
+        let unit = self.table.columns[self.col].unit.clone();
+        let unit_col = self.table.position("unit");
         for r in &self.rows {
             let row_unit = unit.clone().or_else(|| {
                 unit_col
@@ -419,7 +356,7 @@ impl Eval<'_> {
                 v >= limit - slack
             };
             out.rows.push(RowResult {
-                row: self.table.key(r),
+                row: self.table.row_key(r),
                 value: v,
                 baseline: None,
                 passed,
@@ -434,7 +371,7 @@ impl Eval<'_> {
     /// Which way is better: as the check says, else from the column's unit.
     fn direction(&self, better: Option<Better>) -> Result<Better, Unmet> {
         better
-            .or_else(|| better_of(self.table.columns[self.col].1.as_deref()))
+            .or_else(|| better_of(self.table.columns[self.col].unit.as_deref()))
             .ok_or_else(|| {
                 Unmet(format!(
                     "whether higher or lower is better for `{}` is not known from its unit; add `better = \"higher\"` or `better = \"lower\"`",
@@ -447,20 +384,20 @@ impl Eval<'_> {
     /// than `fraction`.
     fn regression(
         &self,
-        base_table: &CsvTable,
+        base_table: &Csv,
         base: &str,
         fraction: f64,
         better: Better,
         out: &mut CheckResult,
     ) -> Result<(), Unmet> {
-        let bcol = base_table.column(&self.c.column)?;
+        let bcol = base_table.find(&self.c.column)?;
         let by_key: BTreeMap<String, &Vec<String>> = base_table
             .rows
             .iter()
-            .map(|r| (base_table.key(r), r))
+            .map(|r| (base_table.row_key(r), r))
             .collect();
         for r in &self.rows {
-            let key = self.table.key(r);
+            let key = self.table.row_key(r);
             let v = self.value_of(r)?;
             let b = by_key
                 .get(&key)

@@ -205,39 +205,58 @@ pub enum Command {
 
 #[derive(Debug, clap::Args)]
 pub struct AnalyzeArgs {
-    /// The files' format.
-    #[arg(long, value_enum)]
-    pub parser: Option<crate::kinds::ParserKind>,
+    /// The files' format (see `runner analyze --help` for each parser's options).
+    #[arg(long, value_parser = parser_kind)]
+    pub parser: Option<crate::analyze::ParserKind>,
     /// `file`: one row per file instead of all files merged into one.
     #[arg(long, value_enum)]
     pub by: Option<By>,
     /// The table's format.
     #[arg(long, value_enum, default_value_t = crate::kinds::Format::Markdown)]
     pub format: crate::kinds::Format,
-    /// hdr: the unit the values were recorded in (a log does not say).
-    #[arg(long, default_value = "ns")]
-    pub unit: String,
-    /// hdr: `each` (a row per tag), `all`, `untagged`, or a tag name.
-    #[arg(long, default_value = "each")]
-    pub tag: String,
+    /// hdr: the unit the values were recorded in (a log does not say; default ns).
+    #[arg(long)]
+    pub unit: Option<String>,
+    /// hdr: `each` (a row per tag, the default), `all`, `untagged`, or a tag name.
+    #[arg(long)]
+    pub tag: Option<String>,
     /// dstat/csv: columns to summarise, comma-separated (`total cpu usage.usr,net/total.recv`).
-    #[arg(long, value_delimiter = ',')]
-    pub columns: Vec<String>,
+    #[arg(long)]
+    pub columns: Option<String>,
     /// csv: the columns that tell a summary's rows apart (`--key test`): a
     /// row per file (or all files) and key, each figure as it is.
-    #[arg(long, value_delimiter = ',')]
-    pub key: Vec<String>,
+    #[arg(long)]
+    pub key: Option<String>,
     /// csv with --key: how rows of one key from several files merge, per
     /// column (`--merge rps=sum,max_latency_ms=max`; sum, mean, min, max).
     /// A percentile column is never averaged or summed.
-    #[arg(long, value_delimiter = ',')]
-    pub merge: Vec<String>,
+    #[arg(long)]
+    pub merge: Option<String>,
+    /// Histogram-backed parsers: the percentiles to show (`--percentiles 50,95,99,99.9`).
+    #[arg(long)]
+    pub percentiles: Option<String>,
+    /// Any option of the parser, as a plan's `[[analyze]]` would give it
+    /// (`--set units=tps=1/s`); lists comma-separated. Repeatable.
+    #[arg(long = "set", value_name = "OPTION=VALUE")]
+    pub set: Vec<String>,
     /// dstat, iperf3, iperf2: a JSON file of test windows (`{"windows": [{"test", "start_epoch", "end_epoch"}]}`); rows per window.
     #[arg(long)]
     pub windows: Option<PathBuf>,
+    /// List the parsers: what each reads, and its options.
+    #[arg(long, conflicts_with = "parser")]
+    pub parsers: bool,
     /// With --parser: the files. Without: PLAN [TRIAL].
     pub args: Vec<PathBuf>,
 }
+
+/// `--parser NAME`: a parser of the registry, or the list of them.
+fn parser_kind(name: &str) -> Result<crate::analyze::ParserKind, UnknownParser> {
+    crate::analyze::ParserKind::parse(name).ok_or_else(|| UnknownParser(name.to_string()))
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("unknown parser `{0}`; expected one of {names}", names = crate::analyze::ParserKind::names().join(", "))]
+pub struct UnknownParser(String);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum InventoryFormat {

@@ -5,18 +5,55 @@
 use std::fmt::Write as _;
 use std::ops::Range;
 
+/// How bad a diagnostic is: an error stops the command; a warning is said.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Severity {
+    Error,
+    Warning,
+}
+
+impl Severity {
+    pub fn label(self) -> &'static str {
+        match self {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+        }
+    }
+}
+
 /// One problem found in a plan or a file the plan names.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Diagnostic {
+    pub severity: Severity,
     pub message: String,
     /// Byte range in the source; `None` when the problem has no place.
     pub span: Option<Range<usize>>,
     pub help: Option<String>,
 }
 
+/// Diagnostics of one file, carried as data to where a command ends and
+/// rendered there once, with what that command did not do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Report {
+    /// The file as the user named it.
+    pub file: String,
+    /// Its text, for the lines the diagnostics point at.
+    pub source: String,
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+impl Report {
+    /// `file:line:col: error: …` blocks, then a line saying how many and
+    /// `outcome` (`nothing was planned`).
+    pub fn render(&self, outcome: &str) -> String {
+        render(&self.file, &self.source, &self.diagnostics, outcome)
+    }
+}
+
 impl Diagnostic {
     pub fn new(message: impl Into<String>, span: Option<Range<usize>>) -> Self {
         Diagnostic {
+            severity: Severity::Error,
             message: message.into(),
             span,
             help: None,
@@ -57,15 +94,19 @@ pub fn render(file: &str, source: &str, diagnostics: &[Diagnostic], what_stopped
     for d in diagnostics {
         render_one(&mut out, file, source, d);
     }
-    let n = diagnostics.len();
+    let n = diagnostics
+        .iter()
+        .filter(|d| d.severity == Severity::Error)
+        .count();
     let noun = if n == 1 { "error" } else { "errors" };
     let _ = writeln!(out, "error: {n} {noun} in {file}; {what_stopped}");
     out
 }
 
 fn render_one(out: &mut String, file: &str, source: &str, d: &Diagnostic) {
+    let label = d.severity.label();
     let Some(span) = &d.span else {
-        let _ = writeln!(out, "{file}: error: {}", d.message);
+        let _ = writeln!(out, "{file}: {label}: {}", d.message);
         if let Some(help) = &d.help {
             let _ = writeln!(out, "   = help: {help}");
         }
@@ -73,7 +114,7 @@ fn render_one(out: &mut String, file: &str, source: &str, d: &Diagnostic) {
         return;
     };
     let (line, col) = line_col(source, span.start);
-    let _ = writeln!(out, "{file}:{line}:{col}: error: {}", d.message);
+    let _ = writeln!(out, "{file}:{line}:{col}: {label}: {}", d.message);
     let text = source.lines().nth(line - 1).unwrap_or("");
     let gutter = line.to_string().len();
     let pad = " ".repeat(gutter);

@@ -10,9 +10,12 @@ use crate::exit::Exit;
 
 #[derive(Debug)]
 pub enum Error {
-    /// Plan diagnostics, already rendered (`file:line:col: error: …` blocks
-    /// and a summary).
-    Diagnostics(String),
+    /// Plan diagnostics, as data, and what the command did not do because
+    /// of them (`nothing was planned`; default: `the plan has errors`).
+    Diagnostics {
+        report: Box<crate::diag::Report>,
+        outcome: Option<&'static str>,
+    },
     Plan(crate::plan::Error),
     State(crate::state::Error),
     Ssh(crate::ssh::Error),
@@ -34,10 +37,22 @@ impl Error {
         }
     }
 
+    /// A plan's diagnostics as this command ends with them: `outcome`
+    /// says what it did not do (`nothing was planned`).
+    pub fn outcome(self, outcome: &'static str) -> Self {
+        match self {
+            Error::Diagnostics { report, .. } => Error::Diagnostics {
+                report,
+                outcome: Some(outcome),
+            },
+            other => other,
+        }
+    }
+
     /// The same error with `help` as what to do (replacing any other).
     pub fn help(self, help: impl Into<String>) -> Self {
         match self {
-            Error::Diagnostics(_) => self,
+            Error::Diagnostics { .. } => self,
             other => Error::Message {
                 message: other.message(),
                 help: Some(help.into()),
@@ -48,7 +63,7 @@ impl Error {
     /// The exit status a command ends with on this error.
     pub fn code(&self) -> Exit {
         match self {
-            Error::Diagnostics(_)
+            Error::Diagnostics { .. }
             | Error::Plan(_)
             | Error::State(_)
             | Error::Ssh(_)
@@ -61,7 +76,10 @@ impl Error {
     /// The message without its help.
     fn message(&self) -> String {
         match self {
-            Error::Diagnostics(text) => text.trim_end().to_string(),
+            Error::Diagnostics { report, outcome } => report
+                .render(outcome.unwrap_or("the plan has errors"))
+                .trim_end()
+                .to_string(),
             Error::Plan(e) => e.to_string(),
             Error::State(e) => e.to_string(),
             Error::Ssh(e) => e.to_string(),
@@ -83,7 +101,7 @@ impl Error {
     /// The error as the command ends with it: one `error:` prefix.
     pub fn render(&self) -> String {
         match self {
-            Error::Diagnostics(_) => self.to_string(),
+            Error::Diagnostics { .. } => self.to_string(),
             _ => format!("error: {self}"),
         }
     }
@@ -107,7 +125,7 @@ impl std::error::Error for Error {
             Error::Ssh(e) => Some(e),
             Error::Provider(e) => Some(e),
             Error::Io(e) => Some(e),
-            Error::Diagnostics(_) | Error::Message { .. } => None,
+            Error::Diagnostics { .. } | Error::Message { .. } => None,
         }
     }
 }
@@ -127,7 +145,10 @@ impl From<crate::state::Error> for Error {
 impl From<crate::plan::Error> for Error {
     fn from(e: crate::plan::Error) -> Self {
         match e {
-            crate::plan::Error::Invalid(text) => Error::Diagnostics(text),
+            crate::plan::Error::Invalid(report) => Error::Diagnostics {
+                report,
+                outcome: None,
+            },
             other => Error::Plan(other),
         }
     }

@@ -1,7 +1,8 @@
 //! The kinds every stage names: which provider makes the hosts, which
 //! parser reads a file, which format a table is written in. They sit below
 //! the plan (which validates them), the state (which records a host's
-//! provider) and the stages that act on them. Each name is written once,
+//! provider) and the stages that act on them. (A parser is declared by its
+//! own file: `analyze::parser`.) Each name is written once,
 //! in its `clap::ValueEnum` derive: the command line, the plan and
 //! messages all read it from there.
 
@@ -59,27 +60,67 @@ macro_rules! named {
     };
 }
 
-/// Who makes a plan's hosts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Serialize, serde::Deserialize)]
+/// Who makes a plan's hosts. What each kind is, for the stages before
+/// the providers (the plan's validation, the templates), is said here by
+/// what it can do; the kinds themselves are handled in `provider/`.
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, ValueEnum, serde::Serialize, serde::Deserialize,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Provider {
+    #[default]
     Local,
     Static,
     Ec2,
 }
 named!(Provider);
 
-/// Which parser reads an analysis's files.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum ParserKind {
-    Hdr,
-    Iperf3,
-    Iperf2,
-    #[value(alias = "dool")]
-    Dstat,
-    Csv,
+impl Provider {
+    /// Its hosts are listed by address in the plan (they exist already),
+    /// not counted (made).
+    pub fn lists_hosts(self) -> bool {
+        match self {
+            Provider::Static => true,
+            Provider::Local | Provider::Ec2 => false,
+        }
+    }
+
+    /// Its hosts run on this machine (held to `max_instances`; may sit in
+    /// network namespaces of their own).
+    pub fn on_this_machine(self) -> bool {
+        match self {
+            Provider::Local => true,
+            Provider::Static | Provider::Ec2 => false,
+        }
+    }
+
+    /// It rents instances from EC2 (`[provider]` region, ami… and group
+    /// overrides; a private address beside the public one).
+    pub fn is_ec2(self) -> bool {
+        match self {
+            Provider::Ec2 => true,
+            Provider::Local | Provider::Static => false,
+        }
+    }
+
+    /// A host's address as a plan knows it before apply: the listed one
+    /// (`None`: ask the plan), loopback, or known only after apply.
+    pub fn address_before_apply(self, namespaced: bool) -> Address {
+        match self {
+            Provider::Static => Address::Listed,
+            Provider::Local if !namespaced => Address::Loopback,
+            Provider::Local | Provider::Ec2 => Address::AfterApply,
+        }
+    }
 }
-named!(ParserKind);
+
+/// Where a host's address comes from when a plan is compiled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Address {
+    Listed,
+    Loopback,
+    AfterApply,
+}
 
 /// A table's format on disk.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -122,11 +163,8 @@ mod tests {
     fn names_and_aliases_come_from_the_derive() {
         assert_eq!(Provider::Ec2.name(), "ec2");
         assert_eq!(Provider::parse("static"), Some(Provider::Static));
-        assert_eq!(ParserKind::parse("dool"), Some(ParserKind::Dstat));
-        assert_eq!(ParserKind::Dstat.name(), "dstat");
         assert_eq!(Format::parse("md"), Some(Format::Markdown));
         assert_eq!(Format::names(), ["csv", "markdown", "mediawiki", "trac"]);
-        assert_eq!(ParserKind::parse("hdrx"), None);
     }
 }
 

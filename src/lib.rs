@@ -23,6 +23,7 @@ mod os;
 mod out;
 mod paths;
 mod plan;
+mod plot;
 mod provider;
 mod render;
 mod reporter;

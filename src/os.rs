@@ -166,6 +166,7 @@ pub fn stdin_is_terminal() -> bool {
 }
 
 /// SIGKILL to this process: a test's model of `kill -9` at an exact point.
+#[cfg(feature = "test-faults")]
 pub fn kill_self() -> ! {
     signal(std::process::id(), Signal::KILL);
     std::process::abort()

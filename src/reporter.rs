@@ -6,7 +6,7 @@
 use std::io::Write as _;
 use std::time::Duration;
 
-use crate::diff::{Action, Change};
+use crate::diff::{Action, Change, ChangeId, Phase};
 use crate::exec::{Applied, Event, Events, Failure};
 
 #[derive(Default)]
@@ -18,21 +18,10 @@ pub struct Reporter {
 /// failures printed above them as they happen.
 struct Bars {
     mp: indicatif::MultiProgress,
-    phases: Vec<(&'static str, indicatif::ProgressBar)>,
+    phases: Vec<(Phase, indicatif::ProgressBar)>,
 }
 
 /// The phase a change belongs to, by its id.
-fn phase_of(id: &str) -> &'static str {
-    match id.split(' ').next().unwrap_or("") {
-        "host" => "hosts",
-        "step" => "configure",
-        "trial" | "test" => "trial",
-        "collect" => "collect",
-        "analyze" => "analyze",
-        _ => "other",
-    }
-}
-
 impl Reporter {
     /// With live bars when stderr is a terminal and `-q` is not given.
     pub fn for_changes(changes: &crate::diff::Changes) -> Reporter {
@@ -48,28 +37,28 @@ impl Reporter {
                 .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
                 .progress_chars("=> ");
         let mut phases = Vec::new();
-        for name in ["hosts", "configure", "trial", "collect", "analyze", "other"] {
+        for phase in Phase::ALL {
             let n = changes
                 .changes
                 .iter()
-                .filter(|c| phase_of(&c.id) == name)
+                .filter(|c| c.id.phase() == phase)
                 .count();
             if n == 0 {
                 continue;
             }
             let pb = mp.add(indicatif::ProgressBar::new(n as u64));
             pb.set_style(style.clone());
-            pb.set_prefix(name);
-            phases.push((name, pb));
+            pb.set_prefix(phase.name());
+            phases.push((phase, pb));
         }
         Reporter {
             bars: Some(Bars { mp, phases }),
         }
     }
 
-    fn advance(&self, id: &str) {
+    fn advance(&self, id: &ChangeId) {
         if let Some(b) = &self.bars
-            && let Some((_, pb)) = b.phases.iter().find(|(n, _)| *n == phase_of(id))
+            && let Some((_, pb)) = b.phases.iter().find(|(p, _)| *p == id.phase())
         {
             pb.inc(1);
         }
@@ -80,7 +69,7 @@ impl Reporter {
         let Some(pb) = self
             .bars
             .as_ref()
-            .and_then(|b| b.phases.iter().find(|(n, _)| *n == "trial"))
+            .and_then(|b| b.phases.iter().find(|(p, _)| *p == Phase::Trial))
             .map(|(_, pb)| pb.clone())
         else {
             return;

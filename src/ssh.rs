@@ -103,22 +103,6 @@ pub struct Target {
     pub netns: Option<String>,
 }
 
-impl Target {
-    /// How to reach a host the state records.
-    pub fn of(host: &str, h: &crate::state::HostState) -> Target {
-        Target {
-            host: host.to_string(),
-            address: h.address.clone(),
-            port: h.port,
-            user: h.user.clone(),
-            identity: h.identity.clone(),
-            host_key: h.host_key.clone(),
-            workdir: h.workdir.clone(),
-            netns: h.network.as_ref().map(|n| n.netns.clone()),
-        }
-    }
-}
-
 /// A TCP connection to `addr` made from inside network namespace `ns`
 /// (a socket stays in the namespace it was made in).
 pub fn connect_in(
@@ -217,12 +201,27 @@ pub struct Session {
     no_sftp: std::sync::atomic::AtomicBool,
 }
 
+/// How long a remote command may run, and which limit that is, so that a
+/// command that overran names it (a step's `timeout`, a fetch's limit).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limit {
+    pub after: Duration,
+    /// `the step's \`timeout\``, `runner's limit on fetching one file`.
+    pub name: &'static str,
+}
+
+impl Limit {
+    pub const fn new(after: Duration, name: &'static str) -> Limit {
+        Limit { after, name }
+    }
+}
+
 /// How a remote command ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
     Exit(u32),
     Signal(String),
-    TimedOut(Duration),
+    TimedOut(Limit),
     /// The connection closed without an exit status.
     Lost,
 }
@@ -259,10 +258,11 @@ impl std::fmt::Display for Outcome {
             }
             Outcome::Exit(c) => write!(f, "exit status {c}"),
             Outcome::Signal(s) => write!(f, "killed by signal {s}"),
-            Outcome::TimedOut(d) => write!(
+            Outcome::TimedOut(limit) => write!(
                 f,
-                "timed out after {}s (the step's `timeout`)",
-                d.as_secs_f64()
+                "timed out after {}s ({})",
+                limit.after.as_secs_f64(),
+                limit.name
             ),
             Outcome::Lost => write!(f, "connection lost before the command finished"),
         }
@@ -274,7 +274,7 @@ impl std::fmt::Display for Outcome {
 /// needs quoting in a pattern; the closing `-` so that no tag's marker is
 /// the start of another's.
 fn node_marker(tag: &str) -> String {
-    let hex: String = tag.bytes().map(|b| format!("{b:02x}")).collect();
+    let hex = hex::encode(tag);
     format!("runner-node-{hex}-")
 }
 
@@ -504,7 +504,7 @@ impl Session {
         &self,
         command: &str,
         input: Option<&[u8]>,
-        timeout: Duration,
+        limit: Limit,
         tag: &str,
         stdout: &mut O,
         stderr: &mut E,
@@ -514,7 +514,7 @@ impl Session {
         E: tokio::io::AsyncWrite + Unpin,
     {
         let (full, input) = self.wrapped(command, input, tag);
-        let backstop = timeout;
+        let backstop = limit.after;
         let mut channel = self.open_channel().await?;
         let run = async {
             channel.exec(true, full.as_bytes()).await?;
@@ -555,7 +555,7 @@ impl Session {
                 // Overran: stop it and its children on the host, then say so.
                 let _ = tokio::time::timeout(Duration::from_secs(15), self.stop_tagged(tag)).await;
                 let _ = channel.close().await;
-                Ok(Outcome::TimedOut(timeout))
+                Ok(Outcome::TimedOut(limit))
             }
         }
     }
@@ -606,7 +606,7 @@ impl Session {
         &self,
         bytes: &[u8],
         dest: &str,
-        timeout: Duration,
+        limit: Limit,
         tag: &str,
         stdout: &mut W,
         stderr: &mut W,
@@ -617,7 +617,7 @@ impl Session {
         // into each other's temp file.
         let tmp = format!("{dest}.runner-{tag}.tmp");
         // One deadline for the SFTP try and the shell's retry.
-        let deadline = tokio::time::Instant::now() + timeout;
+        let deadline = tokio::time::Instant::now() + limit.after;
         if !self.no_sftp.load(std::sync::atomic::Ordering::Relaxed) {
             let on_host = |p: &str| {
                 if p.starts_with('/') || self.target.workdir.is_empty() {
@@ -629,7 +629,7 @@ impl Session {
             let channel = self.open_channel().await?;
             let (dest_path, tmp_path) = (on_host(dest), on_host(&tmp));
             match crate::sftp::upload(channel, bytes, &dest_path, &tmp_path, deadline).await {
-                Err(crate::sftp::Sftp::TimedOut) => return Ok(Outcome::TimedOut(timeout)),
+                Err(crate::sftp::Sftp::TimedOut) => return Ok(Outcome::TimedOut(limit)),
                 Ok(()) => return Ok(Outcome::Exit(0)),
                 // SFTP servers say little of why (OpenSSH: "Failure" for a
                 // full disk): the shell's try below says it in the OS's words.
@@ -659,13 +659,23 @@ impl Session {
         );
         let left = deadline.saturating_duration_since(tokio::time::Instant::now());
         if left.is_zero() {
-            return Ok(Outcome::TimedOut(timeout));
+            return Ok(Outcome::TimedOut(limit));
         }
         let outcome = self
-            .exec(&cmd, Some(bytes), left, tag, stdout, stderr)
+            .exec(
+                &cmd,
+                Some(bytes),
+                Limit {
+                    after: left,
+                    ..limit
+                },
+                tag,
+                stdout,
+                stderr,
+            )
             .await?;
         Ok(match outcome {
-            Outcome::TimedOut(_) => Outcome::TimedOut(timeout),
+            Outcome::TimedOut(_) => Outcome::TimedOut(limit),
             o => o,
         })
     }

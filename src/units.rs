@@ -2,6 +2,39 @@
 //! `10%`) and as table columns carry them (`p99 (us)`): parsing, converting
 //! within a dimension (time, rate, size, percent), and which way is better.
 
+/// Why a quantity cannot be read or converted.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Error {
+    #[error("`{0}` is not a number with an optional unit")]
+    NotANumber(String),
+    #[error("unknown unit `{unit}` in `{text}`; known: {known}")]
+    UnknownUnit {
+        unit: String,
+        text: String,
+        known: String,
+    },
+    #[error(
+        "`{text}` is ambiguous (tc reads `bps` as bytes a second, others as bits): write bits, e.g. `{suggestion}`"
+    )]
+    AmbiguousBps { text: String, suggestion: String },
+    #[error("`{0}` is not a percentage such as \"10%\"")]
+    NotAPercent(String),
+    #[error("`{0}` is not a rate: write bits a second, e.g. `50mbit`")]
+    NotARate(String),
+    #[error("`{0}`: a rate is a positive number")]
+    NotPositive(String),
+    #[error("`{text}`: a rate from {low} to {high}")]
+    OutOfRange {
+        text: String,
+        low: &'static str,
+        high: &'static str,
+    },
+    #[error("the limit is in `{limit}` but the column is in `{column}`, which cannot be converted")]
+    Inconvertible { limit: String, column: String },
+    #[error("the limit is in `{0}` but the column has no unit: write a plain number")]
+    NoColumnUnit(String),
+}
+
 /// A number with an optional unit: `5ms`, `900 Mbit/s`, `0.5`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Quantity {
@@ -36,7 +69,6 @@ const UNITS: &[(&str, &str, f64)] = &[
     ("min", "time", 60.0),
     ("h", "time", 3600.0),
     ("bit/s", "rate", 1.0),
-    ("bps", "rate", 1.0),
     ("kbit/s", "rate", 1e3),
     ("Kbit/s", "rate", 1e3),
     ("Mbit/s", "rate", 1e6),
@@ -63,7 +95,7 @@ pub fn unit(u: &str) -> Option<(&'static str, f64)> {
 }
 
 /// `5ms`, `5 ms`, `900 Mbit/s`, `12`, `1e6 bit/s`.
-pub fn parse_quantity(text: &str) -> Result<Quantity, String> {
+pub fn parse_quantity(text: &str) -> Result<Quantity, Error> {
     let t = text.trim();
     let split = t
         .char_indices()
@@ -82,16 +114,18 @@ pub fn parse_quantity(text: &str) -> Result<Quantity, String> {
     let value: f64 = num
         .replace('_', "")
         .parse()
-        .map_err(|_| format!("`{text}` is not a number with an optional unit"))?;
+        .map_err(|_| Error::NotANumber(text.to_string()))?;
     let rest = rest.trim();
     if rest.is_empty() {
         return Ok(Quantity { value, unit: None });
     }
+    ambiguous_bps(text, rest)?;
     if unit(rest).is_none() {
-        return Err(format!(
-            "unknown unit `{rest}` in `{text}`; known: {}",
-            UNITS.iter().map(|u| u.0).collect::<Vec<_>>().join(", ")
-        ));
+        return Err(Error::UnknownUnit {
+            unit: rest.to_string(),
+            text: text.to_string(),
+            known: UNITS.iter().map(|u| u.0).collect::<Vec<_>>().join(", "),
+        });
     }
     Ok(Quantity {
         value,
@@ -99,29 +133,83 @@ pub fn parse_quantity(text: &str) -> Result<Quantity, String> {
     })
 }
 
+/// `bps`, `Mbps`: refused everywhere, said the same way (tc reads `bps`
+/// as bytes a second; many people mean bits).
+fn ambiguous_bps(text: &str, unit: &str) -> Result<(), Error> {
+    let lower = unit.to_ascii_lowercase();
+    let Some(prefix) = lower.strip_suffix("bps") else {
+        return Ok(());
+    };
+    let number = text.trim().trim_end_matches(unit).trim();
+    Err(Error::AmbiguousBps {
+        text: text.trim().to_string(),
+        suggestion: format!("{number}{prefix}bit"),
+    })
+}
+
+/// A rate, as links and checks write it: `900 Mbit/s`, tc's `50mbit`,
+/// `2.5Gbit/s`, a plain number of bit/s → bit/s. The one rule for rates
+/// (`bps` is refused as ambiguous).
+pub fn parse_rate(text: &str) -> Result<f64, Error> {
+    let q = parse_tc_rate(text).map_or_else(|| parse_quantity(text), Ok)?;
+    match q.unit.as_deref() {
+        None => Ok(q.value),
+        Some(u) => match unit(u) {
+            Some(("rate", f)) => Ok(q.value * f),
+            _ => Err(Error::NotARate(text.to_string())),
+        },
+    }
+    .and_then(|v| {
+        (v > 0.0 && v.is_finite())
+            .then_some(v)
+            .ok_or_else(|| Error::NotPositive(text.to_string()))
+    })
+}
+
+/// tc's spelling, `50mbit` (any case, optional `/s`), as a quantity.
+fn parse_tc_rate(text: &str) -> Option<Quantity> {
+    let t = text.trim();
+    let lower = t.to_ascii_lowercase();
+    let lower = lower.strip_suffix("/s").unwrap_or(&lower);
+    [
+        ("tbit", "Tbit/s"),
+        ("gbit", "Gbit/s"),
+        ("mbit", "Mbit/s"),
+        ("kbit", "kbit/s"),
+        ("bit", "bit/s"),
+    ]
+    .iter()
+    .find_map(|(suffix, unit)| {
+        let n = lower.strip_suffix(suffix)?.trim();
+        Some(Quantity {
+            value: n.replace('_', "").parse().ok()?,
+            unit: Some(unit.to_string()),
+        })
+    })
+}
+
 /// `10%` → 0.1.
-pub fn parse_percent(text: &str) -> Result<f64, String> {
+pub fn parse_percent(text: &str) -> Result<f64, Error> {
     let q = parse_quantity(text)?;
     match q.unit.as_deref() {
         Some("%") if q.value >= 0.0 => Ok(q.value / 100.0),
-        _ => Err(format!("`{text}` is not a percentage such as \"10%\"")),
+        _ => Err(Error::NotAPercent(text.to_string())),
     }
 }
 
 /// `q` in the column's unit.
-pub fn in_unit(q: &Quantity, column_unit: Option<&str>) -> Result<f64, String> {
+pub fn in_unit(q: &Quantity, column_unit: Option<&str>) -> Result<f64, Error> {
     match (&q.unit, column_unit) {
         (None, _) => Ok(q.value),
         (Some(u), Some(c)) if u == c => Ok(q.value),
         (Some(u), Some(c)) => match (unit(u), unit(c)) {
             (Some((d1, f1)), Some((d2, f2))) if d1 == d2 => Ok(q.value * f1 / f2),
-            _ => Err(format!(
-                "the limit is in `{u}` but the column is in `{c}`, which cannot be converted"
-            )),
+            _ => Err(Error::Inconvertible {
+                limit: u.clone(),
+                column: c.to_string(),
+            }),
         },
-        (Some(u), None) => Err(format!(
-            "the limit is in `{u}` but the column has no unit: write a plain number"
-        )),
+        (Some(u), None) => Err(Error::NoColumnUnit(u.clone())),
     }
 }
 
@@ -195,6 +283,24 @@ mod tests {
         );
         assert_eq!(parse_quantity(" 900 Mbit/s").unwrap().value, 900.0);
         assert_eq!(parse_quantity("1e6 bit/s").unwrap().value, 1e6);
+        // One rule for rates, links and checks alike.
+        assert_eq!(parse_rate("50mbit"), Ok(5e7));
+        assert_eq!(parse_rate("900 Mbit/s"), Ok(9e8));
+        assert_eq!(parse_rate("2.5Gbit/s"), Ok(2.5e9));
+        assert_eq!(parse_rate("8000"), Ok(8000.0));
+        assert!(
+            parse_rate("50mbps")
+                .unwrap_err()
+                .to_string()
+                .contains("ambiguous")
+        );
+        assert!(
+            parse_quantity("50 Mbps")
+                .unwrap_err()
+                .to_string()
+                .contains("`50mbit`")
+        );
+        assert!(parse_rate("5 ms").is_err());
         assert_eq!(parse_quantity("12").unwrap().unit, None);
         assert!(parse_quantity("5 parsecs").is_err());
         assert!(parse_quantity("fast").is_err());

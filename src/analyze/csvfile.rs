@@ -9,8 +9,9 @@
 
 use std::path::Path;
 
-use super::FileError;
+use super::parser::{Declaration, Kind, OptionDecl, Options, Parser, Refusal};
 use super::stats::{self, Stats};
+use super::{Analysed, FileError, Found, Group, Parsed, sequential};
 use crate::table::{Cell, Column, Table};
 
 #[derive(Debug, Clone)]
@@ -125,6 +126,297 @@ pub fn parse(bytes: &[u8], path: &Path) -> Result<Summary, FileError> {
         }
     }
     Ok(out)
+}
+
+/// Any CSV with a header row.
+pub struct CsvParser;
+
+static DECLARATION: Declaration = Declaration {
+    name: "csv",
+    aliases: &[],
+    reads: "any CSV with a header row: a series (each numeric column's n, mean, min, max) or, with `key`, a summary (a row per key)",
+    options: &[
+        OptionDecl {
+            name: "columns",
+            kind: Kind::Texts,
+            help: "the columns to summarise (default every numeric one)",
+        },
+        OptionDecl {
+            name: "key",
+            kind: Kind::Texts,
+            help: "the columns that tell a summary's rows apart (`[\"test\"]`): a row per key, each figure as the file has it",
+        },
+        OptionDecl {
+            name: "merge",
+            kind: Kind::Map,
+            help: "with `key`: how rows of one key from several files merge, per column (`{ rps = \"sum\" }`: sum, mean, min or max; a percentile only min or max)",
+        },
+    ],
+    keys: &["source", "column"],
+    headline: &["mean"],
+    histograms: false,
+    spans_tests: false,
+};
+
+/// The `merge` rules (checked by `check`: unknown ones are left out here).
+fn rules(opts: &Options) -> std::collections::BTreeMap<String, Merge> {
+    opts.map("merge")
+        .iter()
+        .filter_map(|(c, r)| Some((c.clone(), Merge::parse(r)?)))
+        .collect()
+}
+
+impl Parser for CsvParser {
+    fn declaration(&self) -> &'static Declaration {
+        &DECLARATION
+    }
+
+    fn check(&self, opts: &Options) -> Vec<Refusal> {
+        let mut out = Vec::new();
+        if !opts.map("merge").is_empty() && opts.texts("key").is_empty() {
+            out.push(Refusal {
+                option: "merge".into(),
+                message: "`merge` without `key`".into(),
+                help: "merge rules say how rows of one key combine: add `key = [\"test\"]` (the column that tells rows apart)".into(),
+            });
+        }
+        for (col, rule) in opts.map("merge") {
+            if Merge::parse(rule).is_none() {
+                out.push(Refusal {
+                    option: "merge".into(),
+                    message: format!("unknown merge rule `{rule}` for `{col}`"),
+                    help: format!("expected one of {}", Merge::names().join(", ")),
+                });
+            }
+        }
+        out
+    }
+
+    fn analyze(&self, groups: &[Group], opts: &Options, found: &mut Found) -> Analysed {
+        let parsed = Parsed::new(groups, sequential(read_file), &mut found.errors);
+        if !opts.texts("key").is_empty() {
+            let table = parsed
+                .any()
+                .then(|| keyed_csv(&parsed, groups, opts, found));
+            return (table, parsed.read_files());
+        }
+        let mut rows = Vec::new();
+        let mut notes = Vec::new();
+        for g in groups {
+            for (f, s) in parsed.of(g) {
+                notes.push(format!(
+                    "{}: {} rows, delimiter `{}`; not numeric (left out): {}",
+                    f.display(),
+                    s.rows,
+                    s.delimiter as char,
+                    if s.non_numeric.is_empty() {
+                        "none".to_string()
+                    } else {
+                        s.non_numeric.join(", ")
+                    }
+                ));
+                let mut percentiles = Vec::new();
+                for (col, st) in &s.numeric {
+                    if !opts.texts("columns").is_empty() && !opts.texts("columns").contains(col) {
+                        continue;
+                    }
+                    // A percentile column of several rows (a summary with a row
+                    // per operation): its mean is no percentile of anything.
+                    let refused = st.n > 1 && percentile_like(col);
+                    if refused {
+                        percentiles.push(format!("`{col}`"));
+                    }
+                    rows.push((g.label.clone(), col.clone(), *st, refused));
+                }
+                if !percentiles.is_empty() {
+                    let key = key_candidate(s).map_or("…".to_string(), |k| k.to_string());
+                    found.problems.push(format!(
+                        "{}: {} {} percentiles over {} rows: their mean would be no percentile (left out); if each row is a summary of its own, name the column that tells them apart: `key = [\"{key}\"]` / `--key {key}`",
+                        f.display(),
+                        percentiles.join(", "),
+                        if percentiles.len() == 1 { "is" } else { "are" },
+                        s.rows
+                    ));
+                }
+            }
+        }
+        check_csv_columns(&parsed, groups, opts, found);
+        let table = parsed.any().then(|| {
+            let mut t = table(rows);
+            t.notes = notes;
+            t
+        });
+        (table, parsed.read_files())
+    }
+}
+
+/// `--columns` / `columns` no file has: named, with the columns there are.
+fn check_csv_columns(
+    parsed: &Parsed<Summary>,
+    groups: &[Group],
+    opts: &Options,
+    found: &mut Found,
+) {
+    let summaries = || groups.iter().flat_map(|g| parsed.of(g)).map(|(_, s)| s);
+    for name in opts.texts("columns") {
+        let anywhere = summaries()
+            .any(|s| s.numeric.iter().any(|(c, _)| c == name) || s.non_numeric.contains(name));
+        if parsed.any() && !anywhere {
+            let mut all: Vec<&str> = summaries()
+                .flat_map(|s| s.numeric.iter().map(|(c, _)| c.as_str()))
+                .collect();
+            all.sort_unstable();
+            all.dedup();
+            found.problems.push(format!(
+                "no file has a column `{name}` (--columns / `columns`); numeric columns are {}",
+                all.join(", ")
+            ));
+        }
+    }
+}
+
+/// A summary CSV (a row per operation), rows kept apart by the key
+/// columns: one row per group × key, each figure as the file has it, or
+/// merged across files by the declared rule.
+fn keyed_csv(
+    parsed: &Parsed<Summary>,
+    groups: &[Group],
+    opts: &Options,
+    found: &mut Found,
+) -> Table {
+    let summaries = || groups.iter().flat_map(|g| parsed.of(g));
+    // The figures: numeric columns that are not keys, in first-seen order.
+    let mut figures: Vec<String> = Vec::new();
+    for (_, s) in summaries() {
+        for (c, _) in &s.numeric {
+            let columns = opts.texts("columns");
+            let wanted = columns.is_empty() || columns.contains(c);
+            if wanted && !opts.texts("key").contains(c) && !figures.contains(c) {
+                figures.push(c.clone());
+            }
+        }
+    }
+    let rules = rules(opts);
+    let mut rows: Vec<KeyedRow> = Vec::new();
+    // Refused merges: one message per reason, naming its columns.
+    let mut refused: Vec<(Refused, Vec<String>)> = Vec::new();
+    for g in groups {
+        for (key, entries) in rows_by_key(parsed, g, opts.texts("key"), found) {
+            let values = merged_figures(&figures, &entries, &rules, &mut refused);
+            rows.push((g.label.clone(), key, values));
+        }
+    }
+    for (why, columns) in refused {
+        found.problems.push(why.say(&columns));
+    }
+    let mut t = keyed_table(opts.texts("key"), &figures, rows);
+    t.notes.push(format!(
+        "Rows kept apart by {}; figures as each file has them{}.",
+        opts.texts("key")
+            .iter()
+            .map(|k| format!("`{k}`"))
+            .collect::<Vec<_>>()
+            .join(", "),
+        if rules.is_empty() {
+            String::new()
+        } else {
+            format!(
+                ", merged across files by {}",
+                rules
+                    .iter()
+                    .map(|(c, r)| format!("{c} = {}", r.name()))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        }
+    ));
+    t
+}
+
+/// A key's value and the rows (with their file's summary) that have it.
+type KeyRows<'a> = (Vec<String>, Vec<(&'a Summary, &'a Vec<String>)>);
+
+/// Every row of a group's files, by key value, in the order first seen.
+fn rows_by_key<'a>(
+    parsed: &'a Parsed<Summary>,
+    g: &'a Group,
+    key: &[String],
+    found: &mut Found,
+) -> Vec<KeyRows<'a>> {
+    let mut by_key: Vec<KeyRows<'a>> = Vec::new();
+    for (f, s) in parsed.of(g) {
+        let Some(idx) = key_columns(f, s, key, found) else {
+            continue;
+        };
+        for rec in &s.records {
+            let key: Vec<String> = idx
+                .iter()
+                .map(|&i| rec.get(i).cloned().unwrap_or_default())
+                .collect();
+            match by_key.iter_mut().find(|(k, _)| *k == key) {
+                Some((_, list)) => list.push((s, rec)),
+                None => by_key.push((key, vec![(s, rec)])),
+            }
+        }
+    }
+    by_key
+}
+
+/// Each figure of one key's rows: as it is (one row), merged by its rule,
+/// or refused (`None`; the reason gathered in `refused` by column).
+fn merged_figures(
+    figures: &[String],
+    entries: &[(&Summary, &Vec<String>)],
+    rules: &std::collections::BTreeMap<String, Merge>,
+    refused: &mut Vec<(Refused, Vec<String>)>,
+) -> Vec<Option<f64>> {
+    figures
+        .iter()
+        .map(|col| {
+            let vals: Vec<f64> = entries
+                .iter()
+                .filter_map(|(s, rec)| {
+                    let i = s.header.iter().position(|h| h == col)?;
+                    rec.get(i)?.parse::<f64>().ok()
+                })
+                .collect();
+            if vals.is_empty() {
+                return None;
+            }
+            merged(col, &vals, rules.get(col).copied())
+                .map_err(|e| {
+                    let col = format!("`{col}`");
+                    match refused.iter_mut().find(|(m, _)| *m == e) {
+                        Some((_, cols)) if cols.contains(&col) => {}
+                        Some((_, cols)) => cols.push(col),
+                        None => refused.push((e, vec![col])),
+                    }
+                })
+                .ok()
+        })
+        .collect()
+}
+
+/// The positions of the key columns in a file, or `None` (said) when it
+/// lacks one.
+fn key_columns(f: &Path, s: &Summary, key: &[String], found: &mut Found) -> Option<Vec<usize>> {
+    let idx: Option<Vec<usize>> = key
+        .iter()
+        .map(|k| s.header.iter().position(|h| h == k))
+        .collect();
+    if idx.is_none() {
+        found.problems.push(format!(
+            "{}: no key column {} (--key / `key`); its columns are {}",
+            f.display(),
+            key.iter()
+                .filter(|k| !s.header.contains(k))
+                .map(|k| format!("`{k}`"))
+                .collect::<Vec<_>>()
+                .join(", "),
+            s.header.join(", ")
+        ));
+    }
+    idx
 }
 
 /// A series' table: n, mean, min, max per column (the mean left empty

@@ -13,10 +13,12 @@
 //! since boot; it is inside a window only if its timestamp is.
 
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
+use super::parser::{Declaration, Kind, OptionDecl, Options, Parser};
 use super::stats::{self, Stats};
-use super::{FileError, Window};
+use super::{Analysed, FileError, Found, Group, Parsed, Window, days_from_civil, sequential};
+use crate::plot::{self, Plot};
 use crate::table::{Cell, Column, Table};
 
 #[derive(Debug, Clone)]
@@ -37,17 +39,6 @@ pub struct Recording {
 const MONTHS: [&str; 12] = [
     "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
 ];
-
-/// Days since 1970-01-01 of a civil date (proleptic Gregorian).
-pub(super) fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
 
 fn hms(text: &str) -> Option<i64> {
     let mut it = text.split(':').map(|p| p.parse::<i64>().ok());
@@ -257,7 +248,7 @@ fn parse_time(text: &str, year: i64, date_month: i64) -> Option<f64> {
     };
     // A recording that crosses New Year: months before the start month are next year.
     let year = if month < date_month { year + 1 } else { year };
-    Some((days_from_civil(year, month, day) * 86_400 + hms(clock)?) as f64)
+    Some((days_from_civil(year, month, day)? * 86_400 + hms(clock)?) as f64)
 }
 
 impl Recording {
@@ -313,6 +304,246 @@ impl Recording {
 }
 
 /// Long format: one row per (source, window, column).
+/// dstat's and dool's `--output` CSV.
+pub struct Dstat;
+
+static DECLARATION: Declaration = Declaration {
+    name: "dstat",
+    aliases: &["dool"],
+    reads: "dstat/dool --output CSV: each column's n, mean, min, max, per test window",
+    options: &[OptionDecl {
+        name: "columns",
+        kind: Kind::Texts,
+        help: "the columns to summarise, as `group.column` (`total cpu usage.usr`); default every column but the time",
+    }],
+    keys: &["source", "window", "column", "unit"],
+    headline: &["mean"],
+    histograms: false,
+    spans_tests: true,
+};
+
+impl Parser for Dstat {
+    fn declaration(&self) -> &'static Declaration {
+        &DECLARATION
+    }
+
+    fn analyze(&self, groups: &[Group], opts: &Options, found: &mut Found) -> Analysed {
+        let parsed = Parsed::new(groups, sequential(read_file), &mut found.errors);
+        if !parsed.any() {
+            return (None, parsed.read_files());
+        }
+        let mut rows = Vec::new();
+        let mut notes = Vec::new();
+        for g in groups {
+            for (f, rec) in parsed.of(g) {
+                notes.extend(notes_of(f, rec, found));
+                let wanted = columns_of(f, rec, opts, found);
+                let windows: Vec<(String, Vec<usize>)> = if opts.windows.is_empty() {
+                    vec![(
+                        "whole recording".to_string(),
+                        (0..rec.times.len()).collect(),
+                    )]
+                } else {
+                    opts.windows
+                        .iter()
+                        .map(|w| (w.name.clone(), rec.rows_in(w)))
+                        .collect()
+                };
+                for (wname, idx) in &windows {
+                    for &c in &wanted {
+                        rows.push((
+                            g.label.clone(),
+                            wname.clone(),
+                            rec.columns[c].clone(),
+                            rec.unit_of(&rec.columns[c]),
+                            rec.column_stats(c, idx),
+                        ));
+                    }
+                }
+            }
+        }
+        for name in opts.texts("columns") {
+            let recordings = || groups.iter().flat_map(|g| parsed.of(g));
+            if !recordings().any(|(_, rec)| rec.column_index(name).is_some()) {
+                let some = recordings()
+                    .next()
+                    .map(|(_, rec)| rec.columns.join(", "))
+                    .unwrap_or_default();
+                found.problems.push(format!(
+                    "no file has a column `{name}` (--columns / `columns`); columns are {some}"
+                ));
+                found
+                    .warnings
+                    .retain(|w| !w.contains(&format!("has no column `{name}`")));
+            }
+        }
+        let mut t = table(rows, !opts.windows.is_empty());
+        t.notes = notes;
+        t.notes.push("Window rule: a row is in a test's window when start <= t < end, t being the row's own timestamp (UTC, year from the Date: line). dstat's first row (the average since boot) counts only if its time is inside.".into());
+        (Some(t), parsed.read_files())
+    }
+
+    /// A few hosts: a chart per column group and host; many: a chart per
+    /// column, a line per host.
+    fn plots(&self, files: &[(String, PathBuf)], opts: &Options, t0: f64) -> Vec<Plot> {
+        let recs: Vec<(String, Recording)> = files
+            .iter()
+            .filter_map(|(label, f)| Some((label.clone(), read_file(f).ok()?)))
+            .collect();
+        if recs.len() <= 3 {
+            recs.iter()
+                .flat_map(|(name, rec)| group_plots(rec, t0, name))
+                .collect()
+        } else {
+            column_plots(&recs, opts, t0)
+        }
+    }
+}
+
+/// What a recording is, for the table's notes; a warning when its times
+/// are not UTC.
+fn notes_of(f: &Path, rec: &Recording, found: &mut Found) -> Vec<String> {
+    let p = &rec.preamble;
+    let get = |k: &str| p.get(k).map_or("?", String::as_str);
+    let mut notes = vec![format!(
+        "{}: {} ({}), recorded on {} from {}; {} rows; net/dsk columns in {}",
+        f.display(),
+        get("title"),
+        get("Cmdline"),
+        get("Host"),
+        get("Date"),
+        rec.times.len(),
+        rec.byte_columns_unit
+    )];
+    if let Some(zone) = rec.non_utc_zone() {
+        // dstat -t/dool -t write local wall-clock times; only UTC/GMT can be placed exactly.
+        notes.push(format!(
+            "WARNING {}: recorded in time zone {zone}; its times were read as UTC, so test windows may be shifted (record monitors with TZ=UTC, or dool -T)",
+            f.display()
+        ));
+        found.notices.push(format!(
+            "{}: recorded in time zone {zone}; its times are read as UTC",
+            f.display()
+        ));
+    }
+    notes
+}
+
+/// The columns of a recording to summarise: the ones asked for, else
+/// every one but its time.
+fn columns_of(f: &Path, rec: &Recording, opts: &Options, found: &mut Found) -> Vec<usize> {
+    if opts.texts("columns").is_empty() {
+        return (0..rec.columns.len())
+            .filter(|&c| !rec.columns[c].ends_with(".time") && rec.columns[c] != "epoch.epoch")
+            .collect();
+    }
+    let mut idx = Vec::new();
+    for name in opts.texts("columns") {
+        match rec.column_index(name) {
+            Some(i) => idx.push(i),
+            // The file's other columns are in the table: a note, not "unreadable".
+            None => found.warnings.push(format!(
+                "{} has no column `{name}` (its other columns are in the table)",
+                f.display()
+            )),
+        }
+    }
+    idx
+}
+
+fn series_of(rec: &Recording, c: usize, t0: f64) -> Vec<(f64, f64)> {
+    let width = rec.columns.len();
+    rec.times
+        .iter()
+        .enumerate()
+        .filter_map(|(i, t)| {
+            let v = rec.values[i * width + c];
+            v.is_finite().then_some((t - t0, v))
+        })
+        .collect()
+}
+
+/// A column's group: `total cpu usage` of `total cpu usage.usr`.
+fn group_of(column: &str) -> &str {
+    column.split_once('.').map_or(column, |g| g.0)
+}
+
+/// The analysis's columns (or the first six that are not times), a chart
+/// each with one line per host.
+fn column_plots(recs: &[(String, Recording)], opts: &Options, t0: f64) -> Vec<Plot> {
+    let first = &recs[0].1;
+    let asked = opts.texts("columns");
+    let columns: Vec<String> = if asked.is_empty() {
+        first
+            .columns
+            .iter()
+            .filter(|c| !matches!(group_of(c), "time" | "epoch" | "system"))
+            .take(6)
+            .cloned()
+            .collect()
+    } else {
+        asked.to_vec()
+    };
+    columns
+        .iter()
+        .filter_map(|col| {
+            let series: Vec<plot::Series> = recs
+                .iter()
+                .filter_map(|(name, rec)| {
+                    let c = rec.column_index(col)?;
+                    Some(plot::Series {
+                        name: name.clone(),
+                        points: series_of(rec, c, t0),
+                    })
+                })
+                .collect();
+            (!series.is_empty()).then(|| Plot {
+                title: col.clone(),
+                x: plot::XAxis::Seconds,
+                y: first.unit_of(col).to_string(),
+                series,
+                windows: true,
+                height: 300,
+            })
+        })
+        .collect()
+}
+
+/// One small chart per column group (`total cpu usage`, `net/total`, …).
+fn group_plots(rec: &Recording, t0: f64, file: &str) -> Vec<Plot> {
+    let mut groups: Vec<(String, Vec<usize>)> = Vec::new();
+    for (c, name) in rec.columns.iter().enumerate() {
+        let group = group_of(name);
+        if matches!(group, "time" | "epoch" | "system") {
+            continue;
+        }
+        match groups.iter_mut().find(|g| g.0 == group) {
+            Some(g) => g.1.push(c),
+            None => groups.push((group.to_string(), vec![c])),
+        }
+    }
+    groups
+        .into_iter()
+        .take(12)
+        .map(|(group, cols)| Plot {
+            title: format!("{file}: {group}"),
+            x: plot::XAxis::Seconds,
+            y: rec.unit_of(&rec.columns[cols[0]]).to_string(),
+            series: cols
+                .iter()
+                .map(|&c| plot::Series {
+                    name: rec.columns[c]
+                        .split_once('.')
+                        .map_or(rec.columns[c].clone(), |x| x.1.to_string()),
+                    points: series_of(rec, c, t0),
+                })
+                .collect(),
+            windows: true,
+            height: 260,
+        })
+        .collect()
+}
+
 pub fn table(
     rows: Vec<(String, String, String, &'static str, Option<Stats>)>,
     windowed: bool,
@@ -397,9 +628,10 @@ mod tests {
 
     #[test]
     fn civil_dates() {
-        assert_eq!(days_from_civil(1970, 1, 1), 0);
+        assert_eq!(days_from_civil(1970, 1, 1), Some(0));
+        assert_eq!(days_from_civil(2026, 2, 30), None);
         assert_eq!(
-            days_from_civil(2026, 11, 23) * 86_400 + 8 * 3600 + 41 * 60 + 18,
+            days_from_civil(2026, 11, 23).unwrap() * 86_400 + 8 * 3600 + 41 * 60 + 18,
             1_795_423_278
         );
         assert_eq!(
@@ -412,7 +644,7 @@ mod tests {
         );
         assert_eq!(
             parse_time("01-01 00:00:00", 2026, 12),
-            Some(days_from_civil(2027, 1, 1) as f64 * 86_400.0)
+            Some(days_from_civil(2027, 1, 1).unwrap() as f64 * 86_400.0)
         );
     }
 }

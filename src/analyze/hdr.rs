@@ -14,7 +14,10 @@ use base64::Engine as _;
 use hdrhistogram::Histogram;
 use hdrhistogram::serialization::Deserializer;
 
-use super::FileError;
+use super::latency::percentile;
+use super::parser::{Declaration, Kind, OptionDecl, Options, Parser, Refusal};
+use super::{Analysed, FileError, Found, Group, Parsed};
+use crate::plot::Plot;
 use crate::table::{Cell, Column, Table};
 
 /// Which lines of a log are merged.
@@ -215,45 +218,6 @@ pub fn merge(parts: &[&FileMerge]) -> Result<BTreeMap<Option<String>, Merged>, S
     Ok(out)
 }
 
-/// `getValueAtPercentile` of Java HdrHistogram 2.1.11: the target count is
-/// `max(1, ceil(nextAfter(p, -inf) * total / 100))`; the answer is the
-/// highest equivalent value of the first bucket that reaches it.
-pub fn percentile(h: &Histogram<u64>, p: f64) -> u64 {
-    let total = h.len();
-    if total == 0 {
-        return 0;
-    }
-    let requested = if p > 0.0 {
-        f64::from_bits(p.to_bits() - 1)
-    } else {
-        0.0
-    }
-    .clamp(0.0, 100.0);
-    let target = (((requested * total as f64) / 100.0).ceil() as u64).max(1);
-    let mut cumulative = 0u64;
-    for v in h.iter_recorded() {
-        cumulative += v.count_at_value();
-        if cumulative >= target {
-            let value = v.value_iterated_to();
-            return if p == 0.0 {
-                h.lowest_equivalent(value)
-            } else {
-                h.highest_equivalent(value)
-            };
-        }
-    }
-    h.max()
-}
-
-/// The percentiles every HDR table shows.
-pub const PERCENTILES: [(f64, &str); 5] = [
-    (50.0, "p50"),
-    (90.0, "p90"),
-    (99.0, "p99"),
-    (99.9, "p99.9"),
-    (99.99, "p99.99"),
-];
-
 /// Summary figures of a merged histogram, Java's definitions.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Summary {
@@ -262,11 +226,12 @@ pub struct Summary {
     pub min: u64,
     pub mean: f64,
     pub stddev: f64,
+    /// At the percentiles asked, in their order.
     pub percentiles: Vec<u64>,
     pub max: u64,
 }
 
-pub fn summarize(m: &Merged) -> Summary {
+pub fn summarize(m: &Merged, percentiles: &[f64]) -> Summary {
     let h = &m.hist;
     let empty = h.is_empty();
     Summary {
@@ -275,7 +240,7 @@ pub fn summarize(m: &Merged) -> Summary {
         min: if empty { 0 } else { h.min() },
         mean: if empty { 0.0 } else { h.mean() },
         stddev: if empty { 0.0 } else { h.stdev() },
-        percentiles: PERCENTILES.iter().map(|(p, _)| percentile(h, *p)).collect(),
+        percentiles: percentiles.iter().map(|&p| percentile(h, p)).collect(),
         max: if empty {
             0
         } else {
@@ -285,7 +250,11 @@ pub fn summarize(m: &Merged) -> Summary {
 }
 
 /// The table: one row per (label, tag), label being a file or the merged set.
-pub fn table(rows: Vec<(String, Option<String>, Summary)>, unit: &str) -> Table {
+pub fn table(
+    rows: Vec<(String, Option<String>, Summary)>,
+    unit: &str,
+    percentiles: &[f64],
+) -> Table {
     let mut columns = vec![
         Column::text("source"),
         Column::text("tag"),
@@ -295,8 +264,8 @@ pub fn table(rows: Vec<(String, Option<String>, Summary)>, unit: &str) -> Table 
     columns.push(Column::int("min", Some(unit)));
     columns.push(Column::float("mean", Some(unit), 1));
     columns.push(Column::float("stddev", Some(unit), 1));
-    for (_, name) in PERCENTILES {
-        columns.push(Column::int(name, Some(unit)));
+    for &p in percentiles {
+        columns.push(Column::int(&super::latency::name(p), Some(unit)));
     }
     columns.push(Column::int("max", Some(unit)));
     let rows = rows
@@ -333,10 +302,126 @@ pub fn table(rows: Vec<(String, Option<String>, Summary)>, unit: &str) -> Table 
     }
 }
 
+/// HdrHistogram interval logs.
+pub struct Hdr;
+
+static DECLARATION: Declaration = Declaration {
+    name: "hdr",
+    aliases: &[],
+    reads: "HdrHistogram interval logs (.hlog, V2 compressed), merged exactly per tag",
+    options: &[
+        OptionDecl {
+            name: "unit",
+            kind: Kind::Text,
+            help: "the unit the values were recorded in (a log does not say): ns, us, ms or s (default ns)",
+        },
+        OptionDecl {
+            name: "tag",
+            kind: Kind::Text,
+            help: "which lines: `each` (a row per tag, the default), `all`, `untagged`, or one tag's name",
+        },
+        super::latency::OPTION,
+    ],
+    keys: &["source", "tag"],
+    headline: &["p99", "p50"],
+    histograms: true,
+    spans_tests: false,
+};
+
+impl Hdr {
+    fn filter(opts: &Options) -> TagFilter {
+        TagFilter::parse(opts.text("tag").unwrap_or("each"))
+    }
+
+    fn unit(opts: &Options) -> &str {
+        opts.text("unit").unwrap_or("ns")
+    }
+}
+
+impl Parser for Hdr {
+    fn declaration(&self) -> &'static Declaration {
+        &DECLARATION
+    }
+
+    fn check(&self, opts: &Options) -> Vec<Refusal> {
+        super::latency::check(opts)
+    }
+
+    fn analyze(&self, groups: &[Group], opts: &Options, found: &mut Found) -> Analysed {
+        let filter = Self::filter(opts);
+        let percentiles = super::latency::asked(opts);
+        let parsed = Parsed::new(groups, |files| read_all(files, &filter), &mut found.errors);
+        if !parsed.any() {
+            return (None, parsed.read_files());
+        }
+        let mut rows = Vec::new();
+        for g in groups {
+            let parts: Vec<&FileMerge> = parsed.of(g).into_iter().map(|(_, m)| m).collect();
+            if parts.is_empty() {
+                continue;
+            }
+            match merge(&parts) {
+                // The tag selects nothing here: said, not a silent gap.
+                Ok(merged) if merged.is_empty() => found.problems.push(format!(
+                    "{}: no histogram line {}",
+                    g.label,
+                    match &filter {
+                        TagFilter::Only(t) => format!("has tag `{t}` (--tag / `tag`)"),
+                        _ => "is untagged (--tag / `tag`)".to_string(),
+                    }
+                )),
+                Ok(merged) => {
+                    for (tag, m) in merged {
+                        rows.push((g.label.clone(), tag, summarize(&m, &percentiles)));
+                    }
+                }
+                Err(e) => found.errors.push(FileError::whole(
+                    Path::new(&g.label),
+                    format!("cannot merge: {e}"),
+                )),
+            }
+        }
+        let unit = Self::unit(opts);
+        let mut t = table(rows, unit, &percentiles);
+        t.notes.push(format!(
+            "Histograms merged exactly (HdrHistogram add); percentiles from the merged histograms, never averaged. Values in {unit} (the unit the logs were recorded in, as given by `unit`). Lines merged: {}.",
+            match &filter {
+                TagFilter::EachTag => "each tag separately".to_string(),
+                TagFilter::All => "all lines, whatever their tag".to_string(),
+                TagFilter::Untagged => "untagged lines only".to_string(),
+                TagFilter::Only(t) => format!("tag `{t}` only"),
+            }
+        ));
+        (Some(t), parsed.read_files())
+    }
+
+    fn plots(&self, files: &[(String, PathBuf)], opts: &Options, _t0: f64) -> Vec<Plot> {
+        super::latency::spectra(self, files, opts, Self::unit(opts))
+    }
+
+    fn histograms(&self, files: &[PathBuf], opts: &Options) -> Vec<(String, Histogram<u64>)> {
+        let filter = Self::filter(opts);
+        let parts: Vec<FileMerge> = read_all(files, &filter)
+            .into_iter()
+            .filter_map(Result::ok)
+            .collect();
+        let refs: Vec<&FileMerge> = parts.iter().collect();
+        merge(&refs)
+            .map(|m| {
+                m.into_iter()
+                    .map(|(tag, m)| (tag.unwrap_or_default(), m.hist))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use hdrhistogram::serialization::{Serializer as _, V2DeflateSerializer};
+
+    const D: [f64; 5] = crate::analyze::latency::DEFAULT;
 
     fn line(h: &Histogram<u64>, start: f64, tag: Option<&str>) -> String {
         let mut bytes = Vec::new();
@@ -363,7 +448,7 @@ mod tests {
             line(&hist(&[]), 2.0, None)
         );
         let m = parse(log.as_bytes(), Path::new("x.hlog"), &TagFilter::All).unwrap();
-        let s = summarize(&m.groups[&Some("(all)".to_string())]);
+        let s = summarize(&m.groups[&Some("(all)".to_string())], &D);
         assert_eq!((s.intervals, s.count, s.min), (3, 3, 150));
         assert_eq!(s.max, 900);
     }
@@ -388,11 +473,14 @@ mod tests {
         .unwrap();
         let merged = merge(&[&fa, &fb]).unwrap();
         let key = Some("r".to_string());
-        assert_eq!(summarize(&one.groups[&key]), summarize(&merged[&key]));
+        assert_eq!(
+            summarize(&one.groups[&key], &D),
+            summarize(&merged[&key], &D)
+        );
         // A percentile of the merge is not the mean of the parts' percentiles.
-        let p99 = summarize(&merged[&key]).percentiles[2];
-        let mean_of_p99 = (summarize(&fa.groups[&key]).percentiles[2]
-            + summarize(&fb.groups[&key]).percentiles[2])
+        let p99 = summarize(&merged[&key], &D).percentiles[2];
+        let mean_of_p99 = (summarize(&fa.groups[&key], &D).percentiles[2]
+            + summarize(&fb.groups[&key], &D).percentiles[2])
             / 2;
         assert_ne!(p99, mean_of_p99);
     }

@@ -10,7 +10,8 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use super::FileError;
+use super::parser::{Declaration, Options, Parser};
+use super::{Analysed, FileError, Found, Group, Parsed, sequential, windowed};
 use crate::table::{Cell, Column, Table};
 
 #[derive(Debug, Clone, PartialEq)]
@@ -134,7 +135,7 @@ fn parse_timestamp(text: &str) -> Option<f64> {
         return None;
     }
     let n = |a: usize, b: usize| whole[a..b].parse::<i64>().ok();
-    let days = super::dstat::days_from_civil(n(0, 4)?, n(4, 6)?, n(6, 8)?);
+    let days = super::days_from_civil(n(0, 4)?, n(4, 6)?, n(6, 8)?)?;
     let secs = days * 86_400 + n(8, 10)? * 3600 + n(10, 12)? * 60 + n(12, 14)?;
     let frac: f64 = if frac.is_empty() {
         0.0
@@ -175,6 +176,53 @@ impl Totals {
         }
         t.summaries = summaries;
         t
+    }
+}
+
+/// iperf 2's `-y C` output.
+pub struct Iperf2;
+
+static DECLARATION: Declaration = Declaration {
+    name: "iperf2",
+    aliases: &[],
+    reads: "iperf 2 -y C output (client or server; a stream summary per line)",
+    options: &[],
+    keys: &["source", "protocol"],
+    headline: &["rate (bit/s)"],
+    histograms: false,
+    spans_tests: false,
+};
+
+impl Parser for Iperf2 {
+    fn declaration(&self) -> &'static Declaration {
+        &DECLARATION
+    }
+
+    fn analyze(&self, groups: &[Group], opts: &Options, found: &mut Found) -> Analysed {
+        let parsed = Parsed::new(groups, sequential(read_file), &mut found.errors);
+        let mut rows = Vec::new();
+        for g in groups {
+            let parts: Vec<&Totals> = parsed.of(g).into_iter().map(|(_, t)| t).collect();
+            if parts.is_empty() {
+                continue;
+            }
+            let summaries: Vec<&Line> = parts.iter().flat_map(|p| p.summaries.iter()).collect();
+            let windows = windowed(
+                &g.label,
+                &opts.windows,
+                &summaries,
+                |s| s.time,
+                ("iperf stream summary", "iperf stream"),
+                &mut found.problems,
+            );
+            for (label, inside) in windows {
+                rows.push((
+                    label,
+                    Totals::from_summaries(inside.into_iter().cloned().collect()),
+                ));
+            }
+        }
+        (parsed.any().then(|| table(rows)), parsed.read_files())
     }
 }
 

@@ -3,11 +3,13 @@
 //! `-J`; the top-level `"error"` string is the only sign, and it becomes an
 //! error row.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
-use super::FileError;
+use super::parser::{Declaration, Options, Parser};
+use super::{Analysed, FileError, Found, Group, Parsed, sequential, windowed};
+use crate::plot::{self, Plot};
 use crate::table::{Cell, Column, Table};
 
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -31,6 +33,8 @@ pub struct Run {
     pub interval_mean_bps: Option<f64>,
     /// `start.timestamp.timesecs`: when the test began.
     pub start_epoch: Option<f64>,
+    /// The non-omitted intervals: (end, seconds since the epoch; bit/s).
+    pub intervals: Vec<(f64, f64)>,
 }
 
 /// Every run in the file: a client's `-J` output is one JSON document; a
@@ -110,6 +114,12 @@ fn parse_run(v: &Value, path: &Path) -> Result<Run, FileError> {
                 .collect()
         })
         .unwrap_or_default();
+    if let Some(start) = run.start_epoch {
+        run.intervals = intervals
+            .iter()
+            .filter_map(|s| Some((start + s["end"].as_f64()?, s["bits_per_second"].as_f64()?)))
+            .collect();
+    }
     if !intervals.is_empty() {
         let total: f64 = intervals
             .iter()
@@ -170,6 +180,96 @@ pub fn merge(runs: &[&Run]) -> Run {
         },
         interval_mean_bps: sum_f(|r| r.interval_mean_bps),
         start_epoch: ok.iter().filter_map(|r| r.start_epoch).reduce(f64::min),
+        intervals: Vec::new(),
+    }
+}
+
+/// iperf3's `-J` output.
+pub struct Iperf3;
+
+static DECLARATION: Declaration = Declaration {
+    name: "iperf3",
+    aliases: &[],
+    reads: "iperf3 -J output (client or server; a run per JSON document)",
+    options: &[],
+    keys: &["source", "protocol", "reverse", "error"],
+    headline: &["received (bit/s)"],
+    histograms: false,
+    spans_tests: false,
+};
+
+impl Parser for Iperf3 {
+    fn declaration(&self) -> &'static Declaration {
+        &DECLARATION
+    }
+
+    fn analyze(&self, groups: &[Group], opts: &Options, found: &mut Found) -> Analysed {
+        let parsed = Parsed::new(groups, sequential(read_file), &mut found.errors);
+        let mut rows: Vec<(String, Run)> = Vec::new();
+        for g in groups {
+            let runs: Vec<(&PathBuf, &Run)> = parsed
+                .of(g)
+                .into_iter()
+                .flat_map(|(f, rs)| rs.iter().map(move |r| (f, r)))
+                .collect();
+            let windows = windowed(
+                &g.label,
+                &opts.windows,
+                &runs,
+                |(_, r)| r.start_epoch,
+                ("iperf3 run", "iperf3 run"),
+                &mut found.problems,
+            );
+            for (label, inside) in windows {
+                let good: Vec<&Run> = inside
+                    .iter()
+                    .map(|(_, r)| *r)
+                    .filter(|r| r.error.is_none())
+                    .collect();
+                if !good.is_empty() {
+                    rows.push((label.clone(), merge(&good)));
+                }
+                // A failed run is its own row, never folded into the totals.
+                for (f, r) in inside.iter().filter(|(_, r)| r.error.is_some()) {
+                    let label = if g.files.len() == 1 {
+                        label.clone()
+                    } else {
+                        format!("{label}: {}", f.display())
+                    };
+                    rows.push((label, (*r).clone()));
+                }
+            }
+        }
+        (parsed.any().then(|| table(rows)), parsed.read_files())
+    }
+
+    /// Each file's interval throughput (the intervals iperf3 did not omit).
+    fn plots(&self, files: &[(String, PathBuf)], _opts: &Options, t0: f64) -> Vec<Plot> {
+        let series: Vec<plot::Series> = files
+            .iter()
+            .filter_map(|(label, f)| {
+                let runs = read_file(f).ok()?;
+                let points: Vec<(f64, f64)> = runs
+                    .iter()
+                    .flat_map(|r| r.intervals.iter().map(|&(t, v)| (t - t0, v)))
+                    .collect();
+                (!points.is_empty()).then(|| plot::Series {
+                    name: label.clone(),
+                    points,
+                })
+            })
+            .collect();
+        if series.is_empty() {
+            return Vec::new();
+        }
+        vec![Plot {
+            title: "interval throughput".into(),
+            x: plot::XAxis::Seconds,
+            y: "bit/s".into(),
+            series,
+            windows: true,
+            height: 340,
+        }]
     }
 }
 

@@ -7,13 +7,17 @@
 
 use std::path::PathBuf;
 
-use crate::analyze::{self, Group, Options, hdr::TagFilter};
+use crate::analyze::{self, Group, Options, ParserKind};
 use crate::cli::AnalyzeArgs;
 use crate::error::{Error, Result};
 use crate::exit::Exit;
 use crate::render::{self, Format};
 
 pub fn run(a: AnalyzeArgs) -> Result<Exit> {
+    if a.parsers {
+        crate::out::out!("{}", parsers());
+        return Ok(Exit::Success);
+    }
     let Some(kind) = a.parser else {
         return run_plan(&a.args);
     };
@@ -27,20 +31,9 @@ pub fn run(a: AnalyzeArgs) -> Result<Exit> {
         Some(p) => analyze::read_windows(p).map_err(|e| Error::msg(e.to_string()))?,
         None => Vec::new(),
     };
-    let merge = merge_rules(&a.merge)?;
-    if !merge.is_empty() && a.key.is_empty() {
-        return Err(
-            Error::msg("--merge needs --key: merge rules say how rows of one key combine")
-                .help("add the column that tells the rows apart: `--key test`"),
-        );
-    }
     let opts = Options {
-        tag: TagFilter::parse(&a.tag),
-        unit: a.unit,
-        columns: a.columns,
         windows,
-        key: a.key,
-        merge,
+        ..options(kind, &a)?
     };
     let groups = if by_file {
         Group::each(&a.args)
@@ -85,21 +78,76 @@ pub fn run(a: AnalyzeArgs) -> Result<Exit> {
     }
 }
 
-/// `rps=sum,p99=max` → the rules.
-fn merge_rules(
-    specs: &[String],
-) -> Result<std::collections::BTreeMap<String, analyze::csvfile::Merge>> {
-    specs
-        .iter()
-        .map(|spec| {
-            let (col, rule) = spec.split_once('=').unwrap_or((spec, ""));
-            let rule = analyze::csvfile::Merge::parse(rule.trim()).ok_or_else(|| {
-                Error::msg(format!("--merge `{spec}`: expected COLUMN=RULE"))
-                    .help("RULE is sum, mean, min or max: `--merge rps=sum,max_latency_ms=max`")
-            })?;
-            Ok((col.trim().to_string(), rule))
-        })
-        .collect()
+/// Every parser, what it reads and its options, from their declarations.
+fn parsers() -> String {
+    let mut text = String::new();
+    for p in ParserKind::all() {
+        let d = p.decl();
+        let aliases = if d.aliases.is_empty() {
+            String::new()
+        } else {
+            format!(" (also {})", d.aliases.join(", "))
+        };
+        text.push_str(&format!("{}{aliases}: {}\n", d.name, d.reads));
+        for o in d.options {
+            text.push_str(&format!("    {}: {}\n", o.name, o.help));
+        }
+    }
+    text
+}
+
+/// The parser's options from the command line: the named flags and each
+/// `--set NAME=VALUE`, of the shape the parser declares, then checked by
+/// the parser itself.
+fn options(kind: ParserKind, a: &AnalyzeArgs) -> Result<Options> {
+    let named = [
+        ("unit", &a.unit),
+        ("tag", &a.tag),
+        ("columns", &a.columns),
+        ("key", &a.key),
+        ("merge", &a.merge),
+        ("percentiles", &a.percentiles),
+    ];
+    let mut given: Vec<(String, String)> = named
+        .into_iter()
+        .filter_map(|(n, v)| Some((n.to_string(), v.clone()?)))
+        .collect();
+    for s in &a.set {
+        let (n, v) = s.split_once('=').ok_or_else(|| {
+            Error::msg(format!("--set `{s}`: expected OPTION=VALUE"))
+                .help("for example `--set percentiles=50,99`")
+        })?;
+        given.push((n.trim().to_string(), v.to_string()));
+    }
+    let mut opts = Options::default();
+    for (name, text) in given {
+        let Some(decl) = kind.option(&name) else {
+            let takes: Vec<String> = kind
+                .decl()
+                .options
+                .iter()
+                .map(|o| format!("`{}`", o.name))
+                .collect();
+            return Err(
+                Error::msg(format!("parser `{}` takes no option `{name}`", kind.name())).help(
+                    if takes.is_empty() {
+                        "it takes no options: remove it".to_string()
+                    } else {
+                        format!("it takes {}", takes.join(", "))
+                    },
+                ),
+            );
+        };
+        let value = decl
+            .kind
+            .of_text(&text)
+            .map_err(|e| Error::msg(format!("`{name}`: {e}")).help(decl.help))?;
+        opts.values.insert(name, value);
+    }
+    if let Some(r) = kind.parser().check(&opts).into_iter().next() {
+        return Err(Error::msg(format!("{} (--{})", r.message, r.option)).help(r.help));
+    }
+    Ok(opts)
 }
 
 /// `runner analyze PLAN [TRIAL]`.
@@ -115,7 +163,8 @@ fn run_plan(args: &[PathBuf]) -> Result<Exit> {
         }
     };
     let base = std::env::current_dir()?;
-    let (plan, _) = crate::plan::load(plan_path, &base)?;
+    let (plan, _) = crate::plan::load(plan_path, &base)
+        .map_err(|e| Error::from(e).outcome("no table was written"))?;
     if plan.analyses.is_empty() {
         return Err(Error::msg(format!("plan `{}` has no `[[analyze]]` sections", plan.name))
             .help("add one, e.g. `[[analyze]] name = \"throughput\" parser = \"iperf3\" files = \"*/tcp/stdout\"`"));
@@ -133,8 +182,12 @@ fn run_plan(args: &[PathBuf]) -> Result<Exit> {
     {
         let (dir, _) = crate::series::find(&plan.name, Some(id))?;
         for a in &plan.analyses {
-            for t in crate::series::analysis::run_one(&plan, a, &dir)? {
-                crate::out::errln!("wrote {}", crate::paths::shown(&t));
+            let written = crate::series::analysis::run_one(&plan, a, &dir)?;
+            for w in &written.warnings {
+                crate::out::errln!("{w}");
+            }
+            for t in &written.tables {
+                crate::out::errln!("wrote {}", crate::paths::shown(t));
             }
         }
         return Ok(Exit::Success);

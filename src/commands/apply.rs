@@ -39,7 +39,8 @@ pub fn run(
             if let Some(why) = saved.staleness(&store.state) {
                 return Err(stale(format!("{why} since it was made")));
             }
-            let (graph, _) = plan::compile(&saved.plan_file)?;
+            let (graph, _) =
+                plan::compile(&saved.plan_file).map_err(|e| e.outcome("nothing was applied"))?;
             let planned = plan::make_with(graph, paths, store.state.clone(), saved.new_trial)?;
             if let Some(diff) = saved.differences(&planned.changes.changes) {
                 return Err(stale(format!(
@@ -59,7 +60,8 @@ pub fn run(
                     "pass --yes, or run `runner plan` and then `runner apply` on the saved plan",
                 ));
             }
-            let (graph, _) = plan::compile(&path)?;
+            let (graph, _) =
+                plan::compile(&path).map_err(|e| e.outcome("nothing was planned or applied"))?;
             // Plan under the lock, so that the state cannot move underneath.
             let paths = Paths::here(&graph.plan.name);
             let _lock = Lock::acquire(&paths.lock(), "applied")?;
@@ -107,7 +109,7 @@ fn apply(
         .changes
         .iter()
         .filter(|c| c.action == crate::diff::Action::Create)
-        .filter_map(|c| c.node)
+        .filter_map(|c| c.node())
         .find(|&n| planned.graph.dag[n].kind == crate::graph::NodeKind::Trial)
         && let crate::graph::Payload::Trial(spec) = &planned.graph.dag[node].payload
     {
@@ -172,7 +174,7 @@ fn check_open_files(planned: &Planned, parallelism: usize) -> Result<()> {
     // Destroys and host changes make no SSH connection; analyses, checks
     // and the report run here.
     for c in &planned.changes.changes {
-        let Some(node) = c.node.filter(|_| !c.is_host) else {
+        let Some(node) = c.node().filter(|_| !c.is_host()) else {
             continue;
         };
         match graph.dag[node].kind {

@@ -10,7 +10,8 @@ use crate::exit::Exit;
 
 pub fn run(plan_path: &Path, trial_id: Option<&str>, baseline: Option<&str>) -> Result<Exit> {
     let base = std::env::current_dir()?;
-    let (plan, _) = crate::plan::load(plan_path, &base)?;
+    let (plan, _) = crate::plan::load(plan_path, &base)
+        .map_err(|e| Error::from(e).outcome("no check was evaluated"))?;
     if plan.checks.is_empty() {
         return Err(
             Error::msg(format!("plan `{}` has no `[[check]]` sections", plan.name)).help(

@@ -23,7 +23,7 @@ pub fn run(path: &Path, yes: bool, parallelism: usize) -> Result<Exit> {
     let paths = Paths::here(&name);
     let reporter = Reporter::default();
     let _lock = Lock::acquire(&paths.lock(), "destroyed")?;
-    let (mut store, unreadable) = open(&paths, || plan_is_ec2(path), &reporter);
+    let (mut store, unreadable) = open(&paths, || plan_is_ec2(path), &reporter)?;
     let rt = super::runtime()?;
     let target = Target::find(path, &name, &paths, &store.state, &rt)?;
     if target.is_empty() {
@@ -94,13 +94,16 @@ fn remove_namespaces(paths: &Paths, reporter: &Reporter) {
 /// the state file alone (without its journal) if that reads, else an empty
 /// state in memory — the hosts are found under `.runner/<plan>/hosts/` and
 /// by their cloud tags — and the error, said now and again at the end.
+/// A state a newer runner wrote is refused: this one would neither know
+/// all it records nor keep it.
 fn open(
     paths: &Paths,
     plan_is_ec2: impl Fn() -> bool,
     reporter: &Reporter,
-) -> (Store, Option<crate::state::Error>) {
+) -> Result<(Store, Option<crate::state::Error>)> {
     let e = match Store::open(paths) {
-        Ok(store) => return (store, None),
+        Ok(store) => return Ok((store, None)),
+        Err(e @ crate::state::Error::Newer { .. }) => return Err(e.into()),
         Err(e) => e,
     };
     if !e.is_unreadable() {
@@ -108,7 +111,7 @@ fn open(
             "error: {e}; destroying all the same from the state as read"
         ));
         if let Ok(store) = Store::read_only(paths) {
-            return (store, None);
+            return Ok((store, None));
         }
     }
     let (state, from) = match State::load_file_only(paths) {
@@ -126,7 +129,7 @@ fn open(
         ),
     };
     reporter.line(format!("error: {e}; destroying {from}"));
-    (Store::detached_with(paths, state), Some(e))
+    Ok((Store::detached_with(paths, state), Some(e)))
 }
 
 /// After a destroy from an unreadable state, the state is what destroy
@@ -232,7 +235,7 @@ impl Target {
             .changes
             .changes
             .iter()
-            .filter(|c| c.orphan.is_some())
+            .filter(|c| matches!(c.work, crate::diff::Work::DestroyOrphan(_)))
             .count();
         if n_orphans > 0 {
             text.push_str(&format!(
@@ -259,11 +262,7 @@ fn empty_plan(name: &str, path: &Path, ec2: Option<Ec2Config>) -> crate::plan::P
         name: name.to_string(),
         file: path.to_path_buf(),
         file_hash: String::new(),
-        provider: if ec2.is_some() {
-            crate::kinds::Provider::Ec2
-        } else {
-            crate::kinds::Provider::Local
-        },
+        provider: crate::provider::kind_for_leftovers(ec2.is_some()),
         workdir: None,
         ec2,
         network: Default::default(),
@@ -283,12 +282,7 @@ fn empty_plan(name: &str, path: &Path, ec2: Option<Ec2Config>) -> crate::plan::P
 fn unrecorded(paths: &Paths, state: &State) -> Vec<String> {
     local::host_dirs(paths)
         .into_iter()
-        .filter(|dir| {
-            !state
-                .hosts
-                .values()
-                .any(|h| h.dir.as_deref() == Some(dir.as_path()))
-        })
+        .filter(|dir| !state.hosts.values().any(|h| h.dir() == Some(dir.as_path())))
         .map(|d| {
             d.file_name()
                 .map(|n| n.to_string_lossy().into_owned())
@@ -378,7 +372,7 @@ fn stop_armed_trial(
         t.id
     ));
     let mut done = t;
-    done.status = TrialStatus::Finished;
+    done.status = TrialStatus::Abandoned;
     store.record(Op::Trial { trial: done })?;
     Ok(())
 }
@@ -396,7 +390,7 @@ async fn stop_trial(state: &State, id: &str) -> usize {
         if h.status != crate::state::HostStatus::Ready {
             continue;
         }
-        let target = crate::ssh::Target::of(name, h);
+        let target = crate::exec::target(name, h);
         let id = id.to_string();
         set.spawn(async move {
             let session = crate::ssh::connect(target).await.ok()?;

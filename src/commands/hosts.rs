@@ -47,7 +47,7 @@ fn write_known_hosts(paths: &Paths, hosts: &[(String, HostState)]) -> Result<Pat
 /// How OpenSSH reaches a host in a network namespace: through this
 /// runner, which connects from inside the namespace (`runner proxy`).
 fn proxy_command(h: &HostState) -> Option<String> {
-    let n = h.network.as_ref()?;
+    let n = h.network()?;
     let exe = std::env::current_exe().ok()?;
     Some(format!(
         "{} proxy {} %h %p",
@@ -173,7 +173,7 @@ fn python_literal(v: &serde_json::Value) -> String {
 
 fn ansible(paths: &Paths, hosts: &[(String, HostState)]) -> Result<String> {
     let known = write_known_hosts(paths, hosts)?;
-    if hosts.iter().any(|(_, h)| h.network.is_some()) {
+    if hosts.iter().any(|(_, h)| h.network().is_some()) {
         // Ansible makes its ControlPath folder only when it names the path
         // itself; the inventory names it for namespaced hosts.
         if let Some(home) = std::env::var_os("HOME") {
@@ -204,7 +204,7 @@ fn ansible(paths: &Paths, hosts: &[(String, HostState)]) -> Result<String> {
                 // Hosts of two projects in namespaces may share an address:
                 // their own ControlPath keeps Ansible's persistent
                 // connections apart (its default is named by address).
-                let ns = h.network.as_ref().map_or("", |n| n.netns.as_str());
+                let ns = h.network().map_or("", |n| n.netns.as_str());
                 let tag = &crate::hash::sha256_hex(ns.as_bytes())[..16];
                 ssh.push(format!("ProxyCommand={p}"));
                 ssh.push(format!("ControlPath=~/.ansible/cp/runner-{tag}"));
@@ -292,7 +292,7 @@ pub fn ping(plan: &Path) -> Result<Exit> {
     let results: Vec<(String, String, std::result::Result<Probe, String>)> = rt.block_on(async {
         let mut tasks = tokio::task::JoinSet::new();
         for (i, (name, h)) in hosts.iter().enumerate() {
-            let target = crate::ssh::Target::of(name, h);
+            let target = crate::exec::target(name, h);
             tasks.spawn(async move {
                 let probe = async {
                     let session = crate::ssh::connect(target)

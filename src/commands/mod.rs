@@ -141,7 +141,10 @@ fn plan_name(path: &Path) -> Result<String> {
             path: path.to_path_buf(),
             text: text.clone(),
         };
-        Error::Diagnostics(src.render(&d, "nothing was destroyed"))
+        Error::Diagnostics {
+            report: Box::new(src.report(d)),
+            outcome: Some("nothing was destroyed"),
+        }
     });
     match raw.ok().and_then(|r| r.name) {
         Some(n) => Ok(n.value),

@@ -16,7 +16,7 @@ pub fn run(
     json: bool,
     flags: Flags,
 ) -> Result<Exit> {
-    let (graph, _) = compile(path)?;
+    let (graph, _) = compile(path).map_err(|e| e.outcome("nothing was planned"))?;
     let paths = Paths::here(&graph.plan.name);
     // Saving the plan writes: one writer at a time.
     let _lock = Lock::acquire(&paths.lock(), "planned")?;

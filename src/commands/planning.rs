@@ -21,8 +21,10 @@ pub struct Planned {
 pub fn compile(path: &Path) -> Result<(Graph, Source)> {
     let base = std::env::current_dir()?;
     let (plan, source) = crate::plan::load(path, &base)?;
-    let mut graph = graph::compile(plan)
-        .map_err(|d| Error::Diagnostics(source.render(&d, "nothing was planned")))?;
+    let mut graph = graph::compile(plan).map_err(|d| Error::Diagnostics {
+        report: Box::new(source.report(d)),
+        outcome: None,
+    })?;
     // An order for validate and graph; plan and apply set the series' own.
     graph.order_series(series_seed(&graph.plan.name, None));
     Ok((graph, source))
@@ -80,20 +82,18 @@ pub fn make_with(mut graph: Graph, paths: Paths, state: State, new_trial: bool) 
     );
     graph.order_series(state.series.as_ref().map_or(fresh_seed, |s| s.seed));
     let mut changes = diff::diff(&graph, &state, &refresh, new_trial);
-    let begins = changes
-        .changes
-        .iter()
-        .any(|c| c.id == "series" && c.action == diff::Action::Create);
+    let begins = changes.changes.iter().any(|c| {
+        c.id.node()
+            .is_some_and(|id| id.what == crate::graph::What::Series)
+            && c.action == diff::Action::Create
+    });
     if begins && state.series.as_ref().is_some_and(|s| s.seed != fresh_seed) {
         graph.order_series(fresh_seed);
         changes = diff::diff(&graph, &state, &refresh, new_trial);
     }
     changes.notes = refresh.notes;
     if let Some(c) = &graph.plan.ec2
-        && changes
-            .changes
-            .iter()
-            .any(|c| c.is_host && c.action != diff::Action::Destroy)
+        && changes.changes.iter().any(diff::Change::creates_host)
     {
         let name = crate::provider::ec2::resource_name(&graph.plan.name, &paths);
         let recorded = state.ec2.clone().unwrap_or_default();
@@ -177,8 +177,12 @@ pub fn print_changes(planned: &Planned, json: bool) {
     };
     let mut said = std::collections::HashSet::new();
     for (i, c) in changes.changes.iter().enumerate() {
-        if let Some(line) = folded.iter().find(|f| f.members.contains(&i)) {
-            if said.insert(line.text.clone()) {
+        if let Some((n, line)) = folded
+            .iter()
+            .enumerate()
+            .find(|(_, f)| f.members.contains(&i))
+        {
+            if said.insert(n) {
                 let symbol = line.action.symbol();
                 let shown =
                     crate::style::out(&format!("{symbol:>5}"), crate::style::of_symbol(symbol));
@@ -206,72 +210,75 @@ pub fn print_changes(planned: &Planned, json: bool) {
 /// Lines that stand for many changes of a series' trials.
 struct Folded {
     action: diff::Action,
+    /// What the changes have in common: their node outside any slot
+    /// (`analyze tcp`), or none for the trials themselves.
+    group: Option<crate::graph::NodeId>,
     text: String,
     /// Indices into the changes.
     members: Vec<usize>,
 }
 
-/// A series' trials and their nodes, folded: one line per action for the
-/// trials (their points and repetitions, in the order they run) and one
-/// per node of theirs (`analyze x`, in how many trials). `-v` lists each.
+/// A series' trials and their nodes, folded by identity: one line per
+/// action for the trials (their points and repetitions, in the order they
+/// run) and one per node of theirs (`analyze x`, in how many trials).
+/// `-v` lists each.
 fn fold_series(planned: &Planned) -> Vec<Folded> {
-    let graph = &planned.graph;
     let mut out: Vec<Folded> = Vec::new();
     for (i, c) in planned.changes.changes.iter().enumerate() {
-        // A node of a series' trial, or one of a trial no longer in the plan.
-        let in_slot = c.node.filter(|&n| graph.dag[n].slot.is_some());
-        let gone = c.node.is_none() && c.action == diff::Action::Destroy && c.id.contains(" @ ");
-        if (in_slot.is_none() && !gone) || c.armed_trial.is_some() {
+        // A node of a series' trial (in the plan, or in a trial no longer
+        // in it), not the one an interrupted apply armed.
+        let Some(id) = c.id.node().filter(|id| id.slot.is_some()) else {
+            continue;
+        };
+        if c.finishes().is_some() {
             continue;
         }
-        let is_trial = in_slot.is_some_and(|n| graph.dag[n].kind == crate::graph::NodeKind::Trial);
-        let group = if is_trial {
-            "trials".to_string()
-        } else {
-            c.id.split(" @ ").next().unwrap_or(&c.id).to_string()
-        };
-        let key = format!("{:?} {group}", c.action);
-        match out.iter_mut().find(|f| f.text.starts_with(&key)) {
+        let group = (id.what != crate::graph::What::Trial).then(|| id.without_slot());
+        match out
+            .iter_mut()
+            .find(|f| f.action == c.action && f.group == group)
+        {
             Some(f) => f.members.push(i),
             None => out.push(Folded {
                 action: c.action,
-                text: key,
+                group,
+                text: String::new(),
                 members: vec![i],
             }),
         }
     }
     for f in &mut out {
-        let group = f.text.split_once(' ').map_or("", |x| x.1).to_string();
         let n = f.members.len();
-        f.text = if group == "trials" {
-            let labels: Vec<&str> = f
-                .members
-                .iter()
-                .map(|&i| planned.changes.changes[i].id.trim_start_matches("trial "))
-                .collect();
-            let shown = if labels.len() > 12 {
+        f.text = match &f.group {
+            None => {
+                let labels: Vec<String> = f
+                    .members
+                    .iter()
+                    .filter_map(|&i| planned.changes.changes[i].id.node()?.slot.as_ref())
+                    .map(ToString::to_string)
+                    .collect();
+                let shown = if labels.len() > 12 {
+                    format!(
+                        "{}, … {}",
+                        labels[..10].join(", "),
+                        labels[labels.len() - 1]
+                    )
+                } else {
+                    labels.join(", ")
+                };
                 format!(
-                    "{}, … {}",
-                    labels[..10].join(", "),
-                    labels[labels.len() - 1]
+                    "{} of the series, in this order: {shown}",
+                    crate::style::plural(n, "trial")
                 )
-            } else {
-                labels.join(", ")
-            };
-            format!(
-                "{} of the series, in this order: {shown}",
-                crate::style::plural(n, "trial")
-            )
-        } else if f.action == diff::Action::Destroy {
-            format!(
+            }
+            Some(group) if f.action == diff::Action::Destroy => format!(
                 "{group}  (of {} no longer in the plan; their outputs stay)",
                 crate::style::plural(n, "trial")
-            )
-        } else {
-            format!(
+            ),
+            Some(group) => format!(
                 "{group}  (in {} of the series)",
                 crate::style::plural(n, "trial")
-            )
+            ),
         };
     }
     out

@@ -13,7 +13,8 @@ pub fn run(
     test: crate::stats::TestKind,
 ) -> Result<Exit> {
     let base = std::env::current_dir()?;
-    let (plan, _) = crate::plan::load(plan_path, &base)?;
+    let (plan, _) = crate::plan::load(plan_path, &base)
+        .map_err(|e| Error::from(e).outcome("no report was written"))?;
     let paths = crate::paths::Paths::here(&plan.name);
     let _lock = crate::state::lock::Lock::acquire(&paths.lock(), "reported")?;
     if let Some([a, b]) = compare {

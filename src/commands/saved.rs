@@ -13,6 +13,9 @@ use crate::diff::Change;
 use crate::error::{Error, Result};
 use crate::state::{State, file_fingerprint, shown};
 
+/// A saved plan's schema: what this runner writes and the newest it reads.
+const SCHEMA: u32 = 2;
+
 #[derive(Debug, Serialize, Deserialize)]
 pub struct SavedPlan {
     pub runner_saved_plan: u32,
@@ -39,7 +42,7 @@ pub struct SavedChange {
 impl SavedChange {
     fn of(c: &Change) -> Self {
         SavedChange {
-            id: c.id.clone(),
+            id: c.id.to_string(),
             action: c.action,
             reason: c.reason.clone(),
         }
@@ -51,7 +54,7 @@ impl SavedPlan {
         let plan = &planned.graph.plan;
         let plan_file = std::path::absolute(&plan.file)?;
         Ok(SavedPlan {
-            runner_saved_plan: 2,
+            runner_saved_plan: SCHEMA,
             plan_name: plan.name.clone(),
             plan_file,
             plan_hash: plan.file_hash.clone(),
@@ -91,6 +94,15 @@ impl SavedPlan {
                 .is_none_or(|b| *b == b'{');
         if is_toml || !looks_saved {
             return Ok(None);
+        }
+        #[derive(Deserialize)]
+        struct Schema {
+            #[serde(default)]
+            runner_saved_plan: u32,
+        }
+        if let Ok(s) = serde_json::from_slice::<Schema>(&bytes) {
+            crate::state::check_schema("saved plan", path, s.runner_saved_plan, SCHEMA)
+                .map_err(|e| Error::from(e).help("make a new one with `runner plan PLAN`"))?;
         }
         serde_json::from_slice(&bytes).map(Some).map_err(|e| {
             Error::msg(format!(

@@ -41,7 +41,7 @@ pub fn run(plan: Option<&Path>, json: bool) -> Result<Exit> {
     );
     for (host, h) in &state.hosts {
         let steps = state.steps.values().filter(|s| &s.host == host).count();
-        let pid = h.pid.map_or(String::new(), |p| format!(" pid {p}"));
+        let pid = h.pid().map_or(String::new(), |p| format!(" pid {p}"));
         crate::out::outln!(
             "  {host:<16} {}@{}:{}{pid}  {:?}, {steps} steps",
             h.user,
@@ -105,7 +105,7 @@ fn last_series(plan: &str, state: &State) -> Option<serde_json::Value> {
     let r = state.series.as_ref()?;
     let dir = crate::paths::trials_dir(plan).join(&r.id);
     let file = crate::series::SeriesFile::read(&dir).ok();
-    let done = r.trials.values().filter(|t| !t.abandoned).count();
+    let done = r.trials.values().filter(|t| t.status.has_results()).count();
     Some(serde_json::json!({
         "id": r.id,
         "dir": crate::paths::shown(&dir),
@@ -125,7 +125,7 @@ fn instances(state: &State, paths: &Paths) -> Vec<serde_json::Value> {
     )> = state
         .hosts
         .iter()
-        .filter_map(|(n, h)| Some((n, h, h.ec2.as_deref()?)))
+        .filter_map(|(n, h)| Some((n, h, h.ec2()?)))
         .collect();
     if ec2.is_empty() {
         return Vec::new();
@@ -188,10 +188,7 @@ fn last_trial(plan: &str, state: &State) -> Option<serde_json::Value> {
     tables.sort();
     Some(serde_json::json!({
         "id": record.id,
-        "status": trial.as_ref().map_or_else(
-            || format!("{:?}", record.status).to_lowercase(),
-            |t| t.status.clone()
-        ),
+        "status": trial.as_ref().map_or(record.status, |t| t.status).name(),
         "dir": crate::paths::shown(&dir),
         "tests": tests,
         "tables": tables,

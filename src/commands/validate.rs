@@ -6,7 +6,9 @@ use crate::error::Result;
 use crate::exit::Exit;
 
 pub fn run(path: &Path) -> Result<Exit> {
-    let graph = super::planning::compile(path)?.0;
+    let graph = super::planning::compile(path)
+        .map_err(|e| e.outcome("the plan is not valid"))?
+        .0;
     let p = &graph.plan;
     crate::out::outln!(
         "plan `{}` is valid: {} hosts, {} steps, {} nodes",

@@ -6,7 +6,7 @@
 
 use std::collections::HashSet;
 
-use super::{Action, Change, Changes, HostActions, Orphan, Refresh, Tagged, push};
+use super::{Action, Change, ChangeId, Changes, HostActions, Orphan, Refresh, Tagged, Work, push};
 use crate::graph::{Graph, NodeKind};
 use crate::state::{HostStatus, State};
 
@@ -24,19 +24,19 @@ pub(super) fn changes<'g>(
         if node.kind != NodeKind::Host {
             continue;
         }
-        let Some((action, mut reason)) = verdict(state, refresh, &node.host, &node.hash) else {
+        let Some((action, mut reason)) = verdict(state, refresh, node.host(), &node.hash) else {
             push(out, idx, node, None);
             continue;
         };
-        host_action.insert(node.host.as_str(), action);
+        host_action.insert(node.host(), action);
         let mut adopt = None;
-        if let Some(link) = graph.plan.host(&node.host).and_then(|s| s.link.as_ref()) {
+        if let Some(link) = graph.plan.host(node.host()).and_then(|s| s.link.as_ref()) {
             reason.push_str(&format!("; link {}", link.describe()));
         }
-        if let Some(e) = graph.plan.host(&node.host).and_then(|s| s.ec2.as_ref()) {
+        if let Some(e) = graph.plan.host(node.host()).and_then(|s| s.ec2.as_ref()) {
             let market = if e.spot { "spot" } else { "on-demand" };
             reason.push_str(&format!("; {}, {market}, {}", e.instance_type, e.ami));
-            if let Some(t) = adoption(state, refresh, &mut unclaimed, &node.host, &node.hash) {
+            if let Some(t) = adoption(state, refresh, &mut unclaimed, node.host(), &node.hash) {
                 reason.push_str(&format!(
                     "; adopts {}, launched for it but not recorded (an interrupted apply)",
                     t.id
@@ -45,7 +45,7 @@ pub(super) fn changes<'g>(
             }
         }
         out.changes.push(Change {
-            adopt,
+            work: Work::Host { node: idx, adopt },
             ..Change::of_node(node, idx, action, reason)
         });
     }
@@ -76,7 +76,7 @@ fn unclaimed<'r>(state: &State, refresh: &'r Refresh) -> Vec<&'r Tagged> {
         .hosts
         .values()
         .filter(|h| h.status == HostStatus::Ready)
-        .filter_map(|h| h.ec2.as_ref()?.id.as_deref())
+        .filter_map(|h| h.cloud_id())
         .collect();
     refresh
         .tagged
@@ -105,7 +105,7 @@ fn adoption<'r>(
     let own = state
         .hosts
         .get(host)
-        .and_then(|h| h.ec2.as_ref()?.id.clone());
+        .and_then(|h| h.cloud_id().map(str::to_string));
     let k = unclaimed
         .iter()
         .position(|t| own.as_deref() == Some(t.id.as_str()) && adoptable(t))
@@ -125,7 +125,7 @@ fn orphans(graph: &Graph, state: &State, unclaimed: Vec<&Tagged>, out: &mut Chan
         .hosts
         .iter()
         .filter(|(name, _)| !in_plan.contains(name.as_str()))
-        .filter_map(|(_, h)| h.ec2.as_ref()?.id.as_deref())
+        .filter_map(|(_, h)| h.cloud_id())
         .collect();
     for t in unclaimed
         .into_iter()
@@ -137,19 +137,15 @@ fn orphans(graph: &Graph, state: &State, unclaimed: Vec<&Tagged>, out: &mut Chan
         );
         let host = t.host.clone().unwrap_or_else(|| "?".into());
         out.changes.push(Change {
-            is_host: true,
-            orphan: Some(Orphan {
+            id: ChangeId::Orphan(t.id.clone()),
+            host,
+            action: Action::Destroy,
+            reason,
+            work: Work::DestroyOrphan(Orphan {
                 id: t.id.clone(),
                 region: t.region.clone(),
                 endpoint: t.endpoint.clone(),
             }),
-            ..Change::new(
-                format!("orphan {}", t.id),
-                host,
-                Action::Destroy,
-                reason,
-                None,
-            )
         });
     }
 }

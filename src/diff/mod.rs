@@ -18,8 +18,10 @@ use std::collections::HashMap;
 use petgraph::graph::NodeIndex;
 use serde::Serialize;
 
-use crate::graph::{Graph, Node, NodeKind};
+use crate::graph::{Graph, Node, NodeId, NodeKind};
 use crate::state::State;
+pub use crate::state::id::Phase;
+pub use crate::state::refresh::{Orphan, Refresh, Tagged};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -41,42 +43,163 @@ impl Action {
     }
 }
 
-#[derive(Debug, Clone, Serialize)]
+/// One change: what it is (`id`), the host it concerns, the action and
+/// why, and the work it takes.
+#[derive(Debug, Clone)]
 pub struct Change {
-    pub id: String,
+    pub id: ChangeId,
+    /// The host a host's or a step's change is for (`""` for the others).
     pub host: String,
-    /// Whether the change is to a host (provision) or to a step.
-    pub is_host: bool,
     pub action: Action,
     pub reason: String,
-    /// The graph node, absent for destroys.
-    #[serde(skip)]
-    pub node: Option<NodeIndex>,
-    /// Finish the trial of this id, armed by an apply that was interrupted:
-    /// done before every other change, whatever the plan says now.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub armed_trial: Option<String>,
-    /// With `armed_trial`: the tests whose results the plan's own test
-    /// nodes report (the others are reported when the trial is finished).
-    #[serde(skip)]
-    pub reported_by_nodes: Vec<String>,
-    /// Host creates: take over this cloud instance, which an interrupted
-    /// apply launched for the host, instead of launching another.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub adopt: Option<String>,
-    /// Destroys: a cloud instance tagged with the plan that no state records.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub orphan: Option<Orphan>,
+    pub work: Work,
 }
 
-/// A cloud instance tagged with the plan that no state records, and where
-/// it is.
-#[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq, Eq)]
-pub struct Orphan {
-    pub id: String,
-    pub region: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub endpoint: Option<String>,
+/// A change's identity: a node of the graph, or something the state
+/// records that the graph no longer has (known by its key only when the
+/// state is older than typed identities).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ChangeId {
+    Node(NodeId),
+    Recorded(String),
+    /// A cloud instance tagged with the plan that no state records.
+    Orphan(String),
+    /// A trial the state records (to finish), by its id.
+    Trial(String),
+}
+
+impl std::fmt::Display for ChangeId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ChangeId::Node(id) => write!(f, "{id}"),
+            ChangeId::Recorded(key) => f.write_str(key),
+            ChangeId::Orphan(instance) => write!(f, "orphan {instance}"),
+            ChangeId::Trial(trial) => write!(f, "trial {trial}"),
+        }
+    }
+}
+
+impl ChangeId {
+    /// The stage it belongs to, as progress is shown.
+    pub fn phase(&self) -> Phase {
+        match self {
+            ChangeId::Node(id) => id.phase(),
+            ChangeId::Orphan(_) => Phase::Hosts,
+            ChangeId::Trial(_) => Phase::Trial,
+            ChangeId::Recorded(_) => Phase::Other,
+        }
+    }
+
+    pub fn node(&self) -> Option<&NodeId> {
+        match self {
+            ChangeId::Node(id) => Some(id),
+            ChangeId::Recorded(_) | ChangeId::Orphan(_) | ChangeId::Trial(_) => None,
+        }
+    }
+}
+
+/// What carrying out a change takes, each with what it needs.
+#[derive(Debug, Clone)]
+pub enum Work {
+    /// Create, replace or update a host: its node, and a cloud instance an
+    /// interrupted apply launched for it, to take over.
+    Host {
+        node: NodeIndex,
+        adopt: Option<String>,
+    },
+    /// Run a node of the graph; for a series' trial, finish the trial an
+    /// interrupted apply armed for its slot instead of starting one.
+    Node {
+        node: NodeIndex,
+        finish: Option<Finish>,
+    },
+    /// Finish the plain trial an interrupted apply armed (or whose outputs
+    /// could not all be stored), whatever the plan says now: done before
+    /// every other change.
+    FinishTrial(Finish),
+    /// Remove a host the state records and the plan no longer has.
+    DestroyHost,
+    /// Terminate a cloud instance tagged with the plan that no state records.
+    DestroyOrphan(Orphan),
+    /// Forget a step or a node that left the plan (its outputs stay).
+    Forget(Forgotten),
+}
+
+/// A trial to finish: its id, and the tests whose results the plan's own
+/// test nodes report (the others are reported when it is finished).
+#[derive(Debug, Clone)]
+pub struct Finish {
+    pub trial: String,
+    pub reported_by_nodes: Vec<String>,
+}
+
+/// What the state forgets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Forgotten {
+    Step,
+    Node,
+}
+
+impl Change {
+    /// The graph node it runs, if any.
+    pub fn node(&self) -> Option<NodeIndex> {
+        match self.work {
+            Work::Host { node, .. } | Work::Node { node, .. } => Some(node),
+            Work::FinishTrial(_) | Work::DestroyHost | Work::DestroyOrphan(_) | Work::Forget(_) => {
+                None
+            }
+        }
+    }
+
+    /// A host is made, changed or removed.
+    pub fn is_host(&self) -> bool {
+        matches!(
+            self.work,
+            Work::Host { .. } | Work::DestroyHost | Work::DestroyOrphan(_)
+        )
+    }
+
+    /// A host is made (created or replaced).
+    pub fn creates_host(&self) -> bool {
+        matches!(self.work, Work::Host { .. }) && self.action != Action::Destroy
+    }
+
+    /// The trial this change finishes (an interrupted apply armed it).
+    pub fn finishes(&self) -> Option<&Finish> {
+        match &self.work {
+            Work::FinishTrial(f) => Some(f),
+            Work::Node { finish, .. } => finish.as_ref(),
+            Work::Host { .. } | Work::DestroyHost | Work::DestroyOrphan(_) | Work::Forget(_) => {
+                None
+            }
+        }
+    }
+}
+
+/// As `runner plan --json` writes it (the fields it always had).
+impl Serialize for Change {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap as _;
+        let mut m = s.serialize_map(None)?;
+        m.serialize_entry("id", &self.id.to_string())?;
+        m.serialize_entry("host", &self.host)?;
+        m.serialize_entry("is_host", &self.is_host())?;
+        m.serialize_entry("action", &self.action)?;
+        m.serialize_entry("reason", &self.reason)?;
+        if let Some(f) = self.finishes() {
+            m.serialize_entry("armed_trial", &f.trial)?;
+        }
+        if let Work::Host {
+            adopt: Some(id), ..
+        } = &self.work
+        {
+            m.serialize_entry("adopt", id)?;
+        }
+        if let Work::DestroyOrphan(o) = &self.work {
+            m.serialize_entry("orphan", o)?;
+        }
+        m.end()
+    }
 }
 
 #[derive(Debug, Clone, Default, Serialize)]
@@ -87,36 +210,6 @@ pub struct Changes {
     /// the key pair and security group an EC2 plan uses).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<String>,
-}
-
-/// What refresh found: hosts of the state that no longer exist (with why),
-/// cloud instances tagged with the plan, and warnings (expired instances).
-#[derive(Debug, Clone, Default)]
-pub struct Refresh {
-    pub gone: std::collections::BTreeMap<String, String>,
-    pub tagged: Vec<Tagged>,
-    pub notes: Vec<String>,
-    /// The `runner:key` an instance must carry to be adopted (the key runner
-    /// logs in with now); `None`: nothing can be adopted.
-    pub key: Option<String>,
-}
-
-/// One instance tagged with a plan, as refresh sees it.
-#[derive(Debug, Clone)]
-pub struct Tagged {
-    pub id: String,
-    /// The host it was launched for (its `runner:host` tag, or its launch
-    /// index in `runner:hosts`).
-    pub host: Option<String>,
-    pub hash: String,
-    pub state: String,
-    pub expires: Option<String>,
-    pub market: String,
-    /// The fingerprint of the key it authorises (`runner:key`).
-    pub key: String,
-    /// Where it is: orphans are destroyed there.
-    pub region: String,
-    pub endpoint: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
@@ -163,7 +256,7 @@ pub fn diff(graph: &Graph, state: &State, refresh: &Refresh, new_trial: bool) ->
     );
     gone(graph, state, &mut out);
     // Listed in the order it is done: an armed trial is finished first.
-    out.changes.sort_by_key(|c| c.armed_trial.is_none());
+    out.changes.sort_by_key(|c| c.finishes().is_none());
     out
 }
 
@@ -173,59 +266,47 @@ type HostActions<'a> = HashMap<&'a str, Action>;
 /// Whatever the state has and the graph lacks is destroyed (a node's
 /// outputs stay in its trial).
 fn gone(graph: &Graph, state: &State, out: &mut Changes) {
-    let in_graph: std::collections::HashSet<&str> =
-        graph.dag.node_weights().map(|n| n.id.as_str()).collect();
-    let hosts = state.hosts.keys().map(|name| {
-        (
-            crate::graph::host_id(name),
-            name.clone(),
-            true,
-            "no longer in the plan",
-        )
-    });
-    let steps = state
-        .steps
-        .iter()
-        .map(|(id, s)| (id.clone(), s.host.clone(), false, "no longer in the plan"));
-    let nodes = state.nodes.keys().map(|id| {
-        (
-            id.clone(),
-            String::new(),
-            false,
-            "no longer in the plan (its outputs stay in the trial)",
-        )
-    });
-    for (id, host, is_host, reason) in hosts.chain(steps).chain(nodes) {
-        if !in_graph.contains(id.as_str()) {
+    let in_graph: std::collections::HashSet<String> =
+        graph.dag.node_weights().map(|n| n.id.key()).collect();
+    for name in state.hosts.keys() {
+        let id = NodeId::host(name);
+        if !in_graph.contains(&id.key()) {
             out.changes.push(Change {
-                is_host,
-                ..Change::new(id, host, Action::Destroy, reason.to_string(), None)
+                id: ChangeId::Node(id),
+                host: name.clone(),
+                action: Action::Destroy,
+                reason: "no longer in the plan".into(),
+                work: Work::DestroyHost,
             });
         }
     }
-}
-
-impl Change {
-    /// A change with nothing special about it (no trial to finish, no
-    /// instance to adopt, no orphan).
-    fn new(
-        id: String,
-        host: String,
-        action: Action,
-        reason: String,
-        node: Option<NodeIndex>,
-    ) -> Change {
-        Change {
-            id,
-            host,
-            is_host: false,
-            action,
-            reason,
-            node,
-            armed_trial: None,
-            reported_by_nodes: Vec::new(),
-            adopt: None,
-            orphan: None,
+    for (key, s) in &state.steps {
+        if !in_graph.contains(key) {
+            let id = match &s.step {
+                Some(step) => ChangeId::Node(NodeId::step(step, &s.host)),
+                None => ChangeId::Recorded(key.clone()),
+            };
+            out.changes.push(Change {
+                id,
+                host: s.host.clone(),
+                action: Action::Destroy,
+                reason: "no longer in the plan".into(),
+                work: Work::Forget(Forgotten::Step),
+            });
+        }
+    }
+    for (key, n) in &state.nodes {
+        if !in_graph.contains(key) {
+            out.changes.push(Change {
+                id: n
+                    .id
+                    .clone()
+                    .map_or_else(|| ChangeId::Recorded(key.clone()), ChangeId::Node),
+                host: String::new(),
+                action: Action::Destroy,
+                reason: "no longer in the plan (its outputs stay in the trial)".into(),
+                work: Work::Forget(Forgotten::Node),
+            });
         }
     }
 }
@@ -233,15 +314,22 @@ impl Change {
 impl Change {
     /// The change of a node of the graph.
     fn of_node(node: &Node, idx: NodeIndex, action: Action, reason: String) -> Change {
+        let work = match node.kind {
+            NodeKind::Host => Work::Host {
+                node: idx,
+                adopt: None,
+            },
+            _ => Work::Node {
+                node: idx,
+                finish: None,
+            },
+        };
         Change {
-            is_host: node.kind == NodeKind::Host,
-            ..Change::new(
-                node.id.clone(),
-                node.host.clone(),
-                action,
-                reason,
-                Some(idx),
-            )
+            id: ChangeId::Node(node.id.clone()),
+            host: node.host().to_string(),
+            action,
+            reason,
+            work,
         }
     }
 }

@@ -9,10 +9,10 @@
 
 use petgraph::graph::NodeIndex;
 
-use super::{Action, Change, Changes, HostActions};
+use super::{Action, Change, Changes, HostActions, Work};
 use crate::graph::series::{SeriesSpec, Slot};
 use crate::graph::{Graph, Node, NodeKind, Payload};
-use crate::state::{SeriesRecord, State};
+use crate::state::{SeriesRecord, State, TrialStatus};
 
 type Verdict = Option<(Action, String)>;
 
@@ -73,9 +73,10 @@ pub(super) fn changes(
         ran_or_rendered || armed.is_some(),
     );
     // Going on only to re-render: the series node has nothing to do.
-    let runs_trials = slot_changes
-        .iter()
-        .any(|c: &Change| c.node.is_some_and(|n| graph.dag[n].kind == NodeKind::Trial));
+    let runs_trials = slot_changes.iter().any(|c: &Change| {
+        c.node()
+            .is_some_and(|n| graph.dag[n].kind == NodeKind::Trial)
+    });
     match head_verdict {
         Some(v) if fresh.is_some() || runs_trials || left => {
             super::push(out, head_idx, &graph.dag[head_idx], Some(v))
@@ -104,7 +105,7 @@ fn head(
     match (fresh, cx.record) {
         (Some(why), _) => Some((
             Action::Create,
-            format!("{}{why} → trials/{plan}/<new series id>", head.host),
+            format!("{}{why} → trials/{plan}/<new series id>", head.summary),
         )),
         (None, Some(r)) if anything => {
             let done = spec.slots.iter().filter(|s| cx.done(s).is_some()).count();
@@ -198,17 +199,26 @@ impl Slots<'_> {
     /// abandoned), and what the slot runs now.
     fn done(&self, slot: &Slot) -> Option<&str> {
         let r = self.record?.trials.get(&slot.id)?;
-        (!r.abandoned && !r.partial && r.hash == self.graph.dag[slot.trial].hash)
+        (r.status == TrialStatus::Complete && r.hash == self.graph.dag[slot.trial].hash)
             .then_some(r.trial.as_str())
     }
 
     /// Why a slot runs again: its last trial was partial or abandoned.
     fn again(&self, slot: &Slot) -> Option<String> {
         let r = self.record?.trials.get(&slot.id)?;
-        match (r.partial, r.abandoned) {
-            (true, _) => Some(format!("; again: trial {} failed on some host", r.trial)),
-            (_, true) => Some(format!("; again: trial {} did not finish", r.trial)),
-            _ => None,
+        match r.status {
+            TrialStatus::Partial => Some(format!("; again: trial {} failed on some host", r.trial)),
+            TrialStatus::Failed | TrialStatus::Abandoned => {
+                Some(format!("; again: trial {} did not finish", r.trial))
+            }
+            TrialStatus::Unfetched => Some(format!(
+                "; again: the outputs of trial {} could not all be stored",
+                r.trial
+            )),
+            TrialStatus::Starting
+            | TrialStatus::Arming
+            | TrialStatus::Armed
+            | TrialStatus::Complete => None,
         }
     }
 
@@ -223,7 +233,7 @@ impl Slots<'_> {
         let trial = &self.graph.dag[slot.trial];
         let done = self.done(slot);
         let verdict: Verdict = match (self.fresh, armed, done) {
-            (true, _, _) => Some((Action::Create, trial.host.clone())),
+            (true, _, _) => Some((Action::Create, trial.summary.clone())),
             (false, Some(id), _) => Some((
                 Action::Update,
                 format!("finish trial {id}, armed by an interrupted apply"),
@@ -231,14 +241,20 @@ impl Slots<'_> {
             (false, None, Some(_)) => None,
             (false, None, None) => Some((
                 Action::Create,
-                format!("{}{}", trial.host, self.again(slot).unwrap_or_default()),
+                format!("{}{}", trial.summary, self.again(slot).unwrap_or_default()),
             )),
         };
         let runs = verdict.as_ref().map(|v| v.0);
         match verdict {
             Some((action, reason)) => {
                 let mut c = Change::of_node(trial, slot.trial, action, reason);
-                c.armed_trial = armed.map(str::to_string);
+                c.work = Work::Node {
+                    node: slot.trial,
+                    finish: armed.map(|id| super::Finish {
+                        trial: id.to_string(),
+                        reported_by_nodes: Vec::new(),
+                    }),
+                };
                 changes.push(c);
             }
             None => out.unchanged += 1,
@@ -250,13 +266,13 @@ impl Slots<'_> {
             let n = &self.graph.dag[idx];
             let fed = upstream && !matches!(n.kind, NodeKind::Collect { .. });
             let v: Verdict = match (runs, done) {
-                (Some(a), _) => Some((a, n.host.clone())),
+                (Some(a), _) => Some((a, n.summary.clone())),
                 // What a host holds now is not what it held in a trial
                 // that is over: a new or changed collect is for new trials.
                 (None, Some(_)) if matches!(n.kind, NodeKind::Collect { .. }) => None,
                 (None, Some(t)) if self.current(n, t) && !fed => None,
                 (None, Some(t)) => {
-                    Some((Action::Update, format!("{}; again in trial {t}", n.host)))
+                    Some((Action::Update, format!("{}; again in trial {t}", n.summary)))
                 }
                 (None, None) => None,
             };
@@ -298,7 +314,7 @@ impl Slots<'_> {
     fn current(&self, n: &Node, trial: &str) -> bool {
         self.state
             .nodes
-            .get(&n.id)
+            .get(&n.id.key())
             .is_some_and(|p| p.hash == n.hash && p.trial == trial)
     }
 
@@ -328,16 +344,16 @@ impl Slots<'_> {
             let n = &self.graph.dag[idx];
             let is_analysis = matches!(n.kind, NodeKind::SeriesAnalyze { .. });
             let verdict: Verdict = if self.fresh {
-                Some((Action::Create, n.host.clone()))
+                Some((Action::Create, n.summary.clone()))
             } else if inputs_changed || (!is_analysis && tables_changed) {
                 Some((
                     Action::Update,
-                    format!("{}; its trials' tables changed", n.host),
+                    format!("{}; its trials' tables changed", n.summary),
                 ))
             } else if !self.current(n, series_id) {
                 Some((
                     Action::Update,
-                    format!("{}; for series {series_id}", n.host),
+                    format!("{}; for series {series_id}", n.summary),
                 ))
             } else {
                 None

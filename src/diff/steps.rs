@@ -23,8 +23,8 @@ fn verdict(
     state: &State,
     host_action: &HostActions,
 ) -> Option<(Action, String)> {
-    let previous = state.steps.get(&node.id);
-    let host_instance = state.hosts.get(&node.host).map(|h| h.instance.as_str());
+    let previous = state.steps.get(&node.id.key());
+    let host_instance = state.hosts.get(node.host()).map(|h| h.instance.as_str());
     // Addresses known only after apply: the step changes when a host it
     // names is (re)created, or when the address it used changed.
     let refs = crate::graph::deferred_refs(&node.payload);
@@ -32,9 +32,9 @@ fn verdict(
     let hash = if refs.is_empty() {
         Some(node.hash.clone())
     } else {
-        crate::graph::effective_hash(node, &state.hosts)
+        crate::graph::effective_hash(node, &|h, f| state.host_field(h, f))
     };
-    match (previous, host_action.get(node.host.as_str())) {
+    match (previous, host_action.get(node.host())) {
         (None, _) if !refs.is_empty() && (recreated_ref.is_some() || hash.is_none()) => Some((
             Action::Create,
             format!(

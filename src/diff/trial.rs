@@ -8,7 +8,7 @@
 
 use petgraph::graph::NodeIndex;
 
-use super::{Action, Change, Changes, HostActions};
+use super::{Action, Change, ChangeId, Changes, Finish, HostActions, Work};
 use crate::graph::{Graph, Node, NodeKind, Payload};
 use crate::state::{NodeRecord, State, TrialStatus};
 
@@ -95,15 +95,14 @@ fn unfinished(graph: &Graph, state: &State, by_nodes: Vec<String>, out: &mut Cha
         )
     };
     out.changes.push(Change {
-        armed_trial: Some(t.id.clone()),
-        reported_by_nodes: by_nodes,
-        ..Change::new(
-            format!("trial {}", t.id),
-            String::new(),
-            Action::Update,
-            reason,
-            None,
-        )
+        id: ChangeId::Trial(t.id.clone()),
+        host: String::new(),
+        action: Action::Update,
+        reason,
+        work: Work::FinishTrial(Finish {
+            trial: t.id.clone(),
+            reported_by_nodes: by_nodes,
+        }),
     });
 }
 
@@ -130,12 +129,14 @@ fn trial_verdict(
         .collect();
     recreated.sort_unstable();
     recreated.dedup();
-    let what = &node.host;
+    let what = &node.summary;
     let why = match &state.trial {
         _ if new_trial => format!("{what}; --new-trial"),
         None => what.clone(),
         Some(t) if t.hash != node.hash => format!("{what}; changed since trial {}", t.id),
-        Some(t) if t.abandoned => format!("{what}; trial {} did not run its tests", t.id),
+        Some(t) if t.status.did_not_run() => {
+            format!("{what}; trial {} did not run its tests", t.id)
+        }
         Some(_) if !recreated.is_empty() => format!(
             "{what}; its hosts are (re)created ({})",
             crate::graph::hosts_summary(&recreated)
@@ -165,7 +166,7 @@ impl Nodes<'_> {
     }
 
     fn previous(&self, n: &Node) -> Option<&NodeRecord> {
-        self.state.nodes.get(&n.id)
+        self.state.nodes.get(&n.id.key())
     }
 
     /// Done for the latest trial, with the hash it has now.
@@ -176,7 +177,7 @@ impl Nodes<'_> {
 
     fn test_or_collect(&self, n: &Node) -> Verdict {
         if let Some(a) = self.trial_action {
-            return Some((a, n.host.clone()));
+            return Some((a, n.summary.clone()));
         }
         let latest = self.latest;
         match n.kind {
@@ -184,48 +185,48 @@ impl Nodes<'_> {
             NodeKind::Test { .. } if self.previous(n).is_some_and(|p| p.trial == latest) => None,
             NodeKind::Test { .. } => Some((
                 Action::Update,
-                format!("{}; report its results in trial {latest}", n.host),
+                format!("{}; report its results in trial {latest}", n.summary),
             )),
             _ if self.current(n) => None,
             _ => Some((
                 Action::Update,
-                format!("{}; re-collect into trial {latest}", n.host),
+                format!("{}; re-collect into trial {latest}", n.summary),
             )),
         }
     }
 
     fn analysis(&self, n: &Node, collected: bool) -> Verdict {
         if let Some(a) = self.trial_action {
-            return Some((a, n.host.clone()));
+            return Some((a, n.summary.clone()));
         }
         if collected {
             return Some((
                 Action::Update,
-                format!("{}; its files were re-collected", n.host),
+                format!("{}; its files were re-collected", n.summary),
             ));
         }
         (!self.current(n)).then(|| {
             (
                 Action::Update,
-                format!("{}; re-render from trial {}", n.host, self.latest),
+                format!("{}; re-render from trial {}", n.summary, self.latest),
             )
         })
     }
 
     fn checks_or_report(&self, n: &Node, tables_changed: bool) -> Verdict {
         if let Some(a) = self.trial_action {
-            return Some((a, n.host.clone()));
+            return Some((a, n.summary.clone()));
         }
         if tables_changed {
             return Some((
                 Action::Update,
-                format!("{}; its tables are re-rendered", n.host),
+                format!("{}; its tables are re-rendered", n.summary),
             ));
         }
         (!self.current(n)).then(|| {
             (
                 Action::Update,
-                format!("{}; for trial {}", n.host, self.latest),
+                format!("{}; for trial {}", n.summary, self.latest),
             )
         })
     }
@@ -234,13 +235,10 @@ impl Nodes<'_> {
 /// A trial node's change (listed without a host), or one more unchanged.
 fn push(out: &mut Changes, graph: &Graph, idx: NodeIndex, verdict: Verdict) {
     match verdict {
-        Some((action, reason)) => out.changes.push(Change::new(
-            graph.dag[idx].id.clone(),
-            String::new(),
-            action,
-            reason,
-            Some(idx),
-        )),
+        Some((action, reason)) => {
+            out.changes
+                .push(Change::of_node(&graph.dag[idx], idx, action, reason))
+        }
         None => out.unchanged += 1,
     }
 }

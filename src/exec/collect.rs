@@ -19,7 +19,7 @@ pub(super) fn run(cx: Cx<'_>, node: NodeIndex, collect: usize) -> Task {
     let hosts = cx.state.hosts.clone();
     let record = super::series::trial_of(cx.graph, cx.state, node);
     let hash = cx.graph.dag[node].hash.clone();
-    let id = cx.change.id.clone();
+    let id = cx.graph.dag[node].id.clone();
     let (shared, fail) = (cx.shared, cx.fail);
     Box::pin(async move {
         collect_into(shared, spec, hosts, record, id, hash)
@@ -33,7 +33,7 @@ async fn collect_into(
     spec: Collect,
     hosts: BTreeMap<String, HostState>,
     record: Option<String>,
-    id: String,
+    id: crate::graph::NodeId,
     hash: String,
 ) -> Result<Done> {
     let record = record.ok_or_else(|| Error::msg("no trial to collect into"))?;
@@ -74,7 +74,7 @@ async fn collect_into(
         return Err(Error::msg(tally.errors.join("; ")));
     }
     Ok(Done::Summary {
-        op: Op::node(id, hash, &record),
+        op: Op::node(&id, hash, &record),
         lines: tally.lines(&spec, &dir),
         failures: Vec::new(),
     })

@@ -43,7 +43,7 @@ impl Pool {
             .entry(host.to_string())
             .or_default()
             .clone();
-        let mut target = ssh::Target::of(host, h);
+        let mut target = target(host, h);
         let pin = self.pin.clone().filter(|_| h.host_key.is_empty());
         let h = h.clone();
         let gate = self
@@ -136,5 +136,19 @@ impl Pool {
                 session.close().await;
             }
         }
+    }
+}
+
+/// How to reach a host the state records.
+pub fn target(host: &str, h: &crate::state::HostState) -> ssh::Target {
+    ssh::Target {
+        host: host.to_string(),
+        address: h.address.clone(),
+        port: h.port,
+        user: h.user.clone(),
+        identity: h.identity.clone(),
+        host_key: h.host_key.clone(),
+        workdir: h.workdir.clone(),
+        netns: h.network().map(|n| n.netns.clone()),
     }
 }

@@ -18,7 +18,7 @@ use tokio::task::JoinSet;
 
 use super::schedule::{Item, Schedule};
 use super::{Applied, Done, Event, Events, Failure, Msg, Options, Shared, Task};
-use crate::diff::{Action, Change, Changes};
+use crate::diff::{Change, Changes};
 use crate::graph::Graph;
 use crate::state::{HostState, Op, Paths, Store};
 
@@ -32,7 +32,9 @@ const SYNC_INTERVAL: Duration = Duration::from_millis(200);
 
 /// A task's end: its item, what it did, how long it took.
 type Ended = (usize, Result<Done, Failure>, Duration);
-type Joined = Result<Ended, tokio::task::JoinError>;
+/// A task joined: its end, or how it never ended (a panic, an abort), by
+/// the task's id.
+type Joined = Result<(tokio::task::Id, Ended), tokio::task::JoinError>;
 
 pub struct Dispatcher<'a> {
     graph: &'a Graph,
@@ -44,6 +46,9 @@ pub struct Dispatcher<'a> {
     inbox: Option<UnboundedReceiver<Msg>>,
     schedule: Schedule,
     running: JoinSet<Ended>,
+    /// The item of each running task, and when it started: a task that
+    /// panics returns neither, and must still be its node's failure.
+    tasks: HashMap<tokio::task::Id, (usize, Instant)>,
     /// Remote processes of running steps, by item: (host, tag).
     remote: HashMap<usize, (String, String)>,
     /// Batched host creations and destroys (EC2) do not take a slot: they
@@ -85,6 +90,7 @@ impl<'a> Dispatcher<'a> {
             inbox: Some(inbox),
             schedule: Schedule::of(graph, changes),
             running: JoinSet::new(),
+            tasks: HashMap::new(),
             remote: HashMap::new(),
             free: HashSet::new(),
             applied: Applied::default(),
@@ -112,7 +118,7 @@ impl<'a> Dispatcher<'a> {
             }
             let deadline = self.grace_deadline;
             tokio::select! {
-                Some(j) = self.running.join_next() => self.ended(vec![j]).await,
+                Some(j) = self.running.join_next_with_id() => self.ended(vec![j]).await,
                 Some(msg) = inbox.recv() => self.message(msg, &mut inbox),
                 _ = interrupts.next() => self.interrupted().await,
                 _ = sleep_until(deadline) => self.grace_over().await,
@@ -129,7 +135,7 @@ impl<'a> Dispatcher<'a> {
             .changes
             .changes
             .iter()
-            .filter(|c| c.is_host && c.action != Action::Destroy)
+            .filter(|c| c.creates_host())
             .filter_map(|c| self.graph.plan.host(&c.host).cloned())
             .collect();
         if creating.is_empty() {
@@ -164,7 +170,7 @@ impl<'a> Dispatcher<'a> {
         let mut starting: Vec<(usize, Task)> = Vec::new();
         while !self.stopping {
             let Some(i) = self.schedule.peek() else { break };
-            let free = batched && self.change(i).is_some_and(|c| c.is_host);
+            let free = batched && self.change(i).is_some_and(|c| c.is_host());
             let slots = self.opts.parallelism.max(1) + self.free.len();
             if !free && self.running.len() + starting.len() >= slots {
                 break;
@@ -187,7 +193,7 @@ impl<'a> Dispatcher<'a> {
                 &self.shared,
                 tag.clone(),
             );
-            if is_host_create(change) {
+            if change.creates_host() {
                 if let Err(e) = self.record_creating(change).await {
                     self.state_failed(e.to_string());
                     self.schedule.put_back(i);
@@ -201,7 +207,7 @@ impl<'a> Dispatcher<'a> {
         }
         let creates = starting
             .iter()
-            .any(|&(i, _)| self.change(i).is_some_and(is_host_create));
+            .any(|&(i, _)| self.change(i).is_some_and(Change::creates_host));
         if creates && let Err(e) = self.store.sync() {
             self.state_failed(e.to_string());
             for (i, _) in starting.drain(..).rev() {
@@ -211,11 +217,12 @@ impl<'a> Dispatcher<'a> {
             }
         }
         for (i, task) in starting {
-            self.running.spawn(async move {
+            let handle = self.running.spawn(async move {
                 let start = Instant::now();
                 let result = task.await;
                 (i, result, start.elapsed())
             });
+            self.tasks.insert(handle.id(), (i, Instant::now()));
         }
         if self.stopping && self.grace_deadline.is_none() && !self.running.is_empty() {
             self.grace_deadline = Some(tokio::time::Instant::now() + INTERRUPT_GRACE);
@@ -231,18 +238,14 @@ impl<'a> Dispatcher<'a> {
 
     fn is_step(&self, change: &Change) -> bool {
         change
-            .node
+            .node()
             .is_some_and(|n| matches!(self.graph.dag[n].kind, crate::graph::NodeKind::Step { .. }))
     }
 
     /// The record of a host about to be created, written before it exists.
     async fn record_creating(&mut self, change: &Change) -> crate::state::Result<()> {
-        let dir = self.shared.provider.host_dir(&change.host);
-        let host = super::host::creating(
-            self.store.state.hosts.get(&change.host),
-            dir,
-            self.graph.plan.provider,
-        );
+        let place = self.shared.provider.placeholder(&change.host);
+        let host = super::host::creating(self.store.state.hosts.get(&change.host), place);
         self.store.record(Op::Host {
             name: change.host.clone(),
             host,
@@ -292,10 +295,13 @@ impl<'a> Dispatcher<'a> {
     /// Tasks that ended: this one, and every other that has by now,
     /// recorded as one batch.
     async fn ended(&mut self, mut batch: Vec<Joined>) {
-        while let Some(j) = self.running.try_join_next() {
+        while let Some(j) = self.running.try_join_next_with_id() {
             batch.push(j);
         }
-        for (i, result, elapsed) in batch.into_iter().flatten() {
+        for joined in batch {
+            let Some((i, result, elapsed)) = self.outcome(joined) else {
+                continue;
+            };
             self.finished += 1;
             self.remote.remove(&i);
             self.free.remove(&i);
@@ -317,13 +323,48 @@ impl<'a> Dispatcher<'a> {
         }
     }
 
+    /// What a joined task came to. A task that panicked is its node's
+    /// failure, with the panic's message (its dependents are skipped
+    /// because of it); one aborted by an interrupt is counted as abandoned
+    /// (`None`).
+    fn outcome(&mut self, joined: Joined) -> Option<Ended> {
+        let (id, ended) = match joined {
+            Ok((id, ended)) => (id, Ok(ended)),
+            Err(e) => (e.id(), Err(e)),
+        };
+        let (i, started) = self.tasks.remove(&id)?;
+        match ended {
+            Ok(ended) => Some(ended),
+            Err(e) if e.is_panic() => {
+                let panic = e.into_panic();
+                let message = panic
+                    .downcast_ref::<&str>()
+                    .map(|s| s.to_string())
+                    .or_else(|| panic.downcast_ref::<String>().cloned())
+                    .unwrap_or_else(|| "no message".into());
+                let change = self.change(i);
+                let failure = Failure {
+                    host: change.map_or(String::new(), |c| c.host.clone()),
+                    what: change.map_or(String::new(), |c| c.id.to_string()),
+                    message: format!("runner panicked while doing it: {message}"),
+                    log: None,
+                };
+                Some((i, Err(failure), started.elapsed()))
+            }
+            Err(_) => {
+                self.applied.abandoned += 1;
+                None
+            }
+        }
+    }
+
     /// A task's result recorded; its dependents released.
     async fn succeeded(&mut self, i: usize, change: &'a Change, done: Done, elapsed: Duration) {
         // Recorded, but with failures of its own (a test that failed on a host).
         let mut partly = false;
         let op = match done {
             Done::HostCreated(mut h) => {
-                if let Some(node) = change.node {
+                if let Some(node) = change.node() {
                     h.hash = self.graph.dag[node].hash.clone();
                 }
                 Op::Host {
@@ -363,7 +404,7 @@ impl<'a> Dispatcher<'a> {
             }
             self.applied.failures.push(Failure {
                 host: change.host.clone(),
-                what: change.id.clone(),
+                what: change.id.to_string(),
                 message: "done, but the state could not record it".into(),
                 log: None,
             });
@@ -424,17 +465,13 @@ impl<'a> Dispatcher<'a> {
         let trial_running = self.running.len() > self.remote.len();
         self.running.abort_all();
         let mut done = Vec::new();
-        let mut aborted = 0;
-        while let Some(j) = self.running.join_next().await {
-            match &j {
-                Ok((i, ..)) => {
-                    self.remote.remove(i);
-                    done.push(j);
-                }
-                Err(_) => aborted += 1,
+        while let Some(j) = self.running.join_next_with_id().await {
+            if let Ok((_, (i, ..))) = &j {
+                self.remote.remove(i);
             }
+            // Aborted ones are counted as abandoned when they are recorded.
+            done.push(j);
         }
-        self.applied.abandoned += aborted;
         self.applied.stopped_remote += self.remote.len();
         if trial_running {
             // A trial (or a collect, an analysis) was running: an armed trial's
@@ -494,10 +531,6 @@ impl<'a> Dispatcher<'a> {
         self.shared.pool.close_all().await;
         self.applied
     }
-}
-
-fn is_host_create(c: &Change) -> bool {
-    c.is_host && c.action != Action::Destroy
 }
 
 async fn sleep_until(deadline: Option<tokio::time::Instant>) {

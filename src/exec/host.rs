@@ -14,7 +14,7 @@ use crate::provider::{self, Provider as _};
 use crate::state::{HostState, HostStatus, Op};
 
 /// Creates (or replaces) the change's host.
-pub(super) fn create(cx: Cx<'_>, node: NodeIndex) -> Task {
+pub(super) fn create(cx: Cx<'_>, node: NodeIndex, adopt: Option<String>) -> Task {
     let Cx {
         shared,
         graph,
@@ -25,7 +25,6 @@ pub(super) fn create(cx: Cx<'_>, node: NodeIndex) -> Task {
     let spec = graph.plan.host(&change.host).cloned();
     let old = state.hosts.get(&change.host).cloned();
     let replace = change.action == Action::Replace;
-    let adopt = change.adopt.clone();
     let ssh = graph.plan.uses_ssh(&change.host);
     let hash = graph.dag[node].hash.clone();
     Box::pin(async move {
@@ -33,7 +32,7 @@ pub(super) fn create(cx: Cx<'_>, node: NodeIndex) -> Task {
         // A replaced host's old instance goes first (the provider also
         // cleans its directory), unless it is the one to adopt.
         if let Some(old) = old.filter(|o| {
-            let id = o.ec2.as_ref().and_then(|e| e.id.as_deref());
+            let id = o.cloud_id();
             replace && (o.status == HostStatus::Ready || id.is_some()) && id != adopt.as_deref()
         }) {
             destroy_host(&shared, &spec.name, &old)
@@ -101,16 +100,10 @@ pub(super) fn destroy(cx: Cx<'_>) -> Task {
 
 /// Terminates a cloud instance tagged with the plan that no state records,
 /// where it is (the plan may have moved region since).
-pub(super) fn destroy_orphan(cx: Cx<'_>) -> Task {
-    let Cx {
-        shared,
-        change,
-        fail,
-        ..
-    } = cx;
-    let orphan = change.orphan.clone();
+pub(super) fn destroy_orphan(cx: Cx<'_>, orphan: crate::diff::Orphan) -> Task {
+    let Cx { shared, fail, .. } = cx;
     Box::pin(async move {
-        let o = orphan.ok_or_else(|| fail.with("no instance"))?;
+        let o = orphan;
         let here = shared
             .plan
             .ec2
@@ -139,14 +132,9 @@ pub(super) async fn destroy_host(
     name: &str,
     old: &HostState,
 ) -> Result<(), provider::Error> {
-    // An EC2 host in another region (or endpoint) than the plan's now is
-    // destroyed where the state says it is.
-    let same_place = match (&old.ec2, &shared.plan.ec2) {
-        (Some(e), Some(c)) => e.region == c.region && e.endpoint == c.endpoint,
-        (Some(_), None) => false,
-        _ => true,
-    };
-    if old.provider() == shared.plan.provider && same_place {
+    // A host of another kind, or an EC2 host in another region (or
+    // endpoint) than the plan's now, is destroyed where the state says it is.
+    if shared.provider.owns(old) {
         shared.provider.destroy(name, old).await
     } else {
         provider::for_state(old, &shared.paths, &shared.paths.name)
@@ -156,11 +144,7 @@ pub(super) async fn destroy_host(
 }
 
 /// A host about to be created, as the state records it first.
-pub(super) fn creating(
-    old: Option<&HostState>,
-    dir: Option<PathBuf>,
-    provider: crate::kinds::Provider,
-) -> HostState {
+pub(super) fn creating(old: Option<&HostState>, place: crate::state::Place) -> HostState {
     let mut h = old.cloned().unwrap_or(HostState {
         hash: String::new(),
         status: HostStatus::Creating,
@@ -171,16 +155,13 @@ pub(super) fn creating(
         identity: PathBuf::new(),
         host_key: String::new(),
         workdir: String::new(),
-        made_by: None,
-        dir: None,
-        pid: None,
-        ec2: None,
-        network: None,
+        place: place.clone(),
     });
     h.status = HostStatus::Creating;
-    h.made_by = Some(provider);
-    if h.dir.is_none() {
-        h.dir = dir;
+    // A host of another provider before (the plan changed kind) is
+    // recorded as this provider's now; the old one was destroyed first.
+    if std::mem::discriminant(&h.place) != std::mem::discriminant(&place) {
+        h.place = place;
     }
     h
 }

@@ -11,6 +11,7 @@
 
 mod collect;
 mod conn;
+pub use conn::target;
 mod dispatcher;
 mod host;
 mod schedule;
@@ -23,7 +24,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::diff::{Action, Change, Changes};
+use crate::diff::{Action, Change, Changes, Forgotten, Work};
 use crate::graph::{Graph, NodeKind};
 use crate::provider::Provider;
 use crate::state::{Op, Paths, State, Store};
@@ -231,24 +232,25 @@ fn task(graph: &Graph, change: &Change, state: &State, shared: &Arc<Shared>, tag
         state,
         fail: Fail::new(graph, change),
     };
-    match change.node {
-        None if change.orphan.is_some() => host::destroy_orphan(cx),
-        None if change.is_host => host::destroy(cx),
-        None if change.armed_trial.is_some() => trial::finish_armed(cx, None),
-        None => forget(change, state),
-        Some(node) => match graph.dag[node].kind.clone() {
-            NodeKind::Host => host::create(cx, node),
-            NodeKind::Step { step } => step::run(cx, node, step, tag),
-            NodeKind::Trial => trial::run(cx, node),
-            NodeKind::Test { test } => trial::results(cx, node, test),
-            NodeKind::Collect { collect } => collect::run(cx, node, collect),
+    match &change.work {
+        Work::DestroyOrphan(orphan) => host::destroy_orphan(cx, orphan.clone()),
+        Work::DestroyHost => host::destroy(cx),
+        Work::FinishTrial(finish) => trial::finish_armed(cx, finish.clone(), None),
+        Work::Forget(what) => forget(change, *what),
+        Work::Host { node, adopt } => host::create(cx, *node, adopt.clone()),
+        Work::Node { node, .. } => match graph.dag[*node].kind.clone() {
+            NodeKind::Host => host::create(cx, *node, None),
+            NodeKind::Step { step } => step::run(cx, *node, step, tag),
+            NodeKind::Trial => trial::run(cx, *node),
+            NodeKind::Test { test } => trial::results(cx, *node, test),
+            NodeKind::Collect { collect } => collect::run(cx, *node, collect),
             kind @ (NodeKind::Analyze { .. } | NodeKind::Checks | NodeKind::HtmlReport) => {
-                tables::run(cx, node, kind)
+                tables::run(cx, *node, kind)
             }
             NodeKind::Series => series::start(cx),
             kind @ (NodeKind::SeriesAnalyze { .. }
             | NodeKind::SeriesChecks
-            | NodeKind::SeriesReport) => series::tables(cx, node, kind),
+            | NodeKind::SeriesReport) => series::tables(cx, *node, kind),
             NodeKind::Barrier { .. } => {
                 let failure = cx.fail.with("a barrier is not a change");
                 Box::pin(async move { Err(failure) })
@@ -267,12 +269,11 @@ pub(crate) struct Cx<'a> {
 }
 
 /// A step or node that left the plan: forgotten (its outputs stay).
-fn forget(change: &Change, state: &State) -> Task {
-    let id = change.id.clone();
-    let op = if state.nodes.contains_key(&id) {
-        Op::NodeGone { id }
-    } else {
-        Op::StepGone { id }
+fn forget(change: &Change, what: Forgotten) -> Task {
+    let id = change.id.to_string();
+    let op = match what {
+        Forgotten::Node => Op::NodeGone { id },
+        Forgotten::Step => Op::StepGone { id },
     };
     Box::pin(async move { Ok(Done::Recorded(op)) })
 }
@@ -286,11 +287,13 @@ pub(crate) struct Fail {
 
 impl Fail {
     fn new(graph: &Graph, change: &Change) -> Fail {
-        let what = match change.node.map(|n| &graph.dag[n].kind) {
-            Some(NodeKind::Step { step }) => format!("step `{}`", graph.plan.steps[*step].name),
-            Some(NodeKind::Host) => "provisioning".to_string(),
-            None if change.is_host => "destroying".to_string(),
-            _ => change.id.clone(),
+        let what = match (&change.work, change.node().map(|n| &graph.dag[n].kind)) {
+            (_, Some(NodeKind::Step { step })) => {
+                format!("step `{}`", graph.plan.steps[*step].name)
+            }
+            (_, Some(NodeKind::Host)) => "provisioning".to_string(),
+            (Work::DestroyHost | Work::DestroyOrphan(_), _) => "destroying".to_string(),
+            _ => change.id.to_string(),
         };
         Fail {
             host: change.host.clone(),

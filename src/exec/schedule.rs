@@ -46,7 +46,7 @@ impl Schedule {
             .changes
             .iter()
             .enumerate()
-            .filter_map(|(i, c)| c.node.map(|n| (n, i)))
+            .filter_map(|(i, c)| c.node().map(|n| (n, i)))
             .collect();
         for idx in graph.dag.node_indices() {
             if matches!(graph.dag[idx].kind, NodeKind::Barrier { .. }) {
@@ -61,7 +61,7 @@ impl Schedule {
             }
         }
         let kind = |i: usize| match items[i] {
-            Item::Change(c) => changes.changes[c].node.map(|n| &graph.dag[n].kind),
+            Item::Change(c) => changes.changes[c].node().map(|n| &graph.dag[n].kind),
             Item::Barrier => None,
         };
         let fails_softly = (0..items.len())
@@ -96,7 +96,7 @@ impl Schedule {
         let first = changes
             .changes
             .iter()
-            .position(|c| c.armed_trial.is_some() && c.node.is_none());
+            .position(|c| matches!(c.work, crate::diff::Work::FinishTrial(_)));
         Schedule::new(items, &edges, first, fails_softly, tolerates)
     }
 

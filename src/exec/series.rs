@@ -155,7 +155,7 @@ pub(super) fn tables(cx: Cx<'_>, node: NodeIndex, kind: NodeKind) -> Task {
     let spec = cx.graph.series().cloned();
     let series = cx.state.series.clone();
     let hash = cx.graph.dag[node].hash.clone();
-    let id = cx.change.id.clone();
+    let id = cx.graph.dag[node].id.clone();
     let (shared, fail) = (cx.shared, cx.fail);
     Box::pin(async move {
         let done = tokio::task::spawn_blocking(move || {
@@ -167,7 +167,7 @@ pub(super) fn tables(cx: Cx<'_>, node: NodeIndex, kind: NodeKind) -> Task {
                 series: &series,
                 dir: shared.paths.trials().join(&series.id),
             };
-            let op = Op::node(id, hash, &series.id);
+            let op = Op::node(&id, hash, &series.id);
             match kind {
                 NodeKind::SeriesAnalyze { analysis } => cx.analyze(analysis, op),
                 NodeKind::SeriesChecks => cx.checks(op),
@@ -189,7 +189,11 @@ struct SeriesCx<'a> {
 impl SeriesCx<'_> {
     fn analyze(&self, index: usize, op: Op) -> Result<Done> {
         let a = &self.shared.plan.analyses[index];
-        let paths = crate::series::analysis::run_one(&self.shared.plan, a, &self.dir)?;
+        let written = crate::series::analysis::run_one(&self.shared.plan, a, &self.dir)?;
+        for w in written.warnings {
+            self.shared.say(w);
+        }
+        let paths = written.tables;
         Ok(Done::Summary {
             op,
             lines: vec![format!(

@@ -24,7 +24,7 @@ pub(super) fn run(cx: Cx<'_>, node: NodeIndex, step: usize, tag: String) -> Task
     } = cx;
     let node = graph.dag[node].clone();
     let step = graph.plan.steps[step].clone();
-    let id = change.id.clone();
+    let id = change.id.to_string();
     let host = change.host.clone();
     let refs = !crate::graph::deferred_refs(&node.payload).is_empty();
     // Only a step that names another host's address needs the hosts.
@@ -33,10 +33,15 @@ pub(super) fn run(cx: Cx<'_>, node: NodeIndex, step: usize, tag: String) -> Task
     } else {
         Default::default()
     };
-    let recorded_hash =
-        crate::graph::effective_hash(&node, &state.hosts).unwrap_or_else(|| node.hash.clone());
+    let recorded_hash = crate::graph::effective_hash(&node, &|h, f| state.host_field(h, f))
+        .unwrap_or_else(|| node.hash.clone());
     let old = state.hosts.get(&host).cloned();
     Box::pin(async move {
+        // Test-only: a bug in runner itself, in the middle of one step.
+        #[cfg(feature = "test-faults")]
+        if std::env::var("RUNNER_TEST_PANIC_STEP").is_ok_and(|s| s == id) {
+            panic!("RUNNER_TEST_PANIC_STEP: {id}");
+        }
         let h = old
             .filter(|h| h.status == HostStatus::Ready)
             .ok_or_else(|| fail.with("its host is not provisioned"))?;
@@ -44,11 +49,13 @@ pub(super) fn run(cx: Cx<'_>, node: NodeIndex, step: usize, tag: String) -> Task
         let logs =
             Logs::open(&shared.paths.host_logs(&host), &step.name).map_err(|e| fail.with(e))?;
         let (mut out, mut err) = (logs.out, logs.err);
+        let limit = crate::ssh::Limit::new(step.timeout, "the step's `timeout`");
         let outcome = match &node.payload {
             Payload::Run { command } => {
-                let command = crate::graph::resolve(command, &hosts).map_err(|e| fail.with(e))?;
+                let command = crate::graph::resolve(command, &|h, f| hosts.get(h)?.field(f))
+                    .map_err(|e| fail.with(e))?;
                 session
-                    .exec(&command, None, step.timeout, &tag, &mut out, &mut err)
+                    .exec(&command, None, limit, &tag, &mut out, &mut err)
                     .await
             }
             Payload::Write {
@@ -58,14 +65,16 @@ pub(super) fn run(cx: Cx<'_>, node: NodeIndex, step: usize, tag: String) -> Task
             } => {
                 // A rendered template may name addresses known only now.
                 let bytes = if *rendered && refs {
-                    let text = crate::graph::resolve(&String::from_utf8_lossy(bytes), &hosts)
-                        .map_err(|e| fail.with(e))?;
+                    let text = crate::graph::resolve(&String::from_utf8_lossy(bytes), &|h, f| {
+                        hosts.get(h)?.field(f)
+                    })
+                    .map_err(|e| fail.with(e))?;
                     Arc::new(text.into_bytes())
                 } else {
                     bytes.clone()
                 };
                 session
-                    .upload(&bytes, dest, step.timeout, &tag, &mut out, &mut err)
+                    .upload(&bytes, dest, limit, &tag, &mut out, &mut err)
                     .await
             }
             Payload::None | Payload::Trial(_) | Payload::Series(_) => Ok(Outcome::Exit(0)),
@@ -80,6 +89,7 @@ pub(super) fn run(cx: Cx<'_>, node: NodeIndex, step: usize, tag: String) -> Task
                 hash: recorded_hash,
                 host: host.clone(),
                 instance: h.instance,
+                step: Some(step.name.clone()),
             },
         }))
     })

@@ -13,12 +13,12 @@ use crate::trial::Trial;
 pub(super) fn run(cx: Cx<'_>, node: NodeIndex, kind: NodeKind) -> Task {
     let record = super::series::trial_of(cx.graph, cx.state, node);
     let hash = cx.graph.dag[node].hash.clone();
-    let id = cx.change.id.clone();
+    let id = cx.graph.dag[node].id.clone();
     let (shared, fail) = (cx.shared, cx.fail);
     Box::pin(async move {
         let done = tokio::task::spawn_blocking(move || {
             let record = record.ok_or_else(|| Error::msg("no trial to work on"))?;
-            let op = Op::node(id, hash, &record);
+            let op = Op::node(&id, hash, &record);
             match kind {
                 NodeKind::Analyze { analysis } => analyze(&shared, analysis, &record, op),
                 NodeKind::Checks => checks(&shared, &record, op),

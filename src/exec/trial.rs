@@ -12,6 +12,7 @@ use std::sync::Arc;
 use petgraph::graph::NodeIndex;
 
 use super::{Cx, Done, Failure, Msg, Shared, Task};
+use crate::diff::Finish;
 use crate::error::{Error, Result};
 use crate::graph::{Payload, TrialSpec};
 use crate::paths::host_file_name;
@@ -34,10 +35,10 @@ pub(super) fn run(cx: Cx<'_>, node_idx: NodeIndex) -> Task {
             return Box::pin(async move { Err(failure) });
         }
     };
-    if cx.change.armed_trial.is_some() {
+    if let Some(finish) = cx.change.finishes().cloned() {
         // A series' trial an interrupted apply armed: finished, or, if its
         // tests never were armed, run anew in its place.
-        return finish_armed(cx, Some(fresh));
+        return finish_armed(cx, finish, Some(fresh));
     }
     let (shared, fail) = (cx.shared, cx.fail);
     Box::pin(async move { fresh.run(shared).await.map_err(|e| fail.with(e)) })
@@ -127,7 +128,7 @@ async fn new_trial(
         return Err(monitors_failed(&shared, &sessions, &spec, trial, &dir, failed).await);
     }
     arm(&shared, &sessions, &spec, &mut trial, &dir).await?;
-    in_series(&shared, &trial, "armed");
+    in_series(&shared, &trial, TrialStatus::Armed);
     // Its test nodes report the tests; a series' trial has none.
     let by_trial = trial.series.is_some();
     finish(&shared, &spec, &sessions, trial, &dir, &hash, &|_| by_trial).await
@@ -135,7 +136,7 @@ async fn new_trial(
 
 /// A series' trial in its `series.json`: a failure to write it is said,
 /// and the trial goes on (the state records it all the same).
-fn in_series(shared: &Shared, trial: &Trial, status: &str) {
+fn in_series(shared: &Shared, trial: &Trial, status: TrialStatus) {
     if let Err(e) = crate::series::record_trial(&shared.paths.trials(), trial, status) {
         shared.say(format!("warning: trial {}: series.json: {e}", trial.trial));
     }
@@ -155,7 +156,7 @@ async fn links(
     let mut set = tokio::task::JoinSet::new();
     for name in trial.hosts.keys() {
         let Some(h) = hosts.get(name) else { continue };
-        let Some(net) = h.network.clone() else {
+        let Some(net) = h.network().cloned() else {
             continue;
         };
         let Ok(addr) = h.address.parse::<std::net::Ipv4Addr>() else {
@@ -217,13 +218,13 @@ async fn monitors_failed(
     failed: Vec<String>,
 ) -> Error {
     phases::stop_monitors(sessions, spec, &mut trial).await;
-    trial.status = "failed".into();
+    trial.status = TrialStatus::Failed;
     let _ = trial.write(dir);
     let _ = phases::fetch_outputs(sessions, spec, &trial, dir).await;
     let _ = shared
-        .record_now(record(&trial, "", TrialStatus::Finished))
+        .record_now(record(&trial, "", TrialStatus::Failed))
         .await;
-    in_series(shared, &trial, "abandoned");
+    in_series(shared, &trial, TrialStatus::Failed);
     Error::msg(format!("monitors did not start: {}", failed.join("; ")))
 }
 
@@ -240,10 +241,10 @@ async fn arm(
     let lead = 1.0 + 0.02 * spec.hosts.len() as f64;
     let trigger = phases::now() + lead.min(30.0);
     phases::set_times(spec, trial, trigger);
-    trial.status = "arming".into();
+    trial.status = TrialStatus::Arming;
     trial.write(dir)?;
     let errors = phases::arm(sessions, spec, trial, trigger).await;
-    trial.status = "armed".into();
+    trial.status = TrialStatus::Armed;
     trial.write(dir)?;
     for e in &errors {
         shared.say(format!("error: {e}"));
@@ -280,9 +281,11 @@ async fn arm(
 /// plan says now. A trial that cannot be finished (its hosts are gone or
 /// unreachable) is recorded as finished all the same, and said to be
 /// abandoned: it must not hold up every later apply.
-pub(super) fn finish_armed(cx: Cx<'_>, then: Option<Fresh>) -> Task {
-    let id = cx.change.armed_trial.clone().unwrap_or_default();
-    let by_nodes = cx.change.reported_by_nodes.clone();
+pub(super) fn finish_armed(cx: Cx<'_>, armed: Finish, then: Option<Fresh>) -> Task {
+    let Finish {
+        trial: id,
+        reported_by_nodes: by_nodes,
+    } = armed;
     let hosts = cx.state.hosts.clone();
     let hash = cx
         .state
@@ -321,7 +324,7 @@ pub(super) fn finish_armed(cx: Cx<'_>, then: Option<Fresh>) -> Task {
             Ok(None) => Ok(never_armed(&shared, &hosts, &id, &dir, (hash, slot), then).await),
             Err(e) => {
                 if let Ok(trial) = Trial::read(&dir) {
-                    in_series(&shared, &trial, "abandoned");
+                    in_series(&shared, &trial, TrialStatus::Abandoned);
                 }
                 Ok(abandoned(&id, hash, slot, &e))
             }
@@ -345,9 +348,9 @@ async fn never_armed(
         if let Ok(sessions) = shared.pool.sessions(&spec.hosts, hosts).await {
             phases::stop_monitors(&sessions, &spec, &mut trial).await;
         }
-        trial.status = "abandoned".into();
+        trial.status = TrialStatus::Abandoned;
         let _ = trial.write(dir);
-        in_series(shared, &trial, "abandoned");
+        in_series(shared, &trial, TrialStatus::Abandoned);
     }
     let line =
         format!("trial {id}: its tests were never armed (runner stopped first); nothing ran");
@@ -375,10 +378,8 @@ fn abandoned(id: &str, hash: String, slot: Option<String>, e: &Error) -> Done {
             trial: TrialRecord {
                 id: id.to_string(),
                 hash,
-                status: TrialStatus::Finished,
+                status: TrialStatus::Abandoned,
                 slot,
-                abandoned: true,
-                partial: false,
             },
         },
         lines: vec![format!(
@@ -400,8 +401,6 @@ fn record(trial: &Trial, hash: &str, status: TrialStatus) -> Op {
             hash: hash.to_string(),
             status,
             slot: trial.series.as_ref().map(|s| s.slot.clone()),
-            abandoned: false,
-            partial: trial.status == "partial",
         },
     }
 }
@@ -436,11 +435,11 @@ async fn finish(
     let unstored = phases::fetch_outputs(sessions, spec, &trial, dir).await;
     phases::conclude(&mut trial);
     if !unstored.is_empty() {
-        trial.status = "partial".into();
+        trial.status = TrialStatus::Partial;
     }
     trial.write(dir)?;
     crate::trial::collect::write_manifest(dir)?;
-    in_series(shared, &trial, &trial.status);
+    in_series(shared, &trial, trial.status);
     let mut lines = vec![format!(
         "trial {} {} → {}",
         trial.trial,
@@ -457,7 +456,7 @@ async fn finish(
         lines.push(format!("  warning: {p}"));
     }
     let status = if unstored.is_empty() {
-        TrialStatus::Finished
+        trial.status
     } else {
         failures.push(Failure {
             host: "-".into(),
@@ -502,7 +501,7 @@ pub(super) fn results(cx: Cx<'_>, node: NodeIndex, test: usize) -> Task {
     let name = cx.graph.plan.tests[test].name.clone();
     let record = cx.state.trial.clone();
     let hash = cx.graph.dag[node].hash.clone();
-    let id = cx.change.id.clone();
+    let id = cx.graph.dag[node].id.clone();
     let trials = cx.shared.paths.trials();
     Box::pin(async move {
         let fail = |message: String| Failure {
@@ -521,7 +520,7 @@ pub(super) fn results(cx: Cx<'_>, node: NodeIndex, test: usize) -> Task {
             .ok_or_else(|| fail(format!("trial {} has no test `{name}`", record.id)))?;
         let (lines, failures) = test_summary(t, &dir);
         Ok(Done::Summary {
-            op: Op::node(id, hash, &record.id),
+            op: Op::node(&id, hash, &record.id),
             lines,
             failures,
         })
@@ -596,7 +595,7 @@ fn resolve(
     }
     let mut out = (**spec).clone();
     for a in out.monitors.iter_mut().chain(out.tests.iter_mut()) {
-        a.command = crate::graph::resolve(&a.command, hosts)?;
+        a.command = crate::graph::resolve(&a.command, &|h, f| hosts.get(h)?.field(f))?;
     }
     Ok(Arc::new(out))
 }

@@ -9,8 +9,9 @@ use std::collections::HashMap;
 use minijinja::Value;
 
 use super::markers::deferred;
+use crate::kinds::Address;
 use crate::plan::model::Network;
-use crate::plan::{HostSpec, Plan, Provider};
+use crate::plan::{HostSpec, Plan};
 
 pub(super) struct Contexts<'p> {
     plan: &'p Plan,
@@ -94,7 +95,7 @@ fn host_json(plan: &Plan, h: &HostSpec) -> serde_json::Value {
         "index": h.index,
         "address": address_of(plan, h, "address"),
     });
-    if plan.provider == Provider::Ec2 {
+    if plan.provider.is_ec2() {
         v["private_address"] = address_of(plan, h, "private_address").into();
     }
     v
@@ -105,10 +106,10 @@ fn host_json(plan: &Plan, h: &HostSpec) -> serde_json::Value {
 /// in its own namespace (its address is given when it is placed) a marker
 /// that stands for it until the host exists ("known after apply").
 fn address_of(plan: &Plan, host: &HostSpec, field: &str) -> String {
-    match (&plan.provider, &host.fixed) {
-        (Provider::Static, Some(f)) => f.address.clone(),
-        (Provider::Ec2, _) => deferred(field, &host.name),
-        (Provider::Local, _) if plan.network != Network::Loopback => deferred(field, &host.name),
-        _ => "127.0.0.1".to_string(),
+    let namespaced = plan.network != Network::Loopback;
+    match (plan.provider.address_before_apply(namespaced), &host.fixed) {
+        (Address::Listed, Some(f)) => f.address.clone(),
+        (Address::Loopback, _) => "127.0.0.1".to_string(),
+        (Address::Listed, None) | (Address::AfterApply, _) => deferred(field, &host.name),
     }
 }

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use petgraph::graph::{DiGraph, NodeIndex};
 
-use super::{Node, NodeKind, Payload, host_id};
+use super::{Node, NodeId, NodeKind, Payload};
 use crate::hash::Hasher;
 use crate::plan::{HostSpec, Plan};
 
@@ -15,8 +15,8 @@ pub(super) fn add(plan: &Plan, dag: &mut DiGraph<Node, ()>) -> HashMap<String, N
     for h in plan.hosts() {
         let idx = dag.add_node(Node {
             slot: None,
-            id: host_id(&h.name),
-            host: h.name.clone(),
+            id: NodeId::host(&h.name),
+            summary: String::new(),
             kind: NodeKind::Host,
             hash: hash(plan, h),
             payload: Payload::None,

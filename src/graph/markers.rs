@@ -68,15 +68,9 @@ pub fn deferred_refs(payload: &Payload) -> Vec<String> {
     out
 }
 
-fn field_of(h: &crate::state::HostState, field: &str) -> Option<String> {
-    if h.status != crate::state::HostStatus::Ready {
-        return None;
-    }
-    match field {
-        "private_address" => h.ec2.as_ref().map(|e| e.private_address.clone()),
-        _ => Some(h.address.clone()),
-    }
-}
+/// What a marker stands for, as the caller knows it: (host, field) → the
+/// value (`address`, `private_address`), `None` while it is not known.
+pub type Lookup<'a> = &'a dyn Fn(&str, &str) -> Option<String>;
 
 /// An address a command names that is not known yet.
 #[derive(Debug, thiserror::Error)]
@@ -88,22 +82,16 @@ pub struct Unknown {
 
 /// `text` with every marker replaced by the value the state records, or
 /// an error naming the host whose address is not known.
-pub fn resolve(
-    text: &str,
-    hosts: &std::collections::BTreeMap<String, crate::state::HostState>,
-) -> Result<String, Unknown> {
+pub fn resolve(text: &str, lookup: Lookup<'_>) -> Result<String, Unknown> {
     if !text.contains(MARK_OPEN) {
         return Ok(text.to_string());
     }
     let mut out = text.to_string();
     for (field, host) in markers(text) {
-        let value = hosts
-            .get(host)
-            .and_then(|h| field_of(h, field))
-            .ok_or_else(|| Unknown {
-                field: field.to_string(),
-                host: host.to_string(),
-            })?;
+        let value = lookup(host, field).ok_or_else(|| Unknown {
+            field: field.to_string(),
+            host: host.to_string(),
+        })?;
         out = out.replace(&deferred(field, host), &value);
     }
     Ok(out)
@@ -111,15 +99,12 @@ pub fn resolve(
 
 /// The hash a node is recorded with: its own, plus the values its markers
 /// stand for. `None` while one of them is not known.
-pub fn effective_hash(
-    node: &Node,
-    hosts: &std::collections::BTreeMap<String, crate::state::HostState>,
-) -> Option<String> {
+pub fn effective_hash(node: &Node, lookup: Lookup<'_>) -> Option<String> {
     let mut hasher = Hasher::default().part("node", node.hash.as_bytes());
     let mut any = false;
     for text in payload_texts(&node.payload) {
         for (field, host) in markers(&text) {
-            let value = hosts.get(host).and_then(|h| field_of(h, field))?;
+            let value = lookup(host, field)?;
             hasher = hasher.part(field, value.as_bytes());
             any = true;
         }

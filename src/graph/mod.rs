@@ -20,6 +20,7 @@ use petgraph::graph::DiGraph;
 
 use crate::diag::Diagnostic;
 use crate::plan::Plan;
+pub use crate::state::id::{NodeId, SlotId, What};
 pub use markers::{KNOWN_AFTER_APPLY, Unknown, deferred_refs, effective_hash, resolve};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -83,13 +84,12 @@ pub fn fill(command: &str, trial: &str) -> String {
     command.replace(TRIAL_ID, trial)
 }
 
-pub const TRIAL_NODE: &str = "trial";
-
 #[derive(Debug, Clone)]
 pub struct Node {
-    /// Stable identity, the key in the state: `host client[0]`, `step conf client[0]`.
-    pub id: String,
-    pub host: String,
+    /// Stable identity; its text is the key in the state.
+    pub id: NodeId,
+    /// What it does, for people (`tests tcp on 3 hosts`, `3 checks`).
+    pub summary: String,
     pub kind: NodeKind,
     pub hash: String,
     /// What the step sends: the command, the rendered template, the file bytes.
@@ -123,12 +123,14 @@ pub struct Graph {
     pub dag: DiGraph<Node, ()>,
 }
 
-pub fn host_id(host: &str) -> String {
-    format!("host {host}")
-}
-
-pub fn step_id(step: &str, host: &str) -> String {
-    format!("step {step} {host}")
+impl Node {
+    /// The host a host's or a step's node is for (`""` for the others).
+    pub fn host(&self) -> &str {
+        match &self.id.what {
+            What::Host { host } | What::Step { host, .. } => host,
+            _ => "",
+        }
+    }
 }
 
 /// The plan's graph, or every diagnostic found while rendering it.
@@ -184,7 +186,10 @@ pub fn hosts_summary(hosts: &[String]) -> String {
 impl Graph {
     /// The DAG as Graphviz DOT.
     pub fn to_dot(&self) -> String {
-        let mut out = format!("digraph \"{}\" {{\n  rankdir=LR;\n", self.plan.name);
+        let mut out = format!(
+            "digraph \"{}\" {{\n  rankdir=LR;\n",
+            dot_escaped(&self.plan.name)
+        );
         for i in self.dag.node_indices() {
             let n = &self.dag[i];
             let shape = match n.kind {
@@ -201,7 +206,12 @@ impl Graph {
                 | NodeKind::SeriesChecks
                 | NodeKind::SeriesReport => "note",
             };
-            let _ = writeln!(out, "  n{} [label=\"{}\", shape={shape}];", i.index(), n.id);
+            let _ = writeln!(
+                out,
+                "  n{} [label=\"{}\", shape={shape}];",
+                i.index(),
+                dot_escaped(&n.id.key())
+            );
         }
         for e in self.dag.raw_edges() {
             let _ = writeln!(out, "  n{} -> n{};", e.source().index(), e.target().index());
@@ -209,4 +219,20 @@ impl Graph {
         out.push_str("}\n");
         out
     }
+}
+
+/// Text inside a DOT double-quoted string: `"` and `\` escaped, line
+/// breaks as `\n` (a step or host name may hold any of them).
+fn dot_escaped(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => {}
+            c => out.push(c),
+        }
+    }
+    out
 }

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use petgraph::graph::{DiGraph, NodeIndex};
 
 use super::context::Contexts;
-use super::{Node, NodeKind, Payload};
+use super::{Node, NodeId, NodeKind, Payload, SlotId, What};
 use crate::diag::Diagnostic;
 use crate::hash::Hasher;
 use crate::plan::Plan;
@@ -29,7 +29,8 @@ pub struct Point {
 /// One trial of the series.
 #[derive(Debug, Clone)]
 pub struct Slot {
-    /// Its trial node's id: `trial streams=4 #2`, `trial streams=4 #w1`.
+    /// Its trial node's id (`trial streams=4 #2`, `trial streams=4 #w1`):
+    /// the key the state and `series.json` know the slot by.
     pub id: String,
     pub point: usize,
     /// 1-based; warm-ups count separately.
@@ -93,20 +94,6 @@ pub fn points(series: &Series) -> Vec<Point> {
     points
 }
 
-/// The trial node id of a slot.
-fn slot_id(label: &str, repetition: usize, warmup: bool) -> String {
-    let rep = if warmup {
-        format!("w{repetition}")
-    } else {
-        repetition.to_string()
-    };
-    if label.is_empty() {
-        format!("trial #{rep}")
-    } else {
-        format!("trial {label} #{rep}")
-    }
-}
-
 /// Steps configure hosts once for every trial: a series var or `series`
 /// in one is an error that says so.
 pub(super) fn check_steps(plan: &Plan, diags: &mut Vec<Diagnostic>) {
@@ -166,8 +153,8 @@ pub(super) fn add(
     };
     let head = dag.add_node(Node {
         slot: None,
-        id: "series".into(),
-        host: String::new(),
+        id: NodeId::new(What::Series),
+        summary: String::new(),
         kind: NodeKind::Series,
         hash: Hasher::default().part("series", b"1").finish(),
         payload: Payload::None,
@@ -182,7 +169,11 @@ pub(super) fn add(
             .chain((1..=series.repeat).map(|r| (r, false)));
         for (repetition, warmup) in reps {
             let index = spec.slots.len();
-            let id = slot_id(&point.label, repetition, warmup);
+            let slot = SlotId {
+                point: point.label.clone(),
+                repetition,
+                warmup,
+            };
             let ctx = minijinja::context! {
                 point => &point.label,
                 repetition => repetition,
@@ -197,9 +188,9 @@ pub(super) fn add(
                     diags.push(e);
                 }
             }
-            let (trial_node, last) = add_slot(plan, dag, &config, head, index, &id, trial);
+            let (trial_node, last) = add_slot(plan, dag, &config, head, index, &slot, trial);
             spec.slots.push(Slot {
-                id,
+                id: NodeId::new(What::Trial).in_slot(&slot).key(),
                 point: pi,
                 repetition,
                 warmup,
@@ -211,7 +202,7 @@ pub(super) fn add(
     spec.points = points;
     let lasts: Vec<NodeIndex> = spec.slots.iter().map(|s| s.last).collect();
     add_tail(plan, dag, &lasts);
-    dag[head].host = summary(plan, &spec);
+    dag[head].summary = summary(plan, &spec);
     dag[head].payload = Payload::Series(Arc::new(spec));
 }
 
@@ -225,8 +216,10 @@ fn add_tail(plan: &Plan, dag: &mut DiGraph<Node, ()>, lasts: &[NodeIndex]) {
         .map(|(i, a)| {
             let n = dag.add_node(Node {
                 slot: None,
-                id: format!("series analyze {}", a.name),
-                host: a.parser.name().to_string(),
+                id: NodeId::new(What::SeriesAnalyze {
+                    analysis: a.name.clone(),
+                }),
+                summary: a.parser.name().to_string(),
                 kind: NodeKind::SeriesAnalyze { analysis: i },
                 hash: super::trial::analysis_hash(a),
                 payload: Payload::None,
@@ -240,7 +233,7 @@ fn add_tail(plan: &Plan, dag: &mut DiGraph<Node, ()>, lasts: &[NodeIndex]) {
     tail.extend(&analyses);
     if !plan.checks.is_empty() {
         let mut c = super::trial::checks_node(plan);
-        c.id = "series checks".into();
+        c.id = NodeId::new(What::SeriesChecks);
         c.kind = NodeKind::SeriesChecks;
         let n = dag.add_node(c);
         for &a in &analyses {
@@ -250,8 +243,8 @@ fn add_tail(plan: &Plan, dag: &mut DiGraph<Node, ()>, lasts: &[NodeIndex]) {
     }
     let report = dag.add_node(Node {
         slot: None,
-        id: "series report".into(),
-        host: "report.html".into(),
+        id: NodeId::new(What::SeriesReport),
+        summary: "report.html".into(),
         kind: NodeKind::SeriesReport,
         hash: Hasher::default().part("series report", b"1").finish(),
         payload: Payload::None,
@@ -268,14 +261,13 @@ fn add_slot(
     config: &[NodeIndex],
     head: NodeIndex,
     index: usize,
-    id: &str,
+    slot: &SlotId,
     spec: super::TrialSpec,
 ) -> (NodeIndex, NodeIndex) {
-    let at = id.trim_start_matches("trial ");
     let trial = dag.add_node(Node {
         slot: Some(index),
-        id: id.to_string(),
-        host: super::trial::summary(plan, &spec),
+        id: NodeId::new(What::Trial).in_slot(slot),
+        summary: super::trial::summary(plan, &spec),
         kind: NodeKind::Trial,
         hash: super::trial::trial_hash(dag, config, &spec),
         payload: Payload::Trial(Arc::new(spec)),
@@ -283,7 +275,7 @@ fn add_slot(
     dag.add_edge(head, trial, ());
     let mut add = |mut node: Node, before: &[NodeIndex]| {
         node.slot = Some(index);
-        node.id = format!("{} @ {at}", node.id);
+        node.id = node.id.in_slot(slot);
         let n = dag.add_node(node);
         dag.add_edge(trial, n, ());
         for &b in before {

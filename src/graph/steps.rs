@@ -10,7 +10,7 @@ use petgraph::graph::{DiGraph, NodeIndex};
 
 use super::context::Contexts;
 use super::markers::deferred_refs;
-use super::{Node, NodeKind, Payload, step_id};
+use super::{Node, NodeId, NodeKind, Payload, What};
 use crate::diag::Diagnostic;
 use crate::hash::Hasher;
 use crate::plan::{Action, Plan, Step};
@@ -46,8 +46,8 @@ pub(super) fn add(
             };
             let idx = dag.add_node(Node {
                 slot: None,
-                id: step_id(&step.name, host_name),
-                host: host_name.clone(),
+                id: NodeId::step(&step.name, host_name),
+                summary: String::new(),
                 kind: NodeKind::Step { step: si },
                 hash,
                 payload,
@@ -156,8 +156,8 @@ pub(super) fn add_barriers(
             let barrier = *barriers.entry(di).or_insert_with(|| {
                 let b = dag.add_node(Node {
                     slot: None,
-                    id: format!("after {dep}"),
-                    host: String::new(),
+                    id: NodeId::new(What::Barrier { step: dep.clone() }),
+                    summary: String::new(),
                     kind: NodeKind::Barrier { step: di },
                     hash: String::new(),
                     payload: Payload::None,

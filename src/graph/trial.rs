@@ -7,7 +7,7 @@
 use petgraph::graph::{DiGraph, NodeIndex};
 
 use super::context::Contexts;
-use super::{Armed, Node, NodeKind, Payload, TRIAL_ID, TRIAL_NODE, TrialSpec, hosts_summary};
+use super::{Armed, Node, NodeId, NodeKind, Payload, TRIAL_ID, TrialSpec, What, hosts_summary};
 use crate::diag::Diagnostic;
 use crate::hash::Hasher;
 use crate::plan::Plan;
@@ -114,8 +114,8 @@ pub(super) fn add(plan: &Plan, dag: &mut DiGraph<Node, ()>, spec: TrialSpec) {
         .collect();
     let trial = dag.add_node(Node {
         slot: None,
-        id: TRIAL_NODE.to_string(),
-        host: summary(plan, &spec),
+        id: NodeId::new(What::Trial),
+        summary: summary(plan, &spec),
         kind: NodeKind::Trial,
         hash: trial_hash(dag, &config, &spec),
         payload: Payload::Trial(std::sync::Arc::new(spec)),
@@ -171,9 +171,9 @@ pub(super) fn trial_hash(
             .part("timeout", &a.timeout.as_millis().to_le_bytes());
     }
     for &i in config {
-        if spec.hosts.contains(&dag[i].host) {
+        if spec.hosts.iter().any(|h| h == dag[i].host()) {
             hasher = hasher
-                .part("config", dag[i].id.as_bytes())
+                .part("config", dag[i].id.key().as_bytes())
                 .part("hash", dag[i].hash.as_bytes());
         }
     }
@@ -211,8 +211,10 @@ pub(super) fn summary(plan: &Plan, spec: &TrialSpec) -> String {
 fn test_node(i: usize, t: &crate::plan::model::Test) -> Node {
     Node {
         slot: None,
-        id: format!("test {}", t.name),
-        host: format!("{} at {}", hosts_summary(&t.hosts), t.at.show()),
+        id: NodeId::new(What::Test {
+            test: t.name.clone(),
+        }),
+        summary: format!("{} at {}", hosts_summary(&t.hosts), t.at.show()),
         kind: NodeKind::Test { test: i },
         hash: Hasher::default().part("test", t.name.as_bytes()).finish(),
         payload: Payload::None,
@@ -229,8 +231,10 @@ pub(super) fn collect_node(i: usize, c: &crate::plan::model::Collect) -> Node {
     }
     Node {
         slot: None,
-        id: format!("collect {}", c.name),
-        host: hosts_summary(&c.hosts),
+        id: NodeId::new(What::Collect {
+            collect: c.name.clone(),
+        }),
+        summary: hosts_summary(&c.hosts),
         kind: NodeKind::Collect { collect: i },
         hash: h.finish(),
         payload: Payload::None,
@@ -240,8 +244,10 @@ pub(super) fn collect_node(i: usize, c: &crate::plan::model::Collect) -> Node {
 pub(super) fn analysis_node(i: usize, a: &Analysis) -> Node {
     Node {
         slot: None,
-        id: format!("analyze {}", a.name),
-        host: a.parser.name().to_string(),
+        id: NodeId::new(What::Analyze {
+            analysis: a.name.clone(),
+        }),
+        summary: a.parser.name().to_string(),
         kind: NodeKind::Analyze { analysis: i },
         hash: analysis_hash(a),
         payload: Payload::None,
@@ -255,8 +261,8 @@ pub(super) fn checks_node(plan: &Plan) -> Node {
     }
     Node {
         slot: None,
-        id: "checks".to_string(),
-        host: crate::style::plural(plan.checks.len(), "check"),
+        id: NodeId::new(What::Checks),
+        summary: crate::style::plural(plan.checks.len(), "check"),
         kind: NodeKind::Checks,
         hash: h.finish(),
         payload: Payload::None,
@@ -266,8 +272,8 @@ pub(super) fn checks_node(plan: &Plan) -> Node {
 pub(super) fn report_node() -> Node {
     Node {
         slot: None,
-        id: "report".to_string(),
-        host: "report.html".to_string(),
+        id: NodeId::new(What::Report),
+        summary: "report.html".to_string(),
         kind: NodeKind::HtmlReport,
         hash: Hasher::default().part("report", b"1").finish(),
         payload: Payload::None,
@@ -277,9 +283,7 @@ pub(super) fn report_node() -> Node {
 pub(super) fn analysis_hash(a: &Analysis) -> String {
     let mut h = Hasher::default()
         .part("name", a.name.as_bytes())
-        .part("parser", a.parser.name().as_bytes())
-        .part("unit", a.unit.as_bytes())
-        .part("tag", a.tag.as_bytes());
+        .part("parser", a.parser.name().as_bytes());
     for f in &a.files {
         h = h.part("file", f.as_bytes());
     }
@@ -289,16 +293,12 @@ pub(super) fn analysis_hash(a: &Analysis) -> String {
     for f in &a.formats {
         h = h.part("format", f.extension().as_bytes());
     }
-    for c in &a.columns {
-        h = h.part("column", c.as_bytes());
-    }
-    for k in &a.key {
-        h = h.part("key", k.as_bytes());
-    }
-    for (c, rule) in &a.merge {
+    // Every option, whatever the parser: a new option is hashed without
+    // anyone remembering to.
+    for (name, value) in &a.options.values {
         h = h
-            .part("merge", c.as_bytes())
-            .part("rule", rule.name().as_bytes());
+            .part("option", name.as_bytes())
+            .part("value", value.shown().as_bytes());
     }
     h.finish()
 }

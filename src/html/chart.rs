@@ -9,24 +9,7 @@ pub const WIDTH: u32 = 1200;
 /// Points per series drawn at most (a 1 h series of 1 s samples is 3600).
 const MAX_POINTS: usize = 1500;
 
-pub struct Series {
-    pub name: String,
-    pub points: Vec<(f64, f64)>,
-}
-
-/// A shaded span of the x axis (a test's window), with a label.
-pub struct Span {
-    pub from: f64,
-    pub to: f64,
-    pub label: String,
-}
-
-pub enum XAxis {
-    /// Seconds (since the trial's trigger).
-    Seconds,
-    /// Percentiles on a log "nines" axis: x = -log10(1 - p/100).
-    Nines,
-}
+pub use crate::plot::{Plot, Series, Span, XAxis};
 
 /// At most `max` points, evenly taken, the last one kept.
 fn thin(points: &[(f64, f64)], max: usize) -> Vec<(f64, f64)> {

@@ -10,7 +10,6 @@ use minijinja::{Value, context};
 use std::path::{Path, PathBuf};
 
 use super::chart::{self, XAxis};
-use crate::kinds::ParserKind;
 use crate::plan::Plan;
 use crate::series::compare::{self, Delta};
 use crate::stats::TestKind;
@@ -213,19 +212,8 @@ fn page(
             continue;
         }
         let both_trials = da.join("trial.json").is_file() && db.join("trial.json").is_file();
-        let chart = (an.parser == ParserKind::Hdr && both_trials)
-            .then(|| {
-                let mut series = super::spectra(an, da, &format!("{a}: "));
-                series.extend(super::spectra(an, db, &format!("{b}: ")));
-                chart::lines(
-                    &format!("{}: latency by percentile, both trials", an.name),
-                    XAxis::Nines,
-                    "latency (as logged)",
-                    &series,
-                    &[],
-                    380,
-                )
-            })
+        let chart = (an.parser.decl().histograms && both_trials)
+            .then(|| spectra_of_both(an, [(a, da), (b, db)]))
             .flatten()
             .map(Value::from_safe_string);
         tables.push(context! { name => &an.name, rows, chart });
@@ -236,5 +224,35 @@ fn page(
             plan => &plan.name, a, b, tables, test => test.name(), alpha => compare::ALPHA,
             warning => compare::too_few(deltas, test),
         },
+    )
+}
+
+/// The latency spectra of two trials' files on one chart.
+fn spectra_of_both(
+    an: &crate::plan::model::Analysis,
+    trials: [(&str, &Path); 2],
+) -> Option<String> {
+    let mut series = Vec::new();
+    let mut y = String::new();
+    for (id, dir) in trials {
+        let files = super::input_files(an, dir);
+        for p in an.parser.parser().plots(&files, &an.options, 0.0) {
+            if p.x != XAxis::Nines {
+                continue;
+            }
+            y = p.y;
+            series.extend(p.series.into_iter().map(|mut s| {
+                s.name = format!("{id}: {}", s.name);
+                s
+            }));
+        }
+    }
+    chart::lines(
+        &format!("{}: latency by percentile, both trials", an.name),
+        XAxis::Nines,
+        &y,
+        &series,
+        &[],
+        380,
     )
 }

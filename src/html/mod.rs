@@ -14,9 +14,8 @@ use std::path::{Path, PathBuf};
 
 use minijinja::{Value, context};
 
-use chart::{Lane, Series, Span, XAxis};
+use chart::{Lane, Span};
 
-use crate::kinds::ParserKind;
 use crate::plan::Plan;
 use crate::plan::model::Analysis;
 use crate::trial::Trial;
@@ -235,15 +234,18 @@ pub struct Shown {
 }
 
 impl Shown {
-    pub(crate) fn read(path: &Path) -> Option<Shown> {
-        let mut r = csv::Reader::from_path(path).ok()?;
-        let headers: Vec<String> = r.headers().ok()?.iter().map(str::to_string).collect();
-        let rows: Vec<Vec<String>> = r
-            .records()
-            .filter_map(Result::ok)
-            .map(|rec| rec.iter().map(str::to_string).collect())
-            .collect();
-        Some(Shown { headers, rows })
+    /// The table at `path`: none when it was not written, an error
+    /// (said on the page) when it cannot be read.
+    pub(crate) fn read(path: &Path) -> Result<Option<Shown>, String> {
+        if !path.exists() {
+            return Ok(None);
+        }
+        let t = crate::table::Csv::read(path)
+            .map_err(|e| format!("{} cannot be read: {e}", crate::paths::shown(path)))?;
+        Ok(Some(Shown {
+            headers: t.headers,
+            rows: t.rows,
+        }))
     }
 
     /// Headers, and per row each cell as `{shown, exact}` (`exact` none
@@ -251,10 +253,10 @@ impl Shown {
     pub(crate) fn value(&self) -> Value {
         // A long table (dstat) carries its figures' unit in a `unit` column.
         let unit_col = self.headers.iter().position(|h| h == "unit");
-        let units: Vec<Option<&str>> = self
+        let units: Vec<Option<String>> = self
             .headers
             .iter()
-            .map(|h| h.rsplit_once(" (").and_then(|(_, u)| u.strip_suffix(')')))
+            .map(|h| crate::table::Header::parse(h).unit)
             .collect();
         let rows: Vec<Vec<Value>> = self
             .rows
@@ -266,7 +268,7 @@ impl Shown {
                         let Ok(v) = cell.parse::<f64>() else {
                             return context! { shown => cell, exact => () };
                         };
-                        let unit = units[i].or_else(|| {
+                        let unit = units[i].as_deref().or_else(|| {
                             matches!(
                                 self.headers[i].as_str(),
                                 "mean"
@@ -294,7 +296,11 @@ impl Shown {
 }
 
 fn analysis(a: &Analysis, dir: &Path, trial: &Trial) -> Value {
-    let table = Shown::read(&dir.join("analysis").join(format!("{}.csv", a.name)));
+    let read = Shown::read(&dir.join("analysis").join(format!("{}.csv", a.name)));
+    let (table, table_error) = match read {
+        Ok(t) => (t, None),
+        Err(e) => (None, Some(e)),
+    };
     let mut charts: Vec<Value> = charts(a, dir, trial).into_iter().map(svg).collect();
     if let Some(t) = &table
         && let Some(bars) = host_bars(a, &t.headers, &t.rows)
@@ -305,20 +311,14 @@ fn analysis(a: &Analysis, dir: &Path, trial: &Trial) -> Value {
         name => &a.name,
         parser => a.parser.name(),
         table => table.as_ref().map(Shown::value),
+        table_error,
         charts,
     }
 }
 
-/// The charts of an analysis's input files: iperf3 interval throughput,
-/// HDR latency spectra, dstat/dool series with the tests' windows shaded.
+/// The charts of an analysis's input files, as its parser draws them
+/// (time series with the tests' windows shaded, latency spectra).
 fn charts(a: &Analysis, dir: &Path, trial: &Trial) -> Vec<String> {
-    // Relative to the trial directory.
-    let files: Vec<PathBuf> = crate::trial::matching_files(dir, &a.files)
-        .unwrap_or_default()
-        .into_iter()
-        .map(|f| dir.join(f))
-        .collect();
-    let label = |p: &PathBuf| p.strip_prefix(dir).unwrap_or(p).display().to_string();
     let t0 = trial.trigger_epoch;
     let spans: Vec<Span> = trial
         .windows()
@@ -329,212 +329,34 @@ fn charts(a: &Analysis, dir: &Path, trial: &Trial) -> Vec<String> {
             label: w.name,
         })
         .collect();
-    match a.parser {
-        ParserKind::Iperf3 => {
-            let series: Vec<Series> = files
-                .iter()
-                .filter_map(|f| {
-                    iperf3_intervals(f, t0).map(|points| Series {
-                        name: label(f),
-                        points,
-                    })
-                })
-                .collect();
-            let title = format!("{}: interval throughput", a.name);
-            chart::lines(&title, XAxis::Seconds, "bit/s", &series, &spans, 340)
-                .into_iter()
-                .collect()
-        }
-        ParserKind::Hdr => {
-            let title = format!("{}: latency by percentile", a.name);
-            let series = spectra(a, dir, "");
-            chart::lines(
-                &title,
-                XAxis::Nines,
-                "latency (as logged)",
-                &series,
-                &[],
-                380,
-            )
-            .into_iter()
-            .collect()
-        }
-        ParserKind::Dstat => {
-            let recs: Vec<(String, crate::analyze::dstat::Recording)> = files
-                .iter()
-                .filter_map(|f| Some((label(f), crate::analyze::dstat::read_file(f).ok()?)))
-                .collect();
-            if recs.len() <= 3 {
-                // A few hosts: one chart per column group and host.
-                recs.iter()
-                    .flat_map(|(name, rec)| dstat_charts(rec, t0, &spans, name))
-                    .collect()
-            } else {
-                // Many hosts: one chart per column, a line per host.
-                dstat_by_column(&recs, a, t0, &spans)
-            }
-        }
-        _ => Vec::new(),
-    }
-}
-
-/// Each interval's rate at its end, in seconds since the trigger.
-fn iperf3_intervals(path: &Path, t0: f64) -> Option<Vec<(f64, f64)>> {
-    let v: serde_json::Value = serde_json::from_slice(&fs_err::read(path).ok()?).ok()?;
-    let start = v["start"]["timestamp"]["timesecs"].as_f64()?;
-    let points: Vec<(f64, f64)> = v["intervals"]
-        .as_array()?
+    a.parser
+        .parser()
+        .plots(&input_files(a, dir), &a.options, t0)
         .iter()
-        .filter_map(|i| {
-            let s = &i["sum"];
-            Some((
-                start + s["end"].as_f64()? - t0,
-                s["bits_per_second"].as_f64()?,
-            ))
-        })
-        .collect();
-    (!points.is_empty()).then_some(points)
-}
-
-/// One latency spectrum per HDR file of the analysis in `dir` and tag,
-/// named `<prefix><file> [tag]`.
-pub fn spectra(a: &Analysis, dir: &Path, prefix: &str) -> Vec<Series> {
-    let filter = crate::analyze::hdr::TagFilter::parse(&a.tag);
-    let mut series = Vec::new();
-    for f in crate::trial::matching_files(dir, &a.files).unwrap_or_default() {
-        let Ok(m) = crate::analyze::hdr::read_file(&dir.join(&f), &filter) else {
-            continue;
-        };
-        for (tag, merged) in &m.groups {
-            let tag = tag.as_ref().map_or(String::new(), |t| format!(" [{t}]"));
-            series.push(Series {
-                name: format!("{prefix}{}{tag}", f.display()),
-                points: spectrum(&merged.hist),
-            });
-        }
-    }
-    series
-}
-
-/// Latency at percentiles spaced evenly on the nines axis, up to the
-/// resolution the count allows.
-pub fn spectrum(hist: &hdrhistogram::Histogram<u64>) -> Vec<(f64, f64)> {
-    let n = hist.len();
-    if n == 0 {
-        return Vec::new();
-    }
-    let max_nines = (n as f64).log10().clamp(1.0, 6.0);
-    let steps = 120;
-    (0..=steps)
-        .map(|i| {
-            let x = max_nines * f64::from(i) / f64::from(steps);
-            let p = 100.0 * (1.0 - 10f64.powf(-x));
-            (x, crate::analyze::hdr::percentile(hist, p) as f64)
-        })
+        .filter_map(|p| draw(&a.name, p, &spans))
         .collect()
 }
 
-fn series_of(rec: &crate::analyze::dstat::Recording, c: usize, t0: f64) -> Vec<(f64, f64)> {
-    let width = rec.columns.len();
-    rec.times
-        .iter()
-        .enumerate()
-        .filter_map(|(i, t)| {
-            let v = rec.values[i * width + c];
-            v.is_finite().then_some((t - t0, v))
-        })
+/// An analysis's input files in the trial or series folder `dir`: (path
+/// relative to it, path).
+pub(crate) fn input_files(a: &Analysis, dir: &Path) -> Vec<(String, PathBuf)> {
+    crate::trial::matching_files(dir, &a.files)
+        .unwrap_or_default()
+        .into_iter()
+        .map(|f| (f.display().to_string(), dir.join(f)))
         .collect()
 }
 
-/// The analysis's columns (or the first six that are not times), a chart
-/// each with one line per host.
-fn dstat_by_column(
-    recs: &[(String, crate::analyze::dstat::Recording)],
-    a: &Analysis,
-    t0: f64,
-    spans: &[Span],
-) -> Vec<String> {
-    let first = &recs[0].1;
-    let columns: Vec<String> = if a.columns.is_empty() {
-        first
-            .columns
-            .iter()
-            .filter(|c| {
-                !matches!(
-                    c.split_once('.').map_or(c.as_str(), |g| g.0),
-                    "time" | "epoch" | "system"
-                )
-            })
-            .take(6)
-            .cloned()
-            .collect()
-    } else {
-        a.columns.clone()
-    };
-    columns
-        .iter()
-        .filter_map(|col| {
-            let series: Vec<Series> = recs
-                .iter()
-                .filter_map(|(name, rec)| {
-                    let c = rec.column_index(col)?;
-                    Some(Series {
-                        name: name.clone(),
-                        points: series_of(rec, c, t0),
-                    })
-                })
-                .collect();
-            chart::lines(col, XAxis::Seconds, first.unit_of(col), &series, spans, 300)
-        })
-        .collect()
-}
-
-/// One small chart per column group (`total cpu usage`, `net/total`, …).
-fn dstat_charts(
-    rec: &crate::analyze::dstat::Recording,
-    t0: f64,
-    spans: &[Span],
-    file: &str,
-) -> Vec<String> {
-    let mut groups: Vec<(String, Vec<usize>)> = Vec::new();
-    for (c, name) in rec.columns.iter().enumerate() {
-        let group_of = name.split_once('.').map_or(name.as_str(), |g| g.0);
-        if matches!(group_of, "time" | "epoch" | "system") {
-            continue;
-        }
-        let group = name
-            .split_once('.')
-            .map_or(name.as_str(), |g| g.0)
-            .to_string();
-        match groups.iter_mut().find(|g| g.0 == group) {
-            Some(g) => g.1.push(c),
-            None => groups.push((group, vec![c])),
-        }
-    }
-    let mut out = Vec::new();
-    for (group, cols) in groups.into_iter().take(12) {
-        let series: Vec<Series> = cols
-            .iter()
-            .map(|&c| Series {
-                name: rec.columns[c]
-                    .split_once('.')
-                    .map_or(rec.columns[c].clone(), |x| x.1.to_string()),
-                points: series_of(rec, c, t0),
-            })
-            .collect();
-        let unit = rec.unit_of(&rec.columns[cols[0]]);
-        if let Some(svg) = chart::lines(
-            &format!("{file}: {group}"),
-            XAxis::Seconds,
-            unit,
-            &series,
-            spans,
-            260,
-        ) {
-            out.push(svg);
-        }
-    }
-    out
+/// A parser's plot as an SVG chart, titled with the analysis.
+pub(crate) fn draw(analysis: &str, p: &chart::Plot, spans: &[Span]) -> Option<String> {
+    chart::lines(
+        &format!("{analysis}: {}", p.title),
+        p.x,
+        &p.y,
+        &p.series,
+        if p.windows { spans } else { &[] },
+        p.height,
+    )
 }
 
 /// Bars of each row's headline figure by host, when the table has hosts.
@@ -544,16 +366,12 @@ fn host_bars(a: &Analysis, headers: &[String], rows: &[Vec<String>]) -> Option<S
         .iter()
         .position(|c| c == "host")
         .or_else(|| headers.iter().position(|c| c == "source"))?;
-    let wanted: &[&str] = match a.parser {
-        ParserKind::Iperf3 => &["received (bit/s)"],
-        ParserKind::Iperf2 => &["rate (bit/s)"],
-        ParserKind::Hdr => &["p99"],
-        _ => &[],
-    };
+    // The first headline figure, when its column has a unit: a column of
+    // one quantity (not a long table's `mean` of mixed columns).
+    let first = a.parser.decl().headline.first()?;
     let col = headers.iter().position(|c| {
-        wanted
-            .iter()
-            .any(|w| c == w || c.split_once(" (").is_some_and(|x| x.0 == *w))
+        let h = crate::table::Header::parse(c);
+        h.unit.is_some() && h.is(first)
     })?;
     let test_col = headers.iter().position(|c| c == "test");
     // Rows of one host may differ by tag (HDR): the tag names the bar.

@@ -10,10 +10,10 @@ use minijinja::{Value, context};
 
 use super::sweep::{self, At, Line};
 use super::{Shown, render, svg};
-use crate::kinds::ParserKind;
+use crate::analyze::ParserKind;
 use crate::plan::Plan;
 use crate::series::SeriesFile;
-use crate::series::tables::{PointInput, gather, unit_of};
+use crate::series::tables::{PointInput, gather};
 
 /// Charts per analysis at most (a row and a headline figure each).
 const MAX_CHARTS: usize = 8;
@@ -27,7 +27,7 @@ pub fn write(plan: &Plan, dir: &Path, file: &SeriesFile) -> crate::error::Result
     let done = file
         .trials
         .iter()
-        .filter(|t| t.status == "complete" || t.status == "partial")
+        .filter(|t| t.status.has_results())
         .count();
     let points: Vec<&str> = file.points.iter().map(|p| p.label.as_str()).collect();
     let html = render(
@@ -52,23 +52,17 @@ pub fn write(plan: &Plan, dir: &Path, file: &SeriesFile) -> crate::error::Result
 }
 
 fn analysis(a: &crate::plan::model::Analysis, dir: &Path, file: &SeriesFile) -> Value {
-    let table = Shown::read(&dir.join("analysis").join(format!("{}.csv", a.name)));
+    let (table, table_error) =
+        match Shown::read(&dir.join("analysis").join(format!("{}.csv", a.name))) {
+            Ok(t) => (t, None),
+            Err(e) => (None, Some(e)),
+        };
     context! {
         name => &a.name,
         parser => a.parser.name(),
         table => table.as_ref().map(Shown::value),
+        table_error,
         charts => charts(a, dir, file).into_iter().map(svg).collect::<Vec<_>>(),
-    }
-}
-
-/// The figure a chart shows first for each parser.
-fn headline(parser: ParserKind, figure: &str) -> bool {
-    let name = figure.split_once(" (").map_or(figure, |x| x.0);
-    match parser {
-        ParserKind::Iperf3 => figure == "received (bit/s)",
-        ParserKind::Iperf2 => figure == "rate (bit/s)",
-        ParserKind::Hdr => name == "p99" || name == "p50",
-        ParserKind::Dstat | ParserKind::Csv => name == "mean",
     }
 }
 
@@ -108,7 +102,7 @@ fn wanted(parser: ParserKind, g: &crate::series::tables::Gathered) -> Vec<(Strin
     let mut wanted: Vec<(String, String)> = Vec::new();
     for (_, keys, figure, _) in &g.entries {
         let k = key_text(keys);
-        if headline(parser, figure) && !wanted.contains(&(k.clone(), figure.clone())) {
+        if parser.is_headline(figure) && !wanted.contains(&(k.clone(), figure.clone())) {
             wanted.push((k, figure.clone()));
         }
     }
@@ -180,7 +174,8 @@ impl Charts<'_> {
         } else {
             format!("{table}: {figure} — {k}")
         };
-        let unit = unit_of(figure);
+        let header = crate::table::Header::parse(figure);
+        let unit = header.unit();
         let names: Vec<String> = self
             .file
             .points

@@ -1,10 +1,12 @@
-//! `[[analyze]]` sections, validated: a parser, globs, rows (`by`), formats.
+//! `[[analyze]]` sections, validated: a parser, globs, rows (`by`),
+//! formats, and the parser's options as its declaration takes them.
 
 use super::model::{Analysis, By};
-use super::syntax::{RawAnalysis, RawPlan, Sp};
+use super::syntax::{ANALYZE_KEYS, RawAnalysis, RawPlan, Sp};
 use super::values::{self, check_name};
+use crate::analyze::{Options, ParserKind};
 use crate::diag::Diagnostic;
-use crate::kinds::{Format, Merge, ParserKind};
+use crate::kinds::Format;
 
 pub fn validate_analyses(raw: &RawPlan, diags: &mut Vec<Diagnostic>) -> Vec<Analysis> {
     let mut out: Vec<Analysis> = Vec::new();
@@ -27,25 +29,15 @@ pub fn validate_analyses(raw: &RawPlan, diags: &mut Vec<Diagnostic>) -> Vec<Anal
         let files = files(a, name, diags);
         let by = by(a, diags);
         let formats = formats(a, diags);
-        let merge = keyed(a, name, parser, diags);
         if let Some(parser) = parser {
+            let options = options(a, name, parser, diags);
             out.push(Analysis {
                 name: name.value.clone(),
                 parser,
                 files,
                 by,
                 formats,
-                unit: a
-                    .unit
-                    .as_ref()
-                    .map_or_else(|| "ns".to_string(), |u| u.value.clone()),
-                tag: a
-                    .tag
-                    .as_ref()
-                    .map_or_else(|| "each".to_string(), |t| t.value.clone()),
-                columns: a.columns.iter().map(|c| c.value.clone()).collect(),
-                key: a.key.iter().map(|k| k.value.clone()).collect(),
-                merge,
+                options,
             });
         }
     }
@@ -59,7 +51,10 @@ fn parser(a: &RawAnalysis, name: &Sp<String>, diags: &mut Vec<Diagnostic>) -> Op
                 format!("analysis `{}` has no `parser`", name.value),
                 name.span.clone(),
             )
-            .help("add `parser = \"hdr\"` (or iperf3, iperf2, dstat, csv)"),
+            .help(format!(
+                "add `parser = \"hdr\"`; parsers are {}",
+                ParserKind::names().join(", ")
+            )),
         );
         return None;
     };
@@ -142,46 +137,106 @@ fn formats(a: &RawAnalysis, diags: &mut Vec<Diagnostic>) -> Vec<Format> {
     formats
 }
 
-/// `key` and `merge` (csv summaries): only for the csv parser; a merge
-/// needs a key; each rule one of the merge kinds.
-fn keyed(
+/// The keys that are not the analysis's own: the parser's options, each
+/// of the shape it declares, then checked by the parser itself.
+fn options(
     a: &RawAnalysis,
     name: &Sp<String>,
-    parser: Option<ParserKind>,
+    parser: ParserKind,
     diags: &mut Vec<Diagnostic>,
-) -> std::collections::BTreeMap<String, Merge> {
-    let csv = parser.is_none_or(|p| p == ParserKind::Csv);
-    if let Some(k) = a.key.first().filter(|_| !csv) {
-        diags.push(
-            Diagnostic::at(
-                format!("analysis `{}`: `key` is for the csv parser", name.value),
-                k.span.clone(),
-            )
-            .help("remove it; other parsers know their rows"),
-        );
-    }
-    if let Some(span) = a.merge_span.clone().filter(|_| a.key.is_empty()) {
-        diags.push(
-            Diagnostic::at(
-                format!("analysis `{}`: `merge` without `key`", name.value),
-                span,
-            )
-            .help("merge rules say how rows of one key combine: add `key = [\"test\"]` (the column that tells rows apart)"),
-        );
-    }
-    let mut rules = std::collections::BTreeMap::new();
-    for (col, rule) in &a.merge {
-        match Merge::parse(&rule.value) {
-            Some(m) => {
-                rules.insert(col.value.clone(), m);
+) -> Options {
+    let mut opts = Options::default();
+    let mut spans = std::collections::HashMap::new();
+    for (key, value) in &a.options {
+        let Some(decl) = parser.option(&key.value) else {
+            diags.push(not_an_option(&key.value, key.span.clone(), name, parser));
+            continue;
+        };
+        match decl.kind.of_json(&value.value) {
+            Some(v) => {
+                opts.values.insert(key.value.clone(), v);
+                spans.insert(key.value.clone(), value.span.clone());
             }
-            None => diags.push(values::unknown(
-                "merge rule",
-                &rule.value,
-                rule.span.clone(),
-                &Merge::names(),
-            )),
+            None => diags.push(
+                Diagnostic::at(
+                    format!(
+                        "`{}` of analysis `{}` must be {}",
+                        key.value,
+                        name.value,
+                        decl.kind.shown()
+                    ),
+                    value.span.clone(),
+                )
+                .help(decl.help),
+            ),
         }
     }
-    rules
+    for r in parser.parser().check(&opts) {
+        let span = spans
+            .get(&r.option)
+            .cloned()
+            .unwrap_or_else(|| name.span.clone());
+        diags.push(
+            Diagnostic::at(format!("analysis `{}`: {}", name.value, r.message), span).help(r.help),
+        );
+    }
+    opts
+}
+
+/// A key that is neither the analysis's own nor an option of its parser:
+/// named as another parser's option if it is one, else a typo.
+fn not_an_option(
+    key: &str,
+    span: std::ops::Range<usize>,
+    name: &Sp<String>,
+    parser: ParserKind,
+) -> Diagnostic {
+    let own: Vec<&str> = parser.decl().options.iter().map(|o| o.name).collect();
+    let takes = if own.is_empty() {
+        format!("parser `{}` takes no options", parser.name())
+    } else {
+        format!(
+            "parser `{}` takes {}",
+            parser.name(),
+            own.iter()
+                .map(|o| format!("`{o}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
+    };
+    let elsewhere: Vec<&str> = ParserKind::all()
+        .filter(|p| p.option(key).is_some())
+        .map(ParserKind::name)
+        .collect();
+    if !elsewhere.is_empty() {
+        return Diagnostic::at(
+            format!(
+                "analysis `{}`: `{key}` is an option of {}, not of `{}`",
+                name.value,
+                elsewhere
+                    .iter()
+                    .map(|p| format!("`{p}`"))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                parser.name()
+            ),
+            span,
+        )
+        .help(format!("remove it; {takes}"));
+    }
+    let typo =
+        crate::diag::did_you_mean(key, ANALYZE_KEYS.iter().copied().chain(own.iter().copied()))
+            .map_or(String::new(), |d| format!("{d} "));
+    Diagnostic::at(
+        format!("unknown key `{key}` in analysis `{}`", name.value),
+        span,
+    )
+    .help(format!(
+        "{typo}an analysis has {}; {takes}",
+        ANALYZE_KEYS
+            .iter()
+            .map(|k| format!("`{k}`"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    ))
 }

@@ -171,10 +171,7 @@ fn is_url(s: &str) -> bool {
 }
 
 fn is_cidr(s: &str) -> bool {
-    let Some((ip, bits)) = s.split_once('/') else {
-        return false;
-    };
-    ip.parse::<std::net::Ipv4Addr>().is_ok() && bits.parse::<u8>().is_ok_and(|b| b <= 32)
+    s.parse::<ipnet::Ipv4Net>().is_ok()
 }
 
 /// The group's `ami` and `instance_type` (or the provider's), and `spot`.

@@ -18,9 +18,10 @@ pub fn validate_groups(
         .iter()
         .map(|g| {
             check_name(&g.name, "group name", diags);
-            let mut hosts = match provider {
-                Provider::Local | Provider::Ec2 => counted(raw, g, provider, diags),
-                Provider::Static => listed(raw, g, diags),
+            let mut hosts = if provider.lists_hosts() {
+                listed(raw, g, diags)
+            } else {
+                counted(raw, g, provider, diags)
             };
             let links = super::network::links(g, hosts.len(), network, diags);
             for (h, l) in hosts.iter_mut().zip(links) {
@@ -33,7 +34,7 @@ pub fn validate_groups(
             }
         })
         .collect();
-    if *provider == Provider::Local {
+    if provider.on_this_machine() {
         check_local_max(raw, &groups, diags);
     }
     groups
@@ -100,7 +101,7 @@ fn counted(
             group: g.name.value.clone(),
             index,
             fixed: None,
-            ec2: (*provider == Provider::Ec2).then(|| super::ec2::host_of(raw, g)),
+            ec2: provider.is_ec2().then(|| super::ec2::host_of(raw, g)),
             link: None,
         })
         .collect()

@@ -16,7 +16,7 @@ pub mod values;
 use std::path::{Path, PathBuf};
 
 use crate::diag::{self, Diagnostic};
-pub use model::{Action, HostSpec, Plan, Provider, Step};
+pub use model::{Action, HostSpec, Plan, Step};
 pub use series::STATISTICS;
 
 /// The plan file's text, kept for rendering diagnostics from any stage.
@@ -27,14 +27,13 @@ pub struct Source {
 }
 
 impl Source {
-    /// Renders diagnostics against this file, ending with a summary line.
-    pub fn render(&self, diagnostics: &[Diagnostic], what_stopped: &str) -> String {
-        diag::render(
-            &self.path.display().to_string(),
-            &self.text,
+    /// Diagnostics against this file, as data.
+    pub fn report(&self, diagnostics: Vec<Diagnostic>) -> diag::Report {
+        diag::Report {
+            file: self.path.display().to_string(),
+            source: self.text.clone(),
             diagnostics,
-            what_stopped,
-        )
+        }
     }
 }
 
@@ -49,9 +48,9 @@ pub enum Error {
     },
     #[error("{}: the plan is not UTF-8 text", path.display())]
     NotUtf8 { path: PathBuf },
-    /// Diagnostics, rendered against the file.
-    #[error("{}", .0.trim_end())]
-    Invalid(String),
+    /// Diagnostics against the file.
+    #[error("{}", .0.render("the plan has errors").trim_end())]
+    Invalid(Box<diag::Report>),
 }
 
 impl Error {
@@ -76,14 +75,14 @@ pub fn load(path: &Path, base: &Path) -> Result<(Plan, Source), Error> {
         path: path.to_path_buf(),
         text,
     };
-    let raw = syntax::parse(&source.text)
-        .map_err(|d| Error::Invalid(source.render(&d, "nothing was planned")))?;
+    let raw =
+        syntax::parse(&source.text).map_err(|d| Error::Invalid(Box::new(source.report(d))))?;
     let cx = validate::Context {
         file: path,
         file_hash: crate::hash::sha256_hex(source.text.as_bytes()),
         base,
     };
-    let plan = validate::validate(raw, cx)
-        .map_err(|d| Error::Invalid(source.render(&d, "nothing was planned")))?;
+    let plan =
+        validate::validate(raw, cx).map_err(|d| Error::Invalid(Box::new(source.report(d))))?;
     Ok((plan, source))
 }

@@ -5,7 +5,8 @@ use std::ops::Range;
 use std::path::PathBuf;
 use std::time::Duration;
 
-pub use crate::kinds::{Format, ParserKind, Provider};
+pub use crate::analyze::ParserKind;
+pub use crate::kinds::{Format, Provider};
 use crate::units::{Better, Quantity};
 
 pub type Vars = serde_json::Map<String, serde_json::Value>;
@@ -151,13 +152,8 @@ pub struct Analysis {
     pub files: Vec<String>,
     pub by: Vec<By>,
     pub formats: Vec<Format>,
-    pub unit: String,
-    pub tag: String,
-    pub columns: Vec<String>,
-    /// csv: the columns that tell a summary's rows apart.
-    pub key: Vec<String>,
-    /// csv: how rows of one key from several files merge, per column.
-    pub merge: std::collections::BTreeMap<String, crate::kinds::Merge>,
+    /// The parser's options, as its declaration takes them.
+    pub options: crate::analyze::Options,
 }
 
 /// What rows an analysis has: one per test, host and/or file; none = all merged.

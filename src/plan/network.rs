@@ -26,7 +26,7 @@ pub fn network(raw: &RawPlan, provider: &Provider, diags: &mut Vec<Diagnostic>) 
             }
             Network::Loopback
         }
-        Some("namespaces") if *provider != Provider::Local => {
+        Some("namespaces") if !provider.on_this_machine() => {
             diags.push(
                 Diagnostic::at(
                     format!(
@@ -60,15 +60,18 @@ fn addresses(raw: &RawPlan, diags: &mut Vec<Diagnostic>) -> Network {
     let span = written
         .map(|a| a.span.clone())
         .or(raw.provider.span.clone());
-    let Some((base, prefix)) = parse_cidr(text) else {
-        diags.push(
-            Diagnostic::new(
-                format!("`addresses = \"{text}\"` is not an IPv4 range"),
-                span,
-            )
-            .help("write a range as `10.203.0.0/16` (a prefix from /8 to /30)"),
-        );
-        return Network::Loopback;
+    let (base, prefix) = match parse_cidr(text) {
+        Ok(range) => range,
+        Err(why) => {
+            diags.push(
+                Diagnostic::new(
+                    format!("`addresses = \"{text}\"` is not an IPv4 range"),
+                    span,
+                )
+                .help(why.to_string()),
+            );
+            return Network::Loopback;
+        }
     };
     let hosts: usize = raw
         .groups
@@ -151,13 +154,29 @@ const RESERVED: [(Ipv4Addr, u8, &str); 5] = [
     ),
 ];
 
-/// `10.203.0.0/16` → (base, 16); the base with its host bits cleared.
-pub fn parse_cidr(text: &str) -> Option<(Ipv4Addr, u8)> {
-    let (addr, prefix) = text.trim().split_once('/')?;
-    let prefix: u8 = prefix.parse().ok().filter(|p| (8..=30).contains(p))?;
-    let addr: Ipv4Addr = addr.parse().ok()?;
-    let mask = u32::MAX << (32 - prefix);
-    Some((Ipv4Addr::from(u32::from(addr) & mask), prefix))
+/// `10.203.0.0/16` → (base, 16), a prefix from /8 to /30. A range
+/// written with host bits set (`10.99.0.5/24`) is an error that names
+/// the range it would be.
+pub fn parse_cidr(text: &str) -> Result<(Ipv4Addr, u8), BadRange> {
+    let net: ipnet::Ipv4Net = text.trim().parse().map_err(|_| BadRange::NotARange)?;
+    if !(8..=30).contains(&net.prefix_len()) {
+        return Err(BadRange::Prefix(net.prefix_len()));
+    }
+    if net.addr() != net.network() {
+        return Err(BadRange::HostBits(net.trunc()));
+    }
+    Ok((net.network(), net.prefix_len()))
+}
+
+/// Why `addresses` is not a range runner can use.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BadRange {
+    #[error("write a range as `10.203.0.0/16` (a prefix from /8 to /30)")]
+    NotARange,
+    #[error("a prefix from /8 to /30, not /{0}")]
+    Prefix(u8),
+    #[error("it has host bits set: the range is `{0}`")]
+    HostBits(ipnet::Ipv4Net),
 }
 
 fn overlaps(a: (Ipv4Addr, u8), b: (Ipv4Addr, u8)) -> bool {
@@ -233,7 +252,14 @@ fn link(l: &RawLink, diags: &mut Vec<Diagnostic>) -> Option<Link> {
     if let Some(r) = &l.rate {
         match parse_rate(&r.value) {
             Ok(bps) => out.rate_bps = Some(bps),
-            Err(e) => diags.push(bad(r, "rate", &e)),
+            Err(e @ crate::units::Error::AmbiguousBps { .. }) => {
+                diags.push(bad(r, "rate", &e.to_string()))
+            }
+            Err(e) => diags.push(bad(
+                r,
+                "rate",
+                &format!("{e}; write a rate as tc does: `50mbit`, `1gbit`, `500kbit`"),
+            )),
         }
     }
     let micros = |d: &Option<Sp<String>>, key: &str, diags: &mut Vec<Diagnostic>| {
@@ -283,33 +309,16 @@ fn bad(v: &Sp<String>, key: &str, help: &str) -> Diagnostic {
     .help(help.to_string())
 }
 
-/// `50mbit`, `1gbit`, `500kbit`, `2.5Gbit/s`, `800000` (bit/s) → bit/s.
-pub fn parse_rate(text: &str) -> Result<u64, String> {
-    let t = text.trim().to_ascii_lowercase();
-    let t = t.strip_suffix("/s").unwrap_or(&t).to_string();
-    if let Some(n) = t.strip_suffix("bps") {
-        // tc reads `mbps` as megabytes a second; many people mean megabits.
-        return Err(format!(
-            "`{}` is ambiguous (tc reads `bps` as bytes a second): write bits, e.g. `{n}bit`",
-            text.trim()
-        ));
-    }
-    let (num, mult) = [
-        ("tbit", 1e12),
-        ("gbit", 1e9),
-        ("mbit", 1e6),
-        ("kbit", 1e3),
-        ("bit", 1.0),
-    ]
-    .iter()
-    .find_map(|(s, m)| t.strip_suffix(s).map(|n| (n.trim().to_string(), *m)))
-    .unwrap_or((t.clone(), 1.0));
-    match num.parse::<f64>() {
-        Ok(v) if v > 0.0 && (v * mult) >= 8000.0 && (v * mult) <= 1e12 => {
-            Ok((v * mult).round() as u64)
-        }
-        Ok(_) => Err("a rate from 8kbit to 1000gbit".into()),
-        Err(_) => Err("write a rate as tc does: `50mbit`, `1gbit`, `500kbit`".into()),
+/// A link's rate (`50mbit`, `2.5Gbit/s`, `800000`), as every rate is read
+/// (`units::parse_rate`), from 8kbit to 1000gbit → bit/s.
+pub fn parse_rate(text: &str) -> Result<u64, crate::units::Error> {
+    match crate::units::parse_rate(text)? {
+        v if (8000.0..=1e12).contains(&v) => Ok(v.round() as u64),
+        _ => Err(crate::units::Error::OutOfRange {
+            text: text.to_string(),
+            low: "8kbit",
+            high: "1000gbit",
+        }),
     }
 }
 
@@ -323,12 +332,23 @@ mod tests {
         assert_eq!(parse_rate("2.5Gbit/s"), Ok(2_500_000_000));
         assert_eq!(parse_rate("500kbit"), Ok(500_000));
         assert!(parse_rate("fast").is_err());
-        assert!(parse_rate("50mbps").unwrap_err().contains("ambiguous"));
-        assert_eq!(
-            parse_cidr("10.203.4.5/16"),
-            Some((Ipv4Addr::new(10, 203, 0, 0), 16))
+        assert!(
+            parse_rate("50mbps")
+                .unwrap_err()
+                .to_string()
+                .contains("ambiguous")
         );
-        assert_eq!(parse_cidr("10.0.0.0/31"), None);
+        assert_eq!(
+            parse_cidr("10.203.0.0/16"),
+            Ok((Ipv4Addr::new(10, 203, 0, 0), 16))
+        );
+        assert!(
+            parse_cidr("10.203.4.5/16")
+                .unwrap_err()
+                .to_string()
+                .contains("`10.203.0.0/16`")
+        );
+        assert!(parse_cidr("10.0.0.0/31").is_err());
         let r = |a: &str| parse_cidr(a).unwrap();
         assert!(overlaps(r("10.203.0.0/16"), r("10.203.7.0/24")));
         assert!(!overlaps(r("10.203.0.0/16"), r("10.204.0.0/16")));

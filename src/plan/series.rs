@@ -23,13 +23,18 @@ pub const STATISTICS: [&str; 7] = [
 /// The series tables' own columns, and the per-trial tables' key columns
 /// (which the series tables carry too): a series var may not be named so.
 fn reserved() -> impl Iterator<Item = &'static str> {
-    ["figure", "unit", "n", "missing"]
+    let mut all: Vec<&'static str> = Vec::new();
+    let names = ["figure", "unit", "n", "missing"]
         .into_iter()
         .chain(STATISTICS)
-        .chain([
-            "pooled", "source", "test", "host", "file", "tag", "column", "protocol", "reverse",
-            "error",
-        ])
+        .chain(["pooled", "test", "host", "file"])
+        .chain(crate::analyze::parser::key_columns());
+    for n in names {
+        if !all.contains(&n) {
+            all.push(n);
+        }
+    }
+    all.into_iter()
 }
 
 /// More trials than this in one series is almost surely a typo.

@@ -110,14 +110,9 @@ pub struct RawAnalysis {
     pub files: Option<Sp<Vec<Sp<String>>>>,
     pub by: Vec<Sp<String>>,
     pub formats: Option<Sp<Vec<Sp<String>>>>,
-    pub unit: Option<Sp<String>>,
-    pub tag: Option<Sp<String>>,
-    pub columns: Vec<Sp<String>>,
-    pub key: Vec<Sp<String>>,
-    /// `merge = { rps = "sum" }`: column → rule.
-    pub merge: Vec<(Sp<String>, Sp<String>)>,
-    /// The `merge` table itself.
-    pub merge_span: Option<Range<usize>>,
+    /// Every other key: the parser's options, checked against its
+    /// declaration when the parser is known (`validate`).
+    pub options: Vec<(Sp<String>, SpValue)>,
 }
 
 #[derive(Debug, Default)]
@@ -246,9 +241,8 @@ const GROUP_KEYS: &[&str] = &[
 ];
 const LINK_KEYS: &[&str] = &["rate", "delay", "jitter", "loss"];
 const HOST_KEYS: &[&str] = &["address", "port", "user", "identity", "host_key"];
-const ANALYZE_KEYS: &[&str] = &[
-    "name", "parser", "files", "by", "formats", "unit", "tag", "columns", "key", "merge",
-];
+/// An analysis's own keys; the others are its parser's options.
+pub const ANALYZE_KEYS: &[&str] = &["name", "parser", "files", "by", "formats"];
 const STEP_KEYS: &[&str] = &[
     "name", "on", "run", "upload", "template", "dest", "after", "timeout",
 ];
@@ -270,7 +264,7 @@ pub fn parse(source: &str) -> Result<RawPlan, Vec<Diagnostic>> {
         vars: get_table(top, "vars", "the plan", d).map_or_else(Default::default, to_json_map),
         groups: groups(top, d),
         steps: steps(top, d),
-        monitors: sections(top, "monitor", MONITOR_KEYS, d)
+        monitors: sections(top, "monitor", Some(MONITOR_KEYS), d)
             .into_iter()
             .map(|(t, span, ctx)| RawMonitor {
                 span,
@@ -280,7 +274,7 @@ pub fn parse(source: &str) -> Result<RawPlan, Vec<Diagnostic>> {
                 stop_timeout: get_string(t, "stop_timeout", &ctx, d),
             })
             .collect(),
-        tests: sections(top, "test", TEST_KEYS, d)
+        tests: sections(top, "test", Some(TEST_KEYS), d)
             .into_iter()
             .map(|(t, span, ctx)| RawTest {
                 span,
@@ -291,7 +285,7 @@ pub fn parse(source: &str) -> Result<RawPlan, Vec<Diagnostic>> {
                 timeout: get_string(t, "timeout", &ctx, d),
             })
             .collect(),
-        collects: sections(top, "collect", COLLECT_KEYS, d)
+        collects: sections(top, "collect", Some(COLLECT_KEYS), d)
             .into_iter()
             .map(|(t, span, ctx)| RawCollect {
                 span,
@@ -409,7 +403,7 @@ fn hosts(items: &[Spanned<DeValue<'_>>], ctx: &str, diags: &mut Vec<Diagnostic>)
 }
 
 fn steps(top: &DeTable<'_>, diags: &mut Vec<Diagnostic>) -> Vec<RawStep> {
-    sections(top, "step", STEP_KEYS, diags)
+    sections(top, "step", Some(STEP_KEYS), diags)
         .into_iter()
         .map(|(t, span, ctx)| RawStep {
             span,
@@ -426,7 +420,7 @@ fn steps(top: &DeTable<'_>, diags: &mut Vec<Diagnostic>) -> Vec<RawStep> {
 }
 
 fn analyses(top: &DeTable<'_>, diags: &mut Vec<Diagnostic>) -> Vec<RawAnalysis> {
-    sections(top, "analyze", ANALYZE_KEYS, diags)
+    sections(top, "analyze", None, diags)
         .into_iter()
         .map(|(t, span, ctx)| RawAnalysis {
             span,
@@ -435,18 +429,22 @@ fn analyses(top: &DeTable<'_>, diags: &mut Vec<Diagnostic>) -> Vec<RawAnalysis> 
             files: get_string_list(t, "files", &ctx, diags),
             by: get_string_list(t, "by", &ctx, diags).map_or_else(Vec::new, |l| l.value),
             formats: get_string_list(t, "formats", &ctx, diags),
-            unit: get_string(t, "unit", &ctx, diags),
-            tag: get_string(t, "tag", &ctx, diags),
-            columns: get_string_list(t, "columns", &ctx, diags).map_or_else(Vec::new, |l| l.value),
-            key: get_string_list(t, "key", &ctx, diags).map_or_else(Vec::new, |l| l.value),
-            merge: string_table(t, "merge", &ctx, diags),
-            merge_span: lookup(t, "merge").map(|v| v.span()),
+            options: t
+                .iter()
+                .filter(|(k, _)| !ANALYZE_KEYS.contains(&AsRef::<str>::as_ref(k.get_ref())))
+                .map(|(k, v)| {
+                    (
+                        Sp::new(k.get_ref().to_string(), k.span()),
+                        Sp::new(to_json(v.get_ref()), v.span()),
+                    )
+                })
+                .collect(),
         })
         .collect()
 }
 
 fn checks(top: &DeTable<'_>, diags: &mut Vec<Diagnostic>) -> Vec<RawCheck> {
-    sections(top, "check", CHECK_KEYS, diags)
+    sections(top, "check", Some(CHECK_KEYS), diags)
         .into_iter()
         .map(|(t, span, ctx)| RawCheck {
             span,
@@ -555,7 +553,7 @@ fn get_number_or_string(
 fn sections<'a, 'i>(
     top: &'a DeTable<'i>,
     key: &str,
-    allowed: &[&str],
+    allowed: Option<&[&str]>,
     diags: &mut Vec<Diagnostic>,
 ) -> Vec<(&'a DeTable<'i>, Range<usize>, String)> {
     let mut out = Vec::new();
@@ -575,7 +573,9 @@ fn sections<'a, 'i>(
             Some(DeValue::String(n)) => format!("{noun} `{n}`"),
             _ => ctx_n,
         };
-        check_keys(t, allowed, &ctx, diags, |_, _| None);
+        if let Some(allowed) = allowed {
+            check_keys(t, allowed, &ctx, diags, |_, _| None);
+        }
         out.push((t, v.span(), ctx));
     }
     out

@@ -19,10 +19,11 @@ pub fn validate(raw: RawPlan, cx: Context<'_>) -> Result<Plan, Vec<Diagnostic>> 
     let mut diags = Vec::new();
     let name = plan_name(&raw, &mut diags);
     let provider = provider_kind(&raw, &mut diags);
-    let ec2 = (provider == Provider::Ec2)
+    let ec2 = provider
+        .is_ec2()
         .then(|| super::ec2::validate_config(&raw, &name, &mut diags))
         .flatten();
-    if provider != Provider::Ec2 {
+    if !provider.is_ec2() {
         super::ec2::refuse_ec2_keys(&raw, &mut diags);
     }
     let network = super::network::network(&raw, &provider, &mut diags);
@@ -96,7 +97,7 @@ fn plan_name(raw: &RawPlan, diags: &mut Vec<Diagnostic>) -> String {
 
 fn provider_kind(raw: &RawPlan, diags: &mut Vec<Diagnostic>) -> Provider {
     let Some(k) = &raw.provider.kind else {
-        return Provider::Local;
+        return Provider::default();
     };
     Provider::parse(&k.value).unwrap_or_else(|| {
         diags.push(values::unknown(
@@ -105,6 +106,6 @@ fn provider_kind(raw: &RawPlan, diags: &mut Vec<Diagnostic>) -> Provider {
             k.span.clone(),
             &Provider::names(),
         ));
-        Provider::Local
+        Provider::default()
     })
 }

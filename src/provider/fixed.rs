@@ -3,7 +3,7 @@
 
 use super::{Create, Error, Fut, Provider};
 use crate::plan::HostSpec;
-use crate::state::{HostState, HostStatus, Op};
+use crate::state::{HostState, HostStatus, Op, Place};
 
 pub struct Fixed {
     workdir: String,
@@ -32,6 +32,14 @@ impl Provider for Fixed {
         // Forgetting is all: the host is not runner's.
         Box::pin(async { Ok(()) })
     }
+
+    fn placeholder(&self, _host: &str) -> Place {
+        Place::Static
+    }
+
+    fn owns(&self, host: &HostState) -> bool {
+        matches!(host.place, Place::Static)
+    }
 }
 
 impl Fixed {
@@ -50,11 +58,7 @@ impl Fixed {
             identity: f.identity.clone(),
             host_key: f.host_key.clone(),
             workdir: self.workdir.clone(),
-            made_by: Some(crate::kinds::Provider::Static),
-            dir: None,
-            pid: None,
-            ec2: None,
-            network: None,
+            place: Place::Static,
         })
     }
 }

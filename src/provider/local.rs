@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use super::{Create, Error, Fut, Provider, blocking};
 use crate::plan::HostSpec;
-use crate::state::{HostState, HostStatus, Op, Paths};
+use crate::state::{HostState, HostStatus, Op, Paths, Place};
 
 #[derive(Clone)]
 pub struct Local {
@@ -276,32 +276,46 @@ impl Provider for Local {
         Box::pin(async move { blocking(move || destroy_host(&state)).await })
     }
 
-    fn host_dir(&self, host: &str) -> Option<PathBuf> {
-        Some(self.dir_of(host))
+    fn placeholder(&self, host: &str) -> Place {
+        Place::Local {
+            dir: self.dir_of(host),
+            pid: None,
+            network: None,
+        }
+    }
+
+    fn refresh(&self, host: &HostState) -> Option<String> {
+        refresh(host)
+    }
+
+    fn owns(&self, host: &HostState) -> bool {
+        matches!(host.place, Place::Local { .. })
     }
 }
 
 /// Whether the sshd the state records still runs.
 pub fn refresh(state: &HostState) -> Option<String> {
-    let dir = state.dir.as_ref()?;
-    if let Some(n) = &state.network
+    let dir = state.dir()?;
+    if let Some(n) = state.network()
         && let Some(broken) = crate::provider::netns::host_broken(&n.netns, &n.hub, dir)
     {
         return Some(broken);
     }
-    match our_sshd(dir, state.pid) {
+    match our_sshd(dir, state.pid()) {
         Some(_) => None,
         None => Some(format!(
             "its sshd (pid {}) is not running",
-            state.pid.map_or("?".into(), |p| p.to_string())
+            state.pid().map_or("?".into(), |p| p.to_string())
         )),
     }
 }
 
 /// Stops a local host's sshd and removes its directory.
 pub fn destroy_host(state: &HostState) -> Result<(), Error> {
-    let Some(dir) = &state.dir else { return Ok(()) };
-    if let Some(pid) = state.pid.and_then(|p| our_sshd(dir, Some(p))) {
+    let Some(dir) = state.dir() else {
+        return Ok(());
+    };
+    if let Some(pid) = state.pid().and_then(|p| our_sshd(dir, Some(p))) {
         stop_sshd(pid);
     }
     destroy_dir(dir).map(|_| ())
@@ -434,11 +448,11 @@ impl Local {
                         identity: self.paths.client_key(),
                         host_key: public,
                         workdir: work.display().to_string(),
-                        made_by: Some(crate::kinds::Provider::Local),
-                        dir: Some(dir),
-                        pid: Some(pid),
-                        ec2: None,
-                        network: placed.map(|(n, _)| n),
+                        place: Place::Local {
+                            dir,
+                            pid: Some(pid),
+                            network: placed.map(|(n, _)| n),
+                        },
                     });
                 }
                 // Most likely another process took the port between our probe and sshd's bind.

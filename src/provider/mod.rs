@@ -15,8 +15,9 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 
+use crate::kinds::Provider as Kind;
 use crate::plan::{HostSpec, Plan};
-use crate::state::{HostState, Op, Paths, State};
+use crate::state::{HostState, Op, Paths, Place, State};
 
 pub type Fut<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
@@ -56,9 +57,15 @@ pub trait Provider: Send + Sync {
             async move { Err(format!("this provider has no instance {id} to destroy").into()) },
         )
     }
-    /// Where the provider keeps a host's files on this machine, if anywhere
-    /// (recorded before the host is created, so that a crash leaves a trace).
-    fn host_dir(&self, _host: &str) -> Option<std::path::PathBuf> {
+    /// What the state records of a host before it exists (where its files
+    /// will be on this machine, if anywhere), so that a crash leaves a trace.
+    fn placeholder(&self, host: &str) -> Place;
+    /// Whether this provider, as the plan configures it, can remove a host
+    /// the state records (its kind; for EC2, its region and endpoint too).
+    fn owns(&self, host: &HostState) -> bool;
+    /// Why a host the state records as ready is gone (`None`: it is there).
+    /// A cloud provider answers for all its hosts at once (`refresh`).
+    fn refresh(&self, _host: &HostState) -> Option<String> {
         None
     }
     /// Whether host creations are batched into few API calls: then they are
@@ -75,32 +82,39 @@ pub async fn blocking<T: Send + 'static>(
     tokio::task::spawn_blocking(f).await?
 }
 
+/// The provider of a plan. Every kind is named here, and nowhere else
+/// outside this folder: a new kind fails to compile until it is handled.
 pub fn for_plan(plan: &Plan, paths: &Paths) -> Box<dyn Provider> {
-    match (&plan.provider, &plan.ec2) {
-        (crate::kinds::Provider::Ec2, Some(config)) => {
-            Box::new(ec2::Ec2::new(config.clone(), &plan.name, paths))
+    match plan.provider {
+        Kind::Ec2 => {
+            let config = plan
+                .ec2
+                .clone()
+                .unwrap_or_else(|| ec2::config_for("us-east-1", None));
+            Box::new(ec2::Ec2::new(config, &plan.name, paths))
         }
-        (crate::kinds::Provider::Static, _) => {
-            Box::new(fixed::Fixed::new(&plan.name, plan.workdir.as_deref()))
-        }
-        _ => Box::new(local::Local::new(paths, &plan.network)),
+        Kind::Static => Box::new(fixed::Fixed::new(&plan.name, plan.workdir.as_deref())),
+        Kind::Local => Box::new(local::Local::new(paths, &plan.network)),
     }
+}
+
+/// The kind of provider that destroys a plan's leftovers when the plan
+/// file is gone or unreadable: EC2's when the state says it had instances
+/// (`ec2`), else local hosts under its folder.
+pub fn kind_for_leftovers(ec2: bool) -> Kind {
+    if ec2 { Kind::Ec2 } else { Kind::Local }
 }
 
 /// The provider that destroys what a state recorded, whatever the plan says now.
 pub fn for_state(state: &HostState, paths: &Paths, plan_name: &str) -> Box<dyn Provider> {
-    match (state.provider(), &state.ec2) {
-        (crate::kinds::Provider::Ec2, Some(e)) => {
-            Box::new(ec2::Ec2::from_state(e, plan_name, paths))
-        }
-        (crate::kinds::Provider::Local, _) => {
-            Box::new(local::Local::new(paths, &Default::default()))
-        }
-        _ => Box::new(fixed::Fixed::new(plan_name, None)),
+    match &state.place {
+        Place::Ec2(e) => Box::new(ec2::Ec2::from_state(e, plan_name, paths)),
+        Place::Local { .. } => Box::new(local::Local::new(paths, &Default::default())),
+        Place::Static => Box::new(fixed::Fixed::new(plan_name, None)),
     }
 }
 
-pub use crate::diff::Refresh;
+pub use crate::state::refresh::Refresh;
 
 /// Where the plan's EC2 instances live: the plan's `[provider]`, or what the
 /// state recorded when the plan says otherwise now.
@@ -114,7 +128,7 @@ pub fn ec2_config(plan: Option<&Plan>, state: &State) -> Option<crate::plan::mod
     state
         .hosts
         .values()
-        .find_map(|h| h.ec2.as_ref())
+        .find_map(HostState::ec2)
         .map(|e| ec2::config_for(&e.region, e.endpoint.clone()))
 }
 
@@ -125,8 +139,7 @@ pub fn refresh(state: &State, paths: &Paths, plan: Option<&Plan>) -> Result<Refr
     let mut out = Refresh::default();
     for (name, h) in &state.hosts {
         if h.status == crate::state::HostStatus::Ready
-            && h.provider() == crate::kinds::Provider::Local
-            && let Some(why) = local::refresh(h)
+            && let Some(why) = for_state(h, paths, &state.plan).refresh(h)
         {
             out.gone.insert(name.clone(), why);
         }
@@ -136,7 +149,7 @@ pub fn refresh(state: &State, paths: &Paths, plan: Option<&Plan>) -> Result<Refr
         // in: a plan moved to another region still finds the old ones.
         let mut places: Vec<(String, Option<String>)> =
             vec![(config.region.clone(), config.endpoint.clone())];
-        for e in state.hosts.values().filter_map(|h| h.ec2.as_deref()) {
+        for e in state.hosts.values().filter_map(HostState::ec2) {
             let place = (e.region.clone(), e.endpoint.clone());
             if !places.contains(&place) {
                 places.push(place);

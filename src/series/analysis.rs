@@ -1,7 +1,9 @@
 //! `[[analyze]]` over a series: its long table from every measured trial's
 //! own table (`tables`), and for HDR the pooled figures — each point's
 //! histograms of all its trials merged — written as the series'
-//! `analysis/<name>.<format>`.
+//! `analysis/<name>.<format>`. A trial whose table cannot be read is named
+//! in the table's notes and in what `run_one` returns, never skipped
+//! silently.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -9,13 +11,19 @@ use std::path::{Path, PathBuf};
 use super::SeriesFile;
 use super::tables::PointInput;
 use crate::error::Result;
-use crate::kinds::ParserKind;
 use crate::plan::Plan;
 use crate::plan::model::Analysis;
 use crate::trial::Trial;
 
-/// Analysis `a` over the series in `dir`; the tables written.
-pub fn run_one(plan: &Plan, a: &Analysis, dir: &Path) -> Result<Vec<PathBuf>> {
+/// What a series' analysis wrote, and the trials' tables it could not read.
+pub struct Written {
+    pub tables: Vec<PathBuf>,
+    /// `warning: …` lines for the terminal.
+    pub warnings: Vec<String>,
+}
+
+/// Analysis `a` over the series in `dir`.
+pub fn run_one(plan: &Plan, a: &Analysis, dir: &Path) -> Result<Written> {
     let file = SeriesFile::read(dir)?;
     let root = dir.parent().unwrap_or(Path::new("."));
     let measured: Vec<Vec<String>> = file
@@ -38,30 +46,13 @@ pub fn run_one(plan: &Plan, a: &Analysis, dir: &Path) -> Result<Vec<PathBuf>> {
             trials: ids.iter().map(|t| root.join(t)).collect(),
         })
         .collect();
-    let pooled = (a.parser == ParserKind::Hdr).then(|| pooled(a, &inputs));
-    let mut table = super::tables::build(&a.name, &file.vars, &inputs, pooled.as_ref());
-    let n: usize = measured.iter().map(Vec::len).sum();
-    table.notes = vec![
-        format!(
-            "Series {} of plan `{}` ({}): {} × {} measured ({n} trials read{}).",
-            file.series,
-            plan.name,
-            crate::paths::shown(dir),
-            crate::style::plural(file.points.len(), "point"),
-            crate::style::plural(file.repeat, "repetition"),
-            match file.discard {
-                0 => String::new(),
-                d => format!(
-                    "; {} per point left out",
-                    crate::style::plural(d, "warm-up")
-                ),
-            }
-        ),
-        format!(
-            "Each row: one figure of the trials' own `analysis/{}.csv` over a point's measured trials; n values used, missing = trials that left it blank; stddev is the sample's (n − 1); ci95 is Student's t interval of the mean.",
-            a.name
-        ),
-    ];
+    let pooled = a.parser.decl().histograms.then(|| pooled(a, &inputs));
+    let (mut table, unreadable) =
+        super::tables::build(&a.name, &file.vars, &inputs, pooled.as_ref());
+    let mut notes = notes(plan, a, dir, &file, &measured);
+    // What could not be read, said after what the table is.
+    notes.append(&mut table.notes);
+    table.notes = notes;
     if pooled.is_some() {
         table.notes.push("`pooled`: the figure of all the point's trials' histograms merged (HdrHistogram add). mean/median/min/max of a percentile are statistics of the per-trial percentiles, never the percentile itself.".into());
     }
@@ -81,7 +72,51 @@ pub fn run_one(plan: &Plan, a: &Analysis, dir: &Path) -> Result<Vec<PathBuf>> {
     table
         .notes
         .push(format!("runner {}.", env!("CARGO_PKG_VERSION")));
-    crate::trial::analysis::write_tables(a, &table, dir)
+    Ok(Written {
+        tables: crate::trial::analysis::write_tables(a, &table, dir)?,
+        warnings: unreadable
+            .iter()
+            .map(|u| {
+                format!(
+                    "warning: series analyze {}: {u} (its figures count as missing)",
+                    a.name
+                )
+            })
+            .collect(),
+    })
+}
+
+/// What a series table is: the series, its points and repetitions, how
+/// each row is made.
+fn notes(
+    plan: &Plan,
+    a: &Analysis,
+    dir: &Path,
+    file: &SeriesFile,
+    measured: &[Vec<String>],
+) -> Vec<String> {
+    let n: usize = measured.iter().map(Vec::len).sum();
+    vec![
+        format!(
+            "Series {} of plan `{}` ({}): {} × {} measured ({n} trials read{}).",
+            file.series,
+            plan.name,
+            crate::paths::shown(dir),
+            crate::style::plural(file.points.len(), "point"),
+            crate::style::plural(file.repeat, "repetition"),
+            match file.discard {
+                0 => String::new(),
+                d => format!(
+                    "; {} per point left out",
+                    crate::style::plural(d, "warm-up")
+                ),
+            }
+        ),
+        format!(
+            "Each row: one figure of the trials' own `analysis/{}.csv` over a point's measured trials; n values used, missing = trials that left it blank; stddev is the sample's (n − 1); ci95 is Student's t interval of the mean.",
+            a.name
+        ),
+    ]
 }
 
 /// Each point's histograms of all its trials merged: (point, row keys,
@@ -107,22 +142,14 @@ fn pooled(a: &Analysis, inputs: &[PointInput]) -> HashMap<(String, String, Strin
         if groups.is_empty() {
             continue;
         }
-        let opts = crate::analyze::Options {
-            key: a.key.clone(),
-            merge: a.merge.clone(),
-            tag: crate::analyze::hdr::TagFilter::parse(&a.tag),
-            unit: a.unit.clone(),
-            columns: a.columns.clone(),
-            windows: Vec::new(),
-        };
-        let Some(table) = crate::analyze::analyze(a.parser, &groups, &opts).table else {
+        let Some(table) = crate::analyze::analyze(a.parser, &groups, &a.options).table else {
             continue;
         };
         let Ok(csv) = crate::render::render(&table, crate::kinds::Format::Csv, None) else {
             continue;
         };
         // Read back as every trial's CSV is, so that rows and figures are named alike.
-        let Some(t) = super::tables::Csv::parse(&csv) else {
+        let Ok(t) = crate::table::Csv::parse(&csv) else {
             continue;
         };
         for (keys, figures) in t.split() {

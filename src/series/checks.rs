@@ -9,9 +9,9 @@ use std::collections::HashMap;
 use std::path::Path;
 
 use super::SeriesFile;
-use super::tables::Csv;
 use crate::check::{CheckResult, RowResult, Unmet};
 use crate::plan::model::{Check, Limit};
+use crate::table::{Csv, Header};
 use crate::units::{Better, better_of, in_unit};
 
 pub fn evaluate(
@@ -53,10 +53,6 @@ struct Selected {
 }
 
 impl Selected {
-    fn col(&self, name: &str) -> Option<usize> {
-        self.csv.headers.iter().position(|h| h == name)
-    }
-
     /// `streams=4 source=all files tag=read`.
     fn key(&self, row: usize) -> String {
         let r = &self.csv.rows[row];
@@ -67,17 +63,15 @@ impl Selected {
     }
 
     fn cell(&self, row: usize, col: &str) -> &str {
-        self.col(col)
-            .and_then(|i| self.csv.rows[row].get(i))
-            .map_or("", String::as_str)
+        self.csv.cell(&self.csv.rows[row], col)
     }
 }
 
 fn select(c: &Check, dir: &Path) -> Result<Selected, Unmet> {
     let path = dir.join("analysis").join(format!("{}.csv", c.table));
-    let csv = Csv::read(&path).ok_or_else(|| {
+    let csv = Csv::read(&path).map_err(|e| {
         format!(
-            "the series has no table `{}` ({} cannot be read)",
+            "the series has no table `{}` ({} cannot be read: {e})",
             c.table,
             crate::paths::shown(&path)
         )
@@ -87,11 +81,7 @@ fn select(c: &Check, dir: &Path) -> Result<Selected, Unmet> {
         .iter()
         .position(|h| h == "figure")
         .ok_or("the table is not a series table (no `figure` column)")?;
-    let matches = |f: &str| {
-        let unit = super::tables::unit_of(f);
-        let name = f.strip_suffix(&format!(" ({unit})")).unwrap_or(f);
-        f == c.column || name == c.column || format!("{name} {unit}") == c.column
-    };
+    let matches = |f: &str| Header::parse(f).is(&c.column);
     let mut rows: Vec<usize> = (0..csv.rows.len())
         .filter(|&i| csv.rows[i].get(figure).is_some_and(|f| matches(f)))
         .collect();

@@ -8,9 +8,10 @@
 
 use std::path::Path;
 
-use super::tables::{Csv, gather};
+use super::tables::gather;
 use super::{SeriesFile, is_series_id};
 use crate::stats::{Change, TestKind};
+use crate::table::Csv;
 
 /// The significance of every verdict.
 pub const ALPHA: f64 = 0.05;
@@ -37,7 +38,7 @@ type Samples = Vec<(Vec<(String, String)>, String, Vec<f64>)>;
 fn samples(dir: &Path, name: &str) -> Option<Samples> {
     let id = dir.file_name()?.to_string_lossy().into_owned();
     if !is_series_id(&id) {
-        let csv = Csv::read(&dir.join("analysis").join(format!("{name}.csv")))?;
+        let csv = Csv::read(&dir.join("analysis").join(format!("{name}.csv"))).ok()?;
         return Some(
             csv.split()
                 .into_iter()
@@ -123,7 +124,7 @@ pub fn deltas(tables: &[String], a: &Path, b: &Path, test: TestKind) -> Vec<Delt
 /// Which way is better for a figure, from its unit.
 fn better(keys: &[(String, String)], figure: &str) -> Option<crate::units::Better> {
     let u = super::tables::unit_for(keys, figure);
-    crate::units::better_of((!u.is_empty()).then_some(u))
+    crate::units::better_of((!u.is_empty()).then_some(u.as_str()))
 }
 
 /// The rows' key columns of `deltas`, in first-seen order.

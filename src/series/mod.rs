@@ -13,14 +13,21 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
+use crate::state::TrialStatus;
 
 /// Series ids: `series-` and the UTC time, so that they sort in the order
 /// the series ran, and never look like a trial's.
 pub const PREFIX: &str = "series-";
 
+/// `series.json`'s schema: what this runner writes and the newest it reads.
+pub const SCHEMA: u32 = 1;
+
 /// `series.json`.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct SeriesFile {
+    /// The file's schema ([`SCHEMA`]; files written before it was recorded: 0).
+    #[serde(default)]
+    pub schema: u32,
     pub plan: String,
     pub series: String,
     #[serde(default)]
@@ -64,14 +71,21 @@ pub struct TrialEntry {
     pub repetition: usize,
     /// A warm-up: kept, left out of the statistics.
     pub discard: bool,
-    /// `armed`, `complete`, `partial` or `abandoned`.
-    pub status: String,
+    /// `armed`, `complete`, `partial`, `failed` or `abandoned`.
+    pub status: TrialStatus,
 }
 
 impl SeriesFile {
     pub fn read(dir: &Path) -> Result<SeriesFile> {
+        #[derive(Deserialize)]
+        struct Schema {
+            #[serde(default)]
+            schema: u32,
+        }
         let path = dir.join("series.json");
         let bytes = fs_err::read(&path)?;
+        let schema = serde_json::from_slice::<Schema>(&bytes).map_or(0, |s| s.schema);
+        crate::state::check_schema("series.json", &path, schema, SCHEMA)?;
         serde_json::from_slice(&bytes).map_err(|e| {
             Error::msg(format!(
                 "{} cannot be read: {e}",
@@ -81,7 +95,12 @@ impl SeriesFile {
     }
 
     pub fn write(&self, dir: &Path) -> Result<()> {
-        let mut text = serde_json::to_vec_pretty(self).map_err(|e| Error::msg(e.to_string()))?;
+        let written = SeriesFile {
+            schema: SCHEMA,
+            ..self.clone()
+        };
+        let mut text =
+            serde_json::to_vec_pretty(&written).map_err(|e| Error::msg(e.to_string()))?;
         text.push(b'\n');
         crate::state::write_atomic(&dir.join("series.json"), &text)?;
         Ok(())
@@ -123,7 +142,7 @@ impl SeriesFile {
             .iter()
             .filter(|t| t.point == point && !t.discard)
             .filter(|t| self.repeat == 0 || t.repetition <= self.repeat)
-            .filter(|t| t.status == "complete" || t.status == "partial")
+            .filter(|t| t.status.has_results())
         {
             out.retain(|o| o.repetition != t.repetition);
             out.push(t);
@@ -187,7 +206,7 @@ pub fn find(plan: &str, id: Option<&str>) -> Result<(PathBuf, SeriesFile)> {
 
 /// Records `trial` (a series' trial) in its series' `series.json` with
 /// `status`; nothing for a trial of no series.
-pub fn record_trial(trials: &Path, trial: &crate::trial::Trial, status: &str) -> Result<()> {
+pub fn record_trial(trials: &Path, trial: &crate::trial::Trial, status: TrialStatus) -> Result<()> {
     let Some(s) = &trial.series else {
         return Ok(());
     };
@@ -198,7 +217,7 @@ pub fn record_trial(trials: &Path, trial: &crate::trial::Trial, status: &str) ->
         point: s.point.clone(),
         repetition: s.repetition,
         discard: s.warmup,
-        status: status.to_string(),
+        status,
     });
     file.write(&dir)
 }

@@ -9,78 +9,15 @@
 //! averaged and called the percentile.
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
-use crate::table::{Cell, Column, Table};
+use crate::table::{Cell, Column, Csv, Header, Table};
 
 /// A row's identity: its text cells, by column.
 pub type Keys = Vec<(String, String)>;
 
-/// A row split: its keys, and its figures by column.
-pub type Split = (Keys, Vec<(String, Option<f64>)>);
-
 /// A figure of a row of a point: (point index, row keys, figure, values).
 pub type Entry = (usize, Keys, String, Values);
-
-/// A trial's table as its CSV has it.
-#[derive(Debug, Clone, Default)]
-pub struct Csv {
-    pub headers: Vec<String>,
-    pub rows: Vec<Vec<String>>,
-}
-
-impl Csv {
-    pub fn read(path: &Path) -> Option<Csv> {
-        Self::from_reader(csv::Reader::from_path(path).ok()?)
-    }
-
-    pub fn parse(text: &str) -> Option<Csv> {
-        Self::from_reader(csv::Reader::from_reader(text.as_bytes()))
-    }
-
-    fn from_reader<R: std::io::Read>(mut r: csv::Reader<R>) -> Option<Csv> {
-        let headers = r.headers().ok()?.iter().map(str::to_string).collect();
-        let rows = r
-            .records()
-            .filter_map(Result::ok)
-            .map(|rec| rec.iter().map(str::to_string).collect())
-            .collect();
-        Some(Csv { headers, rows })
-    }
-
-    /// Columns that hold text somewhere: a row's identity, not a figure.
-    pub fn text_columns(&self) -> Vec<usize> {
-        (0..self.headers.len())
-            .filter(|&i| {
-                self.rows.iter().any(|r| {
-                    r.get(i)
-                        .is_some_and(|c| !c.is_empty() && c.parse::<f64>().is_err())
-                })
-            })
-            .collect()
-    }
-
-    /// Every row as (its text cells by header, its figures by header).
-    pub fn split(&self) -> Vec<Split> {
-        let text = self.text_columns();
-        self.rows
-            .iter()
-            .map(|r| {
-                let mut keys = Vec::new();
-                let mut figures = Vec::new();
-                for (i, h) in self.headers.iter().enumerate() {
-                    let cell = r.get(i).map_or("", String::as_str);
-                    if text.contains(&i) {
-                        keys.push((h.clone(), cell.to_string()));
-                    } else {
-                        figures.push((h.clone(), cell.parse::<f64>().ok()));
-                    }
-                }
-                (keys, figures)
-            })
-            .collect()
-    }
-}
 
 /// A row's keys as one string (`k=v`, joined by `\x1f`): how rows are matched.
 pub fn key_text(keys: &[(String, String)]) -> String {
@@ -100,21 +37,13 @@ pub fn var_cell(vars: &serde_json::Map<String, serde_json::Value>, name: &str) -
     }
 }
 
-/// `p99 (us)` → `us`.
-pub fn unit_of(header: &str) -> &str {
-    header
-        .rsplit_once(" (")
-        .and_then(|(_, u)| u.strip_suffix(')'))
-        .unwrap_or("")
-}
-
 /// The unit of a row's figure: in its header (`p99 (us)`), else in the
 /// row's `unit` cell (dstat's long tables), else in its `column` cell
 /// (`elapsed (s)`, the csv parser's rows).
-pub fn unit_for<'a>(keys: &'a [(String, String)], figure: &'a str) -> &'a str {
-    let own = unit_of(figure);
-    if !own.is_empty() {
-        return own;
+pub fn unit_for(keys: &[(String, String)], figure: &str) -> String {
+    let own = Header::parse(figure);
+    if let Some(u) = own.unit {
+        return u;
     }
     let cell = |name: &str| {
         keys.iter()
@@ -122,9 +51,9 @@ pub fn unit_for<'a>(keys: &'a [(String, String)], figure: &'a str) -> &'a str {
             .map(|(_, v)| v.as_str())
     };
     match (cell("unit"), cell("column")) {
-        (Some(u), _) if !u.is_empty() => u,
-        (_, Some(c)) => unit_of(c),
-        _ => "",
+        (Some(u), _) if !u.is_empty() => u.to_string(),
+        (_, Some(c)) => Header::parse(c).unit().to_string(),
+        _ => String::new(),
     }
 }
 
@@ -144,6 +73,9 @@ pub type Values = Vec<Option<f64>>;
 pub struct Gathered {
     pub key_columns: Vec<String>,
     pub entries: Vec<Entry>,
+    /// Trials whose table could not be read (`<trial>: why`): their
+    /// figures count as missing, and the table's notes say why.
+    pub unreadable: Vec<String>,
 }
 
 /// Reads table `name` of every trial of every point.
@@ -151,11 +83,17 @@ pub fn gather(name: &str, points: &[PointInput]) -> Gathered {
     let mut key_columns: Vec<String> = Vec::new();
     let mut entries: Vec<Entry> = Vec::new();
     let mut index: HashMap<(usize, String, String), usize> = HashMap::new();
+    let mut unreadable = Vec::new();
     for (pi, point) in points.iter().enumerate() {
         let n = point.trials.len();
         for (ti, dir) in point.trials.iter().enumerate() {
-            let Some(csv) = Csv::read(&dir.join("analysis").join(format!("{name}.csv"))) else {
-                continue;
+            let path = dir.join("analysis").join(format!("{name}.csv"));
+            let csv = match Csv::read(&path) {
+                Ok(csv) => csv,
+                Err(e) => {
+                    unreadable.push(format!("{}: {e}", crate::paths::shown(&path)));
+                    continue;
+                }
             };
             for (keys, figures) in csv.split() {
                 for (k, _) in &keys {
@@ -179,6 +117,7 @@ pub fn gather(name: &str, points: &[PointInput]) -> Gathered {
     Gathered {
         key_columns,
         entries,
+        unreadable,
     }
 }
 
@@ -190,7 +129,7 @@ pub fn build(
     vars: &[String],
     points: &[PointInput],
     pooled: Option<&HashMap<(String, String, String), f64>>,
-) -> Table {
+) -> (Table, Vec<String>) {
     let g = gather(name, points);
     let mut columns: Vec<Column> = vars.iter().map(|v| Column::text(v)).collect();
     columns.extend(g.key_columns.iter().map(|k| Column::text(k)));
@@ -222,7 +161,7 @@ pub fn build(
             );
         }
         row.push(Cell::Text(figure.clone()));
-        row.push(Cell::Text(unit_for(keys, figure).to_string()));
+        row.push(Cell::Text(unit_for(keys, figure)));
         let present: Vec<f64> = values.iter().flatten().copied().collect();
         row.push(Cell::Int(present.len() as i128));
         row.push(Cell::Int((values.len() - present.len()) as i128));
@@ -247,12 +186,17 @@ pub fn build(
         }
         rows.push(row);
     }
-    Table {
+    let table = Table {
         title: format!("{name} — series"),
         columns,
         rows,
-        notes: Vec::new(),
-    }
+        notes: g
+            .unreadable
+            .iter()
+            .map(|u| format!("Not included (unreadable, counted as missing): {u}"))
+            .collect(),
+    };
+    (table, g.unreadable)
 }
 
 #[cfg(test)]
@@ -281,7 +225,8 @@ mod tests {
             vars: &vars,
             trials,
         }];
-        let table = build("lat", &["streams".to_string()], &points, None);
+        let (table, unreadable) = build("lat", &["streams".to_string()], &points, None);
+        assert!(unreadable.is_empty());
         let headers: Vec<String> = table.columns.iter().map(Column::header).collect();
         assert_eq!(
             &headers[..6],

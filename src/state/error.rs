@@ -18,6 +18,30 @@ pub enum Error {
     },
     #[error("{}: the state file is corrupt: {detail}", path.display())]
     Corrupt { path: PathBuf, detail: String },
+    /// Written by a newer runner: reading it would drop what it added.
+    #[error(
+        "{}: written by a newer runner (state version {found}; this runner {} reads up to {reads})",
+        path.display(),
+        env!("CARGO_PKG_VERSION")
+    )]
+    Newer {
+        path: PathBuf,
+        found: u32,
+        reads: u32,
+    },
+    /// A file beside the state (`trial.json`, a saved plan) that a newer
+    /// runner wrote.
+    #[error(
+        "{}: {what} written by a newer runner (schema {found}; this runner {} reads up to {reads})",
+        crate::paths::shown(path),
+        env!("CARGO_PKG_VERSION")
+    )]
+    NewerFile {
+        what: &'static str,
+        path: PathBuf,
+        found: u32,
+        reads: u32,
+    },
     #[error("{}:{line}: the state journal is corrupt: {detail}", path.display())]
     JournalCorrupt {
         path: PathBuf,
@@ -63,6 +87,9 @@ impl Error {
                         .to_string()
                 })
             }
+            Error::Newer { .. } | Error::NewerFile { .. } => Some(
+                "use the runner that wrote it (or a newer one); nothing was changed".into(),
+            ),
             Error::JournalCorrupt { .. } => Some(
                 "move the journal aside and run `runner plan` to see what the state file alone records"
                     .into(),

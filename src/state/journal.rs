@@ -202,6 +202,7 @@ mod tests {
                 hash: "h".into(),
                 host: "a[0]".into(),
                 instance: "i".into(),
+                step: None,
             },
         }
     }

@@ -8,11 +8,17 @@
 
 pub mod atomic;
 pub mod error;
+pub mod id;
 pub mod journal;
 pub mod lock;
+mod place;
+pub mod refresh;
+mod status;
 
 pub use atomic::write_atomic;
 pub use journal::Store;
+pub use place::{Ec2Instance, NetHost, Place};
+pub use status::TrialStatus;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -21,8 +27,13 @@ pub use crate::paths::{Paths, shown};
 
 use serde::{Deserialize, Serialize};
 
-use crate::kinds::Provider;
 pub use error::{Error, Result};
+
+/// The state file's version: what this runner writes and the newest it
+/// reads (older ones are read as they were written). 2: trial statuses in
+/// lower case (`complete`) instead of `Finished` and flags; typed node
+/// identities beside the keys.
+pub const STATE_VERSION: u32 = 2;
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct State {
@@ -59,18 +70,44 @@ pub struct SeriesRecord {
     pub trials: BTreeMap<String, SlotRecord>,
 }
 
-/// A series' trial that is over.
+/// A series' trial that is over: complete (done), or run again when it
+/// is partial (a test failed on some host; its folder stays), failed or
+/// abandoned.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(from = "SlotWritten")]
 pub struct SlotRecord {
     pub trial: String,
     /// What it ran: a slot whose hash changed since starts a new series.
     pub hash: String,
-    /// It could not be finished, or its tests never were armed: it runs again.
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub abandoned: bool,
-    /// A test failed on some host: it runs again (its folder stays).
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub partial: bool,
+    pub status: TrialStatus,
+}
+
+/// A slot record as any version wrote it (before: flags, no status).
+#[derive(Deserialize)]
+struct SlotWritten {
+    trial: String,
+    hash: String,
+    #[serde(default)]
+    status: Option<TrialStatus>,
+    #[serde(default)]
+    abandoned: bool,
+    #[serde(default)]
+    partial: bool,
+}
+
+impl From<SlotWritten> for SlotRecord {
+    fn from(w: SlotWritten) -> Self {
+        let status = w.status.unwrap_or(match (w.abandoned, w.partial) {
+            (true, _) => TrialStatus::Abandoned,
+            (false, true) => TrialStatus::Partial,
+            (false, false) => TrialStatus::Complete,
+        });
+        SlotRecord {
+            trial: w.trial,
+            hash: w.hash,
+            status,
+        }
+    }
 }
 
 /// The account, region and shared resources of an `ec2` plan: enough to
@@ -88,25 +125,8 @@ pub struct Ec2Shared {
     pub security_group: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub enum TrialStatus {
-    /// Written before the first test is armed: an apply that dies after
-    /// this reattaches to the trial instead of starting the tests again.
-    Armed,
-    /// Over on the hosts, but some output could not be stored here (a
-    /// full disk): the next apply fetches it again.
-    Unfetched,
-    Finished,
-}
-
-impl TrialStatus {
-    /// Not finished: the next apply finishes it (waits, stops, fetches).
-    pub fn unfinished(&self) -> bool {
-        matches!(self, TrialStatus::Armed | TrialStatus::Unfetched)
-    }
-}
-
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(from = "TrialWritten")]
 pub struct TrialRecord {
     /// `20261123T084118Z`: sortable by time; the folder under `trials/<plan>/`.
     pub id: String,
@@ -116,13 +136,31 @@ pub struct TrialRecord {
     /// A series' trial: its slot (the trial node's id).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub slot: Option<String>,
-    /// Finished without its results: its hosts were gone or unreachable,
-    /// or its tests never were armed.
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub abandoned: bool,
-    /// A test failed (or left no result) on some host.
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub partial: bool,
+}
+
+/// A trial record as any version wrote it.
+#[derive(Deserialize)]
+struct TrialWritten {
+    id: String,
+    hash: String,
+    status: status::Written,
+    #[serde(default)]
+    slot: Option<String>,
+    #[serde(default)]
+    abandoned: bool,
+    #[serde(default)]
+    partial: bool,
+}
+
+impl From<TrialWritten> for TrialRecord {
+    fn from(w: TrialWritten) -> Self {
+        TrialRecord {
+            status: w.status.status(w.abandoned, w.partial),
+            id: w.id,
+            hash: w.hash,
+            slot: w.slot,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -130,6 +168,10 @@ pub struct NodeRecord {
     pub hash: String,
     /// The trial the node was done for.
     pub trial: String,
+    /// The node's identity (its key is its text); states written before
+    /// it was recorded lack it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<id::NodeId>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -140,7 +182,8 @@ pub enum HostStatus {
     Ready,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(from = "place::HostRecord", into = "place::HostRecord")]
 pub struct HostState {
     pub hash: String,
     pub status: HostStatus,
@@ -154,63 +197,8 @@ pub struct HostState {
     pub host_key: String,
     /// Working directory on the host; commands run there.
     pub workdir: String,
-    /// The provider that made the host. States written before providers
-    /// were recorded lack it: see [`HostState::provider`].
-    #[serde(default, rename = "provider", skip_serializing_if = "Option::is_none")]
-    pub made_by: Option<Provider>,
-    /// Local provider: the host's directory and sshd pid.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub dir: Option<PathBuf>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub pid: Option<u32>,
-    /// Ec2 provider: the instance.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub ec2: Option<Box<Ec2Instance>>,
-    /// Local provider on `network = "namespaces"`: where the host is.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub network: Option<NetHost>,
-}
-
-/// A local host in a network namespace: its namespace (runner reaches its
-/// sshd from inside it) and the plan's hub (links are probed from there).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct NetHost {
-    pub netns: String,
-    pub hub: String,
-}
-
-impl HostState {
-    /// The provider that made the host (older states: local if it has a
-    /// directory here, static otherwise).
-    pub fn provider(&self) -> Provider {
-        match (&self.made_by, &self.ec2, &self.dir) {
-            (Some(p), _, _) => *p,
-            (None, Some(_), _) => Provider::Ec2,
-            (None, None, Some(_)) => Provider::Local,
-            (None, None, None) => Provider::Static,
-        }
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Ec2Instance {
-    /// Absent while the launch is under way (recorded as soon as known).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub id: Option<String>,
-    pub region: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub endpoint: Option<String>,
-    pub instance_type: String,
-    /// `on-demand` or `spot`.
-    pub market: String,
-    /// When the instance is due to be destroyed (RFC 3339, its
-    /// `runner:expires` tag).
-    pub expires: String,
-    #[serde(default, skip_serializing_if = "String::is_empty")]
-    pub private_address: String,
-    /// The launch that made it (its `runner:launch` tag).
-    #[serde(default)]
-    pub launch: String,
+    /// Where the host is, as its provider knows it.
+    pub place: Place,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -219,12 +207,21 @@ pub struct StepState {
     pub host: String,
     /// The host instance the step ran on.
     pub instance: String,
+    /// The step's name (states written before it was recorded lack it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub step: Option<String>,
 }
 
 impl State {
+    /// A field of a ready host (`address`, `private_address`), for the
+    /// markers of addresses known after apply.
+    pub fn host_field(&self, host: &str, field: &str) -> Option<String> {
+        self.hosts.get(host)?.field(field)
+    }
+
     pub fn empty(plan: &str) -> Self {
         State {
-            version: 1,
+            version: STATE_VERSION,
             serial: 0,
             plan: plan.to_string(),
             ..Default::default()
@@ -236,10 +233,7 @@ impl State {
     pub fn load(paths: &Paths) -> Result<Self> {
         let path = paths.state();
         let mut state = match std::fs::read(&path) {
-            Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| Error::Corrupt {
-                path: path.clone(),
-                detail: e.to_string(),
-            })?,
+            Ok(bytes) => Self::parse(&bytes, &path)?,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => State::empty(&paths.name),
             Err(e) => return Err(Error::io("read", &path)(e)),
         };
@@ -252,10 +246,37 @@ impl State {
     pub fn load_file_only(paths: &Paths) -> Result<Self> {
         let path = paths.state();
         let bytes = std::fs::read(&path).map_err(Error::io("read", &path))?;
-        serde_json::from_slice(&bytes).map_err(|e| Error::Corrupt {
-            path,
-            detail: e.to_string(),
-        })
+        Self::parse(&bytes, &path)
+    }
+
+    /// A state file's bytes: refused when a newer runner wrote them (this
+    /// one would drop what it does not know when it writes it back), read
+    /// as the current version when an older one did.
+    fn parse(bytes: &[u8], path: &Path) -> Result<Self> {
+        #[derive(Deserialize)]
+        struct Version {
+            #[serde(default)]
+            version: u32,
+        }
+        let newer = |found: u32| Error::Newer {
+            path: path.to_path_buf(),
+            found,
+            reads: STATE_VERSION,
+        };
+        let mut state: State = serde_json::from_slice(bytes).map_err(|e| {
+            match serde_json::from_slice::<Version>(bytes) {
+                Ok(v) if v.version > STATE_VERSION => newer(v.version),
+                _ => Error::Corrupt {
+                    path: path.to_path_buf(),
+                    detail: e.to_string(),
+                },
+            }
+        })?;
+        if state.version > STATE_VERSION {
+            return Err(newer(state.version));
+        }
+        state.version = STATE_VERSION;
+        Ok(state)
     }
 
     /// Applies one recorded change.
@@ -283,8 +304,7 @@ impl State {
                         SlotRecord {
                             trial: trial.id.clone(),
                             hash: trial.hash.clone(),
-                            abandoned: trial.abandoned,
-                            partial: trial.partial,
+                            status: trial.status,
                         },
                     );
                 }
@@ -388,15 +408,31 @@ pub enum Op {
 impl Op {
     /// A trial's node (a test, a collect, an analysis…) done for `trial`
     /// with `hash`.
-    pub fn node(id: String, hash: String, trial: &str) -> Op {
+    pub fn node(id: &id::NodeId, hash: String, trial: &str) -> Op {
         Op::Node {
-            id,
+            id: id.key(),
             node: NodeRecord {
                 hash,
                 trial: trial.to_string(),
+                id: Some(id.clone()),
             },
         }
     }
+}
+
+/// A file runner wrote with schema `found` (`trial.json`, `series.json`,
+/// a saved plan), refused when it is newer than this runner reads
+/// (`reads`): reading it would lose what the newer one added.
+pub fn check_schema(what: &'static str, path: &Path, found: u32, reads: u32) -> Result<()> {
+    if found <= reads {
+        return Ok(());
+    }
+    Err(Error::NewerFile {
+        what,
+        path: path.to_path_buf(),
+        found,
+        reads,
+    })
 }
 
 /// sha256 of a file's bytes, or `absent`.
@@ -428,8 +464,7 @@ mod tests {
         assert!(s.ec2.is_none());
         // Written back, an EC2 host keeps its part and its provider.
         let mut h = s.hosts["b[0]"].clone();
-        h.made_by = Some(crate::kinds::Provider::Ec2);
-        h.ec2 = Some(Box::new(Ec2Instance {
+        h.place = Place::Ec2(Box::new(Ec2Instance {
             id: Some("i-1".into()),
             region: "us-east-1".into(),
             endpoint: None,
@@ -441,6 +476,7 @@ mod tests {
         }));
         let back: HostState = serde_json::from_str(&serde_json::to_string(&h).unwrap()).unwrap();
         assert_eq!(back.provider(), crate::kinds::Provider::Ec2);
-        assert_eq!(back.ec2, h.ec2);
+        assert_eq!(back.ec2(), h.ec2());
+        assert_eq!(back, h);
     }
 }

@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use super::Trial;
-use crate::analyze::{self, Group, Options, ParserKind, hdr::TagFilter};
+use crate::analyze::{self, Group, Options};
 use crate::error::{Error, Result};
 use crate::plan::Plan;
 use crate::plan::model::{Analysis, By};
@@ -68,16 +68,12 @@ pub fn run_one(plan: &Plan, a: &Analysis, dir: &Path, trial: &Trial) -> Result<W
     }
     let cut_by_windows = cut_by_windows(a, &files, trial);
     let opts = Options {
-        key: a.key.clone(),
-        merge: a.merge.clone(),
-        tag: TagFilter::parse(&a.tag),
-        unit: a.unit.clone(),
-        columns: a.columns.clone(),
         windows: if cut_by_windows {
             trial.windows()
         } else {
             Vec::new()
         },
+        ..a.options.clone()
     };
     let groups = groups(a, dir, &files, trial, cut_by_windows);
     let outcome = analyze::analyze(a.parser, &groups, &opts);
@@ -136,7 +132,7 @@ fn cut_by_windows(a: &Analysis, files: &[PathBuf], trial: &Trial) -> bool {
                 .iter()
                 .any(|t| parts[1].to_string_lossy() == t.name)
     };
-    a.by.contains(&By::Test) && (a.parser == ParserKind::Dstat || !files.iter().any(|f| is_test(f)))
+    a.by.contains(&By::Test) && (a.parser.decl().spans_tests || !files.iter().any(|f| is_test(f)))
 }
 
 /// Rows: one per distinct (by…) key, in the order the files sort.

@@ -119,7 +119,7 @@ async fn list(session: &Session, base: &str, skip_trials: bool) -> Result<String
         .exec(
             &script,
             None,
-            LIST_TIMEOUT,
+            crate::ssh::Limit::new(LIST_TIMEOUT, "runner's limit on listing a host's files"),
             "collect",
             &mut listing,
             &mut err,
@@ -193,7 +193,14 @@ async fn fetch_file(session: &Session, remote_path: &str, to: &Path) -> Result<u
     let mut err: Vec<u8> = Vec::new();
     let cmd = format!("cat -- {}", crate::shell::quote(remote_path));
     let outcome = session
-        .exec(&cmd, None, FETCH_TIMEOUT, &tag(), &mut sink, &mut err)
+        .exec(
+            &cmd,
+            None,
+            crate::ssh::Limit::new(FETCH_TIMEOUT, "runner's limit on fetching one file"),
+            &tag(),
+            &mut sink,
+            &mut err,
+        )
         .await
         .map_err(|e| format!("into {}: {e}", to.display()))?;
     if outcome != Outcome::Exit(0) {

@@ -17,10 +17,17 @@ use serde::{Deserialize, Serialize};
 
 use crate::analyze::Window;
 use crate::error::{Error, Result};
+use crate::state::TrialStatus;
+
+/// `trial.json`'s schema: what this runner writes and the newest it reads.
+pub const SCHEMA: u32 = 1;
 
 /// `trial.json`.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Trial {
+    /// The file's schema ([`SCHEMA`]; files written before it was recorded: 0).
+    #[serde(default)]
+    pub schema: u32,
     pub plan: String,
     pub trial: String,
     #[serde(default)]
@@ -35,10 +42,11 @@ pub struct Trial {
     pub tag: String,
     #[serde(default)]
     pub runner_version: String,
-    /// `armed` while it runs, then `complete` or `partial` (a test failed,
-    /// timed out or left no result on some host).
+    /// `starting`, `arming`, `armed` while it runs, then `complete` or
+    /// `partial` (a test failed, timed out or left no result on some
+    /// host), `failed` (its monitors did not start) or `abandoned`.
     #[serde(default)]
-    pub status: String,
+    pub status: TrialStatus,
     /// Tests start `at` after this (seconds since the epoch, runner's clock).
     #[serde(default)]
     pub trigger_epoch: f64,
@@ -217,15 +225,32 @@ impl Trial {
     }
 
     pub fn write(&self, dir: &Path) -> Result<()> {
-        let bytes = serde_json::to_vec_pretty(self).map_err(|e| Error::msg(e.to_string()))?;
+        let written = Trial {
+            schema: SCHEMA,
+            ..self.clone()
+        };
+        let bytes = serde_json::to_vec_pretty(&written).map_err(|e| Error::msg(e.to_string()))?;
         Ok(crate::state::write_atomic(&dir.join("trial.json"), &bytes)?)
     }
 
     pub fn read(dir: &Path) -> Result<Trial> {
         let meta = dir.join("trial.json");
         let bytes = fs_err::read(&meta)?;
-        serde_json::from_slice(&bytes)
-            .map_err(|e| Error::msg(format!("{}:{}: {e}", meta.display(), e.line())))
+        Self::parse(&bytes, &meta)
+    }
+
+    /// `trial.json`'s bytes (at `meta`): refused when a newer runner wrote
+    /// them.
+    fn parse(bytes: &[u8], meta: &Path) -> Result<Trial> {
+        #[derive(Deserialize)]
+        struct Schema {
+            #[serde(default)]
+            schema: u32,
+        }
+        let schema = serde_json::from_slice::<Schema>(bytes).map_or(0, |s| s.schema);
+        crate::state::check_schema("trial.json", meta, schema, SCHEMA)?;
+        serde_json::from_slice(bytes)
+            .map_err(|e| Error::msg(format!("{}:{}: error: {e}", meta.display(), e.line())))
     }
 
     /// The host whose folder is `dir`, else the folder name itself.
@@ -310,7 +335,8 @@ pub fn clean_unrecorded(plan: &str, recorded: Option<&str>) -> Vec<String> {
             })
             .unwrap_or_default();
         let starting = names.iter().all(|n| n == "trial.json")
-            && Trial::read(&e.path()).map_or(names.is_empty(), |t| t.status == "starting");
+            && Trial::read(&e.path())
+                .map_or(names.is_empty(), |t| t.status == TrialStatus::Starting);
         if starting && fs_err::remove_dir_all(e.path()).is_ok() {
             removed.push(id);
         }
@@ -370,8 +396,7 @@ pub fn find(plan: &str, id: Option<&str>) -> Result<(PathBuf, Trial)> {
     let bytes = fs_err::read(&meta).map_err(|e| {
         Error::msg(e.to_string()).help("name a trial that exists: `runner analyze PLAN TRIAL`")
     })?;
-    let trial: Trial = serde_json::from_slice(&bytes)
-        .map_err(|e| Error::msg(format!("{}:{}: error: {e}", meta.display(), e.line())))?;
+    let trial = Trial::parse(&bytes, &meta)?;
     Ok((dir, trial))
 }
 

@@ -12,7 +12,8 @@ use super::{TestRun, Trial, TrialHost, TrialMonitor, TrialTest, collect, remote}
 use crate::graph::{Armed, TrialSpec, fill};
 use crate::paths::host_file_name;
 use crate::plan::model::At;
-use crate::ssh::Session;
+use crate::ssh::{Limit, Session};
+use crate::state::TrialStatus;
 
 pub type Sessions = BTreeMap<String, Arc<Session>>;
 
@@ -66,7 +67,7 @@ pub fn skeleton(
         plan_hash: plan_hash.to_string(),
         trial_hash: trial_hash.to_string(),
         runner_version: env!("CARGO_PKG_VERSION").to_string(),
-        status: "starting".to_string(),
+        status: TrialStatus::Starting,
         tag: format!("{plan}-{id}-{}", crate::os::unique_id()),
         ..Trial::default()
     };
@@ -167,7 +168,7 @@ pub async fn clocks(sessions: &Sessions, trial: &mut Trial) -> Vec<String> {
 async fn on_hosts(
     sessions: &Sessions,
     scripts: BTreeMap<String, String>,
-    timeout: Duration,
+    limit: crate::ssh::Limit,
 ) -> BTreeMap<String, Result<String, String>> {
     let mut set = tokio::task::JoinSet::new();
     for (host, script) in scripts {
@@ -178,9 +179,7 @@ async fn on_hosts(
         set.spawn(async move {
             let mut out: Vec<u8> = Vec::new();
             let mut err: Vec<u8> = Vec::new();
-            let r = s
-                .exec(&script, None, timeout, &tag, &mut out, &mut err)
-                .await;
+            let r = s.exec(&script, None, limit, &tag, &mut out, &mut err).await;
             let r = match r {
                 Ok(o) if o.success() => Ok(String::from_utf8_lossy(&out).into_owned()),
                 Ok(o) => Err(format!(
@@ -236,7 +235,8 @@ pub async fn start_monitors(
         })
         .collect();
     let mut errors = Vec::new();
-    for (host, result) in on_hosts(sessions, scripts, SCRIPT_TIMEOUT).await {
+    let limit = Limit::new(SCRIPT_TIMEOUT, "runner's limit on starting monitors");
+    for (host, result) in on_hosts(sessions, scripts, limit).await {
         let lines = match result {
             Ok(text) => text,
             Err(e) => {
@@ -312,7 +312,8 @@ pub async fn arm(
         })
         .collect();
     let mut errors = Vec::new();
-    for (host, result) in on_hosts(sessions, scripts, SCRIPT_TIMEOUT).await {
+    let limit = Limit::new(SCRIPT_TIMEOUT, "runner's limit on arming tests");
+    for (host, result) in on_hosts(sessions, scripts, limit).await {
         if let Err(e) = result {
             errors.push(format!("{host}: tests could not be armed: {e}"));
             for t in groups.get(&host).into_iter().flatten() {
@@ -374,7 +375,11 @@ pub async fn wait(sessions: &Sessions, spec: &TrialSpec, trial: &mut Trial) {
             remote::wait_tests(&id, &trial.process_tag(), host, &names, quiet, limit),
         );
     }
-    let results = on_hosts(sessions, scripts, longest + Duration::from_secs(30)).await;
+    let limit = Limit::new(
+        longest + Duration::from_secs(30),
+        "the tests' `timeout`s and 30 s to report",
+    );
+    let results = on_hosts(sessions, scripts, limit).await;
     for (host, ts) in &groups {
         let text = match results.get(host) {
             None => continue,
@@ -390,31 +395,35 @@ pub async fn wait(sessions: &Sessions, spec: &TrialSpec, trial: &mut Trial) {
             let Some((name, json)) = line.split_once('\t') else {
                 continue;
             };
-            let v: serde_json::Value = serde_json::from_str(json).unwrap_or_default();
-            let run = match (v["start"].as_f64(), v["end"].as_f64()) {
-                (Some(start), Some(end)) => {
-                    let code = v["exit_code"].as_i64().map(|c| c as i32);
-                    TestRun {
-                        start,
-                        end,
-                        exit_code: code,
-                        timed_out: code == Some(124),
-                        error: None,
-                        arrived: v["arrived_us"].as_f64().map(|us| us / 1e6),
-                    }
-                }
-                _ => TestRun {
-                    error: Some(
-                        "no result: it did not finish within its timeout, or was never armed"
-                            .into(),
-                    ),
-                    ..TestRun::default()
-                },
-            };
             if let Some(t) = trial.tests.iter_mut().find(|t| t.name == name) {
-                t.hosts.insert(host.clone(), run);
+                t.hosts.insert(host.clone(), test_run(json));
             }
         }
+    }
+}
+
+/// A test's result as its host's wait reported it (JSON): its start, end
+/// and exit code, or that it has none.
+fn test_run(json: &str) -> TestRun {
+    let v: serde_json::Value = serde_json::from_str(json).unwrap_or_default();
+    match (v["start"].as_f64(), v["end"].as_f64()) {
+        (Some(start), Some(end)) => {
+            let code = v["exit_code"].as_i64().map(|c| c as i32);
+            TestRun {
+                start,
+                end,
+                exit_code: code,
+                timed_out: code == Some(124),
+                error: None,
+                arrived: v["arrived_us"].as_f64().map(|us| us / 1e6),
+            }
+        }
+        _ => TestRun {
+            error: Some(
+                "no result: it did not finish within its timeout, or was never armed".into(),
+            ),
+            ..TestRun::default()
+        },
     }
 }
 
@@ -438,7 +447,11 @@ pub async fn stop_monitors(
         })
         .collect();
     let mut errors = Vec::new();
-    for (host, result) in on_hosts(sessions, scripts, longest + SCRIPT_TIMEOUT).await {
+    let limit = Limit::new(
+        longest + SCRIPT_TIMEOUT,
+        "the monitors' `stop_timeout`s and runner's limit on stopping them",
+    );
+    for (host, result) in on_hosts(sessions, scripts, limit).await {
         match result {
             Ok(text) => {
                 for line in text.lines() {
@@ -519,5 +532,9 @@ pub fn conclude(trial: &mut Trial) {
             .values()
             .all(|r| r.exited.is_none() && r.error.is_none())
     });
-    trial.status = if complete { "complete" } else { "partial" }.to_string();
+    trial.status = if complete {
+        TrialStatus::Complete
+    } else {
+        TrialStatus::Partial
+    };
 }

@@ -1,6 +1,5 @@
-//! `runner analyze` on the real tool output in `tests/samples/` (a copy of
-//! shared/samples), checked against the reference figures in each folder's
-//! `expected.json`: integers exactly, floats to a relative 1e-9.
+//! `runner analyze` on the real tool output in `tests/samples/`, checked
+//! against the reference figures in each folder's `expected.json`: integers exactly, floats to a relative 1e-9.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};

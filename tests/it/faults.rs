@@ -466,3 +466,49 @@ run = 'echo {{ groups.server[0].address }}:{{ vars.port }} {{ host.index }} "{{ 
     assert!(!r.stdout.contains("client[0]"), "{r:?}");
     p.run(&["destroy", "plan.toml", "--yes"]).ok();
 }
+
+/// A bug in runner itself (a panic, injected by the test build's hook in
+/// one host's step) is that node's failure, with its message; its
+/// dependents are skipped because of it, and the other host goes on.
+#[test]
+fn a_task_that_panics_is_its_nodes_failure() {
+    let p = Project::new();
+    p.write(
+        "p.toml",
+        r#"name = "pan"
+[groups.h]
+count = 2
+[[step]]
+name = "first"
+on = ["h"]
+run = "echo one > first.txt"
+[[step]]
+name = "second"
+on = ["h"]
+run = "echo two > second.txt"
+"#,
+    );
+    let mut c = p.command(&["apply", "p.toml", "--yes", "--no-color"]);
+    c.env("RUNNER_TEST_PANIC_STEP", "step first h[0]");
+    let r = wait_bounded(c.spawn().unwrap(), Duration::from_secs(120));
+    assert_eq!(r.code, 1, "{r:?}");
+    assert!(
+        r.stderr.contains("step first h[0]")
+            && r.stderr
+                .contains("runner panicked while doing it: RUNNER_TEST_PANIC_STEP"),
+        "{r:?}"
+    );
+    // The summary names it as a failure of that host and step, and the
+    // step after it on that host as skipped, not "not started".
+    assert!(r.stderr.contains("1 skipped"), "{r:?}");
+    assert!(!r.stderr.contains("not started"), "{r:?}");
+    let work = |h: &str, f: &str| p.path().join(format!(".runner/pan/hosts/{h}/work/{f}"));
+    assert!(work("h-1", "second.txt").is_file());
+    assert!(!work("h-0", "second.txt").exists());
+    // The state records nothing for the node that panicked: the next plan
+    // runs it again.
+    let plan = p.run(&["plan", "p.toml", "--no-color"]);
+    assert!(plan.stdout.contains("step first h[0]"), "{plan:?}");
+    assert!(!plan.stdout.contains("step first h[1]"), "{plan:?}");
+    p.run(&["destroy", "p.toml", "--yes"]).ok();
+}

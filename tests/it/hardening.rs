@@ -452,7 +452,7 @@ max = "5ms"
     assert!(c.stdout.contains("the cell is empty"), "{c:?}");
     // iperf 2's UDP client measures no jitter: blank, not 0.
     let client =
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/samples/iperf2/udp_p2_client.csv");
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/samples/iperf2/udp_p2_client.csv");
     let r = output_of(
         p.command(&["analyze", "--parser", "iperf2", "--format", "csv"])
             .arg(&client)
@@ -501,7 +501,7 @@ fn a_selection_that_matches_nothing_is_named_and_fails() {
         "{r:?}"
     );
     // A column typo lists the columns there are.
-    let sar = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/samples/csv/sar_cpu.csv");
+    let sar = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/samples/csv/sar_cpu.csv");
     let sar = sar.to_string_lossy().into_owned();
     let r = run(&["analyze", "--parser", "csv", "--columns", "%usr", &sar]);
     assert_eq!(r.code, 1, "{r:?}");
@@ -510,8 +510,7 @@ fn a_selection_that_matches_nothing_is_named_and_fails() {
         "{r:?}"
     );
     // A dstat table without windows is not titled "per test window".
-    let dool =
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/samples/dstat/dool_Tcmndy.csv");
+    let dool = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/samples/dstat/dool_Tcmndy.csv");
     let r = run(&["analyze", "--parser", "dstat", &dool.to_string_lossy()]);
     assert!(
         !r.stdout.contains("per test window") && r.stdout.contains("whole recording"),
@@ -647,4 +646,68 @@ run = "true"
     assert_eq!(app["duration"], 5);
     assert!(app.get("role").is_none(), "{app}");
     p.run(&["destroy", "plan.toml", "--yes"]).ok();
+}
+
+/// Files a newer runner wrote (the state, a saved plan, trial.json,
+/// series.json) are refused, naming both versions, rather than read and
+/// written back without what this runner does not know.
+#[test]
+fn files_of_a_newer_runner_are_refused_naming_both_versions() {
+    let p = Project::new();
+    p.write("p.toml", "name = \"nv\"\n[groups.h]\ncount = 1\n");
+    p.write(
+        ".runner/nv.state.json",
+        r#"{"version": 99, "serial": 1, "plan": "nv", "hosts": {}, "steps": {}, "a_field_of_the_future": 1}"#,
+    );
+    let r = p.run(&["plan", "p.toml"]);
+    assert_eq!(r.code, 1, "{r:?}");
+    assert!(
+        r.stderr
+            .contains("written by a newer runner (state version 99;")
+            && r.stderr.contains("reads up to 2)"),
+        "{r:?}"
+    );
+    // Not moved aside as unreadable, and not rewritten.
+    let destroy = p.run(&["destroy", "p.toml", "--yes"]);
+    assert_eq!(destroy.code, 1, "{destroy:?}");
+    assert!(
+        p.read(".runner/nv.state.json")
+            .contains("a_field_of_the_future")
+    );
+    std::fs::remove_file(p.path().join(".runner/nv.state.json")).unwrap();
+    // A saved plan of a newer schema.
+    p.write(
+        ".runner/nv.plan",
+        r#"{"runner_saved_plan": 7, "plan_name": "nv"}"#,
+    );
+    let r = p.run(&["apply", ".runner/nv.plan"]);
+    assert_eq!(r.code, 1, "{r:?}");
+    assert!(
+        r.stderr
+            .contains("saved plan written by a newer runner (schema 7;"),
+        "{r:?}"
+    );
+    // trial.json and series.json of a newer schema.
+    p.write(
+        "trials/nv/20261201T000000Z/trial.json",
+        r#"{"schema": 5, "plan": "nv", "trial": "20261201T000000Z"}"#,
+    );
+    let r = p.run(&["report", "p.toml", "20261201T000000Z"]);
+    assert_eq!(r.code, 1, "{r:?}");
+    assert!(
+        r.stderr
+            .contains("trial.json written by a newer runner (schema 5;"),
+        "{r:?}"
+    );
+    p.write(
+        "trials/nv/series-20261201T000000Z/series.json",
+        r#"{"schema": 4, "plan": "nv", "series": "series-20261201T000000Z", "points": []}"#,
+    );
+    let r = p.run(&["report", "p.toml", "series-20261201T000000Z"]);
+    assert_eq!(r.code, 1, "{r:?}");
+    assert!(
+        r.stderr
+            .contains("series.json written by a newer runner (schema 4;"),
+        "{r:?}"
+    );
 }

@@ -378,13 +378,48 @@ fn only_exec_provider_ssh_and_sftp_touch_the_network() {
         "client::connect",
         "aws_config",
         "aws_sdk_ec2::Client",
+        "rustix::net",
+        "socket(",
+        "packet_socket",
     ];
-    let found = offenders(&net, &["exec", "provider", "ssh", "sftp"]);
+    // `os` holds the unsafe setup of the raw packet socket (unsafe lives
+    // only there); only the provider (the delay line) may open one.
+    let found = offenders(&net, &["exec", "provider", "ssh", "sftp", "os"]);
     assert!(
         found.is_empty(),
         "network outside exec/provider/ssh/sftp:\n{}",
         found.join("\n")
     );
+    let os_sockets = offenders(&["os::packet_socket"], &["provider"]);
+    assert!(
+        os_sockets.is_empty(),
+        "a packet socket outside the provider:\n{}",
+        os_sockets.join("\n")
+    );
+}
+
+/// Signals go only to processes runner recorded (an sshd's pid file, a
+/// delay line's) or found inside the plan's own namespaces: the places
+/// that send them are the local provider and the namespaces' code, and
+/// no code looks processes up by command line alone to signal them.
+#[test]
+fn signals_go_only_where_the_providers_found_their_own() {
+    let senders = offenders(&["os::terminate", "os::signal("], &["os"]);
+    let allowed = ["provider/local", "provider/netns"];
+    let wrong: Vec<&String> = senders
+        .iter()
+        .filter(|s| !allowed.iter().any(|a| s.starts_with(&format!("{a}:"))))
+        .collect();
+    assert!(wrong.is_empty(), "signals sent from:\n{wrong:?}");
+    // In the namespaces' code, a process found by its command line is
+    // only ever one inside the plan's namespace (`pids_in`).
+    for file in ["src/provider/netns/mod.rs", "src/provider/netns/delay.rs"] {
+        let text = std::fs::read_to_string(Path::new(ROOT).join(file)).unwrap();
+        assert!(
+            !without_tests(&text).contains("read_dir(\"/proc\")"),
+            "{file} looks processes up in all of /proc"
+        );
+    }
 }
 
 #[test]
@@ -426,4 +461,37 @@ fn unsafe_only_in_os_each_with_its_safety_line() {
             );
         }
     }
+}
+
+/// The repository stands alone: a clone with nothing beside it passes its
+/// tests, so no source, test, script or CI step reads the folder beside it.
+#[test]
+fn nothing_reads_outside_the_repository() {
+    let needle = format!("..{}shared", '/');
+    let mut found = Vec::new();
+    let mut stack: Vec<PathBuf> = ["src", "tests", "scripts", ".ci", "bench"]
+        .iter()
+        .map(|d| Path::new(ROOT).join(d))
+        .collect();
+    while let Some(dir) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for e in entries.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if let Ok(text) = std::fs::read_to_string(&p)
+                && text.contains(&needle)
+            {
+                found.push(p.strip_prefix(ROOT).unwrap().display().to_string());
+            }
+        }
+    }
+    found.sort();
+    assert!(
+        found.is_empty(),
+        "files that read outside the repository ({needle}):\n{}",
+        found.join("\n")
+    );
 }

@@ -643,3 +643,27 @@ files = "*/t/v.csv"
     assert!(mean.contains(",3,0,2,"), "{table}");
     p.run(&["destroy", "plan.toml", "--yes"]).ok();
 }
+
+/// `runner plan` folds a series' nodes by their identity, not by the text
+/// they start with: analyses `tcp` and `tcp-rx` are two lines.
+#[test]
+fn plan_folds_nodes_of_the_series_by_identity() {
+    let p = Project::new();
+    let plan = sweep_plan("1, 2", 2, "\"csv\"");
+    let plan = format!(
+        "{plan}\n[[analyze]]\nname = \"val-rx\"\nparser = \"csv\"\nfiles = \"*/t/v.csv\"\nformats = [\"csv\"]\n"
+    );
+    p.write("p.toml", &plan);
+    let r = p.run(&["plan", "p.toml", "--no-color"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    let line = |name: &str| {
+        r.stdout
+            .lines()
+            .find(|l| l.trim_start().starts_with(&format!("+ analyze {name} ")))
+            .unwrap_or_else(|| panic!("no line for `analyze {name}`:\n{}", r.stdout))
+            .to_string()
+    };
+    // 2 points × (2 repetitions + 1 warm-up) = 6 trials, each with both.
+    assert!(line("val").contains("in 6 trials"), "{}", line("val"));
+    assert!(line("val-rx").contains("in 6 trials"), "{}", line("val-rx"));
+}

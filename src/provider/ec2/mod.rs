@@ -27,7 +27,7 @@ use aws_sdk_ec2::types::{
 use super::{Create, Error, Fut, Provider};
 use crate::plan::HostSpec;
 use crate::plan::model::{Ec2Config, Ec2Host};
-use crate::state::{Ec2Instance, Ec2Shared, HostState, HostStatus, Op, Paths};
+use crate::state::{Ec2Instance, Ec2Shared, HostState, HostStatus, Op, Paths, Place};
 use api::env_ms;
 use batch::Batch;
 use poll::{Poller, Want};
@@ -229,7 +229,7 @@ pub fn decode_indices(text: &str) -> Option<Vec<usize>> {
     Some(out)
 }
 
-pub use crate::diff::Tagged;
+pub use crate::state::refresh::Tagged;
 
 fn tag_value<'a>(i: &'a aws_sdk_ec2::types::Instance, key: &str) -> Option<&'a str> {
     i.tags()
@@ -720,7 +720,7 @@ impl Inner {
             None => self.clone().launch_one(&req, &spec).await?,
         };
         // The id is durable before anything waits on the instance.
-        if let Some(e) = state.ec2.as_mut() {
+        if let Some(e) = state.ec2_mut() {
             e.id = Some(id.clone());
         }
         (req.record)(state.clone()).await?;
@@ -764,10 +764,7 @@ impl Inner {
                 .unwrap_or_else(|| generated_key(&self.paths)),
             host_key: String::new(),
             workdir: String::new(),
-            made_by: Some(crate::kinds::Provider::Ec2),
-            dir: None,
-            pid: None,
-            ec2: Some(Box::new(Ec2Instance {
+            place: Place::Ec2(Box::new(Ec2Instance {
                 id: None,
                 region: self.config.region.clone(),
                 endpoint: self.config.endpoint.clone(),
@@ -777,7 +774,6 @@ impl Inner {
                 private_address: String::new(),
                 launch: String::new(),
             })),
-            network: None,
         }
     }
 
@@ -822,7 +818,7 @@ impl Inner {
             .or(instance.private_ip_address())
             .unwrap_or_default()
             .to_string();
-        if let Some(e) = state.ec2.as_mut() {
+        if let Some(e) = state.ec2_mut() {
             e.private_address = instance
                 .private_ip_address()
                 .unwrap_or_default()
@@ -897,8 +893,10 @@ impl Inner {
     }
 }
 
-/// Test-only: `RUNNER_TEST_EC2_SSH="server[0]=127.0.0.1:2201;…"` reaches a
-/// host at a local sshd instead of its instance's (unreachable) address.
+/// Test-only (a build with the `test-faults` feature):
+/// `RUNNER_TEST_EC2_SSH="server[0]=127.0.0.1:2201;…"` reaches a host at a
+/// local sshd instead of its instance's (unreachable) address.
+#[cfg(feature = "test-faults")]
 fn test_ssh_address(host: &str) -> Option<(String, u16)> {
     let map = std::env::var("RUNNER_TEST_EC2_SSH").ok()?;
     map.split(';').find_map(|entry| {
@@ -909,6 +907,11 @@ fn test_ssh_address(host: &str) -> Option<(String, u16)> {
         let (a, p) = addr.rsplit_once(':')?;
         Some((a.to_string(), p.parse().ok()?))
     })
+}
+
+#[cfg(not(feature = "test-faults"))]
+fn test_ssh_address(_host: &str) -> Option<(String, u16)> {
+    None
 }
 
 impl Provider for Ec2 {
@@ -944,7 +947,7 @@ impl Provider for Ec2 {
 
     fn destroy<'a>(&'a self, _host: &'a str, state: &'a HostState) -> Fut<'a, Result<(), Error>> {
         Box::pin(async move {
-            match state.ec2.as_ref().and_then(|e| e.id.as_deref()) {
+            match state.cloud_id() {
                 Some(id) => self.inner.terminate_and_wait(id).await,
                 None => Ok(()),
             }
@@ -957,6 +960,28 @@ impl Provider for Ec2 {
 
     fn batches(&self) -> bool {
         true
+    }
+
+    /// An instance in this plan's region and endpoint.
+    fn owns(&self, host: &HostState) -> bool {
+        let c = &self.inner.config;
+        host.ec2()
+            .is_some_and(|e| e.region == c.region && e.endpoint == c.endpoint)
+    }
+
+    /// An instance not launched yet: where it will be, no id.
+    fn placeholder(&self, _host: &str) -> Place {
+        let c = &self.inner.config;
+        Place::Ec2(Box::new(Ec2Instance {
+            id: None,
+            region: c.region.clone(),
+            endpoint: c.endpoint.clone(),
+            instance_type: String::new(),
+            market: String::new(),
+            expires: String::new(),
+            private_address: String::new(),
+            launch: String::new(),
+        }))
     }
 }
 
@@ -1077,7 +1102,7 @@ pub fn compare(
     let by_id: HashMap<&str, &Tagged> = found.iter().map(|t| (t.id.as_str(), t)).collect();
     let mut gone = BTreeMap::new();
     for (name, h) in hosts {
-        let Some(id) = h.ec2.as_ref().and_then(|e| e.id.as_deref()) else {
+        let Some(id) = h.cloud_id() else {
             continue;
         };
         match by_id.get(id) {

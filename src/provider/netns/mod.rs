@@ -182,8 +182,8 @@ pub fn remove_plan(plan: &str, dir: &Path) -> Vec<String> {
         .into_iter()
         .filter(|n| n.starts_with(&prefix))
         .collect();
+    // Everything inside them, delay lines (in the hub) included.
     for name in &ours {
-        stop_delay_lines(name);
         stop_processes(name);
         let _ = ip(&["netns", "del", name]);
     }
@@ -252,20 +252,27 @@ fn clear_host(hub: &str, file_name: &str) {
 /// started there and left running, a daemon such as `iperf3 -D`): a
 /// namespace runner made belongs to the plan, and so does what runs in it.
 fn stop_processes(ns: &str) {
+    let pids = pids_in(ns);
+    if !pids.is_empty() {
+        crate::os::terminate(&pids, std::time::Duration::from_secs(2));
+    }
+}
+
+/// The processes inside namespace `ns` (`ip netns pids`: those whose
+/// network namespace is that one): a plan's processes, whatever their
+/// command lines say, and no other plan's.
+fn pids_in(ns: &str) -> Vec<u32> {
     let Ok(out) = Command::new("ip")
         .args(["netns", "pids", ns])
         .stdin(Stdio::null())
         .output()
     else {
-        return;
+        return Vec::new();
     };
-    let pids: Vec<u32> = String::from_utf8_lossy(&out.stdout)
+    String::from_utf8_lossy(&out.stdout)
         .split_whitespace()
         .filter_map(|p| p.parse().ok())
-        .collect();
-    if !pids.is_empty() {
-        crate::os::terminate(&pids, std::time::Duration::from_secs(2));
-    }
+        .collect()
 }
 
 /// The namespaces `ip netns` knows.
@@ -509,29 +516,17 @@ pub fn host_broken(ns: &str, hub: &str, dir: &Path) -> Option<String> {
     None
 }
 
-/// Delay lines running in namespace `ns` (found by their command line,
-/// which names it: what a kill left without a pid file).
-fn stop_delay_lines(ns: &str) {
-    stop_delay_lines_named(&format!(" {ns} "));
-}
-
-/// The delay line of port `h` in `hub`, if one runs.
+/// The delay line of port `h` in `hub`, if one runs (what a kill left
+/// without a pid file): looked for only among the processes inside the
+/// hub, the plan's own namespace.
 fn stop_delay_line_of(hub: &str, h: &str) {
-    stop_delay_lines_named(&format!(" {hub} {h} "));
-}
-
-fn stop_delay_lines_named(needle: &str) {
-    let pids: Vec<u32> = std::fs::read_dir("/proc")
-        .map(|d| {
-            d.flatten()
-                .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
-                .filter(|&p| {
-                    crate::os::cmdline(p)
-                        .is_some_and(|c| c.contains(" delay-line ") && c.contains(needle))
-                })
-                .collect()
+    let needle = format!(" {hub} {h} ");
+    let pids: Vec<u32> = pids_in(hub)
+        .into_iter()
+        .filter(|&p| {
+            crate::os::cmdline(p).is_some_and(|c| c.contains(" delay-line ") && c.contains(&needle))
         })
-        .unwrap_or_default();
+        .collect();
     if !pids.is_empty() {
         crate::os::terminate(&pids, std::time::Duration::from_secs(2));
     }
