@@ -34,6 +34,13 @@ pub enum Command {
         /// Where to write it (created if missing; default: here).
         #[arg(default_value = ".")]
         dir: PathBuf,
+        /// A ready plan for a load tool instead (fio, pgbench-sweep, http,
+        /// redis, sysbench, locust; `--list` names them).
+        #[arg(long, value_name = "NAME")]
+        example: Option<String>,
+        /// List the ready plans.
+        #[arg(long, conflicts_with = "example")]
+        list: bool,
     },
     /// Print a shell completion script.
     ///

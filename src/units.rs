@@ -84,6 +84,15 @@ const UNITS: &[(&str, &str, f64)] = &[
     ("MiB", "size", 1_048_576.0),
     ("GiB", "size", 1_073_741_824.0),
     ("%", "percent", 1.0),
+    ("1/s", "throughput", 1.0),
+    ("ops/s", "throughput", 1.0),
+    ("req/s", "throughput", 1.0),
+    ("tps", "throughput", 1.0),
+    ("IOPS", "throughput", 1.0),
+    ("bytes/s", "bandwidth", 1.0),
+    ("B/s", "bandwidth", 1.0),
+    ("KiB/s", "bandwidth", 1024.0),
+    ("MiB/s", "bandwidth", 1_048_576.0),
 ];
 
 /// A unit's dimension and its factor to the dimension's base.
@@ -218,7 +227,7 @@ pub fn in_unit(q: &Quantity, column_unit: Option<&str>) -> Result<f64, Error> {
 pub fn better_of(column_unit: Option<&str>) -> Option<Better> {
     match column_unit.and_then(unit) {
         Some(("time", _)) => Some(Better::Lower),
-        Some(("rate", _)) => Some(Better::Higher),
+        Some(("rate" | "throughput" | "bandwidth", _)) => Some(Better::Higher),
         _ => None,
     }
 }

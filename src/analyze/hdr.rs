@@ -170,31 +170,7 @@ fn fields(line: &str) -> Result<(Option<&str>, &str), String> {
 
 /// Reads `files` on all cores; results in the order given.
 pub fn read_all(files: &[PathBuf], filter: &TagFilter) -> Vec<Result<FileMerge, FileError>> {
-    let threads = std::thread::available_parallelism()
-        .map_or(2, |n| n.get())
-        .min(files.len().max(1));
-    let mut results: Vec<Option<Result<FileMerge, FileError>>> =
-        (0..files.len()).map(|_| None).collect();
-    let next = std::sync::atomic::AtomicUsize::new(0);
-    let slots = std::sync::Mutex::new(&mut results);
-    std::thread::scope(|s| {
-        for _ in 0..threads {
-            s.spawn(|| {
-                loop {
-                    let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                    if i >= files.len() {
-                        break;
-                    }
-                    let r = read_file(&files[i], filter);
-                    slots.lock().expect("lock")[i] = Some(r);
-                }
-            });
-        }
-    });
-    results
-        .into_iter()
-        .map(|r| r.expect("every file was read"))
-        .collect()
+    super::in_parallel(files, |f| read_file(f, filter))
 }
 
 /// Merges several files' groups into one set of groups.

@@ -4,14 +4,25 @@
 //! one row per file) and records what the table was computed from. Files
 //! that cannot be read are returned as errors — never silently dropped.
 
+pub mod ab;
 pub mod csvfile;
 pub mod dstat;
+pub mod file_kind;
+pub mod fio;
 pub mod hdr;
 pub mod iperf2;
 pub mod iperf3;
+pub mod jtl;
 pub mod latency;
+pub mod locust;
 pub mod parser;
+pub mod pgbench;
+pub mod printed;
+pub mod redis;
+pub mod samples;
 pub mod stats;
+pub mod sysbench;
+pub mod wrk;
 
 use std::path::{Path, PathBuf};
 
@@ -26,6 +37,15 @@ static PARSERS: &[&dyn parser::Parser] = &[
     &iperf2::Iperf2,
     &dstat::Dstat,
     &csvfile::CsvParser,
+    &samples::Samples,
+    &pgbench::Pgbench,
+    &wrk::Wrk,
+    &ab::Ab,
+    &sysbench::Sysbench,
+    &redis::RedisBenchmark,
+    &locust::Locust,
+    &fio::Fio,
+    &jtl::Jtl,
 ];
 
 /// A problem in one input file, with the line when there is one.
@@ -192,6 +212,38 @@ impl<T> Parsed<T> {
             .map(|(f, _)| f.display().to_string())
             .collect()
     }
+}
+
+/// `read` of every file, on all cores (a file per thread at a time);
+/// results in the order given.
+fn in_parallel<T: Send>(
+    files: &[PathBuf],
+    read: impl Fn(&Path) -> Result<T, FileError> + Sync,
+) -> Vec<Result<T, FileError>> {
+    let threads = std::thread::available_parallelism()
+        .map_or(2, |n| n.get())
+        .min(files.len().max(1));
+    let mut results: Vec<Option<Result<T, FileError>>> = (0..files.len()).map(|_| None).collect();
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let slots = std::sync::Mutex::new(&mut results);
+    std::thread::scope(|s| {
+        for _ in 0..threads {
+            s.spawn(|| {
+                loop {
+                    let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    if i >= files.len() {
+                        break;
+                    }
+                    let r = read(&files[i]);
+                    slots.lock().expect("lock")[i] = Some(r);
+                }
+            });
+        }
+    });
+    results
+        .into_iter()
+        .map(|r| r.expect("every file was read"))
+        .collect()
 }
 
 fn sequential<T>(

@@ -78,6 +78,8 @@ impl Kind {
         let text = |v: &J| v.as_str().map(str::to_string);
         match (self, v) {
             (Kind::Text, J::String(s)) => Some(Value::Text(s.clone())),
+            // A column by its number: `latency = 3`.
+            (Kind::Text, J::Number(n)) => Some(Value::Text(n.to_string())),
             (Kind::Texts, J::String(s)) => Some(Value::Texts(vec![s.clone()])),
             (Kind::Texts, J::Array(items)) => items
                 .iter()

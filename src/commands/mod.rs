@@ -32,7 +32,7 @@ fn completions(shell: clap_complete::Shell) -> Result<Exit> {
 
 pub fn run(command: Command) -> Result<Exit> {
     match command {
-        Command::Init { dir } => init::run(&dir),
+        Command::Init { dir, example, list } => init::command(&dir, example.as_deref(), list),
         Command::Completions { shell } => completions(shell),
         Command::Validate { plan } => validate::run(&plan),
         Command::DelayLine {

@@ -84,7 +84,7 @@ pub fn make_with(mut graph: Graph, paths: Paths, state: State, new_trial: bool) 
     let mut changes = diff::diff(&graph, &state, &refresh, new_trial);
     let begins = changes.changes.iter().any(|c| {
         c.id.node()
-            .is_some_and(|id| id.what == crate::graph::What::Series)
+            .is_some_and(|id| *id.what() == crate::graph::What::Series)
             && c.action == diff::Action::Create
     });
     if begins && state.series.as_ref().is_some_and(|s| s.seed != fresh_seed) {
@@ -227,13 +227,13 @@ fn fold_series(planned: &Planned) -> Vec<Folded> {
     for (i, c) in planned.changes.changes.iter().enumerate() {
         // A node of a series' trial (in the plan, or in a trial no longer
         // in it), not the one an interrupted apply armed.
-        let Some(id) = c.id.node().filter(|id| id.slot.is_some()) else {
+        let Some(id) = c.id.node().filter(|id| id.slot().is_some()) else {
             continue;
         };
         if c.finishes().is_some() {
             continue;
         }
-        let group = (id.what != crate::graph::What::Trial).then(|| id.without_slot());
+        let group = (*id.what() != crate::graph::What::Trial).then(|| id.without_slot());
         match out
             .iter_mut()
             .find(|f| f.action == c.action && f.group == group)
@@ -254,7 +254,7 @@ fn fold_series(planned: &Planned) -> Vec<Folded> {
                 let labels: Vec<String> = f
                     .members
                     .iter()
-                    .filter_map(|&i| planned.changes.changes[i].id.node()?.slot.as_ref())
+                    .filter_map(|&i| planned.changes.changes[i].id.node()?.slot())
                     .map(ToString::to_string)
                     .collect();
                 let shown = if labels.len() > 12 {

@@ -266,11 +266,11 @@ type HostActions<'a> = HashMap<&'a str, Action>;
 /// Whatever the state has and the graph lacks is destroyed (a node's
 /// outputs stay in its trial).
 fn gone(graph: &Graph, state: &State, out: &mut Changes) {
-    let in_graph: std::collections::HashSet<String> =
+    let in_graph: std::collections::HashSet<&str> =
         graph.dag.node_weights().map(|n| n.id.key()).collect();
     for name in state.hosts.keys() {
         let id = NodeId::host(name);
-        if !in_graph.contains(&id.key()) {
+        if !in_graph.contains(id.key()) {
             out.changes.push(Change {
                 id: ChangeId::Node(id),
                 host: name.clone(),
@@ -281,7 +281,7 @@ fn gone(graph: &Graph, state: &State, out: &mut Changes) {
         }
     }
     for (key, s) in &state.steps {
-        if !in_graph.contains(key) {
+        if !in_graph.contains(key.as_str()) {
             let id = match &s.step {
                 Some(step) => ChangeId::Node(NodeId::step(step, &s.host)),
                 None => ChangeId::Recorded(key.clone()),
@@ -296,7 +296,7 @@ fn gone(graph: &Graph, state: &State, out: &mut Changes) {
         }
     }
     for (key, n) in &state.nodes {
-        if !in_graph.contains(key) {
+        if !in_graph.contains(key.as_str()) {
             out.changes.push(Change {
                 id: n
                     .id

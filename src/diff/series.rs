@@ -314,7 +314,7 @@ impl Slots<'_> {
     fn current(&self, n: &Node, trial: &str) -> bool {
         self.state
             .nodes
-            .get(&n.id.key())
+            .get(n.id.key())
             .is_some_and(|p| p.hash == n.hash && p.trial == trial)
     }
 

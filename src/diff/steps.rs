@@ -23,7 +23,7 @@ fn verdict(
     state: &State,
     host_action: &HostActions,
 ) -> Option<(Action, String)> {
-    let previous = state.steps.get(&node.id.key());
+    let previous = state.steps.get(node.id.key());
     let host_instance = state.hosts.get(node.host()).map(|h| h.instance.as_str());
     // Addresses known only after apply: the step changes when a host it
     // names is (re)created, or when the address it used changed.

@@ -166,7 +166,7 @@ impl Nodes<'_> {
     }
 
     fn previous(&self, n: &Node) -> Option<&NodeRecord> {
-        self.state.nodes.get(&n.id.key())
+        self.state.nodes.get(n.id.key())
     }
 
     /// Done for the latest trial, with the hash it has now.

@@ -126,7 +126,7 @@ pub struct Graph {
 impl Node {
     /// The host a host's or a step's node is for (`""` for the others).
     pub fn host(&self) -> &str {
-        match &self.id.what {
+        match self.id.what() {
             What::Host { host } | What::Step { host, .. } => host,
             _ => "",
         }
@@ -210,7 +210,7 @@ impl Graph {
                 out,
                 "  n{} [label=\"{}\", shape={shape}];",
                 i.index(),
-                dot_escaped(&n.id.key())
+                dot_escaped(n.id.key())
             );
         }
         for e in self.dag.raw_edges() {

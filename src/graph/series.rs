@@ -190,7 +190,7 @@ pub(super) fn add(
             }
             let (trial_node, last) = add_slot(plan, dag, &config, head, index, &slot, trial);
             spec.slots.push(Slot {
-                id: NodeId::new(What::Trial).in_slot(&slot).key(),
+                id: NodeId::new(What::Trial).in_slot(&slot).key().to_string(),
                 point: pi,
                 repetition,
                 warmup,

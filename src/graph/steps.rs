@@ -27,6 +27,7 @@ pub(super) fn add(
     let mut step_nodes: Vec<Vec<NodeIndex>> = Vec::with_capacity(plan.steps.len());
     let mut last_on_host: HashMap<&str, NodeIndex> = HashMap::new();
     for (si, step) in plan.steps.iter().enumerate() {
+        let step_name: std::sync::Arc<str> = step.name.as_str().into();
         let sends = match Sends::of(step) {
             Ok(s) => s,
             Err(e) => {
@@ -44,15 +45,21 @@ pub(super) fn add(
                 }
                 None => continue,
             };
+            // The host's name as its node holds it: shared, not copied.
+            let host_node = host_nodes.get(host_name).copied();
+            let id = match host_node.and_then(|h| dag[h].id.host_name().cloned()) {
+                Some(shared) => NodeId::shared_step(&step_name, &shared),
+                None => NodeId::shared_step(&step_name, &host_name.as_str().into()),
+            };
             let idx = dag.add_node(Node {
                 slot: None,
-                id: NodeId::step(&step.name, host_name),
+                id,
                 summary: String::new(),
                 kind: NodeKind::Step { step: si },
                 hash,
                 payload,
             });
-            if let Some(&h) = host_nodes.get(host_name) {
+            if let Some(h) = host_node {
                 dag.add_edge(h, idx, ());
             }
             // A step that uses another host's address runs after that host exists.

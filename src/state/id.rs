@@ -4,18 +4,21 @@
 //! streams=4 #2`), and never parsed back: whoever needs a part of it asks
 //! the value.
 
+use std::sync::Arc;
+
 use serde::{Deserialize, Serialize};
 
 /// What a node is, with the names that tell it from its kind's others.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", tag = "kind")]
 pub enum What {
+    /// Host and step names are shared, not copied, by a plan's nodes.
     Host {
-        host: String,
+        host: Arc<str>,
     },
     Step {
-        step: String,
-        host: String,
+        step: Arc<str>,
+        host: Arc<str>,
     },
     /// Step `step` done on every host (`after`).
     Barrier {
@@ -51,13 +54,56 @@ pub struct SlotId {
     pub warmup: bool,
 }
 
-/// A node's identity.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub struct NodeId {
-    pub what: What,
+/// A node's identity. Its text (the state's key) is made once, when the
+/// identity is (a plan of 100,000 nodes looks nodes up by it), and the
+/// whole is shared, not copied, by the graph and the changes.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(from = "Parts", into = "Parts")]
+pub struct NodeId(Arc<Inner>);
+
+#[derive(Debug)]
+struct Inner {
+    what: What,
+    slot: Option<SlotId>,
+    key: String,
+}
+
+/// An identity as the state writes it: its parts (its key is made again).
+#[derive(Serialize, Deserialize)]
+struct Parts {
+    what: What,
     /// A series' trial and its nodes: which trial of the series.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub slot: Option<SlotId>,
+    slot: Option<SlotId>,
+}
+
+impl From<Parts> for NodeId {
+    fn from(p: Parts) -> Self {
+        NodeId::of(p.what, p.slot)
+    }
+}
+
+impl From<NodeId> for Parts {
+    fn from(id: NodeId) -> Self {
+        Parts {
+            what: id.0.what.clone(),
+            slot: id.0.slot.clone(),
+        }
+    }
+}
+
+impl PartialEq for NodeId {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.key == other.0.key
+    }
+}
+
+impl Eq for NodeId {}
+
+impl std::hash::Hash for NodeId {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.0.key.hash(state);
+    }
 }
 
 /// The stage a node belongs to, as progress is shown.
@@ -94,36 +140,64 @@ impl Phase {
 }
 
 impl NodeId {
+    fn of(what: What, slot: Option<SlotId>) -> NodeId {
+        let key = match (&slot, &what) {
+            (None, what) => what.to_string(),
+            (Some(s), What::Trial) => format!("trial {s}"),
+            (Some(s), what) => format!("{what} @ {s}"),
+        };
+        NodeId(Arc::new(Inner { what, slot, key }))
+    }
+
+    pub fn what(&self) -> &What {
+        &self.0.what
+    }
+
+    /// A series' trial and its nodes: which trial of the series.
+    pub fn slot(&self) -> Option<&SlotId> {
+        self.0.slot.as_ref()
+    }
+
     pub fn new(what: What) -> NodeId {
-        NodeId { what, slot: None }
+        NodeId::of(what, None)
     }
 
     pub fn host(host: &str) -> NodeId {
-        NodeId::new(What::Host {
-            host: host.to_string(),
-        })
+        NodeId::new(What::Host { host: host.into() })
     }
 
     pub fn step(step: &str, host: &str) -> NodeId {
+        NodeId::shared_step(&step.into(), &host.into())
+    }
+
+    /// A step's node of names the caller already holds (no copy).
+    pub fn shared_step(step: &Arc<str>, host: &Arc<str>) -> NodeId {
         NodeId::new(What::Step {
-            step: step.to_string(),
-            host: host.to_string(),
+            step: step.clone(),
+            host: host.clone(),
         })
     }
 
-    pub fn in_slot(mut self, slot: &SlotId) -> NodeId {
-        self.slot = Some(slot.clone());
-        self
+    /// A host's name, when this is a host's or a step's node.
+    pub fn host_name(&self) -> Option<&Arc<str>> {
+        match &self.0.what {
+            What::Host { host } | What::Step { host, .. } => Some(host),
+            _ => None,
+        }
+    }
+
+    pub fn in_slot(self, slot: &SlotId) -> NodeId {
+        NodeId::of(self.0.what.clone(), Some(slot.clone()))
     }
 
     /// The same node outside any slot: what a series' trials have in
     /// common (`analyze tcp`), for showing them as one line.
     pub fn without_slot(&self) -> NodeId {
-        NodeId::new(self.what.clone())
+        NodeId::new(self.0.what.clone())
     }
 
     pub fn phase(&self) -> Phase {
-        match &self.what {
+        match &self.0.what {
             What::Host { .. } => Phase::Hosts,
             What::Step { .. } | What::Barrier { .. } => Phase::Configure,
             What::Trial | What::Test { .. } => Phase::Trial,
@@ -138,8 +212,8 @@ impl NodeId {
     }
 
     /// The state's key: the text this node is shown as.
-    pub fn key(&self) -> String {
-        self.to_string()
+    pub fn key(&self) -> &str {
+        &self.0.key
     }
 }
 
@@ -179,11 +253,7 @@ impl std::fmt::Display for NodeId {
     /// `trial streams=4 #2` for a slot's trial, `analyze x @ streams=4 #2`
     /// for its other nodes.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match (&self.slot, &self.what) {
-            (None, what) => write!(f, "{what}"),
-            (Some(s), What::Trial) => write!(f, "trial {s}"),
-            (Some(s), what) => write!(f, "{what} @ {s}"),
-        }
+        f.write_str(&self.0.key)
     }
 }
 

@@ -410,7 +410,7 @@ impl Op {
     /// with `hash`.
     pub fn node(id: &id::NodeId, hash: String, trial: &str) -> Op {
         Op::Node {
-            id: id.key(),
+            id: id.key().to_string(),
             node: NodeRecord {
                 hash,
                 trial: trial.to_string(),

@@ -37,23 +37,7 @@ fn csv_rows(r: &Run) -> Vec<HashMap<String, String>> {
 
 /// The CSV table as rows of header → cell, whatever the exit status.
 fn table_rows(r: &Run) -> Vec<HashMap<String, String>> {
-    let mut reader = csv::Reader::from_reader(r.stdout.as_bytes());
-    let headers: Vec<String> = reader
-        .headers()
-        .unwrap()
-        .iter()
-        .map(str::to_string)
-        .collect();
-    reader
-        .records()
-        .map(|rec| {
-            headers
-                .iter()
-                .cloned()
-                .zip(rec.unwrap().iter().map(str::to_string))
-                .collect()
-        })
-        .collect()
+    crate::common::csv_rows(&r.stdout)
 }
 
 fn close(got: &str, want: f64, what: &str) {

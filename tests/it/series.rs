@@ -86,15 +86,7 @@ fn row(
     figure: &str,
 ) -> std::collections::HashMap<String, String> {
     let text = p.read(&format!("trials/sw/{id}/analysis/val.csv"));
-    let mut r = csv::Reader::from_reader(text.as_bytes());
-    let headers: Vec<String> = r.headers().unwrap().iter().map(str::to_string).collect();
-    for rec in r.records() {
-        let rec = rec.unwrap();
-        let m: std::collections::HashMap<String, String> = headers
-            .iter()
-            .cloned()
-            .zip(rec.iter().map(str::to_string))
-            .collect();
+    for m in crate::common::csv_rows(&text) {
         if m["size"] == size && m["source"] == host && m["figure"] == figure {
             return m;
         }
@@ -649,10 +641,12 @@ files = "*/t/v.csv"
 #[test]
 fn plan_folds_nodes_of_the_series_by_identity() {
     let p = Project::new();
-    let plan = sweep_plan("1, 2", 2, "\"csv\"");
-    let plan = format!(
-        "{plan}\n[[analyze]]\nname = \"val-rx\"\nparser = \"csv\"\nfiles = \"*/t/v.csv\"\nformats = [\"csv\"]\n"
+    // `val-rx` declared before `val`: the text of one starts the other's.
+    let plan = sweep_plan("1, 2", 2, "\"csv\"").replace(
+        "[[analyze]]\nname = \"val\"",
+        "[[analyze]]\nname = \"val-rx\"\nparser = \"csv\"\nfiles = \"*/t/v.csv\"\nformats = [\"csv\"]\n[[analyze]]\nname = \"val\"",
     );
+    assert!(plan.contains("val-rx"));
     p.write("p.toml", &plan);
     let r = p.run(&["plan", "p.toml", "--no-color"]);
     assert_eq!(r.code, 0, "{r:?}");

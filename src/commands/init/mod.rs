@@ -1,6 +1,9 @@
 //! `runner init [DIR]`: a starter plan that `runner apply` runs as is (local
 //! hosts, a step, a monitor, an armed test, a collect and an analysis),
-//! with its resource. Nothing is overwritten.
+//! with its resource; `runner init --example NAME [DIR]` one of the ready
+//! plans for the load tools (`runner init --list`). Nothing is overwritten.
+
+mod examples;
 
 use std::path::Path;
 
@@ -12,8 +15,52 @@ const FILES: &[(&str, &str)] = &[
     ("resources/probe.env.j2", include_str!("probe.env.j2")),
 ];
 
-pub fn run(dir: &Path) -> Result<Exit> {
-    let existing: Vec<String> = FILES
+/// Every example, a line each.
+/// `runner init [--example NAME | --list] [DIR]`.
+pub fn command(dir: &Path, example: Option<&str>, list: bool) -> Result<Exit> {
+    match (example, list) {
+        (_, true) => self::list(),
+        (Some(name), false) => self::example(name, dir),
+        (None, false) => run(dir),
+    }
+}
+
+fn list() -> Result<Exit> {
+    for e in examples::EXAMPLES {
+        crate::out::outln!("{:<15} {}", e.name, e.about);
+    }
+    Ok(Exit::Success)
+}
+
+/// Example `name`'s files into `dir`.
+fn example(name: &str, dir: &Path) -> Result<Exit> {
+    let Some(e) = examples::find(name) else {
+        let names: Vec<&str> = examples::EXAMPLES.iter().map(|e| e.name).collect();
+        return Err(Error::msg(format!("no example `{name}`")).help(
+            match crate::diag::did_you_mean(name, names.iter().copied()) {
+                Some(d) => format!("{d} (`runner init --list` lists them)"),
+                None => format!("the examples are {}", names.join(", ")),
+            },
+        ));
+    };
+    write_files(dir, e.files)?;
+    let shown = crate::paths::shown(dir);
+    let shown = if shown.is_empty() {
+        ".".to_string()
+    } else {
+        shown
+    };
+    crate::out::outln!(
+        "Wrote example `{}` into {shown}: {}\n\nNext:\n  cd {shown} && runner apply plan.toml --yes",
+        e.name,
+        e.about,
+    );
+    Ok(Exit::Success)
+}
+
+/// `files` into `dir`, none of them there before.
+fn write_files(dir: &Path, files: &[(&str, &str)]) -> Result<()> {
+    let existing: Vec<String> = files
         .iter()
         .map(|(f, _)| dir.join(f))
         .filter(|p| p.exists())
@@ -27,13 +74,18 @@ pub fn run(dir: &Path) -> Result<Exit> {
         ))
         .help("run `runner init` in an empty directory, or name one: `runner init my-test`"));
     }
-    for (file, text) in FILES {
+    for (file, text) in files {
         let path = dir.join(file);
         if let Some(parent) = path.parent() {
             fs_err::create_dir_all(parent)?;
         }
         fs_err::write(&path, text)?;
     }
+    Ok(())
+}
+
+pub fn run(dir: &Path) -> Result<Exit> {
+    write_files(dir, FILES)?;
     let shown = crate::paths::shown(dir);
     let cd = if shown.is_empty() || shown == "." {
         String::new()
@@ -41,7 +93,7 @@ pub fn run(dir: &Path) -> Result<Exit> {
         format!("cd {shown} && ")
     };
     crate::out::outln!(
-        "Wrote a starter plan: {}plan.toml and resources/probe.env.j2.\n\nNext:\n  {cd}runner plan plan.toml          # preview\n  runner apply plan.toml --yes      # 3 local hosts, a trial, tables in trials/starter/\n  runner destroy plan.toml --yes    # stop the hosts",
+        "Wrote a starter plan: {}plan.toml and resources/probe.env.j2.\n\nNext:\n  {cd}runner plan plan.toml          # preview\n  runner apply plan.toml --yes      # 3 local hosts, a trial, tables in trials/starter/\n  runner destroy plan.toml --yes    # stop the hosts\n\nReady plans for fio, pgbench, sysbench, wrk/ab, redis-benchmark and Locust: `runner init --list`.",
         if cd.is_empty() {
             String::new()
         } else {
