@@ -13,7 +13,7 @@ use super::file_kind::{self, FileKind};
 use super::parser::{Declaration, Options, Parser, Refusal};
 use super::printed::{self, Fig, How, Record};
 use super::samples::{self, Spec};
-use super::{Analysed, FileError, Found, Group, Parsed, latency, sequential};
+use super::{Analysed, FileError, Found, Group, latency};
 
 pub struct Ab;
 
@@ -96,25 +96,35 @@ impl Parser for Ab {
         };
         match kind {
             KindOf::Gnuplot => samples::analyze_spec(spec(opts), &readable, &opts.windows, found),
-            KindOf::Report | KindOf::Percentiles => {
-                let read = if kind == KindOf::Report {
-                    read_report
-                } else {
-                    read_percentiles
-                };
-                let parsed = Parsed::new(&readable, sequential(read), &mut found.errors);
-                if !parsed.any() {
-                    return (None, parsed.read_files());
+            KindOf::Report => printed::analyze(
+                "HTTP load (ApacheBench)",
+                None,
+                &readable,
+                |p: &Path| read_report(p).map(|r| vec![r]),
+                found,
+            ),
+            KindOf::Percentiles => {
+                let asked = latency::asked(opts);
+                let whole: Vec<f64> = asked.iter().copied().filter(|p| p.fract() == 0.0).collect();
+                // The default list's 99.9 and 99.99 are simply not in it.
+                if whole.len() < asked.len() && opts.numbers("percentiles").is_some() {
+                    let left: Vec<String> = asked
+                        .iter()
+                        .filter(|p| p.fract() != 0.0)
+                        .map(|p| latency::name(*p))
+                        .collect();
+                    found.problems.push(format!(
+                        "ab's -e CSV has whole percents only: {} left out",
+                        left.join(", ")
+                    ));
                 }
-                let t = printed::table(
+                printed::analyze(
                     "HTTP load (ApacheBench)",
                     None,
                     &readable,
-                    &parsed,
-                    std::slice::from_ref,
+                    |p: &Path| read_percentiles(p, &whole).map(|r| vec![r]),
                     found,
-                );
-                (Some(t), parsed.read_files())
+                )
             }
         }
     }
@@ -223,8 +233,9 @@ pub fn read_report(path: &Path) -> Result<Record, FileError> {
     Ok(Record { key: None, figs })
 }
 
-/// `-e`'s CSV: `Percentage served,Time in ms`, a row per percent.
-pub fn read_percentiles(path: &Path) -> Result<Record, FileError> {
+/// `-e`'s CSV (`Percentage served,Time in ms`, a row per percent): the
+/// percents `asked`.
+pub fn read_percentiles(path: &Path, asked: &[f64]) -> Result<Record, FileError> {
     let text = fs_err::read_to_string(path).map_err(|e| FileError::whole(path, e.to_string()))?;
     let mut figs = Vec::new();
     for (i, line) in text.lines().enumerate().skip(1) {
@@ -235,7 +246,7 @@ pub fn read_percentiles(path: &Path) -> Result<Record, FileError> {
             .split_once(',')
             .and_then(|(p, v)| Some((p.trim().parse::<f64>().ok()?, v.trim().parse::<f64>().ok()?)))
             .ok_or_else(|| FileError::at(path, i + 1, format!("`{line}`: expected PERCENT,MS")))?;
-        if [50.0, 90.0, 95.0, 99.0].contains(&p) {
+        if asked.contains(&p) {
             figs.push(Fig::new(&latency::name(p), Some("ms"), v, How::Alone));
         }
     }

@@ -35,6 +35,8 @@ static DECLARATION: Declaration = Declaration {
 #[derive(Debug, Clone)]
 pub struct Dir {
     job: String,
+    /// The job's place in its file, from 0.
+    index: usize,
     dir: &'static str,
     iops: f64,
     bw_bytes: f64,
@@ -66,31 +68,51 @@ impl Parser for Fio {
         let mut rows = Vec::new();
         let mut unmerged = false;
         for g in groups {
-            let dirs: Vec<&Dir> = parsed
-                .of(g)
-                .into_iter()
-                .flat_map(|(_, d)| d.iter())
-                .collect();
+            let files = parsed.of(g);
+            let several = files.len() > 1;
             for dir in ["read", "write", "trim"] {
-                let these: Vec<&Dir> = dirs.iter().copied().filter(|d| d.dir == dir).collect();
-                if these.is_empty() {
-                    continue;
-                }
-                if these.len() == 1 || these.iter().all(|d| d.bins.is_some()) {
-                    rows.push(merged_row(&g.label, &these, &asked));
-                } else {
-                    // No bins to merge: a row per job, fio's percentiles.
-                    unmerged = true;
-                    for d in these {
-                        rows.push(merged_row(&g.label, &[d], &asked));
+                let these: Vec<(String, &Dir)> = files
+                    .iter()
+                    .flat_map(|(f, dirs)| {
+                        dirs.iter()
+                            .filter(|d| d.dir == dir)
+                            .map(move |d| (job_name(f, d, several), d))
+                    })
+                    .collect();
+                match these.as_slice() {
+                    [] => {}
+                    [(name, d)] => rows.push(merged_row(&g.label, name, &[d], &asked)),
+                    _ if these.iter().all(|(_, d)| d.bins.is_some()) => {
+                        let all: Vec<&Dir> = these.iter().map(|(_, d)| *d).collect();
+                        let name = format!("{} jobs", all.len());
+                        rows.push(merged_row(&g.label, &name, &all, &asked));
+                    }
+                    _ => {
+                        // Not every job has bins: a row per job, fio's percentiles.
+                        unmerged = true;
+                        for (name, d) in &these {
+                            rows.push(merged_row(&g.label, name, &[d], &asked));
+                        }
                     }
                 }
             }
         }
+        let t = table(rows, &asked);
         if unmerged {
-            found.warnings.push("jobs without histogram bins (fio --output-format=json, not json+) are rows of their own: their percentiles cannot be merged".into());
+            let note = "Jobs of a direction are rows of their own where one of them has no histogram bins (fio --output-format=json, not json+): percentiles cannot be merged without them.";
+            found.notices.push(note.into());
         }
-        (Some(table(rows, &asked)), parsed.read_files())
+        (Some(t), parsed.read_files())
+    }
+}
+
+/// A job's name in its row: fio's `jobname` and its place in the file
+/// (numjobs repeats the name), and the file where a row merges several.
+fn job_name(file: &Path, d: &Dir, several: bool) -> String {
+    let job = format!("{} #{}", d.job, d.index + 1);
+    match file.file_name() {
+        Some(f) if several => format!("{}: {job}", f.to_string_lossy()),
+        _ => job,
     }
 }
 
@@ -112,11 +134,7 @@ fn percentile(bins: &BTreeMap<u64, u64>, p: f64) -> Option<f64> {
 /// A row from jobs of one direction: rates and counts added, means
 /// weighted by their I/Os, percentiles from the merged bins (or fio's own
 /// for one job without bins).
-fn merged_row(label: &str, dirs: &[&Dir], asked: &[f64]) -> Vec<Cell> {
-    let job = match dirs {
-        [one] => one.job.clone(),
-        many => format!("{} jobs", many.len()),
-    };
+fn merged_row(label: &str, job: &str, dirs: &[&Dir], asked: &[f64]) -> Vec<Cell> {
     let mean = |k: usize| {
         let n: f64 = dirs.iter().map(|d| d.means[k].0).sum();
         (n > 0.0).then(|| {
@@ -138,7 +156,7 @@ fn merged_row(label: &str, dirs: &[&Dir], asked: &[f64]) -> Vec<Cell> {
     let f = |v: Option<f64>| v.map_or(Cell::Empty, Cell::Float);
     let mut row = vec![
         Cell::Text(label.to_string()),
-        Cell::Text(job),
+        Cell::Text(job.to_string()),
         Cell::Text(dirs[0].dir.to_string()),
         Cell::Int(dirs.len() as i128),
         Cell::Float(dirs.iter().map(|d| d.ios).sum()),
@@ -215,7 +233,10 @@ pub fn read_file(path: &Path) -> Result<Vec<Dir>, FileError> {
             if ios == 0.0 && d["iops"].as_f64().unwrap_or(0.0) == 0.0 {
                 continue;
             }
-            out.push(direction(&name, dir, d, path)?);
+            out.push(Dir {
+                index: i,
+                ..direction(&name, dir, d, path)?
+            });
         }
     }
     if out.is_empty() {
@@ -255,6 +276,7 @@ fn direction(job: &str, dir: &'static str, d: &Value, path: &Path) -> Result<Dir
         ),
     };
     Ok(Dir {
+        index: 0,
         job: job.to_string(),
         dir,
         iops: d["iops"].as_f64().unwrap_or(0.0),

@@ -8,6 +8,7 @@
 
 use std::path::Path;
 
+use super::file_kind::{self, FileKind};
 use super::parser::{Declaration, Options, Parser};
 use super::printed::{self, Fig, How, Record};
 use super::{Analysed, FileError, Found, Group};
@@ -20,7 +21,7 @@ static DECLARATION: Declaration = Declaration {
     reads: "Locust --csv stats (*_stats.csv) or --csv-full-history (*_stats_history.csv): a row per endpoint; percentiles per host only",
     options: &[],
     keys: &["source", "endpoint"],
-    headline: &["requests/s", "99%"],
+    headline: &["requests/s", "p99"],
     histograms: false,
     spans_tests: false,
 };
@@ -31,13 +32,49 @@ impl Parser for Locust {
     }
 
     fn analyze(&self, groups: &[Group], opts: &Options, found: &mut Found) -> Analysed {
+        let Some((_, readable)) = file_kind::one_kind::<KindOf>(groups, found) else {
+            return (None, Vec::new());
+        };
         printed::analyze(
             "Locust",
             Some("endpoint"),
-            groups,
+            &readable,
             |p: &Path| read_file(p, &opts.windows),
             found,
         )
+    }
+}
+
+/// Which of Locust's CSVs a file is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum KindOf {
+    Stats,
+    History,
+}
+
+impl FileKind for KindOf {
+    const TOOL: &'static str = "Locust";
+
+    fn of(path: &Path) -> Result<KindOf, FileError> {
+        let head = file_kind::head(path)?;
+        let header = head.lines().next().unwrap_or("");
+        let has = |c: &str| header.split(',').any(|h| h.trim_matches('"') == c);
+        match (has("Type") && has("Name"), has("Timestamp")) {
+            (true, false) => Ok(KindOf::Stats),
+            (true, true) => Ok(KindOf::History),
+            (false, _) => Err(FileError::at(
+                path,
+                1,
+                "not Locust's stats CSV: no `Type` and `Name` columns (give *_stats.csv or *_stats_history.csv)".into(),
+            )),
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            KindOf::Stats => "a stats CSV (*_stats.csv)",
+            KindOf::History => "a history CSV (*_stats_history.csv)",
+        }
     }
 }
 
@@ -72,7 +109,11 @@ fn figures(headers: &[String], row: &[&str], history: bool) -> Vec<Fig> {
                 Some("bytes"),
                 How::Mean("requests"),
             ),
-            p if p.ends_with('%') && !history => (p.to_string(), Some("ms"), How::Alone),
+            p if p.ends_with('%') && !history => (
+                format!("p{}", p.trim_end_matches('%')),
+                Some("ms"),
+                How::Alone,
+            ),
             _ => continue,
         };
         figs.push(Fig::new(&name, unit, v, how));

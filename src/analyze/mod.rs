@@ -77,9 +77,11 @@ impl std::fmt::Display for FileError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         // Messages may quote a log's bytes: never send raw control bytes to a terminal.
         let message = escape_controls(&self.message);
+        // A file name may hold a line break: keep the error on one line.
+        let file = escape_controls(&self.file.display().to_string()).replace('\n', "\\n");
         match self.line {
-            Some(l) => write!(f, "{}:{l}: error: {message}", self.file.display()),
-            None => write!(f, "{}: error: {message}", self.file.display()),
+            Some(l) => write!(f, "{file}:{l}: error: {message}"),
+            None => write!(f, "{file}: error: {message}"),
         }
     }
 }

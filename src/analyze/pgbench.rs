@@ -143,7 +143,29 @@ struct Summary {
     connect_ms: Option<f64>,
     lag_avg_ms: Option<f64>,
     lag_max_ms: Option<f64>,
+    /// `--latency-limit` with `-R`: transactions skipped (too late to start).
+    skipped: Option<f64>,
+    /// `--latency-limit`: transactions above it.
+    above_limit: Option<f64>,
 }
+
+/// Each figure of a summary, by name: to tell one that only some files
+/// have (it is left empty when merged).
+/// A summary's figure.
+type Get = fn(&Summary) -> Option<f64>;
+
+const FIGURES: &[(&str, Get)] = &[
+    ("clients", |s| s.clients),
+    ("threads", |s| s.threads),
+    ("failed", |s| s.failed),
+    ("skipped", |s| s.skipped),
+    ("above the latency limit", |s| s.above_limit),
+    ("latency average", |s| s.latency_avg_ms),
+    ("latency stddev", |s| s.latency_stddev_ms),
+    ("initial connection time", |s| s.connect_ms),
+    ("lag average", |s| s.lag_avg_ms),
+    ("lag max", |s| s.lag_max_ms),
+];
 
 /// The first number in `text` (`4.078 ms`, `0 (0.000%)`).
 fn first_number(text: &str) -> Option<f64> {
@@ -165,6 +187,8 @@ fn read_summary(path: &Path) -> Result<Summary, FileError> {
             "number of threads" => s.threads = v,
             "number of transactions actually processed" => s.transactions = v,
             "number of failed transactions" => s.failed = v,
+            "number of transactions skipped" => s.skipped = v,
+            k if k.starts_with("number of transactions above the") => s.above_limit = v,
             "tps" => s.tps = v,
             "latency average" => s.latency_avg_ms = v,
             "latency stddev" => s.latency_stddev_ms = v,
@@ -199,7 +223,13 @@ fn merge_summaries(parts: &[&Summary]) -> Summary {
         return (*one).clone();
     }
     let sum = |f: fn(&Summary) -> Option<f64>| -> Option<f64> { parts.iter().map(|s| f(s)).sum() };
-    let max = |f: fn(&Summary) -> Option<f64>| parts.iter().filter_map(|s| f(s)).reduce(f64::max);
+    let max = |f: fn(&Summary) -> Option<f64>| {
+        parts
+            .iter()
+            .map(|s| f(s))
+            .collect::<Option<Vec<f64>>>()
+            .and_then(|v| v.into_iter().reduce(f64::max))
+    };
     let n = sum(|s| s.transactions).unwrap_or(0.0);
     let weighted = |f: fn(&Summary) -> Option<f64>| -> Option<f64> {
         let parts: Option<Vec<(f64, f64)>> = parts
@@ -233,6 +263,8 @@ fn merge_summaries(parts: &[&Summary]) -> Summary {
         connect_ms: max(|s| s.connect_ms),
         lag_avg_ms: weighted(|s| s.lag_avg_ms),
         lag_max_ms: max(|s| s.lag_max_ms),
+        skipped: sum(|s| s.skipped),
+        above_limit: sum(|s| s.above_limit),
     }
 }
 
@@ -247,6 +279,8 @@ fn summaries(groups: &[Group], found: &mut Found) -> Analysed {
         Column::int("threads", None),
         Column::int("transactions", None),
         Column::int("failed", None),
+        Column::int("skipped", None),
+        Column::int("above the latency limit", None),
         Column::float("tps", Some("1/s"), 2),
         Column::float("latency average", Some("ms"), 3),
         Column::float("latency stddev", Some("ms"), 3),
@@ -260,6 +294,21 @@ fn summaries(groups: &[Group], found: &mut Found) -> Analysed {
         if parts.is_empty() {
             continue;
         }
+        let some: Vec<&str> = FIGURES
+            .iter()
+            .filter(|(_, get)| {
+                let n = parts.iter().filter(|s| get(s).is_some()).count();
+                n > 0 && n < parts.len()
+            })
+            .map(|(name, _)| *name)
+            .collect();
+        if !some.is_empty() {
+            found.problems.push(format!(
+                "{}: left empty, as only some of its summaries have them: {}",
+                g.label,
+                some.join(", ")
+            ));
+        }
         let s = merge_summaries(&parts);
         let int = |v: Option<f64>| v.map_or(Cell::Empty, |x| Cell::Int(x as i128));
         let f = |v: Option<f64>| v.map_or(Cell::Empty, Cell::Float);
@@ -269,6 +318,8 @@ fn summaries(groups: &[Group], found: &mut Found) -> Analysed {
             int(s.threads),
             int(s.transactions),
             int(s.failed),
+            int(s.skipped),
+            int(s.above_limit),
             f(s.tps),
             f(s.latency_avg_ms),
             f(s.latency_stddev_ms),
@@ -292,6 +343,9 @@ fn summaries(groups: &[Group], found: &mut Found) -> Analysed {
 #[derive(Debug, Clone, Default)]
 struct Agg {
     intervals: Vec<[f64; 9]>,
+    /// Whether the log has a schedule lag (pgbench -R): pgbench 15 writes
+    /// the lag's fields as zeros without it.
+    lag: bool,
 }
 
 fn read_aggregate(path: &Path) -> Result<Agg, FileError> {
@@ -332,6 +386,7 @@ fn read_aggregate(path: &Path) -> Result<Agg, FileError> {
     if out.intervals.is_empty() {
         return Err(FileError::whole(path, "no intervals".into()));
     }
+    out.lag = out.intervals.iter().any(|i| i[6] != 0.0 || i[7] != 0.0);
     Ok(out)
 }
 
@@ -342,13 +397,20 @@ fn aggregates(groups: &[Group], windows: &[Window], found: &mut Found) -> Analys
     }
     let mut rows = Vec::new();
     for g in groups {
-        let all: Vec<[f64; 9]> = parsed
-            .of(g)
-            .into_iter()
+        let files = parsed.of(g);
+        let all: Vec<[f64; 9]> = files
+            .iter()
             .flat_map(|(_, a)| a.intervals.iter().copied())
             .collect();
         if all.is_empty() {
             continue;
+        }
+        let lagged = files.iter().all(|(_, a)| a.lag);
+        if !lagged && files.iter().any(|(_, a)| a.lag) {
+            found.problems.push(format!(
+                "{}: the schedule lag is left empty: only some of its logs have one (pgbench -R)",
+                g.label
+            ));
         }
         // An interval's length: the least gap between starts of one file
         // (the files of several clients share the starts).
@@ -369,7 +431,7 @@ fn aggregates(groups: &[Group], windows: &[Window], found: &mut Found) -> Analys
             &mut found.problems,
         );
         for (label, inside) in cut {
-            rows.push(aggregate_row(label, &inside, length));
+            rows.push(aggregate_row(label, &inside, length, lagged));
         }
     }
     let columns = vec![
@@ -394,7 +456,7 @@ fn aggregates(groups: &[Group], windows: &[Window], found: &mut Found) -> Analys
     (Some(t), parsed.read_files())
 }
 
-fn aggregate_row(label: String, intervals: &[[f64; 9]], length: f64) -> Vec<Cell> {
+fn aggregate_row(label: String, intervals: &[[f64; 9]], length: f64, lagged: bool) -> Vec<Cell> {
     let n: f64 = intervals.iter().map(|i| i[1]).sum();
     let sum: f64 = intervals.iter().map(|i| i[2]).sum();
     let sum2: f64 = intervals.iter().map(|i| i[3]).sum();
@@ -412,6 +474,13 @@ fn aggregate_row(label: String, intervals: &[[f64; 9]], length: f64) -> Vec<Cell
             Cell::Empty
         }
     };
+    let lag = |v: f64| {
+        if lagged && some && v.is_finite() {
+            Cell::Float(v)
+        } else {
+            Cell::Empty
+        }
+    };
     let mean = sum / n;
     vec![
         Cell::Text(label),
@@ -422,8 +491,8 @@ fn aggregate_row(label: String, intervals: &[[f64; 9]], length: f64) -> Vec<Cell
         f((sum2 / n - mean * mean).max(0.0).sqrt()),
         f(min),
         f(max),
-        f(intervals.iter().map(|i| i[6]).sum::<f64>() / n),
-        f(intervals
+        lag(intervals.iter().map(|i| i[6]).sum::<f64>() / n),
+        lag(intervals
             .iter()
             .map(|i| i[7])
             .fold(f64::NEG_INFINITY, f64::max)),

@@ -53,9 +53,38 @@ pub struct Record {
     pub figs: Vec<Fig>,
 }
 
-/// The merged figures of several records (`None`: refused), and the names
-/// of the figures refused.
-fn merge(parts: &[&Record]) -> (Vec<(Fig, Option<f64>)>, Vec<String>) {
+/// Why a figure of several records is left empty.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Why {
+    /// A percentile or a spread: it does not add or average.
+    Alone,
+    /// A mean whose count (its weight) some record lacks.
+    NoWeight,
+    /// Some records have it and some do not: a sum of some would pass
+    /// for the whole.
+    Incomplete,
+}
+
+impl Why {
+    fn said(self) -> &'static str {
+        match self {
+            Why::Alone => {
+                "percentiles and spreads of several hosts (files) cannot be merged into one — not added, not averaged; keep the hosts apart (`by = [\"host\"]` / `--by file`), or read per-request samples (parser `samples`) whose histograms merge exactly"
+            }
+            Why::NoWeight => "means without the count to weight them are not averaged",
+            Why::Incomplete => {
+                "figures that only some of the files have are not merged (a sum of some would pass for all)"
+            }
+        }
+    }
+}
+
+/// Figures refused, each with why.
+type Refused = Vec<(Why, String)>;
+
+/// The merged figures of several records (`None`: refused), and the
+/// figures refused.
+fn merge(parts: &[&Record]) -> (Vec<(Fig, Option<f64>)>, Refused) {
     let mut names: Vec<&Fig> = Vec::new();
     for p in parts {
         for f in &p.figs {
@@ -71,26 +100,26 @@ fn merge(parts: &[&Record]) -> (Vec<(Fig, Option<f64>)>, Vec<String>) {
         .map(|fig| {
             let vals: Vec<f64> = parts.iter().filter_map(|p| value(p, &fig.name)).collect();
             let v = match (parts.len(), fig.how) {
-                (1, _) => vals.first().copied(),
-                (_, How::Alone) => {
-                    refused.push(format!("`{}`", fig.name));
-                    None
-                }
-                (_, How::Sum) => Some(vals.iter().sum()),
-                (_, How::Max) => vals.iter().copied().reduce(f64::max),
-                (_, How::Min) => vals.iter().copied().reduce(f64::min),
-                (_, How::Mean(weight)) => {
-                    let pairs: Option<Vec<(f64, f64)>> = parts
-                        .iter()
-                        .map(|p| Some((value(p, &fig.name)?, value(p, weight)?)))
-                        .collect();
-                    pairs.and_then(|ps| {
+                (1, _) => Ok(vals[0]),
+                (_, How::Alone) => Err(Why::Alone),
+                (n, _) if vals.len() < n => Err(Why::Incomplete),
+                (_, How::Sum) => Ok(vals.iter().sum()),
+                (_, How::Max) => Ok(vals.iter().copied().fold(f64::NEG_INFINITY, f64::max)),
+                (_, How::Min) => Ok(vals.iter().copied().fold(f64::INFINITY, f64::min)),
+                (_, How::Mean(weight)) => parts
+                    .iter()
+                    .map(|p| Some((value(p, &fig.name)?, value(p, weight)?)))
+                    .collect::<Option<Vec<(f64, f64)>>>()
+                    .and_then(|ps| {
                         let w: f64 = ps.iter().map(|(_, w)| w).sum();
                         (w > 0.0).then(|| ps.iter().map(|(v, w)| v * w).sum::<f64>() / w)
                     })
-                }
+                    .ok_or(Why::NoWeight),
             };
-            ((*fig).clone(), v)
+            if let Err(why) = v {
+                refused.push((why, format!("`{}`", fig.name)));
+            }
+            ((*fig).clone(), v.ok())
         })
         .collect();
     (merged, refused)
@@ -153,7 +182,7 @@ pub fn merged<T>(
     found: &mut Found,
 ) -> Vec<Merged> {
     let mut rows = Vec::new();
-    let mut refused_in: Vec<String> = Vec::new();
+    let mut refused_in: Vec<(Why, String)> = Vec::new();
     for g in groups {
         let recs: Vec<&Record> = parsed
             .of(g)
@@ -169,14 +198,16 @@ pub fn merged<T>(
         for key in keys {
             let parts: Vec<&Record> = recs.iter().copied().filter(|r| r.key == key).collect();
             let (figs, refused) = merge(&parts);
-            if !refused.is_empty() {
-                refused_in.push(format!(
-                    "{}{}: {}",
-                    g.label,
-                    key.as_ref().map_or(String::new(), |k| format!(" / {k}")),
-                    refused.join(", ")
-                ));
-            }
+            let row = format!(
+                "{}{}",
+                g.label,
+                key.as_ref().map_or(String::new(), |k| format!(" / {k}"))
+            );
+            refused_in.extend(
+                refused
+                    .into_iter()
+                    .map(|(why, fig)| (why, format!("{row}: {fig}"))),
+            );
             rows.push(Merged {
                 source: g.label.clone(),
                 key,
@@ -184,11 +215,17 @@ pub fn merged<T>(
             });
         }
     }
-    if !refused_in.is_empty() {
-        found.problems.push(format!(
-            "percentiles of several hosts (files) cannot be merged into one — not added, not averaged: {}; keep them apart (`by = [\"host\"]` / `--by file`), or read per-request samples (parser `samples`) whose histograms merge exactly",
-            refused_in.join("; ")
-        ));
+    for why in [Why::Alone, Why::NoWeight, Why::Incomplete] {
+        let these: Vec<&str> = refused_in
+            .iter()
+            .filter(|(w, _)| *w == why)
+            .map(|(_, f)| f.as_str())
+            .collect();
+        if !these.is_empty() {
+            found
+                .problems
+                .push(format!("{}: {}", why.said(), these.join(", ")));
+        }
     }
     rows
 }

@@ -37,7 +37,7 @@ impl Parser for RedisBenchmark {
 pub fn read_file(path: &Path) -> Result<Vec<Record>, FileError> {
     let text = fs_err::read_to_string(path).map_err(|e| FileError::whole(path, e.to_string()))?;
     // Progress lines end in `\r` and are overwritten on a terminal.
-    let text = text.replace('\r', "\n");
+    let text = text.replace("\r\n", "\n").replace('\r', "\n");
     let recs = if text.trim_start().starts_with("\"test\"") {
         csv_records(&text, path)?
     } else {
@@ -70,7 +70,7 @@ fn csv_records(text: &str, path: &Path) -> Result<Vec<Record>, FileError> {
             })?;
             let (name, unit, how) = match h.as_str() {
                 "rps" => ("requests/s".to_string(), Some("1/s"), How::Sum),
-                "avg_latency_ms" => ("latency avg".into(), Some("ms"), How::Alone),
+                "avg_latency_ms" => ("latency avg".into(), Some("ms"), How::Mean("requests")),
                 "min_latency_ms" => ("latency min".into(), Some("ms"), How::Min),
                 "max_latency_ms" => ("latency max".into(), Some("ms"), How::Max),
                 other => (
@@ -92,11 +92,44 @@ fn csv_records(text: &str, path: &Path) -> Result<Vec<Record>, FileError> {
 /// The report: `====== SET ======`, `N requests completed in S seconds`,
 /// `throughput summary: R requests per second`, and the latency summary's
 /// header and values (`avg min p50 p95 p99 max`).
+/// A line of `-q`'s output: `SET: 80000.00 requests per second, p50=0.311 msec`.
+fn quiet(line: &str) -> Option<Record> {
+    let (name, rest) = line.split_once(": ")?;
+    let words: Vec<&str> = rest.split_whitespace().collect();
+    let ["requests", "per", "second,", ..] = words.get(1..)? else {
+        return None;
+    };
+    let mut figs = vec![Fig::new(
+        "requests/s",
+        Some("1/s"),
+        words[0].parse().ok()?,
+        How::Sum,
+    )];
+    for w in &words[4..] {
+        if let Some((p, v)) = w.split_once('=')
+            && let Ok(v) = v.parse()
+        {
+            figs.push(Fig::new(p, Some("ms"), v, How::Alone));
+        }
+    }
+    Some(Record {
+        key: Some(name.trim().to_string()),
+        figs,
+    })
+}
+
 fn report_records(text: &str) -> Vec<Record> {
     let mut out: Vec<Record> = Vec::new();
     let mut latency_header: Option<Vec<String>> = None;
     for line in text.lines() {
         let l = line.trim();
+        if l.is_empty() {
+            continue;
+        }
+        if let Some(rec) = quiet(l) {
+            out.push(rec);
+            continue;
+        }
         if let Some(name) = l
             .strip_prefix("======")
             .and_then(|x| x.strip_suffix("======"))

@@ -59,6 +59,9 @@ impl Parser for Sysbench {
             .zip(groups.iter().filter(|g| !parsed.of(g).is_empty()))
         {
             let parts: Vec<&Report> = parsed.of(g).into_iter().map(|(_, r)| r).collect();
+            if parts.len() > 1 {
+                exact_average(row);
+            }
             if parts.iter().any(|r| r.histogram.is_empty()) {
                 continue;
             }
@@ -69,8 +72,26 @@ impl Parser for Sysbench {
             }
         }
         let mut t = printed::table_of("sysbench", None, rows);
-        t.notes.push("Percentiles `pN`: from the latency histograms (--histogram=on) of the row's files, added bucket by bucket (exact), by sysbench's rule (the first bucket whose running count reaches ⌊N % of the events + 0.5⌋); `N percentile`: as sysbench printed it (without a histogram), one host's only.".into());
+        t.notes.push("Percentiles `pN`: with --histogram=on, from the latency histograms of the row's files added bucket by bucket (exact), by sysbench's rule (the value of the first bucket whose running count reaches ⌊N % of the events + 0.5⌋: a bucket's value can be above the max sysbench measured); without, as sysbench printed it, one host's only. The latency average of several files is their latency sum over their events.".into());
         (Some(t), parsed.read_files())
+    }
+}
+
+/// A merged row's latency average from the sum and the events (the
+/// averages sysbench prints are rounded to 2 decimals: weighting them
+/// would carry the rounding).
+fn exact_average(row: &mut printed::Merged) {
+    let get = |row: &printed::Merged, name: &str| {
+        row.figs
+            .iter()
+            .find(|(f, _)| f.name == name)
+            .and_then(|(_, v)| *v)
+    };
+    if let (Some(sum), Some(events)) = (get(row, "latency sum"), get(row, "events"))
+        && events > 0.0
+        && let Some((_, avg)) = row.figs.iter_mut().find(|(f, _)| f.name == "latency avg")
+    {
+        *avg = Some(sum / events);
     }
 }
 
@@ -185,12 +206,7 @@ pub fn parse(text: &str, path: &Path) -> Result<Report, FileError> {
                 figs.push(Fig::new(rate, Some("1/s"), r, How::Sum));
             }
         } else if let Some(p) = key.strip_suffix("th percentile") {
-            figs.push(Fig::new(
-                &format!("{p} percentile"),
-                Some("ms"),
-                num,
-                How::Alone,
-            ));
+            figs.push(Fig::new(&format!("p{p}"), Some("ms"), num, How::Alone));
         }
     }
     if let Some(bad) = figs.iter().find(|f| f.value.is_nan()) {
@@ -201,7 +217,7 @@ pub fn parse(text: &str, path: &Path) -> Result<Report, FileError> {
     }
     if !histogram.is_empty() {
         // The histogram gives every percentile exactly, and merges.
-        figs.retain(|f| !f.name.ends_with(" percentile"));
+        figs.retain(|f| f.how != How::Alone);
     }
     if !figs.iter().any(|f| f.name == "events") {
         return Err(FileError::whole(

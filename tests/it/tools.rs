@@ -181,12 +181,28 @@ fn pgbench_logs_summaries_and_aggregates() {
             &format!("pgbench summary {col} (printed)"),
         );
     }
-    let both = ok_rows(&[
+    // One run with -R, one without: no lag, no stddev in the second, so
+    // none in the merged row (said, exit 1).
+    let run = analyze(&[
         "--parser",
         "pgbench",
         "pgbench/pgbench_summary_rate.txt",
         "pgbench/pgbench_summary.txt",
     ]);
+    assert_eq!(run.code, 1, "{run:?}");
+    assert!(
+        run.stderr
+            .contains("only some of its summaries have them: latency stddev, lag average, lag max"),
+        "{run:?}"
+    );
+    let both = rows(&run);
+    assert_eq!(
+        (
+            both[0]["lag max (ms)"].as_str(),
+            both[0]["latency stddev (ms)"].as_str()
+        ),
+        ("", "")
+    );
     near(
         num(&both[0], "tps (1/s)"),
         285.666453 + 514.980743,
@@ -205,6 +221,14 @@ fn pgbench_logs_summaries_and_aggregates() {
     );
     let a = ok_rows(&["--parser", "pgbench", "pgbench/pgb_agg.25140"]);
     assert_eq!(num(&a[0], "transactions"), want["n"].as_f64().unwrap());
+    // Without -R pgbench 15 writes the lag's fields as zeros: no lag, not 0.
+    assert_eq!(
+        (
+            a[0]["lag mean (us)"].as_str(),
+            a[0]["lag max (us)"].as_str()
+        ),
+        ("", "")
+    );
     near(
         num(&a[0], "latency mean (us)"),
         want["mean"].as_f64().unwrap(),
@@ -251,6 +275,28 @@ fn ab_report_gnuplot_and_percentiles() {
         "ab/ab_gnuplot.tsv",
     ]);
     check_samples(&g[0], &want, "ms", &qs, "ab -g ttime");
+    // ab -g stamps whole seconds: a run of under 100 s gives no events/s
+    // (it would be off by up to a second at each end), and says so.
+    assert_eq!(g[0]["events/s (1/s)"], "", "{:?}", g[0]);
+    let dir = tempfile::tempdir().unwrap();
+    let text = std::fs::read_to_string(samples().join("ab/ab_gnuplot.tsv")).unwrap();
+    let later: Vec<String> = text
+        .lines()
+        .enumerate()
+        .map(|(i, l)| match i % 2 {
+            1 => l.replace("\t1796524091\t", "\t1796524092\t"),
+            _ => l.to_string(),
+        })
+        .collect();
+    let two = dir.path().join("two seconds.tsv");
+    std::fs::write(&two, later.join("\n")).unwrap();
+    let r = analyze(&["--parser", "ab", two.to_str().unwrap()]);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert_eq!(rows(&r)[0]["events/s (1/s)"], "", "{r:?}");
+    assert!(
+        r.stderr.contains("the timestamps are whole numbers of s"),
+        "{r:?}"
+    );
     let r = ok_rows(&["--parser", "ab", "ab/ab_report.txt"]);
     for (col, printed) in [
         ("requests/s (1/s)", 892.18),
@@ -306,7 +352,7 @@ fn wrk_figures_and_no_merged_percentile() {
     assert_eq!(out.code, 1, "{out:?}");
     assert!(
         out.stderr
-            .contains("percentiles of several hosts (files) cannot be merged"),
+            .contains("percentiles and spreads of several hosts (files) cannot be merged"),
         "{out:?}"
     );
     let merged = rows(&out);
@@ -371,7 +417,9 @@ fn sysbench_reports_and_histograms() {
     let want = python(
         "import json, math\nimport numpy as np\nb={}\nfor f in ['sysbench/sysbench_cpu_histogram.txt','sysbench/sysbench_oltp_pgsql.txt']:\n  for l in open(f):\n    if '|' in l:\n      v,rest=l.split('|'); b[float(v)]=b.get(float(v),0)+int(rest.split()[-1])\nx=np.repeat(sorted(b), [b[k] for k in sorted(b)])\nn=len(x); print(json.dumps({'p99': float(x[math.floor(n*0.99+0.5)-1])}))",
     );
-    let both = ok_rows(&[
+    // (A CPU and an OLTP report: their histograms add, the counts only
+    // one of them has are left empty, said, exit 1.)
+    let run = analyze(&[
         "--parser",
         "sysbench",
         "--percentiles",
@@ -379,6 +427,13 @@ fn sysbench_reports_and_histograms() {
         "sysbench/sysbench_cpu_histogram.txt",
         "sysbench/sysbench_oltp_pgsql.txt",
     ]);
+    assert_eq!(run.code, 1, "{run:?}");
+    assert!(run.stderr.contains("`transactions`"), "{run:?}");
+    let both = rows(&run);
+    assert_eq!(
+        both[0]["transactions"], "",
+        "one report's count is not the sum"
+    );
     near(
         num(&both[0], "p99 (ms)"),
         want["p99"].as_f64().unwrap(),
@@ -432,6 +487,51 @@ fn redis_benchmark_csv_and_report() {
         1e-12,
         "redis report SET p99 (printed)",
     );
+    // The report captured through a terminal (CRLF) reads the same.
+    let dir = tempfile::tempdir().unwrap();
+    let crlf = dir.path().join("redis_text.txt");
+    let text = std::fs::read_to_string(samples().join("redis-benchmark/redis_text.txt")).unwrap();
+    std::fs::write(&crlf, text.replace('\n', "\r\n")).unwrap();
+    let again = ok_rows(&["--parser", "redis-benchmark", crlf.to_str().unwrap()]);
+    assert_eq!(again, t, "CRLF endings change nothing");
+    // A figure that only one of two files has is not passed off as the
+    // sum of both (the CSV has no request count).
+    let mixed = analyze(&[
+        "--parser",
+        "redis",
+        "redis-benchmark/redis_text.txt",
+        "redis-benchmark/redis_csv.csv",
+    ]);
+    assert_eq!(mixed.code, 1, "{mixed:?}");
+    let set = rows(&mixed)
+        .into_iter()
+        .find(|r| r["test"] == "SET")
+        .unwrap();
+    assert_eq!(set["requests"], "", "{set:?}");
+    assert!(
+        num(&set, "requests/s (1/s)") > 0.0,
+        "both have requests/s: {set:?}"
+    );
+    assert!(
+        mixed.stderr.contains("only some of the files have"),
+        "{mixed:?}"
+    );
+    // -q: one line per test.
+    let q = ok_rows(&["--parser", "redis", "redis-benchmark/redis_quiet.txt"]);
+    let set = q.iter().find(|r| r["test"] == "SET").unwrap();
+    near(
+        num(set, "requests/s (1/s)"),
+        71428.57,
+        1e-12,
+        "redis -q SET rps (printed)",
+    );
+    near(
+        num(set, "p50 (ms)"),
+        0.039,
+        1e-12,
+        "redis -q SET p50 (printed)",
+    );
+    assert_eq!(q.len(), 2, "{q:?}");
 }
 
 #[test]
@@ -445,7 +545,7 @@ fn locust_stats_and_history() {
         "locust /index.html requests (its CSV)",
     );
     near(
-        num(idx, "99% (ms)"),
+        num(idx, "p99 (ms)"),
         20.0,
         0.0,
         "locust /index.html 99% (its CSV)",
@@ -465,6 +565,18 @@ fn locust_stats_and_history() {
         624.0,
         0.0,
         "locust history Aggregated requests (last row)",
+    );
+    // The stats and the history of one run are one run, not two hosts.
+    let both = analyze(&[
+        "--parser",
+        "locust",
+        "locust/locust_stats.csv",
+        "locust/locust_stats_history.csv",
+    ]);
+    assert_eq!(both.code, 1, "{both:?}");
+    assert!(
+        both.stderr.contains("one kind of Locust output"),
+        "{both:?}"
     );
 }
 
@@ -551,6 +663,23 @@ fn fio_bins_merge_exactly_and_equal_fios_own() {
     ]);
     assert_eq!(mixed.code, 0, "{mixed:?}");
     assert!(mixed.stderr.contains("cannot be merged"), "{mixed:?}");
+    // A row per job, each told apart by its file and place (numjobs
+    // repeats fio's job name).
+    let writes: Vec<String> = rows(&mixed)
+        .into_iter()
+        .filter(|r| r["direction"] == "write")
+        .map(|r| r["job"].clone())
+        .collect();
+    let jobs = python(
+        "import json\nprint(sum(1 for f in ['fio/fio_jsonplus_a.json','fio/fio_json.json'] for j in json.load(open(f))['jobs'] if j['write']['total_ios'] > 0))",
+    );
+    assert_eq!(writes.len() as u64, jobs.as_u64().unwrap(), "{writes:?}");
+    let distinct: std::collections::BTreeSet<&String> = writes.iter().collect();
+    assert_eq!(distinct.len(), writes.len(), "rows told apart: {writes:?}");
+    assert!(
+        writes.iter().all(|j| j.starts_with("fio_json")),
+        "{writes:?}"
+    );
 }
 
 #[test]
@@ -637,5 +766,40 @@ fn samples_split_labels_and_errors_and_refuse_bad_lines() {
     assert!(
         no_unit.stderr.contains("`samples` needs `unit`"),
         "{no_unit:?}"
+    );
+    // A quoted label's doubled quotes are one; a latency past what a
+    // histogram holds, and a quote left open, are errors naming the line.
+    let run = |name: &str, text: &str| {
+        std::fs::write(dir.path().join(name), text).unwrap();
+        output_of(
+            Command::new(BIN)
+                .args(["analyze", "--parser", "jtl", "--format", "csv", name])
+                .current_dir(dir.path())
+                .output()
+                .unwrap(),
+        )
+    };
+    let head = "timeStamp,elapsed,label,responseCode,success\n";
+    let quoted = run(
+        "q.jtl",
+        &format!("{head}1796524000000,12,\"say \"\"hi\"\"\",200,true\n"),
+    );
+    assert_eq!(rows(&quoted)[0]["label"], "say \"hi\"", "{quoted:?}");
+    let huge = run(
+        "h.jtl",
+        &format!("{head}1796524000000,12,a,200,true\n1796524000001,1e300,a,200,true\n"),
+    );
+    assert_eq!(huge.code, 1, "{huge:?}");
+    assert!(
+        huge.stderr
+            .contains("h.jtl:3: error: the latency `1e300` is larger than a histogram holds"),
+        "{huge:?}"
+    );
+    let open = run("o.jtl", &format!("{head}1796524000000,12,\"a\n,200,true\n"));
+    assert_eq!(open.code, 1, "{open:?}");
+    assert!(
+        open.stderr
+            .contains("o.jtl:2: error: a quoted field does not end on its line"),
+        "{open:?}"
     );
 }

@@ -10,6 +10,8 @@
 //! A column is named by its header or by its number (1 is the first); a
 //! file is comma-, tab- or whitespace-separated (seen from its first line).
 
+mod columns;
+mod fields;
 mod moments;
 mod read;
 
@@ -85,7 +87,7 @@ static DECLARATION: Declaration = Declaration {
         OptionDecl {
             name: "separator",
             kind: Kind::Text,
-            help: "`comma`, `tab`, `space` (any run of blanks) or `auto` (default: from the first line)",
+            help: "`comma`, `tab`, `semicolon`, `space` (any run of blanks) or `auto` (default: from the first line)",
         },
         OptionDecl {
             name: "header",
@@ -237,6 +239,7 @@ pub(super) enum Sep {
     Auto,
     Comma,
     Tab,
+    Semicolon,
     Space,
 }
 
@@ -248,8 +251,9 @@ pub(super) struct Spec {
     pub unit: String,
     pub time: Option<Col>,
     pub time_us: Option<Col>,
-    /// Seconds per unit of `time`.
+    /// Seconds per unit of `time`, and that unit.
     pub time_scale: f64,
+    pub time_unit: String,
     pub labels: Vec<Col>,
     pub status: Option<Col>,
     /// Lower-case success values.
@@ -309,6 +313,7 @@ impl Spec {
             time: opts.text("time").map(Col::of),
             time_us: opts.text("time_us").map(Col::of),
             time_scale,
+            time_unit: time_unit.to_string(),
             labels: opts.texts("label").iter().map(|l| Col::of(l)).collect(),
             status: opts.text("status").map(Col::of),
             ok,
@@ -361,12 +366,13 @@ fn separator(opts: &Options) -> Result<Sep, Refusal> {
         "auto" => Sep::Auto,
         "comma" | "," => Sep::Comma,
         "tab" | "\t" => Sep::Tab,
+        "semicolon" | ";" => Sep::Semicolon,
         "space" | "whitespace" | " " => Sep::Space,
         other => {
             return Err(refusal(
                 "separator",
                 format!("unknown separator `{other}`"),
-                "`comma`, `tab`, `space` or `auto`",
+                "`comma`, `tab`, `semicolon`, `space` or `auto`",
             ));
         }
     })
@@ -434,10 +440,24 @@ pub(super) struct Acc {
     skipped: u64,
     first: f64,
     last: f64,
+    /// Every timestamp whole in its unit (ab's `-g` has whole seconds).
+    whole_stamps: bool,
     /// Decimals of the latency values as written (at most 3): the
     /// precision percentiles are shown to.
     decimals: u8,
 }
+
+/// An event's time: seconds since the epoch, and whether the log wrote
+/// it as a whole number of its unit.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Stamp {
+    pub t: f64,
+    pub whole: bool,
+}
+
+/// A span of whole timestamps shorter than this many of their unit gives
+/// no events/s: its ends are uncertain by one unit each (1 %).
+const COARSE: f64 = 100.0;
 
 /// Histogram ticks per unit of the latency column: a thousandth of it, so
 /// that fractions (ms with µs) are kept.
@@ -456,20 +476,22 @@ impl Acc {
             skipped: 0,
             first: f64::INFINITY,
             last: f64::NEG_INFINITY,
+            whole_stamps: true,
             decimals: 0,
         }
     }
 
-    fn record(&mut self, v: f64, t: Option<f64>, decimals: u8) {
+    fn record(&mut self, v: f64, stamp: Option<Stamp>, decimals: u8) {
         self.n += 1;
         self.moments.record(v);
         self.min = self.min.min(v);
         self.max = self.max.max(v);
         self.decimals = self.decimals.max(decimals.min(3));
         let _ = self.hist.record((v * TICKS).round().max(0.0) as u64);
-        if let Some(t) = t {
-            self.first = self.first.min(t);
-            self.last = self.last.max(t);
+        if let Some(s) = stamp {
+            self.first = self.first.min(s.t);
+            self.last = self.last.max(s.t);
+            self.whole_stamps &= s.whole;
         }
     }
 
@@ -483,7 +505,22 @@ impl Acc {
         self.skipped += other.skipped;
         self.first = self.first.min(other.first);
         self.last = self.last.max(other.last);
+        self.whole_stamps &= other.whole_stamps;
         self.decimals = self.decimals.max(other.decimals);
+    }
+
+    /// Seconds between the first and last event, when they tell a rate:
+    /// `Err(())` for whole timestamps too coarse for the span.
+    fn span(&self, resolution: f64) -> Option<Result<f64, ()>> {
+        let span = self.last - self.first;
+        if span.is_nan() || span <= 0.0 {
+            return None;
+        }
+        Some(if self.whole_stamps && span < COARSE * resolution {
+            Err(())
+        } else {
+            Ok(span)
+        })
     }
 
     /// The histogram in units of the latency column (ticks rescaled), for
@@ -518,6 +555,7 @@ fn analyze_with(spec: &Spec, groups: &[Group], windows: &[Window], found: &mut F
         return (None, parsed.read_files());
     }
     let mut rows: Vec<Row> = Vec::new();
+    let mut coarse: Vec<String> = Vec::new();
     for g in groups {
         let mut merged: BTreeMap<Key, Acc> = BTreeMap::new();
         let mut outside = 0;
@@ -542,10 +580,13 @@ fn analyze_with(spec: &Spec, groups: &[Group], windows: &[Window], found: &mut F
         for (k, acc) in merged {
             let (source, span) = match k.window.map(|w| &windows[w]) {
                 Some(w) => (format!("{} / {}", g.label, w.name), Some(w.end - w.start)),
-                None => (
-                    g.label.clone(),
-                    (acc.last > acc.first).then_some(acc.last - acc.first),
-                ),
+                None => match acc.span(spec.time_scale) {
+                    Some(Err(())) => {
+                        coarse.push(g.label.clone());
+                        (g.label.clone(), None)
+                    }
+                    span => (g.label.clone(), span.and_then(Result::ok)),
+                },
             };
             rows.push(Row {
                 source,
@@ -556,6 +597,14 @@ fn analyze_with(spec: &Spec, groups: &[Group], windows: &[Window], found: &mut F
         }
     }
     let mut t = table(spec, rows);
+    if !coarse.is_empty() {
+        coarse.dedup();
+        t.notes.push(format!(
+            "events/s left empty for {}: the timestamps are whole numbers of {} and span fewer than {COARSE} of them, so a rate would be off by up to one at each end (give the test's window, or a log with finer timestamps).",
+            coarse.join(", "),
+            spec.time_unit
+        ));
+    }
     t.notes.push(format!(
         "Latencies in {} from {}; each row's events in one HdrHistogram ({} significant digits), merged exactly across files and hosts; percentiles from the merged histograms (never averaged), within their precision; count, mean, stddev (the population's) min and max exact. events/s: count over the test's window, else over the time between the first and last event.",
         spec.unit,
@@ -591,14 +640,17 @@ pub(super) fn table(spec: &Spec, rows: Vec<Row>) -> Table {
     if skipped {
         columns.push(Column::int("skipped", None));
     }
+    // Values as precise as the log wrote them (whole µs stay whole); the
+    // mean and stddev to 3 decimals.
+    let written = rows.iter().map(|r| r.acc.decimals).max().unwrap_or(0) as usize;
     columns.push(Column::float("events/s", Some("1/s"), 2));
-    columns.push(Column::float("min", Some(unit), 3));
+    columns.push(Column::float("min", Some(unit), written));
     columns.push(Column::float("mean", Some(unit), 3));
     columns.push(Column::float("stddev", Some(unit), 3));
     for &p in &spec.percentiles {
-        columns.push(Column::float(&latency::name(p), Some(unit), 3));
+        columns.push(Column::float(&latency::name(p), Some(unit), written));
     }
-    columns.push(Column::float("max", Some(unit), 3));
+    columns.push(Column::float("max", Some(unit), written));
     let rows = rows
         .into_iter()
         .map(|r| {

@@ -30,8 +30,7 @@ impl Default for Moments {
 impl Moments {
     pub fn record(&mut self, v: f64) {
         if let Moments::Whole { n, sum, squares } = self
-            && v >= 0.0
-            && v < WHOLE
+            && (0.0..WHOLE).contains(&v)
             && v.fract() == 0.0
         {
             let w = v as u128;

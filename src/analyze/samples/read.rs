@@ -8,7 +8,11 @@
 use std::io::{Read as _, Seek as _, SeekFrom};
 use std::path::{Path, PathBuf};
 
-use super::{Acc, Col, FileError, Key, Sep, Spec, Window};
+use std::borrow::Cow;
+
+use super::columns::{Columns, columns};
+use super::fields::{Bad, latency, number, split, trim, unquote};
+use super::{Acc, FileError, Key, Spec, Stamp, Window};
 
 /// One file's rows, and how many of its events fell in no window.
 #[derive(Debug, Default)]
@@ -37,19 +41,6 @@ pub(crate) fn read_all(
     windows: &[Window],
 ) -> Vec<Result<FileSamples, FileError>> {
     files.iter().map(|f| read_file(spec, f, windows)).collect()
-}
-
-/// What each column is, as indices into a line's fields.
-#[derive(Debug, Clone)]
-struct Columns {
-    sep: Sep,
-    latency: usize,
-    time: Option<usize>,
-    time_us: Option<usize>,
-    status: Option<usize>,
-    labels: Vec<usize>,
-    /// The highest index any of them has: fields past it are not looked at.
-    last: usize,
 }
 
 /// Bytes read at a time by each part.
@@ -86,7 +77,7 @@ fn read_in(
         ));
     };
     let (cols, header) =
-        columns(spec, &first.text).map_err(|m| FileError::at(path, first.no, m))?;
+        columns(spec, &first.text).map_err(|m| FileError::at(path, first.no, m.to_string()))?;
     let start = if header { first.end } else { first.start }.min(size);
     let threads = threads.max(1);
     let cuts = cuts(path, start, size, threads).map_err(io)?;
@@ -252,14 +243,14 @@ fn read_part(
         while let Some(nl) = memchr::memchr(b'\n', &buf[start..end]) {
             reader
                 .line(&buf[start..start + nl])
-                .map_err(|m| (at + start as u64, m))?;
+                .map_err(|m| (at + start as u64, m.to_string()))?;
             start += nl + 1;
         }
         if done {
             if start < end {
                 reader
                     .line(&buf[start..end])
-                    .map_err(|m| (at + start as u64, m))?;
+                    .map_err(|m| (at + start as u64, m.to_string()))?;
             }
             return Ok(reader.out);
         }
@@ -279,8 +270,12 @@ struct Lines<'a> {
     out: FileSamples,
 }
 
+/// A latency past this many units does not fit a histogram in
+/// thousandths (2^62 ticks).
+const LARGEST: f64 = 4.6e15;
+
 impl Lines<'_> {
-    fn line(&mut self, line: &[u8]) -> Result<(), String> {
+    fn line(&mut self, line: &[u8]) -> Result<(), Bad> {
         let line = line.strip_suffix(b"\r").unwrap_or(line);
         // A blank line or a comment.
         if let None | Some(b'#') = line.iter().find(|b| !b.is_ascii_whitespace()) {
@@ -292,48 +287,50 @@ impl Lines<'_> {
             8..32 => self.fields::<32>(line),
             _ => {
                 let mut fields = Vec::new();
-                split(line, self.cols.sep, self.cols.last, |f| fields.push(f));
+                split(line, self.cols.sep, self.cols.last, |f| fields.push(f))?;
                 self.event(&fields)
             }
         }
     }
 
     /// The line's fields (at most `N`) to `event`.
-    fn fields<const N: usize>(&mut self, line: &[u8]) -> Result<(), String> {
+    fn fields<const N: usize>(&mut self, line: &[u8]) -> Result<(), Bad> {
         let mut fields: [&[u8]; N] = [b""; N];
         let mut n = 0;
         split(line, self.cols.sep, self.cols.last, |f| {
             fields[n] = f;
             n += 1;
-        });
+        })?;
         self.event(&fields[..n])
     }
 
-    fn event(&mut self, fields: &[&[u8]]) -> Result<(), String> {
+    /// The event's time, if the log has one.
+    fn stamp(&self, fields: &[&[u8]]) -> Result<Option<Stamp>, Bad> {
+        let Some(i) = self.cols.time else {
+            return Ok(None);
+        };
+        let raw = number(field(fields, i, "timestamp")?, "timestamp")?;
+        let mut t = raw * self.spec.time_scale;
+        if let Some(j) = self.cols.time_us {
+            t += number(field(fields, j, "microseconds")?, "microseconds")? * 1e-6;
+        }
+        Ok(Some(Stamp {
+            t,
+            whole: self.cols.time_us.is_none() && raw.fract() == 0.0,
+        }))
+    }
+
+    fn event(&mut self, fields: &[&[u8]]) -> Result<(), Bad> {
         let (spec, cols) = (self.spec, self.cols);
-        let field = |i: usize, what: &str| {
-            fields.get(i).copied().ok_or_else(|| {
-                format!(
-                    "no {what} (column {}): the line has {} fields",
-                    i + 1,
-                    fields.len()
-                )
-            })
-        };
-        let t = match cols.time {
-            None => None,
-            Some(i) => {
-                let mut t = number(field(i, "timestamp")?, "timestamp")? * spec.time_scale;
-                if let Some(j) = cols.time_us {
-                    t += number(field(j, "microseconds")?, "microseconds")? * 1e-6;
-                }
-                Some(t)
-            }
-        };
-        let window = match (t, self.windows.is_empty()) {
+        let stamp = self.stamp(fields)?;
+        let window = match (stamp, self.windows.is_empty()) {
             (_, true) => None,
-            (None, false) => return Err("test windows need a timestamp: give `time`".into()),
-            (Some(t), false) => match self.windows.iter().position(|w| w.start <= t && t < w.end) {
+            (None, false) => return Err(Bad::NoTimestamp),
+            (Some(s), false) => match self
+                .windows
+                .iter()
+                .position(|w| w.start <= s.t && s.t < w.end)
+            {
                 Some(w) => Some(w),
                 None => {
                     self.out.outside += 1;
@@ -344,20 +341,23 @@ impl Lines<'_> {
         let ok = match cols.status {
             None => None,
             Some(i) => {
-                let s = trim(field(i, "status")?);
+                let s = trim(field(fields, i, "status")?);
                 Some(spec.ok.iter().any(|o| o.as_bytes().eq_ignore_ascii_case(s)))
             }
         };
-        let mut labels: [&[u8]; 8] = [b""; 8];
+        let mut labels: [Cow<[u8]>; 8] = Default::default();
         for (n, &i) in cols.labels.iter().enumerate().take(8) {
-            labels[n] = trim(field(i, "label")?);
+            labels[n] = unquote(field(fields, i, "label")?);
         }
         let labels = &labels[..cols.labels.len().min(8)];
+        let cell = trim(field(fields, cols.latency, "latency")?);
         let acc = self.acc(labels, ok, window);
-        let cell = trim(field(cols.latency, "latency")?);
         match latency(cell) {
+            Some((v, _)) if v >= LARGEST => Err(Bad::TooLarge {
+                text: String::from_utf8_lossy(cell).into_owned(),
+            }),
             Some((v, decimals)) => {
-                acc.record(v, t, decimals);
+                acc.record(v, stamp, decimals);
                 Ok(())
             }
             None if spec
@@ -368,21 +368,23 @@ impl Lines<'_> {
                 acc.skipped += 1;
                 Ok(())
             }
-            None => Err(format!(
-                "the latency `{}` is not a number (nor one of the `skip` values: {})",
-                String::from_utf8_lossy(cell),
-                spec.skip.join(", ")
-            )),
+            None => Err(Bad::Latency {
+                text: String::from_utf8_lossy(cell).into_owned(),
+                skip: spec.skip.join(", "),
+            }),
         }
     }
 
     /// The row of these labels, status and window (made on first use).
-    fn acc(&mut self, labels: &[&[u8]], ok: Option<bool>, window: Option<usize>) -> &mut Acc {
+    fn acc(&mut self, labels: &[Cow<[u8]>], ok: Option<bool>, window: Option<usize>) -> &mut Acc {
         let found = self.out.accs.iter().position(|(k, _)| {
             k.ok == ok
                 && k.window == window
                 && k.labels.len() == labels.len()
-                && k.labels.iter().zip(labels).all(|(a, b)| a.as_bytes() == *b)
+                && k.labels
+                    .iter()
+                    .zip(labels)
+                    .all(|(a, b)| a.as_bytes() == &**b)
         });
         let i = match found {
             Some(i) => i,
@@ -403,199 +405,19 @@ impl Lines<'_> {
     }
 }
 
-fn trim(b: &[u8]) -> &[u8] {
-    let b = b.trim_ascii();
-    b.strip_prefix(b"\"")
-        .and_then(|x| x.strip_suffix(b"\""))
-        .unwrap_or(b)
-}
-
-/// A line's fields up to index `last`, each to `push`.
-fn split<'l>(line: &'l [u8], sep: Sep, last: usize, mut push: impl FnMut(&'l [u8])) {
-    let mut n = 0;
-    let mut each = |f: &'l [u8]| {
-        if n <= last {
-            push(f);
-        }
-        n += 1;
-        n <= last
-    };
-    match sep {
-        Sep::Space | Sep::Auto => {
-            let (mut i, n) = (0, line.len());
-            loop {
-                while i < n && line[i].is_ascii_whitespace() {
-                    i += 1;
-                }
-                if i == n {
-                    break;
-                }
-                let start = i;
-                while i < n && !line[i].is_ascii_whitespace() {
-                    i += 1;
-                }
-                if !each(&line[start..i]) {
-                    break;
-                }
-            }
-        }
-        Sep::Tab => {
-            for f in line.split(|&b| b == b'\t') {
-                if !each(f) {
-                    break;
-                }
-            }
-        }
-        Sep::Comma if !line.contains(&b'"') => {
-            for f in line.split(|&b| b == b',') {
-                if !each(f) {
-                    break;
-                }
-            }
-        }
-        Sep::Comma => {
-            // A quoted field may hold commas.
-            let (mut start, mut quoted) = (0, false);
-            for (i, &c) in line.iter().enumerate() {
-                match c {
-                    b'"' => quoted = !quoted,
-                    b',' if !quoted => {
-                        if !each(&line[start..i]) {
-                            return;
-                        }
-                        start = i + 1;
-                    }
-                    _ => {}
-                }
-            }
-            each(&line[start..]);
-        }
-    }
-}
-
-/// A number of digits only (at most 18: no overflow), in one pass.
-fn digits(cell: &[u8]) -> Option<u64> {
-    if cell.is_empty() || cell.len() > 18 {
-        return None;
-    }
-    let mut n = 0u64;
-    for &b in cell {
-        let d = b.wrapping_sub(b'0');
-        if d > 9 {
-            return None;
-        }
-        n = n * 10 + u64::from(d);
-    }
-    Some(n)
-}
-
-/// A number: digits fast, anything else trimmed and through the standard
-/// parse.
-fn number(cell: &[u8], what: &str) -> Result<f64, String> {
-    if let Some(n) = digits(cell) {
-        return Ok(n as f64);
-    }
-    let cell = trim(cell);
-    if let Some(n) = digits(cell) {
-        return Ok(n as f64);
-    }
-    std::str::from_utf8(cell)
-        .ok()
-        .and_then(|s| s.parse::<f64>().ok())
-        .filter(|v| v.is_finite())
-        .ok_or_else(|| {
-            format!(
-                "the {what} `{}` is not a number",
-                String::from_utf8_lossy(cell)
-            )
-        })
-}
-
-/// A latency and its decimals as written; `None` when it is not a
-/// non-negative number.
-fn latency(cell: &[u8]) -> Option<(f64, u8)> {
-    if let Some(n) = digits(cell) {
-        return Some((n as f64, 0));
-    }
-    let v = std::str::from_utf8(cell).ok()?.parse::<f64>().ok()?;
-    let decimals = cell.iter().position(|&b| b == b'.').map_or(0, |p| {
-        cell[p + 1..]
-            .iter()
-            .take_while(|b| b.is_ascii_digit())
-            .count()
-    });
-    (v.is_finite() && v >= 0.0).then_some((v, decimals.min(9) as u8))
-}
-
-/// The columns, from a file's first line; whether that line is a header.
-fn columns(spec: &Spec, text: &str) -> Result<(Columns, bool), String> {
-    let sep = match spec.sep {
-        Sep::Auto if text.contains('\t') => Sep::Tab,
-        Sep::Auto if text.contains(',') => Sep::Comma,
-        Sep::Auto => Sep::Space,
-        s => s,
-    };
-    let mut fields: Vec<String> = Vec::new();
-    split(text.as_bytes(), sep, usize::MAX - 1, |f| {
-        fields.push(String::from_utf8_lossy(trim(f)).into_owned())
-    });
-    let header = spec.header.unwrap_or_else(|| {
-        spec.names_a_column()
-            || match spec.latency {
-                Col::Index(i) => fields
-                    .get(i)
-                    .is_some_and(|c| latency(c.as_bytes()).is_none()),
-                Col::Name(_) => true,
-            }
-    });
-    let find = |c: &Col| -> Result<usize, String> {
-        match c {
-            Col::Index(i) if *i < fields.len() => Ok(*i),
-            Col::Index(i) => Err(format!(
-                "column {} does not exist: the first line has {} fields",
-                i + 1,
-                fields.len()
-            )),
-            Col::Name(n) if !header => Err(format!(
-                "the column `{n}` is named, but the file has no header line"
-            )),
-            Col::Name(n) => fields
-                .iter()
-                .position(|h| h == n)
-                .ok_or_else(|| format!("no column `{n}`; the columns are {}", fields.join(", "))),
-        }
-    };
-    let latency = find(&spec.latency)?;
-    let time = spec.time.as_ref().map(find).transpose()?;
-    let time_us = spec.time_us.as_ref().map(find).transpose()?;
-    let status = spec.status.as_ref().map(find).transpose()?;
-    let labels: Vec<usize> = spec.labels.iter().map(find).collect::<Result<_, _>>()?;
-    if labels.len() > 8 {
-        return Err("at most 8 `label` columns".into());
-    }
-    let last = [Some(latency), time, time_us, status]
-        .into_iter()
-        .flatten()
-        .chain(labels.iter().copied())
-        .max()
-        .unwrap_or(0);
-    Ok((
-        Columns {
-            sep,
-            latency,
-            time,
-            time_us,
-            status,
-            labels,
-            last,
-        },
-        header,
-    ))
+/// Field `i` of a line, or why it is missing.
+fn field<'l>(fields: &[&'l [u8]], i: usize, what: &'static str) -> Result<&'l [u8], Bad> {
+    fields.get(i).copied().ok_or(Bad::Missing {
+        what,
+        column: i,
+        fields: fields.len(),
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::analyze::samples::{Col, Sep};
 
     fn spec(latency: Col, label: Option<Col>) -> Spec {
         Spec {
@@ -604,6 +426,7 @@ mod tests {
             time: None,
             time_us: None,
             time_scale: 1.0,
+            time_unit: "s".into(),
             labels: label.into_iter().collect(),
             status: None,
             ok: vec!["ok".into()],
