@@ -18,6 +18,7 @@ mod graph;
 mod hash;
 mod html;
 mod kinds;
+mod markup;
 #[macro_use]
 mod os;
 mod out;

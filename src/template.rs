@@ -4,8 +4,8 @@
 //! errors, never empty strings; a template's trailing newline is kept;
 //! runner's own HTML templates (`runner/….html`) escape HTML
 //! (auto-escaping; a plan's templates are the user's and stay as
-//! written); `cell` makes text safe
-//! for a Markdown table cell. A plan's template is parsed once and
+//! written); `cell`, `wiki` and `trac` make text literal in a Markdown,
+//! MediaWiki or Trac table (crate::markup). A plan's template is parsed once and
 //! rendered per host with a context whose shared parts (`groups`, `vars`)
 //! are reference-counted, not copied.
 
@@ -25,13 +25,10 @@ pub fn environment() -> Environment<'static> {
             AutoEscape::None
         }
     });
-    // Markdown cells: a `|` would end the cell, and inline HTML renders
-    // (GitHub): text stays text.
-    env.add_filter("cell", |s: String| {
-        html_text(&s).replace('|', "\\|").replace('\n', " ")
-    });
-    // Mediawiki renders some HTML too.
-    env.add_filter("wiki", |s: String| html_text(&s));
+    // Table text made literal for each engine (crate::markup).
+    env.add_filter("cell", |s: String| crate::markup::markdown(&s));
+    env.add_filter("wiki", |s: String| crate::markup::mediawiki(&s));
+    env.add_filter("trac", |s: String| crate::markup::trac(&s));
     env
 }
 
@@ -68,13 +65,6 @@ impl Template {
             .map_err(|e| describe(&self.name, &e))?;
         tmpl.render(context).map_err(|e| describe(&self.name, &e))
     }
-}
-
-/// `<`, `>` and `&` as entities.
-fn html_text(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
 }
 
 /// A template value from anything serde serializes.

@@ -595,7 +595,10 @@ fn plan_analyses_write_tables_for_the_latest_trial() {
     let md = p.read(&format!("{out}/latency.md"));
     let merged = &hdr["sets"]["loaders"]["all_files_all_intervals_merged"];
     assert!(md.contains(&format!("| {} |", merged["p99"])), "{md}");
-    assert!(md.contains("Trial 20261123T084118Z of plan `lab`"), "{md}");
+    assert!(
+        md.contains("Trial 20261123T084118Z of plan \\`lab\\`"),
+        "{md}"
+    );
 
     // dstat rows are cut by each test's window (earliest start to latest end).
     let cpu = stats_rows(&read("cpu.csv"));

@@ -22,3 +22,4 @@ mod stats;
 mod tools;
 mod trials;
 mod uploads;
+mod wiki;
