@@ -221,7 +221,9 @@ pub struct AnalyzeArgs {
     /// The table's format.
     #[arg(long, value_enum, default_value_t = crate::kinds::Format::Markdown)]
     pub format: crate::kinds::Format,
-    /// hdr: the unit the values were recorded in (a log does not say; default ns).
+    /// hdr, samples: the unit the values were recorded in (a log does not
+    /// say; default ns). csv: `COL=UNIT[,COL=UNIT]` gives columns their
+    /// units (`--unit tps=1/s,lag_ms=ms`).
     #[arg(long)]
     pub unit: Option<String>,
     /// hdr: `each` (a row per tag, the default), `all`, `untagged`, or a tag name.

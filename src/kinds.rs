@@ -143,6 +143,17 @@ impl Format {
             Format::Trac => "trac",
         }
     }
+
+    /// The template a table is rendered with (none for CSV): runner's
+    /// own, or a project's `analysis/<this name>`.
+    pub fn template_name(self) -> Option<&'static str> {
+        match self {
+            Format::Csv => None,
+            Format::Markdown => Some("markdown.md.j2"),
+            Format::Mediawiki => Some("mediawiki.wiki.j2"),
+            Format::Trac => Some("trac.trac.j2"),
+        }
+    }
 }
 
 /// How figures of several rows (files, hosts) are merged into one.

@@ -85,6 +85,10 @@ pub fn host_file_name(host: &str) -> String {
     host.replace('[', "-").replace(']', "")
 }
 
+/// The folder a project's own table templates are read from
+/// (`analysis/markdown.md.j2`, …), relative to the working directory.
+pub const TABLE_TEMPLATES: &str = "analysis";
+
 /// A plan's trials folder, `trials/<plan>`, relative to the working directory.
 pub fn trials_dir(plan: &str) -> PathBuf {
     Path::new("trials").join(plan)

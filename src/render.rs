@@ -9,18 +9,15 @@ use minijinja::context;
 pub use crate::kinds::Format;
 use crate::table::Table;
 
-impl Format {
-    fn template(self) -> (&'static str, &'static str) {
-        match self {
-            Format::Csv => ("", ""),
-            Format::Markdown => ("markdown.md.j2", include_str!("../analysis/markdown.md.j2")),
-            Format::Mediawiki => (
-                "mediawiki.wiki.j2",
-                include_str!("../analysis/mediawiki.wiki.j2"),
-            ),
-            Format::Trac => ("trac.trac.j2", include_str!("../analysis/trac.trac.j2")),
-        }
-    }
+/// A format's template: its name and runner's own text.
+fn template(format: Format) -> (&'static str, &'static str) {
+    let text = match format {
+        Format::Csv => "",
+        Format::Markdown => include_str!("../analysis/markdown.md.j2"),
+        Format::Mediawiki => include_str!("../analysis/mediawiki.wiki.j2"),
+        Format::Trac => include_str!("../analysis/trac.trac.j2"),
+    };
+    (format.template_name().unwrap_or(""), text)
 }
 
 pub fn render(table: &Table, format: Format, overrides: Option<&Path>) -> Result<String, String> {
@@ -30,7 +27,7 @@ pub fn render(table: &Table, format: Format, overrides: Option<&Path>) -> Result
     if format == Format::Csv {
         return csv(table);
     }
-    let (name, builtin) = format.template();
+    let (name, builtin) = template(format);
     let own = overrides.map(|d| d.join(name)).filter(|p| p.is_file());
     let text = match &own {
         Some(p) => fs_err::read_to_string(p).map_err(|e| e.to_string())?,

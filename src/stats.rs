@@ -26,6 +26,8 @@ pub struct Summary {
     /// Student's t interval of the mean (n − 1 degrees of freedom).
     pub ci95: Option<(f64, f64)>,
     pub median: f64,
+    /// The median's distribution-free 95 % interval (`median_ci`).
+    pub median_ci95: Option<(f64, f64)>,
     pub min: f64,
     pub max: f64,
 }
@@ -55,9 +57,60 @@ pub fn summary(values: &[f64]) -> Option<Summary> {
         stddev,
         ci95,
         median,
+        median_ci95: median_ci(&sorted),
         min: sorted[0],
         max: sorted[n - 1],
     })
+}
+
+/// The median's 95 % interval from order statistics, assuming nothing of
+/// the distribution: the values ranked `k` and `n − k + 1`, `k` from the
+/// binomial(n, ½) — SciPy's `quantile_test(x, p=0.5).confidence_interval()`.
+/// At least 95 % coverage; `None` with fewer than 6 values (no such pair).
+/// `sorted` in ascending order.
+pub fn median_ci(sorted: &[f64]) -> Option<(f64, f64)> {
+    let n = sorted.len();
+    let tail = (1.0 - CONFIDENCE) / 2.0;
+    let cdf = binomial_half_cdf(n);
+    // SciPy: low = x[ppf(tail) − 1], high = x[isf(tail)]; ppf(q) the least
+    // k with cdf(k) ≥ q, isf(q) the least k with 1 − cdf(k) ≤ q.
+    let ppf = cdf.iter().position(|&c| c >= tail)?;
+    let isf = cdf.iter().position(|&c| 1.0 - c <= tail)?;
+    let low = sorted.get(ppf.checked_sub(1)?)?;
+    let high = sorted.get(isf)?;
+    Some((*low, *high))
+}
+
+/// P(X ≤ k) for k = 0..=n, X ~ binomial(n, ½), from log-space terms.
+fn binomial_half_cdf(n: usize) -> Vec<f64> {
+    let ln_half_n = n as f64 * std::f64::consts::LN_2;
+    let mut ln_choose = 0.0f64;
+    let mut running = 0.0;
+    (0..=n)
+        .map(|k| {
+            if k > 0 {
+                ln_choose += ((n - k + 1) as f64).ln() - (k as f64).ln();
+            }
+            running += (ln_choose - ln_half_n).exp();
+            running.min(1.0)
+        })
+        .collect()
+}
+
+/// Benjamini–Hochberg adjusted p-values (q-values) of `ps`, in their
+/// order: the false-discovery control across the rows of one comparison
+/// (SciPy's `false_discovery_control(ps, method="bh")`).
+pub fn q_values(ps: &[f64]) -> Vec<f64> {
+    let m = ps.len();
+    let mut order: Vec<usize> = (0..m).collect();
+    order.sort_by(|&a, &b| ps[a].total_cmp(&ps[b]));
+    let mut q = vec![0.0; m];
+    let mut smallest = 1.0f64;
+    for (rank, &i) in order.iter().enumerate().rev() {
+        smallest = smallest.min(ps[i] * m as f64 / (rank + 1) as f64);
+        q[i] = smallest.clamp(0.0, 1.0);
+    }
+    q
 }
 
 fn mean(v: &[f64]) -> f64 {
@@ -247,11 +300,18 @@ pub fn change(a: &[f64], b: &[f64], test: TestKind) -> Option<Change> {
     })
 }
 
-/// What a change comes to at significance `alpha`, with `better` the
-/// direction that is an improvement (`None`: the unit does not say).
-pub fn verdict(c: &Change, alpha: f64, better: Option<crate::units::Better>) -> &'static str {
+/// What a change comes to when its significance (the q-value of the
+/// comparison's false-discovery control, or a lone p-value) is `q`, at
+/// level `alpha`, with `better` the direction that is an improvement
+/// (`None`: the unit does not say, or the figure is a spread).
+pub fn verdict(
+    c: &Change,
+    q: Option<f64>,
+    alpha: f64,
+    better: Option<crate::units::Better>,
+) -> &'static str {
     use crate::units::Better;
-    let Some(p) = c.p else {
+    let Some(p) = q else {
         return if c.n_a < 2 || c.n_b < 2 {
             "1 trial: noise not estimated"
         } else {
@@ -302,14 +362,39 @@ mod tests {
         assert!(close(p, 0.136_658_247_738_147_5), "{p}");
     }
 
+    /// SciPy 1.14.1: `quantile_test(arange(n), p=0.5).confidence_interval()`
+    /// and `false_discovery_control`.
+    #[test]
+    fn median_intervals_and_q_values_equal_scipys() {
+        for (n, lo, hi) in [
+            (6, 0.0, 5.0),
+            (7, 0.0, 6.0),
+            (8, 0.0, 7.0),
+            (9, 1.0, 7.0),
+            (10, 1.0, 8.0),
+            (17, 4.0, 12.0),
+            (30, 9.0, 20.0),
+            (100, 39.0, 60.0),
+            (1000, 468.0, 531.0),
+        ] {
+            let x: Vec<f64> = (0..n).map(|i| i as f64).collect();
+            assert_eq!(median_ci(&x), Some((lo, hi)), "n = {n}");
+        }
+        assert_eq!(median_ci(&[1.0, 2.0, 3.0, 4.0, 5.0]), None);
+        let q = q_values(&[0.01, 0.04, 0.03, 0.5, 0.02]);
+        for (got, want) in q.iter().zip([0.05, 0.05, 0.05, 0.5, 0.05]) {
+            assert!(close(*got, want), "{q:?}");
+        }
+    }
+
     #[test]
     fn one_value_gives_no_noise_and_a_plain_verdict() {
         let c = change(&[10.0], &[11.0], TestKind::UTest).unwrap();
         assert_eq!(c.pct, Some(10.0));
         assert_eq!((c.ci95, c.p), (None, None));
-        assert_eq!(verdict(&c, 0.05, None), "1 trial: noise not estimated");
+        assert_eq!(verdict(&c, c.p, 0.05, None), "1 trial: noise not estimated");
         let same = change(&[5.0, 5.0, 5.0], &[5.0, 5.0, 5.0], TestKind::UTest).unwrap();
-        assert_eq!(verdict(&same, 0.05, None), "~");
+        assert_eq!(verdict(&same, same.p, 0.05, None), "~");
     }
 
     #[test]

@@ -103,6 +103,45 @@ pub fn unit(u: &str) -> Option<(&'static str, f64)> {
         .map(|(_, dim, f)| (*dim, *f))
 }
 
+/// The factor from `from` to `to` when both are units of one dimension
+/// (`us` → `ms`: 0.001).
+pub fn factor(from: &str, to: &str) -> Option<f64> {
+    let (a, fa) = unit(from)?;
+    let (b, fb) = unit(to)?;
+    (a == b).then_some(fa / fb)
+}
+
+/// The unit to show values of `unit` in for a person — the largest of
+/// its dimension in which their median is at least 1 (`us` at 2,000,000 →
+/// `s`; `bit/s` at 9e9 → `Gbit/s`) — and the factor to it. A unit runner
+/// does not know is kept.
+pub fn readable(unit: &str, values: &[f64]) -> (String, f64) {
+    const LADDERS: &[&[&str]] = &[
+        &["ns", "us", "ms", "s"],
+        &["bit/s", "kbit/s", "Mbit/s", "Gbit/s", "Tbit/s"],
+        &["bytes", "KB", "MB", "GB"],
+        &["bytes/s", "KiB/s", "MiB/s"],
+    ];
+    let Some(ladder) = LADDERS.iter().find(|l| l.contains(&unit)) else {
+        return (unit.to_string(), 1.0);
+    };
+    let mut sorted: Vec<f64> = values
+        .iter()
+        .map(|v| v.abs())
+        .filter(|v| v.is_finite() && *v > 0.0)
+        .collect();
+    sorted.sort_by(f64::total_cmp);
+    let Some(&median) = sorted.get(sorted.len() / 2) else {
+        return (unit.to_string(), 1.0);
+    };
+    ladder
+        .iter()
+        .rev()
+        .filter_map(|to| Some((*to, factor(unit, to)?)))
+        .find(|(_, f)| median * f >= 1.0)
+        .map_or((unit.to_string(), 1.0), |(to, f)| (to.to_string(), f))
+}
+
 /// `5ms`, `5 ms`, `900 Mbit/s`, `12`, `1e6 bit/s`.
 pub fn parse_quantity(text: &str) -> Result<Quantity, Error> {
     let t = text.trim();
@@ -280,6 +319,18 @@ pub fn significant(v: f64, digits: i32) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn readable_units() {
+        assert_eq!(
+            readable("us", &[2_000_000.0, 3_000_000.0, 900.0]),
+            ("s".to_string(), 1e-6)
+        );
+        assert_eq!(readable("us", &[35_000.0, 800_000.0]).0, "ms");
+        assert_eq!(readable("bit/s", &[9.3e9]).0, "Gbit/s");
+        assert_eq!(readable("1/s", &[12_000.0]), ("1/s".to_string(), 1.0));
+        assert_eq!(readable("us", &[]), ("us".to_string(), 1.0));
+    }
 
     #[test]
     fn quantities_and_units() {

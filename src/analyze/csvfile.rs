@@ -151,6 +151,16 @@ static DECLARATION: Declaration = Declaration {
             kind: Kind::Map,
             help: "with `key`: how rows of one key from several files merge, per column (`{ rps = \"sum\" }`: sum, mean, min or max; a percentile only min or max)",
         },
+        OptionDecl {
+            name: "units",
+            kind: Kind::Map,
+            help: "each column's unit (`{ tps = \"1/s\", lag_avg_ms = \"ms\" }`): in the headers, and a comparison says better or worse by it (time: lower; rate: higher)",
+        },
+        OptionDecl {
+            name: "better",
+            kind: Kind::Map,
+            help: "which way is better for a column whose unit does not say (`{ errors = \"lower\" }`): `higher` or `lower`",
+        },
     ],
     keys: &["source", "column"],
     headline: &["mean"],
@@ -180,6 +190,24 @@ impl Parser for CsvParser {
                 help: "merge rules say how rows of one key combine: add `key = [\"test\"]` (the column that tells rows apart)".into(),
             });
         }
+        for (col, way) in opts.map("better") {
+            if !matches!(way.as_str(), "higher" | "lower") {
+                out.push(Refusal {
+                    option: "better".into(),
+                    message: format!("`better` for `{col}` is `{way}`"),
+                    help: "`higher` or `lower`".into(),
+                });
+            }
+        }
+        for (col, unit) in opts.map("units") {
+            if unit.trim().is_empty() || unit.contains(['(', ')']) {
+                out.push(Refusal {
+                    option: "units".into(),
+                    message: format!("`units` for `{col}` is `{unit}`"),
+                    help: "a unit as written in a header: `ms`, `1/s`, `bytes`, `%`".into(),
+                });
+            }
+        }
         for (col, rule) in opts.map("merge") {
             if Merge::parse(rule).is_none() {
                 out.push(Refusal {
@@ -197,57 +225,157 @@ impl Parser for CsvParser {
         if !opts.texts("key").is_empty() {
             let table = parsed
                 .any()
-                .then(|| keyed_csv(&parsed, groups, opts, found));
+                .then(|| with_units(keyed_csv(&parsed, groups, opts, found), opts));
             return (table, parsed.read_files());
         }
-        let mut rows = Vec::new();
-        let mut notes = Vec::new();
-        for g in groups {
-            for (f, s) in parsed.of(g) {
-                notes.push(format!(
-                    "{}: {} rows, delimiter `{}`; not numeric (left out): {}",
-                    f.display(),
-                    s.rows,
-                    s.delimiter as char,
-                    if s.non_numeric.is_empty() {
-                        "none".to_string()
-                    } else {
-                        s.non_numeric.join(", ")
-                    }
-                ));
-                let mut percentiles = Vec::new();
-                for (col, st) in &s.numeric {
-                    if !opts.texts("columns").is_empty() && !opts.texts("columns").contains(col) {
-                        continue;
-                    }
-                    // A percentile column of several rows (a summary with a row
-                    // per operation): its mean is no percentile of anything.
-                    let refused = st.n > 1 && percentile_like(col);
-                    if refused {
-                        percentiles.push(format!("`{col}`"));
-                    }
-                    rows.push((g.label.clone(), col.clone(), *st, refused));
-                }
-                if !percentiles.is_empty() {
-                    let key = key_candidate(s).map_or("…".to_string(), |k| k.to_string());
-                    found.problems.push(format!(
-                        "{}: {} {} percentiles over {} rows: their mean would be no percentile (left out); if each row is a summary of its own, name the column that tells them apart: `key = [\"{key}\"]` / `--key {key}`",
-                        f.display(),
-                        percentiles.join(", "),
-                        if percentiles.len() == 1 { "is" } else { "are" },
-                        s.rows
-                    ));
-                }
-            }
-        }
+        let (rows, notes) = per_column(&parsed, groups, opts, found);
+        mixed_columns(&parsed, groups, found);
         check_csv_columns(&parsed, groups, opts, found);
         let table = parsed.any().then(|| {
             let mut t = table(rows);
             t.notes = notes;
-            t
+            with_units(t, opts)
         });
         (table, parsed.read_files())
     }
+}
+
+/// A row per group and numeric column: the group's files merged exactly
+/// (counts added, means weighted by them, the extremes); a percentile
+/// column's mean left out where it would average several rows or files.
+/// And a note per file.
+fn per_column(
+    parsed: &Parsed<Summary>,
+    groups: &[Group],
+    opts: &Options,
+    found: &mut Found,
+) -> (Vec<ColumnRow>, Vec<String>) {
+    let mut rows: Vec<ColumnRow> = Vec::new();
+    let mut notes = Vec::new();
+    let wanted =
+        |col: &String| opts.texts("columns").is_empty() || opts.texts("columns").contains(col);
+    for g in groups {
+        let files = parsed.of(g);
+        for (f, s) in &files {
+            notes.push(format!(
+                "{}: {} rows, delimiter `{}`; not numeric (left out): {}",
+                f.display(),
+                s.rows,
+                s.delimiter as char,
+                if s.non_numeric.is_empty() {
+                    "none".to_string()
+                } else {
+                    s.non_numeric.join(", ")
+                }
+            ));
+            let mut percentiles = Vec::new();
+            for (col, st) in s.numeric.iter().filter(|(c, _)| wanted(c)) {
+                // A percentile column of several rows (a summary with a row
+                // per operation): its mean is no percentile of anything.
+                if st.n > 1 && percentile_like(col) {
+                    percentiles.push(format!("`{col}`"));
+                }
+                let refused = percentile_like(col) && (st.n > 1 || files.len() > 1);
+                match rows.iter_mut().find(|r| r.0 == g.label && r.1 == *col) {
+                    Some(r) => {
+                        r.2 = stats::merged(&r.2, st);
+                        r.3 |= refused;
+                    }
+                    None => rows.push((g.label.clone(), col.clone(), *st, refused)),
+                }
+            }
+            if !percentiles.is_empty() {
+                let key = key_candidate(s).map_or("…".to_string(), |k| k.to_string());
+                found.problems.push(format!(
+                    "{}: {} {} percentiles over {} rows: their mean would be no percentile (left out); if each row is a summary of its own, name the column that tells them apart: `key = [\"{key}\"]` / `--key {key}`",
+                    f.display(),
+                    percentiles.join(", "),
+                    if percentiles.len() == 1 { "is" } else { "are" },
+                    s.rows
+                ));
+            }
+        }
+        let across: Vec<String> = rows
+            .iter()
+            .filter(|r| r.0 == g.label && r.3 && files.len() > 1)
+            .map(|r| format!("`{}`", r.1))
+            .collect();
+        if !across.is_empty() {
+            found.problems.push(format!(
+                "{}: {} of several files: their mean would be no percentile (left out); keep the files apart (`--by file` / `by = [\"host\"]`)",
+                g.label,
+                across.join(", ")
+            ));
+        }
+    }
+    (rows, notes)
+}
+
+/// A row of the per-column table: group, column, figures, mean refused.
+type ColumnRow = (String, String, Stats, bool);
+
+/// A column that is numbers in some files of a group and not in others:
+/// its row would pass for all of them.
+fn mixed_columns(parsed: &Parsed<Summary>, groups: &[Group], found: &mut Found) {
+    for g in groups {
+        let files = parsed.of(g);
+        for (f, s) in &files {
+            for col in &s.non_numeric {
+                if files
+                    .iter()
+                    .any(|(_, o)| o.numeric.iter().any(|(c, _)| c == col))
+                {
+                    found.problems.push(format!(
+                        "{}: `{col}` holds a cell that is not a number; its row is of the other files only",
+                        f.display()
+                    ));
+                }
+            }
+        }
+    }
+}
+
+/// The table with each column's unit as `units` gives it: a figure's
+/// header (`tps (1/s)`), or a `column` cell of the per-column table; and
+/// a keyed figure whole in every row shown whole.
+fn with_units(mut t: Table, opts: &Options) -> Table {
+    let units: std::collections::BTreeMap<&str, &str> = opts
+        .map("units")
+        .iter()
+        .map(|(c, u)| (c.as_str(), u.as_str()))
+        .collect();
+    for (i, c) in t.columns.iter_mut().enumerate() {
+        if let Some(u) = units.get(c.name.as_str()) {
+            c.unit = Some(u.to_string());
+        }
+        let whole = t.rows.iter().all(|r| match r.get(i) {
+            Some(Cell::Float(v)) => v.fract() == 0.0,
+            _ => true,
+        });
+        if c.numeric && whole && c.name != "mean" {
+            c.decimals = 0;
+        }
+    }
+    if let Some(col) = t.columns.iter().position(|c| c.name == "column") {
+        for r in &mut t.rows {
+            if let Some(Cell::Text(name)) = r.get_mut(col)
+                && let Some(u) = units.get(name.as_str())
+            {
+                *name = format!("{name} ({u})");
+            }
+        }
+    }
+    if !units.is_empty() {
+        t.notes.push(format!(
+            "Units as the analysis gives them: {}.",
+            units
+                .iter()
+                .map(|(c, u)| format!("{c} = {u}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    }
+    t
 }
 
 /// `--columns` / `columns` no file has: named, with the columns there are.
@@ -373,17 +501,20 @@ fn merged_figures(
     figures
         .iter()
         .map(|col| {
-            let vals: Vec<f64> = entries
+            let cells: Vec<&String> = entries
                 .iter()
-                .filter_map(|(s, rec)| {
-                    let i = s.header.iter().position(|h| h == col)?;
-                    rec.get(i)?.parse::<f64>().ok()
-                })
+                .filter_map(|(s, rec)| rec.get(s.header.iter().position(|h| h == col)?))
                 .collect();
+            let vals: Vec<f64> = cells.iter().filter_map(|c| c.parse::<f64>().ok()).collect();
             if vals.is_empty() {
                 return None;
             }
-            merged(col, &vals, rules.get(col).copied())
+            // A cell that is no number: never a merge of the others.
+            let complete = vals.len() == cells.len() || entries.len() == 1;
+            complete
+                .then_some(())
+                .ok_or(Refused::NotNumber)
+                .and_then(|()| merged(col, &vals, rules.get(col).copied()))
                 .map_err(|e| {
                     let col = format!("`{col}`");
                     match refused.iter_mut().find(|(m, _)| *m == e) {
@@ -498,6 +629,8 @@ pub enum Refused {
     NoRule,
     /// A mean or a sum of percentiles.
     Percentile(Merge),
+    /// A row of one of the files has a cell that is no number.
+    NotNumber,
 }
 
 impl Refused {
@@ -518,6 +651,9 @@ impl Refused {
                     "rows of several files need a rule to merge {cols}: `merge = {{ {example} = \"{rule}\" }}` (sum, mean, min or max; a percentile only min or max), or keep them apart (`by = [\"host\"]` / `--by file`)"
                 )
             }
+            Refused::NotNumber => format!(
+                "{cols}: a cell of the rows to merge is not a number (left empty rather than merged from the others)"
+            ),
             Refused::Percentile(r) => format!(
                 "{cols}: the {} of percentiles is not a percentile of anything; keep the rows apart (`by = [\"host\"]` / `--by file`), merge the raw latencies (an HdrHistogram log), or bound it with `max`",
                 r.name()

@@ -272,13 +272,6 @@ impl ParserKind {
     pub fn option(self, name: &str) -> Option<&'static OptionDecl> {
         self.decl().options.iter().find(|o| o.name == name)
     }
-
-    /// Whether `figure` (a column's header, `p99 (us)`, or its name) is
-    /// one of the headline figures.
-    pub fn is_headline(self, figure: &str) -> bool {
-        let h = crate::table::Header::parse(figure);
-        self.decl().headline.iter().any(|w| h.is(w))
-    }
 }
 
 impl PartialEq for ParserKind {

@@ -27,6 +27,18 @@ pub fn of(values: impl Iterator<Item = f64>) -> Option<Stats> {
     })
 }
 
+/// Two columns' figures as one: counts added, the mean weighted by them,
+/// the extremes.
+pub fn merged(a: &Stats, b: &Stats) -> Stats {
+    let n = a.n + b.n;
+    Stats {
+        n,
+        mean: (a.mean * a.n as f64 + b.mean * b.n as f64) / n as f64,
+        min: a.min.min(b.min),
+        max: a.max.max(b.max),
+    }
+}
+
 pub fn columns() -> [Column; 4] {
     [
         Column::int("n", None),

@@ -45,7 +45,7 @@ pub fn run(a: AnalyzeArgs) -> Result<Exit> {
         crate::out::errln!("{line}");
     }
     if let Some(table) = &outcome.table {
-        let overrides = std::path::Path::new("analysis");
+        let overrides = std::path::Path::new(crate::paths::TABLE_TEMPLATES);
         let text = render::render(table, format, Some(overrides)).map_err(Error::msg)?;
         crate::out::out!("{text}");
         if format == Format::Csv {
@@ -100,8 +100,14 @@ fn parsers() -> String {
 /// `--set NAME=VALUE`, of the shape the parser declares, then checked by
 /// the parser itself.
 fn options(kind: ParserKind, a: &AnalyzeArgs) -> Result<Options> {
+    // `--unit tps=1/s`: a csv column's unit, not a log's.
+    let (unit, units) = match &a.unit {
+        Some(u) if u.contains('=') => (None, Some(u.clone())),
+        u => (u.clone(), None),
+    };
     let named = [
-        ("unit", &a.unit),
+        ("unit", &unit),
+        ("units", &units),
         ("tag", &a.tag),
         ("columns", &a.columns),
         ("key", &a.key),

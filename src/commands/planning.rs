@@ -92,6 +92,11 @@ pub fn make_with(mut graph: Graph, paths: Paths, state: State, new_trial: bool) 
         changes = diff::diff(&graph, &state, &refresh, new_trial);
     }
     changes.notes = refresh.notes;
+    if begins {
+        changes
+            .notes
+            .extend(pace_note(&graph, &paths, state.series.as_ref()));
+    }
     if let Some(c) = &graph.plan.ec2
         && changes.changes.iter().any(diff::Change::creates_host)
     {
@@ -138,6 +143,25 @@ pub fn make_with(mut graph: Graph, paths: Paths, state: State, new_trial: bool) 
         state,
         changes,
     })
+}
+
+/// A new series' time, from the last series' pace (its trials' starts).
+fn pace_note(
+    graph: &Graph,
+    paths: &Paths,
+    last: Option<&crate::state::SeriesRecord>,
+) -> Option<String> {
+    let last = last?;
+    let pace = crate::series::pace(&paths.trials().join(&last.id))?;
+    let trials = graph.series_trials();
+    let total = std::time::Duration::from_secs((pace.as_secs_f64() * trials as f64).round() as u64);
+    Some(format!(
+        "series {} took {} a trial: {} trials take about {}",
+        last.id,
+        humantime::format_duration(std::time::Duration::from_secs(pace.as_secs())),
+        trials,
+        humantime::format_duration(total)
+    ))
 }
 
 pub fn print_changes(planned: &Planned, json: bool) {

@@ -319,7 +319,7 @@ fn summary(plan: &Plan, spec: &SeriesSpec) -> String {
         n => format!(" (+{} each)", crate::style::plural(n, "warm-up")),
     };
     format!(
-        "{} × {}{warm} = {}, at least {}",
+        "{} × {}{warm} = {}, at least {} of start offsets alone",
         crate::style::plural(spec.points.len(), "point"),
         crate::style::plural(spec.repeat, "repetition"),
         crate::style::plural(trials, "trial"),
@@ -367,6 +367,17 @@ impl super::Graph {
 
     /// Orders the series' trials from `seed`: each runs after the one
     /// before it is done (its report written).
+    /// How many trials a series of this plan runs (warm-ups included).
+    pub fn series_trials(&self) -> usize {
+        self.dag
+            .node_indices()
+            .find_map(|i| match &self.dag[i].payload {
+                Payload::Series(spec) => Some(spec.points.len() * (spec.repeat + spec.discard)),
+                _ => None,
+            })
+            .unwrap_or(0)
+    }
+
     pub fn order_series(&mut self, seed: u64) {
         let Some(order) = self.plan.series.as_ref().map(|s| s.order) else {
             return;

@@ -300,5 +300,15 @@ pub(super) fn analysis_hash(a: &Analysis) -> String {
             .part("option", name.as_bytes())
             .part("value", value.shown().as_bytes());
     }
+    // How a series shows it (when asked: plans without it keep their
+    // hashes), and the project's own templates.
+    if a.shown != crate::plan::model::Shown::default() {
+        h = h.part("shown", format!("{:?}", a.shown).as_bytes());
+    }
+    for (name, text) in &a.templates {
+        h = h
+            .part("template", name.as_bytes())
+            .part("text", text.as_bytes());
+    }
     h.finish()
 }

@@ -83,6 +83,8 @@ pub fn lines(
     spans: &[Span],
     height: u32,
 ) -> Option<String> {
+    // Values in a unit a person reads (ms, not 2M us).
+    let (series, y_desc) = &readable(series, y_desc);
     // Latency spectra span decades (a 2 s outlier over 1 ms reads): a
     // log latency axis, drawn as log10 on a linear one.
     let log_y = matches!(x, XAxis::Nines);
@@ -126,7 +128,8 @@ pub fn lines(
             .y_desc(y_desc)
             .x_labels(if nines { (x1.ceil() as usize) + 1 } else { 10 })
             .x_label_formatter(&xf)
-            .y_label_formatter(&move |v| if log_y { si(10f64.powf(*v)) } else { si(*v) })
+            .y_labels(if log_y { log_ticks(y0, y1) } else { 10 })
+            .y_label_formatter(&move |v| if log_y { log_label(*v) } else { si(*v) })
             .light_line_style(WHITE.mix(0.0))
             .draw()
             .ok()?;
@@ -135,6 +138,54 @@ pub fn lines(
         root.present().ok()?;
     }
     Some(svg)
+}
+
+/// Series whose y is a quantity (`latency (us)`) in the unit a person
+/// reads its values in, and the y description in it.
+fn readable(series: &[Series], y_desc: &str) -> (Vec<Series>, String) {
+    let h = crate::table::Header::parse(y_desc);
+    let all: Vec<f64> = series
+        .iter()
+        .flat_map(|s| s.points.iter().map(|p| p.1))
+        .collect();
+    let (unit, f) = crate::units::readable(h.unit(), &all);
+    if f == 1.0 {
+        return (series.to_vec(), y_desc.to_string());
+    }
+    let scaled = series
+        .iter()
+        .map(|s| Series {
+            name: s.name.clone(),
+            points: s.points.iter().map(|&(x, y)| (x, y * f)).collect(),
+        })
+        .collect();
+    (scaled, format!("{} ({unit})", h.name))
+}
+
+/// Ticks to ask for on a log10 axis from `y0` to `y1`: one each 0.1, so
+/// that 1, 2 and 5 of each decade fall on one (`log_label`).
+pub fn log_ticks(y0: f64, y1: f64) -> usize {
+    (((y1 - y0) / 0.1).round() as usize + 1).clamp(2, 80)
+}
+
+/// A log10 axis's tick, labelled only at 1, 2 and 5 of a decade.
+pub fn log_label(v: f64) -> String {
+    let decade = v.floor();
+    let frac = v - decade;
+    use std::f64::consts::LOG10_2;
+    let mantissa = [
+        (0.0, 1.0),
+        (LOG10_2, 2.0),
+        (1.0 - LOG10_2, 5.0),
+        (1.0, 10.0),
+    ]
+    .iter()
+    .find(|(at, _)| (frac - at).abs() < 0.02)
+    .map(|(_, m)| *m);
+    match mantissa {
+        Some(m) => crate::units::significant(m * 10f64.powf(decade), 3),
+        None => String::new(),
+    }
 }
 
 /// The series with points, thinned for drawing (many lines share a
@@ -225,6 +276,23 @@ pub(super) fn legend<'a, 'b: 'a>(chart: &mut Chart<'a, 'b>, font: u32) -> Option
         .ok()
 }
 
+/// The y labels of a chart of rows (row `i` from the top spans
+/// `n − 1 − i … n − i`): a row's label at its middle, nothing elsewhere.
+pub(super) fn row_labels(labels: Vec<String>) -> impl Fn(&f64) -> String {
+    let n = labels.len();
+    move |v: &f64| {
+        let i = v.floor() as usize;
+        if n > 0 && (v - v.floor() - 0.5).abs() < 0.01 {
+            labels
+                .get(n - 1 - i.min(n - 1))
+                .cloned()
+                .unwrap_or_default()
+        } else {
+            String::new()
+        }
+    }
+}
+
 /// Horizontal bars, one per label: the slow host stands out.
 pub fn bars(title: &str, x_desc: &str, items: &[(String, f64)]) -> Option<String> {
     if items.is_empty() {
@@ -250,17 +318,7 @@ pub fn bars(title: &str, x_desc: &str, items: &[(String, f64)]) -> Option<String
             .y_label_area_size(220)
             .build_cartesian_2d(0.0..max, 0.0..n as f64)
             .ok()?;
-        let lf = move |v: &f64| {
-            let i = v.floor() as usize;
-            if (v - v.floor() - 0.5).abs() < 0.01 {
-                labels
-                    .get(n - 1 - i.min(n - 1))
-                    .cloned()
-                    .unwrap_or_default()
-            } else {
-                String::new()
-            }
-        };
+        let lf = row_labels(labels);
         chart
             .configure_mesh()
             .x_desc(x_desc)

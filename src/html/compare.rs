@@ -1,8 +1,12 @@
 //! `runner report PLAN --compare A B`: every figure of every analysis table
 //! of trial (or series) A beside B's — the means, n, the change in % with
-//! its interval, a p-value and a verdict (`crate::series::compare`) — as
-//! CSV (long format), Markdown and an HTML page (two trials' latency
-//! spectra on one chart), written to `trials/<plan>/<B>/analysis/compare-<A>/`.
+//! its interval, a p-value, its q-value and a verdict
+//! (`crate::series::compare`) — as CSV (long format), Markdown and an HTML
+//! page that opens with a summary (figures tested, how many better, worse,
+//! changed after the false-discovery control, the largest significant
+//! changes) and a forest plot per table, figures in human units (two
+//! trials' latency spectra on one chart), written to
+//! `trials/<plan>/<B>/analysis/compare-<A>/`.
 
 use std::fmt::Write as _;
 
@@ -10,19 +14,10 @@ use minijinja::{Value, context};
 use std::path::{Path, PathBuf};
 
 use super::chart::{self, XAxis};
+use super::forest;
 use crate::plan::Plan;
 use crate::series::compare::{self, Delta};
 use crate::stats::TestKind;
-
-fn num(v: Option<f64>) -> String {
-    v.map_or_else(String::new, |v| {
-        if v.fract() == 0.0 && v.abs() < 1e15 {
-            format!("{v:.0}")
-        } else {
-            format!("{v:.4}")
-        }
-    })
-}
 
 /// Writes the comparison of trial (or series) B against A; its folder.
 pub fn write(
@@ -51,7 +46,27 @@ pub fn write(
         )));
     }
     let names: Vec<String> = plan.analyses.iter().map(|an| an.name.clone()).collect();
-    let deltas = compare::deltas(&names, &da, &db, test);
+    let ways: compare::Ways = plan
+        .analyses
+        .iter()
+        .map(|an| {
+            let w = an
+                .options
+                .map("better")
+                .iter()
+                .filter_map(|(c, way)| {
+                    let b = match way.as_str() {
+                        "higher" => crate::units::Better::Higher,
+                        "lower" => crate::units::Better::Lower,
+                        _ => return None,
+                    };
+                    Some((c.clone(), b))
+                })
+                .collect();
+            (an.name.clone(), w)
+        })
+        .collect();
+    let deltas = compare::deltas(&names, &da, &db, test, &ways);
     // Beside B's own tables: the comparison is B's, against A.
     let out = db.join("analysis").join(format!("compare-{a}"));
     fs_err::create_dir_all(&out)?;
@@ -80,6 +95,7 @@ fn delta_csv(deltas: &[Delta]) -> Result<Vec<u8>, csv::Error> {
         "change_ci95_low",
         "change_ci95_high",
         "p_value",
+        "q_value",
         "verdict",
     ]);
     w.write_record(&head)?;
@@ -102,6 +118,7 @@ fn delta_csv(deltas: &[Delta]) -> Result<Vec<u8>, csv::Error> {
             exact(c.and_then(|c| c.ci95).map(|x| x.0)),
             exact(c.and_then(|c| c.ci95).map(|x| x.1)),
             exact(c.and_then(|c| c.p)),
+            exact(d.q),
             d.verdict.clone(),
         ]);
         w.write_record(&row)?;
@@ -143,26 +160,40 @@ fn p_text(d: &Delta) -> String {
         .map_or(String::new(), |p| format!("{p:.4}"))
 }
 
+fn q_text(d: &Delta) -> String {
+    d.q.map_or(String::new(), |q| format!("{q:.4}"))
+}
+
+/// A side's mean in the figure's unit, for a person (`1.23 ms`, `9.3 Gbit/s`).
+fn human(d: &Delta, v: &[f64]) -> String {
+    let unit = crate::series::tables::unit_for(&d.keys, &d.figure);
+    mean(v).map_or(String::new(), |m| {
+        crate::units::human(m, (!unit.is_empty()).then_some(unit.as_str()))
+    })
+}
+
 fn delta_md(deltas: &[Delta], a: &str, b: &str, test: TestKind) -> String {
     let mut md = format!(
-        "| table | row | figure | A: {a} | B: {b} | change % [95 % CI] | p | verdict |\n|---|---|---|---:|---:|---:|---:|---|\n"
+        "| table | row | figure | A: {a} | B: {b} | change % [95 % CI] | p | q | verdict |\n|---|---|---|---:|---:|---:|---:|---:|---|\n"
     );
     for d in deltas {
         let side = |v: &[f64]| {
-            mean(v).map_or(String::new(), |m| {
-                format!("{} (n {})", num(Some(m)), v.len())
+            mean(v).map_or(String::new(), |_| {
+                format!("{} (n {})", human(d, v), v.len())
             })
         };
+        let md_text = crate::markup::markdown;
         let _ = writeln!(
             md,
-            "| {} | {} | {} | {} | {} | {} | {} | {} |",
-            d.table,
-            row_text(d).replace('|', "\\|"),
-            d.figure,
-            side(&d.a),
-            side(&d.b),
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+            md_text(&d.table),
+            md_text(&row_text(d)),
+            md_text(&d.figure),
+            md_text(&side(&d.a)),
+            md_text(&side(&d.b)),
             change_text(d),
             p_text(d),
+            q_text(d),
             d.verdict
         );
     }
@@ -171,12 +202,92 @@ fn delta_md(deltas: &[Delta], a: &str, b: &str, test: TestKind) -> String {
     }
     let _ = writeln!(
         md,
-        "\nB ({b}) against A ({a}); change = (B − A) / |A| of the means, its 95 % interval from Welch's t; p: two-sided {}; verdict at α = {}: `~` no significant change, `better`/`worse` by the unit (time: lower is better; rate: higher), `changed` when the unit does not say. Written by runner {}.",
+        "\n{}\n\nB ({b}) against A ({a}); change = (B − A) / |A| of the means, its 95 % interval from Welch's t; p: two-sided {}; q: p adjusted over every figure tested (Benjamini–Hochberg); verdict on q at α = {}: `~` no significant change, `better`/`worse` by the unit (time: lower is better; rate: higher), `changed` when the unit does not say or the figure is a spread (stddev); counts (`n`, `count`, `intervals`, …) are shown, not tested. Written by runner {}.",
+        summary_text(&compare::tally(deltas), deltas),
         test.name(),
         compare::ALPHA,
         env!("CARGO_PKG_VERSION")
     );
     md
+}
+
+/// The comparison in a sentence: figures tested and what came of them.
+fn summary_text(t: &compare::Tally, deltas: &[Delta]) -> String {
+    let counts = deltas.iter().filter(|d| !d.tested).count();
+    let one_side = deltas.iter().filter(|d| d.change.is_none()).count();
+    format!(
+        "{} figures tested ({} counts shown, not tested; {} only on one side). After the false-discovery control (Benjamini–Hochberg, {} %): {} better, {} worse, {} changed; the rest no significant change.",
+        t.tested,
+        counts,
+        one_side,
+        compare::ALPHA * 100.0,
+        t.better,
+        t.worse,
+        t.changed
+    )
+}
+
+/// The largest significant changes, largest first.
+fn largest(deltas: &[Delta], at_most: usize) -> Vec<Value> {
+    let mut sig: Vec<&Delta> = deltas
+        .iter()
+        .filter(|d| matches!(d.verdict.as_str(), "better" | "worse" | "changed"))
+        .collect();
+    let pct = |d: &Delta| d.change.as_ref().and_then(|c| c.pct).map_or(0.0, f64::abs);
+    sig.sort_by(|x, y| pct(y).total_cmp(&pct(x)));
+    sig.into_iter()
+        .take(at_most)
+        .map(|d| {
+            context! {
+                table => &d.table, row => row_text(d), figure => &d.figure,
+                a => human(d, &d.a), b => human(d, &d.b), change => change_text(d),
+                q => q_text(d), verdict => &d.verdict,
+            }
+        })
+        .collect()
+}
+
+/// Rows of a forest plot at most: the rest are in the table.
+const FOREST_ROWS: usize = 60;
+
+/// A table's tested figures with a change, as forest rows (named by the
+/// keys that tell them apart).
+fn forest_of(name: &str, deltas: &[&Delta]) -> Option<String> {
+    let same: Vec<&(String, String)> = deltas
+        .first()
+        .map(|d| {
+            d.keys
+                .iter()
+                .filter(|k| deltas.iter().all(|o| o.keys.contains(k)))
+                .collect()
+        })
+        .unwrap_or_default();
+    let rows: Vec<forest::Row> = deltas
+        .iter()
+        .filter(|d| d.tested)
+        .filter_map(|d| {
+            let c = d.change.as_ref()?;
+            let row = d
+                .keys
+                .iter()
+                .filter(|k| !same.contains(k))
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect::<Vec<_>>()
+                .join(" ");
+            Some(forest::Row {
+                label: if row.is_empty() {
+                    d.figure.clone()
+                } else {
+                    format!("{row} · {}", d.figure)
+                },
+                pct: c.pct?,
+                ci: c.ci95,
+                verdict: d.verdict.clone(),
+            })
+        })
+        .take(FOREST_ROWS)
+        .collect();
+    forest::forest(&format!("{name}: change of each figure"), &rows)
 }
 
 fn page(
@@ -190,21 +301,22 @@ fn page(
 ) -> crate::error::Result<String> {
     let mut tables = Vec::new();
     for an in &plan.analyses {
-        let rows: Vec<Value> = deltas
+        let these: Vec<&Delta> = deltas.iter().filter(|d| d.table == an.name).collect();
+        let rows: Vec<Value> = these
             .iter()
-            .filter(|d| d.table == an.name)
             .map(|d| {
                 let class = match d.verdict.as_str() {
                     "better" => "pass",
                     "worse" => "fail",
                     "~" => "muted",
+                    _ if !d.tested => "muted",
                     _ => "",
                 };
                 context! {
                     row => row_text(d), figure => &d.figure,
-                    a => mean(&d.a).map(|m| num(Some(m))).unwrap_or_default(), n_a => d.a.len(),
-                    b => mean(&d.b).map(|m| num(Some(m))).unwrap_or_default(), n_b => d.b.len(),
-                    change => change_text(d), p => p_text(d), verdict => &d.verdict, class,
+                    a => human(d, &d.a), n_a => d.a.len(),
+                    b => human(d, &d.b), n_b => d.b.len(),
+                    change => change_text(d), p => p_text(d), q => q_text(d), verdict => &d.verdict, class,
                 }
             })
             .collect();
@@ -216,13 +328,21 @@ fn page(
             .then(|| spectra_of_both(an, [(a, da), (b, db)]))
             .flatten()
             .map(Value::from_safe_string);
-        tables.push(context! { name => &an.name, rows, chart });
+        let forest = forest_of(&an.name, &these).map(Value::from_safe_string);
+        let shown = these
+            .iter()
+            .filter(|d| d.tested && d.change.as_ref().is_some_and(|c| c.pct.is_some()))
+            .count();
+        tables.push(context! { name => &an.name, rows, chart, forest, more => shown.saturating_sub(FOREST_ROWS) });
     }
+    let tally = compare::tally(deltas);
     super::render(
         "compare",
         context! {
             plan => &plan.name, a, b, tables, test => test.name(), alpha => compare::ALPHA,
             warning => compare::too_few(deltas, test),
+            summary => summary_text(&tally, deltas), tally => context! { tested => tally.tested, better => tally.better, worse => tally.worse, changed => tally.changed },
+            largest => largest(deltas, 8),
         },
     )
 }

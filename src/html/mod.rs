@@ -7,7 +7,9 @@
 
 pub mod chart;
 pub mod compare;
+mod forest;
 pub mod series;
+mod series_charts;
 mod sweep;
 
 use std::path::{Path, PathBuf};
@@ -278,6 +280,8 @@ impl Shown {
                                     | "ci95_low"
                                     | "ci95_high"
                                     | "median"
+                                    | "median_ci95_low"
+                                    | "median_ci95_high"
                                     | "pooled"
                                     | "mean_a"
                                     | "mean_b"

@@ -1,21 +1,24 @@
-//! `trials/<plan>/<series-id>/report.html`: the series' header, its checks,
-//! per analysis the headline figures charted against the first series var
-//! (a line per combination of the others, 95 % intervals, every trial as a
-//! dot) and in the order the trials ran, the series table, and every trial
-//! with a link to its own report.
+//! `trials/<plan>/<series-id>/report.html`: the series' header and its
+//! checks; then at a glance, per analysis, its headline figure against the
+//! first series var (and against its `x` figure: latency against achieved
+//! throughput), in readable units; per analysis its wide table (the one to
+//! paste), each point's latency spectrum, and — collapsed — a chart per
+//! row and headline figure, the trials in run order, and the long series
+//! table; every trial with a link to its own report.
 
 use std::path::{Path, PathBuf};
 
 use minijinja::{Value, context};
 
-use super::sweep::{self, At, Line};
+use super::series_charts::Charts;
 use super::{Shown, render, svg};
-use crate::analyze::ParserKind;
 use crate::plan::Plan;
+use crate::plan::model::Analysis;
 use crate::series::SeriesFile;
 use crate::series::tables::{PointInput, gather};
+use crate::table::Header;
 
-/// Charts per analysis at most (a row and a headline figure each).
+/// Detail charts per analysis at most (a row and a headline figure each).
 const MAX_CHARTS: usize = 8;
 
 pub fn write(plan: &Plan, dir: &Path, file: &SeriesFile) -> crate::error::Result<PathBuf> {
@@ -51,22 +54,13 @@ pub fn write(plan: &Plan, dir: &Path, file: &SeriesFile) -> crate::error::Result
     Ok(path)
 }
 
-fn analysis(a: &crate::plan::model::Analysis, dir: &Path, file: &SeriesFile) -> Value {
-    let (table, table_error) =
-        match Shown::read(&dir.join("analysis").join(format!("{}.csv", a.name))) {
-            Ok(t) => (t, None),
-            Err(e) => (None, Some(e)),
-        };
-    context! {
-        name => &a.name,
-        parser => a.parser.name(),
-        table => table.as_ref().map(Shown::value),
-        table_error,
-        charts => charts(a, dir, file).into_iter().map(svg).collect::<Vec<_>>(),
-    }
-}
-
-fn charts(a: &crate::plan::model::Analysis, dir: &Path, file: &SeriesFile) -> Vec<String> {
+fn analysis(a: &Analysis, dir: &Path, file: &SeriesFile) -> Value {
+    let read = |name: &str| Shown::read(&dir.join("analysis").join(format!("{name}.csv")));
+    let (table, table_error) = match read(&a.name) {
+        Ok(t) => (t, None),
+        Err(e) => (None, Some(e)),
+    };
+    let wide = read(&format!("{}-wide", a.name)).ok().flatten();
     let trials_root = dir.parent().unwrap_or(Path::new("."));
     let measured: Vec<Vec<&crate::series::TrialEntry>> = file
         .points
@@ -83,127 +77,87 @@ fn charts(a: &crate::plan::model::Analysis, dir: &Path, file: &SeriesFile) -> Ve
             trials: m.iter().map(|t| trials_root.join(&t.id)).collect(),
         })
         .collect();
-    let g = gather(&a.name, &inputs);
     let cx = Charts {
         file,
         measured: &measured,
+        inputs: &inputs,
+        g: gather(&a.name, &inputs),
         axes: axes(file),
         first_var: file.vars.first().cloned().unwrap_or_else(|| "point".into()),
     };
-    wanted(a.parser, &g)
-        .into_iter()
-        .take(MAX_CHARTS)
-        .flat_map(|(k, figure)| cx.pair(&a.name, &g, &k, &figure))
-        .collect()
+    let headline = headlines(a, &cx.g);
+    let mut summary: Vec<String> = Vec::new();
+    if let Some(first) = headline.first() {
+        let rows: Vec<_> =
+            cx.g.entries
+                .iter()
+                .filter(|e| Header::parse(&e.2).is(first))
+                .map(|e| e.1.clone())
+                .fold(Vec::new(), |mut acc, k| {
+                    if !acc.contains(&k) {
+                        acc.push(k);
+                    }
+                    acc
+                });
+        summary.extend(cx.sweep(a, first, &rows));
+    }
+    let against: Vec<String> = a
+        .shown
+        .x
+        .iter()
+        .flat_map(|x| cx.against(a, x, &headline))
+        .collect();
+    let mut detail: Vec<String> = Vec::new();
+    for (keys, figure) in wanted(&cx.g, &headline).into_iter().take(MAX_CHARTS) {
+        detail.extend(cx.sweep(a, &figure, std::slice::from_ref(&keys)));
+        detail.extend(cx.drift(a, &keys, &figure));
+    }
+    context! {
+        name => &a.name,
+        parser => a.parser.name(),
+        summary => summary.into_iter().map(svg).collect::<Vec<_>>(),
+        against => against.into_iter().map(svg).collect::<Vec<_>>(),
+        wide => wide.as_ref().map(Shown::value),
+        spectra => cx.spectra(a, dir).map(svg),
+        detail => detail.into_iter().map(svg).collect::<Vec<_>>(),
+        table => table.as_ref().map(Shown::value),
+        table_error,
+    }
 }
 
-/// The rows and figures to chart: headline figures, else the first.
-fn wanted(parser: ParserKind, g: &crate::series::tables::Gathered) -> Vec<(String, String)> {
-    let mut wanted: Vec<(String, String)> = Vec::new();
-    for (_, keys, figure, _) in &g.entries {
-        let k = key_text(keys);
-        if parser.is_headline(figure) && !wanted.contains(&(k.clone(), figure.clone())) {
-            wanted.push((k, figure.clone()));
-        }
-    }
-    if wanted.is_empty()
-        && let Some((_, keys, figure, _)) = g.entries.first()
+/// The analysis's headline figures its tables have, in the order its
+/// parser declares them; else the first figure.
+fn headlines(a: &Analysis, g: &crate::series::tables::Gathered) -> Vec<String> {
+    let mut out: Vec<String> = a
+        .parser
+        .decl()
+        .headline
+        .iter()
+        .filter(|h| g.entries.iter().any(|e| Header::parse(&e.2).is(h)))
+        .map(|h| h.to_string())
+        .collect();
+    if out.is_empty()
+        && let Some(e) = g.entries.first()
     {
-        wanted.push((key_text(keys), figure.clone()));
+        out.push(Header::parse(&e.2).name);
+    }
+    out
+}
+
+/// The rows and headline figures to chart one by one.
+fn wanted(
+    g: &crate::series::tables::Gathered,
+    headline: &[String],
+) -> Vec<(crate::series::tables::Keys, String)> {
+    let mut wanted: Vec<(crate::series::tables::Keys, String)> = Vec::new();
+    for (_, keys, figure, _) in &g.entries {
+        if headline.iter().any(|h| Header::parse(figure).is(h))
+            && !wanted.iter().any(|(k, f)| k == keys && f == figure)
+        {
+            wanted.push((keys.clone(), figure.clone()));
+        }
     }
     wanted
-}
-
-/// What every chart of a series' analysis shares.
-struct Charts<'a> {
-    file: &'a SeriesFile,
-    measured: &'a [Vec<&'a crate::series::TrialEntry>],
-    /// x labels, each point's x, each point's line.
-    axes: (Vec<String>, Vec<usize>, Vec<String>),
-    first_var: String,
-}
-
-impl Charts<'_> {
-    /// A figure of a row: against the first var, and in run order.
-    fn pair(
-        &self,
-        table: &str,
-        g: &crate::series::tables::Gathered,
-        k: &str,
-        figure: &str,
-    ) -> Vec<String> {
-        let (x_labels, x_of, line_of) = &self.axes;
-        let mut lines: Vec<Line> = Vec::new();
-        let mut dots: Vec<(usize, f64, usize)> = Vec::new();
-        for (pi, keys, f, values) in &g.entries {
-            if f != figure || key_text(keys) != k {
-                continue;
-            }
-            let present: Vec<f64> = values.iter().flatten().copied().collect();
-            let Some(s) = crate::stats::summary(&present) else {
-                continue;
-            };
-            let at = match lines.iter().position(|l| l.name == line_of[*pi]) {
-                Some(i) => i,
-                None => {
-                    lines.push(Line {
-                        name: line_of[*pi].clone(),
-                        points: Vec::new(),
-                    });
-                    lines.len() - 1
-                }
-            };
-            lines[at].points.push(At {
-                x: x_of[*pi],
-                mean: s.mean,
-                ci: s.ci95,
-                dots: present,
-            });
-            for (t, v) in self.measured[*pi].iter().zip(values) {
-                let run = self.file.trials.iter().position(|x| x.id == t.id);
-                if let (Some(v), Some(run)) = (v, run) {
-                    dots.push((run, *v, *pi));
-                }
-            }
-        }
-        for l in &mut lines {
-            l.points.sort_by_key(|p| p.x);
-        }
-        let title = if k.is_empty() {
-            format!("{table}: {figure}")
-        } else {
-            format!("{table}: {figure} — {k}")
-        };
-        let header = crate::table::Header::parse(figure);
-        let unit = header.unit();
-        let names: Vec<String> = self
-            .file
-            .points
-            .iter()
-            .map(|p| {
-                if p.label.is_empty() {
-                    "all".into()
-                } else {
-                    p.label.clone()
-                }
-            })
-            .collect();
-        let drift = format!("{title}, in the order the trials ran");
-        [
-            sweep::sweep(&title, &self.first_var, unit, x_labels, &lines),
-            sweep::drift(&drift, unit, &dots, &names),
-        ]
-        .into_iter()
-        .flatten()
-        .collect()
-    }
-}
-
-fn key_text(keys: &[(String, String)]) -> String {
-    keys.iter()
-        .map(|(k, v)| format!("{k}={v}"))
-        .collect::<Vec<_>>()
-        .join(" ")
 }
 
 /// The x axis (the first series var's values, as written first), each

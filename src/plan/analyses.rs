@@ -1,8 +1,8 @@
 //! `[[analyze]]` sections, validated: a parser, globs, rows (`by`),
 //! formats, and the parser's options as its declaration takes them.
 
-use super::model::{Analysis, By};
-use super::syntax::{ANALYZE_KEYS, RawAnalysis, RawPlan, Sp};
+use super::model::{Analysis, By, Scale, Shown, Wide, WideStatistic};
+use super::syntax::{ANALYZE_KEYS, RawAnalysis, RawPlan, RawWide, Sp};
 use super::values::{self, check_name};
 use crate::analyze::{Options, ParserKind};
 use crate::diag::Diagnostic;
@@ -29,19 +29,95 @@ pub fn validate_analyses(raw: &RawPlan, diags: &mut Vec<Diagnostic>) -> Vec<Anal
         let files = files(a, name, diags);
         let by = by(a, diags);
         let formats = formats(a, diags);
+        let shown = shown(a, diags);
         if let Some(parser) = parser {
             let options = options(a, name, parser, diags);
             out.push(Analysis {
                 name: name.value.clone(),
                 parser,
                 files,
+                templates: templates(&formats),
                 by,
                 formats,
                 options,
+                shown,
             });
         }
     }
     out
+}
+
+/// The project's own templates for these formats, as they are now.
+fn templates(formats: &[Format]) -> Vec<(String, String)> {
+    formats
+        .iter()
+        .filter_map(|f| f.template_name())
+        .filter_map(|name| {
+            let path = std::path::Path::new(crate::paths::TABLE_TEMPLATES).join(name);
+            let text = std::fs::read_to_string(path).ok()?;
+            Some((name.to_string(), text))
+        })
+        .collect()
+}
+
+/// `x`, `scale` and `wide`: how a series shows the analysis.
+fn shown(a: &RawAnalysis, diags: &mut Vec<Diagnostic>) -> Shown {
+    let scale = match a.scale.as_ref().map(|s| (s.value.as_str(), s)) {
+        None | Some(("auto", _)) => Scale::Auto,
+        Some(("log", _)) => Scale::Log,
+        Some(("linear", _)) => Scale::Linear,
+        Some((other, s)) => {
+            diags.push(values::unknown(
+                "scale",
+                other,
+                s.span.clone(),
+                &["auto", "log", "linear"],
+            ));
+            Scale::Auto
+        }
+    };
+    Shown {
+        x: a.x.as_ref().map(|x| x.value.clone()),
+        scale,
+        wide: a.wide.as_ref().and_then(|w| wide(w, diags)),
+    }
+}
+
+fn wide(w: &RawWide, diags: &mut Vec<Diagnostic>) -> Option<Wide> {
+    let Some(figures) = w.figures.as_ref().filter(|f| !f.value.is_empty()) else {
+        diags.push(
+            Diagnostic::at("`wide` names no `figures`", w.span.clone()).help(
+                "add `figures = [\"tps\", \"p50\", \"p99\"]`: a column each, a row per point",
+            ),
+        );
+        return None;
+    };
+    if let Some(u) = &w.unit
+        && crate::units::unit(&u.value).is_none()
+    {
+        diags.push(
+            Diagnostic::at(format!("`wide` unit `{}` is not a unit runner converts", u.value), u.span.clone())
+                .help("a time (ns, us, ms, s), a size (bytes, KB, MB, GB, KiB, MiB, GiB), a rate (bit/s, Mbit/s, Gbit/s) or a throughput (1/s)"),
+        );
+    }
+    let statistic = match w.statistic.as_ref().map(|s| (s.value.as_str(), s)) {
+        None | Some(("mean", _)) => WideStatistic::Mean,
+        Some(("median", _)) => WideStatistic::Median,
+        Some((other, s)) => {
+            diags.push(values::unknown(
+                "statistic",
+                other,
+                s.span.clone(),
+                &["mean", "median"],
+            ));
+            WideStatistic::Mean
+        }
+    };
+    Some(Wide {
+        figures: figures.value.iter().map(|f| f.value.clone()).collect(),
+        unit: w.unit.as_ref().map(|u| u.value.clone()),
+        statistic,
+    })
 }
 
 fn parser(a: &RawAnalysis, name: &Sp<String>, diags: &mut Vec<Diagnostic>) -> Option<ParserKind> {

@@ -66,10 +66,21 @@ pub enum Statistic {
     Ci95High,
     Min,
     Max,
+    MedianCi95Low,
+    MedianCi95High,
 }
 
 impl Statistic {
-    pub const NAMES: [&str; 6] = ["mean", "median", "ci95_low", "ci95_high", "min", "max"];
+    pub const NAMES: [&str; 8] = [
+        "mean",
+        "median",
+        "ci95_low",
+        "ci95_high",
+        "min",
+        "max",
+        "median_ci95_low",
+        "median_ci95_high",
+    ];
 
     pub fn parse(s: &str) -> Option<Self> {
         Some(match s {
@@ -79,6 +90,8 @@ impl Statistic {
             "ci95_high" => Statistic::Ci95High,
             "min" => Statistic::Min,
             "max" => Statistic::Max,
+            "median_ci95_low" => Statistic::MedianCi95Low,
+            "median_ci95_high" => Statistic::MedianCi95High,
             _ => return None,
         })
     }
@@ -154,6 +167,57 @@ pub struct Analysis {
     pub formats: Vec<Format>,
     /// The parser's options, as its declaration takes them.
     pub options: crate::analyze::Options,
+    /// How a series shows it (`x`, `scale`, `wide`).
+    pub shown: Shown,
+    /// The project's own table templates it is rendered with
+    /// (`analysis/<format template>`): (file name, content), hashed into
+    /// its node, so that adding or editing one renders again.
+    pub templates: Vec<(String, String)>,
+}
+
+/// How a series report and tables show an analysis.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Shown {
+    /// The figure other figures are plotted against (latency against
+    /// achieved throughput), besides the first series var.
+    pub x: Option<String>,
+    pub scale: Scale,
+    pub wide: Option<Wide>,
+}
+
+/// The y axis of a series chart.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Scale {
+    /// Log when the figure spans more than a decade.
+    #[default]
+    Auto,
+    Linear,
+    Log,
+}
+
+/// A series' wide table: a row per point, a column per figure.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Wide {
+    /// Figure names as the tables have them, without their unit (`p99`).
+    pub figures: Vec<String>,
+    /// The unit figures of its dimension are shown in (`ms`).
+    pub unit: Option<String>,
+    pub statistic: WideStatistic,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WideStatistic {
+    Mean,
+    Median,
+}
+
+impl WideStatistic {
+    pub fn name(self) -> &'static str {
+        match self {
+            WideStatistic::Mean => "mean",
+            WideStatistic::Median => "median",
+        }
+    }
 }
 
 /// What rows an analysis has: one per test, host and/or file; none = all merged.

@@ -10,12 +10,14 @@ use crate::diag::Diagnostic;
 
 /// The statistics of a figure over a point's trials: columns of the
 /// series tables, in their order.
-pub const STATISTICS: [&str; 7] = [
+pub const STATISTICS: [&str; 9] = [
     "mean",
     "stddev",
     "ci95_low",
     "ci95_high",
     "median",
+    "median_ci95_low",
+    "median_ci95_high",
     "min",
     "max",
 ];

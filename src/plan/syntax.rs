@@ -110,9 +110,24 @@ pub struct RawAnalysis {
     pub files: Option<Sp<Vec<Sp<String>>>>,
     pub by: Vec<Sp<String>>,
     pub formats: Option<Sp<Vec<Sp<String>>>>,
+    /// The series report: the figure to plot others against.
+    pub x: Option<Sp<String>>,
+    /// The series report's y axis: `log`, `linear` (default: log when a
+    /// figure spans more than a decade).
+    pub scale: Option<Sp<String>>,
+    /// The series' wide table: `{ figures = […], unit = "ms", statistic = "median" }`.
+    pub wide: Option<RawWide>,
     /// Every other key: the parser's options, checked against its
     /// declaration when the parser is known (`validate`).
     pub options: Vec<(Sp<String>, SpValue)>,
+}
+
+#[derive(Debug, Default)]
+pub struct RawWide {
+    pub span: Range<usize>,
+    pub figures: Option<Sp<Vec<Sp<String>>>>,
+    pub unit: Option<Sp<String>>,
+    pub statistic: Option<Sp<String>>,
 }
 
 #[derive(Debug, Default)]
@@ -242,7 +257,10 @@ const GROUP_KEYS: &[&str] = &[
 const LINK_KEYS: &[&str] = &["rate", "delay", "jitter", "loss"];
 const HOST_KEYS: &[&str] = &["address", "port", "user", "identity", "host_key"];
 /// An analysis's own keys; the others are its parser's options.
-pub const ANALYZE_KEYS: &[&str] = &["name", "parser", "files", "by", "formats"];
+pub const ANALYZE_KEYS: &[&str] = &[
+    "name", "parser", "files", "by", "formats", "x", "scale", "wide",
+];
+const WIDE_KEYS: &[&str] = &["figures", "unit", "statistic"];
 const STEP_KEYS: &[&str] = &[
     "name", "on", "run", "upload", "template", "dest", "after", "timeout",
 ];
@@ -429,6 +447,9 @@ fn analyses(top: &DeTable<'_>, diags: &mut Vec<Diagnostic>) -> Vec<RawAnalysis> 
             files: get_string_list(t, "files", &ctx, diags),
             by: get_string_list(t, "by", &ctx, diags).map_or_else(Vec::new, |l| l.value),
             formats: get_string_list(t, "formats", &ctx, diags),
+            x: get_string(t, "x", &ctx, diags),
+            scale: get_string(t, "scale", &ctx, diags),
+            wide: wide(t, &ctx, diags),
             options: t
                 .iter()
                 .filter(|(k, _)| !ANALYZE_KEYS.contains(&AsRef::<str>::as_ref(k.get_ref())))
@@ -441,6 +462,20 @@ fn analyses(top: &DeTable<'_>, diags: &mut Vec<Diagnostic>) -> Vec<RawAnalysis> 
                 .collect(),
         })
         .collect()
+}
+
+/// An analysis's `wide = { … }`.
+fn wide(t: &DeTable<'_>, ctx: &str, diags: &mut Vec<Diagnostic>) -> Option<RawWide> {
+    let span = lookup(t, "wide")?.span();
+    let w = get_table(t, "wide", ctx, diags)?;
+    let ctx = format!("{ctx}, `wide`");
+    check_keys(w, WIDE_KEYS, &ctx, diags, |_, _| None);
+    Some(RawWide {
+        span,
+        figures: get_string_list(w, "figures", &ctx, diags),
+        unit: get_string(w, "unit", &ctx, diags),
+        statistic: get_string(w, "statistic", &ctx, diags),
+    })
 }
 
 fn checks(top: &DeTable<'_>, diags: &mut Vec<Diagnostic>) -> Vec<RawCheck> {

@@ -72,18 +72,55 @@ pub fn run_one(plan: &Plan, a: &Analysis, dir: &Path) -> Result<Written> {
     table
         .notes
         .push(format!("runner {}.", env!("CARGO_PKG_VERSION")));
-    Ok(Written {
-        tables: crate::trial::analysis::write_tables(a, &table, dir)?,
-        warnings: unreadable
-            .iter()
-            .map(|u| {
-                format!(
-                    "warning: series analyze {}: {u} (its figures count as missing)",
-                    a.name
-                )
-            })
-            .collect(),
-    })
+    let mut warnings: Vec<String> = unreadable
+        .iter()
+        .map(|u| {
+            format!(
+                "warning: series analyze {}: {u} (its figures count as missing)",
+                a.name
+            )
+        })
+        .collect();
+    let mut tables = crate::trial::analysis::write_tables(a, &table, dir)?;
+    if let Some(w) = &a.shown.wide {
+        tables.extend(write_wide(
+            a,
+            w,
+            &file,
+            &inputs,
+            &table,
+            dir,
+            &mut warnings,
+        )?);
+    }
+    Ok(Written { tables, warnings })
+}
+
+/// The wide table beside the long one (`<name>-wide.<format>`), saying
+/// where it comes from as the long one does.
+fn write_wide(
+    a: &Analysis,
+    w: &crate::plan::model::Wide,
+    file: &SeriesFile,
+    inputs: &[PointInput],
+    long: &crate::table::Table,
+    dir: &Path,
+    warnings: &mut Vec<String>,
+) -> Result<Vec<PathBuf>> {
+    let (mut wide, missing) = super::wide::build(&a.name, w, &file.vars, inputs);
+    for m in missing {
+        warnings.push(format!(
+            "warning: series analyze {}: `wide` asks for `{m}`, which no trial's table has",
+            a.name
+        ));
+    }
+    let sources = long
+        .notes
+        .iter()
+        .filter(|n| !n.starts_with("Each row:") && !n.starts_with("`pooled`"));
+    wide.notes.extend(sources.cloned());
+    let stem = format!("{}-wide", a.name);
+    crate::trial::analysis::write_tables_as(a, &stem, &wide, dir)
 }
 
 /// What a series table is: the series, its points and repetitions, how
@@ -113,7 +150,7 @@ fn notes(
             }
         ),
         format!(
-            "Each row: one figure of the trials' own `analysis/{}.csv` over a point's measured trials; n values used, missing = trials that left it blank; stddev is the sample's (n − 1); ci95 is Student's t interval of the mean.",
+            "Each row: one figure of the trials' own `analysis/{}.csv` over a point's measured trials; n values used, missing = trials that left it blank; stddev is the sample's (n − 1); ci95 is Student's t interval of the mean, never below 0 for a figure that cannot be negative (a duration, size, rate, share or count); median_ci95 is the median's distribution-free 95 % interval (the order statistics of a binomial(n, ½), SciPy's quantile_test; from 6 trials on).",
             a.name
         ),
     ]

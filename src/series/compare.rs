@@ -1,10 +1,15 @@
 //! Two trials, or two series, figure by figure: A's and B's mean and n, the
 //! change in % with its 95 % interval, the p-value of a two-sided test
-//! (Mann–Whitney U, or Welch's t) and a verdict at α = 0.05 — `~` (no
-//! significant change), `better`/`worse` (the direction from the unit:
-//! time lower, rate higher), `changed` (the unit does not say). A trial is
-//! one value per figure: its change is given, its noise is not. Rows are
-//! matched by their text cells, and a series' by its point's vars.
+//! (Mann–Whitney U, or Welch's t), its q-value (Benjamini–Hochberg over
+//! every figure tested in the comparison: the false discoveries among the
+//! rows called changed are held at 5 %) and a verdict on q at α = 0.05 —
+//! `~` (no significant change), `better`/`worse` (the direction from the
+//! unit: time lower, rate higher), `changed` (the unit does not say, or
+//! the figure is a spread: a smaller stddev is not better in itself).
+//! Counts of what was measured (`n`, `count`, `intervals`, …) are shown,
+//! not tested. A trial is one value per figure: its change is given, its
+//! noise is not. Rows are matched by their text cells, and a series' by
+//! its point's vars.
 
 use std::path::Path;
 
@@ -26,9 +31,33 @@ pub struct Delta {
     pub a: Vec<f64>,
     pub b: Vec<f64>,
     pub change: Option<Change>,
+    /// Whether the figure is tested (a count of what was measured is not).
+    pub tested: bool,
+    /// The p-value adjusted for every figure tested in the comparison.
+    pub q: Option<f64>,
     /// `~`, `better`, `worse`, `changed`, `1 trial: noise not estimated`,
-    /// `only in A`, `only in B`.
+    /// `only in A`, `only in B`, `not tested (a count)`.
     pub verdict: String,
+}
+
+/// What a figure is, by its name: a count of what was measured (shown,
+/// not tested), a spread (no better or worse), or a figure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Count,
+    Spread,
+    Figure,
+}
+
+pub fn kind_of(figure: &str) -> Kind {
+    let base = figure.split(" (").next().unwrap_or(figure).trim();
+    match base {
+        "n" | "count" | "intervals" | "missing" | "jobs" | "clients" | "threads" | "streams" => {
+            Kind::Count
+        }
+        b if b.contains("stddev") => Kind::Spread,
+        _ => Kind::Figure,
+    }
 }
 
 /// Every figure's values: (row keys, figure) → values, in table order.
@@ -75,8 +104,13 @@ fn samples(dir: &Path, name: &str) -> Option<Samples> {
     )
 }
 
+/// Which way is better, per table and column, where the analysis says
+/// (the csv parser's `better`); else the unit says.
+pub type Ways =
+    std::collections::HashMap<String, std::collections::HashMap<String, crate::units::Better>>;
+
 /// The deltas of every table of `tables` that A or B has.
-pub fn deltas(tables: &[String], a: &Path, b: &Path, test: TestKind) -> Vec<Delta> {
+pub fn deltas(tables: &[String], a: &Path, b: &Path, test: TestKind, ways: &Ways) -> Vec<Delta> {
     let mut out = Vec::new();
     for t in tables {
         let (sa, sb) = (samples(a, t), samples(b, t));
@@ -102,23 +136,81 @@ pub fn deltas(tables: &[String], a: &Path, b: &Path, test: TestKind) -> Vec<Delt
                 continue;
             }
             let change = crate::stats::change(&va, &vb, test);
-            let verdict = match &change {
-                Some(c) => crate::stats::verdict(c, ALPHA, better(&keys, &figure)).to_string(),
-                None if va.is_empty() => "only in B".into(),
-                None => "only in A".into(),
-            };
             out.push(Delta {
                 table: t.clone(),
+                tested: kind_of(&figure) != Kind::Count,
                 keys,
                 figure,
                 a: va,
                 b: vb,
                 change,
-                verdict,
+                q: None,
+                verdict: String::new(),
             });
         }
     }
+    judge(&mut out, ways);
     out
+}
+
+/// The q-values of the tested figures, and every verdict.
+fn judge(deltas: &mut [Delta], ways: &Ways) {
+    let tested: Vec<usize> = (0..deltas.len())
+        .filter(|&i| deltas[i].tested && deltas[i].change.as_ref().is_some_and(|c| c.p.is_some()))
+        .collect();
+    let ps: Vec<f64> = tested
+        .iter()
+        .filter_map(|&i| deltas[i].change.as_ref().and_then(|c| c.p))
+        .collect();
+    for (&i, q) in tested.iter().zip(crate::stats::q_values(&ps)) {
+        deltas[i].q = Some(q);
+    }
+    for d in deltas.iter_mut() {
+        let said = ways.get(&d.table).and_then(|w| {
+            let column = d
+                .keys
+                .iter()
+                .find(|(k, _)| k == "column")
+                .map(|(_, v)| v.as_str());
+            [Some(d.figure.as_str()), column]
+                .into_iter()
+                .flatten()
+                .find_map(|f| w.get(&crate::table::Header::parse(f).name).copied())
+        });
+        let better = match kind_of(&d.figure) {
+            Kind::Figure => said.or_else(|| better(&d.keys, &d.figure)),
+            Kind::Spread | Kind::Count => None,
+        };
+        d.verdict = match &d.change {
+            Some(_) if !d.tested => "not tested (a count)".into(),
+            Some(c) => crate::stats::verdict(c, d.q.or(c.p), ALPHA, better).to_string(),
+            None if d.a.is_empty() => "only in B".into(),
+            None => "only in A".into(),
+        };
+    }
+}
+
+/// How many figures were tested, and how many came out each way.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Tally {
+    pub tested: usize,
+    pub better: usize,
+    pub worse: usize,
+    pub changed: usize,
+}
+
+pub fn tally(deltas: &[Delta]) -> Tally {
+    let mut t = Tally::default();
+    for d in deltas.iter().filter(|d| d.q.is_some()) {
+        t.tested += 1;
+        match d.verdict.as_str() {
+            "better" => t.better += 1,
+            "worse" => t.worse += 1,
+            "changed" => t.changed += 1,
+            _ => {}
+        }
+    }
+    t
 }
 
 /// Which way is better for a figure, from its unit.

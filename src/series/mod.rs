@@ -7,6 +7,7 @@ pub mod analysis;
 pub mod checks;
 pub mod compare;
 pub mod tables;
+pub mod wide;
 
 use std::path::{Path, PathBuf};
 
@@ -157,6 +158,30 @@ pub fn new_id(plan: &str) -> String {
 }
 
 /// Whether `id` names a series (not a trial).
+/// Seconds since the epoch of a trial id (`20261206T040451Z`).
+fn id_epoch(id: &str) -> Option<i64> {
+    let t = id.strip_prefix("series-").unwrap_or(id);
+    let num = |r: std::ops::Range<usize>| t.get(r)?.parse::<u8>().ok();
+    let (y, mo, d) = (t.get(0..4)?.parse::<i32>().ok()?, num(4..6)?, num(6..8)?);
+    let (h, mi, s) = (num(9..11)?, num(11..13)?, num(13..15)?);
+    let date = time::Date::from_calendar_date(y, time::Month::try_from(mo).ok()?, d).ok()?;
+    let at = date.with_hms(h, mi, s).ok()?.assume_utc();
+    Some(at.unix_timestamp())
+}
+
+/// How long the series in `dir` took a trial, from when its trials
+/// started (their ids): `None` with fewer than two.
+pub fn pace(dir: &Path) -> Option<std::time::Duration> {
+    let file = SeriesFile::read(dir).ok()?;
+    let mut starts: Vec<i64> = file.trials.iter().filter_map(|t| id_epoch(&t.id)).collect();
+    starts.sort_unstable();
+    let (first, last) = (*starts.first()?, *starts.last()?);
+    let gaps = starts.len().checked_sub(1).filter(|n| *n > 0)?;
+    Some(std::time::Duration::from_secs_f64(
+        (last - first) as f64 / gaps as f64,
+    ))
+}
+
 pub fn is_series_id(id: &str) -> bool {
     id.starts_with(PREFIX)
 }

@@ -121,6 +121,38 @@ pub fn gather(name: &str, points: &[PointInput]) -> Gathered {
     }
 }
 
+/// Whether a figure cannot be negative: it has a unit (a duration, size,
+/// rate or share), or it is a count (whole values, none below 0).
+pub fn cannot_be_negative(unit: &str, values: &[f64]) -> bool {
+    crate::units::unit(unit).is_some()
+        || (unit.is_empty() && values.iter().all(|v| *v >= 0.0 && v.fract() == 0.0))
+}
+
+/// The cells of `crate::plan::STATISTICS` over `present`: a figure that
+/// cannot be negative gets no interval below 0.
+fn statistics(unit: &str, present: &[f64]) -> Vec<Cell> {
+    let Some(s) = crate::stats::summary(present) else {
+        return vec![Cell::Empty; crate::plan::STATISTICS.len()];
+    };
+    let floor = if cannot_be_negative(unit, present) {
+        0.0
+    } else {
+        f64::NEG_INFINITY
+    };
+    let f = |v: Option<f64>| v.map_or(Cell::Empty, Cell::Float);
+    vec![
+        Cell::Float(s.mean),
+        f(s.stddev),
+        f(s.ci95.map(|c| c.0.max(floor))),
+        f(s.ci95.map(|c| c.1)),
+        Cell::Float(s.median),
+        f(s.median_ci95.map(|c| c.0)),
+        f(s.median_ci95.map(|c| c.1)),
+        Cell::Float(s.min),
+        Cell::Float(s.max),
+    ]
+}
+
 /// The series table of analysis `name`; `pooled` holds the merged
 /// histograms' figures by (point, row keys as `k=v` joined by `\x1f`,
 /// figure), for HDR tables (`None` for other parsers: no `pooled` column).
@@ -166,18 +198,7 @@ pub fn build(
         row.push(Cell::Int(present.len() as i128));
         row.push(Cell::Int((values.len() - present.len()) as i128));
         let f = |v: Option<f64>| v.map_or(Cell::Empty, Cell::Float);
-        match crate::stats::summary(&present) {
-            Some(s) => row.extend([
-                Cell::Float(s.mean),
-                f(s.stddev),
-                f(s.ci95.map(|c| c.0)),
-                f(s.ci95.map(|c| c.1)),
-                Cell::Float(s.median),
-                Cell::Float(s.min),
-                Cell::Float(s.max),
-            ]),
-            None => row.extend(std::iter::repeat_n(Cell::Empty, 7)),
-        }
+        row.extend(statistics(&unit_for(keys, figure), &present));
         if let Some(pooled) = pooled {
             let key_text = key_text(keys);
             row.push(f(pooled

@@ -80,11 +80,19 @@ pub fn run_one(plan: &Plan, a: &Analysis, dir: &Path, trial: &Trial) -> Result<W
     written.warnings.extend(outcome.lines());
     if !outcome.ok() {
         written.ok = false;
-        written.problems.push(format!(
-            "analysis `{}`: {} input(s) could not be read",
-            a.name,
-            outcome.errors.len() + outcome.problems.len()
-        ));
+        // Say what it is: files that could not be read, or what the
+        // request asks that the files do not give (a merge rule missing).
+        let mut why: Vec<String> = Vec::new();
+        if !outcome.errors.is_empty() {
+            why.push(format!(
+                "{} input(s) could not be read",
+                outcome.errors.len()
+            ));
+        }
+        why.extend(outcome.problems.iter().cloned());
+        written
+            .problems
+            .push(format!("analysis `{}`: {}", a.name, why.join("; ")));
     }
     let Some(mut table) = outcome.table else {
         return Ok(written);
@@ -185,17 +193,27 @@ fn groups(
 /// and what it was computed from is written beside it. A project's own
 /// `analysis/` templates override the built-in ones.
 pub fn write_tables(a: &Analysis, table: &crate::table::Table, dir: &Path) -> Result<Vec<PathBuf>> {
+    write_tables_as(a, &a.name, table, dir)
+}
+
+/// `table` in `a`'s formats as `analysis/<stem>.<format>` under `dir`.
+pub fn write_tables_as(
+    a: &Analysis,
+    stem: &str,
+    table: &crate::table::Table,
+    dir: &Path,
+) -> Result<Vec<PathBuf>> {
     let out_dir = dir.join("analysis");
     fs_err::create_dir_all(&out_dir)?;
     let mut paths = Vec::new();
     for format in &a.formats {
-        let text =
-            render::render(table, *format, Some(Path::new("analysis"))).map_err(Error::msg)?;
-        let path = out_dir.join(format!("{}.{}", a.name, format.extension()));
+        let overrides = Path::new(crate::paths::TABLE_TEMPLATES);
+        let text = render::render(table, *format, Some(overrides)).map_err(Error::msg)?;
+        let path = out_dir.join(format!("{stem}.{}", format.extension()));
         crate::state::write_atomic(&path, text.as_bytes())?;
         paths.push(path);
     }
-    let sources = out_dir.join(format!("{}.sources.txt", a.name));
+    let sources = out_dir.join(format!("{stem}.sources.txt"));
     crate::state::write_atomic(&sources, format!("{}\n", table.notes.join("\n")).as_bytes())?;
     Ok(paths)
 }

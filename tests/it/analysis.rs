@@ -934,3 +934,74 @@ fn analysis_edges_say_what_they_cannot_know() {
     );
     assert!(r.stderr.contains("\\x1b[2J\\x07"), "{r:?}");
 }
+
+/// csv without a key: every file of a row merged into one row per column
+/// (n added, means weighted, extremes); with a key, a cell that is no
+/// number leaves its merged figure empty, said — never a merge of the
+/// others passed off as all.
+#[test]
+fn csv_rows_merge_files_exactly_and_never_from_some_of_them() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("y1.csv"),
+        "test,tps,lag_ms\na,100,1.5\nb,200,2.5\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("y2.csv"),
+        "test,tps,lag_ms\na,110,n/a\nb,210,2.0\n",
+    )
+    .unwrap();
+    let run = |args: &[&str]| {
+        output_of(
+            std::process::Command::new(crate::common::BIN)
+                .arg("analyze")
+                .args(args)
+                .args(["--format", "csv"])
+                .current_dir(dir.path())
+                .output()
+                .unwrap(),
+        )
+    };
+    let r = run(&["--parser", "csv", "--unit", "tps=1/s", "y1.csv", "y2.csv"]);
+    let rows = table_rows(&r);
+    let tps = rows.iter().find(|r| r["column"] == "tps (1/s)").unwrap();
+    assert_eq!(
+        (tps["n"].as_str(), tps["mean"].as_str()),
+        ("4", "155"),
+        "one row of both files: {rows:?}"
+    );
+    assert_eq!(
+        rows.iter().filter(|r| r["column"] == "tps (1/s)").count(),
+        1
+    );
+    assert_eq!(r.code, 1, "{r:?}");
+    assert!(
+        r.stderr
+            .contains("y2.csv: `lag_ms` holds a cell that is not a number"),
+        "{r:?}"
+    );
+    let r = run(&[
+        "--parser",
+        "csv",
+        "--key",
+        "test",
+        "--merge",
+        "tps=sum,lag_ms=mean",
+        "y1.csv",
+        "y2.csv",
+    ]);
+    assert_eq!(r.code, 1, "{r:?}");
+    let rows = table_rows(&r);
+    let a = rows.iter().find(|r| r["test"] == "a").unwrap();
+    assert_eq!(
+        (a["tps"].as_str(), a["lag_ms"].as_str()),
+        ("210", ""),
+        "{rows:?}"
+    );
+    assert!(
+        r.stderr
+            .contains("`lag_ms`: a cell of the rows to merge is not a number"),
+        "{r:?}"
+    );
+}

@@ -116,12 +116,12 @@ fn checks_pass_fail_regress_and_gate_the_exit_code() {
     let out = format!("trials/chk/{second}/analysis/compare-{first}");
     let delta = p.read(&format!("{out}/delta.csv"));
     assert!(
-        delta.starts_with("table,source,column,figure,mean_a,mean_b,n_a,n_b,change_pct,change_ci95_low,change_ci95_high,p_value,verdict\n"),
+        delta.starts_with("table,source,column,figure,mean_a,mean_b,n_a,n_b,change_pct,change_ci95_low,change_ci95_high,p_value,q_value,verdict\n"),
         "{delta}"
     );
     // One trial a side: the change, and no noise estimate.
     assert!(
-        delta.contains("lat,all files,latency,mean,4,6,1,1,50,,,,1 trial: noise not estimated"),
+        delta.contains("lat,all files,latency,mean,4,6,1,1,50,,,,,1 trial: noise not estimated"),
         "{delta}"
     );
     assert!(p.read(&format!("{out}/delta.md")).contains("| lat |"));
@@ -158,7 +158,7 @@ fn checks_pass_fail_regress_and_gate_the_exit_code() {
     r.ok();
     let delta = p.read(&format!("{out}/delta.csv"));
     assert!(
-        delta.contains("lat2,all files,latency,mean,,6,0,1,,,,,only in B"),
+        delta.contains("lat2,all files,latency,mean,,6,0,1,,,,,,only in B"),
         "{delta}"
     );
 }
@@ -280,4 +280,40 @@ fn rows_are_selected_by_test_and_host_through_their_source() {
         r.stderr.contains("[pass]") && r.stderr.contains("1 row within"),
         "{r:?}"
     );
+}
+
+/// A project's own table template is part of its analysis: adding it is
+/// a change `runner plan` shows, and the next apply renders the tables
+/// with it (no new trial). A csv column's unit from `units` is in the
+/// headers and gives a comparison its direction.
+#[test]
+fn own_templates_and_csv_units_are_part_of_the_analysis() {
+    let p = Project::new();
+    let units = "units = { latency = \"ms\" }\nformats = [\"csv\", \"markdown\"]\n";
+    p.write("plan.toml", &plan(4.0, units));
+    let r = p.run(&["apply", "plan.toml", "--yes"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    let r = p.run(&["plan", "plan.toml", "--detailed-exitcode"]);
+    assert_eq!(r.code, 0, "no changes: {r:?}");
+    p.write("analysis/markdown.md.j2", "OWN {{ title | cell }}\n");
+    let r = p.run(&["plan", "plan.toml", "--detailed-exitcode"]);
+    assert_eq!(r.code, 2, "a new template is a change: {r:?}");
+    assert!(
+        r.stdout.contains("~ analyze lat") && !r.stdout.contains("+ trial"),
+        "{r:?}"
+    );
+    let r = p.run(&["apply", "plan.toml", "--yes"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    let id = trials(&p).pop().unwrap();
+    assert_eq!(trials(&p).len(), 1, "the same trial, rendered again");
+    assert!(
+        p.read(&format!("trials/chk/{id}/analysis/lat.md"))
+            .starts_with("OWN lat")
+    );
+    let csv = p.read(&format!("trials/chk/{id}/analysis/lat.csv"));
+    assert!(csv.contains("all files,latency (ms),1,4,4,4"), "{csv}");
+    // Its edit is a change too.
+    p.write("analysis/markdown.md.j2", "MINE {{ title | cell }}\n");
+    let r = p.run(&["plan", "plan.toml", "--detailed-exitcode"]);
+    assert_eq!(r.code, 2, "an edited template is a change: {r:?}");
 }

@@ -205,6 +205,46 @@ fn pgbench_sweep_example_gives_tps_and_merged_percentiles_per_rate() {
             );
         }
     }
+    // The table to paste: per rate, transactions/s and p50/p95/p99 in ms,
+    // each with its interval; and the report's first charts.
+    let wide = csv_rows(&p, &format!("{dir}/latency-wide.csv"));
+    assert_eq!(wide.len(), 2, "a row per rate: {wide:?}");
+    for row in &wide {
+        for col in [
+            "events/s (1/s)",
+            "p50 (ms)",
+            "p95 (ms)",
+            "p99 (ms)",
+            "p99 low (ms)",
+            "p99 high (ms)",
+        ] {
+            assert!(number(row, col) >= 0.0, "{col}: {row:?}");
+        }
+        let p99_us = lat
+            .iter()
+            .find(|r| r["rate"] == row["rate"] && r["figure"] == "p99 (us)")
+            .unwrap();
+        assert!(
+            (number(row, "p99 (ms)") * 1000.0 - number(p99_us, "mean")).abs()
+                < 1e-6 * number(p99_us, "mean"),
+            "the mean, in ms: {row:?} {p99_us:?}"
+        );
+    }
+    let report = p.read(&format!(
+        "{}/report.html",
+        dir.trim_end_matches("/analysis")
+    ));
+    let glance = report.find("At a glance").unwrap();
+    for chart in [
+        "latency: p99 against rate",
+        "tps: tps against rate",
+        "latency: against events/s",
+    ] {
+        assert!(
+            report[glance..].contains(chart),
+            "{chart} in the report's first charts"
+        );
+    }
     destroy(&p);
     assert!(p.netns_left("pgbench-sweep").is_empty(), "namespaces left");
 }

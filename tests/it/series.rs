@@ -358,7 +358,7 @@ fn series_checks_and_comparisons_tell_a_change_from_noise() {
     let lines: Vec<&str> = d.lines().collect();
     assert_eq!(
         lines[0],
-        "table,streams,source,figure,mean_a,mean_b,n_a,n_b,change_pct,change_ci95_low,change_ci95_high,p_value,verdict"
+        "table,streams,source,figure,mean_a,mean_b,n_a,n_b,change_pct,change_ci95_low,change_ci95_high,p_value,q_value,verdict"
     );
     assert!(
         lines
@@ -372,6 +372,16 @@ fn series_checks_and_comparisons_tell_a_change_from_noise() {
             .any(|l| l.starts_with("lat,1,all files,rate (bit/s),") && l.ends_with(",worse")),
         "{d}"
     );
+    // The page opens with what the comparison comes to, and a forest plot.
+    let page = p.read(
+        "trials/sc/series-20260101T000002Z/analysis/compare-series-20260101T000001Z/report.html",
+    );
+    assert!(
+        page.contains("figures tested") && page.contains("Benjamini"),
+        "summary"
+    );
+    assert!(page.contains("lat: change of each figure"), "forest plot");
+    assert!(page.contains("The largest significant changes"), "largest");
     let d = compare("series-20260101T000001Z", "series-20260101T000003Z");
     assert!(
         d.lines()

@@ -2,7 +2,10 @@
 //! installs it as `runner-scipy-python`): two series written on disk with
 //! many points of random samples (sizes 1 to 12, some with ties), compared
 //! by `runner report --compare` with the U test and with Welch's t; every
-//! p-value and interval in delta.csv equals SciPy's within 1e-9.
+//! p-value, interval and q-value (Benjamini–Hochberg,
+//! `false_discovery_control`) in delta.csv, and every median interval of
+//! the series table (`quantile_test(x, p=0.5).confidence_interval()`),
+//! equals SciPy's within 1e-9.
 
 use std::process::Command;
 
@@ -102,6 +105,14 @@ files = "*/t/x.csv"
         let csv = p.read("trials/st/series-B/analysis/compare-series-A/delta.csv");
         got.push(csv);
     }
+    // The series table of A: each case's median interval.
+    let r = output_of(
+        p.command(&["analyze", "plan.toml", "series-A"])
+            .output()
+            .unwrap(),
+    );
+    assert_eq!(r.code, 0, "{r:?}");
+    p.write("median.csv", &p.read("trials/st/series-A/analysis/lat.csv"));
     let samples = serde_json::json!({"a": a, "b": b}).to_string();
     p.write("samples.json", &samples);
     p.write("utest.csv", &got[0]);
@@ -136,6 +147,22 @@ for c, (a, b) in enumerate(zip(s["a"], s["b"])):
         checked += 1
         if not close(row[col], exp[key]):
             bad.append(f"case {c} (n {len(a)}/{len(b)}) {col}: runner {row[col]!r}, scipy {exp[key]!r}")
+# q: Benjamini-Hochberg over every row with a p-value, per test.
+for rows_, col in [(u, "p_value"), (w, "p_value")]:
+    with_p = [c for c in sorted(rows_) if rows_[c][col] != ""]
+    qs = stats.false_discovery_control([float(rows_[c][col]) for c in with_p])
+    for c, q in zip(with_p, qs):
+        checked += 1
+        if not close(rows_[c]["q_value"], float(q)):
+            bad.append(f"case {c} q_value: runner {rows_[c]['q_value']!r}, scipy {q!r}")
+# The series table's median interval: quantile_test(x, p=0.5).
+med = {int(r["case"]): r for r in csv.DictReader(open("median.csv")) if r["figure"] == "x (ms)"}
+for c, a in enumerate(s["a"]):
+    ci = stats.quantile_test(a, p=0.5).confidence_interval(0.95)
+    for col, v in [("median_ci95_low", ci.low), ("median_ci95_high", ci.high)]:
+        checked += 1
+        if not close(med[c][col], None if math.isnan(v) else float(v)):
+            bad.append(f"case {c} (n {len(a)}) {col}: runner {med[c][col]!r}, scipy {v!r}")
 print(json.dumps({"checked": checked, "bad": bad}))
 "#;
     let out = Command::new(SCIPY)
@@ -150,6 +177,6 @@ print(json.dumps({"checked": checked, "bad": bad}))
         String::from_utf8_lossy(&out.stderr)
     );
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(v["checked"], 420, "{v}");
+    assert_eq!(v["checked"], 650, "{v}");
     assert!(v["bad"].as_array().unwrap().is_empty(), "{v:#}");
 }
