@@ -46,15 +46,12 @@ pub enum Command {
     ///
     /// Example: `runner completions bash > /etc/bash_completion.d/runner`
     Completions { shell: clap_complete::Shell },
-    /// (internal) A shaped link's delay line, run by runner in a plan's hub
-    /// namespace.
+    /// (internal) A plan's delay line, run by runner in the plan's hub
+    /// namespace: it serves the links whose files are in DIR.
     #[command(hide = true)]
     DelayLine {
         netns: String,
-        a: String,
-        b: String,
-        delay_us: u64,
-        jitter_us: u64,
+        dir: std::path::PathBuf,
     },
     /// (internal) OpenSSH's `ProxyCommand` for a host in a network
     /// namespace: a TCP connection to HOST:PORT made inside NETNS, on

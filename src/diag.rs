@@ -124,13 +124,40 @@ fn render_one(out: &mut String, file: &str, source: &str, d: &Diagnostic) {
         .get(span.clone())
         .map_or(1, |s| s.lines().next().unwrap_or("").chars().count().max(1));
     let width = span_chars.min(line_chars.saturating_sub(col - 1).max(1));
+    // A long line (a 200 KB command): a window around the span.
+    let (shown, at, width) = window(text, col - 1, width);
     let _ = writeln!(out, "{pad} |");
-    let _ = writeln!(out, "{line} | {text}");
-    let _ = writeln!(out, "{pad} | {}{}", " ".repeat(col - 1), "^".repeat(width));
+    let _ = writeln!(out, "{line} | {shown}");
+    let _ = writeln!(out, "{pad} | {}{}", " ".repeat(at), "^".repeat(width));
     if let Some(help) = &d.help {
         let _ = writeln!(out, "{pad} = help: {help}");
     }
     out.push('\n');
+}
+
+/// Characters of a line shown at most.
+const WINDOW: usize = 100;
+
+/// The part of `text` shown for a span at char `col` of `width` chars:
+/// the whole line when short, else a window of `WINDOW` chars around the
+/// span's start, cut ends marked `…`; the span's place and width in it.
+fn window(text: &str, col: usize, width: usize) -> (String, usize, usize) {
+    let chars: Vec<char> = text.chars().collect();
+    if chars.len() <= WINDOW {
+        return (text.to_string(), col, width);
+    }
+    let start = col.saturating_sub(WINDOW / 4);
+    let end = (start + WINDOW).min(chars.len());
+    let mut shown = String::new();
+    if start > 0 {
+        shown.push('…');
+    }
+    shown.extend(&chars[start..end]);
+    if end < chars.len() {
+        shown.push('…');
+    }
+    let at = col - start + usize::from(start > 0);
+    (shown, at, width.min(end.saturating_sub(col)).max(1))
 }
 
 /// The closest candidate within edit distance 2 (or a third of the length
@@ -158,6 +185,16 @@ pub fn did_you_mean<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_long_line_shows_a_window_around_the_span() {
+        let text = format!("{}{{{{ nope }}}}{}", "a".repeat(200_000), "b".repeat(5000));
+        let (shown, at, width) = window(&text, 200_000, 10);
+        assert!(shown.chars().count() <= WINDOW + 2, "{}", shown.len());
+        assert_eq!(shown.chars().nth(at), Some('{'));
+        assert_eq!(width, 10);
+        assert_eq!(window("short", 1, 2), ("short".to_string(), 1, 2));
+    }
 
     #[test]
     fn distance_and_suggestion() {

@@ -6,21 +6,54 @@
 //! Trac 1.6's formatter, cmark-gfm).
 
 /// GitHub Markdown (a table cell or a line): a backslash before each
-/// character that can start inline markup or end a cell — `\`, backtick,
-/// `*`, `_`, `~`, `[`, `]`, `|`, and `<`, `>`, `&` (an escaped one is
-/// text, never HTML or an entity), and before what GitHub would turn into
-/// a link (`://`, `www.`, `@`). A line break, which would end the row, is
-/// a space.
+/// character that can start inline markup or end a cell — `\\`, backtick,
+/// `*`, `_`, `~`, `[`, `]`, `|`, `$` (math), and `<`, `>`, `&` (an escaped
+/// one is text, never HTML or an entity) — and before what GitHub would
+/// turn into a link (`://`, `www.`). An e-mail address, which GitHub links
+/// whatever is escaped in it, is a code span. A line break, which would
+/// end the row, is a space.
 pub fn markdown(text: &str) -> String {
     let mut out = String::with_capacity(text.len() + 8);
+    let mut rest = text;
+    while !rest.is_empty() {
+        // Words apart from the blanks between them.
+        let end = rest.find(char::is_whitespace).unwrap_or(rest.len());
+        let (word, after) = rest.split_at(end);
+        if is_email(word) {
+            out.push('`');
+            out.push_str(&word.replace('|', "\\|"));
+            out.push('`');
+        } else {
+            escape_markdown(word, &mut out);
+        }
+        let blank = after.len() - after.trim_start().len();
+        for c in after[..blank].chars() {
+            match c {
+                '\n' => out.push(' '),
+                '\r' => {}
+                c => out.push(c),
+            }
+        }
+        rest = &after[blank..];
+    }
+    out
+}
+
+/// A word GitHub links as an e-mail address: `local@domain.tld`.
+fn is_email(word: &str) -> bool {
+    word.split_once('@').is_some_and(|(local, domain)| {
+        !local.is_empty() && !word.contains('`') && domain.contains('.')
+    })
+}
+
+fn escape_markdown(text: &str, out: &mut String) {
     for (i, c) in text.char_indices() {
         let rest = &text[i + c.len_utf8()..];
-        // GitHub links bare URLs (`x://`, `www.`) and e-mail addresses.
+        // GitHub links bare URLs (`x://`, `www.`).
         let link = (c == ':' && rest.starts_with("//"))
-            || c == '@'
             || (c == '.' && text[..i].to_ascii_lowercase().ends_with("www"));
         match c {
-            '\\' | '`' | '*' | '_' | '~' | '[' | ']' | '<' | '>' | '|' | '&' => {
+            '\\' | '`' | '*' | '_' | '~' | '[' | ']' | '<' | '>' | '|' | '&' | '$' => {
                 out.push('\\');
                 out.push(c);
             }
@@ -28,12 +61,9 @@ pub fn markdown(text: &str) -> String {
                 out.push('\\');
                 out.push(c);
             }
-            '\n' => out.push(' '),
-            '\r' => {}
             _ => out.push(c),
         }
     }
-    out
 }
 
 /// MediaWiki (a cell, a header, the caption or a line): every character
@@ -63,7 +93,8 @@ pub fn mediawiki(text: &str) -> String {
 /// formatting, no cell break), each `}` apart as `` `}` `` so that none
 /// ends the code early. A line break is `[[BR]]`.
 pub fn trac(text: &str) -> String {
-    text.split('\n')
+    // Trac breaks lines at U+2028 and U+2029 too.
+    text.split(['\n', '\u{2028}', '\u{2029}'])
         .map(|line| {
             let line = line.trim_end_matches('\r');
             if plain_for_trac(line) {
@@ -79,10 +110,10 @@ pub fn trac(text: &str) -> String {
 /// Words, numbers and a few separators that no rule of Trac reads:
 /// nothing doubled into formatting (`//`, `,,`), no CamelCase word (a
 /// page), no changeset (`r1`), no `word:target` link (a colon only before
-/// a blank or at the end), no `#`, bracket, brace, quote, `^`, `~`, `*`,
-/// `_`, backtick or `!`.
+/// a blank or at the end), no e-mail (`@`), no `#`, bracket, brace,
+/// quote, `^`, `~`, `*`, `_`, backtick or `!`.
 fn plain_for_trac(line: &str) -> bool {
-    let allowed = |c: char| c.is_alphanumeric() || " .,%-()+=@&\"/:".contains(c);
+    let allowed = |c: char| c.is_alphanumeric() || " .,%-()+=&\"/:".contains(c);
     let camel = |w: &str| {
         let mut lower = false;
         w.chars().any(|c| {
@@ -128,6 +159,8 @@ mod tests {
     fn each_engine_gets_literal_text() {
         assert_eq!(markdown("a|b _u_ `c`"), "a\\|b \\_u\\_ \\`c\\`");
         assert_eq!(markdown("two\nlines"), "two lines");
+        assert_eq!(markdown("ask a@b.c or $x$"), "ask `a@b.c` or \\$x\\$");
+        assert_eq!(trac("a\u{2028}b"), "a[[BR]]b");
         assert_eq!(
             mediawiki("a||b {{x}}"),
             "a&#124;&#124;b &#123;&#123;x&#125;&#125;"

@@ -100,7 +100,8 @@ pub fn parse(bytes: &[u8], path: &Path) -> Result<Summary, FileError> {
             )
         })?;
         rows += 1;
-        records.push(r.iter().map(|v| v.trim().to_string()).collect());
+        // Blanks at the ends are the file's layout; a no-break space is text.
+        records.push(r.iter().map(|v| v.trim_ascii().to_string()).collect());
         for (c, v) in r.iter().enumerate() {
             match v.trim().parse::<f64>() {
                 Ok(x) if numeric[c] => columns[c].push(x),
@@ -223,6 +224,7 @@ impl Parser for CsvParser {
     fn analyze(&self, groups: &[Group], opts: &Options, found: &mut Found) -> Analysed {
         let parsed = Parsed::new(groups, sequential(read_file), &mut found.errors);
         if !opts.texts("key").is_empty() {
+            check_named(&parsed, groups, opts, found);
             let table = parsed
                 .any()
                 .then(|| with_units(keyed_csv(&parsed, groups, opts, found), opts));
@@ -231,6 +233,7 @@ impl Parser for CsvParser {
         let (rows, notes) = per_column(&parsed, groups, opts, found);
         mixed_columns(&parsed, groups, found);
         check_csv_columns(&parsed, groups, opts, found);
+        check_named(&parsed, groups, opts, found);
         let table = parsed.any().then(|| {
             let mut t = table(rows);
             t.notes = notes;
@@ -376,6 +379,29 @@ fn with_units(mut t: Table, opts: &Options) -> Table {
         ));
     }
     t
+}
+
+/// `units` and `better` naming a column no file has: named, with the
+/// columns there are.
+fn check_named(parsed: &Parsed<Summary>, groups: &[Group], opts: &Options, found: &mut Found) {
+    let headers: std::collections::BTreeSet<&str> = groups
+        .iter()
+        .flat_map(|g| parsed.of(g))
+        .flat_map(|(_, s)| s.header.iter().map(String::as_str))
+        .collect();
+    if headers.is_empty() {
+        return;
+    }
+    for option in ["units", "better"] {
+        for (col, _) in opts.map(option) {
+            if !headers.contains(col.as_str()) {
+                found.problems.push(format!(
+                    "`{option}` names `{col}`, which no file has; the columns are {}",
+                    headers.iter().copied().collect::<Vec<_>>().join(", ")
+                ));
+            }
+        }
+    }
 }
 
 /// `--columns` / `columns` no file has: named, with the columns there are.
@@ -647,8 +673,17 @@ impl Refused {
                 } else {
                     "sum"
                 };
+                // A TOML key as written: bare when it can be.
+                let bare = example
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+                let key = if bare {
+                    example.clone()
+                } else {
+                    format!("\"{}\"", example.replace('\\', "\\\\").replace('"', "\\\""))
+                };
                 format!(
-                    "rows of several files need a rule to merge {cols}: `merge = {{ {example} = \"{rule}\" }}` (sum, mean, min or max; a percentile only min or max), or keep them apart (`by = [\"host\"]` / `--by file`)"
+                    "several rows of one key (in one file or several) need a rule to merge {cols}: `merge = {{ {key} = \"{rule}\" }}` (sum, mean, min or max; a percentile only min or max), or tell them apart (another `key` column; `by = [\"host\"]` / `--by file` for files)"
                 )
             }
             Refused::NotNumber => format!(

@@ -40,6 +40,8 @@ pub fn run(path: &Path, yes: bool, parallelism: usize) -> Result<Exit> {
     }
     let _ = fs_err::remove_file(paths.saved_plan());
     stop_armed_trial(&mut store, &name, &rt, &reporter)?;
+    // A namespaced plan's network goes at once, before its hosts.
+    crate::provider::netns::remove_hub(&paths.name, &paths.dir());
     let opts = Options {
         parallelism,
         keep_going_without_state: true,

@@ -35,13 +35,7 @@ pub fn run(command: Command) -> Result<Exit> {
         Command::Init { dir, example, list } => init::command(&dir, example.as_deref(), list),
         Command::Completions { shell } => completions(shell),
         Command::Validate { plan } => validate::run(&plan),
-        Command::DelayLine {
-            netns,
-            a,
-            b,
-            delay_us,
-            jitter_us,
-        } => proxy::delay_line(&netns, (&a, &b), delay_us, jitter_us),
+        Command::DelayLine { netns, dir } => proxy::delay_line(&netns, &dir),
         Command::Proxy { netns, host, port } => proxy::run(&netns, &host, port),
         Command::Plan {
             plan,

@@ -16,20 +16,9 @@ pub fn run(netns: &str, host: &str, port: u16) -> Result<Exit> {
     Ok(Exit::Success)
 }
 
-/// `runner delay-line NETNS A B DELAY_US JITTER_US`: runs until killed.
-pub fn delay_line(
-    netns: &str,
-    (a, b): (&str, &str),
-    delay_us: u64,
-    jitter_us: u64,
-) -> Result<Exit> {
-    use std::time::Duration;
-    crate::provider::netns::delay::run(
-        netns,
-        a,
-        b,
-        Duration::from_micros(delay_us),
-        Duration::from_micros(jitter_us),
-    )?;
+/// `runner delay-line NETNS DIR`: the plan's delay line, serving the
+/// links DIR names, until DIR is removed or it is killed.
+pub fn delay_line(netns: &str, dir: &std::path::Path) -> Result<Exit> {
+    crate::provider::netns::delay::run(netns, dir)?;
     Ok(Exit::Success)
 }

@@ -57,13 +57,13 @@ pub(super) fn changes(
     let mut slot_changes = Vec::new();
     for &i in &spec.order {
         let slot = &spec.slots[i];
-        let armed_here = armed.filter(|t| t.slot.as_deref() == Some(slot.id.as_str()));
-        ran_or_rendered |= cx.slot(
-            slot,
-            armed_here.map(|t| t.id.as_str()),
-            &mut slot_changes,
-            out,
-        );
+        // Its trial to finish: armed by an interrupted apply, or over
+        // with outputs that could not all be stored (fetched in place).
+        let armed_here = armed
+            .filter(|t| t.slot.as_deref() == Some(slot.id.as_str()))
+            .map(|t| t.id.as_str())
+            .or_else(|| cx.unfetched(slot));
+        ran_or_rendered |= cx.slot(slot, armed_here, &mut slot_changes, out);
     }
     let head_verdict = head(
         graph,
@@ -140,9 +140,24 @@ fn why_new(
             .iter()
             .filter(|s| !record.trials.contains_key(&s.id))
             .count();
-        return Some(if left > 0 {
+        // A trial of it an interrupted apply armed is finished first, in
+        // that series: said, and counted as done there.
+        let armed = state
+            .trial
+            .as_ref()
+            .filter(|t| t.status.unfinished())
+            .and_then(|t| t.slot.as_ref().map(|s| (t, s)))
+            .filter(|(_, s)| !record.trials.contains_key(*s) && spec.slot(s).is_some());
+        let left = left - usize::from(armed.is_some());
+        let finishing = armed.map_or(String::new(), |(t, _)| {
             format!(
-                "; --new-trial (series {} is left with {left} of {} trials not run)",
+                "; its trial {} armed by an interrupted apply is finished in it first",
+                t.id
+            )
+        });
+        return Some(if left > 0 || armed.is_some() {
+            format!(
+                "; --new-trial (series {} is left with {left} of {} trials not run{finishing})",
                 record.id,
                 spec.slots.len()
             )
@@ -203,6 +218,14 @@ impl Slots<'_> {
             .then_some(r.trial.as_str())
     }
 
+    /// The slot's trial whose outputs could not all be stored (a full
+    /// disk): fetched again in place, not run again.
+    fn unfetched(&self, slot: &Slot) -> Option<&str> {
+        let r = self.record?.trials.get(&slot.id)?;
+        (r.status == TrialStatus::Unfetched && r.hash == self.graph.dag[slot.trial].hash)
+            .then_some(r.trial.as_str())
+    }
+
     /// Why a slot runs again: its last trial was partial or abandoned.
     fn again(&self, slot: &Slot) -> Option<String> {
         let r = self.record?.trials.get(&slot.id)?;
@@ -234,6 +257,10 @@ impl Slots<'_> {
         let done = self.done(slot);
         let verdict: Verdict = match (self.fresh, armed, done) {
             (true, _, _) => Some((Action::Create, trial.summary.clone())),
+            (false, Some(id), _) if self.unfetched(slot) == Some(id) => Some((
+                Action::Update,
+                format!("fetch the outputs of trial {id} that could not be stored"),
+            )),
             (false, Some(id), _) => Some((
                 Action::Update,
                 format!("finish trial {id}, armed by an interrupted apply"),

@@ -108,8 +108,14 @@ async fn new_trial(
     for e in phases::clocks(&sessions, &mut trial).await {
         shared.say(format!("warning: {e}"));
     }
-    for e in links(&shared.plan, &hosts, &mut trial).await {
-        shared.say(format!("warning: {e}"));
+    // A link that cannot be measured is a network the tests would run on
+    // dead: the trial does not start.
+    let broken = links(&shared.plan, &hosts, &mut trial).await;
+    if !broken.is_empty() {
+        return Err(Error::msg(format!(
+            "{}; the trial was not started: its tests would run on a network that does not carry (the next apply makes the hosts' links again if refresh finds them broken)",
+            broken.join("; ")
+        )));
     }
     // The folder appears just before the trial is recorded; one a kill
     // leaves between the two is removed by the next apply.
@@ -145,7 +151,7 @@ fn in_series(shared: &Shared, trial: &Trial, status: TrialStatus) {
 /// Each host in a network namespace: its link as configured, and as
 /// measured from the plan's hub (round trip; the rate of a short UDP
 /// probe when it is shaped). At most `PROBES` hosts at a time, so that the
-/// probes do not measure the hub's CPU; a failed one is said, not fatal.
+/// probes do not measure the hub's CPU. What could not be measured, said.
 async fn links(
     plan: &crate::plan::Plan,
     hosts: &BTreeMap<String, crate::state::HostState>,
@@ -287,19 +293,29 @@ pub(super) fn finish_armed(cx: Cx<'_>, armed: Finish, then: Option<Fresh>) -> Ta
         reported_by_nodes: by_nodes,
     } = armed;
     let hosts = cx.state.hosts.clone();
-    let hash = cx
-        .state
-        .trial
-        .as_ref()
-        .map(|t| t.hash.clone())
-        .unwrap_or_default();
-    let slot = cx.state.trial.as_ref().and_then(|t| t.slot.clone());
+    // What it ran and which slot it fills: its own, as its trial.json
+    // says — the state's latest trial may be a later one (a series went
+    // on with other slots before this one was finished).
+    let latest = cx.state.trial.as_ref().filter(|t| t.id == id);
+    let recorded_hash = latest.map(|t| t.hash.clone());
+    let recorded_slot = latest.and_then(|t| t.slot.clone());
     let shared = cx.shared;
     Box::pin(async move {
         shared.say(format!(
             "trial {id}: finishing it (armed by an earlier apply)"
         ));
         let dir = shared.paths.trials().join(&id);
+        let own = Trial::read(&dir).ok();
+        let hash = own
+            .as_ref()
+            .map(|t| t.trial_hash.clone())
+            .filter(|h| !h.is_empty())
+            .or(recorded_hash)
+            .unwrap_or_default();
+        let slot = own
+            .as_ref()
+            .and_then(|t| t.series.as_ref().map(|s| s.slot.clone()))
+            .or(recorded_slot);
         let attempt = async {
             let trial = Trial::read(&dir).map_err(|e| {
                 Error::msg(format!("the armed trial {id} cannot be read back: {e}"))

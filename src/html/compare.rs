@@ -213,18 +213,45 @@ fn delta_md(deltas: &[Delta], a: &str, b: &str, test: TestKind) -> String {
 
 /// The comparison in a sentence: figures tested and what came of them.
 fn summary_text(t: &compare::Tally, deltas: &[Delta]) -> String {
-    let counts = deltas.iter().filter(|d| !d.tested).count();
-    let one_side = deltas.iter().filter(|d| d.change.is_none()).count();
+    if t.tested == 0 {
+        return "No figure could be tested: with one trial a side (or the same values on both) a change is shown, its noise is not estimated; repeat the trials (a series) to tell a change from noise.".into();
+    }
     format!(
-        "{} figures tested ({} counts shown, not tested; {} only on one side). After the false-discovery control (Benjamini–Hochberg, {} %): {} better, {} worse, {} changed; the rest no significant change.",
+        "{} figures tested{}. After the false-discovery control (Benjamini–Hochberg, {} %): {} better, {} worse, {} changed; the rest no significant change.",
         t.tested,
-        counts,
-        one_side,
+        untested(deltas),
         compare::ALPHA * 100.0,
         t.better,
         t.worse,
         t.changed
     )
+}
+
+/// What was not tested, and why: ` (4 counts shown, not tested; …)`.
+fn untested(deltas: &[Delta]) -> String {
+    let counts = deltas.iter().filter(|d| !d.tested).count();
+    let one_side = deltas.iter().filter(|d| d.change.is_none()).count();
+    let no_test = deltas
+        .iter()
+        .filter(|d| d.tested && d.q.is_none() && d.change.is_some())
+        .count();
+    let parts: Vec<String> = [
+        (counts, "counts shown, not tested"),
+        (one_side, "only on one side"),
+        (
+            no_test,
+            "without a test: one trial a side, or the same values on both",
+        ),
+    ]
+    .iter()
+    .filter(|(n, _)| *n > 0)
+    .map(|(n, what)| format!("{n} {what}"))
+    .collect();
+    if parts.is_empty() {
+        String::new()
+    } else {
+        format!(" ({})", parts.join("; "))
+    }
 }
 
 /// The largest significant changes, largest first.
@@ -341,7 +368,7 @@ fn page(
         context! {
             plan => &plan.name, a, b, tables, test => test.name(), alpha => compare::ALPHA,
             warning => compare::too_few(deltas, test),
-            summary => summary_text(&tally, deltas), tally => context! { tested => tally.tested, better => tally.better, worse => tally.worse, changed => tally.changed },
+            summary => summary_text(&tally, deltas), untested => untested(deltas), tally => context! { tested => tally.tested, better => tally.better, worse => tally.worse, changed => tally.changed },
             largest => largest(deltas, 8),
         },
     )

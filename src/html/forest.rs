@@ -29,16 +29,28 @@ pub fn forest(title: &str, rows: &[Row]) -> Option<String> {
     if rows.is_empty() {
         return None;
     }
-    let ends = rows
+    // The axis spans the changes themselves (not every interval: one
+    // figure whose mean is near 0 would flatten all the others), within
+    // ±1000 %; what reaches past it is drawn to the edge.
+    let points = rows
         .iter()
-        .flat_map(|r| std::iter::once(r.pct).chain(r.ci.iter().flat_map(|c| [c.0, c.1])))
+        .map(|r| r.pct)
         .filter(|v| v.is_finite())
         .chain([0.0]);
-    let (lo, hi) = super::chart::range(ends)?;
-    let pad = (hi - lo) * 0.05;
+    let (lo, hi) = super::chart::range(points)?;
+    let pad = ((hi - lo) * 0.25).max(5.0);
+    let (lo, hi) = ((lo - pad).max(-1000.0), (hi + pad).min(1000.0));
+    let clip = |v: f64| v.clamp(lo, hi);
     let n = rows.len();
     let height = (70 + 18 * n as u32).max(160);
-    let labels: Vec<String> = rows.iter().map(|r| r.label.clone()).collect();
+    // Labels that fit their area.
+    let labels: Vec<String> = rows
+        .iter()
+        .map(|r| match r.label.char_indices().nth(56) {
+            Some((i, _)) => format!("{}…", &r.label[..i]),
+            None => r.label.clone(),
+        })
+        .collect();
     let mut svg = String::new();
     {
         let root = SVGBackend::with_string(&mut svg, (WIDTH, height)).into_drawing_area();
@@ -48,7 +60,7 @@ pub fn forest(title: &str, rows: &[Row]) -> Option<String> {
             .margin(12)
             .x_label_area_size(36)
             .y_label_area_size(360)
-            .build_cartesian_2d((lo - pad)..(hi + pad), 0.0..n as f64)
+            .build_cartesian_2d(lo..hi, 0.0..n as f64)
             .ok()?;
         let lf = super::chart::row_labels(labels);
         chart
@@ -74,13 +86,17 @@ pub fn forest(title: &str, rows: &[Row]) -> Option<String> {
             if let Some((a, b)) = r.ci {
                 chart
                     .draw_series(std::iter::once(PathElement::new(
-                        vec![(a, y), (b, y)],
+                        vec![(clip(a), y), (clip(b), y)],
                         c.stroke_width(2),
                     )))
                     .ok()?;
             }
             chart
-                .draw_series(std::iter::once(Circle::new((r.pct, y), 4, c.filled())))
+                .draw_series(std::iter::once(Circle::new(
+                    (clip(r.pct), y),
+                    4,
+                    c.filled(),
+                )))
                 .ok()?;
         }
         root.present().ok()?;

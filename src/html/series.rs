@@ -144,17 +144,19 @@ fn headlines(a: &Analysis, g: &crate::series::tables::Gathered) -> Vec<String> {
     out
 }
 
-/// The rows and headline figures to chart one by one.
+/// The rows and figures to chart one by one: headline figures first.
 fn wanted(
     g: &crate::series::tables::Gathered,
     headline: &[String],
 ) -> Vec<(crate::series::tables::Keys, String)> {
     let mut wanted: Vec<(crate::series::tables::Keys, String)> = Vec::new();
-    for (_, keys, figure, _) in &g.entries {
-        if headline.iter().any(|h| Header::parse(figure).is(h))
-            && !wanted.iter().any(|(k, f)| k == keys && f == figure)
-        {
-            wanted.push((keys.clone(), figure.clone()));
+    let is_headline = |f: &str| headline.iter().any(|h| Header::parse(f).is(h));
+    for first in [true, false] {
+        for (_, keys, figure, _) in &g.entries {
+            if is_headline(figure) == first && !wanted.iter().any(|(k, f)| k == keys && f == figure)
+            {
+                wanted.push((keys.clone(), figure.clone()));
+            }
         }
     }
     wanted

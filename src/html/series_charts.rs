@@ -105,13 +105,12 @@ impl Charts<'_> {
         } else {
             format!("{name} ({shown})")
         };
-        (
-            YAxis {
-                desc: if log { format!("{desc}, log") } else { desc },
-                log,
-            },
-            factor,
-        )
+        let desc = match (log, positive.len() < values.len()) {
+            (true, true) => format!("{desc}, log: values ≤ 0 not drawn"),
+            (true, false) => format!("{desc}, log"),
+            (false, _) => desc,
+        };
+        (YAxis { desc, log }, factor)
     }
 
     /// `figure` against the first series var: a line per row (up to
@@ -202,7 +201,12 @@ impl Charts<'_> {
             .iter()
             .flat_map(|(_, _, v)| v.iter().flat_map(|(_, x)| x.iter().copied()))
             .collect();
-        let (y, factor) = self.axis(a, "latency", unit, &all);
+        let names: Vec<String> = ys
+            .iter()
+            .filter(|(_, u, _)| u == unit)
+            .map(|(f, _, _)| Header::parse(f).name)
+            .collect();
+        let (y, factor) = self.axis(a, &names.join(", "), unit, &all);
         let lines: Vec<(String, Vec<XY>)> = ys
             .iter()
             .filter(|(_, u, _)| u == unit)

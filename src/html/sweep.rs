@@ -362,7 +362,8 @@ pub fn drift(
                 .label(name.clone())
                 .legend(move |(x, y)| Circle::new((x + 8, y), 4, color.filled()));
         }
-        if names.len() > 1 {
+        // A legend for a few points; past that it would hide the dots.
+        if (2..=8).contains(&names.len()) {
             legend(&mut chart, 11)?;
         }
         root.present().ok()?;

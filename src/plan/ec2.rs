@@ -71,7 +71,27 @@ pub fn validate_config(
             DEFAULT_SSH_TIMEOUT,
             diags,
         ),
+        name_each_host: name_each_host(raw, diags),
     })
+}
+
+/// `name_tags`: `"group"` (default) or `"host"`.
+fn name_each_host(raw: &RawPlan, diags: &mut Vec<Diagnostic>) -> bool {
+    match raw.provider.name_tags.as_ref() {
+        None => false,
+        Some(n) if n.value == "group" => false,
+        Some(n) if n.value == "host" => true,
+        Some(n) => {
+            diags.push(
+                Diagnostic::at(
+                    format!("`name_tags = \"{}\"` is not `\"group\"` or `\"host\"`", n.value),
+                    n.span.clone(),
+                )
+                .help("`\"group\"` (default) names instances `<plan>/<group>` at launch; `\"host\"` names each `<plan>/<host>`, one CreateTags call per instance"),
+            );
+            false
+        }
+    }
 }
 
 fn region<'r>(raw: &'r RawPlan, diags: &mut Vec<Diagnostic>) -> Option<&'r Sp<String>> {
@@ -265,6 +285,7 @@ pub fn refuse_ec2_keys(raw: &RawPlan, diags: &mut Vec<Diagnostic>) {
         ("endpoint", &p.endpoint),
         ("expire_after", &p.expire_after),
         ("ssh_timeout", &p.ssh_timeout),
+        ("name_tags", &p.name_tags),
     ];
     let mut spans: Vec<(&str, std::ops::Range<usize>)> = strings
         .iter()

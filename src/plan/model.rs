@@ -281,6 +281,11 @@ pub struct Ec2Config {
     pub expire_after: Duration,
     #[serde(with = "humantime_serde_secs")]
     pub ssh_timeout: Duration,
+    /// `name_tags = "host"`: each instance's `Name` tag is `<plan>/<host>`
+    /// (one CreateTags per instance launched with others); default
+    /// `"group"`: `<plan>/<group>`, set at launch at no cost.
+    #[serde(default)]
+    pub name_each_host: bool,
 }
 
 mod humantime_serde_secs {

@@ -220,6 +220,24 @@ fn check_values(n: &str, values: &Sp<Vec<super::syntax::SpValue>>, diags: &mut V
             serde_json::Value::String(s) => s.clone(),
             other => other.to_string(),
         };
+        // `1` and `1.0` are one number, one point.
+        let same = match &v.value {
+            serde_json::Value::Number(x) => x.as_f64().map_or(shown.clone(), |f| f.to_string()),
+            _ => shown.clone(),
+        };
+        let not_finite = v.value.is_null();
+        if not_finite {
+            diags.push(
+                Diagnostic::at(
+                    format!(
+                        "series var `{n}` has a value that is not a finite number (`nan` or `inf`)"
+                    ),
+                    v.span.clone(),
+                )
+                .help("use a finite number, or a string if a word is meant (`\"inf\"`)"),
+            );
+            continue;
+        }
         if v.value.is_array() || v.value.is_object() {
             diags.push(
                 Diagnostic::at(
@@ -239,17 +257,17 @@ fn check_values(n: &str, values: &Sp<Vec<super::syntax::SpValue>>, diags: &mut V
                 )
                 .help("points are labelled `streams=4,protocol=udp`: a value may not be empty or hold `,`, `=`, `@`, `#` or control characters"),
             );
-        } else if seen.contains(&shown) {
+        } else if seen.contains(&same) {
             diags.push(
                 Diagnostic::at(
                     format!("series var `{n}` lists {shown} twice"),
                     v.span.clone(),
                 )
                 .help(
-                    "values are told apart as they are shown: `1` and `\"1\"` are the same point",
+                    "values are told apart as they are shown, numbers by their value: `1`, `1.0` and `\"1\"` are the same point",
                 ),
             );
         }
-        seen.push(shown);
+        seen.push(same);
     }
 }

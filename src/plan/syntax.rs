@@ -150,6 +150,7 @@ pub struct RawProvider {
     pub expire_after: Option<Sp<String>>,
     pub ssh_from: Option<Sp<Vec<Sp<String>>>>,
     pub ssh_timeout: Option<Sp<String>>,
+    pub name_tags: Option<Sp<String>>,
     // local
     pub network: Option<Sp<String>>,
     pub addresses: Option<Sp<String>>,
@@ -241,6 +242,7 @@ const PROVIDER_KEYS: &[&str] = &[
     "expire_after",
     "ssh_from",
     "ssh_timeout",
+    "name_tags",
     "network",
     "addresses",
 ];
@@ -346,6 +348,7 @@ fn provider(top: &DeTable<'_>, diags: &mut Vec<Diagnostic>) -> RawProvider {
         expire_after: get_string(t, "expire_after", ctx, diags),
         ssh_from: get_string_list(t, "ssh_from", ctx, diags),
         ssh_timeout: get_string(t, "ssh_timeout", ctx, diags),
+        name_tags: get_string(t, "name_tags", ctx, diags),
         network: get_string(t, "network", ctx, diags),
         addresses: get_string(t, "addresses", ctx, diags),
     }
@@ -808,12 +811,14 @@ fn to_json(v: &DeValue<'_>) -> serde_json::Value {
         DeValue::String(s) => Value::String(s.to_string()),
         DeValue::Integer(i) => i64::from_str_radix(i.as_str(), i.radix())
             .map_or_else(|_| Value::String(i.as_str().to_string()), Value::from),
+        // `nan` and `inf` have no JSON number: null, which TOML cannot
+        // write otherwise (a series var refuses it by that).
         DeValue::Float(f) => f
             .as_str()
             .parse::<f64>()
             .ok()
             .and_then(serde_json::Number::from_f64)
-            .map_or_else(|| Value::String(f.as_str().to_string()), Value::Number),
+            .map_or(Value::Null, Value::Number),
         DeValue::Boolean(b) => Value::Bool(*b),
         DeValue::Datetime(d) => Value::String(d.to_string()),
         DeValue::Array(a) => Value::Array(a.iter().map(|v| to_json(v.get_ref())).collect()),

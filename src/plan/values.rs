@@ -129,6 +129,10 @@ fn pick<'g>(
 }
 
 /// A name as the plan may write it: lowercase letters, digits, `-`, `_`.
+/// Names are at most this long: they name files and network namespaces
+/// (`runner-<plan>.<hex>-<host>`, 255 bytes at most).
+pub const NAME_MAX: usize = 64;
+
 pub fn check_name(n: &Sp<String>, what: &str, diags: &mut Vec<Diagnostic>) -> bool {
     let ok = !n.value.is_empty()
         && n.value
@@ -139,8 +143,21 @@ pub fn check_name(n: &Sp<String>, what: &str, diags: &mut Vec<Diagnostic>) -> bo
             Diagnostic::at(format!("invalid {what} `{}`", n.value), n.span.clone())
                 .help("use lowercase letters, digits, `-` and `_`"),
         );
+        return false;
     }
-    ok
+    if n.value.len() > NAME_MAX {
+        diags.push(
+            Diagnostic::at(
+                format!("{what} of {} characters", n.value.len()),
+                n.span.clone(),
+            )
+            .help(format!(
+                "at most {NAME_MAX}: names become file and network namespace names"
+            )),
+        );
+        return false;
+    }
+    true
 }
 
 /// A section's `name`: present, well-formed and not used twice in `seen`.

@@ -81,6 +81,7 @@ pub fn run_one(plan: &Plan, a: &Analysis, dir: &Path) -> Result<Written> {
             )
         })
         .collect();
+    warnings.extend(x_missing(a, &table));
     let mut tables = crate::trial::analysis::write_tables(a, &table, dir)?;
     if let Some(w) = &a.shown.wide {
         tables.extend(write_wide(
@@ -96,6 +97,25 @@ pub fn run_one(plan: &Plan, a: &Analysis, dir: &Path) -> Result<Written> {
     Ok(Written { tables, warnings })
 }
 
+/// A warning when the analysis's `x` names a figure no trial's table has.
+fn x_missing(a: &Analysis, table: &crate::table::Table) -> Option<String> {
+    let x = a.shown.x.as_ref()?;
+    let figure = table.columns.iter().position(|c| c.name == "figure");
+    let found = table
+        .rows
+        .iter()
+        .any(|r| match figure.and_then(|i| r.get(i)) {
+            Some(crate::table::Cell::Text(f)) => crate::table::Header::parse(f).is(x),
+            _ => false,
+        });
+    (!found).then(|| {
+        format!(
+            "warning: series analyze {}: `x = \"{x}\"`: no trial's table has that figure (the report has no chart against it)",
+            a.name
+        )
+    })
+}
+
 /// The wide table beside the long one (`<name>-wide.<format>`), saying
 /// where it comes from as the long one does.
 fn write_wide(
@@ -109,10 +129,8 @@ fn write_wide(
 ) -> Result<Vec<PathBuf>> {
     let (mut wide, missing) = super::wide::build(&a.name, w, &file.vars, inputs);
     for m in missing {
-        warnings.push(format!(
-            "warning: series analyze {}: `wide` asks for `{m}`, which no trial's table has",
-            a.name
-        ));
+        warnings.push(format!("warning: series analyze {}: `wide` {m}", a.name));
+        wide.notes.push(format!("`wide` {m}."));
     }
     let sources = long
         .notes

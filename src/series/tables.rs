@@ -121,11 +121,15 @@ pub fn gather(name: &str, points: &[PointInput]) -> Gathered {
     }
 }
 
-/// Whether a figure cannot be negative: it has a unit (a duration, size,
-/// rate or share), or it is a count (whole values, none below 0).
+/// Whether a figure cannot be negative: none of its values is, and it has
+/// a unit (a duration, size, rate or share) or is a count (whole values).
 pub fn cannot_be_negative(unit: &str, values: &[f64]) -> bool {
-    crate::units::unit(unit).is_some()
-        || (unit.is_empty() && values.iter().all(|v| *v >= 0.0 && v.fract() == 0.0))
+    // A time can be negative (a clock offset, a lag): only what was
+    // measured says it is not.
+    let none_below = values.iter().all(|v| *v >= 0.0);
+    none_below
+        && (crate::units::unit(unit).is_some()
+            || (unit.is_empty() && values.iter().all(|v| v.fract() == 0.0)))
 }
 
 /// The cells of `crate::plan::STATISTICS` over `present`: a figure that

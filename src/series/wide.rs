@@ -107,17 +107,23 @@ fn varying(g: &Gathered, rows: &[(usize, Keys)]) -> Vec<String> {
 }
 
 /// A column per figure asked that the tables have (converted to the unit
-/// asked where it is of its dimension), and the figures they do not have.
+/// asked where it is of its dimension), and what could not be done: a
+/// figure no table has, a unit not of a figure's dimension.
 fn columns_of(g: &Gathered, wide: &Wide) -> (Vec<Col>, Vec<String>) {
     let mut missing = Vec::new();
-    let cols = wide
-        .figures
-        .iter()
+    let mut asked_once: Vec<&String> = Vec::new();
+    for f in &wide.figures {
+        if !asked_once.contains(&f) {
+            asked_once.push(f);
+        }
+    }
+    let cols = asked_once
+        .into_iter()
         .filter_map(|asked| {
             let Some((_, keys, figure, _)) =
                 g.entries.iter().find(|e| Header::parse(&e.2).is(asked))
             else {
-                missing.push(asked.clone());
+                missing.push(format!("asks for `{asked}`, which no trial's table has"));
                 return None;
             };
             let own = unit_for(keys, figure);
@@ -125,12 +131,19 @@ fn columns_of(g: &Gathered, wide: &Wide) -> (Vec<Col>, Vec<String>) {
                 .unit
                 .as_deref()
                 .and_then(|u| Some((u, crate::units::factor(&own, u)?)));
-            let (unit, factor) = match to {
-                Some((u, f)) => (u.to_string(), f),
-                None => (own, 1.0),
+            let (unit, factor) = match (to, wide.unit.as_deref()) {
+                (Some((u, f)), _) => (u.to_string(), f),
+                (None, Some(u)) if !own.is_empty() => {
+                    missing.push(format!(
+                        "shows `{asked}` in {own}, not in {u}: another dimension"
+                    ));
+                    (own, 1.0)
+                }
+                (None, _) => (own, 1.0),
             };
             Some(Col {
-                asked: asked.clone(),
+                // The figure's name: its unit is the column's.
+                asked: Header::parse(asked).name,
                 unit,
                 factor,
             })

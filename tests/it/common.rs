@@ -123,12 +123,12 @@ impl Project {
     }
 
     /// How the names of plan `plan`'s network namespaces begin here
-    /// (`runner-<plan>-<first 6 hex of the sha256 of .runner/<plan>>-`).
+    /// (`runner-<plan>.<first 6 hex of the sha256 of .runner/<plan>>-`).
     pub fn netns_prefix(&self, plan: &str) -> String {
         use sha2::Digest;
         let dir = self.path().join(".runner").join(plan);
         let hash = hex::encode(sha2::Sha256::digest(dir.to_string_lossy().as_bytes()));
-        format!("runner-{plan}-{}-", &hash[..6])
+        format!("runner-{plan}.{}-", &hash[..6])
     }
 
     /// Plan `plan`'s namespaces still there, and delay lines in them.
@@ -144,6 +144,14 @@ impl Project {
             .unwrap_or_default();
         left.extend(delay_lines(&prefix).into_iter().map(|(_, cmd)| cmd));
         left
+    }
+
+    /// The plan's live delay lines (`runner delay-line` in its hub).
+    pub fn delay_line_pids(&self, plan: &str) -> Vec<u32> {
+        delay_lines(&self.netns_prefix(plan))
+            .into_iter()
+            .map(|(pid, _)| pid)
+            .collect()
     }
 
     /// Removes what a failed test left of namespaced plans: their delay

@@ -201,7 +201,12 @@ fn create_plan_scale_and_destroy() {
     ));
     let tags: serde_json::Value = serde_json::from_str(&tags).unwrap();
     assert_eq!(tags["runner:plan"], "ec2-life");
-    assert_eq!(tags["runner:host"], "client[0]");
+    // Everything is tagged at launch: the host is the launch index within
+    // `runner:hosts` of the group; the Name is the group's, shared.
+    assert_eq!(tags["runner:group"], "client");
+    assert_eq!(tags["Name"], "ec2-life/client", "{tags}");
+    assert_eq!(count(&c, "CreateTags"), 0, "{c:?}");
+    assert!(c.len() <= 20 + 2 * 2, "calls for 2 groups: {c:?}");
     assert!(
         tags["runner:expires"].as_str().unwrap().ends_with('Z'),
         "{tags}"
@@ -793,4 +798,80 @@ fn only_instances_runner_can_still_use_are_adopted() {
         "{r:?}"
     );
     assert!(tagged("ec2-adopt").is_empty(), "{r:?}");
+}
+
+/// The `Name` of every instance, by host (`runner:group` + launch index).
+fn names(plan: &str) -> Vec<String> {
+    let out = py(&format!(
+        "for r in ec2.describe_instances(Filters=[{{'Name': 'tag:runner:plan', 'Values': ['{plan}']}}, {{'Name': 'instance-state-name', 'Values': ['pending', 'running']}}])['Reservations']:\n    for i in r['Instances']:\n        print({{t['Key']: t['Value'] for t in i['Tags']}}.get('Name'))"
+    ));
+    let mut names: Vec<String> = out.lines().map(str::to_string).collect();
+    names.sort();
+    names
+}
+
+#[test]
+fn per_host_names_are_optional_and_throttling_is_waited_out() {
+    let p = Project::new();
+    p.write(
+        "plan.toml",
+        &plan_text("ec2-names", 1, 3, "name_tags = \"hosts\""),
+    );
+    let r = run(&p, &["validate", "plan.toml"]);
+    assert_eq!(r.code, 1, "{r:?}");
+    assert!(
+        r.stderr.contains("plan.toml:") && r.stderr.contains("`name_tags = \"hosts\"`"),
+        "{r:?}"
+    );
+    p.write(
+        "plan.toml",
+        &plan_text("ec2-names", 1, 3, "name_tags = \"host\""),
+    );
+    // The account's rate limit answers the first CreateTags calls with
+    // RequestLimitExceeded: runner backs off and retries; nothing fails.
+    let r = run_env(
+        &p,
+        &["apply", "plan.toml", "--yes"],
+        &[(
+            "RUNNER_TEST_EC2_FAULTS",
+            "CreateTags:RequestLimitExceeded:4",
+        )],
+    );
+    r.ok();
+    assert!(!r.stderr.contains("warning"), "{r:?}");
+    let c = calls(&p);
+    // One per client (launched together); the server, launched alone, is
+    // named at launch; the four throttled attempts were retried.
+    assert_eq!(count(&c, "CreateTags"), 3 + 4, "{c:?}");
+    assert_eq!(
+        names("ec2-names"),
+        [
+            "ec2-names/client[0]",
+            "ec2-names/client[1]",
+            "ec2-names/client[2]",
+            "ec2-names/server[0]"
+        ]
+    );
+    // Throttled past every retry: the hosts work, a warning says so.
+    p.write(
+        "plan.toml",
+        &plan_text("ec2-names", 1, 5, "name_tags = \"host\""),
+    );
+    let r = run_env(
+        &p,
+        &["apply", "plan.toml", "--yes"],
+        &[(
+            "RUNNER_TEST_EC2_FAULTS",
+            "CreateTags:RequestLimitExceeded:99",
+        )],
+    );
+    r.ok();
+    assert!(
+        r.stderr.contains("its `Name` tag was not set")
+            && r.stderr.contains("RequestLimitExceeded"),
+        "{r:?}"
+    );
+    assert_eq!(tagged("ec2-names").len(), 6);
+    run(&p, &["destroy", "plan.toml", "--yes"]).ok();
+    assert!(tagged("ec2-names").is_empty());
 }

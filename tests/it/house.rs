@@ -413,7 +413,12 @@ fn signals_go_only_where_the_providers_found_their_own() {
     assert!(wrong.is_empty(), "signals sent from:\n{wrong:?}");
     // In the namespaces' code, a process found by its command line is
     // only ever one inside the plan's namespace (`pids_in`).
-    for file in ["src/provider/netns/mod.rs", "src/provider/netns/delay.rs"] {
+    for file in [
+        "src/provider/netns/mod.rs",
+        "src/provider/netns/delay/mod.rs",
+        "src/provider/netns/delay/control.rs",
+        "src/provider/netns/delay/worker.rs",
+    ] {
         let text = std::fs::read_to_string(Path::new(ROOT).join(file)).unwrap();
         assert!(
             !without_tests(&text).contains("read_dir(\"/proc\")"),

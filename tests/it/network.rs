@@ -456,12 +456,18 @@ fn a_changed_link_remakes_its_host_and_nothing_piles_up() {
         assert_eq!(hub_drops(&p), count as usize, "after count = {count}");
     }
 
-    // A delay line that died: the host is broken, refresh says so, apply
-    // makes it again.
-    let pid = p.read(".runner/rm/hosts/client-1/delayline.pid");
+    // One delay line serves every shaped link of the plan.
+    let pid = p.read(".runner/rm/delay-lines/pid");
+    assert_eq!(
+        p.delay_line_pids("rm"),
+        [pid.trim().parse::<u32>().unwrap()]
+    );
+    // A delay line that died: its hosts are broken, refresh says so, apply
+    // makes them again.
     kill(pid.trim().parse().unwrap(), "KILL");
     std::thread::sleep(Duration::from_millis(200));
     let plan = p.run(&["plan", "plan.toml"]);
+    assert!(plan.stdout.contains("-/+ host client[0]"), "{plan:?}");
     assert!(plan.stdout.contains("-/+ host client[1]"), "{plan:?}");
     assert!(
         plan.stdout.contains("delay line is not running"),
@@ -471,6 +477,7 @@ fn a_changed_link_remakes_its_host_and_nothing_piles_up() {
     let rtt = round_trip_ms(&p, "client[1]");
     assert!((28.0..=34.0).contains(&rtt), "{rtt} ms after the remake");
     assert_eq!(hub_drops(&p), 2);
+    assert_eq!(p.delay_line_pids("rm").len(), 1);
 
     // Another range: every host made again in it, and the hub's own
     // address (where the probes start) follows.

@@ -46,6 +46,8 @@ const ODD: &[&str] = &[
     "[http://127.0.0.1/x y] http://127.0.0.1/z",
     "}}}}{{{{",
     "trailing}",
+    "mail foo@bar.example and a\u{2028}line",
+    "$x$ and $$y$$",
 ];
 
 /// The figure columns' headers: markup too.
@@ -92,10 +94,11 @@ fn analyze(dir: &Path, args: &[&str]) -> crate::common::Run {
 /// trimmed (every engine does); Markdown has no line break in a cell.
 fn seen(engine: &str, text: &str) -> String {
     let t = text.trim();
-    if engine == "gfm" {
-        t.replace('\n', " ")
-    } else {
-        t.to_string()
+    match engine {
+        "gfm" => t.replace('\n', " "),
+        // Trac breaks lines at U+2028 and U+2029: a line break.
+        "trac" => t.replace(['\u{2028}', '\u{2029}'], "\n"),
+        _ => t.to_string(),
     }
 }
 

@@ -33,7 +33,9 @@ use batch::Batch;
 use poll::{Poller, Want};
 
 pub const TAG_PLAN: &str = "runner:plan";
-pub const TAG_HOST: &str = "runner:host";
+/// The host of an instance that earlier versions tagged one by one (now
+/// derived from `runner:group`, `runner:hosts` and the launch index).
+const TAG_HOST: &str = "runner:host";
 /// Which working directory's plan: two people (or two checkouts) with the
 /// same plan name in one account never see each other's instances.
 const TAG_PROJECT: &str = "runner:project";
@@ -120,6 +122,7 @@ pub fn config_for(region: &str, endpoint: Option<String>) -> Ec2Config {
         max_instances: 0,
         expire_after: Duration::from_secs(0),
         ssh_timeout: Duration::from_secs(0),
+        name_each_host: false,
     }
 }
 
@@ -317,6 +320,15 @@ impl Inner {
         Ok(out)
     }
 
+    /// The `Name` every instance of one RunInstances gets: `<plan>/<host>`
+    /// when it launches one host, else `<plan>/<group>`.
+    fn launch_name(&self, batch: &[Pending]) -> String {
+        match batch {
+            [one] => format!("{}/{}", self.plan, one.host.name),
+            _ => format!("{}/{}", self.plan, batch[0].host.group),
+        }
+    }
+
     /// One RunInstances for hosts of one group (same AMI, type, market).
     async fn launch(self: Arc<Self>, batch: Vec<Pending>) -> Vec<Result<String, Error>> {
         let n = batch.len();
@@ -346,6 +358,7 @@ impl Inner {
                 encode_indices(&batch.iter().map(|p| p.host.index).collect::<Vec<_>>()),
             ),
             (TAG_LAUNCH, launch.clone()),
+            ("Name", self.launch_name(&batch)),
             (TAG_HASH, crate::hash::short(&batch[0].hash)),
             (
                 TAG_EXPIRES,
@@ -724,18 +737,11 @@ impl Inner {
             e.id = Some(id.clone());
         }
         (req.record)(state.clone()).await?;
-        client
-            .create_tags()
-            .resources(&id)
-            .tags(tag(TAG_HOST, &host))
-            .tags(tag("Name", &format!("{}/{host}", self.plan)))
-            .send()
-            .await
-            .map_err(|e| api::error("CreateTags", &e))?;
         let instance = self
             .poller
             .wait(&client, &id, Want::Running, start_timeout())
             .await?;
+        self.name_host(&client, &instance, &host, &req).await;
         self.running(&mut state, &instance, &host);
         if req.ssh {
             state.host_key = self.learn_key(&state, &host, &id).await?;
@@ -746,6 +752,35 @@ impl Inner {
         }
         state.status = HostStatus::Ready;
         Ok(state)
+    }
+
+    /// With `name_tags = "host"`, tags the instance `Name = <plan>/<host>`
+    /// unless it was launched so (alone). Only for people reading the
+    /// console: a failure (throttled past the retries) is a warning.
+    async fn name_host(
+        &self,
+        client: &aws_sdk_ec2::Client,
+        instance: &aws_sdk_ec2::types::Instance,
+        host: &str,
+        req: &Create<'_>,
+    ) {
+        let name = format!("{}/{host}", self.plan);
+        if !self.config.name_each_host || tag_value(instance, "Name") == Some(name.as_str()) {
+            return;
+        }
+        let id = instance.instance_id().unwrap_or_default();
+        let sent = client
+            .create_tags()
+            .resources(id)
+            .tags(tag("Name", &name))
+            .send()
+            .await;
+        if let Err(e) = sent {
+            (req.say)(format!(
+                "warning: host `{host}` ({id}): its `Name` tag was not set: {}",
+                api::error("CreateTags", &e)
+            ));
+        }
     }
 
     /// The record of an instance about to be launched.

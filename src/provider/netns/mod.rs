@@ -6,14 +6,17 @@
 //! it; where it has not, delay and jitter by a runner delay line in the hub
 //! ([`delay`]) and loss by nftables in the host's namespace. Nothing in the
 //! machine's own namespace changes: every link is made inside namespaces,
-//! and every namespace is named `runner-<plan>-<project>-…` (`ip netns
+//! and every namespace is named `runner-<plan>.<project>-…` (`ip netns
 //! list`), so that destroy finds what a kill left.
 
 pub mod delay;
+mod health;
 pub mod probe;
 
+pub use health::host_broken;
+
 use std::net::Ipv4Addr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use crate::plan::model::Link;
@@ -21,10 +24,12 @@ use crate::plan::model::Link;
 /// The plan's network: its namespaces' names, its addresses.
 #[derive(Debug, Clone)]
 pub struct Net {
-    /// `runner-<plan>-<project>-`: every namespace of the plan starts so.
+    /// `runner-<plan>.<project>-`: every namespace of the plan starts so.
     prefix: String,
     pub base: Ipv4Addr,
     pub prefix_len: u8,
+    /// The plan's delay line folder ([`delay::control::lines_dir`]).
+    lines: PathBuf,
 }
 
 /// A command that failed: what ran, and what it said.
@@ -41,6 +46,7 @@ impl Net {
             prefix: prefix_of(plan, dir),
             base,
             prefix_len,
+            lines: delay::control::lines_dir(dir),
         }
     }
 
@@ -69,6 +75,7 @@ impl Net {
 
     /// The hub namespace and its bridge, if missing.
     pub fn ensure_hub(&self) -> Result<()> {
+        remove_stale_probes();
         let hub = self.hub();
         let addr = format!("{}/{}", self.hub_address(), self.prefix_len);
         if crate::os::netns_path(&hub).exists() && ip(&["-n", &hub, "link", "show", "br0"]).is_ok()
@@ -79,11 +86,16 @@ impl Net {
                 ip(&["-n", &hub, "addr", "flush", "dev", "br0"])?;
                 ip(&["-n", &hub, "addr", "add", &addr, "dev", "br0"])?;
             }
-            return Ok(());
+            // Up, whatever a kill between its making and this left.
+            ip(&["-n", &hub, "link", "set", "lo", "up"])?;
+            ip(&["-n", &hub, "link", "set", "br0", "up"])?;
+            return ipv4_only(&hub);
         }
-        // Half-made (a kill): made again.
+        // Half-made (a kill): made again, what runs in it stopped first.
+        stop_processes(&hub);
         let _ = ip(&["netns", "del", &hub]);
         ip(&["netns", "add", &hub])?;
+        ipv4_only(&hub)?;
         for args in [
             vec!["-n", &hub, "link", "set", "lo", "up"],
             vec!["-n", &hub, "link", "add", "br0", "type", "bridge"],
@@ -106,15 +118,22 @@ impl Net {
     ) -> Result<()> {
         let ns = self.host(file_name);
         let hub = self.hub();
-        // What an earlier life of this host left (a kill, a failed make):
-        // gone first, so that nothing is made twice.
-        clear_host(&hub, file_name);
+        // What an earlier life of this host left (a kill, a failed make, a
+        // state lost): gone first — what runs in it too, as destroy does —
+        // so that nothing is made twice nor left running unnamed.
+        clear_host(&hub, file_name, Some(&self.lines));
+        stop_processes(&ns);
         let _ = ip(&["netns", "del", &ns]);
         ip(&["netns", "add", &ns])?;
+        ipv4_only(&ns)?;
         ip(&["-n", &ns, "link", "set", "lo", "up"])?;
         let (h, d, b) = port_names(file_name);
+        // eth0's MAC from the host's name: a host made again keeps it, so
+        // that what its peers and the hub learned of it (ARP) stays true.
+        let mac = mac_of(file_name);
         ip(&[
-            "-n", &hub, "link", "add", &h, "type", "veth", "peer", "name", "eth0", "netns", &ns,
+            "-n", &hub, "link", "add", &h, "type", "veth", "peer", "name", "eth0", "address", &mac,
+            "netns", &ns,
         ])?;
         // netem delays where the kernel has it, unless the link has jitter:
         // netem's jitter reorders packets, runner's delay line keeps them in
@@ -141,15 +160,7 @@ impl Net {
             return Ok(());
         };
         if let Some(l) = line {
-            for (space, dev) in [
-                (&ns, "eth0"),
-                (&hub, h.as_str()),
-                (&hub, d.as_str()),
-                (&hub, b.as_str()),
-            ] {
-                offloads_off(space, dev)?;
-            }
-            start_delay_line(&hub, &h, &d, l, dir)?;
+            self.delay_line(&ns, file_name, l, dir)?;
         }
         for (space, dev) in [(&ns, "eth0"), (&hub, h.as_str())] {
             for cmd in shaping(l, dev, netem) {
@@ -160,54 +171,152 @@ impl Net {
         if let (Some(loss), false) = (l.loss, netem) {
             let port = if line.is_some() { &b } else { &h };
             drop_at_random(&ns, &hub, port, &h, loss)?;
+            // Refresh checks the rule is still there.
+            std::fs::write(dir.join("loss"), "").map_err(|e| NetError(e.to_string()))?;
         }
         Ok(())
     }
 }
 
-/// `runner-<plan>-<project>-`: the project is the plan folder's path (a
-/// hash of it), so that two checkouts of one plan never share a name.
+impl Net {
+    /// Host `file_name`'s link (namespace `ns`) served by the plan's delay
+    /// line, between its hub port and the bridge's.
+    fn delay_line(&self, ns: &str, file_name: &str, l: &Link, dir: &Path) -> Result<()> {
+        let hub = self.hub();
+        let (h, d, b) = port_names(file_name);
+        for (space, dev) in [
+            (ns, "eth0"),
+            (&hub, h.as_str()),
+            (&hub, d.as_str()),
+            (&hub, b.as_str()),
+        ] {
+            offloads_off(space, dev)?;
+        }
+        // The host's folder says where its line is (refresh, destroy).
+        std::fs::write(
+            dir.join("delayline"),
+            self.lines.as_os_str().as_encoded_bytes(),
+        )
+        .map_err(|e| NetError(e.to_string()))?;
+        delay::control::serve(&hub, &self.lines, (&h, &d), l).map_err(|e| NetError(e.to_string()))
+    }
+}
+
+/// `runner-<plan>.<project>-`: the project is the plan folder's path (a
+/// hash of it), so that two checkouts of one plan never share a name; the
+/// `.`, which no plan name has, so that plan `a` never takes plan `a-b`'s
+/// namespaces for its own.
 fn prefix_of(plan: &str, dir: &Path) -> String {
+    format!("runner-{plan}.{}-", project_of(dir))
+}
+
+fn project_of(dir: &Path) -> String {
     let abs = std::path::absolute(dir).unwrap_or_else(|_| dir.to_path_buf());
-    let project = crate::hash::sha256_hex(abs.to_string_lossy().as_bytes());
-    format!("runner-{plan}-{}-", &project[..6])
+    crate::hash::sha256_hex(abs.to_string_lossy().as_bytes())[..6].to_string()
+}
+
+/// The namespaces the plan's host folders under `dir` name (`netns`,
+/// `hub`): how names an older runner gave (`runner-<plan>-<project>-…`)
+/// are found exactly.
+fn recorded(dir: &Path) -> Vec<String> {
+    let Ok(hosts) = std::fs::read_dir(dir.join("hosts")) else {
+        return Vec::new();
+    };
+    let mut out: Vec<String> = hosts
+        .flatten()
+        .flat_map(|h| ["netns", "hub"].map(|f| std::fs::read_to_string(h.path().join(f))))
+        .flatten()
+        .map(|n| n.trim().to_string())
+        .filter(|n| n.starts_with("runner-") && !n.contains('/'))
+        .collect();
+    out.sort();
+    out.dedup();
+    out
 }
 
 /// Every namespace of plan `plan` (folder `dir`), and every delay line in
 /// them, gone: what destroy leaves, whatever the state says (also what a
 /// kill left). The names removed.
 pub fn remove_plan(plan: &str, dir: &Path) -> Vec<String> {
+    remove_stale_probes();
     let prefix = prefix_of(plan, dir);
+    let recorded = recorded(dir);
     let ours: Vec<String> = namespaces()
         .into_iter()
-        .filter(|n| n.starts_with(&prefix))
+        .filter(|n| n.starts_with(&prefix) || recorded.contains(n))
         .collect();
     // Everything inside them, delay lines (in the hub) included.
     for name in &ours {
         stop_processes(name);
         let _ = ip(&["netns", "del", name]);
     }
+    let _ = std::fs::remove_dir_all(delay::control::lines_dir(dir));
     ours
+}
+
+/// The plan's hub gone, with every port of every host in one batch (the
+/// kernel removes a namespace's interfaces together; one by one, each
+/// waits its turn for the kernel's lock: minutes at 1,000 hosts). What a
+/// destroy does first; its hosts' namespaces follow.
+pub fn remove_hub(plan: &str, dir: &Path) {
+    let hub = format!("{}hub", prefix_of(plan, dir));
+    if crate::os::netns_path(&hub).exists() {
+        stop_processes(&hub);
+        let _ = ip(&["netns", "del", &hub]);
+    }
+}
+
+/// IPv6 off in namespace `ns` (for the interfaces made after): the
+/// network is IPv4, and IPv6's own chatter (neighbour discovery, MLD) of
+/// every new interface would flood every port of the bridge, through every
+/// delay line — quadratic in the number of hosts.
+fn ipv4_only(ns: &str) -> Result<()> {
+    tool_in(
+        ns,
+        &[
+            "sysctl",
+            "-qw",
+            "net.ipv6.conf.all.disable_ipv6=1",
+            "net.ipv6.conf.default.disable_ipv6=1",
+        ],
+    )
 }
 
 /// Host `ns` gone: its delay line stopped (pid in `dir`), what it had in
 /// the hub (its veth ends, its loss rule) removed, its namespace deleted.
 pub fn remove_host(ns: &str, hub: Option<&str>, dir: &Path) {
-    if let Some(pid) = delay_line_pid(dir, hub) {
+    // An older runner's line of this host alone (its pid in `dir`).
+    if let Some(pid) = old_delay_line(dir, hub) {
         crate::os::terminate(&[pid], std::time::Duration::from_secs(2));
     }
+    let lines = std::fs::read(dir.join("delayline"))
+        .ok()
+        .map(|b| PathBuf::from(String::from_utf8_lossy(&b).into_owned()));
     if let Some(hub) = hub
         && let Some(file_name) = hub.strip_suffix("hub").and_then(|p| ns.strip_prefix(p))
     {
-        clear_host(hub, file_name);
+        clear_host(hub, file_name, lines.as_deref());
     }
     stop_processes(ns);
     let _ = ip(&["netns", "del", ns]);
 }
 
+/// A host's MAC address: locally administered, unicast, from its name.
+fn mac_of(file_name: &str) -> String {
+    let h = crate::hash::sha256_hex(format!("mac {file_name}").as_bytes());
+    format!(
+        "02:{}:{}:{}:{}:{}",
+        &h[0..2],
+        &h[2..4],
+        &h[4..6],
+        &h[6..8],
+        &h[8..10]
+    )
+}
+
 /// The hub's ends of host `file_name`'s link: `h` (its veth's peer), and
 /// where a delay line cuts the link, `d` ⇄ `b` (the bridge port).
-fn port_names(file_name: &str) -> (String, String, String) {
+pub(super) fn port_names(file_name: &str) -> (String, String, String) {
     // 15 bytes at most (the kernel's limit): a letter and 14 hex digits,
     // so that two hosts of a plan never share a name.
     let id = &crate::hash::sha256_hex(file_name.as_bytes())[..14];
@@ -218,8 +327,11 @@ fn port_names(file_name: &str) -> (String, String, String) {
 /// pairs (deleting one end deletes the other; done here rather than left
 /// to the namespace's deletion, which the kernel finishes later), and its
 /// loss rule on the bridge. Absent parts are no error.
-fn clear_host(hub: &str, file_name: &str) {
+fn clear_host(hub: &str, file_name: &str, lines: Option<&Path>) {
     let (h, d, _) = port_names(file_name);
+    if let Some(lines) = lines {
+        delay::control::unserve(lines, &h);
+    }
     stop_delay_line_of(hub, &h);
     for dev in [&h, &d] {
         let _ = ip(&["-n", hub, "link", "del", dev]);
@@ -365,27 +477,42 @@ pub fn shaping(link: &Link, dev: &str, netem: bool) -> Vec<Vec<String>> {
     out
 }
 
-/// Whether this kernel has netem (tried once, in a throw-away namespace).
+/// Whether this kernel has netem: tried once, in a namespace of no name
+/// (`unshare --net`), which ends with the `tc` that tries — nothing a kill
+/// could leave behind.
 pub fn has_netem() -> bool {
     static NETEM: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
     *NETEM.get_or_init(|| {
         if std::env::var("RUNNER_NO_NETEM").is_ok_and(|v| !v.is_empty() && v != "0") {
             return false;
         }
-        let ns = format!("runner-probe-{}", crate::os::unique_id());
-        if ip(&["netns", "add", &ns]).is_err() {
-            return false;
-        }
-        let ok = tool_in(
-            &ns,
+        tool(
+            "unshare",
             &[
-                "tc", "qdisc", "add", "dev", "lo", "root", "netem", "delay", "1ms",
+                "--net", "--", "tc", "qdisc", "add", "dev", "lo", "root", "netem", "delay", "1ms",
             ],
         )
-        .is_ok();
-        let _ = ip(&["netns", "del", &ns]);
-        ok
+        .is_ok()
     })
+}
+
+/// Namespaces an older runner named `runner-probe-<time>-<pid>-<n>` to
+/// try netem in, left by a kill: removed once the runner that made each
+/// is gone.
+pub fn remove_stale_probes() {
+    for ns in namespaces() {
+        let Some(rest) = ns.strip_prefix("runner-probe-") else {
+            continue;
+        };
+        let pid = rest
+            .split('-')
+            .nth(1)
+            .and_then(|p| u32::from_str_radix(p, 16).ok());
+        if pid.is_some_and(|p| !crate::os::is_alive(p)) {
+            stop_processes(&ns);
+            let _ = ip(&["netns", "del", &ns]);
+        }
+    }
 }
 
 /// Whether `link` is shaped by netem: the kernel has it, and the link has
@@ -465,60 +592,15 @@ fn nft(ns: &str, rules: &str) -> Result<()> {
     }
 }
 
-/// Starts `runner delay-line` between `a` and `b` in the hub, detached;
-/// its pid in `dir/delayline.pid`.
-fn start_delay_line(hub: &str, a: &str, b: &str, link: &Link, dir: &Path) -> Result<()> {
-    let exe = std::env::current_exe().map_err(|e| NetError(e.to_string()))?;
-    let child = Command::new(exe)
-        .args([
-            "delay-line",
-            hub,
-            a,
-            b,
-            &link.delay_us.unwrap_or(0).to_string(),
-            &link.jitter_us.unwrap_or(0).to_string(),
-        ])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .map_err(|e| NetError(format!("cannot start the delay line: {e}")))?;
-    std::fs::write(dir.join("delayline.pid"), child.id().to_string())
-        .map_err(|e| NetError(e.to_string()))?;
-    Ok(())
+/// The delay line of one host an older runner started (its pid in `dir`),
+/// if it is still ours (its command line names the hub).
+fn old_delay_line(dir: &Path, hub: Option<&str>) -> Option<u32> {
+    delay::control::recorded(&dir.join("delayline.pid"), hub)
 }
 
-/// The delay line recorded in `dir`, if it is still ours (its command line
-/// names the hub).
-fn delay_line_pid(dir: &Path, hub: Option<&str>) -> Option<u32> {
-    let pid: u32 = std::fs::read_to_string(dir.join("delayline.pid"))
-        .ok()?
-        .trim()
-        .parse()
-        .ok()?;
-    let cmd = crate::os::cmdline(pid)?;
-    (cmd.contains("delay-line") && hub.is_none_or(|h| cmd.contains(h))).then_some(pid)
-}
-
-/// What is broken in a host's network, if anything: its namespace gone,
-/// or its delay line (recorded in `dir`) not running — the host is then
-/// unreachable or unshaped, and must be made again.
-pub fn host_broken(ns: &str, hub: &str, dir: &Path) -> Option<String> {
-    if !crate::os::netns_path(ns).exists() {
-        return Some(format!("its network namespace {ns} is gone"));
-    }
-    if !crate::os::netns_path(hub).exists() {
-        return Some(format!("the plan's hub namespace {hub} is gone"));
-    }
-    if dir.join("delayline.pid").exists() && delay_line_pid(dir, Some(hub)).is_none() {
-        return Some("its link's delay line is not running".into());
-    }
-    None
-}
-
-/// The delay line of port `h` in `hub`, if one runs (what a kill left
-/// without a pid file): looked for only among the processes inside the
-/// hub, the plan's own namespace.
+/// An older runner's delay line of port `h` in `hub`, if one runs (one
+/// process per host, `delay-line HUB h d …`): looked for only among the
+/// processes inside the hub, the plan's own namespace.
 fn stop_delay_line_of(hub: &str, h: &str) {
     let needle = format!(" {hub} {h} ");
     let pids: Vec<u32> = pids_in(hub)
@@ -572,6 +654,9 @@ mod tests {
         assert_eq!(n.hub_address(), Ipv4Addr::new(10, 9, 0, 1));
         assert_eq!(n.free_address(&[]), Some(Ipv4Addr::new(10, 9, 0, 2)));
         assert_eq!(n.free_address(&[Ipv4Addr::new(10, 9, 0, 2)]), None);
-        assert!(n.hub().starts_with("runner-p-") && n.hub().ends_with("-hub"));
+        assert!(n.hub().starts_with("runner-p.") && n.hub().ends_with("-hub"));
+        // A plan whose name extends this one never shares the prefix.
+        let longer = Net::new("p-1", Path::new("/tmp/x"), Ipv4Addr::new(10, 9, 0, 0), 30);
+        assert!(!longer.hub().starts_with(&n.hub().replace("hub", "")));
     }
 }
