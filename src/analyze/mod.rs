@@ -18,6 +18,8 @@ pub mod locust;
 pub mod parser;
 pub mod pgbench;
 pub mod printed;
+pub mod prometheus;
+pub mod promql;
 pub mod redis;
 pub mod samples;
 pub mod stats;
@@ -46,6 +48,7 @@ static PARSERS: &[&dyn parser::Parser] = &[
     &locust::Locust,
     &fio::Fio,
     &jtl::Jtl,
+    &prometheus::Prometheus,
 ];
 
 /// A problem in one input file, with the line when there is one.

@@ -5,6 +5,7 @@ pub mod checks;
 pub mod ec2;
 mod groups;
 pub mod model;
+pub mod monitoring;
 pub mod network;
 mod series;
 mod steps;

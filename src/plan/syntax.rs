@@ -37,6 +37,19 @@ pub struct RawPlan {
     pub analyses: Vec<RawAnalysis>,
     pub checks: Vec<RawCheck>,
     pub series: Option<RawSeries>,
+    pub monitoring: Option<RawMonitoring>,
+}
+
+/// `[monitoring]`: Prometheus on one host, node_exporter on the hosts it
+/// scrapes (expanded into two monitors).
+#[derive(Debug)]
+pub struct RawMonitoring {
+    pub span: Range<usize>,
+    pub prometheus: Option<Sp<String>>,
+    pub scrape: Option<Sp<Vec<Sp<String>>>>,
+    pub interval: Option<Sp<String>>,
+    pub port: Option<Sp<i64>>,
+    pub retention: Option<Sp<String>>,
 }
 
 /// `[series]`: trials per point, warm-ups, order, and the swept vars.
@@ -206,9 +219,20 @@ pub struct RawStep {
 }
 
 const TOP_KEYS: &[&str] = &[
-    "name", "provider", "vars", "groups", "step", "monitor", "test", "collect", "analyze", "check",
+    "name",
+    "provider",
+    "vars",
+    "groups",
+    "step",
+    "monitor",
+    "test",
+    "collect",
+    "analyze",
+    "check",
     "series",
+    "monitoring",
 ];
+const MONITORING_KEYS: &[&str] = &["prometheus", "scrape", "interval", "port", "retention"];
 const SERIES_KEYS: &[&str] = &["repeat", "discard", "order", "vars"];
 const CHECK_KEYS: &[&str] = &[
     "name",
@@ -317,6 +341,7 @@ pub fn parse(source: &str) -> Result<RawPlan, Vec<Diagnostic>> {
         analyses: analyses(top, d),
         checks: checks(top, d),
         series: series(top, d),
+        monitoring: monitoring(top, d),
     };
     if diags.is_empty() {
         Ok(plan)
@@ -499,6 +524,20 @@ fn checks(top: &DeTable<'_>, diags: &mut Vec<Diagnostic>) -> Vec<RawCheck> {
             statistic: get_string(t, "statistic", &ctx, diags),
         })
         .collect()
+}
+
+fn monitoring(top: &DeTable<'_>, diags: &mut Vec<Diagnostic>) -> Option<RawMonitoring> {
+    let t = get_table(top, "monitoring", "the plan", diags)?;
+    let ctx = "`[monitoring]`";
+    check_keys(t, MONITORING_KEYS, ctx, diags, |_, _| None);
+    Some(RawMonitoring {
+        span: lookup(top, "monitoring").map_or(0..0, |v| v.span()),
+        prometheus: get_string(t, "prometheus", ctx, diags),
+        scrape: get_string_list(t, "scrape", ctx, diags),
+        interval: get_string(t, "interval", ctx, diags),
+        port: get_int(t, "port", ctx, diags),
+        retention: get_string(t, "retention", ctx, diags),
+    })
 }
 
 fn series(top: &DeTable<'_>, diags: &mut Vec<Diagnostic>) -> Option<RawSeries> {

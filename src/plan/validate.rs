@@ -51,8 +51,16 @@ pub fn validate(raw: RawPlan, cx: Context<'_>) -> Result<Plan, Vec<Diagnostic>> 
         }
     }
     let analyses = super::analyses::validate_analyses(&raw, &mut diags);
-    let monitors = super::trial::validate_monitors(&raw, &groups, &mut diags);
+    let mut monitors = super::trial::validate_monitors(&raw, &groups, &mut diags);
     let tests = super::trial::validate_tests(&raw, &groups, &mut diags);
+    let taken: Vec<String> = monitors
+        .iter()
+        .map(|m| m.name.clone())
+        .chain(tests.iter().map(|t| t.name.clone()))
+        .collect();
+    monitors.extend(super::monitoring::expand(
+        &raw, &name, &groups, &taken, &mut diags,
+    ));
     let collects = super::trial::validate_collects(&raw, &groups, &mut diags);
     let checks = super::checks::validate(&raw, &analyses, &mut diags);
     let series = super::series::validate(&raw, &groups, &tests, &mut diags);

@@ -241,6 +241,9 @@ pub fn stop_monitors(trial: &str, tag: &str, host: &str, monitors: &[(&str, Dura
         "live() {\n  g=$1\n  for f in /proc/[0-9]*/stat; do\n    read -r l < \"$f\" 2>/dev/null || continue\n    l=${l##*\") \"}\n    set -- $l\n    [ \"$3\" = \"$g\" ] && [ \"$1\" != Z ] && return 0\n  done\n  return 1\n}\n",
     );
     for (name, _) in monitors {
+        s.push_str(&snapshot(&quote(&out_dir(trial, host, name)), name));
+    }
+    for (name, _) in monitors {
         let d = quote(&out_dir(trial, host, name));
         // One that already ended on its own is said first (`exited NAME CODE`).
         // Signalled only if that process group is still this trial's (after
@@ -262,6 +265,28 @@ pub fn stop_monitors(trial: &str, tag: &str, host: &str, monitors: &[(&str, Dura
         ));
     }
     s
+}
+
+/// A monitor that wrote `prometheus-url` (and `prometheus-data`, its TSDB
+/// folder) is a Prometheus: before anything is stopped, its TSDB snapshot
+/// (admin API) is moved into its folder (`snapshot/`, with
+/// `snapshot.json`), so that the trial keeps its metrics whatever becomes
+/// of the host. Prints `snapshot NAME ok` or `snapshot NAME failed WHY`.
+fn snapshot(d: &str, name: &str) -> String {
+    r#"if [ -s @D/prometheus-url ]; then
+  u=$(cat @D/prometheus-url); data=$(cat @D/prometheus-data 2>/dev/null)
+  r=$(curl -sS -m 60 -X POST "$u/api/v1/admin/tsdb/snapshot" 2>&1)
+  n=$(printf '%s' "$r" | sed -n 's/.*"name":"\([^"]*\)".*/\1/p')
+  if [ -z "$n" ]; then why="$u: $r"
+  elif ! why=$(mkdir -p @D/snapshot 2>&1 && cp -r "$data/snapshots/$n/." @D/snapshot/ 2>&1); then :
+  else why=; fi
+  [ -n "$n" ] && rm -rf "$data/snapshots/$n"
+  if [ -z "$why" ] && printf '{"name": "%s", "url": "%s", "taken": %s}\n' "$n" "$u" "$(date +%s.%N)" > @D/snapshot.json; then echo "snapshot @NAME ok"
+  else rm -rf @D/snapshot; echo "snapshot @NAME failed $(printf '%s' "${why:-cannot write snapshot.json}" | tr '\n' ' ' | cut -c1-300)"; fi
+fi
+"#
+    .replace("@D", d)
+    .replace("@NAME", name)
 }
 
 /// Lists files under `base` (relative to the working directory) for

@@ -464,6 +464,11 @@ pub async fn stop_monitors(
                         let value = f.get(2).copied().unwrap_or("");
                         match how {
                             "exited" => run.exited = value.parse().ok(),
+                            "snapshot" if value == "ok" => {}
+                            "snapshot" => {
+                                let why = line.splitn(4, ' ').nth(3).unwrap_or("").trim();
+                                run.error = Some(format!("its Prometheus snapshot failed: {why}"));
+                            }
                             _ => {
                                 run.stopped = value.parse().unwrap_or(0.0);
                                 run.killed = how == "killed";

@@ -12,6 +12,7 @@ mod hosts;
 mod house;
 mod local;
 mod malformed;
+mod monitoring;
 mod network;
 mod network_faults;
 mod operator;
