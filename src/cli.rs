@@ -120,6 +120,11 @@ pub enum Command {
         /// check's `baseline`, else the trial before).
         #[arg(long, value_name = "TRIAL")]
         baseline: Option<String>,
+        /// A label for the trial or series this apply runs (a version, a
+        /// commit): recorded in its trial.json or series.json, shown by
+        /// `runner history` and the trials' index.
+        #[arg(long, value_name = "LABEL")]
+        label: Option<String>,
     },
     /// Remove every host the state knows (and local hosts it lost track of).
     ///
@@ -159,7 +164,21 @@ pub enum Command {
         /// (default) or Welch's t.
         #[arg(long, value_enum, default_value_t = crate::kinds::TestKind::UTest, requires = "compare")]
         test: crate::kinds::TestKind,
+        /// Write `trials/<plan>/index.html` again instead: every trial and
+        /// series, newest first, linked to their reports (every apply
+        /// writes it too).
+        #[arg(long, conflicts_with_all = ["trial", "compare"])]
+        index: bool,
     },
+    /// Every trial and series of the plan in the order they ran, each
+    /// figure per run (a series' mean with its 95 % interval), and the
+    /// change points of each figure's history (E-Divisive means with a
+    /// seeded permutation test); writes `trials/<plan>/history.html` and
+    /// `history.csv`. With `--changes`, exit 3 when a change point goes the
+    /// figure's bad way.
+    ///
+    /// Example: `runner history plans/sweep.toml --changes --since v1.2`
+    History(HistoryArgs),
     /// Evaluate the plan's `[[check]]`s on a trial again (default: the latest);
     /// exit 3 when one fails.
     ///
@@ -276,4 +295,37 @@ pub enum InventoryFormat {
 pub enum By {
     /// One row per file.
     File,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct HistoryArgs {
+    pub plan: PathBuf,
+    /// Only these analyses (repeat the flag for more).
+    #[arg(long, value_name = "NAME")]
+    pub analysis: Vec<String>,
+    /// Only these figures (`mean`, `p99`, `received (bit/s)`).
+    #[arg(long, value_name = "FIGURE")]
+    pub figure: Vec<String>,
+    /// Only rows whose key column has this value (`host=server[0]`).
+    #[arg(long, value_name = "KEY=VALUE")]
+    pub row: Vec<String>,
+    /// List the change points only; exit 3 when one goes the figure's bad
+    /// way (a CI gate over the history).
+    #[arg(long)]
+    pub changes: bool,
+    /// With `--changes`: only changes after the run of this label (or id).
+    #[arg(long, value_name = "LABEL")]
+    pub since: Option<String>,
+    /// The tables' format on stdout.
+    #[arg(long, value_enum, default_value_t = crate::kinds::Format::Markdown)]
+    pub format: crate::kinds::Format,
+    /// The permutation test's significance.
+    #[arg(long, default_value_t = 0.05)]
+    pub pvalue: f64,
+    /// Permutations per candidate change point.
+    #[arg(long, default_value_t = 100)]
+    pub permutations: usize,
+    /// The permutations' seed (recorded in the notes).
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
 }

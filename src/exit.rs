@@ -39,7 +39,9 @@ impl Exit {
                 "an error: bad input, a failed node, a refused or stale plan, a cancelled confirmation"
             }
             Exit::Changes => "`plan --detailed-exitcode`: there are changes",
-            Exit::ChecksFailed => "everything ran, but a `[[check]]` failed (`apply`, `check`)",
+            Exit::ChecksFailed => {
+                "everything ran, but a `[[check]]` failed (`apply`, `check`), or `history --changes` found a change for the worse"
+            }
         }
     }
 }

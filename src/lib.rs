@@ -16,6 +16,7 @@ mod exit;
 mod glob;
 mod graph;
 mod hash;
+mod history;
 mod html;
 mod kinds;
 mod markup;

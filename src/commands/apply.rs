@@ -18,7 +18,7 @@ pub fn run(
     arg: Option<&Path>,
     yes: bool,
     parallelism: usize,
-    baseline: Option<String>,
+    given: crate::exec::Given,
     flags: plan::Flags,
 ) -> Result<Exit> {
     let path = match arg {
@@ -47,7 +47,7 @@ pub fn run(
                     "the hosts are not as they were when it was made:\n{diff}"
                 )));
             }
-            apply(planned, store, parallelism, baseline)
+            apply(planned, store, parallelism, given)
         }
         None => {
             // A plan file: plan, show, confirm, apply. Without a terminal and
@@ -78,7 +78,7 @@ pub fn run(
                 crate::out::errln!("Apply cancelled.");
                 return Ok(Exit::Failure);
             }
-            apply(planned, store, parallelism, baseline)
+            apply(planned, store, parallelism, given)
         }
     }
 }
@@ -87,8 +87,9 @@ fn apply(
     planned: Planned,
     mut store: Store,
     parallelism: usize,
-    baseline: Option<String>,
+    given: crate::exec::Given,
 ) -> Result<Exit> {
+    let crate::exec::Given { baseline, label } = given;
     // A mistyped baseline is an error before anything runs, not a
     // regression found after the trial.
     if let Some(b) = &baseline {
@@ -137,6 +138,7 @@ fn apply(
         parallelism,
         keep_going_without_state: false,
         baseline,
+        label,
     };
     let rt = super::runtime()?;
     let report = rt.block_on(exec::execute(
@@ -147,6 +149,7 @@ fn apply(
         reporter,
     ));
     reporter.summary("Apply", &report);
+    write_index(&planned.graph.plan.name);
     // Errors first (1); then failed checks (3), so that CI can gate on them.
     Ok(if !report.complete() {
         Exit::Failure
@@ -155,6 +158,16 @@ fn apply(
     } else {
         Exit::Success
     })
+}
+
+/// The plan's index of every trial, whenever one may have changed.
+fn write_index(plan: &str) {
+    let trials = crate::paths::trials_dir(plan);
+    if trials.is_dir()
+        && let Err(e) = crate::html::index::write(plan, &trials)
+    {
+        crate::out::errln!("warning: the trials' index.html was not written: {e}");
+    }
 }
 
 /// Every host a change runs on keeps one SSH connection open for the whole

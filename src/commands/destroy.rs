@@ -46,6 +46,7 @@ pub fn run(path: &Path, yes: bool, parallelism: usize) -> Result<Exit> {
         parallelism,
         keep_going_without_state: true,
         baseline: None,
+        label: None,
     };
     let mut applied = rt.block_on(exec::execute(
         &target.graph,

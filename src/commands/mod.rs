@@ -5,6 +5,7 @@ mod apply;
 mod check;
 mod destroy;
 mod graph;
+mod history;
 mod hosts;
 mod init;
 mod plan;
@@ -61,11 +62,12 @@ pub fn run(command: Command) -> Result<Exit> {
             force_new,
             new_trial,
             baseline,
+            label,
         } => apply::run(
             plan.as_deref(),
             yes,
             parallelism,
-            baseline,
+            crate::exec::Given { baseline, label },
             planning::Flags {
                 force_new,
                 new_trial,
@@ -84,7 +86,12 @@ pub fn run(command: Command) -> Result<Exit> {
             trial,
             compare,
             test,
-        } => report::run(&plan, trial.as_deref(), compare.as_deref(), test),
+            index,
+        } => match index {
+            true => report::index(&plan),
+            false => report::run(&plan, trial.as_deref(), compare.as_deref(), test),
+        },
+        Command::History(args) => history::run(&args),
         Command::Check {
             plan,
             trial,

@@ -6,6 +6,21 @@ use std::path::Path;
 use crate::error::{Error, Result};
 use crate::exit::Exit;
 
+/// `runner report PLAN --index`: the plan's index.html written again.
+pub fn index(plan_path: &Path) -> Result<Exit> {
+    let name = super::plan_name(plan_path)?;
+    let trials = crate::paths::trials_dir(&name);
+    if !trials.is_dir() {
+        return Err(Error::msg(format!(
+            "no trials of `{name}` under {}: `runner apply` runs one",
+            crate::paths::shown(&trials)
+        )));
+    }
+    let path = crate::html::index::write(&name, &trials).map_err(|e| Error::msg(e.to_string()))?;
+    crate::out::outln!("{}", crate::paths::shown(&path));
+    Ok(Exit::Success)
+}
+
 pub fn run(
     plan_path: &Path,
     trial_id: Option<&str>,

@@ -79,6 +79,7 @@ impl<'a> Dispatcher<'a> {
             msgs,
             plan: Arc::new(graph.plan.clone()),
             baseline: opts.baseline.clone(),
+            label: opts.label.clone(),
         });
         Dispatcher {
             graph,

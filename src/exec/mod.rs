@@ -36,6 +36,14 @@ pub struct Options {
     pub keep_going_without_state: bool,
     /// The trial `regression` checks compare with (`--baseline`).
     pub baseline: Option<String>,
+    /// The new trial's or series' label (`--label`).
+    pub label: Option<String>,
+}
+
+/// What `runner apply` is given beside the plan: `--baseline`, `--label`.
+pub struct Given {
+    pub baseline: Option<String>,
+    pub label: Option<String>,
 }
 
 /// What the executor tells whoever shows progress (the terminal's reporter).
@@ -130,6 +138,7 @@ pub(crate) struct Shared {
     msgs: tokio::sync::mpsc::UnboundedSender<Msg>,
     plan: Arc<crate::plan::Plan>,
     baseline: Option<String>,
+    label: Option<String>,
 }
 
 /// Whether the dispatcher recorded something (written and fsynced).

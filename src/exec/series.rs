@@ -79,6 +79,7 @@ pub(super) fn start(cx: Cx<'_>) -> Task {
     let pruned = record.trials.len() < before;
     let plan = cx.shared.plan.clone();
     let trials = cx.shared.paths.trials();
+    let label = cx.shared.label.clone();
     let fail = cx.fail;
     Box::pin(async move {
         let dir = trials.join(&record.id);
@@ -86,6 +87,9 @@ pub(super) fn start(cx: Cx<'_>) -> Task {
             fs_err::create_dir_all(&dir)?;
             let mut file = SeriesFile::read(&dir).unwrap_or_default();
             describe(&mut file, &plan, &spec, &record);
+            if file.label.is_none() {
+                file.label = label.clone();
+            }
             file.write(&dir)
         };
         write().map_err(|e| fail.with(e))?;

@@ -105,6 +105,7 @@ async fn new_trial(
         &addresses,
     );
     trial.series = series;
+    trial.label = shared.label.clone();
     for e in phases::clocks(&sessions, &mut trial).await {
         shared.say(format!("warning: {e}"));
     }

@@ -8,6 +8,8 @@
 pub mod chart;
 pub mod compare;
 mod forest;
+pub mod history;
+pub mod index;
 pub mod series;
 mod series_charts;
 mod sweep;

@@ -64,7 +64,7 @@ pub fn kind_of(figure: &str) -> Kind {
 type Samples = Vec<(Vec<(String, String)>, String, Vec<f64>)>;
 
 /// Table `name` of the trial or series in `dir`.
-fn samples(dir: &Path, name: &str) -> Option<Samples> {
+pub(crate) fn samples(dir: &Path, name: &str) -> Option<Samples> {
     let id = dir.file_name()?.to_string_lossy().into_owned();
     if !is_series_id(&id) {
         let csv = Csv::read(&dir.join("analysis").join(format!("{name}.csv"))).ok()?;
@@ -214,7 +214,7 @@ pub fn tally(deltas: &[Delta]) -> Tally {
 }
 
 /// Which way is better for a figure, from its unit.
-fn better(keys: &[(String, String)], figure: &str) -> Option<crate::units::Better> {
+pub(crate) fn better(keys: &[(String, String)], figure: &str) -> Option<crate::units::Better> {
     let u = super::tables::unit_for(keys, figure);
     crate::units::better_of((!u.is_empty()).then_some(u.as_str()))
 }

@@ -52,6 +52,9 @@ pub struct SeriesFile {
     /// Every trial begun for the series, in the order they ran.
     #[serde(default)]
     pub trials: Vec<TrialEntry>,
+    /// `runner apply --label` of the apply that began it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label: Option<String>,
     /// `[[check]]` results on the series' tables, once evaluated.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub checks: Vec<crate::check::CheckResult>,

@@ -60,6 +60,9 @@ pub struct Trial {
     /// `[[check]]` results, once evaluated.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub checks: Vec<crate::check::CheckResult>,
+    /// `runner apply --label` (a version, a commit).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label: Option<String>,
     /// A series' trial: which series, point and repetition.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub series: Option<TrialSeries>,

@@ -8,6 +8,7 @@ mod ec2;
 mod examples;
 mod faults;
 mod hardening;
+mod history;
 mod hosts;
 mod house;
 mod local;

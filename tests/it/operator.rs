@@ -152,6 +152,7 @@ fn every_command_help_has_an_example() {
         "destroy",
         "graph",
         "analyze",
+        "history",
         "ping",
         "ssh",
         "inventory",
