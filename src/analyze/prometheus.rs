@@ -384,7 +384,14 @@ fn window_rows(
     down_targets(range("up"), w, found);
     for (name, q, unit) in &ask.queries {
         let data = range(q).map_err(|e| PromError(format!("query `{name}` (`{q}`): {e}")))?;
-        for (host, labels, points) in series(&data) {
+        let found_series = series(&data);
+        if found_series.is_empty() {
+            found.warnings.push(format!(
+                "query `{name}` (`{q}`) returned no series in window `{}`: a metric's name mistyped, or nothing scraped then",
+                w.name
+            ));
+        }
+        for (host, labels, points) in found_series {
             let values = points.into_iter().map(|(_, v)| v).collect();
             rows.push((
                 label.to_string(),

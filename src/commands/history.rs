@@ -29,12 +29,7 @@ pub fn run(a: &HistoryArgs) -> Result<Exit> {
     }
     let since = match &a.since {
         None => None,
-        Some(l) => Some(runs.iter().position(|r| &r.label == l || &r.id == l).ok_or_else(|| {
-            Error::msg(format!(
-                "--since {l}: no run of `{name}` has that label or id (`runner history {}` lists them)",
-                a.plan.display()
-            ))
-        })?),
+        Some(l) => Some(since(&runs, l, &name, &a.plan)?),
     };
     let changes = changes_table(&runs, &figures, &ask, since);
     let show = |t: &Table| crate::render::render(t, a.format, None).map_err(Error::msg);
@@ -62,6 +57,29 @@ pub fn run(a: &HistoryArgs) -> Result<Exit> {
         crate::paths::shown(&trials.join("history.html"))
     );
     Ok(Exit::Success)
+}
+
+/// The run `--since` names: by id, or by a label only one run has.
+fn since(runs: &[Run], l: &str, name: &str, plan: &std::path::Path) -> Result<usize> {
+    if let Some(i) = runs.iter().position(|r| r.id == l) {
+        return Ok(i);
+    }
+    let labelled: Vec<usize> = (0..runs.len()).filter(|&i| runs[i].label == l).collect();
+    match labelled[..] {
+        [i] => Ok(i),
+        [] => Err(Error::msg(format!(
+            "--since {l}: no run of `{name}` has that label or id (`runner history {}` lists them)",
+            plan.display()
+        ))),
+        _ => Err(Error::msg(format!(
+            "--since {l}: runs {} have that label: give the id of the one you mean",
+            labelled
+                .iter()
+                .map(|i| (i + 1).to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ))),
+    }
 }
 
 fn ask(a: &HistoryArgs) -> Result<Ask> {
@@ -100,6 +118,7 @@ fn history_table(runs: &[Run], figures: &[Figure]) -> Table {
                 Cell::Int(i as i128 + 1),
                 Cell::Text(r.label.clone()),
                 Cell::Text(r.id.clone()),
+                Cell::Text(r.status.clone()),
                 Cell::Text(f.analysis.clone()),
                 Cell::Text(f.row()),
                 Cell::Text(f.figure.clone()),
@@ -116,6 +135,7 @@ fn history_table(runs: &[Run], figures: &[Figure]) -> Table {
             Column::int("run", None),
             Column::text("label"),
             Column::text("id"),
+            Column::text("status"),
             Column::text("analysis"),
             Column::text("row"),
             Column::text("figure"),

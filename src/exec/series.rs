@@ -88,7 +88,7 @@ pub(super) fn start(cx: Cx<'_>) -> Task {
             let mut file = SeriesFile::read(&dir).unwrap_or_default();
             describe(&mut file, &plan, &spec, &record);
             if file.label.is_none() {
-                file.label = label.clone();
+                file.label = label.clone().filter(|l| !l.trim().is_empty());
             }
             file.write(&dir)
         };

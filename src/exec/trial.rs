@@ -105,7 +105,7 @@ async fn new_trial(
         &addresses,
     );
     trial.series = series;
-    trial.label = shared.label.clone();
+    trial.label = shared.label.clone().filter(|l| !l.trim().is_empty());
     for e in phases::clocks(&sessions, &mut trial).await {
         shared.say(format!("warning: {e}"));
     }

@@ -90,8 +90,12 @@ pub fn runs(trials: &Path) -> Vec<Run> {
         let id = e.file_name().to_string_lossy().into_owned();
         let path = e.path();
         let run = if is_series_id(&id) {
-            let Ok(f) = SeriesFile::read(&path) else {
-                continue;
+            let f = match SeriesFile::read(&path) {
+                Ok(f) => f,
+                Err(e) => {
+                    out.push((id.clone(), unreadable(&id, path, e.to_string(), true)));
+                    continue;
+                }
             };
             let done = f.trials.iter().filter(|t| !t.discard).count();
             Run {
@@ -102,8 +106,15 @@ pub fn runs(trials: &Path) -> Vec<Run> {
                 dir: path,
             }
         } else {
-            let Ok(t) = crate::trial::Trial::read(&path) else {
+            if !path.is_dir() {
                 continue;
+            }
+            let t = match crate::trial::Trial::read(&path) {
+                Ok(t) => t,
+                Err(e) => {
+                    out.push((id.clone(), unreadable(&id, path, e.to_string(), false)));
+                    continue;
+                }
             };
             if t.series.is_some() {
                 continue;
@@ -125,6 +136,18 @@ pub fn runs(trials: &Path) -> Vec<Run> {
     }
     out.sort_by(|a, b| a.0.cmp(&b.0));
     out.into_iter().map(|(_, r)| r).collect()
+}
+
+/// A run whose trial.json or series.json cannot be read: listed (its
+/// tables are still read), its status the error.
+fn unreadable(id: &str, dir: PathBuf, error: String, series: bool) -> Run {
+    Run {
+        id: id.to_string(),
+        label: id.to_string(),
+        series,
+        status: format!("unreadable: {error}"),
+        dir,
+    }
 }
 
 /// The analyses' names the runs have tables of.

@@ -23,7 +23,11 @@ pub fn page(plan: &str, runs: &[Run], figures: &[Figure], notes: &[String]) -> S
         "<h1>{} — history</h1><p>{} runs, oldest first. {}</p>",
         esc(plan),
         runs.len(),
-        notes.iter().map(|n| esc(n)).collect::<Vec<_>>().join(" ")
+        notes
+            .iter()
+            .map(|n| esc(&n.replace('`', "")))
+            .collect::<Vec<_>>()
+            .join(" ")
     );
     for f in figures {
         let _ = write!(

@@ -87,7 +87,9 @@ fn checks(dir: &Path) -> String {
     format!("{} passed, {failed} failed", results.len() - failed)
 }
 
-/// Each analysis table's first row: its `mean` (else its first number).
+/// Each analysis table's first row (a series': of its first figure that is
+/// not a count): its `mean` (else its first number), named by the row's
+/// figure where the table has one.
 fn headlines(dir: &Path) -> String {
     let mut names: Vec<PathBuf> = std::fs::read_dir(dir.join("analysis"))
         .into_iter()
@@ -109,7 +111,15 @@ fn headlines(dir: &Path) -> String {
         let Ok(h) = r.headers().cloned() else {
             continue;
         };
-        let Some(Ok(row)) = r.records().next() else {
+        // A series' long table: the first row of a figure, not a count (`n`).
+        let figure = h.iter().position(|c| c == "figure");
+        let row = r.records().flatten().find(|row| {
+            figure.is_none_or(|i| {
+                crate::series::compare::kind_of(row.get(i).unwrap_or(""))
+                    != crate::series::compare::Kind::Count
+            })
+        });
+        let Some(row) = row else {
             continue;
         };
         let numeric = |i: usize| {

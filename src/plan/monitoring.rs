@@ -165,7 +165,11 @@ fn base_port(m: &RawMonitoring, plan: &str, hosts: usize, diags: &mut Vec<Diagno
                         format!(
                             "`port = {}` leaves no room for Prometheus and {} (ports {} to {})",
                             p.value,
-                            crate::style::plural(hosts, "node_exporter"),
+                            if hosts == 1 {
+                                "1 node_exporter".to_string()
+                            } else {
+                                format!("{hosts} node_exporters")
+                            },
                             p.value,
                             p.value + hosts as i64
                         ),

@@ -273,7 +273,10 @@ pub fn stop_monitors(trial: &str, tag: &str, host: &str, monitors: &[(&str, Dura
 /// `snapshot.json`), so that the trial keeps its metrics whatever becomes
 /// of the host. Prints `snapshot NAME ok` or `snapshot NAME failed WHY`.
 fn snapshot(d: &str, name: &str) -> String {
-    r#"if [ -s @D/prometheus-url ]; then
+    r#"if [ -s @D/prometheus-url ] && ! { p=$(cat @D/pid 2>/dev/null) && live "$p"; }; then
+  echo "snapshot @NAME failed its Prometheus had ended before the snapshot: $(tail -n 1 @D/stderr 2>/dev/null | tr '
+' ' ' | cut -c1-300)"
+elif [ -s @D/prometheus-url ]; then
   u=$(cat @D/prometheus-url); data=$(cat @D/prometheus-data 2>/dev/null)
   r=$(curl -sS -m 60 -X POST "$u/api/v1/admin/tsdb/snapshot" 2>&1)
   n=$(printf '%s' "$r" | sed -n 's/.*"name":"\([^"]*\)".*/\1/p')

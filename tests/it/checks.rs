@@ -43,6 +43,7 @@ fn trials(p: &Project) -> Vec<String> {
     let mut ids: Vec<String> = std::fs::read_dir(p.path().join("trials/chk"))
         .unwrap()
         .flatten()
+        .filter(|e| e.path().is_dir())
         .map(|e| e.file_name().to_string_lossy().into_owned())
         .collect();
     ids.sort();

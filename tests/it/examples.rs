@@ -31,6 +31,7 @@ fn latest(p: &Project, plan: &str) -> String {
     let mut ids: Vec<String> = std::fs::read_dir(p.path().join("trials").join(plan))
         .unwrap()
         .flatten()
+        .filter(|e| e.path().is_dir())
         .map(|e| e.file_name().to_string_lossy().into_owned())
         .filter(|n| !n.starts_with("series-") && !n.ends_with(".html"))
         .collect();
@@ -171,6 +172,7 @@ fn pgbench_sweep_example_gives_tps_and_merged_percentiles_per_rate() {
     let mut series: Vec<String> = std::fs::read_dir(p.path().join("trials/pgbench-sweep"))
         .unwrap()
         .flatten()
+        .filter(|e| e.path().is_dir())
         .map(|e| e.file_name().to_string_lossy().into_owned())
         .filter(|n| n.starts_with("series-"))
         .collect();

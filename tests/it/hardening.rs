@@ -233,6 +233,7 @@ fn a_trial_folder_left_before_its_trial_was_recorded_is_removed() {
     let left: Vec<String> = std::fs::read_dir(p.path().join("trials/pair"))
         .unwrap()
         .flatten()
+        .filter(|e| e.path().is_dir())
         .map(|e| e.file_name().to_string_lossy().into_owned())
         .collect();
     assert!(!left.contains(&"20260101T000000Z".to_string()), "{left:?}");
@@ -275,7 +276,7 @@ run = ": {}; echo test-ok > {{{{ out }}}}/ok.txt"
     let id = std::fs::read_dir(p.path().join("trials/long"))
         .unwrap()
         .flatten()
-        .next()
+        .find(|e| e.path().is_dir())
         .unwrap()
         .file_name();
     assert_eq!(

@@ -47,6 +47,7 @@ fn latest_trial(p: &Project, plan: &str) -> String {
     let mut ids: Vec<String> = std::fs::read_dir(p.path().join("trials").join(plan))
         .unwrap()
         .flatten()
+        .filter(|e| e.path().is_dir())
         .map(|e| e.file_name().to_string_lossy().into_owned())
         .filter(|n| n.starts_with("20"))
         .collect();

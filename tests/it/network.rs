@@ -159,7 +159,7 @@ fn shaped_links_between_namespaces_measure_what_they_say() {
     let id = std::fs::read_dir(p.path().join("trials/net"))
         .unwrap()
         .flatten()
-        .next()
+        .find(|e| e.path().is_dir())
         .unwrap()
         .file_name();
     let t: serde_json::Value =
@@ -300,7 +300,7 @@ fn the_openvpn_plan_runs_end_to_end() {
     let id = std::fs::read_dir(&trials)
         .unwrap()
         .flatten()
-        .next()
+        .find(|e| e.path().is_dir())
         .unwrap()
         .file_name();
     let dir = trials.join(id);
@@ -462,6 +462,16 @@ fn a_changed_link_remakes_its_host_and_nothing_piles_up() {
         p.delay_line_pids("rm"),
         [pid.trim().parse::<u32>().unwrap()]
     );
+    // A process group of its own: a Ctrl-C of runner does not reach it.
+    let stat = std::fs::read_to_string(format!("/proc/{}/stat", pid.trim())).unwrap();
+    let pgrp = stat
+        .rsplit(") ")
+        .next()
+        .unwrap()
+        .split_whitespace()
+        .nth(2)
+        .unwrap();
+    assert_eq!(pgrp, pid.trim(), "{stat}");
     // A delay line that died: its hosts are broken, refresh says so, apply
     // makes them again.
     kill(pid.trim().parse().unwrap(), "KILL");

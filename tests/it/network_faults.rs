@@ -39,6 +39,7 @@ fn apply_and_reach(p: &Project, what: &str) {
     let mut ids: Vec<String> = std::fs::read_dir(p.path().join("trials/nf"))
         .unwrap()
         .flatten()
+        .filter(|e| e.path().is_dir())
         .map(|e| e.file_name().to_string_lossy().into_owned())
         .collect();
     ids.sort();
@@ -83,6 +84,28 @@ fn a_network_left_half_made_or_broken_is_made_whole() {
             .status()
             .unwrap();
         assert!(st.success());
+    });
+    broken_then_whole(
+        &p,
+        "host's loss rule gone",
+        "loss rule is gone from its namespace",
+        || {
+            let st = Command::new("ip")
+                .args([
+                    "netns", "exec", &ns, "nft", "delete", "table", "inet", "runner",
+                ])
+                .status()
+                .unwrap();
+            assert!(st.success());
+        },
+    );
+    broken_then_whole(&p, "route flushed", "its eth0 has no route", || {
+        ip(&["-n", &ns, "route", "flush", "dev", "eth0"]);
+    });
+    // The hub deleted: its delay line lives on in the nameless old
+    // namespace; the hub made again gets a line of its own.
+    broken_then_whole(&p, "hub deleted", "hub namespace", || {
+        ip(&["netns", "del", &h]);
     });
     broken_then_whole(
         &p,

@@ -124,6 +124,7 @@ fn a_real_trials_report_opens_offline_in_a_browser() {
         let mut ids: Vec<String> = std::fs::read_dir(p.path().join("trials/rep"))
             .unwrap()
             .flatten()
+            .filter(|e| e.path().is_dir())
             .map(|e| e.file_name().to_string_lossy().into_owned())
             .collect();
         ids.sort();

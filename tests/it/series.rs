@@ -43,6 +43,7 @@ fn series_ids(p: &Project) -> Vec<String> {
     let mut ids: Vec<String> = std::fs::read_dir(p.path().join("trials/sw"))
         .unwrap()
         .flatten()
+        .filter(|e| e.path().is_dir())
         .map(|e| e.file_name().to_string_lossy().into_owned())
         .filter(|n| n.starts_with("series-"))
         .collect();
@@ -54,6 +55,7 @@ fn trial_count(p: &Project) -> usize {
     std::fs::read_dir(p.path().join("trials/sw"))
         .unwrap()
         .flatten()
+        .filter(|e| e.path().is_dir())
         .filter(|e| e.path().join("trial.json").is_file())
         .count()
 }
@@ -568,6 +570,7 @@ fn a_kill_before_the_tests_are_armed_runs_that_repetition_again() {
             let folders = std::fs::read_dir(p.path().join("trials/ka"))
                 .map(|d| {
                     d.flatten()
+                        .filter(|e| e.path().is_dir())
                         .filter(|e| e.path().join("trial.json").is_file())
                         .count()
                 })
@@ -633,6 +636,7 @@ files = "*/t/v.csv"
     let id = std::fs::read_dir(p.path().join("trials/fl"))
         .unwrap()
         .flatten()
+        .filter(|e| e.path().is_dir())
         .map(|e| e.file_name().to_string_lossy().into_owned())
         .find(|n| n.starts_with("series-"))
         .unwrap();

@@ -39,6 +39,7 @@ fn series_json(p: &Project) -> serde_json::Value {
     let dir = std::fs::read_dir(p.path().join("trials/sf"))
         .unwrap()
         .flatten()
+        .filter(|e| e.path().is_dir())
         .map(|e| e.file_name().to_string_lossy().into_owned())
         .filter(|n| n.starts_with("series-"))
         .max()

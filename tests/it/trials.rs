@@ -29,6 +29,7 @@ fn trials(p: &Project, plan: &str) -> Vec<String> {
     let mut ids: Vec<String> = std::fs::read_dir(p.path().join("trials").join(plan))
         .map(|d| {
             d.flatten()
+                .filter(|e| e.path().is_dir())
                 .map(|e| e.file_name().to_string_lossy().into_owned())
                 .collect()
         })

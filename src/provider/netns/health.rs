@@ -148,6 +148,17 @@ pub fn host_broken(ns: &str, hub_ns: &str, dir: &Path) -> Option<String> {
             address.trim()
         ));
     }
+    // The route to the plan's network (the kernel's, with the address).
+    if output(&["-n", ns, "-4", "route", "show", "dev", "eth0"]).is_none_or(|r| r.trim().is_empty())
+    {
+        return Some("its eth0 has no route to the plan's network".into());
+    }
+    link_broken(ns, hub_ns, dir, &h)
+}
+
+/// What is broken in host `ns`'s link on the hub: its ports, its delay
+/// line, its loss rules.
+fn link_broken(ns: &str, hub_ns: &str, dir: &Path, h: &Hub) -> Option<String> {
     let file_name = ns
         .strip_prefix(hub_ns.strip_suffix("hub").unwrap_or(hub_ns))
         .unwrap_or(ns);
@@ -162,13 +173,18 @@ pub fn host_broken(ns: &str, hub_ns: &str, dir: &Path) -> Option<String> {
         (p.clone(), vec![p.clone()])
     };
     for e in &ends {
-        match dev(e) {
+        match h.devs.iter().find(|x| x.name == *e) {
             None => return Some(format!("its port {e} on the hub is gone")),
             Some(x) if !x.up => return Some(format!("its port {e} on the hub is down")),
             _ => {}
         }
     }
-    if dev(&on_bridge).and_then(|x| x.master.as_deref()) != Some("br0") {
+    if h.devs
+        .iter()
+        .find(|x| x.name == on_bridge)
+        .and_then(|x| x.master.as_deref())
+        != Some("br0")
+    {
         return Some(format!("its port {on_bridge} is not on the hub's bridge"));
     }
     if let Some(lines) = &lines
@@ -176,10 +192,28 @@ pub fn host_broken(ns: &str, hub_ns: &str, dir: &Path) -> Option<String> {
     {
         return Some(broken);
     }
-    if dir.join("loss").exists() && !h.rules.contains(&format!("comment \"{p}\"")) {
-        return Some("its link's loss rule is gone from the hub".into());
+    if dir.join("loss").exists() {
+        return loss_broken(ns, h, &p);
     }
     None
+}
+
+/// A lossy link's two rules: on the hub's bridge (tagged with its port
+/// `p`) and in the host's own namespace.
+fn loss_broken(ns: &str, h: &Hub, p: &str) -> Option<String> {
+    if !h.rules.contains(&format!("comment \"{p}\"")) {
+        return Some("its link's loss rule is gone from the hub".into());
+    }
+    let host_rule = Command::new("ip")
+        .args([
+            "netns", "exec", ns, "nft", "list", "table", "inet", "runner",
+        ])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status();
+    (!host_rule.is_ok_and(|s| s.success()))
+        .then(|| "its link's loss rule is gone from its namespace".into())
 }
 
 #[cfg(test)]

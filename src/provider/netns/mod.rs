@@ -91,8 +91,12 @@ impl Net {
             ip(&["-n", &hub, "link", "set", "br0", "up"])?;
             return ipv4_only(&hub);
         }
-        // Half-made (a kill): made again, what runs in it stopped first.
+        // Half-made (a kill), or gone: made again, what runs in it stopped
+        // first — and the plan's delay line, wherever the old hub left it.
         stop_processes(&hub);
+        if let Some(pid) = delay::control::named(&self.lines.join("pid"), Some(&hub)) {
+            crate::os::terminate(&[pid], std::time::Duration::from_secs(2));
+        }
         let _ = ip(&["netns", "del", &hub]);
         ip(&["netns", "add", &hub])?;
         ipv4_only(&hub)?;

@@ -100,12 +100,30 @@ pub fn pid(hub: &str, lines: &Path) -> Option<u32> {
 /// The delay line whose pid `file` records, if it still runs (its command
 /// line names the hub).
 pub fn recorded(file: &Path, hub: Option<&str>) -> Option<u32> {
+    let pid = named(file, hub)?;
+    // In the hub as it is now: a hub deleted and made again is another
+    // namespace of the same name, whose interfaces a line left in the old
+    // one cannot see.
+    hub.is_none_or(|h| same_namespace(pid, h)).then_some(pid)
+}
+
+/// The delay line whose pid `file` records, if it runs and its command
+/// line names the hub — wherever it runs.
+pub fn named(file: &Path, hub: Option<&str>) -> Option<u32> {
     let pid: u32 = std::fs::read_to_string(file).ok()?.trim().parse().ok()?;
     let cmd = crate::os::cmdline(pid)?;
     (cmd.contains(" delay-line ")
         && hub.is_none_or(|h| cmd.contains(h))
         && crate::os::is_alive(pid))
     .then_some(pid)
+}
+
+/// Whether process `pid` is in network namespace `hub` (the same nsfs inode).
+fn same_namespace(pid: u32, hub: &str) -> bool {
+    use std::os::unix::fs::MetadataExt as _;
+    let ns = |p: &Path| std::fs::metadata(p).map(|m| (m.dev(), m.ino())).ok();
+    let theirs = ns(Path::new(&format!("/proc/{pid}/ns/net")));
+    theirs.is_some() && theirs == ns(&crate::os::netns_path(hub))
 }
 
 /// Starts the plan's delay line unless it runs: detached, its pid in
@@ -118,7 +136,11 @@ fn ensure_running(hub: &str, lines: &Path) -> Result<()> {
         return Ok(());
     }
     let exe = std::env::current_exe().map_err(|e| LineError(e.to_string()))?;
+    // A process group of its own: a terminal's Ctrl-C (SIGINT to runner's
+    // group) leaves it serving the armed trial's links.
+    use std::os::unix::process::CommandExt as _;
     let child = Command::new(exe)
+        .process_group(0)
         .arg("delay-line")
         .arg(hub)
         .arg(lines)
@@ -128,5 +150,18 @@ fn ensure_running(hub: &str, lines: &Path) -> Result<()> {
         .spawn()
         .map_err(|e| LineError(format!("cannot start the delay line: {e}")))?;
     std::fs::write(lines.join("pid"), child.id().to_string())
-        .map_err(|e| LineError(format!("{}: {e}", lines.display())))
+        .map_err(|e| LineError(format!("{}: {e}", lines.display())))?;
+    // Running once it is in the hub (what `pid` checks): until then a
+    // second caller would start a second line.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !same_namespace(child.id(), hub) {
+        if !crate::os::is_alive(child.id()) || Instant::now() >= deadline {
+            return Err(LineError(format!(
+                "the delay line (pid {}) did not enter the hub namespace {hub}",
+                child.id()
+            )));
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    Ok(())
 }
