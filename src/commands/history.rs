@@ -47,6 +47,13 @@ pub fn run(a: &HistoryArgs) -> Result<Exit> {
     }
     let history = history_table(&runs, &figures);
     crate::out::outln!("{}\n{}", show(&history)?, show(&changes)?);
+    // The files hold the whole history: a filtered view is not written.
+    if !(a.analysis.is_empty() && a.figure.is_empty() && a.row.is_empty()) {
+        crate::out::errln!(
+            "history: filtered, so history.html and history.csv were left as they are"
+        );
+        return Ok(Exit::Success);
+    }
     let csv =
         crate::render::render(&history, crate::kinds::Format::Csv, None).map_err(Error::msg)?;
     crate::state::write_atomic(&trials.join("history.csv"), csv.as_bytes())?;

@@ -493,6 +493,22 @@ async fn finish(
     })
 }
 
+/// A shell's status past 128 is a signal: ` (SIGKILL)` for 137.
+fn signal_of(code: i32) -> String {
+    let name = match code - 128 {
+        1 => "SIGHUP",
+        2 => "SIGINT",
+        6 => "SIGABRT",
+        9 => "SIGKILL",
+        11 => "SIGSEGV",
+        13 => "SIGPIPE",
+        15 => "SIGTERM",
+        n if (1..=64).contains(&n) => return format!(" (signal {n})"),
+        _ => return String::new(),
+    };
+    format!(" ({name})")
+}
+
 /// Monitors that ended on their own before the tests were over.
 fn monitor_failures(trial: &Trial, dir: &Path) -> Vec<Failure> {
     let mut failures = Vec::new();
@@ -503,7 +519,8 @@ fn monitor_failures(trial: &Trial, dir: &Path) -> Vec<Failure> {
                     host: host.clone(),
                     what: format!("monitor `{}`", m.name),
                     message: format!(
-                        "it ended on its own with exit status {code} before the tests were over"
+                        "it ended on its own with exit status {code}{} before the tests were over",
+                        signal_of(code)
                     ),
                     log: Some(dir.join(host_file_name(host)).join(&m.name).join("stderr")),
                 });
@@ -630,6 +647,14 @@ mod tests {
             arrived: Some(arrived),
             ..TestRun::default()
         }
+    }
+
+    #[test]
+    fn a_status_past_128_names_its_signal() {
+        assert_eq!(signal_of(137), " (SIGKILL)");
+        assert_eq!(signal_of(143), " (SIGTERM)");
+        assert_eq!(signal_of(140), " (signal 12)");
+        assert_eq!(signal_of(1), "");
     }
 
     #[test]

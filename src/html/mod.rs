@@ -273,21 +273,27 @@ impl Shown {
                             return context! { shown => cell, exact => () };
                         };
                         let unit = units[i].as_deref().or_else(|| {
-                            matches!(
-                                self.headers[i].as_str(),
-                                "mean"
-                                    | "min"
-                                    | "max"
-                                    | "stddev"
-                                    | "ci95_low"
-                                    | "ci95_high"
-                                    | "median"
-                                    | "median_ci95_low"
-                                    | "median_ci95_high"
-                                    | "pooled"
-                                    | "mean_a"
-                                    | "mean_b"
-                            )
+                            // Percentiles of the row's values (`p99`) too.
+                            let h = self.headers[i].as_str();
+                            let percentile = h
+                                .strip_prefix('p')
+                                .is_some_and(|r| !r.is_empty() && r.parse::<f64>().is_ok());
+                            (percentile
+                                || matches!(
+                                    h,
+                                    "mean"
+                                        | "min"
+                                        | "max"
+                                        | "stddev"
+                                        | "ci95_low"
+                                        | "ci95_high"
+                                        | "median"
+                                        | "median_ci95_low"
+                                        | "median_ci95_high"
+                                        | "pooled"
+                                        | "mean_a"
+                                        | "mean_b"
+                                ))
                             .then(|| unit_col.and_then(|u| row.get(u)))
                             .flatten()
                             .map(String::as_str)

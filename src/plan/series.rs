@@ -220,9 +220,11 @@ fn check_values(n: &str, values: &Sp<Vec<super::syntax::SpValue>>, diags: &mut V
             serde_json::Value::String(s) => s.clone(),
             other => other.to_string(),
         };
-        // `1` and `1.0` are one number, one point.
+        // `1` and `1.0` are one number, one point; so are `-0.0` and `0.0`.
         let same = match &v.value {
-            serde_json::Value::Number(x) => x.as_f64().map_or(shown.clone(), |f| f.to_string()),
+            serde_json::Value::Number(x) => x.as_f64().map_or(shown.clone(), |f| {
+                (if f == 0.0 { 0.0 } else { f }).to_string()
+            }),
             _ => shown.clone(),
         };
         let not_finite = v.value.is_null();
