@@ -233,7 +233,12 @@ fn wanted(ask: &Ask, keys: &[(String, String)], figure: &str) -> bool {
         && ask
             .rows
             .iter()
-            .all(|(k, v)| keys.iter().any(|(kk, vv)| kk == k && vv == v))
+            // `column=ms` matches the cell `ms (ms)` too.
+            .all(|(k, v)| {
+                keys.iter().any(|(kk, vv)| {
+                    kk == k && (vv == v || crate::table::Header::parse(vv).name == *v)
+                })
+            })
 }
 
 /// A figure's change points: where, the means of the segments either
