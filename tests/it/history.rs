@@ -112,6 +112,8 @@ fn a_step_in_a_history_of_series_is_found_where_the_reference_finds_it() {
         "--changes",
         "--figure",
         "mean",
+        "--row",
+        "column=ms",
         "--format",
         "csv",
     ]);
