@@ -115,6 +115,7 @@ exit 0"#
     let id = std::fs::read_dir(p.path().join("kept/big"))
         .unwrap()
         .flatten()
+        .filter(|e| e.path().is_dir())
         .map(|e| e.file_name().to_string_lossy().into_owned())
         .next()
         .unwrap();
