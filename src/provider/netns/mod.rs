@@ -263,10 +263,15 @@ pub fn remove_plan(plan: &str, dir: &Path) -> Vec<String> {
 /// waits its turn for the kernel's lock: minutes at 1,000 hosts). What a
 /// destroy does first; its hosts' namespaces follow.
 pub fn remove_hub(plan: &str, dir: &Path) {
-    let hub = format!("{}hub", prefix_of(plan, dir));
-    if crate::os::netns_path(&hub).exists() {
-        stop_processes(&hub);
-        let _ = ip(&["netns", "del", &hub]);
+    // Its name now, and the one the hosts' folders record (an older
+    // runner's `runner-<plan>-<project>-hub`), while they are there.
+    let mut hubs = vec![format!("{}hub", prefix_of(plan, dir))];
+    hubs.extend(recorded(dir).into_iter().filter(|n| n.ends_with("-hub")));
+    for hub in hubs {
+        if crate::os::netns_path(&hub).exists() {
+            stop_processes(&hub);
+            let _ = ip(&["netns", "del", &hub]);
+        }
     }
 }
 
