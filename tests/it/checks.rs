@@ -40,14 +40,7 @@ better = "lower"
 "#;
 
 fn trials(p: &Project) -> Vec<String> {
-    let mut ids: Vec<String> = std::fs::read_dir(p.path().join("trials/chk"))
-        .unwrap()
-        .flatten()
-        .filter(|e| e.path().is_dir())
-        .map(|e| e.file_name().to_string_lossy().into_owned())
-        .collect();
-    ids.sort();
-    ids
+    p.run_folders("chk")
 }
 
 fn checks_of(p: &Project, id: &str) -> serde_json::Value {

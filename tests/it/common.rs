@@ -62,6 +62,21 @@ impl Project {
         self
     }
 
+    /// The folders under `trials/<plan>/` (trials and series), sorted:
+    /// the files beside them (index.html, history.*) left out.
+    pub fn run_folders(&self, plan: &str) -> Vec<String> {
+        let mut ids: Vec<String> = std::fs::read_dir(self.path().join("trials").join(plan))
+            .map(|d| {
+                d.flatten()
+                    .filter(|e| e.path().is_dir())
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .collect()
+            })
+            .unwrap_or_default();
+        ids.sort();
+        ids
+    }
+
     pub fn read(&self, rel: &str) -> String {
         std::fs::read_to_string(self.path().join(rel)).unwrap_or_else(|e| panic!("{rel}: {e}"))
     }

@@ -28,14 +28,11 @@ fn apply(p: &Project, limit: Duration) -> Run {
 
 /// The latest trial's folder under `trials/<plan>/`.
 fn latest(p: &Project, plan: &str) -> String {
-    let mut ids: Vec<String> = std::fs::read_dir(p.path().join("trials").join(plan))
-        .unwrap()
-        .flatten()
-        .filter(|e| e.path().is_dir())
-        .map(|e| e.file_name().to_string_lossy().into_owned())
-        .filter(|n| !n.starts_with("series-") && !n.ends_with(".html"))
+    let mut ids: Vec<String> = p
+        .run_folders(plan)
+        .into_iter()
+        .filter(|n| !n.starts_with("series-"))
         .collect();
-    ids.sort();
     format!("trials/{plan}/{}", ids.pop().unwrap())
 }
 

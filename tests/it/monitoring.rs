@@ -44,15 +44,7 @@ formats = ["csv"]
 const RX: &str = "8 * rate(node_network_receive_bytes_total{device=\"eth0\"}[3s])";
 
 fn latest_trial(p: &Project, plan: &str) -> String {
-    let mut ids: Vec<String> = std::fs::read_dir(p.path().join("trials").join(plan))
-        .unwrap()
-        .flatten()
-        .filter(|e| e.path().is_dir())
-        .map(|e| e.file_name().to_string_lossy().into_owned())
-        .filter(|n| n.starts_with("20"))
-        .collect();
-    ids.sort();
-    ids.pop().unwrap()
+    p.run_folders(plan).pop().unwrap()
 }
 
 /// `host` → the CSV's `mean` of query `rx` in window `tcp`.

@@ -36,14 +36,7 @@ fn hub(p: &Project) -> String {
 fn apply_and_reach(p: &Project, what: &str) {
     let r = p.run(&["apply", "plan.toml", "--yes"]);
     assert_eq!(r.code, 0, "{what}: {r:?}");
-    let mut ids: Vec<String> = std::fs::read_dir(p.path().join("trials/nf"))
-        .unwrap()
-        .flatten()
-        .filter(|e| e.path().is_dir())
-        .map(|e| e.file_name().to_string_lossy().into_owned())
-        .collect();
-    ids.sort();
-    let id = ids.pop().unwrap();
+    let id = p.run_folders("nf").pop().unwrap();
     for c in ["client-0", "client-1"] {
         let out = p.read(&format!("trials/nf/{id}/{c}/reach/stdout"));
         // client[0]'s link drops 1 %: a reply is enough.

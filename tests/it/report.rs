@@ -120,16 +120,7 @@ fn a_real_trials_report_opens_offline_in_a_browser() {
     let r = p.run(&["apply", "plan.toml", "--yes"]);
     r.ok();
     assert!(r.stderr.contains("report: trials/rep/"), "{r:?}");
-    let trial = {
-        let mut ids: Vec<String> = std::fs::read_dir(p.path().join("trials/rep"))
-            .unwrap()
-            .flatten()
-            .filter(|e| e.path().is_dir())
-            .map(|e| e.file_name().to_string_lossy().into_owned())
-            .collect();
-        ids.sort();
-        ids.pop().unwrap()
-    };
+    let trial = p.run_folders("rep").pop().unwrap();
     let dir = p.path().join("trials/rep").join(&trial);
     let path = dir.join("report.html");
     let html = std::fs::read_to_string(&path).unwrap();

@@ -40,15 +40,10 @@ formats = [{formats}]
 }
 
 fn series_ids(p: &Project) -> Vec<String> {
-    let mut ids: Vec<String> = std::fs::read_dir(p.path().join("trials/sw"))
-        .unwrap()
-        .flatten()
-        .filter(|e| e.path().is_dir())
-        .map(|e| e.file_name().to_string_lossy().into_owned())
+    p.run_folders("sw")
+        .into_iter()
         .filter(|n| n.starts_with("series-"))
-        .collect();
-    ids.sort();
-    ids
+        .collect()
 }
 
 fn trial_count(p: &Project) -> usize {

@@ -26,16 +26,7 @@ pub fn free_port() -> u16 {
 }
 
 fn trials(p: &Project, plan: &str) -> Vec<String> {
-    let mut ids: Vec<String> = std::fs::read_dir(p.path().join("trials").join(plan))
-        .map(|d| {
-            d.flatten()
-                .filter(|e| e.path().is_dir())
-                .map(|e| e.file_name().to_string_lossy().into_owned())
-                .collect()
-        })
-        .unwrap_or_default();
-    ids.sort();
-    ids
+    p.run_folders(plan)
 }
 
 fn trial_json(p: &Project, plan: &str, id: &str) -> serde_json::Value {
