@@ -493,20 +493,14 @@ async fn finish(
     })
 }
 
-/// A shell's status past 128 is a signal: ` (SIGKILL)` for 137.
-fn signal_of(code: i32) -> String {
-    let name = match code - 128 {
-        1 => "SIGHUP",
-        2 => "SIGINT",
-        6 => "SIGABRT",
-        9 => "SIGKILL",
-        11 => "SIGSEGV",
-        13 => "SIGPIPE",
-        15 => "SIGTERM",
-        n if (1..=64).contains(&n) => return format!(" (signal {n})"),
-        _ => return String::new(),
-    };
-    format!(" ({name})")
+/// What a monitor's own end says: its status as `ssh` tells any command's
+/// (a status past 128 named as the signal it likely was).
+fn ended_on_its_own(code: i32) -> String {
+    let status = u32::try_from(code).map_or_else(
+        |_| format!("exit status {code}"),
+        |c| crate::ssh::Outcome::Exit(c).to_string(),
+    );
+    format!("it ended on its own with {status} before the tests were over")
 }
 
 /// Monitors that ended on their own before the tests were over.
@@ -518,10 +512,7 @@ fn monitor_failures(trial: &Trial, dir: &Path) -> Vec<Failure> {
                 failures.push(Failure {
                     host: host.clone(),
                     what: format!("monitor `{}`", m.name),
-                    message: format!(
-                        "it ended on its own with exit status {code}{} before the tests were over",
-                        signal_of(code)
-                    ),
+                    message: ended_on_its_own(code),
                     log: Some(dir.join(host_file_name(host)).join(&m.name).join("stderr")),
                 });
             }
@@ -651,10 +642,14 @@ mod tests {
 
     #[test]
     fn a_status_past_128_names_its_signal() {
-        assert_eq!(signal_of(137), " (SIGKILL)");
-        assert_eq!(signal_of(143), " (SIGTERM)");
-        assert_eq!(signal_of(140), " (signal 12)");
-        assert_eq!(signal_of(1), "");
+        assert!(
+            ended_on_its_own(137).contains("(SIGKILL)"),
+            "{}",
+            ended_on_its_own(137)
+        );
+        assert!(ended_on_its_own(143).contains("(SIGTERM)"));
+        assert!(ended_on_its_own(140).contains("signal 12"));
+        assert!(ended_on_its_own(1).contains("exit status 1 before"));
     }
 
     #[test]
