@@ -185,6 +185,10 @@ fn analyses(runs: &[Run]) -> Vec<String> {
 /// Every figure asked for, run by run, with its change points.
 pub fn figures(runs: &[Run], ask: &Ask) -> Vec<Figure> {
     let mut out: Vec<Figure> = Vec::new();
+    // Each figure's place in `out`, by (analysis, row, figure): looked up,
+    // not scanned, for every value of every run.
+    type Key = (String, Vec<(String, String)>, String);
+    let mut at_of: std::collections::HashMap<Key, usize> = std::collections::HashMap::new();
     for name in analyses(runs) {
         if !ask.analyses.is_empty() && !ask.analyses.contains(&name) {
             continue;
@@ -200,12 +204,9 @@ pub fn figures(runs: &[Run], ask: &Ask) -> Vec<Figure> {
                 let Some(s) = crate::stats::summary(&values) else {
                     continue;
                 };
-                let at = match out
-                    .iter()
-                    .position(|f| f.analysis == name && f.keys == keys && f.figure == figure)
-                {
-                    Some(at) => at,
-                    None => {
+                let at = *at_of
+                    .entry((name.clone(), keys.clone(), figure.clone()))
+                    .or_insert_with(|| {
                         out.push(Figure {
                             analysis: name.clone(),
                             better: crate::series::compare::better(&keys, &figure),
@@ -215,8 +216,7 @@ pub fn figures(runs: &[Run], ask: &Ask) -> Vec<Figure> {
                             changes: Vec::new(),
                         });
                         out.len() - 1
-                    }
-                };
+                    });
                 out[at].points.push((i, s.mean, s.ci95, s.n));
             }
         }
