@@ -79,6 +79,24 @@ fn reference(v: &[f64]) -> Vec<usize> {
         .collect()
 }
 
+/// A page of `trials/<plan>/`: every link resolves beside it, and
+/// chromium opens it with no console error. Its text and chromium's DOM.
+fn opened(path: &std::path::Path) -> (String, String) {
+    let html = std::fs::read_to_string(path).unwrap();
+    let dir = path.parent().unwrap();
+    for href in html.split("href=\"").skip(1) {
+        let target = href.split('"').next().unwrap();
+        assert!(dir.join(target).is_file(), "{target}");
+    }
+    let (dom, log) =
+        crate::report::chromium(&["--dump-dom", &format!("file://{}", path.display())]);
+    assert!(
+        !log.contains("Uncaught") && !log.contains("CONSOLE"),
+        "{log}"
+    );
+    (html, dom)
+}
+
 #[test]
 fn a_step_in_a_history_of_series_is_found_where_the_reference_finds_it() {
     let p = Project::new();
@@ -147,30 +165,15 @@ fn a_step_in_a_history_of_series_is_found_where_the_reference_finds_it() {
     assert!(r.stderr.contains("--since v99"), "{r:?}");
 
     // history.html in a real browser: no console error, every link resolves.
-    let path = p.path().join("trials/hist/history.html");
-    let html = std::fs::read_to_string(&path).unwrap();
+    let (html, dom) = opened(&p.path().join("trials/hist/history.html"));
     assert!(!html.contains("<script"));
-    for href in html.split("href=\"").skip(1) {
-        let target = href.split('"').next().unwrap();
-        assert!(
-            p.path().join("trials/hist").join(target).is_file(),
-            "{target}"
-        );
-    }
-    let (dom, log) =
-        crate::report::chromium(&["--dump-dom", &format!("file://{}", path.display())]);
-    assert!(
-        !log.contains("Uncaught") && !log.contains("CONSOLE"),
-        "{log}"
-    );
     assert!(dom.contains("v7") && dom.contains("<svg"), "{dom}");
     assert!(dom.contains("Change point before run 7"), "{dom}");
 
     // The index: every series, newest first, linked to its report.
     let r = p.run(&["report", "plan.toml", "--index"]);
     assert_eq!(r.code, 0, "{r:?}");
-    let path = p.path().join("trials/hist/index.html");
-    let html = std::fs::read_to_string(&path).unwrap();
+    let (html, dom) = opened(&p.path().join("trials/hist/index.html"));
     let (v12, v1) = (html.find(">v12<").unwrap(), html.find(">v1<").unwrap());
     assert!(v12 < v1, "newest first");
     let links: Vec<&str> = html
@@ -182,18 +185,6 @@ fn a_step_in_a_history_of_series_is_found_where_the_reference_finds_it() {
         links.iter().filter(|l| l.ends_with("/report.html")).count(),
         12,
         "{html}"
-    );
-    for target in &links {
-        assert!(
-            p.path().join("trials/hist").join(target).is_file(),
-            "{target}"
-        );
-    }
-    let (dom, log) =
-        crate::report::chromium(&["--dump-dom", &format!("file://{}", path.display())]);
-    assert!(
-        !log.contains("Uncaught") && !log.contains("CONSOLE"),
-        "{log}"
     );
     assert!(
         dom.contains("series") && dom.contains("sleep: mean"),
