@@ -27,6 +27,7 @@ mod paths;
 mod plan;
 mod plot;
 mod provider;
+mod publish;
 mod render;
 mod reporter;
 mod series;

@@ -191,7 +191,10 @@ fn check_open_files(planned: &Planned, parallelism: usize) -> Result<()> {
             continue;
         };
         match graph.dag[node].kind {
-            NodeKind::Analyze { .. } | NodeKind::Checks | NodeKind::HtmlReport => {}
+            NodeKind::Analyze { .. }
+            | NodeKind::Checks
+            | NodeKind::HtmlReport
+            | NodeKind::Publish { .. } => {}
             _ if all.contains(c.host.as_str()) => {
                 remote_nodes += 1;
                 reached.insert(c.host.as_str());

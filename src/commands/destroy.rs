@@ -278,6 +278,7 @@ fn empty_plan(name: &str, path: &Path, ec2: Option<Ec2Config>) -> crate::plan::P
         analyses: Vec::new(),
         checks: Vec::new(),
         series: None,
+        publishes: Vec::new(),
     }
 }
 

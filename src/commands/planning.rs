@@ -70,10 +70,11 @@ pub struct Flags {
 
 /// Plans `graph` against `state` (the caller loaded it, under the lock if it writes).
 pub fn make_with(mut graph: Graph, paths: Paths, state: State, new_trial: bool) -> Result<Planned> {
-    let refresh = crate::provider::refresh(&state, &paths, Some(&graph.plan)).map_err(|e| {
+    let mut refresh = crate::provider::refresh(&state, &paths, Some(&graph.plan)).map_err(|e| {
         Error::msg(format!("refreshing plan `{}`: {e}", graph.plan.name))
             .help("nothing was changed; fix the cause and plan again")
     })?;
+    refresh.pages = pages(&graph, &state, &paths);
     // A series goes on in the order its seed gave it; a new one gets a
     // seed of its own (from the series before: plan and apply agree).
     let fresh_seed = series_seed(
@@ -143,6 +144,41 @@ pub fn make_with(mut graph: Graph, paths: Paths, state: State, new_trial: bool) 
         state,
         changes,
     })
+}
+
+/// What each `[[publish]]` page would say now, from the latest run's
+/// files (by node key): the diff publishes only a page that changed.
+fn pages(
+    graph: &Graph,
+    state: &State,
+    paths: &Paths,
+) -> std::collections::BTreeMap<String, String> {
+    let series = graph.plan.series.is_some();
+    let latest = if series {
+        state.series.as_ref().map(|s| s.id.clone())
+    } else {
+        state.trial.as_ref().map(|t| t.id.clone())
+    };
+    let Some(id) = latest else {
+        return Default::default();
+    };
+    let run = crate::publish::Run {
+        dir: paths.trials().join(&id),
+        id,
+        series,
+    };
+    graph
+        .dag
+        .node_weights()
+        .filter_map(|n| match n.kind {
+            crate::graph::NodeKind::Publish { publish } => {
+                let p = &graph.plan.publishes[publish];
+                let page = crate::publish::page::render(&graph.plan, p, &run).ok()?;
+                Some((n.id.key().to_string(), page.hash))
+            }
+            _ => None,
+        })
+        .collect()
 }
 
 /// A new series' time, from the last series' pace (its trials' starts).

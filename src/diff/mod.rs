@@ -9,6 +9,7 @@
 //! has and the graph lacks is destroyed.
 
 mod hosts;
+mod publish;
 mod series;
 mod steps;
 mod trial;
@@ -254,6 +255,7 @@ pub fn diff(graph: &Graph, state: &State, refresh: &Refresh, new_trial: bool) ->
         &host_action,
         &mut out,
     );
+    publish::changes(graph, state, refresh, &mut out);
     gone(graph, state, &mut out);
     // Listed in the order it is done: an armed trial is finished first.
     out.changes.sort_by_key(|c| c.finishes().is_none());

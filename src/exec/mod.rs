@@ -4,7 +4,7 @@
 //! `schedule` decides what may start (pure); `dispatcher` owns the state
 //! and the running tasks, one method per event; each kind of node is a
 //! file: `host`, `step`, `trial` (the trial and its tests), `collect`,
-//! `tables` (analyses, checks, the HTML report); `conn` keeps one SSH
+//! `tables` (analyses, checks, the HTML report), `publish` (a page); `conn` keeps one SSH
 //! connection per host. Tasks return what they changed ([`Done`]) and only
 //! the dispatcher records it; a task that must have something durable
 //! before it goes on (a trial armed) asks the dispatcher by message.
@@ -14,6 +14,7 @@ mod conn;
 pub use conn::target;
 mod dispatcher;
 mod host;
+mod publish;
 mod schedule;
 mod series;
 mod step;
@@ -260,6 +261,7 @@ fn task(graph: &Graph, change: &Change, state: &State, shared: &Arc<Shared>, tag
             kind @ (NodeKind::SeriesAnalyze { .. }
             | NodeKind::SeriesChecks
             | NodeKind::SeriesReport) => series::tables(cx, *node, kind),
+            NodeKind::Publish { publish: i } => publish::run(cx, *node, i),
             NodeKind::Barrier { .. } => {
                 let failure = cx.fail.with("a barrier is not a change");
                 Box::pin(async move { Err(failure) })

@@ -10,6 +10,7 @@
 mod context;
 mod hosts;
 mod markers;
+mod publish;
 pub mod series;
 mod steps;
 mod trial;
@@ -52,6 +53,9 @@ pub enum NodeKind {
     SeriesChecks,
     /// The series' `report.html`, last.
     SeriesReport,
+    /// `[[publish]]` number `publish`: the latest trial's or series'
+    /// tables on a page, after its report.
+    Publish { publish: usize },
 }
 
 /// What a trial runs, rendered per host. `out` and `trial` in commands are
@@ -152,6 +156,7 @@ pub fn compile(plan: Plan) -> Result<Graph, Vec<Diagnostic>> {
         let spec = trial::spec(&plan, &contexts, &mut diags);
         trial::add(&plan, &mut dag, spec);
     }
+    publish::add(&plan, &mut dag);
     if !diags.is_empty() {
         return Err(diags);
     }
@@ -205,6 +210,7 @@ impl Graph {
                 | NodeKind::SeriesAnalyze { .. }
                 | NodeKind::SeriesChecks
                 | NodeKind::SeriesReport => "note",
+                NodeKind::Publish { .. } => "tab",
             };
             let _ = writeln!(
                 out,

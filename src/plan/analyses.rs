@@ -48,7 +48,7 @@ pub fn validate_analyses(raw: &RawPlan, diags: &mut Vec<Diagnostic>) -> Vec<Anal
 }
 
 /// The project's own templates for these formats, as they are now.
-fn templates(formats: &[Format]) -> Vec<(String, String)> {
+pub(super) fn templates(formats: &[Format]) -> Vec<(String, String)> {
     formats
         .iter()
         .filter_map(|f| f.template_name())

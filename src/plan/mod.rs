@@ -7,6 +7,7 @@ mod groups;
 pub mod model;
 pub mod monitoring;
 pub mod network;
+pub mod publish;
 mod series;
 mod steps;
 pub mod syntax;

@@ -35,6 +35,60 @@ pub struct Plan {
     pub checks: Vec<Check>,
     /// `[series]`: the trial swept over points and repeated.
     pub series: Option<Series>,
+    /// `[[publish]]`: where the latest trial's or series' tables go.
+    pub publishes: Vec<Publish>,
+}
+
+/// `[[publish]]`, validated: a page made of the latest run's tables
+/// (a template over them), and where it goes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Publish {
+    /// The node's name (`publish <name>`): `name`, else the page.
+    pub name: String,
+    /// The wiki page's title, or the file's name (without `.md`) in the folder.
+    pub page: String,
+    pub target: Target,
+    /// The edit summary or commit message (a template).
+    pub summary: Option<String>,
+    /// The project's own page template: its path (as written) and text.
+    pub template: Option<(String, String)>,
+    /// The analyses whose tables the page shows, in plan order.
+    pub analyses: Vec<String>,
+}
+
+/// Where a page is published.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Target {
+    /// A MediaWiki page, through its API (`…/api.php`), logged in with a
+    /// bot password (`Name@bot`) read from `secret` when it is published.
+    Mediawiki {
+        api: String,
+        user: String,
+        secret: Secret,
+        /// Replace this section only (0: the text before the first heading).
+        section: Option<u32>,
+        /// Replace the page whoever edited it last.
+        overwrite: bool,
+    },
+    /// A Markdown file in a folder of a git work tree, committed.
+    Git { folder: std::path::PathBuf },
+}
+
+impl Target {
+    /// The format the page's tables are in.
+    pub fn format(&self) -> Format {
+        match self {
+            Target::Mediawiki { .. } => Format::Mediawiki,
+            Target::Git { .. } => Format::Markdown,
+        }
+    }
+}
+
+/// Where a wiki password is: never the plan.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Secret {
+    Env(String),
+    File(std::path::PathBuf),
 }
 
 /// `[series]`, validated: every point (the cartesian product of `vars`)

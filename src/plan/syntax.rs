@@ -38,6 +38,26 @@ pub struct RawPlan {
     pub checks: Vec<RawCheck>,
     pub series: Option<RawSeries>,
     pub monitoring: Option<RawMonitoring>,
+    pub publishes: Vec<RawPublish>,
+}
+
+/// A `[[publish]]` section: the latest trial's or series' tables on a wiki
+/// page (MediaWiki's API) or in a git repository's folder.
+#[derive(Debug)]
+pub struct RawPublish {
+    pub span: Range<usize>,
+    pub name: Option<Sp<String>>,
+    pub page: Option<Sp<String>>,
+    pub wiki: Option<Sp<String>>,
+    pub git: Option<Sp<String>>,
+    pub user: Option<Sp<String>>,
+    pub password_env: Option<Sp<String>>,
+    pub password_file: Option<Sp<String>>,
+    pub section: Option<Sp<i64>>,
+    pub summary: Option<Sp<String>>,
+    pub template: Option<Sp<String>>,
+    pub analyses: Option<Sp<Vec<Sp<String>>>>,
+    pub overwrite: Option<Sp<bool>>,
 }
 
 /// `[monitoring]`: Prometheus on one host, node_exporter on the hosts it
@@ -231,6 +251,21 @@ const TOP_KEYS: &[&str] = &[
     "check",
     "series",
     "monitoring",
+    "publish",
+];
+const PUBLISH_KEYS: &[&str] = &[
+    "name",
+    "page",
+    "wiki",
+    "git",
+    "user",
+    "password_env",
+    "password_file",
+    "section",
+    "summary",
+    "template",
+    "analyses",
+    "overwrite",
 ];
 const MONITORING_KEYS: &[&str] = &["prometheus", "scrape", "interval", "port", "retention"];
 const SERIES_KEYS: &[&str] = &["repeat", "discard", "order", "vars"];
@@ -342,6 +377,7 @@ pub fn parse(source: &str) -> Result<RawPlan, Vec<Diagnostic>> {
         checks: checks(top, d),
         series: series(top, d),
         monitoring: monitoring(top, d),
+        publishes: publishes(top, d),
     };
     if diags.is_empty() {
         Ok(plan)
@@ -538,6 +574,36 @@ fn monitoring(top: &DeTable<'_>, diags: &mut Vec<Diagnostic>) -> Option<RawMonit
         port: get_int(t, "port", ctx, diags),
         retention: get_string(t, "retention", ctx, diags),
     })
+}
+
+fn publishes(top: &DeTable<'_>, diags: &mut Vec<Diagnostic>) -> Vec<RawPublish> {
+    let password = |k: &str, span: Range<usize>| {
+        (k == "password").then(|| {
+            Diagnostic::at("a password is never written in the plan".to_string(), span).help(
+                "name where it is instead: `password_env = \"RUNNER_WIKI_PASSWORD\"` (the default) or `password_file = \"~/.config/runner/wiki-password\"`",
+            )
+        })
+    };
+    let mut out = Vec::new();
+    for (t, span, ctx) in sections(top, "publish", None, diags) {
+        check_keys(t, PUBLISH_KEYS, &ctx, diags, password);
+        out.push(RawPublish {
+            span,
+            name: get_string(t, "name", &ctx, diags),
+            page: get_string(t, "page", &ctx, diags),
+            wiki: get_string(t, "wiki", &ctx, diags),
+            git: get_string(t, "git", &ctx, diags),
+            user: get_string(t, "user", &ctx, diags),
+            password_env: get_string(t, "password_env", &ctx, diags),
+            password_file: get_string(t, "password_file", &ctx, diags),
+            section: get_int(t, "section", &ctx, diags),
+            summary: get_string(t, "summary", &ctx, diags),
+            template: get_string(t, "template", &ctx, diags),
+            analyses: get_string_list(t, "analyses", &ctx, diags),
+            overwrite: get_bool(t, "overwrite", &ctx, diags),
+        });
+    }
+    out
 }
 
 fn series(top: &DeTable<'_>, diags: &mut Vec<Diagnostic>) -> Option<RawSeries> {

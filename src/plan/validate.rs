@@ -50,7 +50,7 @@ pub fn validate(raw: RawPlan, cx: Context<'_>) -> Result<Plan, Vec<Diagnostic>> 
             steps.push(step);
         }
     }
-    let analyses = super::analyses::validate_analyses(&raw, &mut diags);
+    let mut analyses = super::analyses::validate_analyses(&raw, &mut diags);
     let mut monitors = super::trial::validate_monitors(&raw, &groups, &mut diags);
     let tests = super::trial::validate_tests(&raw, &groups, &mut diags);
     let taken: Vec<String> = monitors
@@ -64,6 +64,7 @@ pub fn validate(raw: RawPlan, cx: Context<'_>) -> Result<Plan, Vec<Diagnostic>> 
     let collects = super::trial::validate_collects(&raw, &groups, &mut diags);
     let checks = super::checks::validate(&raw, &analyses, &mut diags);
     let series = super::series::validate(&raw, &groups, &tests, &mut diags);
+    let publishes = super::publish::validate(&raw, &mut analyses, cx.base, &mut diags);
     if !diags.is_empty() {
         return Err(diags);
     }
@@ -84,6 +85,7 @@ pub fn validate(raw: RawPlan, cx: Context<'_>) -> Result<Plan, Vec<Diagnostic>> 
         analyses,
         checks,
         series,
+        publishes,
     })
 }
 

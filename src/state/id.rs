@@ -42,6 +42,10 @@ pub enum What {
     },
     SeriesChecks,
     SeriesReport,
+    /// `[[publish]]` by its name (its page, unless named).
+    Publish {
+        publish: String,
+    },
 }
 
 /// A trial of a series: its point, its repetition, whether a warm-up.
@@ -207,7 +211,8 @@ impl NodeId {
             | What::Report
             | What::Series
             | What::SeriesChecks
-            | What::SeriesReport => Phase::Other,
+            | What::SeriesReport
+            | What::Publish { .. } => Phase::Other,
         }
     }
 
@@ -233,6 +238,7 @@ impl std::fmt::Display for What {
             What::SeriesAnalyze { analysis } => write!(f, "series analyze {analysis}"),
             What::SeriesChecks => f.write_str("series checks"),
             What::SeriesReport => f.write_str("series report"),
+            What::Publish { publish } => write!(f, "publish {publish}"),
         }
     }
 }

@@ -172,6 +172,24 @@ pub struct NodeRecord {
     /// it was recorded lack it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<id::NodeId>,
+    /// A `[[publish]]` node: what it wrote, and where it went.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub published: Option<Published>,
+}
+
+/// What a publish wrote: the page's content hash (the same content is not
+/// published again), the run it shows, and the wiki's revision (with its
+/// time: a later edit is made on top of it) or the commit.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Published {
+    pub content: String,
+    pub run: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revision: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timestamp: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub commit: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -415,6 +433,7 @@ impl Op {
                 hash,
                 trial: trial.to_string(),
                 id: Some(id.clone()),
+                published: None,
             },
         }
     }

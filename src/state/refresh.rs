@@ -14,6 +14,10 @@ pub struct Refresh {
     /// The `runner:key` an instance must carry to be adopted (the key runner
     /// logs in with now); `None`: nothing can be adopted.
     pub key: Option<String>,
+    /// What each `[[publish]]` node's page would say now (its content
+    /// hash, by the node's key), made from the latest run's files; absent:
+    /// there is no run yet, or the page cannot be made now.
+    pub pages: std::collections::BTreeMap<String, String>,
 }
 
 /// One instance tagged with a plan, as refresh sees it.

@@ -17,6 +17,7 @@ mod monitoring;
 mod network;
 mod network_faults;
 mod operator;
+mod publish;
 mod report;
 mod saved_plan;
 mod series;

@@ -1,0 +1,264 @@
+//! `[[publish]]`: a page of the latest run's tables, on a MediaWiki page
+//! (`wiki`, the API's URL) or in a folder of a git work tree (`git`). Each
+//! published analysis is also rendered in the target's format, so that the
+//! page shows the very table files the trial folder keeps.
+
+use std::path::Path;
+
+use super::model::{Analysis, Publish, Secret, Target};
+use super::syntax::{RawPlan, RawPublish, Sp};
+use crate::diag::Diagnostic;
+
+/// Where a bot password is read from when the plan names no place.
+pub const PASSWORD_ENV: &str = "RUNNER_WIKI_PASSWORD";
+
+pub fn validate(
+    raw: &RawPlan,
+    analyses: &mut [Analysis],
+    base: &Path,
+    diags: &mut Vec<Diagnostic>,
+) -> Vec<Publish> {
+    let mut out: Vec<Publish> = Vec::new();
+    for p in &raw.publishes {
+        let Some(publish) = one(p, analyses, base, diags) else {
+            continue;
+        };
+        if out.iter().any(|o| o.name == publish.name) {
+            let span = p.name.as_ref().or(p.page.as_ref()).map(|s| s.span.clone());
+            diags.push(
+                Diagnostic::new(
+                    format!("two `[[publish]]` are named `{}`", publish.name),
+                    span,
+                )
+                .help("give one a `name` of its own"),
+            );
+            continue;
+        }
+        // The page shows the table files themselves: render them in its format.
+        let format = publish.target.format();
+        for a in analyses.iter_mut() {
+            if publish.analyses.contains(&a.name) && !a.formats.contains(&format) {
+                a.formats.push(format);
+                a.templates = super::analyses::templates(&a.formats);
+            }
+        }
+        out.push(publish);
+    }
+    out
+}
+
+fn one(
+    p: &RawPublish,
+    analyses: &[Analysis],
+    base: &Path,
+    diags: &mut Vec<Diagnostic>,
+) -> Option<Publish> {
+    let before = diags.len();
+    let page = page(p, diags);
+    let target = target(p, base, diags);
+    let chosen = chosen(p, analyses, diags);
+    let template = p.template.as_ref().and_then(|t| template(t, base, diags));
+    if let Some(s) = &p.summary
+        && let Err(e) = crate::template::Template::new("summary", &s.value)
+    {
+        diags.push(Diagnostic::at(format!("`summary`: {e}"), s.span.clone()));
+    }
+    if diags.len() > before {
+        return None;
+    }
+    let page = page?;
+    Some(Publish {
+        name: p
+            .name
+            .as_ref()
+            .map_or_else(|| page.clone(), |n| n.value.clone()),
+        page,
+        target: target?,
+        summary: p.summary.as_ref().map(|s| s.value.clone()),
+        template,
+        analyses: chosen,
+    })
+}
+
+fn page(p: &RawPublish, diags: &mut Vec<Diagnostic>) -> Option<String> {
+    let Some(page) = &p.page else {
+        diags.push(
+            Diagnostic::new("a `[[publish]]` has no `page`", Some(p.span.clone()))
+                .help("add `page = \"Performance/Nightly\"`: the wiki page's title, or the file's name in a `git` folder"),
+        );
+        return None;
+    };
+    let v = page.value.trim();
+    let bad = v.is_empty()
+        || v.chars().any(char::is_control)
+        || (p.git.is_some()
+            && (v.starts_with('/') || v.split('/').any(|part| part.is_empty() || part == "..")));
+    if bad {
+        diags.push(
+            Diagnostic::at(format!("`page = {:?}` cannot be a page", page.value), page.span.clone())
+                .help("a wiki page's title, or a file name (without `.md`) inside the `git` folder: no control characters, no `..`, not absolute"),
+        );
+        return None;
+    }
+    Some(v.to_string())
+}
+
+fn target(p: &RawPublish, base: &Path, diags: &mut Vec<Diagnostic>) -> Option<Target> {
+    let wiki_only: [(&str, Option<std::ops::Range<usize>>); 5] = [
+        ("user", p.user.as_ref().map(|s| s.span.clone())),
+        (
+            "password_env",
+            p.password_env.as_ref().map(|s| s.span.clone()),
+        ),
+        (
+            "password_file",
+            p.password_file.as_ref().map(|s| s.span.clone()),
+        ),
+        ("section", p.section.as_ref().map(|s| s.span.clone())),
+        ("overwrite", p.overwrite.as_ref().map(|s| s.span.clone())),
+    ];
+    match (&p.wiki, &p.git) {
+        (Some(w), None) => wiki(p, w, diags),
+        (None, Some(g)) => {
+            for (key, span) in wiki_only {
+                if let Some(span) = span {
+                    diags.push(
+                        Diagnostic::at(format!("`{key}` is for a `wiki` target, not `git`"), span)
+                            .help("a git folder is committed to as the repository's own user"),
+                    );
+                }
+            }
+            let folder = super::values::expand_home(&g.value);
+            Some(Target::Git {
+                folder: if folder.is_absolute() {
+                    folder
+                } else {
+                    base.join(folder)
+                },
+            })
+        }
+        (Some(_), Some(g)) => {
+            diags.push(
+                Diagnostic::at("a `[[publish]]` has both `wiki` and `git`", g.span.clone())
+                    .help("one target each: write a second `[[publish]]` for the other"),
+            );
+            None
+        }
+        (None, None) => {
+            diags.push(
+                Diagnostic::new("a `[[publish]]` has no target", Some(p.span.clone())).help(
+                    "add `wiki = \"https://wiki.example.org/w/api.php\"` (MediaWiki's API) or `git = \"../project.wiki\"` (a folder of a git clone)",
+                ),
+            );
+            None
+        }
+    }
+}
+
+fn wiki(p: &RawPublish, w: &Sp<String>, diags: &mut Vec<Diagnostic>) -> Option<Target> {
+    let api = w.value.trim();
+    if !(api.starts_with("http://") || api.starts_with("https://")) || !api.ends_with(".php") {
+        diags.push(
+            Diagnostic::at(format!("`wiki = {:?}` is not a MediaWiki API URL", w.value), w.span.clone())
+                .help("the wiki's `api.php`, as its Special:Version page lists it: `https://wiki.example.org/w/api.php`"),
+        );
+        return None;
+    }
+    let Some(user) = &p.user else {
+        diags.push(
+            Diagnostic::new("a `[[publish]]` to a wiki has no `user`", Some(p.span.clone())).help(
+                "the bot password's user name, as Special:BotPasswords shows it: `user = \"Perfbot@runner\"`",
+            ),
+        );
+        return None;
+    };
+    let secret = match (&p.password_env, &p.password_file) {
+        (Some(_), Some(f)) => {
+            diags.push(
+                Diagnostic::at(
+                    "`password_env` and `password_file` are both given",
+                    f.span.clone(),
+                )
+                .help("name one place the bot password is read from"),
+            );
+            return None;
+        }
+        (Some(e), None) => Secret::Env(e.value.clone()),
+        (None, Some(f)) => Secret::File(super::values::expand_home(&f.value)),
+        (None, None) => Secret::Env(PASSWORD_ENV.to_string()),
+    };
+    let section = match &p.section {
+        Some(s) if !(0..=10_000).contains(&s.value) => {
+            diags.push(
+                Diagnostic::at(format!("`section = {}` is not a section", s.value), s.span.clone())
+                    .help("a section's number on the page: 0 is the text before the first heading, 1 the first section"),
+            );
+            return None;
+        }
+        s => s.as_ref().map(|s| s.value as u32),
+    };
+    Some(Target::Mediawiki {
+        api: api.to_string(),
+        user: user.value.clone(),
+        secret,
+        section,
+        overwrite: p.overwrite.as_ref().is_some_and(|o| o.value),
+    })
+}
+
+/// The analyses the page shows: those named, else every one.
+fn chosen(p: &RawPublish, analyses: &[Analysis], diags: &mut Vec<Diagnostic>) -> Vec<String> {
+    let names: Vec<&str> = analyses.iter().map(|a| a.name.as_str()).collect();
+    if analyses.is_empty() {
+        diags.push(
+            Diagnostic::new(
+                "a `[[publish]]` in a plan without `[[analyze]]`",
+                Some(p.span.clone()),
+            )
+            .help("a page is made of the analyses' tables: add an `[[analyze]]`"),
+        );
+        return Vec::new();
+    }
+    let Some(list) = &p.analyses else {
+        return names.iter().map(|n| n.to_string()).collect();
+    };
+    for n in &list.value {
+        if !names.contains(&n.value.as_str()) {
+            diags.push(super::values::unknown(
+                "analysis",
+                &n.value,
+                n.span.clone(),
+                &names,
+            ));
+        }
+    }
+    // In plan order, each once.
+    names
+        .iter()
+        .filter(|n| list.value.iter().any(|l| l.value == **n))
+        .map(|n| n.to_string())
+        .collect()
+}
+
+/// The project's page template, read and parsed now.
+fn template(t: &Sp<String>, base: &Path, diags: &mut Vec<Diagnostic>) -> Option<(String, String)> {
+    let path = base.join(super::values::expand_home(&t.value));
+    let text = match std::fs::read_to_string(&path) {
+        Ok(text) => text,
+        Err(e) => {
+            diags.push(
+                Diagnostic::at(
+                    format!("template {}: {e}", crate::paths::shown(&path)),
+                    t.span.clone(),
+                )
+                .help("a page template (minijinja) relative to the folder runner runs in"),
+            );
+            return None;
+        }
+    };
+    if let Err(e) = crate::template::Template::new(&t.value, &text) {
+        diags.push(Diagnostic::at(e, t.span.clone()));
+        return None;
+    }
+    Some((t.value.clone(), text))
+}
