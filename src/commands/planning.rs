@@ -93,6 +93,7 @@ pub fn make_with(mut graph: Graph, paths: Paths, state: State, new_trial: bool) 
         changes = diff::diff(&graph, &state, &refresh, new_trial);
     }
     changes.notes = refresh.notes;
+    changes.notes.extend(cleartext_notes(&graph, &changes));
     if begins {
         changes
             .notes
@@ -177,6 +178,34 @@ fn pages(
                 Some((n.id.key().to_string(), page.hash))
             }
             _ => None,
+        })
+        .collect()
+}
+
+/// A publish about to log in to a wiki over plain HTTP beyond this machine.
+fn cleartext_notes(graph: &Graph, changes: &Changes) -> Vec<String> {
+    use crate::plan::model::Target;
+    changes
+        .changes
+        .iter()
+        .filter_map(|c| match graph.dag[c.node()?].kind {
+            crate::graph::NodeKind::Publish { publish } => Some(&graph.plan.publishes[publish]),
+            _ => None,
+        })
+        .filter_map(|p| match &p.target {
+            Target::Mediawiki { api, .. } => {
+                let host = api.strip_prefix("http://")?.split('/').next()?;
+                let local = ["127.", "localhost", "[::1]"]
+                    .iter()
+                    .any(|l| host.starts_with(l));
+                (!local).then(|| {
+                    format!(
+                        "publish {}: the bot password goes to {api} unencrypted (http://); use the wiki's https:// URL unless its network is yours alone",
+                        p.name
+                    )
+                })
+            }
+            Target::Git { .. } => None,
         })
         .collect()
 }

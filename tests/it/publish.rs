@@ -352,4 +352,18 @@ fn a_password_in_the_plan_is_refused_and_a_publish_names_what_it_lacks() {
     p.write("plan.toml", &plan("ms", ""));
     let r = p.run(&["plan", "plan.toml"]);
     assert!(r.stderr.contains("has no target"), "{r:?}");
+    // A password about to cross a network in clear text: said before.
+    p.write(
+        "plan.toml",
+        &plan(
+            "ms",
+            "wiki = \"http://wiki.invalid/w/api.php\"\nuser = \"A@b\"",
+        ),
+    );
+    let r = p.run(&["plan", "plan.toml"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert!(
+        format!("{r:?}").contains("goes to http://wiki.invalid/w/api.php unencrypted"),
+        "{r:?}"
+    );
 }
