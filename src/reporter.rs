@@ -137,6 +137,7 @@ impl Reporter {
 
     fn node_done(&self, change: &Change, elapsed: Duration) {
         let verb = match change.action {
+            _ if matches!(change.work, crate::diff::Work::Forget(_)) => "forgotten",
             Action::Create => "created",
             Action::Update => "updated",
             Action::Replace => "replaced",

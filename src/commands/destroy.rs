@@ -255,6 +255,19 @@ impl Target {
                 self.unrecorded.join(", ")
             ));
         }
+        let pages = state
+            .nodes
+            .values()
+            .filter(|n| n.published.is_some())
+            .count();
+        if pages > 0 {
+            text.push_str(&format!(
+                " (the {} it published stay{} where {} published)",
+                crate::style::plural(pages, "page"),
+                if pages == 1 { "s" } else { "" },
+                if pages == 1 { "it was" } else { "they were" }
+            ));
+        }
         text
     }
 }

@@ -463,7 +463,14 @@ impl<'a> Dispatcher<'a> {
     /// Returns what had finished before it could be aborted: that is
     /// recorded like any finished node, not thrown away.
     async fn abandon(&mut self) -> Vec<Joined> {
-        let trial_running = self.running.len() > self.remote.len();
+        // A trial armed and not finished (an analysis or a publish running
+        // after a finished trial leaves nothing on the hosts).
+        let trial_running = self
+            .store
+            .state
+            .trial
+            .as_ref()
+            .is_some_and(|t| t.status.unfinished());
         self.running.abort_all();
         let mut done = Vec::new();
         while let Some(j) = self.running.join_next_with_id().await {
@@ -475,8 +482,7 @@ impl<'a> Dispatcher<'a> {
         }
         self.applied.stopped_remote += self.remote.len();
         if trial_running {
-            // A trial (or a collect, an analysis) was running: an armed trial's
-            // tests and monitors go on without runner by design.
+            // An armed trial's tests and monitors go on without runner by design.
             self.applied.notes.push(
                 "a trial was running: its armed tests and monitors go on on the hosts; `runner apply` finishes it (waits, stops the monitors, collects) without running a test twice".into(),
             );

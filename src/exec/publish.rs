@@ -16,12 +16,15 @@ pub(super) fn run(cx: Cx<'_>, node: NodeIndex, index: usize) -> Task {
     let run = latest(cx.graph.plan.series.is_some(), cx.state, &cx.shared);
     let id = cx.graph.dag[node].id.clone();
     let hash = cx.graph.dag[node].hash.clone();
+    // What it published last, if to the same place: edited on top of,
+    // whatever else of the plan's publish changed.
+    let to = cx.graph.dag[node].summary.clone();
     let before = cx
         .state
         .nodes
         .get(id.key())
-        .filter(|r| r.hash == hash)
-        .and_then(|r| r.published.clone());
+        .and_then(|r| r.published.clone())
+        .filter(|b| b.to == to);
     let (shared, fail) = (cx.shared, cx.fail);
     Box::pin(async move {
         let done = tokio::task::spawn_blocking(move || {
@@ -31,10 +34,20 @@ pub(super) fn run(cx: Cx<'_>, node: NodeIndex, index: usize) -> Task {
                 .map_err(|e| Error::msg(e.message))?;
             let (published, line) = match before {
                 Some(b) if b.content == page.hash => {
-                    let line = format!("publish {}: unchanged ({})", p.name, made(&b));
-                    (b, line)
+                    let line = format!(
+                        "publish {}: the page is as published ({}): not published again",
+                        p.name,
+                        made(&b)
+                    );
+                    (
+                        Published {
+                            run: run.id.clone(),
+                            ..b
+                        },
+                        line,
+                    )
                 }
-                b => deliver(&shared, p, &page, &run, b.as_ref())?,
+                b => deliver(&shared, p, &page, &run, &to, b.as_ref())?,
             };
             let mut op = Op::node(&id, hash, &run.id);
             if let Op::Node { node, .. } = &mut op {
@@ -80,11 +93,13 @@ fn deliver(
     p: &Publish,
     page: &Page,
     run: &Run,
+    to: &str,
     before: Option<&Published>,
 ) -> Result<(Published, String)> {
     let mut published = Published {
         content: page.hash.clone(),
         run: run.id.clone(),
+        to: to.to_string(),
         revision: None,
         timestamp: None,
         commit: None,
@@ -164,7 +179,13 @@ fn password(secret: &Secret) -> Result<String> {
     };
     let line = text.lines().next().unwrap_or("").trim().to_string();
     if line.is_empty() {
-        return Err(Error::msg("no bot password: it is empty"));
+        let place = match secret {
+            Secret::Env(var) => var.clone(),
+            Secret::File(path) => crate::paths::shown(path),
+        };
+        return Err(Error::msg(format!("no bot password: {place} is empty")).help(
+            "put the bot password (Special:BotPasswords) there: on the first line of a `password_file`",
+        ));
     }
     Ok(line)
 }

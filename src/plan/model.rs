@@ -52,7 +52,7 @@ pub struct Publish {
     pub summary: Option<String>,
     /// The project's own page template: its path (as written) and text.
     pub template: Option<(String, String)>,
-    /// The analyses whose tables the page shows, in plan order.
+    /// The analyses whose tables the page shows, in the order listed.
     pub analyses: Vec<String>,
 }
 

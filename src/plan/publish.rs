@@ -58,10 +58,11 @@ fn one(
     let target = target(p, base, diags);
     let chosen = chosen(p, analyses, diags);
     let template = p.template.as_ref().and_then(|t| template(t, base, diags));
-    if let Some(s) = &p.summary
-        && let Err(e) = crate::template::Template::new("summary", &s.value)
-    {
-        diags.push(Diagnostic::at(format!("`summary`: {e}"), s.span.clone()));
+    if let Some(s) = &p.summary {
+        match crate::template::Template::new("summary", &s.value) {
+            Ok(t) => names(&t, s, diags),
+            Err(e) => diags.push(Diagnostic::at(format!("`summary`: {e}"), s.span.clone())),
+        }
     }
     if diags.len() > before {
         return None;
@@ -91,12 +92,18 @@ fn page(p: &RawPublish, diags: &mut Vec<Diagnostic>) -> Option<String> {
     let v = page.value.trim();
     let bad = v.is_empty()
         || v.chars().any(char::is_control)
-        || (p.git.is_some()
-            && (v.starts_with('/') || v.split('/').any(|part| part.is_empty() || part == "..")));
+        || if p.git.is_some() {
+            v.starts_with('/')
+                || v.split('/')
+                    .any(|part| part.is_empty() || part == ".." || part == ".git")
+        } else {
+            // Not in a MediaWiki title (`#` would cut it to its first part).
+            v.contains(['#', '<', '>', '[', ']', '|', '{', '}'])
+        };
     if bad {
         diags.push(
             Diagnostic::at(format!("`page = {:?}` cannot be a page", page.value), page.span.clone())
-                .help("a wiki page's title, or a file name (without `.md`) inside the `git` folder: no control characters, no `..`, not absolute"),
+                .help("a wiki page's title (none of `# < > [ ] | { }`), or a file name (without `.md`) inside the `git` folder (no `..` or `.git` part, not absolute); no control characters"),
         );
         return None;
     }
@@ -122,9 +129,16 @@ fn target(p: &RawPublish, base: &Path, diags: &mut Vec<Diagnostic>) -> Option<Ta
         (None, Some(g)) => {
             for (key, span) in wiki_only {
                 if let Some(span) = span {
+                    let help = match key {
+                        "section" => "a git target's page is a file of its own: remove `section`",
+                        "overwrite" => {
+                            "a git target's file is committed over, its history kept: remove `overwrite`"
+                        }
+                        _ => "a git folder is committed to as the repository's own user: no login",
+                    };
                     diags.push(
                         Diagnostic::at(format!("`{key}` is for a `wiki` target, not `git`"), span)
-                            .help("a git folder is committed to as the repository's own user"),
+                            .help(help),
                     );
                 }
             }
@@ -157,7 +171,18 @@ fn target(p: &RawPublish, base: &Path, diags: &mut Vec<Diagnostic>) -> Option<Ta
 
 fn wiki(p: &RawPublish, w: &Sp<String>, diags: &mut Vec<Diagnostic>) -> Option<Target> {
     let api = w.value.trim();
-    if !(api.starts_with("http://") || api.starts_with("https://")) || !api.ends_with(".php") {
+    let authority = api
+        .split_once("://")
+        .map_or("", |(_, rest)| rest.split('/').next().unwrap_or(""));
+    let host_ok = match authority.rsplit_once(':') {
+        _ if authority.starts_with('[') => authority.contains(']'),
+        Some((host, port)) => !host.is_empty() && port.parse::<u16>().is_ok_and(|p| p > 0),
+        None => !authority.is_empty(),
+    };
+    if !(api.starts_with("http://") || api.starts_with("https://"))
+        || !api.ends_with(".php")
+        || !host_ok
+    {
         diags.push(
             Diagnostic::at(format!("`wiki = {:?}` is not a MediaWiki API URL", w.value), w.span.clone())
                 .help("the wiki's `api.php`, as its Special:Version page lists it: `https://wiki.example.org/w/api.php`"),
@@ -180,6 +205,18 @@ fn wiki(p: &RawPublish, w: &Sp<String>, diags: &mut Vec<Diagnostic>) -> Option<T
                     f.span.clone(),
                 )
                 .help("name one place the bot password is read from"),
+            );
+            return None;
+        }
+        (Some(e), None) if e.value.is_empty() || e.value.contains(['=', '\0']) => {
+            diags.push(
+                Diagnostic::at(
+                    format!("`password_env = {:?}` is not a variable's name", e.value),
+                    e.span.clone(),
+                )
+                .help(format!(
+                    "the environment variable that holds the bot password (default {PASSWORD_ENV})"
+                )),
             );
             return None;
         }
@@ -232,12 +269,14 @@ fn chosen(p: &RawPublish, analyses: &[Analysis], diags: &mut Vec<Diagnostic>) ->
             ));
         }
     }
-    // In plan order, each once.
-    names
-        .iter()
-        .filter(|n| list.value.iter().any(|l| l.value == **n))
-        .map(|n| n.to_string())
-        .collect()
+    // In the order listed, each once.
+    let mut out: Vec<String> = Vec::new();
+    for l in &list.value {
+        if names.contains(&l.value.as_str()) && !out.contains(&l.value) {
+            out.push(l.value.clone());
+        }
+    }
+    out
 }
 
 /// The project's page template, read and parsed now.
@@ -256,9 +295,43 @@ fn template(t: &Sp<String>, base: &Path, diags: &mut Vec<Diagnostic>) -> Option<
             return None;
         }
     };
-    if let Err(e) = crate::template::Template::new(&t.value, &text) {
-        diags.push(Diagnostic::at(e, t.span.clone()));
-        return None;
+    match crate::template::Template::new(&t.value, &text) {
+        Ok(template) => names(&template, t, diags),
+        Err(e) => {
+            diags.push(Diagnostic::at(e, t.span.clone()));
+            return None;
+        }
     }
     Some((t.value.clone(), text))
+}
+
+/// What a page's template and its summary see (`run.…`: its fields).
+const NAMES: [&str; 6] = ["plan", "run", "tables", "section", "heading", "format"];
+const RUN_FIELDS: [&str; 6] = ["kind", "id", "label", "status", "checks", "folder"];
+
+/// Every name a template reads is one it is given: a typo is said now,
+/// not after the trial has run.
+fn names(t: &crate::template::Template, at: &Sp<String>, diags: &mut Vec<Diagnostic>) {
+    let mut refs: Vec<String> = t.references().into_iter().collect();
+    refs.sort();
+    for r in refs {
+        let mut parts = r.split('.');
+        let root = parts.next().unwrap_or("");
+        let field = parts.next();
+        let known = NAMES.contains(&root)
+            && (root != "run" || field.is_none_or(|f| RUN_FIELDS.contains(&f)));
+        if !known {
+            diags.push(
+                Diagnostic::at(
+                    format!("`{}` reads `{r}`, which a page does not have", at.value),
+                    at.span.clone(),
+                )
+                .help(format!(
+                    "a page's template and summary see {}; `run` has {}",
+                    NAMES.map(|n| format!("`{n}`")).join(", "),
+                    RUN_FIELDS.map(|n| format!("`{n}`")).join(", ")
+                )),
+            );
+        }
+    }
 }

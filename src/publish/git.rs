@@ -38,6 +38,7 @@ pub fn publish(folder: &Path, page: &str, text: &str, message: &str) -> Result<C
     git(folder, &["add", "--", &name])?;
     let staged = Command::new("git")
         .current_dir(folder)
+        .env("GIT_LITERAL_PATHSPECS", "1")
         .args(["diff", "--cached", "--quiet", "--", &name])
         .stdin(Stdio::null())
         .stdout(Stdio::null())
@@ -45,12 +46,14 @@ pub fn publish(folder: &Path, page: &str, text: &str, message: &str) -> Result<C
         .status()
         .map_err(|e| Error::new(format!("git: {e}")))?;
     let unchanged = staged.success();
-    if !unchanged {
-        git(folder, &["commit", "--quiet", "-m", message, "--", &name]).map_err(|e| {
-            Error::new(format!(
-                "committing {name} in {shown}: {e}; if git asks who you are, set `git config user.name` and `user.email` in that repository"
-            ))
-        })?;
+    if !unchanged && let Err(e) = git(folder, &["commit", "--quiet", "-m", message, "--", &name]) {
+        // Left as it was found: the file written, not staged.
+        if git(folder, &["reset", "--quiet", "--", &name]).is_err() {
+            let _ = git(folder, &["rm", "--cached", "--quiet", "--", &name]);
+        }
+        return Err(Error::new(format!(
+            "committing {name} in {shown}: {e}; if git asks who you are, set `git config user.name` and `user.email` in that repository"
+        )));
     }
     let commit = git(folder, &["rev-parse", "HEAD"])?;
     Ok(Committed {
@@ -65,6 +68,8 @@ fn git(dir: &Path, args: &[&str]) -> Result<String> {
         .current_dir(dir)
         .args(args)
         .env("GIT_TERMINAL_PROMPT", "0")
+        // A page's name is a file's, never a pattern.
+        .env("GIT_LITERAL_PATHSPECS", "1")
         .stdin(Stdio::null())
         .output()
         .map_err(|e| Error::new(format!("cannot run git: {e}")))?;

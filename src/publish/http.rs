@@ -1,13 +1,14 @@
 //! Just enough HTTP for a wiki's API: one request per connection
 //! (HTTP/1.0, the body ends with the connection), over TLS (rustls, the
 //! system's roots) for `https://`, with the cookies a login sets kept and
-//! sent back. Every wait is bounded.
+//! sent back. Every wait is bounded: a connection within 15 s, a whole
+//! answer within 120 s (however slowly it trickles).
 
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use super::{Error, Result};
 
@@ -101,9 +102,14 @@ impl Client {
         head.push_str("\r\n");
         let mut request = head.into_bytes();
         request.extend(body);
-        let raw = self
-            .exchange(&request)
-            .map_err(|e| Error::new(format!("cannot reach {}: {e}", self.url)))?;
+        let raw = self.exchange(&request).map_err(|e| match e.kind() {
+            std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut => Error::new(format!(
+                "{} did not answer within {}s: is the wiki up and not overloaded? apply again to publish",
+                self.url,
+                ANSWER_WITHIN.as_secs()
+            )),
+            _ => Error::new(format!("cannot reach {}: {e}", self.url)),
+        })?;
         let response = parse(&raw, &mut self.cookies).ok_or_else(|| {
             Error::new(format!("{} answered something that is not HTTP", self.url))
         })?;
@@ -116,14 +122,17 @@ impl Client {
             .next()
             .ok_or_else(|| std::io::Error::other("the name has no address"))?;
         let tcp = TcpStream::connect_timeout(&addr, CONNECT_WITHIN)?;
-        tcp.set_read_timeout(Some(ANSWER_WITHIN))?;
+        let deadline = Instant::now() + ANSWER_WITHIN;
         tcp.set_write_timeout(Some(ANSWER_WITHIN))?;
-        let mut all = Vec::new();
         match &self.tls {
             None => {
                 let mut tcp = tcp;
                 tcp.write_all(request)?;
-                tcp.read_to_end(&mut all)?;
+                read_all(
+                    &mut tcp,
+                    |t| t.set_read_timeout(Some(t_left(deadline)?)),
+                    deadline,
+                )
             }
             Some(config) => {
                 let name = rustls::pki_types::ServerName::try_from(self.host.clone())
@@ -132,18 +141,49 @@ impl Client {
                     .map_err(std::io::Error::other)?;
                 let mut tls = rustls::StreamOwned::new(conn, tcp);
                 tls.write_all(request)?;
-                match tls.read_to_end(&mut all) {
-                    // A server that closes without TLS's close_notify: the
-                    // body ended with the connection all the same.
-                    Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof && !all.is_empty() => {}
-                    r => {
-                        r?;
-                    }
-                }
+                let timeout = |t: &mut rustls::StreamOwned<_, TcpStream>| {
+                    t.sock.set_read_timeout(Some(t_left(deadline)?))
+                };
+                read_all(&mut tls, timeout, deadline)
             }
         }
-        Ok(all)
     }
+}
+
+/// Reads until the connection ends or `deadline` passes (then `TimedOut`).
+fn read_all<S: Read>(
+    stream: &mut S,
+    timeout: impl Fn(&mut S) -> std::io::Result<()>,
+    deadline: Instant,
+) -> std::io::Result<Vec<u8>> {
+    let mut all = Vec::new();
+    let mut buf = [0u8; 16 * 1024];
+    loop {
+        timeout(stream)?;
+        match stream.read(&mut buf) {
+            Ok(0) => return Ok(all),
+            Ok(n) => all.extend_from_slice(&buf[..n]),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            // A server that closes without TLS's close_notify: the body
+            // ended with the connection all the same.
+            Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof && !all.is_empty() => {
+                return Ok(all);
+            }
+            Err(e) => return Err(e),
+        }
+        if Instant::now() >= deadline {
+            return Err(std::io::ErrorKind::TimedOut.into());
+        }
+    }
+}
+
+/// What is left until `deadline` (at least 1 ms), or `TimedOut`.
+fn t_left(deadline: Instant) -> std::io::Result<Duration> {
+    let left = deadline.saturating_duration_since(Instant::now());
+    if left.is_zero() {
+        return Err(std::io::ErrorKind::TimedOut.into());
+    }
+    Ok(left.max(Duration::from_millis(1)))
 }
 
 fn tls_config() -> Result<Arc<rustls::ClientConfig>> {

@@ -48,7 +48,7 @@ pub fn publish(t: &Target<'_>, text: &str, summary: &str, last: &Last<'_>) -> Re
     };
     let account = wiki.login(t.user, t.password)?;
     let latest = wiki.latest(t.page)?;
-    let base = base_timestamp(t, last, latest.as_ref(), &account)?;
+    let base = base(t, last, latest.as_ref(), &account)?;
     let token = wiki.token("csrf")?;
     let section = t.section.map(|s| s.to_string());
     let mut fields = vec![
@@ -64,8 +64,10 @@ pub fn publish(t: &Target<'_>, text: &str, summary: &str, last: &Last<'_>) -> Re
     if let Some(s) = &section {
         fields.push(("section", s));
     }
-    if let Some(b) = &base {
-        fields.push(("basetimestamp", b));
+    let base_id = base.as_ref().map(|(r, _)| r.to_string());
+    if let (Some(id), Some((_, ts))) = (&base_id, &base) {
+        fields.push(("baserevid", id));
+        fields.push(("basetimestamp", ts));
     }
     // Last: the token ends the form, so a cut-off request is refused whole.
     fields.push(("token", &token));
@@ -97,24 +99,27 @@ pub fn publish(t: &Target<'_>, text: &str, summary: &str, last: &Last<'_>) -> Re
     })
 }
 
-/// What the edit is made on top of: runner's last revision; for a page
-/// runner never wrote, its latest revision if runner's account made it or
-/// only a section is replaced; `overwrite`: nothing.
-fn base_timestamp(
+/// What the edit is made on top of (a revision and its time): runner's
+/// last revision; for a page runner never wrote, its latest revision if
+/// runner's account made it or only a section is replaced; `overwrite`:
+/// nothing.
+fn base(
     t: &Target<'_>,
     last: &Last<'_>,
     latest: Option<&Latest>,
     account: &str,
-) -> Result<Option<String>> {
+) -> Result<Option<(u64, String)>> {
     if t.overwrite {
         return Ok(None);
     }
-    if let Some(ts) = last.timestamp {
-        return Ok(Some(ts.to_string()));
+    if let (Some(r), Some(ts)) = (last.revision, last.timestamp) {
+        return Ok(Some((r, ts.to_string())));
     }
     match latest {
         None => Ok(None),
-        Some(l) if l.user == account || t.section.is_some() => Ok(Some(l.timestamp.clone())),
+        Some(l) if l.user == account || t.section.is_some() => {
+            Ok(Some((l.revision, l.timestamp.clone())))
+        }
         Some(l) => Err(Error::new(format!(
             "page {:?} exists and was last edited by {} at {} (revision {}), not by runner's account {account}: runner does not replace what others wrote; publish into a section of it (`section = 1`), to a page of its own, or set `overwrite = true` in the `[[publish]]`",
             t.page, l.user, l.timestamp, l.revision
@@ -303,23 +308,24 @@ mod tests {
             timestamp: Some("2026-11-30T00:00:00Z"),
         };
         // Runner's last revision is the base, whoever edited since.
-        let base = base_timestamp(&target(None, false), &ours, Some(&theirs), "Bot").unwrap();
-        assert_eq!(base.as_deref(), Some("2026-11-30T00:00:00Z"));
+        let got = base(&target(None, false), &ours, Some(&theirs), "Bot").unwrap();
+        assert_eq!(got, Some((5, "2026-11-30T00:00:00Z".to_string())));
         // A page runner never wrote: someone else's is refused whole…
-        let e = base_timestamp(&target(None, false), &none, Some(&theirs), "Bot").unwrap_err();
+        let e = base(&target(None, false), &none, Some(&theirs), "Bot").unwrap_err();
         assert!(e.message.contains("last edited by Alice"), "{e}");
         // …but a section of it, or its own account's page, is edited on top.
-        let base = base_timestamp(&target(Some(1), false), &none, Some(&theirs), "Bot").unwrap();
-        assert_eq!(base.as_deref(), Some("2026-12-01T00:00:00Z"));
-        let base = base_timestamp(&target(None, false), &none, Some(&theirs), "Alice").unwrap();
-        assert_eq!(base.as_deref(), Some("2026-12-01T00:00:00Z"));
+        let theirs_base = Some((7, "2026-12-01T00:00:00Z".to_string()));
+        let got = base(&target(Some(1), false), &none, Some(&theirs), "Bot").unwrap();
+        assert_eq!(got, theirs_base);
+        let got = base(&target(None, false), &none, Some(&theirs), "Alice").unwrap();
+        assert_eq!(got, theirs_base);
         // A new page, or `overwrite`: no base.
         assert_eq!(
-            base_timestamp(&target(None, false), &none, None, "Bot").unwrap(),
+            base(&target(None, false), &none, None, "Bot").unwrap(),
             None
         );
         assert_eq!(
-            base_timestamp(&target(None, true), &ours, Some(&theirs), "Bot").unwrap(),
+            base(&target(None, true), &ours, Some(&theirs), "Bot").unwrap(),
             None
         );
     }

@@ -50,8 +50,13 @@ pub fn render(plan: &Plan, p: &Publish, run: &Run) -> Result<Page> {
         run => crate::template::value(&about),
         tables => crate::template::value(&tables),
         section => section,
-        // Inside a section the tables are its subsections.
-        heading => if section.is_some() { "===" } else { "==" },
+        // Inside a section the tables are its subsections; before the first
+        // heading (section 0) a heading would begin a section of its own.
+        heading => match section {
+            None => "==",
+            Some(0) => "",
+            Some(_) => "===",
+        },
         format => format.extension(),
     };
     let template = crate::template::Template::new(name, text).map_err(Error::new)?;
@@ -68,9 +73,9 @@ pub fn render(plan: &Plan, p: &Publish, run: &Run) -> Result<Page> {
             about.kind, about.label, plan.name
         ),
     };
+    // What the page says: a new summary alone is no new page.
     let hash = crate::hash::Hasher::default()
         .part("page", text.as_bytes())
-        .part("summary", summary.as_bytes())
         .finish();
     Ok(Page {
         text,

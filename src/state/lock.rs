@@ -34,11 +34,16 @@ impl Lock {
             Err(TryLockError::WouldBlock) => {
                 let mut owner = String::new();
                 let _ = file.read_to_string(&mut owner);
-                if owner.is_empty() {
-                    // The owner took it a moment ago and is writing who it is.
-                    std::thread::sleep(std::time::Duration::from_millis(50));
+                if !names_a_live_process(&owner) {
+                    // The owner took it a moment ago and is writing who it
+                    // is (the text may still be its predecessor's).
+                    std::thread::sleep(std::time::Duration::from_millis(100));
+                    owner.clear();
                     let _ = file.rewind();
                     let _ = file.read_to_string(&mut owner);
+                }
+                if !names_a_live_process(&owner) {
+                    owner.clear();
                 }
                 let owner = owner.trim();
                 let who = if owner.is_empty() {
@@ -64,4 +69,21 @@ impl Lock {
             .and_then(|()| file.write_all(text.as_bytes()));
         Ok(Lock { _file: file })
     }
+}
+
+impl Drop for Lock {
+    /// Says no one holds it any more (still held while this runs), so that
+    /// the next holder is not mistaken for this one.
+    fn drop(&mut self) {
+        let _ = self._file.set_len(0);
+    }
+}
+
+/// Whether the lock file's text (`pid N, started …`) names a process that
+/// is alive: a holder killed with -9 leaves its text behind.
+fn names_a_live_process(text: &str) -> bool {
+    text.strip_prefix("pid ")
+        .and_then(|t| t.split(',').next())
+        .and_then(|pid| pid.trim().parse::<u32>().ok())
+        .is_some_and(|pid| Path::new(&format!("/proc/{pid}")).exists())
 }

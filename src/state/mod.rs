@@ -184,6 +184,10 @@ pub struct NodeRecord {
 pub struct Published {
     pub content: String,
     pub run: String,
+    /// Where it went (`Perf/Nightly on https://…/api.php`): a revision is
+    /// built on only where it was made.
+    #[serde(default)]
+    pub to: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub revision: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]

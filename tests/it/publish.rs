@@ -15,6 +15,8 @@ use crate::common::{Project, Run, wait_bounded};
 
 const MW_PY: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/wiki/mw.py");
 const PAGE: &str = "Performance/Nightly";
+/// A page people wrote, whose intro (section 0) runner replaces.
+const INTRO: &str = "Performance/Intro";
 /// Cells that break a wiki table when pasted as they are.
 const NAME: &str = "a|b || [[x]] {{y}}";
 
@@ -143,7 +145,20 @@ page = "{PAGE}"
 }
 
 fn wiki_target(wiki: &Wiki) -> String {
-    format!("wiki = \"{}\"\nuser = \"Admin@runner\"", wiki.api)
+    format!(
+        "wiki = \"{api}\"\nuser = \"Admin@runner\"\n[[publish]]\npage = \"{INTRO}\"\nsection = 0\nwiki = \"{api}\"\nuser = \"Admin@runner\"",
+        api = wiki.api
+    )
+}
+
+/// The intro page: runner's table in its section 0, once, and what people
+/// wrote below it kept.
+fn intro_is_kept(wiki: &Wiki) {
+    let text = wiki.py(&["text", &wiki.api, INTRO], "");
+    assert_eq!(text.matches("{| class=\"wikitable\"").count(), 1, "{text}");
+    assert_eq!(text.matches("== Notes ==").count(), 1, "{text}");
+    assert!(text.contains("Written by people."), "{text}");
+    assert!(!text.contains("Old intro."), "{text}");
 }
 
 fn apply(p: &Project, password: &str, extra: &[&str]) -> Run {
@@ -188,6 +203,10 @@ fn csv_cells(dir: &Path) -> (Vec<String>, Vec<Vec<String>>) {
 fn tables_are_published_to_a_real_mediawiki_once_per_change_and_failures_leave_the_trial_complete()
 {
     let wiki = Wiki::start();
+    wiki.py(
+        &["edit", wiki.dir(), INTRO, "Other"],
+        "Old intro.\n== Notes ==\nWritten by people.\n",
+    );
     let p = Project::new();
     p.write("plan.toml", &plan("ms", &wiki_target(&wiki)));
     assert!(plan_output(&p).contains("+ publish Performance/Nightly"));
@@ -199,6 +218,7 @@ fn tables_are_published_to_a_real_mediawiki_once_per_change_and_failures_leave_t
     assert_eq!(first.len(), 1, "{first:?}");
     let (dir, status) = latest_trial(&p);
     assert_eq!(status, "complete");
+    intro_is_kept(&wiki);
     let (headers, rows) = csv_cells(&dir);
     let tables = wiki.tables();
     assert_eq!(tables.len(), 1, "{tables:?}");
@@ -234,6 +254,7 @@ fn tables_are_published_to_a_real_mediawiki_once_per_change_and_failures_leave_t
     let second = wiki.revisions();
     assert_eq!(second.len(), 2, "{second:?}");
     assert!(wiki.tables()[0]["headers"].to_string().contains("ms (s)"));
+    intro_is_kept(&wiki);
 
     // A wrong password: a clear error, the new trial complete, no edit;
     // the page is still to be published.
@@ -253,6 +274,17 @@ fn tables_are_published_to_a_real_mediawiki_once_per_change_and_failures_leave_t
     let said = format!("{}{}", r.stdout, r.stderr);
     assert!(said.contains("edit conflict"), "{said}");
     assert_eq!(wiki.revisions().len(), 3);
+    // Nor when the publish's own settings change meanwhile.
+    let target = format!(
+        "summary = \"nightly {{{{ run.label }}}}\"\n{}",
+        wiki_target(&wiki)
+    );
+    p.write("plan.toml", &plan("s", &target));
+    let r = apply(&p, &wiki.password, &[]);
+    assert_eq!(r.code, 1, "{r:?}");
+    assert!(format!("{r:?}").contains("edit conflict"), "{r:?}");
+    assert_eq!(wiki.revisions().len(), 3);
+    intro_is_kept(&wiki);
 
     // A protected page: said so, with what to do.
     wiki.py(&["protect", wiki.dir(), PAGE], "");
@@ -352,6 +384,18 @@ fn a_password_in_the_plan_is_refused_and_a_publish_names_what_it_lacks() {
     p.write("plan.toml", &plan("ms", ""));
     let r = p.run(&["plan", "plan.toml"]);
     assert!(r.stderr.contains("has no target"), "{r:?}");
+    // A name the page's summary does not have: said before the trial runs.
+    p.write(
+        "plan.toml",
+        &plan("ms", "git = \"w\"\nsummary = \"{{ run.lable }}\""),
+    );
+    let r = p.run(&["plan", "plan.toml"]);
+    assert_eq!(r.code, 1, "{r:?}");
+    assert!(
+        r.stderr
+            .contains("reads `run.lable`, which a page does not have"),
+        "{r:?}"
+    );
     // A password about to cross a network in clear text: said before.
     p.write(
         "plan.toml",

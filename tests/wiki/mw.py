@@ -10,6 +10,7 @@
   mw.py cells API PAGE       the page as the wiki renders it (action=parse):
                              JSON {"headers": [[..]..], "rows": [[..]..]} of
                              every table
+  mw.py text API PAGE        the page's wikitext (its latest revision)
   mw.py edit DIR PAGE USER   save stdin as PAGE, by USER (maintenance script)
   mw.py protect DIR PAGE     protect PAGE: only administrators may edit it
 
@@ -76,6 +77,9 @@ if __name__ == "__main__":
         print(json.dumps(revisions(args[0], args[1])))
     elif cmd == "cells":
         print(json.dumps(tables(args[0], args[1])))
+    elif cmd == "text":
+        p = api(args[0], action="query", prop="revisions", titles=args[1], rvprop="content", rvslots="main")
+        print(p["query"]["pages"][0]["revisions"][0]["slots"]["main"]["content"])
     elif cmd == "edit":
         php("edit.php", conf(args[0]), "--user", args[2], args[1], text=sys.stdin.read())
     elif cmd == "protect":
