@@ -126,15 +126,15 @@ mod tests {
         );
         assert_eq!(
             render(&t, Format::Markdown, None).unwrap(),
-            "**t**\n\n| host | rate (bit/s) |\n|:--|--:|\n| a\\|b, \"c\" | 1.23 |\n\n\n_computed from x_\n"
+            "**t**\n\n| host | rate (bit/s) |\n|:--|--:|\n| a\\|b, \"c\" | 1.23 |\n\n\n\n_computed from x_\n"
         );
         assert_eq!(
             render(&t, Format::Mediawiki, None).unwrap(),
-            "{| class=\"wikitable\"\n|+ t\n! host !! rate (bit/s)\n|-\n| a&#124;b, &#34;c&#34; || style=\"text-align:right\" | 1.23\n|}\n\n''computed from x''\n"
+            "{| class=\"wikitable\"\n|+ t\n! host !! rate (bit/s)\n|-\n| a&#124;b, &#34;c&#34; || style=\"text-align:right\" | 1.23\n|}\n\n\n''computed from x''\n"
         );
         assert_eq!(
             render(&t, Format::Trac, None).unwrap(),
-            "'''t'''\n\n||= host =||= rate (bit/s) =||\n|| {{{a|b, \"c\"}}} || 1.23 ||\n\n\n''computed from x''\n"
+            "'''t'''\n\n||= host =||= rate (bit/s) =||\n|| {{{a|b, \"c\"}}} || 1.23 ||\n\n\n\n''computed from x''\n"
         );
     }
 }

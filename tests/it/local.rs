@@ -413,9 +413,11 @@ fn a_live_lock_stops_a_second_apply() {
     let path = p.path().join(".runner/locked.lock");
     let held = std::fs::File::create(&path).unwrap();
     held.try_lock().unwrap();
+    // Its text names a live process (this one); a dead one's is not believed.
+    let me = std::process::id();
     std::fs::write(
         &path,
-        "pid 4242, started 2026-01-01T00:00:00Z: runner apply plan.toml\n",
+        format!("pid {me}, started 2026-01-01T00:00:00Z: runner apply plan.toml\n"),
     )
     .unwrap();
     for args in [
@@ -426,10 +428,21 @@ fn a_live_lock_stops_a_second_apply() {
         let r = p.run(args);
         assert_eq!(r.code, 1, "{r:?}");
         assert!(
-            r.stderr.contains("another runner (pid 4242, started 2026-01-01T00:00:00Z: runner apply plan.toml) is using this plan"),
+            r.stderr.contains(&format!("another runner (pid {me}, started 2026-01-01T00:00:00Z: runner apply plan.toml) is using this plan")),
             "{r:?}"
         );
     }
+    // A holder whose text is a dead process's (above any pid_max): not named.
+    std::fs::write(
+        &path,
+        "pid 4194305, started 2026-01-01T00:00:00Z: runner plan\n",
+    )
+    .unwrap();
+    let r = p.run(&["plan", "plan.toml"]);
+    assert!(
+        r.stderr.contains("another runner is using this plan"),
+        "{r:?}"
+    );
     assert!(p.sshd_processes().is_empty());
     drop(held);
     p.run(&["plan", "plan.toml"]).ok();
