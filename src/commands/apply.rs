@@ -148,6 +148,9 @@ fn apply(
         &opts,
         reporter,
     ));
+    // A task abandoned after an interrupt may still block a thread (a wiki
+    // that does not answer): the apply ends now, not when it returns.
+    rt.shutdown_timeout(std::time::Duration::from_secs(1));
     reporter.summary("Apply", &report);
     write_index(&planned.graph.plan.name);
     // Errors first (1); then failed checks (3), so that CI can gate on them.

@@ -56,14 +56,22 @@ fn verdict(
     let Some(record) = record else {
         return Some((action, format!("{what}; from {latest}")));
     };
-    let published = record
-        .published
-        .as_ref()
-        .filter(|_| record.hash == node.hash);
-    let Some(published) = published else {
-        return Some((action, format!("{what}; where or how it publishes changed")));
+    let Some(published) = &record.published else {
+        return Some((action, format!("{what}; never published")));
     };
-    match refresh.pages.get(node.id.key()) {
+    let page = refresh.pages.get(node.id.key());
+    if record.hash != node.hash {
+        let same = published.to == *what
+            && published.run == latest
+            && page.is_some_and(|h| *h == published.content);
+        let why = if same {
+            "its settings changed, its page did not: recorded, not published again"
+        } else {
+            "where or how it publishes changed"
+        };
+        return Some((action, format!("{what}; {why}")));
+    }
+    match page {
         _ if published.run != latest => Some((
             action,
             format!("{what}; it shows {}, the latest is {latest}", published.run),

@@ -23,6 +23,17 @@ pub fn validate(
         let Some(publish) = one(p, analyses, base, diags) else {
             continue;
         };
+        if let Some(o) = out.iter().find(|o| same_place(o, &publish)) {
+            let span = p.page.as_ref().map(|s| s.span.clone());
+            diags.push(
+                Diagnostic::new(
+                    format!("two `[[publish]]` write the same page (`{}` and `{}`)", o.page, publish.page),
+                    span,
+                )
+                .help("each would replace the other's page on every apply: give one a page of its own"),
+            );
+            continue;
+        }
         if out.iter().any(|o| o.name == publish.name) {
             let span = p.name.as_ref().or(p.page.as_ref()).map(|s| s.span.clone());
             diags.push(
@@ -45,6 +56,28 @@ pub fn validate(
         out.push(publish);
     }
     out
+}
+
+/// Whether two publishes write one page: a wiki's titles as MediaWiki
+/// reads them (`_` is a space, the first letter a capital), a file by its path.
+fn same_place(a: &Publish, b: &Publish) -> bool {
+    let title = |t: &str| {
+        let t = t.replace('_', " ");
+        let t = t.split_whitespace().collect::<Vec<_>>().join(" ");
+        let mut c = t.chars();
+        c.next()
+            .map(|f| f.to_uppercase().chain(c).collect::<String>())
+            .unwrap_or_default()
+    };
+    match (&a.target, &b.target) {
+        (Target::Mediawiki { api: x, .. }, Target::Mediawiki { api: y, .. }) => {
+            x == y && title(&a.page) == title(&b.page)
+        }
+        (Target::Git { folder: x }, Target::Git { folder: y }) => {
+            x.join(&a.page) == y.join(&b.page)
+        }
+        _ => false,
+    }
 }
 
 fn one(
@@ -94,8 +127,9 @@ fn page(p: &RawPublish, diags: &mut Vec<Diagnostic>) -> Option<String> {
         || v.chars().any(char::is_control)
         || if p.git.is_some() {
             v.starts_with('/')
-                || v.split('/')
-                    .any(|part| part.is_empty() || part == ".." || part == ".git")
+                || v.split('/').any(|part| {
+                    part.is_empty() || part == ".." || part.eq_ignore_ascii_case(".git")
+                })
         } else {
             // Not in a MediaWiki title (`#` would cut it to its first part).
             v.contains(['#', '<', '>', '[', ']', '|', '{', '}'])
@@ -221,6 +255,13 @@ fn wiki(p: &RawPublish, w: &Sp<String>, diags: &mut Vec<Diagnostic>) -> Option<T
             return None;
         }
         (Some(e), None) => Secret::Env(e.value.clone()),
+        (None, Some(f)) if f.value.trim().is_empty() => {
+            diags.push(
+                Diagnostic::at("`password_file` is empty", f.span.clone())
+                    .help("the path of a file that holds the bot password on its first line"),
+            );
+            return None;
+        }
         (None, Some(f)) => Secret::File(super::values::expand_home(&f.value)),
         (None, None) => Secret::Env(PASSWORD_ENV.to_string()),
     };
@@ -259,7 +300,7 @@ fn chosen(p: &RawPublish, analyses: &[Analysis], diags: &mut Vec<Diagnostic>) ->
     let Some(list) = &p.analyses else {
         return names.iter().map(|n| n.to_string()).collect();
     };
-    for n in &list.value {
+    for (i, n) in list.value.iter().enumerate() {
         if !names.contains(&n.value.as_str()) {
             diags.push(super::values::unknown(
                 "analysis",
@@ -267,6 +308,14 @@ fn chosen(p: &RawPublish, analyses: &[Analysis], diags: &mut Vec<Diagnostic>) ->
                 n.span.clone(),
                 &names,
             ));
+        } else if list.value[..i].iter().any(|m| m.value == n.value) {
+            diags.push(
+                Diagnostic::at(
+                    format!("analysis `{}` is listed twice", n.value),
+                    n.span.clone(),
+                )
+                .help("a page shows each analysis' tables once"),
+            );
         }
     }
     // In the order listed, each once.
@@ -305,9 +354,44 @@ fn template(t: &Sp<String>, base: &Path, diags: &mut Vec<Diagnostic>) -> Option<
     Some((t.value.clone(), text))
 }
 
-/// What a page's template and its summary see (`run.…`: its fields).
-const NAMES: [&str; 6] = ["plan", "run", "tables", "section", "heading", "format"];
-const RUN_FIELDS: [&str; 6] = ["kind", "id", "label", "status", "checks", "folder"];
+/// What a page's template and its summary see (`run.…`, `tables[…].…`:
+/// their fields; `publish::page` gives them, and its tests hold it to these).
+pub const NAMES: [&str; 6] = ["plan", "run", "tables", "section", "heading", "format"];
+pub const RUN_FIELDS: [&str; 6] = ["kind", "id", "label", "status", "checks", "folder"];
+pub const TABLE_FIELDS: [&str; 4] = ["analysis", "name", "text", "file"];
+
+/// The template rendered on a page of the same shape: a misspelt field in
+/// a loop, an unknown filter, are said now, not after the trial.
+fn rehearsed(t: &crate::template::Template, at: &Sp<String>, diags: &mut Vec<Diagnostic>) {
+    let field = |n: &str| (n.to_string(), serde_json::Value::from(format!("<{n}>")));
+    let run: serde_json::Map<_, _> = RUN_FIELDS.iter().map(|n| field(n)).collect();
+    let table: serde_json::Map<_, _> = TABLE_FIELDS.iter().map(|n| field(n)).collect();
+    for (section, heading) in [(Some(1), "==="), (None, "==")] {
+        let sample = serde_json::json!({
+            "plan": "plan",
+            "run": run,
+            "tables": [table],
+            "section": section,
+            "heading": heading,
+            "format": "wiki",
+        });
+        if let Err(e) = t.render(&crate::template::value(&sample)) {
+            diags.push(
+                Diagnostic::at(
+                    format!("`{}` cannot make a page: {e}", at.value),
+                    at.span.clone(),
+                )
+                .help(format!(
+                    "a page's template and summary see {}; `run` has {}; each of `tables` has {}",
+                    NAMES.map(|n| format!("`{n}`")).join(", "),
+                    RUN_FIELDS.map(|n| format!("`{n}`")).join(", "),
+                    TABLE_FIELDS.map(|n| format!("`{n}`")).join(", ")
+                )),
+            );
+            return;
+        }
+    }
+}
 
 /// Every name a template reads is one it is given: a typo is said now,
 /// not after the trial has run.
@@ -332,6 +416,9 @@ fn names(t: &crate::template::Template, at: &Sp<String>, diags: &mut Vec<Diagnos
                     RUN_FIELDS.map(|n| format!("`{n}`")).join(", ")
                 )),
             );
+            // Said once, by name: the rehearsal would say it again.
+            return;
         }
     }
+    rehearsed(t, at, diags);
 }

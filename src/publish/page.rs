@@ -179,3 +179,47 @@ fn read(path: &Path, analysis: &str) -> Result<String> {
     })?;
     Ok(text.trim_end().to_string())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::publish::{RUN_FIELDS, TABLE_FIELDS};
+
+    fn keys<T: serde::Serialize>(x: &T) -> Vec<String> {
+        let mut k: Vec<String> = serde_json::to_value(x)
+            .unwrap()
+            .as_object()
+            .unwrap()
+            .keys()
+            .cloned()
+            .collect();
+        k.sort();
+        k
+    }
+
+    fn sorted(names: &[&str]) -> Vec<String> {
+        let mut n: Vec<String> = names.iter().map(|s| s.to_string()).collect();
+        n.sort();
+        n
+    }
+
+    #[test]
+    fn a_page_gives_its_template_the_names_the_plan_checks_templates_against() {
+        let about = About {
+            kind: "trial",
+            id: String::new(),
+            label: String::new(),
+            status: String::new(),
+            checks: String::new(),
+            folder: String::new(),
+        };
+        assert_eq!(keys(&about), sorted(&RUN_FIELDS));
+        let shown = Shown {
+            analysis: String::new(),
+            name: String::new(),
+            text: String::new(),
+            file: String::new(),
+        };
+        assert_eq!(keys(&shown), sorted(&TABLE_FIELDS));
+    }
+}

@@ -396,6 +396,26 @@ fn a_password_in_the_plan_is_refused_and_a_publish_names_what_it_lacks() {
             .contains("reads `run.lable`, which a page does not have"),
         "{r:?}"
     );
+    // One page written by two publishes (MediaWiki reads `_` as a space
+    // and capitalises the first letter): each would undo the other.
+    let twice = format!(
+        "wiki = \"http://127.0.0.1:9/api.php\"\nuser = \"A@b\"\n[[publish]]\npage = \"{}\"\nwiki = \"http://127.0.0.1:9/api.php\"\nuser = \"A@b\"",
+        "performance/Nightly"
+    );
+    p.write("plan.toml", &plan("ms", &twice));
+    let r = p.run(&["plan", "plan.toml"]);
+    assert!(
+        r.stderr.contains("two `[[publish]]` write the same page"),
+        "{r:?}"
+    );
+    // A loop's misspelt field: the template is rehearsed at plan time.
+    p.write("page.j2", "{% for t in tables %}{{ t.nme }}{% endfor %}");
+    p.write(
+        "plan.toml",
+        &plan("ms", "git = \"w\"\ntemplate = \"page.j2\""),
+    );
+    let r = p.run(&["plan", "plan.toml"]);
+    assert!(r.stderr.contains("`page.j2` cannot make a page"), "{r:?}");
     // A password about to cross a network in clear text: said before.
     p.write(
         "plan.toml",
