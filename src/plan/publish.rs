@@ -376,21 +376,27 @@ fn rehearsed(t: &crate::template::Template, at: &Sp<String>, diags: &mut Vec<Dia
             "format": "wiki",
         });
         if let Err(e) = t.render(&crate::template::value(&sample)) {
-            diags.push(
-                Diagnostic::at(
-                    format!("`{}` cannot make a page: {e}", at.value),
-                    at.span.clone(),
-                )
-                .help(format!(
-                    "a page's template and summary see {}; `run` has {}; each of `tables` has {}",
-                    NAMES.map(|n| format!("`{n}`")).join(", "),
-                    RUN_FIELDS.map(|n| format!("`{n}`")).join(", "),
-                    TABLE_FIELDS.map(|n| format!("`{n}`")).join(", ")
-                )),
-            );
+            diags.push(seen(at, format!("`{}` cannot make a page: {e}", at.value)));
             return;
         }
     }
+}
+
+/// A template's problem, with what a page's templates see.
+fn seen(at: &Sp<String>, message: String) -> Diagnostic {
+    let list = |names: &[&str]| {
+        names
+            .iter()
+            .map(|n| format!("`{n}`"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    Diagnostic::at(message, at.span.clone()).help(format!(
+        "a page's template and summary see {}; `run` has {}; each of `tables` has {}",
+        list(&NAMES),
+        list(&RUN_FIELDS),
+        list(&TABLE_FIELDS)
+    ))
 }
 
 /// Every name a template reads is one it is given: a typo is said now,
@@ -405,17 +411,10 @@ fn names(t: &crate::template::Template, at: &Sp<String>, diags: &mut Vec<Diagnos
         let known = NAMES.contains(&root)
             && (root != "run" || field.is_none_or(|f| RUN_FIELDS.contains(&f)));
         if !known {
-            diags.push(
-                Diagnostic::at(
-                    format!("`{}` reads `{r}`, which a page does not have", at.value),
-                    at.span.clone(),
-                )
-                .help(format!(
-                    "a page's template and summary see {}; `run` has {}",
-                    NAMES.map(|n| format!("`{n}`")).join(", "),
-                    RUN_FIELDS.map(|n| format!("`{n}`")).join(", ")
-                )),
-            );
+            diags.push(seen(
+                at,
+                format!("`{}` reads `{r}`, which a page does not have", at.value),
+            ));
             // Said once, by name: the rehearsal would say it again.
             return;
         }
