@@ -115,6 +115,7 @@ o=$1
 target={start_us}
 now=${{EPOCHREALTIME/./}}
 echo "$now" > "$o/armed"
+echo "$$" > "$o/script.pid"
 rm -f "$o/tick" "$o/go" "$o/started"
 mkfifo "$o/tick" "$o/go" && exec 9<> "$o/tick" 7<> "$o/go"
 # What the test's shell runs: wait for `go`, note the time, then the
@@ -214,13 +215,17 @@ while :; do
         limit = limit.as_secs().max(1),
         quiet = quiet.as_micros(),
     );
+    // A test whose script is gone without a status (it could not write
+    // one: a full disk) is over too: waiting for it would last its timeout.
     for d in &dirs {
-        s.push_str(&format!("  [[ -s {d}/status.json ]] || all=0\n"));
+        s.push_str(&format!(
+            "  if [[ ! -s {d}/status.json ]]; then p=; read -r p 2>/dev/null < {d}/script.pid; if [[ -z $p ]] || kill -0 \"$p\" 2>/dev/null; then all=0; fi; fi\n"
+        ));
     }
     s.push_str("  (( all || EPOCHSECONDS >= end )) && break\n  sleep 0.2\ndone\n");
     for (n, d) in names.iter().zip(&dirs) {
         s.push_str(&format!(
-            "printf '%s\\t' {n}; if [[ -s {d}/status.json ]]; then tr -d '\\n' < {d}/status.json; echo; rm -f {d}/tick {d}/go; else echo '{{}}'; fi\n",
+            "printf '%s\\t' {n}; if [[ -s {d}/status.json ]]; then tr -d '\\n' < {d}/status.json; echo; rm -f {d}/tick {d}/go; elif p=; read -r p 2>/dev/null < {d}/script.pid; [[ $p ]] && ! kill -0 \"$p\" 2>/dev/null; then printf '{{\"gone\": true, \"avail_kb\": \"%s\"}}\\n' \"$(df -Pk {d} 2>/dev/null | awk 'NR==2 {{print $4}}')\"; else echo '{{}}'; fi\n",
             n = quote(n)
         ));
     }

@@ -418,6 +418,16 @@ fn test_run(json: &str) -> TestRun {
                 arrived: v["arrived_us"].as_f64().map(|us| us / 1e6),
             }
         }
+        _ if v["gone"] == true => TestRun {
+            error: Some(format!(
+                "no result: its script ended without writing status.json ({} KiB free on the host's disk there: full?)",
+                v["avail_kb"]
+                    .as_str()
+                    .filter(|k| !k.is_empty())
+                    .unwrap_or("?")
+            )),
+            ..TestRun::default()
+        },
         _ => TestRun {
             error: Some(
                 "no result: it did not finish within its timeout, or was never armed".into(),

@@ -718,3 +718,51 @@ fn files_of_a_newer_runner_are_refused_naming_both_versions() {
         "{r:?}"
     );
 }
+
+/// A host whose disk fills up during the test: the test's script cannot
+/// write its status, and the apply says so when the script is gone,
+/// not after the test's whole `timeout`.
+const FULL_HOST: &str = r#"name = "fullhost"
+[groups.h]
+count = 1
+[[step]]
+name = "small"
+on = ["h"]
+run = "mkdir -p runner-trials && mount -t tmpfs -o size=512k tmpfs runner-trials"
+[[test]]
+name = "fill"
+on = ["h"]
+run = "head -c 2000000 /dev/zero > {{ out }}/fill.bin; true"
+timeout = "5m"
+"#;
+
+#[test]
+fn a_host_whose_disk_is_full_is_said_at_once_not_after_the_tests_timeout() {
+    let p = Project::new();
+    p.write("plan.toml", FULL_HOST);
+    // The step mounts a small tmpfs on the host's trials folder, in a
+    // private mount namespace that runner and the sshd it starts share.
+    let script = format!(
+        r#"s=$(date +%s)
+"{BIN}" apply plan.toml --yes > a.out 2>&1; echo $? > a.rc
+echo $(( $(date +%s) - s )) > a.secs
+umount .runner/fullhost/hosts/h-0/work/runner-trials
+"{BIN}" destroy plan.toml --yes > d.out 2>&1; echo $? > d.rc
+exit 0"#
+    );
+    p.in_private_mounts(&script);
+    let a = p.read("a.out");
+    assert_eq!(p.read("a.rc").trim(), "1", "{a}");
+    assert!(
+        a.contains("its script ended without writing status.json"),
+        "{a}"
+    );
+    assert!(
+        a.contains("KiB free on the host's disk there: full?"),
+        "{a}"
+    );
+    // Said when the script was gone: far from the test's 5 minutes.
+    let secs: u64 = p.read("a.secs").trim().parse().unwrap();
+    assert!(secs < 120, "{secs} s: {a}");
+    assert_eq!(p.read("d.rc").trim(), "0", "{}", p.read("d.out"));
+}
