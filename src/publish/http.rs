@@ -108,6 +108,10 @@ impl Client {
                 self.url,
                 ANSWER_WITHIN.as_secs()
             )),
+            _ if e.to_string().contains("certificate") => Error::new(format!(
+                "cannot reach {}: {e}; a wiki whose certificate a private authority signed is trusted once that authority is (`update-ca-certificates`, or SSL_CERT_FILE=its PEM file for runner alone)",
+                self.url
+            )),
             _ => Error::new(format!("cannot reach {}: {e}", self.url)),
         })?;
         let response = parse(&raw, &mut self.cookies).ok_or_else(|| {
