@@ -155,18 +155,8 @@ fn pages(
     paths: &Paths,
 ) -> std::collections::BTreeMap<String, String> {
     let series = graph.plan.series.is_some();
-    let latest = if series {
-        state.series.as_ref().map(|s| s.id.clone())
-    } else {
-        state.trial.as_ref().map(|t| t.id.clone())
-    };
-    let Some(id) = latest else {
+    let Some(run) = crate::publish::Run::latest(series, state, &paths.trials()) else {
         return Default::default();
-    };
-    let run = crate::publish::Run {
-        dir: paths.trials().join(&id),
-        id,
-        series,
     };
     graph
         .dag

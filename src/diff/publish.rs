@@ -20,11 +20,7 @@ pub(super) fn changes(graph: &Graph, state: &State, refresh: &Refresh, out: &mut
                 Phase::Trial | Phase::Collect | Phase::Analyze | Phase::Other
             )
     });
-    let latest = if graph.plan.series.is_some() {
-        state.series.as_ref().map(|s| s.id.as_str())
-    } else {
-        state.trial.as_ref().map(|t| t.id.as_str())
-    };
+    let latest = state.latest_run(graph.plan.series.is_some());
     for idx in graph.dag.node_indices() {
         let node = &graph.dag[idx];
         if !matches!(node.kind, NodeKind::Publish { .. }) {

@@ -10,10 +10,14 @@ use super::{Cx, Done, Shared, Task};
 use crate::error::{Error, Result};
 use crate::plan::model::{Publish, Secret, Target};
 use crate::publish::{Page, Run, git, mediawiki};
-use crate::state::{Op, Published, State};
+use crate::state::{Op, Published};
 
 pub(super) fn run(cx: Cx<'_>, node: NodeIndex, index: usize) -> Task {
-    let run = latest(cx.graph.plan.series.is_some(), cx.state, &cx.shared);
+    let run = Run::latest(
+        cx.graph.plan.series.is_some(),
+        cx.state,
+        &cx.shared.paths.trials(),
+    );
     let id = cx.graph.dag[node].id.clone();
     let hash = cx.graph.dag[node].hash.clone();
     // What it published last, if to the same place: edited on top of,
@@ -62,20 +66,6 @@ pub(super) fn run(cx: Cx<'_>, node: NodeIndex, index: usize) -> Task {
         .await
         .map_err(|e| fail.with(e))?;
         done.map_err(|e| fail.with(e))
-    })
-}
-
-/// The plan's latest run: its series, or its trial.
-fn latest(series: bool, state: &State, shared: &Shared) -> Option<Run> {
-    let id = if series {
-        state.series.as_ref()?.id.clone()
-    } else {
-        state.trial.as_ref()?.id.clone()
-    };
-    Some(Run {
-        dir: shared.paths.trials().join(&id),
-        id,
-        series,
     })
 }
 

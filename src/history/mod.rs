@@ -97,12 +97,11 @@ pub fn runs(trials: &Path) -> Vec<Run> {
                     continue;
                 }
             };
-            let done = f.trials.iter().filter(|t| !t.discard).count();
             Run {
                 label: f.label.clone().unwrap_or_else(|| id.clone()),
                 id: id.clone(),
                 series: true,
-                status: format!("{done} of {} trials", f.planned.len().max(done)),
+                status: f.progress(),
                 dir: path,
             }
         } else {

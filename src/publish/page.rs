@@ -21,6 +21,19 @@ pub struct Run {
     pub series: bool,
 }
 
+impl Run {
+    /// The plan's latest run the state records (its series, if the plan
+    /// has one), in `trials` (the plan's trials folder).
+    pub fn latest(series: bool, state: &crate::state::State, trials: &Path) -> Option<Run> {
+        let id = state.latest_run(series)?.to_string();
+        Some(Run {
+            dir: trials.join(&id),
+            id,
+            series,
+        })
+    }
+}
+
 /// A page made: its text, its content hash, the edit summary.
 #[derive(Debug, Clone)]
 pub struct Page {
@@ -109,9 +122,7 @@ fn about(plan: &Plan, run: &Run) -> Result<About> {
     };
     let (kind, label, status, checks) = if run.series {
         let f = crate::series::SeriesFile::read(&run.dir).map_err(|e| unreadable(&e))?;
-        let done = f.trials.iter().filter(|t| !t.discard).count();
-        let status = format!("{done} of {} trials", f.planned.len().max(done));
-        ("series", f.label, status, f.checks)
+        ("series", f.label.clone(), f.progress(), f.checks)
     } else {
         let t = crate::trial::Trial::read(&run.dir).map_err(|e| unreadable(&e))?;
         ("trial", t.label, t.status.name().to_string(), t.checks)

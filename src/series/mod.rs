@@ -80,6 +80,12 @@ pub struct TrialEntry {
 }
 
 impl SeriesFile {
+    /// `7 of 12 trials`: the measured trials done, of those planned.
+    pub fn progress(&self) -> String {
+        let done = self.trials.iter().filter(|t| !t.discard).count();
+        format!("{done} of {} trials", self.planned.len().max(done))
+    }
+
     pub fn read(dir: &Path) -> Result<SeriesFile> {
         #[derive(Deserialize)]
         struct Schema {

@@ -235,6 +235,16 @@ pub struct StepState {
 }
 
 impl State {
+    /// The id of the plan's latest run: its series (`series`: the plan
+    /// has one), else its trial.
+    pub fn latest_run(&self, series: bool) -> Option<&str> {
+        if series {
+            self.series.as_ref().map(|s| s.id.as_str())
+        } else {
+            self.trial.as_ref().map(|t| t.id.as_str())
+        }
+    }
+
     /// A field of a ready host (`address`, `private_address`), for the
     /// markers of addresses known after apply.
     pub fn host_field(&self, host: &str, field: &str) -> Option<String> {

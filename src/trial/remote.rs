@@ -201,6 +201,9 @@ pub fn wait_tests(
         r#"end=$(( EPOCHSECONDS + {limit} ))
 quiet=$(( ${{EPOCHREALTIME/./}} + {quiet} ))
 gone() {{ read -r _ _ _ pp _ < /proc/$$/stat 2>/dev/null && [[ $pp != "$PPID" ]]; }}
+# A test's script that is gone without its status (it could not write it:
+# a full disk); a script without a pid file is taken as running.
+ended() {{ local p=; read -r p 2>/dev/null < "$1/script.pid"; [[ $p ]] && ! kill -0 "$p" 2>/dev/null; }}
 while (( ${{EPOCHREALTIME/./}} < quiet )); do
   gone && exit 0
   left=$(( quiet - ${{EPOCHREALTIME/./}} ))
@@ -215,17 +218,17 @@ while :; do
         limit = limit.as_secs().max(1),
         quiet = quiet.as_micros(),
     );
-    // A test whose script is gone without a status (it could not write
-    // one: a full disk) is over too: waiting for it would last its timeout.
+    // A test whose script `ended` without a status is over too: waiting
+    // for it would last its timeout.
     for d in &dirs {
         s.push_str(&format!(
-            "  if [[ ! -s {d}/status.json ]]; then p=; read -r p 2>/dev/null < {d}/script.pid; if [[ -z $p ]] || kill -0 \"$p\" 2>/dev/null; then all=0; fi; fi\n"
+            "  [[ -s {d}/status.json ]] || ended {d} || all=0\n"
         ));
     }
     s.push_str("  (( all || EPOCHSECONDS >= end )) && break\n  sleep 0.2\ndone\n");
     for (n, d) in names.iter().zip(&dirs) {
         s.push_str(&format!(
-            "printf '%s\\t' {n}; if [[ -s {d}/status.json ]]; then tr -d '\\n' < {d}/status.json; echo; rm -f {d}/tick {d}/go; elif p=; read -r p 2>/dev/null < {d}/script.pid; [[ $p ]] && ! kill -0 \"$p\" 2>/dev/null; then printf '{{\"gone\": true, \"avail_kb\": \"%s\"}}\\n' \"$(df -Pk {d} 2>/dev/null | awk 'NR==2 {{print $4}}')\"; else echo '{{}}'; fi\n",
+            "printf '%s\\t' {n}; if [[ -s {d}/status.json ]]; then tr -d '\\n' < {d}/status.json; echo; rm -f {d}/tick {d}/go; elif ended {d}; then printf '{{\"gone\": true, \"avail_kb\": \"%s\"}}\\n' \"$(df -Pk {d} 2>/dev/null | awk 'NR==2 {{print $4}}')\"; else echo '{{}}'; fi\n",
             n = quote(n)
         ));
     }

@@ -364,67 +364,45 @@ fn a_page_is_committed_to_a_git_folder_once_per_change() {
 #[test]
 fn a_password_in_the_plan_is_refused_and_a_publish_names_what_it_lacks() {
     let p = Project::new();
-    p.write(
-        "plan.toml",
-        &plan(
-            "ms",
-            "wiki = \"http://127.0.0.1:9/api.php\"\nuser = \"A@b\"\npassword = \"x\"",
-        ),
-    );
-    let r = p.run(&["plan", "plan.toml"]);
+    // `runner plan` of the test's plan with this `[[publish]]` target.
+    let planned = |target: &str| {
+        p.write("plan.toml", &plan("ms", target));
+        p.run(&["plan", "plan.toml"])
+    };
+    let r = planned("wiki = \"http://127.0.0.1:9/api.php\"\nuser = \"A@b\"\npassword = \"x\"");
     assert_eq!(r.code, 1, "{r:?}");
     assert!(
         r.stderr.contains("a password is never written in the plan"),
         "{r:?}"
     );
     assert!(r.stderr.contains("password_env"), "{r:?}");
-    p.write("plan.toml", &plan("ms", "wiki = \"http://127.0.0.1:9/\""));
-    let r = p.run(&["plan", "plan.toml"]);
+    let r = planned("wiki = \"http://127.0.0.1:9/\"");
     assert!(r.stderr.contains("is not a MediaWiki API URL"), "{r:?}");
-    p.write("plan.toml", &plan("ms", ""));
-    let r = p.run(&["plan", "plan.toml"]);
+    let r = planned("");
     assert!(r.stderr.contains("has no target"), "{r:?}");
     // A name the page's summary does not have: said before the trial runs.
-    p.write(
-        "plan.toml",
-        &plan("ms", "git = \"w\"\nsummary = \"{{ run.lable }}\""),
-    );
-    let r = p.run(&["plan", "plan.toml"]);
+    let r = planned("git = \"w\"\nsummary = \"{{ run.lable }}\"");
     assert_eq!(r.code, 1, "{r:?}");
     assert!(
         r.stderr
             .contains("reads `run.lable`, which a page does not have"),
         "{r:?}"
     );
-    // One page written by two publishes (MediaWiki reads `_` as a space
-    // and capitalises the first letter): each would undo the other.
-    let twice = format!(
-        "wiki = \"http://127.0.0.1:9/api.php\"\nuser = \"A@b\"\n[[publish]]\npage = \"{}\"\nwiki = \"http://127.0.0.1:9/api.php\"\nuser = \"A@b\"",
-        "performance/Nightly"
+    // One page written by two publishes (MediaWiki capitalises a title's
+    // first letter): each would undo the other.
+    let r = planned(
+        "wiki = \"http://127.0.0.1:9/api.php\"\nuser = \"A@b\"\n[[publish]]\npage = \"performance/Nightly\"\nwiki = \"http://127.0.0.1:9/api.php\"\nuser = \"A@b\"",
     );
-    p.write("plan.toml", &plan("ms", &twice));
-    let r = p.run(&["plan", "plan.toml"]);
     assert!(
         r.stderr.contains("two `[[publish]]` write the same page"),
         "{r:?}"
     );
     // A loop's misspelt field: the template is rehearsed at plan time.
     p.write("page.j2", "{% for t in tables %}{{ t.nme }}{% endfor %}");
-    p.write(
-        "plan.toml",
-        &plan("ms", "git = \"w\"\ntemplate = \"page.j2\""),
-    );
-    let r = p.run(&["plan", "plan.toml"]);
+    let r = planned("git = \"w\"\ntemplate = \"page.j2\"");
     assert!(r.stderr.contains("`page.j2` cannot make a page"), "{r:?}");
     // A password about to cross a network in clear text: said before.
-    p.write(
-        "plan.toml",
-        &plan(
-            "ms",
-            "wiki = \"http://wiki.invalid/w/api.php\"\nuser = \"A@b\"",
-        ),
-    );
-    let r = p.run(&["plan", "plan.toml"]);
+    let r = planned("wiki = \"http://wiki.invalid/w/api.php\"\nuser = \"A@b\"");
     assert_eq!(r.code, 0, "{r:?}");
     assert!(
         format!("{r:?}").contains("goes to http://wiki.invalid/w/api.php unencrypted"),
